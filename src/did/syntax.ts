@@ -1,0 +1,66 @@
+/**
+ * did:sid syntax and derivation (DESIGN.md, public contracts):
+ *   did:sid:<id>, <id> = base58btc(first 20 bytes of sha256(compressed secp256k1 key))
+ * so only the holder of that key can create the DID.
+ */
+import { base58btcDecode, base58btcEncode } from "../crypto/encoding.js";
+import { sha256 } from "../crypto/hash.js";
+import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
+import { DidError, DidRuleCode } from "./errors.js";
+
+export const DID_METHOD = "sid";
+export const DID_PREFIX = "did:sid:";
+/** Bytes of the key hash kept in the id (20, like Bitcoin/Ethereum addresses). */
+export const DID_ID_BYTES = 20;
+/** A 20-byte value is 27 or 28 base58 characters (fewer with leading zero bytes). */
+const ID_RE = /^[1-9A-HJ-NP-Za-km-z]{1,28}$/;
+/** DID URL fragment: a conservative subset of RFC 3986 fragment characters. */
+const FRAGMENT_RE = /^[A-Za-z0-9._~-]{1,64}$/;
+
+export function didFromPublicKey(publicKey: Uint8Array): string {
+  assertCompressedPublicKey(publicKey);
+  return DID_PREFIX + base58btcEncode(sha256(publicKey).subarray(0, DID_ID_BYTES));
+}
+
+/** Parse a bare did:sid DID (no path, query or fragment). Throws DidError(invalidDid). */
+export function parseDid(did: unknown): { did: string; idBytes: Uint8Array } {
+  if (typeof did !== "string") throw new DidError(DidRuleCode.INVALID_DID, "DID must be a string");
+  if (did.length > 64) throw new DidError(DidRuleCode.INVALID_DID, "DID is too long");
+  if (!did.startsWith(DID_PREFIX)) {
+    throw new DidError(DidRuleCode.INVALID_DID, `not a did:sid DID: expected prefix "${DID_PREFIX}"`);
+  }
+  const id = did.slice(DID_PREFIX.length);
+  if (!ID_RE.test(id)) throw new DidError(DidRuleCode.INVALID_DID, "method-specific id must be base58btc");
+  let idBytes: Uint8Array;
+  try {
+    idBytes = base58btcDecode(id);
+  } catch {
+    throw new DidError(DidRuleCode.INVALID_DID, "method-specific id must be base58btc");
+  }
+  if (idBytes.length !== DID_ID_BYTES || base58btcEncode(idBytes) !== id) {
+    throw new DidError(DidRuleCode.INVALID_DID, `method-specific id must encode exactly ${DID_ID_BYTES} bytes`);
+  }
+  return { did, idBytes };
+}
+
+export function isValidDid(did: unknown): did is string {
+  try {
+    parseDid(did);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Split an absolute DID URL with a fragment, `did:sid:...#key-1`, into its parts. */
+export function parseDidUrlWithFragment(url: unknown): { did: string; fragment: string } {
+  if (typeof url !== "string") throw new DidError(DidRuleCode.INVALID_DID, "DID URL must be a string");
+  const hash = url.indexOf("#");
+  if (hash < 0) throw new DidError(DidRuleCode.INVALID_DID, `DID URL "${url.slice(0, 80)}" has no fragment`);
+  const { did } = parseDid(url.slice(0, hash));
+  const fragment = url.slice(hash + 1);
+  if (!FRAGMENT_RE.test(fragment)) {
+    throw new DidError(DidRuleCode.INVALID_DID, "fragment must be 1-64 characters of [A-Za-z0-9._~-]");
+  }
+  return { did, fragment };
+}
