@@ -1,0 +1,64 @@
+/**
+ * Every LevelDB key prefix of the node, in one place. Keys are bytes: a
+ * one-byte bucket tag followed by the bucket's key.
+ */
+import { utf8 } from "../crypto/bytes.js";
+
+export enum Bucket {
+  /** name (utf8) -> value: chain head, genesis hash, chain id */
+  Meta = 0x4d, // 'M'
+  /** height (u64be) -> encoded Block */
+  Block = 0x42, // 'B'
+  /** height (u64be) -> encoded Commit for the block at that height (the "seen commit") */
+  Commit = 0x43, // 'C'
+  /** block hash (32) -> height (u64be) */
+  BlockByHash = 0x48, // 'H'
+  /** tx hash (32) -> cbor {height, index} */
+  TxIndex = 0x54, // 'T'
+  /** did (utf8) -> encoded DidRecord: the current state */
+  Did = 0x44, // 'D'
+  /** did (utf8) 0x00 versionId (u32be) -> encoded DidVersion: the history */
+  DidVersion = 0x56, // 'V'
+  /** node hash (32) -> encoded sparse Merkle tree node */
+  SmtNode = 0x4e, // 'N'
+}
+
+export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
+  let len = 1;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  out[0] = bucket;
+  let off = 1;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export function u64be(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+export function readU64be(b: Uint8Array): number {
+  return Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0));
+}
+
+export function u32be(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+export const metaKey = (name: string) => bucketKey(Bucket.Meta, utf8(name));
+export const blockKey = (height: number) => bucketKey(Bucket.Block, u64be(height));
+export const commitKey = (height: number) => bucketKey(Bucket.Commit, u64be(height));
+export const blockByHashKey = (hash: Uint8Array) => bucketKey(Bucket.BlockByHash, hash);
+export const txIndexKey = (hash: Uint8Array) => bucketKey(Bucket.TxIndex, hash);
+export const didKey = (did: string) => bucketKey(Bucket.Did, utf8(did));
+export const didVersionKey = (did: string, versionId: number) =>
+  bucketKey(Bucket.DidVersion, utf8(did), Uint8Array.of(0), u32be(versionId));
+export const didVersionPrefix = (did: string) => bucketKey(Bucket.DidVersion, utf8(did), Uint8Array.of(0));
+export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);

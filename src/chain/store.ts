@@ -1,0 +1,232 @@
+/**
+ * The node's LevelDB store: blocks, commits, state (DID records and the
+ * sparse Merkle tree nodes under the state root) and indexes (block by hash,
+ * tx by hash, DID version history). A block and everything it changes is
+ * written in one atomic, synced batch (invariant 3): after `kill -9` the
+ * store holds a whole block or none of it.
+ */
+import { Level } from "level";
+import { LRUCache } from "lru-cache";
+import { decodeCanonical, encodeCanonical } from "./codec.js";
+import {
+  blockByHashKey,
+  blockKey,
+  commitKey,
+  didKey,
+  didVersionKey,
+  didVersionPrefix,
+  metaKey,
+  readU64be,
+  smtNodeKey,
+  txIndexKey,
+  u64be,
+} from "./buckets.js";
+import { type Block, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
+import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
+import {
+  type DidRecord,
+  type DidStateView,
+  type DidVersion,
+  decodeDidRecord,
+  decodeDidVersion,
+  didRecordHash,
+  didStateKey,
+  encodeDidRecord,
+  encodeDidVersion,
+} from "./state.js";
+
+export interface ChainHead {
+  height: number;
+  hash: Uint8Array;
+  time: number;
+  stateRoot: Uint8Array;
+}
+
+export interface TxLocation {
+  height: number;
+  index: number;
+}
+
+export interface BlockCommitBatch {
+  block: Block;
+  blockHash: Uint8Array;
+  commit: Commit;
+  txHashes: Uint8Array[];
+  writes: Map<string, DidRecord>;
+  versions: DidVersion[];
+  smtNodes: Map<string, Uint8Array>;
+}
+
+type Db = Level<Uint8Array, Uint8Array>;
+/** Cache entry meaning "this DID is not registered". */
+const ABSENT = Symbol("absent");
+type BatchOp = { type: "put"; key: Uint8Array; value: Uint8Array };
+
+const HEAD = metaKey("head");
+const GENESIS_HASH = metaKey("genesisHash");
+
+export interface StoreOptions {
+  /** DID records kept decoded in memory. */
+  didCacheSize: number;
+  /** Merkle nodes kept in memory. */
+  smtCacheSize: number;
+}
+
+export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000 };
+
+export class ChainStore {
+  readonly smt: SparseMerkleTree;
+  private headCache: ChainHead | undefined;
+  /** Cached records, including known absences. */
+  private readonly dids: LRUCache<string, DidRecord | typeof ABSENT>;
+
+  private constructor(
+    readonly db: Db,
+    opts: StoreOptions,
+  ) {
+    this.dids = new LRUCache({ max: opts.didCacheSize });
+    this.smt = new SparseMerkleTree(
+      { getNode: (hash) => this.db.get(smtNodeKey(hash)) },
+      { cacheSize: opts.smtCacheSize },
+    );
+  }
+
+  static async open(path: string, opts: Partial<StoreOptions> = {}): Promise<ChainStore> {
+    const db: Db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+    await db.open();
+    const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
+    const head = await db.get(HEAD);
+    if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  /** The latest committed block, or the genesis pseudo-head (height 0). */
+  head(): ChainHead {
+    if (!this.headCache) throw new Error("store has no genesis; call initGenesis first");
+    return this.headCache;
+  }
+
+  isInitialized(): boolean {
+    return this.headCache !== undefined;
+  }
+
+  async genesisHash(): Promise<Uint8Array | undefined> {
+    return this.db.get(GENESIS_HASH);
+  }
+
+  /** Record genesis: height 0 with the empty state root. */
+  async initGenesis(genesisHash: Uint8Array, genesisTime: number): Promise<void> {
+    const head: ChainHead = { height: 0, hash: genesisHash, time: genesisTime, stateRoot: EMPTY_ROOT };
+    await this.db.batch(
+      [
+        { type: "put", key: GENESIS_HASH, value: genesisHash },
+        { type: "put", key: HEAD, value: encodeCanonical(head as never) },
+      ],
+      { sync: true },
+    );
+    this.headCache = head;
+  }
+
+  async getDid(did: string): Promise<DidRecord | undefined> {
+    const cached = this.dids.get(did);
+    if (cached !== undefined) return cached === ABSENT ? undefined : cached;
+    const raw = await this.db.get(didKey(did));
+    const rec = raw ? decodeDidRecord(raw) : undefined;
+    this.dids.set(did, rec ?? ABSENT);
+    return rec;
+  }
+
+  /** Load records for many DIDs at once (one LevelDB round trip for the misses). */
+  async loadDids(dids: Iterable<string>): Promise<Map<string, DidRecord | undefined>> {
+    const out = new Map<string, DidRecord | undefined>();
+    const misses: string[] = [];
+    for (const did of dids) {
+      if (out.has(did)) continue;
+      const cached = this.dids.get(did);
+      if (cached === undefined) {
+        misses.push(did);
+        out.set(did, undefined);
+      } else out.set(did, cached === ABSENT ? undefined : cached);
+    }
+    if (misses.length > 0) {
+      const raws = await this.db.getMany(misses.map(didKey));
+      misses.forEach((did, i) => {
+        const raw = raws[i];
+        const rec = raw ? decodeDidRecord(raw) : undefined;
+        this.dids.set(did, rec ?? ABSENT);
+        out.set(did, rec);
+      });
+    }
+    return out;
+  }
+
+  async getDidVersions(did: string): Promise<DidVersion[]> {
+    const prefix = didVersionPrefix(did);
+    const upper = new Uint8Array(prefix);
+    upper[upper.length - 1] = 1;
+    const out: DidVersion[] = [];
+    for await (const value of this.db.values({ gte: prefix, lt: upper })) out.push(decodeDidVersion(value));
+    return out;
+  }
+
+  async getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
+    const raw = await this.db.get(didVersionKey(did, versionId));
+    return raw ? decodeDidVersion(raw) : undefined;
+  }
+
+  async getBlock(height: number): Promise<Block | undefined> {
+    const raw = await this.db.get(blockKey(height));
+    return raw ? decodeBlock(raw) : undefined;
+  }
+
+  async getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined> {
+    const raw = await this.db.get(blockByHashKey(hash));
+    return raw ? readU64be(raw) : undefined;
+  }
+
+  async getCommit(height: number): Promise<Commit | undefined> {
+    const raw = await this.db.get(commitKey(height));
+    return raw ? decodeCommit(raw) : undefined;
+  }
+
+  async getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined> {
+    const raw = await this.db.get(txIndexKey(hash));
+    return raw ? (decodeCanonical(raw) as unknown as TxLocation) : undefined;
+  }
+
+  /** A synchronous view over records loaded beforehand (execute.ts reads state only this way). */
+  static viewOf(records: Map<string, DidRecord | undefined>): DidStateView {
+    return { getDid: (did) => records.get(did) };
+  }
+
+  /** Compute the state root after `writes`, without writing anything. */
+  async computeStateRoot(writes: Map<string, DidRecord>): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array> }> {
+    const updates = [...writes.values()].map((r) => ({ key: didStateKey(r.did), value: didRecordHash(encodeDidRecord(r)) }));
+    const { root, newNodes } = await this.smt.update(this.head().stateRoot, updates);
+    return { root, nodes: newNodes };
+  }
+
+  /** Write a block, its commit, state changes and indexes in one synced batch, then move the head. */
+  async commitBlock(b: BlockCommitBatch): Promise<void> {
+    const h = b.block.header;
+    const ops: BatchOp[] = [];
+    const put = (key: Uint8Array, value: Uint8Array) => ops.push({ type: "put", key, value });
+    put(blockKey(h.height), encodeBlock(b.block));
+    put(commitKey(h.height), encodeCommit(b.commit));
+    put(blockByHashKey(b.blockHash), u64be(h.height));
+    b.txHashes.forEach((hash, index) => put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
+    for (const r of b.writes.values()) put(didKey(r.did), encodeDidRecord(r));
+    for (const v of b.versions) put(didVersionKey(v.did, v.versionId), encodeDidVersion(v));
+    for (const [hex, node] of b.smtNodes) put(smtNodeKey(Buffer.from(hex, "hex")), node);
+    const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
+    put(HEAD, encodeCanonical(head as never));
+    await this.db.batch(ops, { sync: true });
+    for (const r of b.writes.values()) this.dids.set(r.did, r);
+    this.headCache = head;
+  }
+}
+

@@ -1,0 +1,217 @@
+/**
+ * The tx envelope: type, chain id, signer DID and verification method,
+ * per-signer sequence, payload, and a signature over domain-separated
+ * canonical bytes (invariant 2). Encoded with the canonical codec; the tx
+ * hash is sha256 of the full encoding, which cannot be malleated because the
+ * codec admits one encoding per value and signatures must be low-S.
+ */
+import { sha256 } from "../crypto/hash.js";
+import { isHighS, signDigest } from "../crypto/secp256k1.js";
+import { toHex } from "../crypto/bytes.js";
+import { DidError } from "../did/errors.js";
+import { parseDid, parseDidUrlWithFragment } from "../did/syntax.js";
+import { validateDocument, type DidDocument } from "../did/document.js";
+import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
+import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
+
+export const TX_VERSION = 1;
+/** Domain tag of tx signatures; votes use another (consensus/vote.ts). */
+export const TX_SIGN_DOMAIN = "sid/tx/v1";
+/** Largest encoded tx: a maximal document (16 KiB) plus envelope, with room. */
+export const MAX_TX_BYTES = 32 * 1024;
+/** Sequences stay far below 2^53 so they survive JSON. */
+const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
+const CHAIN_ID_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
+
+export enum TxType {
+  DidCreate = "did/create",
+  DidUpdate = "did/update",
+  DidDeactivate = "did/deactivate",
+}
+
+export interface DidCreatePayload {
+  document: DidDocument;
+}
+export interface DidUpdatePayload {
+  did: string;
+  prevVersionId: string;
+  document: DidDocument;
+}
+export interface DidDeactivatePayload {
+  did: string;
+  prevVersionId: string;
+}
+
+interface TxBody<T extends TxType, P> {
+  v: typeof TX_VERSION;
+  type: T;
+  chainId: string;
+  /** DID whose key signs, and whose sequence the tx uses. */
+  signer: string;
+  /** Absolute id of the signing verification method, `did:sid:...#key-1`. */
+  vm: string;
+  seq: number;
+  payload: P;
+}
+
+export type UnsignedTx =
+  | TxBody<TxType.DidCreate, DidCreatePayload>
+  | TxBody<TxType.DidUpdate, DidUpdatePayload>
+  | TxBody<TxType.DidDeactivate, DidDeactivatePayload>;
+
+export type Tx = UnsignedTx & { sig: Uint8Array };
+
+export function isValidChainId(chainId: unknown): chainId is string {
+  return typeof chainId === "string" && CHAIN_ID_RE.test(chainId);
+}
+
+function unsignedMap(tx: UnsignedTx): CanonicalValue {
+  return {
+    v: tx.v,
+    type: tx.type,
+    chainId: tx.chainId,
+    signer: tx.signer,
+    vm: tx.vm,
+    seq: tx.seq,
+    payload: tx.payload as unknown as CanonicalValue,
+  };
+}
+
+/** The digest a tx signature covers: sha256(cbor([domain tag, unsigned tx])). The tx holds the chain id. */
+export function txSigningDigest(tx: UnsignedTx): Uint8Array {
+  return sha256(encodeCanonical([TX_SIGN_DOMAIN, unsignedMap(tx)]));
+}
+
+export function signTx(tx: UnsignedTx, secretKey: Uint8Array): Tx {
+  return { ...tx, sig: signDigest(txSigningDigest(tx), secretKey) } as Tx;
+}
+
+export function encodeTx(tx: Tx): Uint8Array {
+  const m = unsignedMap(tx) as Record<string, CanonicalValue>;
+  m.sig = tx.sig;
+  return encodeCanonical(m);
+}
+
+export function txHash(encoded: Uint8Array): Uint8Array {
+  return sha256(encoded);
+}
+
+function bad(message: string, field: string): never {
+  throw new ChainError(TxErrorCode.BAD_FIELD, message, { field });
+}
+
+function expectKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) bad(`${where} has unknown field "${k}"`, `${where}.${k}`);
+  }
+  for (const k of allowed) {
+    if (!(k in obj)) bad(`${where} is missing field "${k}"`, `${where}.${k}`);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function expectDid(v: unknown, field: string): string {
+  try {
+    return parseDid(v).did;
+  } catch (e) {
+    throw new ChainError(DidErrorCode.INVALID_DID, `${field}: ${(e as Error).message}`, { field });
+  }
+}
+
+function expectVersionId(v: unknown, field: string): string {
+  if (typeof v !== "string" || !/^[1-9][0-9]{0,15}$/.test(v)) bad(`${field} must be a decimal version id string`, field);
+  return v;
+}
+
+function expectDocument(v: unknown, did: string, field: string): DidDocument {
+  try {
+    return validateDocument(v, did);
+  } catch (e) {
+    if (e instanceof DidError) {
+      throw new ChainError(DidErrorCode.INVALID_DOCUMENT, `${field}: ${e.message}`, { field, ...(e.data ?? {}) });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Decode and check a tx without looking at state (CometBFT's validateBasic):
+ * size, codec, exact field set, types, chain id, signature shape and low-S,
+ * document validity. Cheap checks run first; the same function serves RPC,
+ * mempool and block execution.
+ */
+export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
+  if (encoded.length > MAX_TX_BYTES) {
+    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_TX_BYTES}`);
+  }
+  let raw: CanonicalValue;
+  try {
+    raw = decodeCanonical(encoded);
+  } catch (e) {
+    if (e instanceof CodecError) throw new ChainError(TxErrorCode.DECODE, e.message);
+    throw e;
+  }
+  if (!isPlainObject(raw)) bad("tx must be a map", "tx");
+  expectKeys(raw, ["v", "type", "chainId", "signer", "vm", "seq", "payload", "sig"], "tx");
+  if (raw.v !== TX_VERSION) bad(`unsupported tx version ${String(raw.v)}`, "v");
+  if (!isValidChainId(raw.chainId)) bad("chainId must match [a-z0-9][a-z0-9-]{0,47}", "chainId");
+  if (raw.chainId !== chainId) {
+    throw new ChainError(TxErrorCode.WRONG_CHAIN, `tx is for chain "${raw.chainId}", this is "${chainId}"`);
+  }
+  const signer = expectDid(raw.signer, "signer");
+  let vmDid: string;
+  try {
+    vmDid = parseDidUrlWithFragment(raw.vm).did;
+  } catch (e) {
+    bad(`vm: ${(e as Error).message}`, "vm");
+  }
+  if (vmDid !== signer) bad("vm must be a verification method of the signer DID", "vm");
+  if (typeof raw.seq !== "number" || !Number.isSafeInteger(raw.seq) || raw.seq < 0 || raw.seq > MAX_SEQUENCE) {
+    bad("seq must be a non-negative integer", "seq");
+  }
+  if (!(raw.sig instanceof Uint8Array) || raw.sig.length !== 64) bad("sig must be 64 bytes (compact r||s)", "sig");
+  if (isHighS(raw.sig)) {
+    throw new ChainError(TxErrorCode.HIGH_S_SIGNATURE, "signature is not in low-S form (malleable); sign with s <= n/2");
+  }
+  const p = raw.payload;
+  if (!isPlainObject(p)) bad("payload must be a map", "payload");
+  switch (raw.type) {
+    case TxType.DidCreate: {
+      expectKeys(p, ["document"], "payload");
+      const doc = p.document;
+      const id = isPlainObject(doc) ? doc.id : undefined;
+      expectDid(id, "payload.document.id");
+      expectDocument(doc, id as string, "payload.document");
+      break;
+    }
+    case TxType.DidUpdate: {
+      expectKeys(p, ["did", "prevVersionId", "document"], "payload");
+      const did = expectDid(p.did, "payload.did");
+      expectVersionId(p.prevVersionId, "payload.prevVersionId");
+      expectDocument(p.document, did, "payload.document");
+      break;
+    }
+    case TxType.DidDeactivate: {
+      expectKeys(p, ["did", "prevVersionId"], "payload");
+      expectDid(p.did, "payload.did");
+      expectVersionId(p.prevVersionId, "payload.prevVersionId");
+      break;
+    }
+    default:
+      throw new ChainError(TxErrorCode.UNKNOWN_TYPE, `unknown tx type "${String(raw.type).slice(0, 40)}"`);
+  }
+  return raw as unknown as Tx;
+}
+
+/** The DID a tx writes to. */
+export function txTargetDid(tx: Tx): string {
+  return tx.type === TxType.DidCreate ? tx.payload.document.id : tx.payload.did;
+}
+
+/** A JSON view of a tx for RPC answers. */
+export function txToJson(tx: Tx): Record<string, unknown> {
+  return { v: tx.v, type: tx.type, chainId: tx.chainId, signer: tx.signer, vm: tx.vm, seq: tx.seq, payload: tx.payload, sig: toHex(tx.sig) };
+}

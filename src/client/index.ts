@@ -1,0 +1,3 @@
+export * from "./rpc-client.js";
+export * from "./txs.js";
+export * from "./sid-client.js";

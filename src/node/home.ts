@@ -1,0 +1,155 @@
+/**
+ * The node's home directory:
+ *   <home>/config/genesis.json         the chain's genesis
+ *   <home>/config/node.json            node options (ports, limits)
+ *   <home>/config/validator_key.json   the validator's secret key (0600)
+ *   <home>/data/chain/                 LevelDB: blocks, state, indexes
+ *   <home>/data/validator_state.json   last signed height/round/step (double-sign guard)
+ *   <home>/keys/                       encrypted user keys (sid keys ...)
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fromHex, toHex } from "../crypto/bytes.js";
+import { randomKeyPair } from "../crypto/hd.js";
+import { publicKeyOf } from "../crypto/secp256k1.js";
+import { type Genesis, parseGenesis } from "../chain/genesis.js";
+import { isValidChainId } from "../chain/tx.js";
+import { validatorAddress } from "../consensus/validators.js";
+
+export class NodeConfigError extends Error {
+  readonly code = "NODE_CONFIG";
+  constructor(message: string) {
+    super(message);
+    this.name = "NodeConfigError";
+  }
+}
+
+export interface HomePaths {
+  home: string;
+  configDir: string;
+  dataDir: string;
+  keysDir: string;
+  genesisFile: string;
+  configFile: string;
+  validatorKeyFile: string;
+  chainDb: string;
+}
+
+export function homePaths(home: string): HomePaths {
+  const h = resolve(home);
+  const configDir = join(h, "config");
+  const dataDir = join(h, "data");
+  return {
+    home: h,
+    configDir,
+    dataDir,
+    keysDir: join(h, "keys"),
+    genesisFile: join(configDir, "genesis.json"),
+    configFile: join(configDir, "node.json"),
+    validatorKeyFile: join(configDir, "validator_key.json"),
+    chainDb: join(dataDir, "chain"),
+  };
+}
+
+/** --home, else SID_HOME, else ~/.sid */
+export function resolveHome(flag?: string): string {
+  return resolve(flag ?? process.env.SID_HOME ?? join(homedir(), ".sid"));
+}
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new NodeConfigError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new NodeConfigError(`${what} ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function loadGenesis(paths: HomePaths): Genesis {
+  try {
+    return parseGenesis(readJson(paths.genesisFile, "genesis file"));
+  } catch (e) {
+    if (e instanceof NodeConfigError) throw e;
+    throw new NodeConfigError(`${paths.genesisFile}: ${(e as Error).message}`);
+  }
+}
+
+export interface ValidatorKeyFile {
+  address: string;
+  publicKey: string;
+  secretKey: string;
+}
+
+export function loadValidatorKey(paths: HomePaths): Uint8Array | undefined {
+  if (!existsSync(paths.validatorKeyFile)) return undefined;
+  const raw = readJson(paths.validatorKeyFile, "validator key file") as Partial<ValidatorKeyFile>;
+  try {
+    const sk = fromHex(String(raw.secretKey), 32);
+    publicKeyOf(sk);
+    return sk;
+  } catch (e) {
+    throw new NodeConfigError(`validator key file ${paths.validatorKeyFile} is invalid: ${(e as Error).message}`);
+  }
+}
+
+/** The repository's genesis templates (genesis/*.json next to dist/). */
+function genesisTemplate(name: string): Record<string, unknown> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ["../../..", "../.."]) {
+    const p = join(here, up, "genesis", `${name}.json`);
+    if (existsSync(p)) return readJson(p, "genesis template") as Record<string, unknown>;
+  }
+  throw new NodeConfigError(`genesis template ${name}.json not found`);
+}
+
+export interface InitResult {
+  created: boolean;
+  chainId: string;
+  validatorAddress: string;
+  genesisFile: string;
+}
+
+/**
+ * Make a home: a fresh validator key and a single-validator genesis naming
+ * it (from genesis/dev.json). An existing home is left alone unless `force`.
+ */
+export async function initHome(home: string, opts: { dev: boolean; chainId?: string; force?: boolean }): Promise<InitResult> {
+  const paths = homePaths(home);
+  if (existsSync(paths.genesisFile) && !opts.force) {
+    const g = loadGenesis(paths);
+    const sk = loadValidatorKey(paths);
+    return {
+      created: false,
+      chainId: g.chainId,
+      validatorAddress: sk ? toHex(validatorAddress(publicKeyOf(sk))) : "",
+      genesisFile: paths.genesisFile,
+    };
+  }
+  if (opts.force && existsSync(paths.chainDb)) {
+    throw new NodeConfigError(`${paths.home} already holds chain data; --force would orphan it. Remove ${paths.dataDir} first.`);
+  }
+  if (opts.chainId !== undefined && !isValidChainId(opts.chainId)) {
+    throw new NodeConfigError("chain id must match [a-z0-9][a-z0-9-]{0,47}");
+  }
+  for (const d of [paths.configDir, paths.dataDir, paths.keysDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const key = randomKeyPair();
+  const address = toHex(validatorAddress(key.publicKey));
+  const keyFile: ValidatorKeyFile = { address, publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
+  writeFileSync(paths.validatorKeyFile, JSON.stringify(keyFile, null, 2) + "\n", { mode: 0o600 });
+  const template = genesisTemplate("dev");
+  const genesis = parseGenesis({
+    ...template,
+    chainId: opts.chainId ?? (opts.dev ? template.chainId : "sid-local"),
+    genesisTime: new Date().toISOString(),
+    validators: [{ name: "validator-0", publicKey: toHex(key.publicKey), power: 10 }],
+  });
+  writeFileSync(paths.genesisFile, JSON.stringify(genesis, null, 2) + "\n");
+  return { created: true, chainId: genesis.chainId, validatorAddress: address, genesisFile: paths.genesisFile };
+}

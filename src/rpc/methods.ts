@@ -1,0 +1,211 @@
+/**
+ * The node's JSON-RPC methods. They read the chain through a narrow view
+ * (NodeReadApi) and submit txs through the mempool; every error they raise is
+ * typed and mapped to a JSON-RPC code in rpc/errors.ts.
+ */
+import { fromBase64, fromHex, toHex } from "../crypto/bytes.js";
+import { type Block, commitToJson, headerHash, headerToJson } from "../chain/block.js";
+import { BlockErrorCode, ChainError, DidErrorCode } from "../chain/errors.js";
+import type { DidRecord, DidVersion } from "../chain/state.js";
+import type { ChainHead, TxLocation } from "../chain/store.js";
+import { decodeTx, txHash, txToJson } from "../chain/tx.js";
+import type { Rejection } from "../chain/mempool.js";
+import type { CheckedTx } from "../chain/execute.js";
+import { parseDid } from "../did/syntax.js";
+import {
+  type DidResolutionResult,
+  type ResolutionOptions,
+  checkResolutionRequest,
+  resolutionError,
+  resolveCurrent,
+  resolveFromVersions,
+} from "../did/resolution.js";
+import { DidError } from "../did/errors.js";
+import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { RpcParamsError } from "./errors.js";
+
+/** What the methods need of a node. */
+export interface NodeReadApi {
+  chainId: string;
+  genesisHash: Uint8Array;
+  validatorAddress: Uint8Array | undefined;
+  signatureBackend: string;
+  head(): ChainHead;
+  getBlock(height: number): Promise<Block | undefined>;
+  getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined>;
+  getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined>;
+  getDid(did: string): Promise<DidRecord | undefined>;
+  getDidVersions(did: string): Promise<DidVersion[]>;
+  mempool: {
+    size: number;
+    byteSize: number;
+    get(hash: Uint8Array): CheckedTx | undefined;
+    rejection(hash: Uint8Array): Rejection | undefined;
+    pendingNonce(did: string): number | undefined;
+  };
+  /** Admit a tx; with `wait`, resolve once it is committed or rejected, or after timeoutMs (still pending). */
+  submitTx(encoded: Uint8Array, wait: boolean, timeoutMs: number): Promise<SubmitOutcome>;
+}
+
+export type SubmitOutcome =
+  | { status: "pending"; hash: string }
+  | { status: "committed"; hash: string; height: number; index: number }
+  | { status: "rejected"; hash: string; error: Rejection };
+
+const HASH_PARAM = { type: "string", required: true, maxLength: 64, pattern: "^[0-9a-f]{64}$" } as const;
+const DID_PARAM = { type: "string", required: true, maxLength: 256 } as const;
+/** Base64 of the largest tx (32 KiB) with room. */
+const TX_PARAM = { type: "string", required: true, maxLength: 48 * 1024 } as const;
+const MAX_WAIT_MS = 60_000;
+
+function blockToJson(block: Block, hash: Uint8Array): Record<string, unknown> {
+  return {
+    hash: toHex(hash),
+    header: headerToJson(block.header),
+    txs: block.txs.map((t) => toHex(txHash(t))),
+    lastCommit: commitToJson(block.lastCommit),
+  };
+}
+
+function requireDid(did: string): string {
+  try {
+    return parseDid(did).did;
+  } catch (e) {
+    throw new ChainError(DidErrorCode.INVALID_DID, (e as DidError).message);
+  }
+}
+
+export function nodeMethods(node: NodeReadApi): MethodTable {
+  const blockAt = async (height: number) => {
+    const b = await node.getBlock(height);
+    if (!b) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}; the head is ${node.head().height}`);
+    return b;
+  };
+  return {
+    node_status: defineMethod({
+      params: {},
+      handler: () => {
+        const h = node.head();
+        return {
+          chainId: node.chainId,
+          genesisHash: toHex(node.genesisHash),
+          height: h.height,
+          latestBlockHash: toHex(h.hash),
+          latestBlockTime: new Date(h.time).toISOString(),
+          stateRoot: toHex(h.stateRoot),
+          mempool: { size: node.mempool.size, bytes: node.mempool.byteSize },
+          validator: node.validatorAddress ? toHex(node.validatorAddress) : null,
+          signatureBackend: node.signatureBackend,
+        };
+      },
+    }),
+
+    tx_submit: defineMethod<{ tx: string; wait?: boolean; timeoutMs?: number }, SubmitOutcome>({
+      description: "Submit a base64 encoded signed tx; with wait=true answer once it is committed.",
+      params: { tx: TX_PARAM, wait: { type: "boolean" }, timeoutMs: { type: "integer", minimum: 0, maximum: MAX_WAIT_MS } },
+      handler: async ({ tx, wait, timeoutMs }) => {
+        let bytes: Uint8Array;
+        try {
+          bytes = fromBase64(tx);
+        } catch {
+          throw new RpcParamsError("tx", "must be standard padded base64 of an encoded tx");
+        }
+        const out = await node.submitTx(bytes, wait ?? false, timeoutMs ?? 30_000);
+        if (out.status === "rejected") throw new ChainError(out.error.code as DidErrorCode, out.error.message, { hash: out.hash });
+        return out;
+      },
+    }),
+
+    tx_get: defineMethod<{ hash: string }, Record<string, unknown>>({
+      params: { hash: HASH_PARAM },
+      handler: async ({ hash }) => {
+        const h = fromHex(hash, 32);
+        const pending = node.mempool.get(h);
+        if (pending) return { hash, status: "pending", tx: txToJson(pending.tx) };
+        const loc = await node.getTxLocation(h);
+        if (loc) {
+          const block = await blockAt(loc.height);
+          const encoded = block.txs[loc.index]!;
+          return { hash, status: "committed", height: loc.height, index: loc.index, tx: txToJson(decodeTx(encoded, node.chainId)) };
+        }
+        const rejected = node.mempool.rejection(h);
+        if (rejected) return { hash, status: "rejected", error: rejected };
+        return { hash, status: "unknown" };
+      },
+    }),
+
+    block_get: defineMethod<{ height?: number; hash?: string }, Record<string, unknown>>({
+      params: { height: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, hash: { ...HASH_PARAM, required: false } },
+      handler: async ({ height, hash }) => {
+        if ((height === undefined) === (hash === undefined)) throw new RpcParamsError("height", "give exactly one of height or hash");
+        let at = height;
+        if (hash !== undefined) {
+          at = await node.getBlockHeightByHash(fromHex(hash, 32));
+          if (at === undefined) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block with hash ${hash}`);
+        }
+        const block = await blockAt(at!);
+        return blockToJson(block, headerHash(block.header));
+      },
+    }),
+
+    block_latest: defineMethod({
+      params: {},
+      handler: async () => {
+        const h = node.head();
+        if (h.height === 0) throw new ChainError(BlockErrorCode.NOT_FOUND, "no block committed yet");
+        return blockToJson(await blockAt(h.height), h.hash);
+      },
+    }),
+
+    did_resolve: defineMethod<{ did: string } & ResolutionOptions, DidResolutionResult>({
+      description: "W3C DID Resolution of a did:sid DID, current or at versionId / versionTime.",
+      params: { did: DID_PARAM, versionId: { type: "string", maxLength: 20 }, versionTime: { type: "string", maxLength: 40 } },
+      handler: async ({ did, versionId, versionTime }) => {
+        const opts: ResolutionOptions = {};
+        if (versionId !== undefined) opts.versionId = versionId;
+        if (versionTime !== undefined) opts.versionTime = versionTime;
+        const bad = checkResolutionRequest(did, opts);
+        if (bad) return bad;
+        if (versionId === undefined && versionTime === undefined) {
+          const rec = await node.getDid(did);
+          return rec ? resolveCurrent(rec) : resolutionError("notFound", `${did} is not registered`);
+        }
+        const versions = await node.getDidVersions(did);
+        return resolveFromVersions(
+          did,
+          versions.map((v) => ({ versionId: v.versionId, time: v.time, deactivated: v.operation === "deactivate", document: v.document })),
+          opts,
+        );
+      },
+    }),
+
+    did_history: defineMethod<{ did: string }, Record<string, unknown>>({
+      params: { did: DID_PARAM },
+      handler: async ({ did }) => {
+        requireDid(did);
+        const versions = await node.getDidVersions(did);
+        if (versions.length === 0) throw new ChainError(DidErrorCode.NOT_FOUND, `${did} is not registered`);
+        return {
+          did,
+          versions: versions.map((v) => ({
+            versionId: String(v.versionId),
+            operation: v.operation,
+            height: v.height,
+            time: new Date(v.time).toISOString(),
+            txHash: toHex(v.txHash),
+          })),
+        };
+      },
+    }),
+
+    did_sequence: defineMethod<{ did: string }, Record<string, unknown>>({
+      description: "The sequence the DID's next signed tx must carry, counting its pending txs.",
+      params: { did: DID_PARAM },
+      handler: async ({ did }) => {
+        requireDid(did);
+        const committed = (await node.getDid(did))?.nonce ?? 0;
+        return { did, nextSequence: node.mempool.pendingNonce(did) ?? committed, committedNextSequence: committed };
+      },
+    }),
+  };
+}
