@@ -132,7 +132,7 @@ export class SidNode {
       }
 
       const rpcOpts = { ...defaultRpcOptions, port: defaultNodeOptions.rpcPort, ...fileCfg.rpc, ...opts.rpc };
-      node.app = buildServer(rpcOpts, nodeMethods(node.readApi()), (app) => {
+      node.app = buildServer(rpcOpts, nodeMethods(node.readApi(), { benchMethods: process.env.SID_BENCH === "1" }), (app) => {
         app.get("/health", async () => ({ status: "ok", height: store.head().height }));
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });

@@ -12,6 +12,8 @@ import { decodeTx, txHash, txToJson } from "../chain/tx.js";
 import type { Rejection } from "../chain/mempool.js";
 import type { CheckedTx } from "../chain/execute.js";
 import { parseDid } from "../did/syntax.js";
+import { buildInitialDocument } from "../did/document.js";
+import { publicKeyOf } from "../crypto/secp256k1.js";
 import {
   type DidResolutionResult,
   type ResolutionOptions,
@@ -75,13 +77,28 @@ function requireDid(did: string): string {
   }
 }
 
-export function nodeMethods(node: NodeReadApi): MethodTable {
+/**
+ * The same answer shape as did_resolve for one fixed document, without any
+ * state lookup: the ceiling did_resolve is measured against in `npm run bench`.
+ * Registered only when SID_BENCH=1.
+ */
+function fixedResolutionMethod(): MethodTable {
+  // A typical one-key document, built once.
+  const document = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(1)));
+  const fixed = resolveCurrent({ document, versionId: 1, created: 0, updated: 0, deactivated: false });
+  return {
+    debug_fixedResolution: defineMethod<{ did: string }, DidResolutionResult>({ params: { did: DID_PARAM }, handler: () => fixed }),
+  };
+}
+
+export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } = {}): MethodTable {
   const blockAt = async (height: number) => {
     const b = await node.getBlock(height);
     if (!b) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}; the head is ${node.head().height}`);
     return b;
   };
   return {
+    ...(opts.benchMethods ? fixedResolutionMethod() : {}),
     node_status: defineMethod({
       params: {},
       handler: () => {

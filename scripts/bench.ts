@@ -1,0 +1,170 @@
+/**
+ * `npm run bench`: one run on this machine, JSON on stdout.
+ *  (a) raw secp256k1 verification rate of the chosen backend, one core;
+ *  (b) DID creates from concurrent clients to committed, on a real dev node
+ *      process: ops/s and p50/p99 submit-to-committed latency;
+ *  (c) did_resolve over HTTP at 64 connections on a state of >= 100,000 DIDs;
+ *  (d) the same server answering a fixed document without a state lookup;
+ * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
+ * --state N (100000), --clients N (256), --seconds N (10).
+ */
+import autocannon from "autocannon";
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+import { randomKeyPair } from "../src/crypto/hd.js";
+import { nobleBackend, secp, type SecpBackend } from "../src/crypto/secp256k1.js";
+import { SidClient, createDidTx, type SignedTx } from "../src/client/index.js";
+import { removeHome, startNodeProcess, tempHome } from "../test/helpers/node-process.js";
+
+const { values: args } = parseArgs({
+  options: {
+    creates: { type: "string", default: "20000" },
+    state: { type: "string", default: "100000" },
+    clients: { type: "string", default: "256" },
+    seconds: { type: "string", default: "10" },
+  },
+});
+const CREATES = Number(args.creates);
+const STATE = Math.max(Number(args.state), CREATES);
+const CLIENTS = Number(args.clients);
+const SECONDS = Number(args.seconds);
+
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+function verifyRate(backend: SecpBackend, seconds: number): number {
+  const items = Array.from({ length: 256 }, () => {
+    const k = randomKeyPair();
+    const digest = new Uint8Array(32);
+    crypto.getRandomValues(digest);
+    return { pub: k.publicKey, digest, sig: backend.sign(digest, k.secretKey) };
+  });
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 64; i++) {
+      const it = items[n % items.length]!;
+      if (!backend.verify(it.sig, it.digest, it.pub)) throw new Error("verify failed");
+      n++;
+    }
+  }
+  return n / seconds;
+}
+
+function makeTxs(chainId: string, n: number): SignedTx[] {
+  const out: SignedTx[] = [];
+  for (let i = 0; i < n; i++) out.push(createDidTx(chainId, randomKeyPair()));
+  return out;
+}
+
+async function benchCreates(client: SidClient, txs: SignedTx[]) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < txs.length) {
+      const tx = txs[next++]!;
+      const s = performance.now();
+      const r = await client.submit(tx, true);
+      if (r.status !== "committed") throw new Error(`tx ${r.hash} not committed: ${r.status}`);
+      latencies.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { txs: txs.length, clients: CLIENTS, seconds: round(seconds, 2), opsPerSec: round(txs.length / seconds), latencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) } };
+}
+
+/** Fill the state quickly: JSON-RPC batches without waiting, keeping the mempool bounded. */
+async function fill(client: SidClient, url: string, txs: SignedTx[]) {
+  const BATCH = 100;
+  for (let i = 0; i < txs.length; i += BATCH) {
+    const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
+    const res = (await (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Array<{ error?: { message: string } }>;
+    const err = res.find((r) => r.error);
+    if (err) throw new Error(`fill failed: ${err.error!.message}`);
+    for (;;) {
+      const st = await client.status();
+      if (st.mempool.size < 5_000) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if ((i / BATCH) % 100 === 0) progress(`filled ${i + BATCH} / ${txs.length}`);
+  }
+  for (;;) {
+    const st = await client.status();
+    if (st.mempool.size === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function load(url: string, method: string, dids: string[]) {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections: 64,
+    duration: SECONDS,
+    requests: [
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { did: dids[i++ % dids.length] } }) }),
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${method}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { connections: 64, seconds: SECONDS, reqPerSec: round(result.requests.average), latencyMs: { p50: result.latency.p50, p99: result.latency.p99 } };
+}
+
+async function main() {
+  progress(`(a) raw verification rate, backend ${secp.name}`);
+  const verify = { backend: secp.name, opsPerSec: round(verifyRate(secp, 3)), nobleOpsPerSec: round(verifyRate(nobleBackend, 1)) };
+
+  const home = tempHome("sid-bench-");
+  const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1" } });
+  try {
+    const client = new SidClient(node.rpcUrl);
+    const chainId = await client.chainId();
+    progress(`generating ${CREATES} signed creates`);
+    const txs = makeTxs(chainId, CREATES);
+    progress(`(b) ${CREATES} creates from ${CLIENTS} concurrent clients`);
+    const creates = await benchCreates(client, txs);
+    const fillTxs = STATE - CREATES;
+    if (fillTxs > 0) {
+      progress(`filling the state to ${STATE} DIDs`);
+      await fill(client, node.rpcUrl, makeTxs(chainId, fillTxs));
+    }
+    const status = await client.status();
+    const dids = txs.map((t) => t.tx.signer);
+    progress(`(c) did_resolve at 64 connections for ${SECONDS} s`);
+    const resolve = await load(node.rpcUrl, "did_resolve", dids);
+    progress(`(d) fixed document at 64 connections for ${SECONDS} s`);
+    const fixed = await load(node.rpcUrl, "debug_fixedResolution", dids);
+    const out = {
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+      verify,
+      creates: { ...creates, chainHeight: status.height },
+      resolve: { ...resolve, stateDids: STATE },
+      resolveFixed: fixed,
+      ratios: {
+        createsOverVerify: round(creates.opsPerSec / verify.opsPerSec, 3),
+        resolveOverFixed: round(resolve.reqPerSec / fixed.reqPerSec, 3),
+      },
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+  } finally {
+    await node.stop();
+    removeHome(home);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

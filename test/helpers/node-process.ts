@@ -1,0 +1,96 @@
+/**
+ * Start a real `sid` node as its own process (the built CLI), on a free
+ * loopback port, with its own home directory.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const CLI = resolve(fileURLToPath(import.meta.url), "../../../src/cli/main.js");
+
+export function tempHome(prefix = "sid-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeHome(home: string): void {
+  rmSync(home, { recursive: true, force: true });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface NodeProcess {
+  proc: ChildProcess;
+  rpcUrl: string;
+  home: string;
+  output: () => string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill9(): Promise<void>;
+}
+
+export async function startNodeProcess(home: string, opts: { port?: number; heartbeatMs?: number; env?: Record<string, string> } = {}): Promise<NodeProcess> {
+  const port = opts.port ?? (await freePort());
+  const args = [CLI, "start", "--dev", "--home", home, "--rpc-port", String(port)];
+  if (opts.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(opts.heartbeatMs));
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`node exited early (${proc.exitCode}):\n${out}`);
+    try {
+      const r = await fetch(`${rpcUrl}/health`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`node did not start in 20 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    rpcUrl,
+    home,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      return exited;
+    },
+    async kill9() {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Run the CLI to completion. */
+export async function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.on("data", (d) => (stdout += d));
+  proc.stderr.on("data", (d) => (stderr += d));
+  if (input !== undefined) proc.stdin.end(input);
+  else proc.stdin.end();
+  const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  return { code, stdout, stderr };
+}
