@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     state: { type: "string", default: "100000" },
     clients: { type: "string", default: "256" },
     seconds: { type: "string", default: "10" },
+    "creates-only": { type: "boolean", default: false },
   },
 });
 const CREATES = Number(args.creates);
@@ -135,6 +136,10 @@ async function main() {
     const txs = makeTxs(chainId, CREATES);
     progress(`(b) ${CREATES} creates from ${CLIENTS} concurrent clients`);
     const creates = await benchCreates(client, txs);
+    if (args["creates-only"]) {
+      process.stdout.write(JSON.stringify({ verify, creates }, null, 2) + "\n");
+      return;
+    }
     const fillTxs = STATE - CREATES;
     if (fillTxs > 0) {
       progress(`filling the state to ${STATE} DIDs`);

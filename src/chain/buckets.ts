@@ -5,7 +5,7 @@
 import { utf8 } from "../crypto/bytes.js";
 
 export enum Bucket {
-  /** name (utf8) -> value: chain head, genesis hash, chain id */
+  /** name (utf8) -> value: "head" (ChainHead), "genesisHash", "signState" (validator's double-sign guard) */
   Meta = 0x4d, // 'M'
   /** height (u64be) -> encoded Block */
   Block = 0x42, // 'B'

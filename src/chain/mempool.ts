@@ -42,6 +42,10 @@ export class Mempool {
   private bytes = 0;
   /** Effects of every pending tx on top of committed state. */
   private pending = new Map<string, DidRecord>();
+  /** How many pooled txs touch each DID; a DID's pending entry goes when none does. */
+  private refs = new Map<string, number>();
+  /** Set when a tx left the pool out of order, so later txs may rest on a missing effect. */
+  private needsRecheck = false;
   /** Bumped whenever committed state moves, so an admission that awaited a load knows its data may be stale. */
   private epoch = 0;
   private revalidating: Promise<void> | undefined;
@@ -98,7 +102,6 @@ export class Mempool {
     const key = toHex(hash);
     try {
       if (this.txs.has(key)) throw new ChainError(TxErrorCode.DUPLICATE, "tx is already in the mempool");
-      if (await this.deps.isCommitted(hash)) throw new ChainError(TxErrorCode.ALREADY_COMMITTED, "tx is already committed");
       const c: CheckedTx = { tx, hash, encoded };
       const dids = touchedDids(tx);
       for (;;) {
@@ -114,16 +117,17 @@ export class Mempool {
         const view: DidStateView = { getDid: (d) => this.pending.get(d) ?? loaded.get(d) };
         const effect = checkTx(view, c, this.ctx());
         for (const r of effect.writes) this.pending.set(r.did, r);
-        this.txs.set(key, c);
-        this.bytes += encoded.length;
+        this.insert(key, c);
         this.rejected.delete(key);
         this.wake();
         return c;
       }
     } catch (e) {
-      if (e instanceof ChainError && e.code !== TxErrorCode.DUPLICATE && e.code !== TxErrorCode.ALREADY_COMMITTED) {
-        this.remember(key, { code: e.code, message: e.message });
-      }
+      if (!(e instanceof ChainError) || e.code === TxErrorCode.DUPLICATE || e.code === TxErrorCode.MEMPOOL_FULL) throw e;
+      // A replay of a committed tx fails a state rule (sequence, version, existence);
+      // name the real cause. Looked up only on failure, off the hot path.
+      if (await this.deps.isCommitted(hash)) throw new ChainError(TxErrorCode.ALREADY_COMMITTED, "tx is already committed");
+      this.remember(key, { code: e.code, message: e.message });
       throw e;
     }
   }
@@ -140,31 +144,67 @@ export class Mempool {
     return out;
   }
 
+  private insert(key: string, c: CheckedTx): void {
+    this.txs.set(key, c);
+    this.bytes += c.encoded.length;
+    for (const d of touchedDids(c.tx)) this.refs.set(d, (this.refs.get(d) ?? 0) + 1);
+  }
+
+  private remove(key: string): CheckedTx | undefined {
+    const c = this.txs.get(key);
+    if (!c) return undefined;
+    this.txs.delete(key);
+    this.bytes -= c.encoded.length;
+    for (const d of touchedDids(c.tx)) {
+      const n = (this.refs.get(d) ?? 1) - 1;
+      if (n > 0) this.refs.set(d, n);
+      else {
+        this.refs.delete(d);
+        this.pending.delete(d);
+      }
+    }
+    return c;
+  }
+
   /** Drop a tx the block builder found invalid, with its reason. */
   drop(hash: Uint8Array, why: Rejection): void {
     const key = toHex(hash);
-    const c = this.txs.get(key);
-    if (!c) return;
-    this.txs.delete(key);
-    this.bytes -= c.encoded.length;
+    if (!this.remove(key)) return;
+    this.needsRecheck = true;
     this.remember(key, why);
   }
 
   /**
-   * After a block: remove its txs and re-check every remaining one against
-   * the new committed state, in order; those that fail now are dropped with
-   * their reason. Admissions wait until this is done.
+   * After a block: remove its txs and revalidate the rest against the new
+   * committed state. When the block is exactly the oldest pooled txs in pool
+   * order (what this node's proposer reaps), the pending effects were
+   * computed on top of precisely those txs, so every remaining tx is still
+   * valid and the recheck is skipped; any other block (a tx dropped, or a
+   * block proposed elsewhere) re-checks every remaining tx in order, and those
+   * that fail now are dropped with their reason. Admissions wait meanwhile.
    */
   async onBlockCommitted(committed: readonly Uint8Array[]): Promise<Array<{ hash: Uint8Array; why: Rejection }>> {
     this.epoch++;
-    for (const h of committed) {
-      const key = toHex(h);
-      const c = this.txs.get(key);
-      if (c) {
-        this.txs.delete(key);
-        this.bytes -= c.encoded.length;
+    const keys = committed.map(toHex);
+    let prefix = !this.needsRecheck;
+    if (prefix) {
+      let i = 0;
+      for (const k of this.txs.keys()) {
+        if (i >= keys.length) break;
+        if (k !== keys[i]) {
+          prefix = false;
+          break;
+        }
+        i++;
       }
+      if (i < keys.length) prefix = false;
     }
+    for (const k of keys) this.remove(k);
+    if (prefix) return [];
+    return this.recheckAll();
+  }
+
+  private async recheckAll(): Promise<Array<{ hash: Uint8Array; why: Rejection }>> {
     const dropped: Array<{ hash: Uint8Array; why: Rejection }> = [];
     let done!: () => void;
     this.revalidating = new Promise<void>((r) => (done = r));
@@ -180,11 +220,14 @@ export class Mempool {
           overlay.apply(checkTx(overlay, c, ctx));
         } catch (e) {
           const why = e instanceof ChainError ? { code: e.code, message: e.message } : { code: "INTERNAL", message: String(e) };
-          this.drop(c.hash, why);
+          const key = toHex(c.hash);
+          this.remove(key);
+          this.remember(key, why);
           dropped.push({ hash: c.hash, why });
         }
       }
       this.pending = overlay.writes;
+      this.needsRecheck = false;
     } finally {
       this.revalidating = undefined;
       done();

@@ -55,6 +55,8 @@ export interface BlockCommitBatch {
   writes: Map<string, DidRecord>;
   versions: DidVersion[];
   smtNodes: Map<string, Uint8Array>;
+  /** The validator's double-sign guard state, made durable with the block. */
+  signState?: unknown;
 }
 
 type Db = Level<Uint8Array, Uint8Array>;
@@ -64,6 +66,7 @@ type BatchOp = { type: "put"; key: Uint8Array; value: Uint8Array };
 
 const HEAD = metaKey("head");
 const GENESIS_HASH = metaKey("genesisHash");
+const SIGN_STATE = metaKey("signState");
 
 export interface StoreOptions {
   /** DID records kept decoded in memory. */
@@ -129,6 +132,12 @@ export class ChainStore {
       { sync: true },
     );
     this.headCache = head;
+  }
+
+  /** The validator's last sign state, stored with the last block it signed. */
+  async getSignState(): Promise<unknown> {
+    const raw = await this.db.get(SIGN_STATE);
+    return raw ? decodeCanonical(raw) : undefined;
   }
 
   async getDid(did: string): Promise<DidRecord | undefined> {
@@ -224,6 +233,7 @@ export class ChainStore {
     for (const [hex, node] of b.smtNodes) put(smtNodeKey(Buffer.from(hex, "hex")), node);
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
     put(HEAD, encodeCanonical(head as never));
+    if (b.signState !== undefined) put(SIGN_STATE, encodeCanonical(b.signState as never));
     await this.db.batch(ops, { sync: true });
     for (const r of b.writes.values()) this.dids.set(r.did, r);
     this.headCache = head;

@@ -127,7 +127,7 @@ export class SingleValidatorEngine extends EventEmitter {
     };
     const hash = headerHash(header);
     const block: Block = { header, txs: txs.map((c) => c.encoded), lastCommit };
-    const sig = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: hash });
+    const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: hash });
     const commit: Commit = { height, round: 0, blockHash: hash, sigs: [{ validator: this.deps.signer.address, sig }] };
     await store.commitBlock({
       block,
@@ -137,6 +137,7 @@ export class SingleValidatorEngine extends EventEmitter {
       writes: effects.writes,
       versions: effects.versions,
       smtNodes: nodes,
+      signState: state,
     });
     const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
     const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions };

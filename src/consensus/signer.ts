@@ -1,11 +1,13 @@
 /**
  * The validator's signer, with the double-sign guard of invariant 4: it
- * never signs two different messages for one height/round/step, and it
- * persists (and fsyncs) what it signs before the signature is returned.
- * An identical re-sign returns the stored signature.
+ * never signs two different messages for one height/round/step, and an
+ * identical re-sign returns the same signature. Each signature comes with
+ * the guard state the caller must make durable before the signature leaves
+ * the node. The single-validator engine writes it in the same atomic batch
+ * as the block it commits, so a crash can never leave a signed-but-unstored
+ * vote (which would block the height on restart) or a stored block without
+ * its guard state.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { publicKeyOf, signDigest } from "../crypto/secp256k1.js";
 import { type VoteTarget, voteSigningDigest } from "./vote.js";
@@ -19,7 +21,8 @@ export class DoubleSignError extends Error {
   }
 }
 
-interface LastSigned {
+/** The last message signed: what the guard compares against. */
+export interface SignState {
   height: number;
   round: number;
   step: number;
@@ -31,42 +34,20 @@ function cmp(a: { height: number; round: number; step: number }, b: { height: nu
   return a.height - b.height || a.round - b.round || a.step - b.step;
 }
 
-/** Write a small file durably: temp file, fsync, rename, fsync the directory. */
-export function writeFileDurable(path: string, data: string): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
 export class ValidatorSigner {
   readonly publicKey: Uint8Array;
   readonly address: Uint8Array;
-  private last: LastSigned | undefined;
-  private readonly statePath: string;
 
   constructor(
     private readonly secretKey: Uint8Array,
-    stateDir: string,
+    private last: SignState | undefined,
   ) {
     this.publicKey = publicKeyOf(secretKey);
     this.address = validatorAddress(this.publicKey);
-    this.statePath = join(stateDir, "validator_state.json");
-    if (existsSync(this.statePath)) this.last = JSON.parse(readFileSync(this.statePath, "utf8")) as LastSigned;
   }
 
-  sign(target: VoteTarget): Uint8Array {
+  /** Sign `target`, or refuse with DoubleSignError if it conflicts with what was signed before. */
+  sign(target: VoteTarget): { sig: Uint8Array; state: SignState } {
     const digest = voteSigningDigest(target);
     const last = this.last;
     if (last) {
@@ -75,14 +56,13 @@ export class ValidatorSigner {
         throw new DoubleSignError(`refusing to sign ${target.height}/${target.round}/${target.step}: already signed ${last.height}/${last.round}/${last.step}`);
       }
       if (order === 0) {
-        if (bytesEqual(fromHex(last.digest), digest)) return fromHex(last.sig);
+        if (bytesEqual(fromHex(last.digest), digest)) return { sig: fromHex(last.sig), state: last };
         throw new DoubleSignError(`refusing to sign a second, different message for ${target.height}/${target.round}/${target.step}`);
       }
     }
     const sig = signDigest(digest, this.secretKey);
-    const next: LastSigned = { height: target.height, round: target.round, step: target.step, digest: toHex(digest), sig: toHex(sig) };
-    writeFileDurable(this.statePath, JSON.stringify(next));
-    this.last = next;
-    return sig;
+    const state: SignState = { height: target.height, round: target.round, step: target.step, digest: toHex(digest), sig: toHex(sig) };
+    this.last = state;
+    return { sig, state };
   }
 }

@@ -30,6 +30,23 @@ export function base64urlDecode(text: string): Uint8Array {
   }
 }
 
+/**
+ * Parsed keys by their text form. Documents are checked at admission and
+ * again at execution, and the JWK-to-point step is the costly part; the
+ * mapping is a pure function, so remembering it changes no answer.
+ */
+const KEY_CACHE_MAX = 50_000;
+const keyCache = new Map<string, Uint8Array>();
+
+function cachedKey(text: string, parse: () => Uint8Array): Uint8Array {
+  const hit = keyCache.get(text);
+  if (hit) return hit.slice();
+  const key = parse();
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
+  keyCache.set(text, key.slice());
+  return key;
+}
+
 export interface Secp256k1Jwk {
   kty: "EC";
   crv: "secp256k1";
@@ -56,8 +73,14 @@ export function jwkToPublicKey(jwk: unknown): Uint8Array {
   if (typeof j.x !== "string" || typeof j.y !== "string") {
     throw new CryptoError(CryptoErrorCode.BAD_PUBLIC_KEY, "publicKeyJwk needs string x and y");
   }
-  const x = base64urlDecode(j.x);
-  const y = base64urlDecode(j.y);
+  const jx = j.x;
+  const jy = j.y;
+  return cachedKey(`jwk:${jx}.${jy}`, () => parseJwkPoint(jx, jy));
+}
+
+function parseJwkPoint(jx: string, jy: string): Uint8Array {
+  const x = base64urlDecode(jx);
+  const y = base64urlDecode(jy);
   if (x.length !== 32 || y.length !== 32) {
     throw new CryptoError(CryptoErrorCode.BAD_PUBLIC_KEY, `publicKeyJwk x and y must be 32 bytes, got ${x.length} and ${y.length}`);
   }
@@ -80,6 +103,10 @@ export function multibaseToPublicKey(text: unknown): Uint8Array {
   if (typeof text !== "string" || !text.startsWith("z")) {
     throw new CryptoError(CryptoErrorCode.BAD_PUBLIC_KEY, "publicKeyMultibase must be a base58btc multibase string starting with 'z'");
   }
+  return cachedKey(`mb:${text}`, () => parseMultibaseKey(text));
+}
+
+function parseMultibaseKey(text: string): Uint8Array {
   const raw = base58btcDecode(text.slice(1));
   if (raw.length !== 35 || raw[0] !== 0xe7 || raw[1] !== 0x01) {
     throw new CryptoError(CryptoErrorCode.BAD_PUBLIC_KEY, "publicKeyMultibase must hold a secp256k1-pub multicodec key (0xe701 + 33 bytes)");

@@ -4,7 +4,6 @@
  *   <home>/config/node.json            node options (ports, limits)
  *   <home>/config/validator_key.json   the validator's secret key (0600)
  *   <home>/data/chain/                 LevelDB: blocks, state, indexes
- *   <home>/data/validator_state.json   last signed height/round/step (double-sign guard)
  *   <home>/keys/                       encrypted user keys (sid keys ...)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";

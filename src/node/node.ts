@@ -12,7 +12,7 @@ import { Mempool, defaultMempoolOptions, type MempoolOptions, type Rejection } f
 import { ChainStore } from "../chain/store.js";
 import { txHash } from "../chain/tx.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
-import { ValidatorSigner } from "../consensus/signer.js";
+import { type SignState, ValidatorSigner } from "../consensus/signer.js";
 import { ValidatorSet } from "../consensus/validators.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
@@ -106,7 +106,7 @@ export class SidNode {
 
       const sk = loadValidatorKey(paths);
       if (sk) {
-        const signer = new ValidatorSigner(sk, paths.dataDir);
+        const signer = new ValidatorSigner(sk, (await store.getSignState()) as SignState | undefined);
         node.validatorAddress = signer.address;
         if (!validators.byAddress(signer.address)) {
           throw new NodeConfigError(`validator key ${toHex(signer.address)} is not in the genesis validator set`);

@@ -43,7 +43,9 @@ export interface NodeProcess {
 
 export async function startNodeProcess(home: string, opts: { port?: number; heartbeatMs?: number; env?: Record<string, string> } = {}): Promise<NodeProcess> {
   const port = opts.port ?? (await freePort());
-  const args = [CLI, "start", "--dev", "--home", home, "--rpc-port", String(port)];
+  // SID_NODE_FLAGS passes flags to the node's runtime (e.g. --cpu-prof for profiling a benchmark).
+  const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const args = [...flags, CLI, "start", "--dev", "--home", home, "--rpc-port", String(port)];
   if (opts.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(opts.heartbeatMs));
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
   let out = "";
