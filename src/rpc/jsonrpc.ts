@@ -1,0 +1,365 @@
+/**
+ * JSON-RPC 2.0 (https://www.jsonrpc.org/specification): method registry,
+ * params validation and dispatch, independent of the transport (HTTP POST /
+ * and WS share it) and of what the methods do.
+ *
+ * Boundary rule (DESIGN.md invariant 6): bad input never crashes the node;
+ * every request gets a typed error. Params are checked by a validator compiled
+ * once per method before any handler runs.
+ */
+import {
+  JsonRpcErrorCode,
+  RpcParamsError,
+  internalError,
+  invalidRequest,
+  toJsonRpcError,
+  type JsonRpcErrorObject,
+  type RpcLogger,
+} from "./errors.js";
+
+export type ParamType = "string" | "integer" | "boolean" | "object" | "array";
+
+/**
+ * Params of a method by name, in positional order. Constraints:
+ * - `maxLength`: string length in UTF-16 code units, or array length;
+ * - `minimum` / `maximum`: integers only (inclusive);
+ * - `pattern`: strings only, an ECMAScript regex (flag `u`) tested like JSON
+ *   Schema `pattern`, i.e. unanchored: write `^...$` for a full match.
+ *   maxLength is checked first, so give every patterned param a maxLength;
+ * - `enum`: strings only.
+ * Values of `object` / `array` params are not looked into: the handler does.
+ */
+export type ParamSpec = {
+  [name: string]: {
+    type: ParamType;
+    required?: boolean;
+    maxLength?: number;
+    minimum?: number;
+    maximum?: number;
+    pattern?: string;
+    enum?: readonly string[];
+  };
+};
+
+export interface RpcContext {
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
+}
+
+export interface RpcMethod<P = any, R = unknown> {
+  params: ParamSpec;
+  handler(params: P, ctx: RpcContext): Promise<R> | R;
+  description?: string;
+}
+
+export type MethodTable = Record<string, RpcMethod>;
+
+export type JsonRpcId = string | number | null;
+export interface JsonRpcSuccess {
+  jsonrpc: "2.0";
+  id: JsonRpcId;
+  result: unknown;
+}
+export interface JsonRpcFailure {
+  jsonrpc: "2.0";
+  id: JsonRpcId;
+  error: JsonRpcErrorObject;
+}
+export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
+
+export interface DispatchOptions {
+  /** Most entries in one batch array. */
+  maxBatch: number;
+  /** Where internal errors are logged (never sent to the client). */
+  log?: RpcLogger;
+  signal?: AbortSignal;
+}
+
+// ---------------------------------------------------------------------------
+// Params validators, compiled once per method.
+
+type ParamsValidator = (raw: unknown) => Record<string, unknown>;
+type ValueCheck = (v: unknown) => string | undefined;
+
+const compiled = new WeakMap<RpcMethod, ParamsValidator>();
+
+const CONSTRAINTS_BY_TYPE: Readonly<Record<ParamType, readonly string[]>> = Object.freeze({
+  string: ["maxLength", "pattern", "enum"],
+  integer: ["minimum", "maximum"],
+  boolean: [],
+  object: [],
+  array: ["maxLength"],
+});
+const PARAM_NAME_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Build the checker of one param; throws (at start-up) on a malformed spec. */
+function compileParam(method: string, name: string, spec: ParamSpec[string]): ValueCheck {
+  const where = `method ${method}, param ${name}`;
+  if (!PARAM_NAME_RE.test(name) || name === "__proto__") throw new Error(`${where}: param name must be an identifier`);
+  if (!isPlainObject(spec) || !Object.hasOwn(CONSTRAINTS_BY_TYPE, spec.type)) {
+    throw new Error(`${where}: type must be one of ${Object.keys(CONSTRAINTS_BY_TYPE).join(", ")}`);
+  }
+  const allowed = CONSTRAINTS_BY_TYPE[spec.type];
+  for (const key of Object.keys(spec)) {
+    if (key === "type" || key === "required") continue;
+    if (!allowed.includes(key)) throw new Error(`${where}: constraint ${key} does not apply to type ${spec.type}`);
+  }
+  const { maxLength, minimum, maximum, pattern } = spec;
+  if (spec.required !== undefined && typeof spec.required !== "boolean") throw new Error(`${where}: required must be boolean`);
+  if (maxLength !== undefined && !(Number.isSafeInteger(maxLength) && maxLength >= 0)) {
+    throw new Error(`${where}: maxLength must be a non-negative integer`);
+  }
+  for (const [k, b] of [["minimum", minimum], ["maximum", maximum]] as const) {
+    if (b !== undefined && !Number.isFinite(b)) throw new Error(`${where}: ${k} must be a finite number`);
+  }
+  const re = pattern === undefined ? undefined : new RegExp(pattern, "u");
+  const choices = spec.enum === undefined ? undefined : new Set(spec.enum);
+  if (spec.enum !== undefined && (spec.enum.length === 0 || !spec.enum.every((x) => typeof x === "string"))) {
+    throw new Error(`${where}: enum must be a non-empty list of strings`);
+  }
+
+  switch (spec.type) {
+    case "string":
+      return (v) => {
+        if (typeof v !== "string") return "expected string";
+        if (maxLength !== undefined && v.length > maxLength) return `longer than ${maxLength} characters`;
+        if (re !== undefined && !re.test(v)) return `does not match pattern ${pattern}`;
+        if (choices !== undefined && !choices.has(v)) return `expected one of: ${[...choices].join(", ")}`;
+        return undefined;
+      };
+    case "integer":
+      return (v) => {
+        if (typeof v !== "number" || !Number.isSafeInteger(v)) return "expected integer";
+        if (minimum !== undefined && v < minimum) return `less than minimum ${minimum}`;
+        if (maximum !== undefined && v > maximum) return `greater than maximum ${maximum}`;
+        return undefined;
+      };
+    case "boolean":
+      return (v) => (typeof v === "boolean" ? undefined : "expected boolean");
+    case "object":
+      return (v) => (isPlainObject(v) ? undefined : "expected object");
+    case "array":
+      return (v) => {
+        if (!Array.isArray(v)) return "expected array";
+        if (maxLength !== undefined && v.length > maxLength) return `more than ${maxLength} items`;
+        return undefined;
+      };
+  }
+}
+
+function compileValidator(method: string, params: ParamSpec): ParamsValidator {
+  if (!isPlainObject(params)) throw new Error(`method ${method}: params must be a ParamSpec object`);
+  const names = Object.keys(params);
+  const checks = names.map((name) => ({
+    name,
+    required: params[name]!.required === true,
+    check: compileParam(method, name, params[name]!),
+  }));
+
+  return (raw) => {
+    // Positional params map onto the spec in key order; absent trailing ones are undefined.
+    let get: (name: string, i: number) => unknown;
+    if (raw === undefined) {
+      get = () => undefined;
+    } else if (Array.isArray(raw)) {
+      if (raw.length > names.length) {
+        throw new RpcParamsError(`params[${names.length}]`, `unexpected positional param; method takes at most ${names.length}`);
+      }
+      get = (_name, i) => raw[i];
+    } else {
+      const byName = raw as Record<string, unknown>;
+      for (const key of Object.keys(byName)) {
+        if (!Object.hasOwn(params, key)) throw new RpcParamsError(key, "unknown param");
+      }
+      get = (name) => (Object.hasOwn(byName, name) ? byName[name] : undefined);
+    }
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < checks.length; i++) {
+      const { name, required, check } = checks[i]!;
+      const v = get(name, i);
+      if (v === undefined) {
+        if (required) throw new RpcParamsError(name, "required");
+        continue;
+      }
+      const reason = check(v);
+      if (reason !== undefined) throw new RpcParamsError(name, reason);
+      out[name] = v;
+    }
+    return out;
+  };
+}
+
+function validatorOf(name: string, m: RpcMethod): ParamsValidator {
+  let v = compiled.get(m);
+  if (v === undefined) {
+    v = compileValidator(name, m.params);
+    compiled.set(m, v);
+  }
+  return v;
+}
+
+/** Declare a method; its params validator is compiled here, so a bad ParamSpec fails at load time. */
+export function defineMethod<P, R>(m: RpcMethod<P, R>): RpcMethod<P, R> {
+  if (typeof m.handler !== "function") throw new Error("defineMethod: handler must be a function");
+  validatorOf("(defineMethod)", m as RpcMethod);
+  return m;
+}
+
+/**
+ * Check a method table and compile every validator (idempotent). Call at
+ * start-up so a malformed table fails before the first request; `dispatch`
+ * also compiles lazily. Names starting with "rpc." are reserved by JSON-RPC.
+ */
+export function compileMethods(methods: MethodTable): void {
+  for (const name of Object.keys(methods)) {
+    if (name.startsWith("rpc.")) throw new Error(`method ${name}: names beginning with "rpc." are reserved`);
+    const m = methods[name]!;
+    if (typeof m?.handler !== "function") throw new Error(`method ${name}: handler must be a function`);
+    validatorOf(name, m);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Dispatch.
+
+function failure(id: JsonRpcId, error: JsonRpcErrorObject): JsonRpcFailure {
+  return { jsonrpc: "2.0", id, error };
+}
+
+function isValidId(id: unknown): id is JsonRpcId {
+  return id === null || typeof id === "string" || typeof id === "number";
+}
+
+const MAX_ECHO = 200;
+function echo(s: string): string {
+  return s.length <= MAX_ECHO ? s : s.slice(0, MAX_ECHO) + "…";
+}
+
+/** One request object of a call or batch; undefined for a notification. */
+async function dispatchOne(methods: MethodTable, req: unknown, opts: DispatchOptions): Promise<JsonRpcResponse | undefined> {
+  // Invalid requests are answered even without an id (spec section 5 examples), with id null
+  // unless a well-typed id was found.
+  if (!isPlainObject(req)) return failure(null, invalidRequest("request must be an object"));
+  const hasId = Object.hasOwn(req, "id");
+  const idOk = !hasId || isValidId(req.id);
+  const id: JsonRpcId = hasId && idOk ? (req.id as JsonRpcId) : null;
+  if (req.jsonrpc !== "2.0") return failure(id, invalidRequest('jsonrpc must be "2.0"'));
+  if (!idOk) return failure(null, invalidRequest("id must be a string, number or null"));
+  if (typeof req.method !== "string") return failure(id, invalidRequest("method must be a string"));
+  const params = req.params;
+  if (params !== undefined && typeof params !== "object") return failure(id, invalidRequest("params must be an object or array"));
+  if (params === null) return failure(id, invalidRequest("params must be an object or array"));
+
+  const name = req.method;
+  const method = Object.hasOwn(methods, name) ? methods[name] : undefined;
+  let error: JsonRpcErrorObject;
+  if (method === undefined) {
+    error = { code: JsonRpcErrorCode.METHOD_NOT_FOUND, message: "Method not found", data: { method: echo(name) } };
+  } else {
+    try {
+      const checked = validatorOf(name, method)(params);
+      const result = await method.handler(checked, { signal: opts.signal });
+      if (!hasId) return undefined;
+      // `result` is required in a success response; JSON has no undefined.
+      return { jsonrpc: "2.0", id, result: result === undefined ? null : result };
+    } catch (e) {
+      error = toJsonRpcError(e, opts.log);
+    }
+  }
+  return hasId ? failure(id, error) : undefined;
+}
+
+/**
+ * Handle one parsed JSON body (a request object or a batch array). Returns
+ * the response value, or undefined when nothing must be sent (notifications
+ * only). Batch entries run concurrently; the response keeps request order.
+ * Never throws.
+ */
+export async function dispatch(
+  methods: MethodTable,
+  body: unknown,
+  opts: DispatchOptions,
+): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+  try {
+    if (!Array.isArray(body)) return await dispatchOne(methods, body, opts);
+    if (body.length === 0) return failure(null, invalidRequest("empty batch"));
+    if (body.length > opts.maxBatch) {
+      return failure(null, invalidRequest(`batch of ${body.length} requests exceeds the limit of ${opts.maxBatch}`));
+    }
+    const answers = await Promise.all(body.map((req) => dispatchOne(methods, req, opts)));
+    const out = answers.filter((a): a is JsonRpcResponse => a !== undefined);
+    return out.length > 0 ? out : undefined;
+  } catch (e) {
+    // Only reachable through a bug in this file; still answer in protocol.
+    opts.log?.error({ err: e }, "JSON-RPC dispatch failed");
+    return failure(null, internalError());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Text in, text out: shared by HTTP and WS.
+
+class ForbiddenKeyError extends Error {}
+
+function rejectProtoKey(key: string, value: unknown): unknown {
+  if (key === "__proto__") throw new ForbiddenKeyError();
+  return value;
+}
+
+export type ParsedBody = { ok: true; value: unknown } | { ok: false; response: JsonRpcFailure };
+
+/**
+ * JSON.parse a request body. Malformed JSON -> -32700 (id null). A
+ * `__proto__` key (prototype poisoning, never legitimate here) -> -32600.
+ */
+export function parseJsonRpcText(text: string): ParsedBody {
+  if (text.trim() === "") {
+    return { ok: false, response: failure(null, { code: JsonRpcErrorCode.PARSE_ERROR, message: "Parse error", data: { reason: "empty body" } }) };
+  }
+  try {
+    // The reviver is slow, so only walk bodies that could spell the key (plainly or by escapes).
+    const suspicious = text.includes("__proto__") || text.includes("\\u");
+    return { ok: true, value: suspicious ? JSON.parse(text, rejectProtoKey) : JSON.parse(text) };
+  } catch (e) {
+    if (e instanceof ForbiddenKeyError) {
+      return { ok: false, response: failure(null, invalidRequest('forbidden key "__proto__"')) };
+    }
+    const reason = e instanceof SyntaxError ? echo(e.message) : "malformed JSON";
+    return { ok: false, response: failure(null, { code: JsonRpcErrorCode.PARSE_ERROR, message: "Parse error", data: { reason } }) };
+  }
+}
+
+function stringifyOne(r: JsonRpcResponse, log?: RpcLogger): string {
+  try {
+    return JSON.stringify(r);
+  } catch (e) {
+    // e.g. a BigInt or a cycle in a handler result: that entry becomes an internal error.
+    log?.error({ err: e }, "JSON-RPC result is not serializable");
+    return JSON.stringify(failure(r.id, internalError()));
+  }
+}
+
+/**
+ * Serialize a response once. Only when that fails are entries serialized one
+ * by one, so one bad result cannot spoil the rest of a batch.
+ */
+export function serializeResponse(response: JsonRpcResponse | JsonRpcResponse[], log?: RpcLogger): string {
+  try {
+    return JSON.stringify(response);
+  } catch {
+    if (!Array.isArray(response)) return stringifyOne(response, log);
+    return "[" + response.map((r) => stringifyOne(r, log)).join(",") + "]";
+  }
+}
+
+/** Parse, dispatch and serialize one body; undefined when no response is due. Never throws. */
+export async function handleJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<string | undefined> {
+  const parsed = parseJsonRpcText(text);
+  if (!parsed.ok) return JSON.stringify(parsed.response);
+  const response = await dispatch(methods, parsed.value, opts);
+  return response === undefined ? undefined : serializeResponse(response, opts.log);
+}

@@ -1,0 +1,126 @@
+/**
+ * The RPC HTTP server: JSON-RPC 2.0 on `POST /` (DESIGN.md, public contracts).
+ * Built here, listened to by the node (STYLE.md: build in a function, test
+ * with inject). Every answer is JSON; no error reaches a client with a stack.
+ */
+import { STATUS_CODES } from "node:http";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { JsonRpcErrorCode, invalidRequest, internalError, type JsonRpcErrorObject } from "./errors.js";
+import { compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
+import { resolveRpcOptions, type RpcOptions } from "./options.js";
+
+interface HttpError {
+  statusCode?: unknown;
+  code?: unknown;
+  message?: unknown;
+}
+
+function statusOf(err: unknown): number {
+  const s = (err as HttpError | null)?.statusCode;
+  return typeof s === "number" && Number.isInteger(s) && s >= 400 && s < 600 ? s : 500;
+}
+
+function codeOf(err: unknown): string | undefined {
+  const c = (err as HttpError | null)?.code;
+  return typeof c === "string" ? c : undefined;
+}
+
+/** A pino-like logger instance (as opposed to pino options) goes to fastify's `loggerInstance`. */
+function isLoggerInstance(l: unknown): boolean {
+  const o = l as Record<string, unknown> | null;
+  return typeof o === "object" && o !== null && ["info", "error", "warn", "debug", "child"].every((k) => typeof o[k] === "function");
+}
+
+function sendRpcError(reply: FastifyReply, status: number, error: JsonRpcErrorObject): FastifyReply {
+  return reply
+    .code(status)
+    .type("application/json; charset=utf-8")
+    .send(JSON.stringify({ jsonrpc: "2.0", id: null, error }));
+}
+
+/** The JSON-RPC endpoint, in its own encapsulated scope so its body parsers do not leak to other routes. */
+function jsonRpcRoutes(app: FastifyInstance, methods: MethodTable, o: RpcOptions): void {
+  app.register(async (scope) => {
+    // Bodies are taken as text and parsed by us, so malformed JSON is a
+    // -32700 response in protocol instead of fastify's HTTP 400.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(["application/json", "text/plain"], { parseAs: "string" }, (_req, body, done) => {
+      done(null, body);
+    });
+    // '*' is also what fastify uses for a body without a content-type.
+    scope.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
+      if (req.headers["content-type"] === undefined) return done(null, body);
+      const err = Object.assign(new Error("Unsupported Media Type: use application/json"), {
+        statusCode: 415,
+        code: "FST_ERR_CTP_INVALID_MEDIA_TYPE",
+      });
+      done(err, undefined);
+    });
+
+    scope.setErrorHandler((err, request, reply) => {
+      const code = codeOf(err);
+      if (code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+        return sendRpcError(reply, 413, {
+          code: JsonRpcErrorCode.INVALID_REQUEST,
+          message: `Request body larger than ${o.bodyLimit} bytes`,
+        });
+      }
+      const status = statusOf(err);
+      if (status < 500) {
+        // 4xx from fastify itself (bad content-type, content-length mismatch, ...): its messages are fixed texts.
+        const reason = code?.startsWith("FST_") ? String((err as HttpError).message) : (STATUS_CODES[status] ?? "Bad Request");
+        return sendRpcError(reply, status, invalidRequest(reason));
+      }
+      request.log.error({ err }, "JSON-RPC endpoint failed");
+      return sendRpcError(reply, 500, internalError());
+    });
+
+    scope.post("/", async (request: FastifyRequest, reply: FastifyReply) => {
+      // Tell handlers when the client goes away, so long work can stop.
+      const abort = new AbortController();
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
+      const text = typeof request.body === "string" ? request.body : "";
+      const out = await handleJsonRpcText(methods, text, { maxBatch: o.maxBatch, log: request.log, signal: abort.signal });
+      if (out === undefined) return reply.code(204).send();
+      // Already a JSON string: fastify sends strings as they are, so results are serialized once.
+      return reply.code(200).type("application/json; charset=utf-8").send(out);
+    });
+  });
+}
+
+/**
+ * Build (not listen) the RPC app: JSON-RPC on POST /, JSON 404 and JSON
+ * errors everywhere. `extra` adds the lead's routes (health, resolver, ws)
+ * to the same app. The method table is checked and compiled here.
+ */
+export function buildServer(
+  opts: Partial<RpcOptions>,
+  methods: MethodTable,
+  extra?: (app: FastifyInstance) => void,
+): FastifyInstance {
+  const o = resolveRpcOptions(opts);
+  compileMethods(methods);
+  const app = Fastify({
+    bodyLimit: o.bodyLimit,
+    ...(isLoggerInstance(o.logger)
+      ? { loggerInstance: o.logger as never }
+      : { logger: o.logger as boolean | Record<string, unknown> }),
+  }) as unknown as FastifyInstance;
+
+  // Fallback for every route outside the JSON-RPC scope: JSON, and a 5xx never shows its message.
+  app.setErrorHandler((err, request, reply) => {
+    const status = statusOf(err);
+    if (status >= 500) request.log.error({ err }, "request failed");
+    const message = status < 500 && typeof (err as HttpError).message === "string" ? String((err as HttpError).message) : "Internal Server Error";
+    return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? "Error", message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send({ statusCode: 404, error: "Not Found", message: `Route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)} not found` });
+  });
+
+  jsonRpcRoutes(app, methods, o);
+  extra?.(app);
+  return app;
+}
