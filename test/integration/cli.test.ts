@@ -1,0 +1,106 @@
+/**
+ * The whole DID lifecycle through the `sid` command against a real node
+ * process: keys, create, add-key, rotate, add-service, update from a file,
+ * resolve every version, history, deactivate, and a restart.
+ */
+import { expect } from "chai";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
+
+describe("integration: DID lifecycle through the CLI", function () {
+  this.timeout(120_000);
+  let node: NodeProcess;
+  let nodeHome: string;
+  let userHome: string;
+  let env: Record<string, string>;
+
+  const sid = async (...args: string[]) => {
+    const r = await runCli([...args, "--home", userHome, "--rpc", node.rpcUrl, "--json"], env);
+    return { ...r, json: r.stdout.trim() ? JSON.parse(r.stdout) : undefined };
+  };
+  const ok = async (...args: string[]) => {
+    const r = await sid(...args);
+    expect(r.code, `${args.join(" ")}: ${r.stderr}`).to.equal(0);
+    return r.json;
+  };
+
+  before(async () => {
+    nodeHome = tempHome("sid-cli-node-");
+    userHome = tempHome("sid-cli-user-");
+    env = { SID_PASSPHRASE: "correct horse battery staple" };
+    node = await startNodeProcess(nodeHome, { heartbeatMs: 60_000 });
+  });
+  after(async () => {
+    await node?.stop();
+    removeHome(nodeHome);
+    removeHome(userHome);
+  });
+
+  it("runs create, add-key, rotate, add-service, update, resolve, history, deactivate", async () => {
+    const key = await ok("keys", "new", "--name", "alice");
+    expect(key.mnemonic.split(" ")).to.have.length(24);
+    const did: string = key.did;
+
+    const created = await ok("did", "create", "--key", "alice");
+    expect(created).to.include({ did });
+    expect(created.height).to.be.a("number");
+    expect(created.txHash).to.match(/^[0-9a-f]{64}$/);
+
+    const again = await sid("did", "create", "--key", "alice");
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/^error: .*already registered/im);
+
+    await ok("did", "add-key", "--key", "alice");
+    const removed = await ok("did", "remove-key", "--key", "alice", "--id", "key-1");
+    expect(removed.versionId).to.equal("3");
+    await ok("did", "add-service", "--key", "alice", "--id", "hub", "--type", "LinkedDomains", "--endpoint", "https://alice.example");
+
+    const cur = await ok("did", "resolve", did);
+    expect(cur.didDocumentMetadata.versionId).to.equal("4");
+    expect(cur.didDocument.service[0].serviceEndpoint).to.equal("https://alice.example");
+    expect(JSON.stringify(cur.didDocument.verificationMethod)).to.not.include("#key-1");
+
+    const doc = { ...cur.didDocument, alsoKnownAs: ["https://alice.example"] };
+    const file = join(userHome, "doc.json");
+    writeFileSync(file, JSON.stringify(doc));
+    await ok("did", "update", "--key", "alice", "--doc", file);
+    const badFile = join(userHome, "bad.json");
+    writeFileSync(badFile, "{ not json");
+    const bad = await sid("did", "update", "--key", "alice", "--doc", badFile);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr.trim().split("\n")).to.have.length(1);
+
+    const v1 = await ok("did", "resolve", did, "--version-id", "1");
+    expect(JSON.stringify(v1.didDocument)).to.include("#key-1");
+    expect(v1.didDocumentMetadata.nextVersionId).to.equal("2");
+
+    const hist = await ok("did", "history", did);
+    expect(hist.versions.map((v: { operation: string }) => v.operation)).to.deep.equal(["create", "update", "update", "update", "update"]);
+
+    const refused = await sid("did", "deactivate", "--key", "alice");
+    expect(refused.code).to.not.equal(0);
+    await ok("did", "deactivate", "--key", "alice", "--yes");
+    const dead = await ok("did", "resolve", did);
+    expect(dead.didDocumentMetadata.deactivated).to.equal(true);
+    const after = await sid("did", "add-service", "--key", "alice", "--id", "x", "--type", "T", "--endpoint", "https://x.example");
+    expect(after.code).to.equal(1);
+    expect(after.stderr).to.match(/deactivated/i);
+
+    // a restart keeps every version
+    await node.stop();
+    node = await startNodeProcess(nodeHome, { heartbeatMs: 60_000, port: Number(new URL(node.rpcUrl).port) });
+    const v2 = await ok("did", "resolve", did, "--version-id", "2");
+    expect(v2.didDocumentMetadata.versionId).to.equal("2");
+    expect((await ok("did", "history", did)).versions).to.have.length(6);
+  });
+
+  it("answers an unknown and an invalid DID with a clear error", async () => {
+    const nf = await sid("did", "resolve", "did:sid:2ePAhj1KMfDWmVniUhBsPV5PSHps");
+    expect(nf.code).to.equal(1);
+    expect(nf.json.didResolutionMetadata.error).to.equal("notFound");
+    const inv = await sid("did", "resolve", "did:example:123");
+    expect(inv.code).to.equal(1);
+    expect(inv.stderr).to.match(/invalidDid/);
+  });
+});
