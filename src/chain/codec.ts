@@ -66,9 +66,16 @@ export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
   return value as CanonicalValue;
 }
 
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 function checkValue(value: unknown, depth: number): void {
   if (depth > MAX_DEPTH) throw new CodecError(`nesting deeper than ${MAX_DEPTH}`);
-  if (value === null || typeof value === "boolean" || typeof value === "string") return;
+  if (value === null || typeof value === "boolean") return;
+  if (typeof value === "string") {
+    // A lone surrogate would be written as U+FFFD, so two values would share one encoding.
+    if (LONE_SURROGATE.test(value)) throw new CodecError("strings must be well-formed Unicode (lone surrogate)");
+    return;
+  }
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value)) throw new CodecError("numbers must be safe integers");
     return;

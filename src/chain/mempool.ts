@@ -161,6 +161,9 @@ export class Mempool {
       else {
         this.refs.delete(d);
         this.pending.delete(d);
+        // An admission awaiting a load may have skipped this DID because it
+        // was pending; make it load again.
+        this.epoch++;
       }
     }
     return c;
