@@ -51,6 +51,42 @@ export function resolutionError(error: ResolutionError, errorMessage: string): D
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Property order of a document as people read it (DID Core examples): @context first. */
+const DOC_ORDER = ["@context", "id", "controller", "alsoKnownAs", "verificationMethod", "authentication", "assertionMethod", "keyAgreement", "capabilityInvocation", "capabilityDelegation", "service"];
+const METHOD_ORDER = ["id", "type", "controller", "publicKeyJwk", "publicKeyMultibase"];
+const JWK_ORDER = ["kty", "crv", "x", "y"];
+const SERVICE_ORDER = ["id", "type", "serviceEndpoint"];
+
+function ordered<T extends object>(obj: T, order: readonly string[]): T {
+  const src = obj as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (k in src) out[k] = src[k];
+  for (const k of Object.keys(src)) if (!(k in out)) out[k] = src[k];
+  return out as T;
+}
+
+function orderedMethod(vm: unknown): unknown {
+  if (typeof vm !== "object" || vm === null) return vm;
+  const m = ordered(vm as Record<string, unknown>, METHOD_ORDER);
+  if (m.publicKeyJwk && typeof m.publicKeyJwk === "object") m.publicKeyJwk = ordered(m.publicKeyJwk as object, JWK_ORDER);
+  return m;
+}
+
+/**
+ * The document with its members in reading order. The chain stores it in
+ * canonical CBOR, whose key order (shortest first) would put "@context"
+ * after "id"; JSON member order carries no meaning, but readers expect it.
+ */
+export function presentDocument(doc: DidDocument): DidDocument {
+  const d = ordered(doc, DOC_ORDER) as unknown as Record<string, unknown>;
+  if (Array.isArray(d.verificationMethod)) d.verificationMethod = d.verificationMethod.map(orderedMethod);
+  for (const rel of ["authentication", "assertionMethod", "keyAgreement", "capabilityInvocation", "capabilityDelegation"]) {
+    if (Array.isArray(d[rel])) d[rel] = (d[rel] as unknown[]).map(orderedMethod);
+  }
+  if (Array.isArray(d.service)) d.service = d.service.map((s) => ordered(s as object, SERVICE_ORDER));
+  return d as unknown as DidDocument;
+}
+
 /**
  * Check a DID and resolution options before any state is read; returns an
  * error result, or undefined when they are acceptable.
@@ -107,7 +143,7 @@ export function resolveFromVersions(did: string, versions: readonly VersionInfo[
   }
   return {
     "@context": "https://w3id.org/did-resolution/v1",
-    didDocument: v.document,
+    didDocument: presentDocument(v.document),
     didResolutionMetadata: { contentType: DID_LD_JSON },
     didDocumentMetadata: meta,
   };
@@ -123,7 +159,7 @@ export function resolveCurrent(
   if (record.deactivated) meta.deactivated = true;
   return {
     "@context": "https://w3id.org/did-resolution/v1",
-    didDocument: record.document,
+    didDocument: presentDocument(record.document),
     didResolutionMetadata: { contentType: DID_LD_JSON },
     didDocumentMetadata: meta,
   };
