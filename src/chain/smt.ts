@@ -1,0 +1,516 @@
+/**
+ * The state tree: a compact binary sparse Merkle tree over 256-bit keys. Its
+ * root is the block header's stateRoot, so this file is a public format.
+ *
+ * Format (sid SMT v1)
+ *   - Keys are 32 bytes (sha256 of a record key), values are 32-byte hashes
+ *     of the record ("valueHash").
+ *   - Path: bit i of the path is bit i of the key, most significant bit of
+ *     byte 0 first; bit 0 chooses the child under the root, 0 = left.
+ *   - EMPTY (a subtree with no leaf) is 32 zero bytes.
+ *   - leaf     = 0x00 || key(32) || valueHash(32)    (65 bytes)
+ *     internal = 0x01 || left(32) || right(32)       (65 bytes)
+ *     The hash of a node is sha256 of its encoding, so the stored bytes are
+ *     exactly the hash preimage, and the 0x00/0x01 tag separates the two
+ *     domains (a leaf can never pass for an internal node).
+ *   - Compaction: a subtree holding exactly one leaf is that leaf itself,
+ *     placed at the depth where it first becomes alone (as in Diem's
+ *     Jellyfish tree). A subtree with two or more leaves is an internal node,
+ *     even if one of its children is EMPTY. Hence the root depends only on
+ *     the set of (key, valueHash) pairs, never on insertion order or
+ *     batching, and the depth never exceeds 256 (two distinct keys diverge
+ *     by bit 255 at the latest).
+ *   - Storage: content-addressed, nodeHash -> encoding. EMPTY is never
+ *     stored; nodes are never deleted, so every historical root stays
+ *     readable and provable.
+ *   - Proof: the sibling hashes on the walk from the root down to where the
+ *     walk stops (an EMPTY subtree or a leaf), plus that leaf. A leaf with a
+ *     different key proves absence just as EMPTY does: in a canonical tree
+ *     the subtree on the key's path holds only that other leaf.
+ */
+import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
+import { sha256, sha256Parts } from "../crypto/hash.js";
+
+/** Sizes fixed by the format: sha256 digests, and keys that are sha256 digests. */
+const HASH_BYTES = 32;
+const KEY_BYTES = 32;
+/** 256-bit keys: two distinct keys differ in one of bits 0..255. */
+const MAX_DEPTH = 256;
+/** tag(1) || 32 || 32 for both node kinds. */
+const NODE_BYTES = 1 + 2 * HASH_BYTES;
+const LEAF_TAG = 0x00;
+const INTERNAL_TAG = 0x01;
+const INTERNAL_TAG_BYTES = new Uint8Array([INTERNAL_TAG]);
+const LEAF_TAG_BYTES = new Uint8Array([LEAF_TAG]);
+/**
+ * ~200k decoded nodes, some tens of MB. A tree holds about 2.4 nodes per
+ * leaf, so this keeps a tree of ~80k leaves entirely in memory, and the hot
+ * top levels of a larger one.
+ */
+const DEFAULT_CACHE_SIZE = 200_000;
+const HEX32_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * The root of the empty tree: 32 zero bytes. A typed array cannot be frozen,
+ * so the code below compares against its own private copy and never hands
+ * this instance out.
+ */
+export const EMPTY_ROOT: Uint8Array = new Uint8Array(HASH_BYTES);
+const EMPTY = new Uint8Array(HASH_BYTES);
+
+export interface SmtNodeReader {
+  getNode(hash: Uint8Array): Promise<Uint8Array | undefined>;
+}
+
+/** value = 32-byte valueHash to set, null to delete. */
+export interface SmtUpdate {
+  key: Uint8Array;
+  value: Uint8Array | null;
+}
+
+export interface SmtUpdateResult {
+  root: Uint8Array;
+  /** hex(nodeHash) -> encoded node, for every node this batch created (some may already exist). */
+  newNodes: Map<string, Uint8Array>;
+}
+
+export interface SmtProof {
+  /** Sibling hashes from the root downwards, one per level walked. */
+  siblings: Uint8Array[];
+  /** The leaf where the walk stopped (a different key proves absence), or null when it stopped at EMPTY. */
+  leaf: { key: Uint8Array; valueHash: Uint8Array } | null;
+}
+
+/** The JSON form of a proof (the return type of encodeSmtProof). */
+interface SmtProofJson {
+  siblings: string[];
+  leaf: { key: string; valueHash: string } | null;
+}
+
+const KIND_EMPTY = 0;
+const KIND_LEAF = 1;
+const KIND_INTERNAL = 2;
+type NodeKind = typeof KIND_EMPTY | typeof KIND_LEAF | typeof KIND_INTERNAL;
+
+/** A subtree after an update: its hash and, when known without a read, its kind. */
+interface SubtreeRef {
+  hash: Uint8Array;
+  kind: NodeKind | undefined;
+}
+
+/**
+ * A node as held in the cache, decoded once: reads allocate nothing. Every
+ * TreeNode has the same shape (one hidden class): `first`/`second` are the
+ * key and valueHash of a leaf, the left and right child hashes of an
+ * internal node. Its fields are views that must never be mutated.
+ */
+interface TreeNode extends SubtreeRef {
+  kind: typeof KIND_LEAF | typeof KIND_INTERNAL;
+  encoded: Uint8Array;
+  first: Uint8Array;
+  second: Uint8Array;
+}
+
+/** A sorted, de-duplicated entry; `hash` is set when the leaf already exists in the store. */
+interface Entry {
+  key: Uint8Array;
+  value: Uint8Array | null;
+  hash?: Uint8Array;
+}
+
+const EMPTY_REF: SubtreeRef = { hash: EMPTY, kind: KIND_EMPTY };
+
+export class SparseMerkleTree {
+  private readonly reader: SmtNodeReader;
+  private readonly cache: NodeCache;
+
+  constructor(reader: SmtNodeReader, opts: { cacheSize?: number } = {}) {
+    if (reader === null || typeof reader !== "object" || typeof reader.getNode !== "function") {
+      throw new Error("expected an SmtNodeReader with a getNode(hash) method");
+    }
+    const size = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new Error(`expected cacheSize to be a non-negative integer, got ${String(size)}`);
+    }
+    this.reader = reader;
+    this.cache = new NodeCache(size);
+  }
+
+  /**
+   * Applies a batch to the tree at `root` and returns the new root. Updates
+   * are sorted by key and the tree is walked once, splitting the sorted range
+   * by path bit, so every touched node is read and hashed once per batch.
+   * Within a batch the last update of a key wins.
+   */
+  async update(root: Uint8Array, updates: SmtUpdate[]): Promise<SmtUpdateResult> {
+    checkBytes(root, HASH_BYTES, "root");
+    const entries = normalizeUpdates(updates);
+    const newNodes = new Map<string, Uint8Array>();
+    if (entries.length === 0) return { root: root.slice(), newNodes };
+    const ref = await this.updateSubtree(root, 0, entries, 0, entries.length, newNodes);
+    return { root: ref.hash.slice(), newNodes };
+  }
+
+  /** The valueHash stored under `key` in the tree at `root`, or null. */
+  async get(root: Uint8Array, key: Uint8Array): Promise<Uint8Array | null> {
+    checkBytes(root, HASH_BYTES, "root");
+    checkBytes(key, KEY_BYTES, "key");
+    let hash: Uint8Array = root;
+    for (let depth = 0; ; depth++) {
+      if (isEmpty(hash)) return null;
+      const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+      if (node.kind === KIND_LEAF) return bytesEqual(node.first, key) ? node.second.slice() : null;
+      hash = pathBit(key, depth) === 0 ? node.first : node.second;
+    }
+  }
+
+  /** An inclusion proof when `key` is present, a non-inclusion proof otherwise. */
+  async prove(root: Uint8Array, key: Uint8Array): Promise<SmtProof> {
+    checkBytes(root, HASH_BYTES, "root");
+    checkBytes(key, KEY_BYTES, "key");
+    const siblings: Uint8Array[] = [];
+    let hash: Uint8Array = root;
+    for (let depth = 0; ; depth++) {
+      if (isEmpty(hash)) return { siblings, leaf: null };
+      const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+      if (node.kind === KIND_LEAF) return { siblings, leaf: { key: node.first.slice(), valueHash: node.second.slice() } };
+      if (pathBit(key, depth) === 0) {
+        siblings.push(node.second.slice());
+        hash = node.first;
+      } else {
+        siblings.push(node.first.slice());
+        hash = node.second;
+      }
+    }
+  }
+
+  /** `entries[lo..hi)` all share the first `depth` bits: the path of the subtree `hash`. */
+  private async updateSubtree(
+    hash: Uint8Array,
+    depth: number,
+    entries: Entry[],
+    lo: number,
+    hi: number,
+    out: Map<string, Uint8Array>,
+  ): Promise<SubtreeRef> {
+    if (isEmpty(hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out);
+    const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+    if (node.kind === KIND_LEAF) return this.mergeIntoLeaf(node, depth, entries, lo, hi, out);
+
+    const left = node.first;
+    const right = node.second;
+    const mid = splitIndex(entries, lo, hi, depth);
+    const l: SubtreeRef = lo < mid ? await this.updateSubtree(left, depth + 1, entries, lo, mid, out) : { hash: left, kind: undefined };
+    const r: SubtreeRef = mid < hi ? await this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined };
+    if (bytesEqual(l.hash, left) && bytesEqual(r.hash, right)) return node;
+
+    // Compaction: a subtree left with one leaf is that leaf, so a lone leaf
+    // next to EMPTY moves up; it keeps moving up while its sibling is EMPTY.
+    const lEmpty = isEmpty(l.hash);
+    const rEmpty = isEmpty(r.hash);
+    if (lEmpty && rEmpty) return EMPTY_REF;
+    if (lEmpty || rEmpty) {
+      const other = lEmpty ? r : l;
+      const kind = other.kind ?? (this.cached(other.hash, depth + 1) ?? (await this.load(other.hash, depth + 1))).kind;
+      if (kind === KIND_LEAF) return { hash: other.hash, kind: KIND_LEAF };
+    }
+    return this.putInternal(l.hash, r.hash, out);
+  }
+
+  /** The subtree is one existing leaf: rebuild it from that leaf plus the updates. */
+  private mergeIntoLeaf(leaf: TreeNode, depth: number, entries: Entry[], lo: number, hi: number, out: Map<string, Uint8Array>): SubtreeRef {
+    const existing: Entry = { key: leaf.first, value: leaf.second, hash: leaf.hash };
+    const merged: Entry[] = [];
+    let placed = false;
+    for (let i = lo; i < hi; i++) {
+      const e = entries[i]!;
+      const cmp = placed ? -1 : compareBytes(e.key, existing.key);
+      if (cmp > 0) {
+        merged.push(existing);
+        placed = true;
+      } else if (cmp === 0) {
+        // The update replaces (or deletes) the existing leaf; rewriting the same value creates no node.
+        placed = true;
+        if (e.value !== null) merged.push(bytesEqual(e.value, leaf.second) ? existing : e);
+        continue;
+      }
+      if (e.value !== null) merged.push(e);
+    }
+    if (!placed) merged.push(existing);
+    return this.build(merged, depth, out);
+  }
+
+  /** Builds the canonical subtree at `depth` over sorted, distinct entries with values. */
+  private build(entries: Entry[], depth: number, out: Map<string, Uint8Array>, lo = 0, hi = entries.length): SubtreeRef {
+    const n = hi - lo;
+    if (n === 0) return EMPTY_REF;
+    if (n === 1) {
+      const e = entries[lo]!;
+      if (e.hash !== undefined) return { hash: e.hash, kind: KIND_LEAF };
+      return this.putLeaf(e.key, e.value!, out);
+    }
+    if (depth >= MAX_DEPTH) throw new Error("SMT invariant broken: distinct keys did not diverge within 256 bits");
+    const mid = splitIndex(entries, lo, hi, depth);
+    const l = this.build(entries, depth + 1, out, lo, mid);
+    const r = this.build(entries, depth + 1, out, mid, hi);
+    return this.putInternal(l.hash, r.hash, out);
+  }
+
+  /** `key` and `valueHash` are the batch's own copies, never mutated, so the node may keep them. */
+  private putLeaf(key: Uint8Array, valueHash: Uint8Array, out: Map<string, Uint8Array>): TreeNode {
+    return this.putNode(KIND_LEAF, LEAF_TAG, key, valueHash, out);
+  }
+
+  private putInternal(left: Uint8Array, right: Uint8Array, out: Map<string, Uint8Array>): TreeNode {
+    return this.putNode(KIND_INTERNAL, INTERNAL_TAG, left, right, out);
+  }
+
+  private putNode(kind: TreeNode["kind"], tag: number, first: Uint8Array, second: Uint8Array, out: Map<string, Uint8Array>): TreeNode {
+    const encoded = new Uint8Array(NODE_BYTES);
+    encoded[0] = tag;
+    encoded.set(first, 1);
+    encoded.set(second, 1 + HASH_BYTES);
+    const hash = sha256(encoded);
+    const node: TreeNode = { hash, kind, encoded, first, second };
+    out.set(toHex(hash), encoded);
+    this.cache.set(node);
+    return node;
+  }
+
+  /** The node `hash` at `depth` (0 = root) if cached. */
+  private cached(hash: Uint8Array, depth: number): TreeNode | undefined {
+    const node = this.cache.get(hash);
+    if (node !== undefined && node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
+    return node;
+  }
+
+  /**
+   * Reads a node from the store on a cache miss. Content addressing: the
+   * bytes must hash to the hash asked for, so a corrupt store cannot pass
+   * off another tree.
+   */
+  private async load(hash: Uint8Array, depth: number): Promise<TreeNode> {
+    const hex = toHex(hash);
+    const raw = await this.reader.getNode(hash);
+    if (raw === undefined) throw new Error(`missing SMT node ${hex}`);
+    if (!(raw instanceof Uint8Array) || raw.length !== NODE_BYTES) {
+      throw new Error(`corrupt SMT node ${hex}: expected ${NODE_BYTES} bytes, got ${describeLength(raw)}`);
+    }
+    if (raw[0] !== LEAF_TAG && raw[0] !== INTERNAL_TAG) {
+      throw new Error(`corrupt SMT node ${hex}: unknown tag 0x${raw[0]!.toString(16).padStart(2, "0")}`);
+    }
+    if (!bytesEqual(sha256(raw), hash)) throw new Error(`corrupt SMT node ${hex}: content does not match its hash`);
+    const encoded = new Uint8Array(raw);
+    const node: TreeNode = {
+      hash: hash.slice(),
+      kind: encoded[0] === LEAF_TAG ? KIND_LEAF : KIND_INTERNAL,
+      encoded,
+      first: encoded.subarray(1, 1 + HASH_BYTES),
+      second: encoded.subarray(1 + HASH_BYTES),
+    };
+    if (node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
+    this.cache.set(node);
+    return node;
+  }
+}
+
+function beyondMaxDepth(hash: Uint8Array, depth: number): Error {
+  return new Error(`corrupt SMT: internal node ${toHex(hash)} at depth ${depth}, beyond the 256-bit key`);
+}
+
+/**
+ * An approximate LRU over decoded nodes, in two generations (the quick-lru
+ * scheme): new entries and hits go to `young`; when `young` is full it
+ * becomes `old` and the previous `old` is dropped. Every operation is O(1).
+ * (A single Map with delete+set per hit and eviction through keys().next()
+ * is not: V8 leaves deleted slots at the front of the Map and each eviction
+ * walks over them.) Entries are keyed by 30 bits of the node hash, a small
+ * integer, so a lookup builds no hex string; the full hash is compared on a
+ * hit, and two hashes that share the 30 bits simply replace each other.
+ */
+class NodeCache {
+  private young = new Map<number, TreeNode>();
+  private old = new Map<number, TreeNode>();
+  /** Entries per generation, so about `maxSize` (at most maxSize + 1) are held in all. */
+  private readonly generationSize: number;
+
+  constructor(maxSize: number) {
+    this.generationSize = Math.ceil(maxSize / 2);
+  }
+
+  get(hash: Uint8Array): TreeNode | undefined {
+    const slot = cacheSlot(hash);
+    const hit = this.young.get(slot);
+    if (hit !== undefined) return bytesEqual(hit.hash, hash) ? hit : undefined;
+    const aged = this.old.get(slot);
+    if (aged === undefined || !bytesEqual(aged.hash, hash)) return undefined;
+    this.old.delete(slot);
+    this.insert(slot, aged);
+    return aged;
+  }
+
+  set(node: TreeNode): void {
+    if (this.generationSize === 0) return;
+    this.insert(cacheSlot(node.hash), node);
+  }
+
+  private insert(slot: number, node: TreeNode): void {
+    if (this.young.size >= this.generationSize && !this.young.has(slot)) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(slot, node);
+  }
+}
+
+/** 30 bits of a hash: stays a V8 small integer, the cheapest Map key. */
+function cacheSlot(hash: Uint8Array): number {
+  return (hash[0]! << 22) | (hash[1]! << 14) | (hash[2]! << 6) | (hash[3]! >> 2);
+}
+
+/**
+ * Checks a proof against `root` (sid SMT v1): valueHash = the value proved
+ * present under `key`, or null to prove `key` absent. Pure; any malformed
+ * input gives false, never an exception.
+ */
+export function verifySmtProof(root: Uint8Array, key: Uint8Array, valueHash: Uint8Array | null, proof: SmtProof): boolean {
+  try {
+    if (!isBytes(root, HASH_BYTES) || !isBytes(key, KEY_BYTES)) return false;
+    if (valueHash !== null && !isBytes(valueHash, HASH_BYTES)) return false;
+    if (proof === null || typeof proof !== "object") return false;
+    const { siblings, leaf } = proof;
+    if (!Array.isArray(siblings) || siblings.length > MAX_DEPTH) return false;
+    for (const s of siblings) if (!isBytes(s, HASH_BYTES)) return false;
+    if (leaf !== null && (typeof leaf !== "object" || !isBytes(leaf.key, KEY_BYTES) || !isBytes(leaf.valueHash, HASH_BYTES))) {
+      return false;
+    }
+
+    let hash: Uint8Array;
+    if (valueHash !== null) {
+      if (leaf === null || !bytesEqual(leaf.key, key) || !bytesEqual(leaf.valueHash, valueHash)) return false;
+      hash = sha256Parts(LEAF_TAG_BYTES, key, valueHash);
+    } else if (leaf === null) {
+      hash = EMPTY;
+    } else {
+      // Absence through another leaf: it must sit on the key's path, and be another key.
+      if (bytesEqual(leaf.key, key) || !sharesPrefix(leaf.key, key, siblings.length)) return false;
+      hash = sha256Parts(LEAF_TAG_BYTES, leaf.key, leaf.valueHash);
+    }
+    for (let depth = siblings.length - 1; depth >= 0; depth--) {
+      const sibling = siblings[depth]!;
+      hash = pathBit(key, depth) === 0
+        ? sha256Parts(INTERNAL_TAG_BYTES, hash, sibling)
+        : sha256Parts(INTERNAL_TAG_BYTES, sibling, hash);
+    }
+    return bytesEqual(hash, root);
+  } catch {
+    return false;
+  }
+}
+
+/** The JSON form of a proof: lowercase hex strings. */
+export function encodeSmtProof(p: SmtProof): SmtProofJson {
+  return {
+    siblings: p.siblings.map((s) => toHex(s)),
+    leaf: p.leaf === null ? null : { key: toHex(p.leaf.key), valueHash: toHex(p.leaf.valueHash) },
+  };
+}
+
+/** Strict inverse of encodeSmtProof: unknown fields, upper-case or wrong-length hex are refused. */
+export function decodeSmtProof(j: unknown): SmtProof {
+  if (!isPlainObject(j)) throw new Error("SMT proof: expected an object");
+  checkFields(j, ["siblings", "leaf"], "SMT proof");
+  const { siblings, leaf } = j;
+  if (!Array.isArray(siblings)) throw new Error("SMT proof: expected siblings to be an array");
+  if (siblings.length > MAX_DEPTH) throw new Error(`SMT proof: expected at most ${MAX_DEPTH} siblings, got ${siblings.length}`);
+  // An index loop, not map(): a sparse array must not leave holes in the proof.
+  const out: SmtProof = { siblings: [], leaf: null };
+  for (let i = 0; i < siblings.length; i++) out.siblings.push(hex32(siblings[i], `siblings[${i}]`));
+  if (leaf !== null) {
+    if (!isPlainObject(leaf)) throw new Error("SMT proof: expected leaf to be an object or null");
+    checkFields(leaf, ["key", "valueHash"], "SMT proof leaf");
+    out.leaf = { key: hex32(leaf.key, "leaf.key"), valueHash: hex32(leaf.valueHash, "leaf.valueHash") };
+  }
+  return out;
+}
+
+/** Sorts by key, keeps the last update of each key, copies the bytes (the caller may reuse its buffers). */
+function normalizeUpdates(updates: SmtUpdate[]): Entry[] {
+  if (!Array.isArray(updates)) throw new Error("expected an array of SMT updates");
+  const entries: Entry[] = updates.map((u, i) => {
+    if (u === null || typeof u !== "object") throw new Error(`expected an SMT update object at updates[${i}]`);
+    checkBytes(u.key, KEY_BYTES, "key", `updates[${i}]`);
+    if (u.value !== null) checkBytes(u.value, HASH_BYTES, "value", `updates[${i}]`);
+    return { key: u.key.slice(), value: u.value === null ? null : u.value.slice() };
+  });
+  // Array.prototype.sort is stable, so equal keys keep batch order and the last one wins.
+  entries.sort((a, b) => compareBytes(a.key, b.key));
+  const out: Entry[] = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (last !== undefined && bytesEqual(last.key, e.key)) out[out.length - 1] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+/** Bit `depth` of the path: MSB of byte 0 first. */
+function pathBit(key: Uint8Array, depth: number): number {
+  return (key[depth >> 3]! >> (7 - (depth & 7))) & 1;
+}
+
+/** First index in sorted `entries[lo..hi)` whose bit `depth` is 1 (they share bits 0..depth-1). */
+function splitIndex(entries: Entry[], lo: number, hi: number, depth: number): number {
+  let a = lo;
+  let b = hi;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (pathBit(entries[m]!.key, depth) === 0) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+function sharesPrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (a[whole]! & mask) === (b[whole]! & mask);
+}
+
+function isEmpty(hash: Uint8Array): boolean {
+  return bytesEqual(hash, EMPTY);
+}
+
+function isBytes(x: unknown, length: number): x is Uint8Array {
+  return x instanceof Uint8Array && x.length === length;
+}
+
+function checkBytes(x: unknown, length: number, what: string, where?: string): asserts x is Uint8Array {
+  if (!isBytes(x, length)) {
+    throw new Error(`expected ${length}-byte ${what}, got ${describeLength(x)}${where === undefined ? "" : ` at ${where}`}`);
+  }
+}
+
+function describeLength(x: unknown): string {
+  if (x instanceof Uint8Array) return String(x.length);
+  return x === null ? "null" : typeof x;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === "object" && !Array.isArray(x);
+}
+
+function checkFields(o: Record<string, unknown>, allowed: string[], what: string): void {
+  for (const k of allowed) if (!Object.hasOwn(o, k)) throw new Error(`${what}: missing field ${k}`);
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new Error(`${what}: unknown field ${k}`);
+}
+
+function hex32(x: unknown, what: string): Uint8Array {
+  if (typeof x !== "string" || !HEX32_RE.test(x)) {
+    throw new Error(`SMT proof: expected ${what} to be 64 lowercase hex characters`);
+  }
+  return new Uint8Array(Buffer.from(x, "hex"));
+}

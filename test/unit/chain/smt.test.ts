@@ -1,0 +1,496 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { createHash } from "node:crypto";
+import {
+  EMPTY_ROOT,
+  SparseMerkleTree,
+  type SmtNodeReader,
+  type SmtProof,
+  type SmtUpdate,
+  decodeSmtProof,
+  encodeSmtProof,
+  verifySmtProof,
+} from "../../../src/chain/smt.js";
+
+// Expected hashes are computed here straight from the format's formulas,
+// with node:crypto, independently of src/crypto/hash.ts.
+function H(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+const E = new Uint8Array(32);
+const leafHash = (k: Uint8Array, v: Uint8Array): Uint8Array => H(Uint8Array.of(0), k, v);
+const internalHash = (l: Uint8Array, r: Uint8Array): Uint8Array => H(Uint8Array.of(1), l, r);
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+
+/** A 32-byte key whose first bits are `bits` (a string of 0/1), then `fill`. */
+function keyWithPrefix(bits: string, fill = 0x00): Uint8Array {
+  const k = new Uint8Array(32).fill(fill);
+  for (let i = 0; i < bits.length; i++) {
+    const mask = 0x80 >> (i & 7);
+    if (bits[i] === "1") k[i >> 3]! |= mask;
+    else k[i >> 3]! &= ~mask;
+  }
+  return k;
+}
+function val(n: number): Uint8Array {
+  return H(Uint8Array.of(0xee, n & 0xff, n >> 8));
+}
+
+/** The definition of the root, recursively over a set: the reference the tree must match. */
+function referenceRoot(entries: Array<[Uint8Array, Uint8Array]>, depth = 0): Uint8Array {
+  if (entries.length === 0) return E;
+  if (entries.length === 1) return leafHash(entries[0]![0], entries[0]![1]);
+  const bit = (k: Uint8Array): number => (k[depth >> 3]! >> (7 - (depth & 7))) & 1;
+  return internalHash(
+    referenceRoot(entries.filter(([k]) => bit(k) === 0), depth + 1),
+    referenceRoot(entries.filter(([k]) => bit(k) === 1), depth + 1),
+  );
+}
+
+/** An in-memory node store fed with newNodes, counting reads. */
+class MemStore implements SmtNodeReader {
+  readonly nodes = new Map<string, Uint8Array>();
+  reads = 0;
+  async getNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    this.reads++;
+    return this.nodes.get(hex(hash));
+  }
+  add(newNodes: Map<string, Uint8Array>): void {
+    for (const [k, v] of newNodes) this.nodes.set(k, v);
+  }
+}
+
+function setup(cacheSize?: number): { store: MemStore; tree: SparseMerkleTree; apply: (root: Uint8Array, u: SmtUpdate[]) => Promise<Uint8Array> } {
+  const store = new MemStore();
+  const tree = new SparseMerkleTree(store, cacheSize === undefined ? {} : { cacheSize });
+  const apply = async (root: Uint8Array, u: SmtUpdate[]): Promise<Uint8Array> => {
+    const res = await tree.update(root, u);
+    store.add(res.newNodes);
+    return res.root;
+  };
+  return { store, tree, apply };
+}
+
+// Keys from a small space so that many share long prefixes (deep paths,
+// EMPTY siblings, divergence as late as bit 255), mixed with random keys.
+const keyArb = fc.oneof(
+  fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 })).map(([a, b]) => {
+    const k = new Uint8Array(32);
+    k[0] = a << 5;
+    k[31] = b;
+    return k;
+  }),
+);
+const keySetArb = fc.uniqueArray(keyArb, { maxLength: 24, selector: hex });
+
+describe("chain/smt", () => {
+  describe("known-answer vectors", () => {
+    it("the empty tree has the 32-zero-byte root", async () => {
+      expect(hex(EMPTY_ROOT)).to.equal("00".repeat(32));
+      const { tree } = setup();
+      const res = await tree.update(EMPTY_ROOT, []);
+      expect(res.root).to.deep.equal(E);
+      expect(res.newNodes.size).to.equal(0);
+      expect(await tree.get(EMPTY_ROOT, keyWithPrefix("1"))).to.equal(null);
+    });
+
+    it("a single leaf is the root; its node is stored as 0x00||key||value", async () => {
+      const { tree } = setup();
+      const k = keyWithPrefix("1011", 0x5a);
+      const res = await tree.update(EMPTY_ROOT, [{ key: k, value: val(1) }]);
+      expect(res.root).to.deep.equal(leafHash(k, val(1)));
+      expect([...res.newNodes.keys()]).to.deep.equal([hex(res.root)]);
+      expect(res.newNodes.get(hex(res.root))).to.deep.equal(new Uint8Array([0, ...k, ...val(1)]));
+    });
+
+    it("two keys that differ in bit 0 give internal(left, right), in either order", async () => {
+      const a = keyWithPrefix("0", 0xff);
+      const b = keyWithPrefix("1", 0x00);
+      const expected = internalHash(leafHash(a, val(1)), leafHash(b, val(2)));
+      const { tree, apply } = setup();
+      expect((await tree.update(EMPTY_ROOT, [{ key: b, value: val(2) }, { key: a, value: val(1) }])).root).to.deep.equal(expected);
+      const r1 = await apply(EMPTY_ROOT, [{ key: a, value: val(1) }]);
+      expect(await apply(r1, [{ key: b, value: val(2) }])).to.deep.equal(expected);
+      const res = await tree.update(EMPTY_ROOT, [{ key: a, value: val(1) }, { key: b, value: val(2) }]);
+      expect(res.newNodes.get(hex(expected))).to.deep.equal(
+        new Uint8Array([1, ...leafHash(a, val(1)), ...leafHash(b, val(2))]),
+      );
+    });
+
+    it("keys sharing the prefix 000 nest under internal nodes with EMPTY siblings", async () => {
+      const a = keyWithPrefix("0000", 0xff);
+      const b = keyWithPrefix("0001");
+      const c = keyWithPrefix("1");
+      const la = leafHash(a, val(1));
+      const lb = leafHash(b, val(2));
+      const ab = internalHash(la, lb); // depth 3: split by bit 3
+      const expected2 = internalHash(internalHash(internalHash(ab, E), E), E);
+      const { apply } = setup();
+      const r2 = await apply(EMPTY_ROOT, [{ key: a, value: val(1) }, { key: b, value: val(2) }]);
+      expect(r2).to.deep.equal(expected2);
+      const r3 = await apply(r2, [{ key: c, value: val(3) }]);
+      expect(r3).to.deep.equal(internalHash(internalHash(internalHash(ab, E), E), leafHash(c, val(3))));
+    });
+
+    it("keys sharing the prefix 101 follow right, left, right", async () => {
+      const a = keyWithPrefix("1010");
+      const b = keyWithPrefix("1011");
+      const ab = internalHash(leafHash(a, val(1)), leafHash(b, val(2)));
+      const { apply } = setup();
+      const root = await apply(EMPTY_ROOT, [{ key: a, value: val(1) }, { key: b, value: val(2) }]);
+      expect(root).to.deep.equal(internalHash(E, internalHash(internalHash(E, ab), E)));
+    });
+
+    it("keys that differ only in bit 255 sit at depth 256 under 256 internal nodes", async () => {
+      const a = new Uint8Array(32).fill(0x33);
+      const b = a.slice();
+      b[31]! ^= 0x01;
+      const la = leafHash(a, val(1));
+      const lb = leafHash(b, val(2));
+      expect(a[31]! & 1).to.equal(1); // so a goes right at depth 255
+      let expected = internalHash(lb, la);
+      for (let depth = 254; depth >= 0; depth--) {
+        const bit = (a[depth >> 3]! >> (7 - (depth & 7))) & 1;
+        expected = bit ? internalHash(E, expected) : internalHash(expected, E);
+      }
+      const { tree, apply } = setup();
+      const root = await apply(EMPTY_ROOT, [{ key: a, value: val(1) }, { key: b, value: val(2) }]);
+      expect(root).to.deep.equal(expected);
+      const proof = await tree.prove(root, a);
+      expect(proof.siblings).to.have.length(256);
+      expect(verifySmtProof(root, a, val(1), proof)).to.equal(true);
+      expect(await apply(root, [{ key: b, value: null }])).to.deep.equal(leafHash(a, val(1)));
+    });
+  });
+
+  describe("canonical root", () => {
+    it("matches the reference for any set, order, batching and interleaved deletes", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          keySetArb,
+          fc.uniqueArray(keyArb, { maxLength: 8, selector: hex }),
+          fc.integer({ min: 1, max: 6 }),
+          fc.infiniteStream(fc.integer()),
+          fc.constantFrom(undefined, 0, 3, 16),
+          async (keys, extra, batchSize, rand, cacheSize) => {
+            const it = rand[Symbol.iterator]();
+            const next = (): number => Math.abs(it.next().value as number);
+            const live = new Set(keys.map(hex));
+            const extras = extra.filter((k) => !live.has(hex(k)));
+            const entries: Array<[Uint8Array, Uint8Array]> = keys.map((k, i) => [k, val(i)]);
+            // Insert the set plus extras in a random order and random batches,
+            // then delete the extras in another order.
+            const ops: SmtUpdate[] = [...entries.map(([key, value]) => ({ key, value })), ...extras.map((key) => ({ key, value: val(999) }))];
+            for (let i = ops.length - 1; i > 0; i--) {
+              const j = next() % (i + 1);
+              [ops[i], ops[j]] = [ops[j]!, ops[i]!];
+            }
+            ops.push(...extras.map((key) => ({ key, value: null })));
+            // Small caches drive evictions and reloads from the store.
+            const { tree, apply } = setup(cacheSize);
+            let root: Uint8Array = EMPTY_ROOT;
+            for (let i = 0; i < ops.length; i += batchSize) root = await apply(root, ops.slice(i, i + batchSize));
+            expect(hex(root)).to.equal(hex(referenceRoot(entries)));
+            const oneBatch = await tree.update(EMPTY_ROOT, entries.map(([key, value]) => ({ key, value })));
+            expect(hex(oneBatch.root)).to.equal(hex(root));
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+
+    it("deleting a key restores the previous root exactly; deleting all gives EMPTY_ROOT", async () => {
+      await fc.assert(
+        fc.asyncProperty(keySetArb, keyArb, async (keys, newKey) => {
+          fc.pre(!keys.some((k) => hex(k) === hex(newKey)));
+          const { apply } = setup();
+          const root = await apply(EMPTY_ROOT, keys.map((key, i) => ({ key, value: val(i) })));
+          const withNew = await apply(root, [{ key: newKey, value: val(500) }]);
+          expect(hex(await apply(withNew, [{ key: newKey, value: null }]))).to.equal(hex(root));
+          let r = root;
+          for (const key of keys) r = await apply(r, [{ key, value: null }]);
+          expect(r).to.deep.equal(EMPTY_ROOT);
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it("within a batch the last update of a key wins", async () => {
+      const { tree, apply } = setup();
+      const k1 = keyWithPrefix("01");
+      const k2 = keyWithPrefix("11");
+      const root = await apply(EMPTY_ROOT, [
+        { key: k1, value: val(1) },
+        { key: k2, value: val(2) },
+        { key: k1, value: val(3) },
+        { key: k2, value: null },
+      ]);
+      expect(root).to.deep.equal(leafHash(k1, val(3)));
+      const root2 = await apply(root, [{ key: k1, value: null }, { key: k1, value: val(4) }]);
+      expect(await tree.get(root2, k1)).to.deep.equal(val(4));
+    });
+
+    it("deleting an absent key or rewriting a value leaves the root unchanged and creates no node", async () => {
+      const { tree, apply } = setup();
+      const root = await apply(EMPTY_ROOT, [0, 1, 2, 3].map((i) => ({ key: keyWithPrefix(i.toString(2).padStart(2, "0")), value: val(i) })));
+      const res = await tree.update(root, [
+        { key: keyWithPrefix("0111", 0x77), value: null },
+        { key: keyWithPrefix("10"), value: val(2) },
+      ]);
+      expect(res.root).to.deep.equal(root);
+      expect(res.newNodes.size).to.equal(0);
+    });
+  });
+
+  describe("storage", () => {
+    it("newNodes are content-addressed and enough for a cold reader to serve every key", async () => {
+      const { store, apply } = setup();
+      const keys = Array.from({ length: 50 }, (_, i) => H(Uint8Array.of(i)));
+      let root: Uint8Array = EMPTY_ROOT;
+      for (let i = 0; i < keys.length; i += 7) root = await apply(root, keys.slice(i, i + 7).map((key, j) => ({ key, value: val(i + j) })));
+      for (const [h, node] of store.nodes) {
+        expect(h).to.equal(hex(H(node)));
+        expect(node).to.have.length(65);
+      }
+      expect(store.nodes.has("00".repeat(32))).to.equal(false);
+      const cold = new SparseMerkleTree(store, { cacheSize: 0 });
+      for (let i = 0; i < keys.length; i++) expect(await cold.get(root, keys[i]!)).to.deep.equal(val(i));
+    });
+
+    it("reads the store only on a cache miss", async () => {
+      const { store, tree, apply } = setup();
+      const keys = Array.from({ length: 20 }, (_, i) => H(Uint8Array.of(i, 1)));
+      const root = await apply(EMPTY_ROOT, keys.map((key, i) => ({ key, value: val(i) })));
+      store.reads = 0;
+      for (const key of keys) await tree.get(root, key);
+      await tree.update(root, [{ key: keys[0]!, value: null }]);
+      expect(store.reads).to.equal(0);
+      const cold = new SparseMerkleTree(store, { cacheSize: 2 });
+      expect(await cold.get(root, keys[3]!)).to.deep.equal(val(3));
+      expect(store.reads).to.be.greaterThan(0);
+    });
+
+    it("fails clearly on a missing or corrupt node", async () => {
+      const { store, apply } = setup();
+      const root = await apply(EMPTY_ROOT, [{ key: keyWithPrefix("0"), value: val(1) }, { key: keyWithPrefix("1"), value: val(2) }]);
+      const cold = new SparseMerkleTree(new MemStore(), { cacheSize: 0 });
+      await expectReject(cold.get(root, keyWithPrefix("0")), /missing SMT node/);
+      const corrupt = new MemStore();
+      for (const [k, v] of store.nodes) corrupt.nodes.set(k, v.slice());
+      corrupt.nodes.get(hex(root))![5]! ^= 1;
+      await expectReject(new SparseMerkleTree(corrupt).get(root, keyWithPrefix("0")), /does not match its hash/);
+    });
+
+    it("checks input sizes with precise messages", async () => {
+      const { tree } = setup();
+      await expectReject(tree.update(EMPTY_ROOT, [{ key: new Uint8Array(31), value: val(1) }]), /expected 32-byte key, got 31 at updates\[0\]/);
+      await expectReject(tree.update(EMPTY_ROOT, [{ key: new Uint8Array(32), value: new Uint8Array(33) }]), /expected 32-byte value, got 33/);
+      await expectReject(tree.update(new Uint8Array(31), []), /expected 32-byte root, got 31/);
+      await expectReject(tree.get(EMPTY_ROOT, "k" as unknown as Uint8Array), /expected 32-byte key, got string/);
+      await expectReject(tree.prove(EMPTY_ROOT, new Uint8Array(0)), /expected 32-byte key, got 0/);
+    });
+  });
+
+  describe("proofs", () => {
+    // root = I(I(I(A,B),E), C): D = 01... stops at EMPTY, F = 1... stops at leaf C.
+    const A = keyWithPrefix("000", 0x11);
+    const B = keyWithPrefix("001", 0x22);
+    const C = keyWithPrefix("1", 0x33);
+    const D = keyWithPrefix("01", 0x44);
+    const F = keyWithPrefix("1", 0x55);
+
+    async function fixture(): Promise<{ tree: SparseMerkleTree; root: Uint8Array; apply: (r: Uint8Array, u: SmtUpdate[]) => Promise<Uint8Array> }> {
+      const { tree, apply } = setup();
+      const root = await apply(EMPTY_ROOT, [{ key: A, value: val(1) }, { key: B, value: val(2) }, { key: C, value: val(3) }]);
+      return { tree, root, apply };
+    }
+
+    it("get returns the value of present keys and null for absent ones", async () => {
+      const { tree, root } = await fixture();
+      expect(await tree.get(root, A)).to.deep.equal(val(1));
+      expect(await tree.get(root, C)).to.deep.equal(val(3));
+      expect(await tree.get(root, D)).to.equal(null);
+      expect(await tree.get(root, F)).to.equal(null);
+    });
+
+    it("inclusion proofs verify and fail on any flipped sibling byte, wrong value or wrong key", async () => {
+      const { tree, root } = await fixture();
+      const proof = await tree.prove(root, A);
+      expect(proof.siblings).to.have.length(3);
+      expect(proof.leaf).to.deep.equal({ key: A, valueHash: val(1) });
+      expect(verifySmtProof(root, A, val(1), proof)).to.equal(true);
+      expectEverySiblingByteMatters(root, A, val(1), proof);
+      expect(verifySmtProof(root, A, val(2), proof)).to.equal(false);
+      expect(verifySmtProof(root, A, null, proof)).to.equal(false);
+      expect(verifySmtProof(root, B, val(1), proof)).to.equal(false);
+      expect(verifySmtProof(root, B, null, proof)).to.equal(false);
+      const rootProof = await tree.prove(leafHash(C, val(3)), C);
+      expect(rootProof.siblings).to.have.length(0);
+    });
+
+    it("non-inclusion proofs that stop at EMPTY verify and fail when tampered", async () => {
+      const { tree, root } = await fixture();
+      const proof = await tree.prove(root, D);
+      expect(proof.leaf).to.equal(null);
+      expect(proof.siblings).to.have.length(2);
+      expect(verifySmtProof(root, D, null, proof)).to.equal(true);
+      expectEverySiblingByteMatters(root, D, null, proof);
+      expect(verifySmtProof(root, D, val(1), proof)).to.equal(false);
+      expect(verifySmtProof(root, keyWithPrefix("00"), null, proof)).to.equal(false);
+      expect(verifySmtProof(EMPTY_ROOT, D, null, { siblings: [], leaf: null })).to.equal(true);
+    });
+
+    it("non-inclusion proofs that stop at a different leaf verify and fail when tampered", async () => {
+      const { tree, root } = await fixture();
+      const proof = await tree.prove(root, F);
+      expect(proof.leaf).to.deep.equal({ key: C, valueHash: val(3) });
+      expect(proof.siblings).to.have.length(1);
+      expect(verifySmtProof(root, F, null, proof)).to.equal(true);
+      expectEverySiblingByteMatters(root, F, null, proof);
+      expect(verifySmtProof(root, F, val(3), proof)).to.equal(false);
+      // The same proof does not show that C itself, or a key off C's path, is absent.
+      expect(verifySmtProof(root, C, null, proof)).to.equal(false);
+      expect(verifySmtProof(root, keyWithPrefix("0", 0x55), null, proof)).to.equal(false);
+      expect(verifySmtProof(root, F, null, { ...proof, leaf: { key: C, valueHash: val(4) } })).to.equal(false);
+      expect(verifySmtProof(root, F, null, { ...proof, leaf: null })).to.equal(false);
+    });
+
+    it("refuses an absence proof whose leaf is off the key's path, even under a hand-made root", () => {
+      // Not a canonical tree (C goes right at bit 0), but the proof's hashes match it.
+      const forged = internalHash(leafHash(C, val(3)), E);
+      const key = keyWithPrefix("0", 0x66);
+      expect(verifySmtProof(forged, key, null, { siblings: [E], leaf: { key: C, valueHash: val(3) } })).to.equal(false);
+    });
+
+    it("proofs for random trees verify for present and absent keys", async () => {
+      await fc.assert(
+        fc.asyncProperty(keySetArb, fc.uniqueArray(keyArb, { maxLength: 6, selector: hex }), async (keys, probes) => {
+          const { tree, apply } = setup();
+          const root = await apply(EMPTY_ROOT, keys.map((key, i) => ({ key, value: val(i) })));
+          const present = new Map(keys.map((k, i) => [hex(k), val(i)]));
+          for (const key of [...keys, ...probes]) {
+            const v = present.get(hex(key)) ?? null;
+            const proof = await tree.prove(root, key);
+            expect(verifySmtProof(root, key, v, proof)).to.equal(true);
+            expect(verifySmtProof(root, key, v === null ? val(77) : null, proof)).to.equal(false);
+            expect(decodeSmtProof(JSON.parse(JSON.stringify(encodeSmtProof(proof))))).to.deep.equal(proof);
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it("a proof against an old root still verifies after later updates", async () => {
+      const { tree, root, apply } = await fixture();
+      const later = await apply(root, [{ key: A, value: val(9) }, { key: B, value: null }, { key: D, value: val(4) }]);
+      expect(later).to.not.deep.equal(root);
+      const oldA = await tree.prove(root, A);
+      expect(verifySmtProof(root, A, val(1), oldA)).to.equal(true);
+      expect(verifySmtProof(later, A, val(1), oldA)).to.equal(false);
+      expect(verifySmtProof(root, D, null, await tree.prove(root, D))).to.equal(true);
+      expect(await tree.get(root, B)).to.deep.equal(val(2));
+      expect(await tree.get(later, B)).to.equal(null);
+      expect(verifySmtProof(later, A, val(9), await tree.prove(later, A))).to.equal(true);
+    });
+
+    it("verifySmtProof returns false on malformed input instead of throwing", () => {
+      const good: SmtProof = { siblings: [E], leaf: null };
+      const bad: unknown[] = [
+        null,
+        {},
+        { siblings: "x", leaf: null },
+        { siblings: [new Uint8Array(31)], leaf: null },
+        { siblings: [null], leaf: null },
+        { siblings: Array.from({ length: 257 }, () => E), leaf: null },
+        { siblings: [], leaf: { key: new Uint8Array(31), valueHash: E } },
+        { siblings: [], leaf: "leaf" },
+        { siblings: [], leaf: undefined },
+      ];
+      for (const p of bad) expect(verifySmtProof(EMPTY_ROOT, D, null, p as SmtProof)).to.equal(false);
+      expect(verifySmtProof(new Uint8Array(3), D, null, good)).to.equal(false);
+      expect(verifySmtProof(EMPTY_ROOT, new Uint8Array(3), null, good)).to.equal(false);
+      expect(verifySmtProof(EMPTY_ROOT, D, new Uint8Array(3), good)).to.equal(false);
+    });
+  });
+
+  describe("proof JSON codec", () => {
+    it("encodes as lowercase hex and decodes back", () => {
+      const p: SmtProof = { siblings: [E, val(1)], leaf: { key: A32(), valueHash: val(2) } };
+      const j = encodeSmtProof(p);
+      expect(j.siblings[1]).to.equal(hex(val(1)));
+      expect(j.leaf!.key).to.equal("ab".repeat(32));
+      expect(decodeSmtProof(j)).to.deep.equal(p);
+      expect(decodeSmtProof({ siblings: [], leaf: null })).to.deep.equal({ siblings: [], leaf: null });
+    });
+
+    it("rejects malformed input with a clear Error", () => {
+      const h = "00".repeat(32);
+      const cases: Array<[unknown, RegExp]> = [
+        [null, /expected an object/],
+        [[], /expected an object/],
+        [{ leaf: null }, /missing field siblings/],
+        [{ siblings: [] }, /missing field leaf/],
+        [{ siblings: [], leaf: null, extra: 1 }, /unknown field extra/],
+        [{ siblings: {}, leaf: null }, /siblings to be an array/],
+        [{ siblings: [h.toUpperCase().replace(/0/g, "A")], leaf: null }, /siblings\[0\] to be 64 lowercase hex/],
+        [{ siblings: [h + "00"], leaf: null }, /siblings\[0\]/],
+        [{ siblings: [1], leaf: null }, /siblings\[0\]/],
+        [{ siblings: new Array(1), leaf: null }, /siblings\[0\]/],
+        [{ siblings: Array.from({ length: 257 }, () => h), leaf: null }, /at most 256 siblings, got 257/],
+        [{ siblings: [], leaf: "x" }, /leaf to be an object or null/],
+        [{ siblings: [], leaf: { key: h } }, /missing field valueHash/],
+        [{ siblings: [], leaf: { key: h, valueHash: "zz" } }, /leaf.valueHash/],
+      ];
+      for (const [input, msg] of cases) expect(() => decodeSmtProof(input)).to.throw(Error, msg);
+    });
+
+    it("decoding arbitrary values either succeeds or throws an Error", () => {
+      const hexArb = fc.oneof(fc.string(), fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex));
+      const proofish = fc.record({
+        siblings: fc.oneof(fc.array(hexArb, { maxLength: 3 }), fc.anything()),
+        leaf: fc.oneof(fc.constant(null), fc.record({ key: hexArb, valueHash: hexArb }), fc.anything()),
+      });
+      fc.assert(
+        fc.property(fc.oneof(fc.anything(), proofish), (input) => {
+          try {
+            const p = decodeSmtProof(input);
+            expect(verifySmtProof(EMPTY_ROOT, E, null, p)).to.be.a("boolean");
+          } catch (e) {
+            expect(e).to.be.instanceOf(Error);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+});
+
+function A32(): Uint8Array {
+  return new Uint8Array(32).fill(0xab);
+}
+
+async function expectReject(p: Promise<unknown>, msg: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).to.be.instanceOf(Error);
+    expect((e as Error).message).to.match(msg);
+    return;
+  }
+  expect.fail(`expected rejection matching ${String(msg)}`);
+}
+
+function expectEverySiblingByteMatters(root: Uint8Array, key: Uint8Array, valueHash: Uint8Array | null, proof: SmtProof): void {
+  for (let i = 0; i < proof.siblings.length; i++) {
+    for (let b = 0; b < 32; b++) {
+      const siblings = proof.siblings.map((s) => s.slice());
+      siblings[i]![b]! ^= 0x01;
+      expect(verifySmtProof(root, key, valueHash, { ...proof, siblings }), `sibling ${i} byte ${b}`).to.equal(false);
+    }
+  }
+  expect(verifySmtProof(root, key, valueHash, { ...proof, siblings: proof.siblings.slice(1) })).to.equal(false);
+  expect(verifySmtProof(root, key, valueHash, { ...proof, siblings: [...proof.siblings, E] })).to.equal(false);
+}
