@@ -1,6 +1,6 @@
 /** Hash functions. sha256 everywhere the protocol hashes (ids, txs, blocks, Merkle nodes). */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { createHash } from "node:crypto";
+import { createHash, hash as oneShotHash } from "node:crypto";
 
 /**
  * sha256 through node:crypto (OpenSSL), which is several times faster than
@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
  * (checked in test/unit/crypto).
  */
 export function sha256(data: Uint8Array): Uint8Array {
-  const d = createHash("sha256").update(data).digest();
+  // One-shot hashing skips the Hash object: about a third cheaper per call.
+  const d = oneShotHash("sha256", data, "buffer");
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
