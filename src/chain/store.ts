@@ -53,6 +53,8 @@ export interface BlockCommitBatch {
   commit: Commit;
   txHashes: Uint8Array[];
   writes: Map<string, DidRecord>;
+  /** Encodings of `writes`, as hashed into the state root. */
+  encodedWrites: Map<string, Uint8Array>;
   versions: DidVersion[];
   smtNodes: Map<string, Uint8Array>;
   /** The validator's double-sign guard state, made durable with the block. */
@@ -240,11 +242,21 @@ export class ChainStore {
     return { getDid: (did) => records.get(did) };
   }
 
-  /** Compute the state root after `writes`, without writing anything. */
-  async computeStateRoot(writes: Map<string, DidRecord>): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array> }> {
-    const updates = [...writes.values()].map((r) => ({ key: didStateKey(r.did), value: didRecordHash(encodeDidRecord(r)) }));
+  /**
+   * Compute the state root after `writes`, without writing anything. Returns
+   * the records' encodings too, so commitBlock stores the bytes it hashed.
+   */
+  async computeStateRoot(
+    writes: Map<string, DidRecord>,
+  ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
+    const encoded = new Map<string, Uint8Array>();
+    const updates = [...writes.values()].map((r) => {
+      const bytes = encodeDidRecord(r);
+      encoded.set(r.did, bytes);
+      return { key: didStateKey(r.did), value: didRecordHash(bytes) };
+    });
     const { root, newNodes } = await this.smt.update(this.head().stateRoot, updates);
-    return { root, nodes: newNodes };
+    return { root, nodes: newNodes, encoded };
   }
 
   /** Write a block, its commit, state changes and indexes in one synced batch, then move the head. */
@@ -258,7 +270,7 @@ export class ChainStore {
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
-    for (const r of b.writes.values()) batch.put(didKey(r.did), encodeDidRecord(r));
+    for (const [did, bytes] of b.encodedWrites) batch.put(didKey(did), bytes);
     for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v));
     for (const [hex, node] of b.smtNodes) batch.put(smtNodeKey(Buffer.from(hex, "hex")), node);
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };

@@ -112,7 +112,7 @@ export class SingleValidatorEngine extends EventEmitter {
         txs = txs.filter((c) => c !== bad);
       }
     }
-    const { root, nodes } = await store.computeStateRoot(effects.writes);
+    const { root, nodes, encoded } = await store.computeStateRoot(effects.writes);
     const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
     const header: BlockHeader = {
       chainId: this.deps.chainId,
@@ -135,6 +135,7 @@ export class SingleValidatorEngine extends EventEmitter {
       commit,
       txHashes: txs.map((c) => c.hash),
       writes: effects.writes,
+      encodedWrites: encoded,
       versions: effects.versions,
       smtNodes: nodes,
       signState: state,

@@ -25,7 +25,7 @@ async function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: Di
   for (const c of txs) for (const d of touchedDids(c.tx)) dids.add(d);
   const loaded = await store.loadDids(dids);
   const effects = applyBlockTxs(ChainStore.viewOf(loaded), txs, execContext({ height, time }));
-  const { root, nodes } = await store.computeStateRoot(effects.writes);
+  const { root, nodes, encoded } = await store.computeStateRoot(effects.writes);
   const header: BlockHeader = {
     chainId: CHAIN_ID,
     height,
@@ -46,6 +46,7 @@ async function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: Di
     commit,
     txHashes: txs.map((c) => c.hash),
     writes: effects.writes,
+    encodedWrites: encoded,
     versions: [...effects.versions, ...extraVersions],
     smtNodes: nodes,
   });
