@@ -3,6 +3,8 @@
  * from (RPC, mempool, block execution), is a ChainError with one of these
  * codes; rpc/errors.ts maps them to JSON-RPC codes in one table.
  */
+import { CodedError } from "../errors.js";
+
 export enum TxErrorCode {
   DECODE = "TX_DECODE",
   TOO_LARGE = "TX_TOO_LARGE",
@@ -36,21 +38,11 @@ export enum BlockErrorCode {
 
 export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode;
 
-export class ChainError extends Error {
-  constructor(
-    readonly code: ChainErrorCode,
-    message: string,
-    readonly data?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = "ChainError";
-  }
-}
+export class ChainError extends CodedError<ChainErrorCode> {}
 
-export class CodecError extends Error {
-  readonly code = TxErrorCode.DECODE;
+/** The codec's own error: anything undecodable or non-canonical. */
+export class CodecError extends CodedError<TxErrorCode.DECODE> {
   constructor(message: string) {
-    super(message);
-    this.name = "CodecError";
+    super(TxErrorCode.DECODE, message);
   }
 }

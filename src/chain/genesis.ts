@@ -9,6 +9,7 @@ import { sha256 } from "../crypto/hash.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { encodeCanonical } from "./codec.js";
 import { isValidChainId } from "./tx.js";
+import { CodedError } from "../errors.js";
 
 export interface GenesisValidator {
   name: string;
@@ -34,11 +35,9 @@ export interface Genesis {
 
 export const defaultConsensusParams: ConsensusParams = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024 };
 
-export class GenesisError extends Error {
-  readonly code = "GENESIS_INVALID";
+export class GenesisError extends CodedError<"GENESIS_INVALID"> {
   constructor(message: string) {
-    super(`invalid genesis: ${message}`);
-    this.name = "GenesisError";
+    super("GENESIS_INVALID", `invalid genesis: ${message}`);
   }
 }
 

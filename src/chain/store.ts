@@ -135,17 +135,10 @@ export class ChainStore {
     this.headCache = head;
   }
 
-  /** The validator's last sign state, stored with the last block it signed. */
-  async getSignState(): Promise<unknown> {
-    const raw = await this.db.get(SIGN_STATE);
-    return raw ? decodeCanonical(raw) : undefined;
-  }
-
   async getDid(did: string): Promise<DidRecord | undefined> {
     const cached = this.dids.get(did);
     if (cached !== undefined) return cached === ABSENT ? undefined : cached;
-    const raw = await this.db.get(didKey(did));
-    const rec = raw ? decodeDidRecord(raw) : undefined;
+    const rec = await this.read(didKey(did), decodeDidRecord);
     this.dids.set(did, rec ?? ABSENT);
     return rec;
   }
@@ -212,29 +205,35 @@ export class ChainStore {
     return out;
   }
 
-  async getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
-    const raw = await this.db.get(didVersionKey(did, versionId));
-    return raw ? decodeDidVersion(raw) : undefined;
+  /** One key of a bucket, decoded, or undefined when absent. */
+  private async read<T>(key: Uint8Array, decode: (raw: Uint8Array) => T): Promise<T | undefined> {
+    const raw = await this.db.get(key);
+    return raw ? decode(raw) : undefined;
   }
 
-  async getBlock(height: number): Promise<Block | undefined> {
-    const raw = await this.db.get(blockKey(height));
-    return raw ? decodeBlock(raw) : undefined;
+  getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
+    return this.read(didVersionKey(did, versionId), decodeDidVersion);
   }
 
-  async getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined> {
-    const raw = await this.db.get(blockByHashKey(hash));
-    return raw ? readU64be(raw) : undefined;
+  getBlock(height: number): Promise<Block | undefined> {
+    return this.read(blockKey(height), decodeBlock);
   }
 
-  async getCommit(height: number): Promise<Commit | undefined> {
-    const raw = await this.db.get(commitKey(height));
-    return raw ? decodeCommit(raw) : undefined;
+  getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined> {
+    return this.read(blockByHashKey(hash), readU64be);
   }
 
-  async getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined> {
-    const raw = await this.db.get(txIndexKey(hash));
-    return raw ? (decodeCanonical(raw) as unknown as TxLocation) : undefined;
+  getCommit(height: number): Promise<Commit | undefined> {
+    return this.read(commitKey(height), decodeCommit);
+  }
+
+  getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined> {
+    return this.read(txIndexKey(hash), (raw) => decodeCanonical(raw) as unknown as TxLocation);
+  }
+
+  /** The validator's last sign state, stored with the last block it signed. */
+  getSignState(): Promise<unknown> {
+    return this.read(SIGN_STATE, decodeCanonical);
   }
 
   /** A synchronous view over records loaded beforehand (execute.ts reads state only this way). */

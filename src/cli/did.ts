@@ -109,11 +109,11 @@ export function registerDidCommands(program: Command): void {
   withCommonOptions(did.command("update"))
     .description("replace the DID document with the one in a JSON file (validated locally first)")
     .requiredOption("--key <name>", "stored key (mnemonic) that signs")
-    .requiredOption("--doc <file>", "JSON file with the complete new document")
+    .requiredOption("--doc <file>", "JSON file with the complete new document (or a resolution result holding it)")
     .option("--did <did>", "DID to edit (default: the DID of --key)")
     .action(async (opts: KeyOptions & { doc: string }) => {
       const { client, ring, did: target } = await openWrite(opts);
-      const next = validateDocument(await readJsonFile(opts.doc), target);
+      const next = validateDocument(documentIn(await readJsonFile(opts.doc)), target);
       const { document } = await client.current(target);
       const signer = await chooseSigner(client, target, document, ring);
       if (signer.did === target && !publicKeysIn(next).has(toHex(signer.key.key.publicKey))) {
@@ -224,6 +224,12 @@ async function chooseSigner(
   throw new CliError(
     `no key of "${ring.name}" (${range}) is an authentication key of ${did}${controllers.length ? " or of its controllers" : ""}`,
   );
+}
+
+/** A bare document, or the didDocument of a resolution result as `sid did resolve` prints it. */
+function documentIn(value: unknown): unknown {
+  const v = value as { didDocument?: unknown; didResolutionMetadata?: unknown } | null;
+  return v !== null && typeof v === "object" && "didResolutionMetadata" in v && "didDocument" in v ? v.didDocument : value;
 }
 
 async function readJsonFile(file: string): Promise<unknown> {

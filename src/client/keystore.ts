@@ -21,6 +21,7 @@ import path from "node:path";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { deriveKey, validateMnemonic } from "../crypto/hd.js";
 import { didFromPublicKey } from "../did/syntax.js";
+import { CodedError } from "../errors.js";
 
 export enum KeystoreErrorCode {
   BAD_NAME = "BAD_NAME",
@@ -31,15 +32,7 @@ export enum KeystoreErrorCode {
   BAD_PASSPHRASE = "BAD_PASSPHRASE",
 }
 
-export class KeystoreError extends Error {
-  constructor(
-    readonly code: KeystoreErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "KeystoreError";
-  }
-}
+export class KeystoreError extends CodedError<KeystoreErrorCode> {}
 
 export interface ScryptParams {
   readonly N: number;

@@ -7,6 +7,7 @@ import type { DidDocument } from "../did/document.js";
 import type { DidResolutionResult, ResolutionOptions } from "../did/resolution.js";
 import { RpcClient } from "./rpc-client.js";
 import { type SignedTx, createDidTx, deactivateDidTx, findMethodForKey, updateDidTx } from "./txs.js";
+import { CodedError } from "../errors.js";
 
 export interface NodeStatus {
   chainId: string;
@@ -42,15 +43,7 @@ export interface WriteResult {
   versionId: string;
 }
 
-export class SidClientError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SidClientError";
-  }
-}
+export class SidClientError extends CodedError {}
 
 export class SidClient {
   readonly rpc: RpcClient;

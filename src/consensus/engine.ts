@@ -108,7 +108,9 @@ export class SingleValidatorEngine extends EventEmitter {
         // leave it out, with its reason, and build again.
         if (!(e instanceof ChainError) || typeof e.data?.index !== "number") throw e;
         const bad = txs[e.data.index]!;
-        mempool.drop(bad.hash, { code: e.code, message: e.message });
+        const why = { code: e.code, message: e.message };
+        mempool.drop(bad.hash, why);
+        this.emit("txRejected", { hash: bad.hash, why });
         txs = txs.filter((c) => c !== bad);
       }
     }

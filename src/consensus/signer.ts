@@ -12,12 +12,11 @@ import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { publicKeyOf, signDigest } from "../crypto/secp256k1.js";
 import { type VoteTarget, voteSigningDigest } from "./vote.js";
 import { validatorAddress } from "./validators.js";
+import { CodedError } from "../errors.js";
 
-export class DoubleSignError extends Error {
-  readonly code = "DOUBLE_SIGN_REFUSED";
+export class DoubleSignError extends CodedError<"DOUBLE_SIGN_REFUSED"> {
   constructor(message: string) {
-    super(message);
-    this.name = "DoubleSignError";
+    super("DOUBLE_SIGN_REFUSED", message);
   }
 }
 

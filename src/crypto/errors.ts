@@ -1,3 +1,5 @@
+import { CodedError } from "../errors.js";
+
 /** Errors of the crypto room: bad key or signature encodings. */
 export enum CryptoErrorCode {
   BAD_PUBLIC_KEY = "BAD_PUBLIC_KEY",
@@ -7,9 +9,4 @@ export enum CryptoErrorCode {
   BAD_ENCODING = "BAD_ENCODING",
 }
 
-export class CryptoError extends Error {
-  constructor(readonly code: CryptoErrorCode, message: string) {
-    super(message);
-    this.name = "CryptoError";
-  }
-}
+export class CryptoError extends CodedError<CryptoErrorCode> {}

@@ -16,12 +16,11 @@ import { publicKeyOf } from "../crypto/secp256k1.js";
 import { type Genesis, parseGenesis } from "../chain/genesis.js";
 import { isValidChainId } from "../chain/tx.js";
 import { validatorAddress } from "../consensus/validators.js";
+import { CodedError } from "../errors.js";
 
-export class NodeConfigError extends Error {
-  readonly code = "NODE_CONFIG";
+export class NodeConfigError extends CodedError<"NODE_CONFIG"> {
   constructor(message: string) {
-    super(message);
-    this.name = "NodeConfigError";
+    super("NODE_CONFIG", message);
   }
 }
 

@@ -1,4 +1,4 @@
-import { SidNode, defaultNodeOptions } from "./node.js";
+import { SidNode } from "./node.js";
 import { createLogger } from "./log.js";
 
 export { resolveHome, initHome, homePaths, NodeConfigError } from "./home.js";
@@ -25,8 +25,8 @@ export async function startNode(opts: StartOptions): Promise<{ rpcUrl: string; s
       home: opts.home,
       dev: opts.dev,
       rpc,
-      p2pPort: opts.p2pPort ?? defaultNodeOptions.p2pPort,
-      heartbeatMs: opts.heartbeatMs ?? defaultNodeOptions.heartbeatMs,
+      ...(opts.p2pPort !== undefined ? { p2pPort: opts.p2pPort } : {}),
+      ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
       mempool: {},
     },
     createLogger(opts.log),

@@ -24,8 +24,10 @@ export interface NodeOptions {
   home: string;
   dev: boolean;
   rpc: Partial<RpcOptions>;
-  p2pPort: number;
-  heartbeatMs: number;
+  /** Reserved for the p2p transport; a single-validator node has no peers and does not listen. */
+  p2pPort?: number;
+  /** Longest time without a block; default from config/node.json, else 5 s. */
+  heartbeatMs?: number;
   mempool: Partial<MempoolOptions>;
 }
 
@@ -41,11 +43,24 @@ interface FileConfig {
 
 function loadFileConfig(paths: HomePaths): FileConfig {
   if (!existsSync(paths.configFile)) return {};
+  let raw: unknown;
   try {
-    return JSON.parse(readFileSync(paths.configFile, "utf8")) as FileConfig;
+    raw = JSON.parse(readFileSync(paths.configFile, "utf8"));
   } catch (e) {
     throw new NodeConfigError(`${paths.configFile} is not valid JSON: ${(e as Error).message}`);
   }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new NodeConfigError(`${paths.configFile} must hold a JSON object`);
+  const cfg = raw as FileConfig;
+  const positive = (v: unknown, name: string) => {
+    if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1)) {
+      throw new NodeConfigError(`${paths.configFile}: ${name} must be a positive integer`);
+    }
+  };
+  positive(cfg.heartbeatMs, "heartbeatMs");
+  positive(cfg.p2pPort, "p2pPort");
+  positive(cfg.mempool?.maxTxs, "mempool.maxTxs");
+  positive(cfg.mempool?.maxBytes, "mempool.maxBytes");
+  return cfg;
 }
 
 type Waiter = (o: SubmitOutcome) => void;
@@ -112,7 +127,7 @@ export class SidNode {
           throw new NodeConfigError(`validator key ${toHex(signer.address)} is not in the genesis validator set`);
         }
         node.engine = new SingleValidatorEngine(
-          { heartbeatMs: opts.heartbeatMs },
+          { heartbeatMs: opts.heartbeatMs ?? fileCfg.heartbeatMs ?? defaultNodeOptions.heartbeatMs },
           {
             chainId: genesis.chainId,
             store,
@@ -138,7 +153,7 @@ export class SidNode {
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });
       node.rpcUrl = address.replace("[::1]", "127.0.0.1");
       node.engine?.start();
-      log.info("sid node running", { chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
+      log.info("sid node running", { p2p: `off (single validator; port ${opts.p2pPort ?? fileCfg.p2pPort ?? defaultNodeOptions.p2pPort} reserved)`, chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
       return node;
     } catch (e) {
       await store.close();

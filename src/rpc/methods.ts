@@ -92,6 +92,14 @@ function fixedResolutionMethod(): MethodTable {
 }
 
 export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } = {}): MethodTable {
+  // Records are immutable values (a write replaces the object), so the
+  // result built from one can be kept as long as the record itself is.
+  const currentResults = new WeakMap<DidRecord, DidResolutionResult>();
+  const resolveRecord = (rec: DidRecord) => {
+    let r = currentResults.get(rec);
+    if (!r) currentResults.set(rec, (r = resolveCurrent(rec)));
+    return r;
+  };
   const blockAt = async (height: number) => {
     const b = await node.getBlock(height);
     if (!b) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}; the head is ${node.head().height}`);
@@ -185,7 +193,7 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
         if (bad) return bad;
         if (versionId === undefined && versionTime === undefined) {
           const rec = await node.getDid(did);
-          return rec ? resolveCurrent(rec) : resolutionError("notFound", `${did} is not registered`);
+          return rec ? resolveRecord(rec) : resolutionError("notFound", `${did} is not registered`);
         }
         const versions = await node.getDidVersions(did);
         return resolveFromVersions(

@@ -61,9 +61,9 @@ describe("integration: DID lifecycle through the CLI", function () {
     expect(cur.didDocument.service[0].serviceEndpoint).to.equal("https://alice.example");
     expect(JSON.stringify(cur.didDocument.verificationMethod)).to.not.include("#key-1");
 
-    const doc = { ...cur.didDocument, alsoKnownAs: ["https://alice.example"] };
+    // the file may be a resolution result as `sid did resolve` prints it
     const file = join(userHome, "doc.json");
-    writeFileSync(file, JSON.stringify(doc));
+    writeFileSync(file, JSON.stringify({ ...cur, didDocument: { ...cur.didDocument, alsoKnownAs: ["https://alice.example"] } }));
     await ok("did", "update", "--key", "alice", "--doc", file);
     const badFile = join(userHome, "bad.json");
     writeFileSync(badFile, "{ not json");
@@ -71,6 +71,7 @@ describe("integration: DID lifecycle through the CLI", function () {
     expect(bad.code).to.equal(1);
     expect(bad.stderr.trim().split("\n")).to.have.length(1);
 
+    expect((await ok("did", "resolve", did)).didDocument.alsoKnownAs).to.deep.equal(["https://alice.example"]);
     const v1 = await ok("did", "resolve", did, "--version-id", "1");
     expect(JSON.stringify(v1.didDocument)).to.include("#key-1");
     expect(v1.didDocumentMetadata.nextVersionId).to.equal("2");
