@@ -40,7 +40,8 @@ export interface TxEffect {
  */
 export class SignatureVerifier {
   private readonly verified = new Map<string, string>();
-  constructor(private readonly capacity = 200_000) {}
+  /** Sized to span admission to execution: a few blocks of txs. */
+  constructor(private readonly capacity = 50_000) {}
 
   verify(hash: Uint8Array, tx: Tx, publicKey: Uint8Array): boolean {
     const h = toHex(hash);

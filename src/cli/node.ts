@@ -7,7 +7,7 @@ import { parsePort, parsePositiveInt, withCommonOptions } from "./options.js";
 
 export function registerNodeCommands(program: Command): void {
   withCommonOptions(program.command("init"))
-    .description("create a node home: config, node and validator keys, genesis")
+    .description("create a node home: config, a validator key and a single-validator genesis")
     .option("--dev", "single-validator development chain with this node as the validator")
     .option("--chain-id <id>", "chain id of a new genesis")
     .option("--force", "overwrite an existing home")
