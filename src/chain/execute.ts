@@ -48,14 +48,17 @@ export class SignatureVerifier {
     const pk = toHex(publicKey);
     if (this.verified.get(h) === pk) return true;
     const ok = verifyDigest(tx.sig, txSigningDigest(tx), publicKey);
-    if (ok) {
-      if (this.verified.size >= this.capacity) {
-        const first = this.verified.keys().next().value as string;
-        this.verified.delete(first);
-      }
-      this.verified.set(h, pk);
-    }
+    if (ok) this.remember(hash, pk);
     return ok;
+  }
+
+  /** Record a verification done elsewhere (the preverifier worker) with the same rules. */
+  remember(hash: Uint8Array, publicKeyHex: string): void {
+    if (this.verified.size >= this.capacity) {
+      const first = this.verified.keys().next().value as string;
+      this.verified.delete(first);
+    }
+    this.verified.set(toHex(hash), publicKeyHex);
   }
 
   forget(hash: Uint8Array): void {

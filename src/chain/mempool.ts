@@ -8,7 +8,8 @@ import { toHex } from "../crypto/bytes.js";
 import { ChainError, TxErrorCode } from "./errors.js";
 import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, checkTx, touchedDids } from "./execute.js";
 import type { DidRecord, DidStateView } from "./state.js";
-import { decodeTx, txHash } from "./tx.js";
+import { decodeTx, txHash, type Tx } from "./tx.js";
+import type { TxPreverifier } from "./preverify.js";
 
 export interface MempoolOptions {
   /** Most txs held at once. */
@@ -30,6 +31,8 @@ export interface MempoolDeps {
   isCommitted(hash: Uint8Array): Promise<boolean>;
   /** Height and time the next block will have (for the exec context). */
   nextBlock(): { height: number; time: number };
+  /** Stateless checks on a worker thread, when there is one. */
+  preverifier?: TxPreverifier;
 }
 
 export interface Rejection {
@@ -97,8 +100,7 @@ export class Mempool {
    * of block execution, against committed state plus the pending txs.
    */
   async add(encoded: Uint8Array): Promise<CheckedTx> {
-    const tx = decodeTx(encoded, this.deps.chainId);
-    const hash = txHash(encoded);
+    const { tx, hash } = await this.decode(encoded);
     const key = toHex(hash);
     try {
       if (this.txs.has(key)) throw new ChainError(TxErrorCode.DUPLICATE, "tx is already in the mempool");
@@ -130,6 +132,22 @@ export class Mempool {
       this.remember(key, { code: e.code, message: e.message });
       throw e;
     }
+  }
+
+  /** decodeTx on the preverifier worker when it is up, else here; the same checks either way. */
+  private async decode(encoded: Uint8Array): Promise<{ tx: Tx; hash: Uint8Array }> {
+    const pv = this.deps.preverifier;
+    if (pv?.available) {
+      try {
+        const pre = await pv.preverify(encoded);
+        if (pre.verifiedKey) this.deps.verifier.remember(pre.hash, pre.verifiedKey);
+        return pre;
+      } catch (e) {
+        if (e instanceof ChainError) throw e;
+        // the worker is gone: check here instead
+      }
+    }
+    return { tx: decodeTx(encoded, this.deps.chainId), hash: txHash(encoded) };
   }
 
   /** The oldest pending txs, within the block bounds, in admission order. */

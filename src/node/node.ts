@@ -10,6 +10,7 @@ import { genesisHash, genesisTimeMs, type Genesis } from "../chain/genesis.js";
 import { SignatureVerifier } from "../chain/execute.js";
 import { Mempool, defaultMempoolOptions, type MempoolOptions, type Rejection } from "../chain/mempool.js";
 import { ChainStore } from "../chain/store.js";
+import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../consensus/signer.js";
@@ -71,6 +72,7 @@ export class SidNode {
   private app: FastifyInstance | undefined;
   rpcUrl = "";
   validatorAddress: Uint8Array | undefined;
+  private preverifier: TxPreverifier | undefined;
 
   private constructor(
     readonly genesis: Genesis,
@@ -98,6 +100,7 @@ export class SidNode {
       if (cause === "LEVEL_LOCKED") throw new NodeConfigError(`${paths.chainDb} is locked: another sid node is using ${paths.home}`);
       throw e;
     }
+    let preverifier: TxPreverifier | undefined;
     try {
       if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis));
       const stored = await store.genesisHash();
@@ -107,7 +110,9 @@ export class SidNode {
       const verifier = new SignatureVerifier();
       const validators = ValidatorSet.fromGenesis(genesis.validators);
       const mempoolOpts = { ...defaultMempoolOptions, ...fileCfg.mempool, ...opts.mempool };
+      preverifier = new TxPreverifier(genesis.chainId);
       const mempool = new Mempool(mempoolOpts, {
+        preverifier,
         chainId: genesis.chainId,
         verifier,
         loadDids: (dids) => store.loadDids(dids),
@@ -118,6 +123,7 @@ export class SidNode {
         },
       });
       const node = new SidNode(genesis, store, mempool, verifier, log);
+      node.preverifier = preverifier;
 
       const sk = loadValidatorKey(paths);
       if (sk) {
@@ -156,6 +162,7 @@ export class SidNode {
       log.info("sid node running", { p2p: `off (single validator; port ${opts.p2pPort ?? fileCfg.p2pPort ?? defaultNodeOptions.p2pPort} reserved)`, chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
       return node;
     } catch (e) {
+      await preverifier?.close();
       await store.close();
       throw e;
     }
@@ -235,6 +242,7 @@ export class SidNode {
   async stop(): Promise<void> {
     await this.app?.close();
     await this.engine?.stop();
+    await this.preverifier?.close();
     await this.store.close();
     this.log.info("sid node stopped");
   }
