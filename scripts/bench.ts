@@ -6,10 +6,12 @@
  *  (c) did_resolve over HTTP at 64 connections on a state of >= 100,000 DIDs;
  *  (d) the same server answering a fixed document without a state lookup;
  * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
- * --state N (100000), --clients N (256), --seconds N (10).
+ * --state N (100000), --clients N (256), --seconds N (10), --out FILE
+ * (also write the JSON there), --creates-only.
  */
 import autocannon from "autocannon";
 import { Agent, request as httpRequest } from "node:http";
+import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { randomKeyPair } from "../src/crypto/hd.js";
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     clients: { type: "string", default: "256" },
     seconds: { type: "string", default: "10" },
     "creates-only": { type: "boolean", default: false },
+    out: { type: "string" },
   },
 });
 const CREATES = Number(args.creates);
@@ -153,6 +156,12 @@ async function load(url: string, method: string, dids: string[]) {
   return { connections: 64, seconds: SECONDS, reqPerSec: round(result.requests.average), latencyMs: { p50: result.latency.p50, p99: result.latency.p99 } };
 }
 
+function report(result: unknown): void {
+  const text = JSON.stringify(result, null, 2) + "\n";
+  process.stdout.write(text);
+  if (args.out) writeFileSync(args.out, text);
+}
+
 async function main() {
   progress(`(a) raw verification rate, backend ${secp.name}`);
   const verify = { backend: secp.name, opsPerSec: round(verifyRate(secp, 3)), nobleOpsPerSec: round(verifyRate(nobleBackend, 1)) };
@@ -167,7 +176,7 @@ async function main() {
     progress(`(b) ${CREATES} creates from ${CLIENTS} concurrent clients`);
     const creates = await benchCreates(node.rpcUrl, txs);
     if (args["creates-only"]) {
-      process.stdout.write(JSON.stringify({ verify, creates }, null, 2) + "\n");
+      report({ verify, creates });
       return;
     }
     const fillTxs = STATE - CREATES;
@@ -192,7 +201,7 @@ async function main() {
         resolveOverFixed: round(resolve.reqPerSec / fixed.reqPerSec, 3),
       },
     };
-    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+    report(out);
   } finally {
     await node.stop();
     removeHome(home);

@@ -4,7 +4,7 @@
  * canonical encoding) is the previous hash of block 1, so two nodes with
  * different genesis files cannot share a chain.
  */
-import { fromHex, toHex } from "../crypto/bytes.js";
+import { fromHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { encodeCanonical } from "./codec.js";
@@ -89,8 +89,4 @@ export function genesisHash(g: Genesis): Uint8Array {
 
 export function genesisTimeMs(g: Genesis): number {
   return Date.parse(g.genesisTime);
-}
-
-export function genesisHashHex(g: Genesis): string {
-  return toHex(genesisHash(g));
 }
