@@ -168,8 +168,9 @@ describe("integration: node over JSON-RPC", function () {
     const huge = await post(node.rpcUrl, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tx_submit", params: { tx: "A".repeat(2 * 1024 * 1024) } }));
     expect(huge.status).to.equal(413);
     expect(huge.json.error.code).to.equal(-32600);
-    const bigTx = await post(node.rpcUrl, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tx_submit", params: { tx: toBase64(new Uint8Array(40 * 1024)) } }));
-    expect(bigTx.json.error).to.exist;
+    // a tx over MAX_TX_BYTES (32 KiB) inside a body the server accepts
+    const bigTx = await post(node.rpcUrl, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tx_submit", params: { tx: toBase64(new Uint8Array(33 * 1024)) } }));
+    expect(bigTx.json.error.data.reason).to.equal("TX_TOO_LARGE");
     const batch = await post(node.rpcUrl, JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "node_status" }, { jsonrpc: "2.0", id: 2, method: "nope" }]));
     expect(batch.json).to.have.length(2);
     expect(batch.json[0].result.chainId).to.equal(chainId);
@@ -232,3 +233,23 @@ function createDidTxUnchecked(chainId: string, key: KeyPair, doc: DidDocument) {
   return sealTx({ v: 1, type: "did/create" as never, chainId, signer: doc.id, vm: `${doc.id}#key-1`, seq: 0, payload: { document: doc } } as never, key.secretKey);
 }
 
+
+describe("integration: heartbeat blocks", function () {
+  this.timeout(30_000);
+  it("makes empty blocks at the configured interval when no tx arrives", async () => {
+    const home = tempHome();
+    const n = await startNodeProcess(home, { heartbeatMs: 200 });
+    try {
+      const c = new SidClient(n.rpcUrl);
+      const h0 = (await c.status()).height;
+      await new Promise((r) => setTimeout(r, 1500));
+      const s = await c.status();
+      expect(s.height - h0).to.be.within(3, 9);
+      const b = await c.rpc.call<{ txs: string[] }>("block_latest");
+      expect(b.txs).to.deep.equal([]);
+    } finally {
+      await n.stop();
+      removeHome(home);
+    }
+  });
+});
