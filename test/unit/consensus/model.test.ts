@@ -21,7 +21,8 @@ import { decodeTx, txHash } from "../../../src/chain/tx.js";
 import { SingleValidatorEngine } from "../../../src/consensus/engine.js";
 import { ValidatorSigner } from "../../../src/consensus/signer.js";
 import { ValidatorSet } from "../../../src/consensus/validators.js";
-import { CHAIN_ID, createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams, type TestDid } from "../../helpers/fixtures.js";
+import { createDidTx } from "../../../src/client/txs.js";
+import { CHAIN_ID, checked, createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams, type TestDid } from "../../helpers/fixtures.js";
 
 type Op =
   | { kind: "create"; who: number }
@@ -106,7 +107,10 @@ describe("consensus: random workloads agree with the model and replay to the sam
           const live = m.exists && !m.deactivated;
           const p = writeParams(people[op.who]!, m.version, m.nonce, signerOf(op.who));
           if (op.kind === "create") {
-            if (await submit(createTx(people[op.who]!), !m.exists)) Object.assign(m, { exists: true, version: 1, nonce: 1 });
+            // a second create carries another document, so only the existence rule can refuse it
+            const person = people[op.who]!;
+            const c = m.exists ? checked(createDidTx(CHAIN_ID, person.key, addService(person.doc, { id: `${person.did}#again`, type: "T", serviceEndpoint: "https://again.example" }))) : createTx(person);
+            if (await submit(c, !m.exists)) Object.assign(m, { exists: true, version: 1, nonce: 1 });
           } else if (op.kind === "service") {
             const next = addService(m.doc, { id: `${people[op.who]!.did}#s${m.version}`, type: "LinkedDomains", serviceEndpoint: "https://x.example" });
             const params = op.stale && m.version > 1 ? { ...p, prevVersionId: String(m.version - 1) } : p;
