@@ -44,6 +44,7 @@ export function encodeCanonical(value: CanonicalValue): Uint8Array {
 
 export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
   if (!(bytes instanceof Uint8Array)) throw new CodecError("expected bytes");
+  checkNesting(bytes);
   let value: unknown;
   try {
     value = cborDecode(bytes, DECODE_OPTIONS);
@@ -64,6 +65,49 @@ export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
   }
   if (!bytesEqual(again, bytes)) throw new CodecError("non-canonical encoding (map key order, sizes or float form)");
   return value as CanonicalValue;
+}
+
+/**
+ * Walk the item headers without recursion and refuse nesting deeper than
+ * MAX_DEPTH before the (recursive) decoder sees the bytes: a 32 KiB tx could
+ * otherwise nest 32,000 arrays deep. Also refuses what canonical values never
+ * hold: indefinite lengths, tags and reserved header values.
+ */
+function checkNesting(bytes: Uint8Array): void {
+  const open: number[] = [1]; // items still to read in each open container; a virtual root holds one
+  let pos = 0;
+  while (open.length > 0) {
+    const top = open.length - 1;
+    if (open[top] === 0) {
+      open.pop();
+      continue;
+    }
+    open[top]!--;
+    if (pos >= bytes.length) throw new CodecError("malformed CBOR: truncated");
+    const ib = bytes[pos++]!;
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    let arg: number;
+    if (ai < 24) arg = ai;
+    else if (ai <= 27) {
+      const n = 1 << (ai - 24);
+      if (pos + n > bytes.length) throw new CodecError("malformed CBOR: truncated");
+      arg = 0;
+      for (let i = 0; i < n; i++) arg = arg * 256 + bytes[pos + i]!;
+      pos += n;
+    } else throw new CodecError("malformed CBOR: indefinite length or reserved header");
+    if (major === 2 || major === 3) {
+      if (arg > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
+      pos += arg;
+    } else if (major === 4 || major === 5) {
+      const items = major === 5 ? arg * 2 : arg;
+      if (items > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
+      if (items > 0) {
+        open.push(items);
+        if (open.length - 1 > MAX_DEPTH) throw new CodecError(`nesting deeper than ${MAX_DEPTH}`);
+      }
+    } else if (major === 6) throw new CodecError("malformed CBOR: tags are not allowed");
+  }
 }
 
 const LONE_SURROGATE = /\p{Surrogate}/u;

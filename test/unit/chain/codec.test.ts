@@ -327,6 +327,15 @@ describe("chain/codec", () => {
       expectCodecError(() => decodeCanonical(unhex("81".repeat(MAX_DEPTH + 1) + "00")), /nesting/);
     });
 
+    it("a tx-sized input nested 30,000 deep is refused before the recursive decoder sees it", () => {
+      expectCodecError(() => decodeCanonical(new Uint8Array(30_000).fill(0x81)), /nesting/);
+      expectCodecError(() => decodeCanonical(unhex("a16161".repeat(9_000) + "00")), /nesting/);
+    });
+
+    it("tags are refused", () => {
+      expectCodecError(() => decodeCanonical(unhex("c11a514b67b0")), /tags/);
+    });
+
     it("cborg's own float encoding of an integer-valued number is not accepted", () => {
       // cborg.encode(1.5) makes a float; the codec must never accept it.
       expectCodecError(() => decodeCanonical(cborgEncode(1.5)));
