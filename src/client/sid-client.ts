@@ -67,6 +67,25 @@ export class SidClient {
     return this.rpc.call<SubmitResult>("tx_submit", { tx: tx.base64, wait });
   }
 
+  /**
+   * Submit and wait for the commit. The node answers after at most its wait
+   * timeout; a tx still pending then is followed with tx_get until it is
+   * committed or refused, up to `timeoutMs` in all.
+   */
+  async submitAndCommit(tx: SignedTx, timeoutMs = 120_000): Promise<SubmitResult & { height: number }> {
+    const deadline = Date.now() + timeoutMs;
+    let r = await this.submit(tx, true);
+    while (r.status !== "committed") {
+      if (Date.now() > deadline) throw new SidClientError("timeout", `tx ${r.hash} is still pending after ${timeoutMs} ms`);
+      await new Promise((res) => setTimeout(res, 250));
+      const got = await this.rpc.call<{ status: string; height?: number; index?: number; error?: { code: string; message: string } }>("tx_get", { hash: r.hash });
+      if (got.status === "rejected") throw new SidClientError(got.error?.code ?? "rejected", got.error?.message ?? "tx rejected");
+      if (got.status === "unknown") throw new SidClientError("dropped", `tx ${r.hash} left the node's mempool without being committed; submit it again`);
+      if (got.status === "committed") r = { hash: r.hash, status: "committed", height: got.height!, index: got.index! };
+    }
+    return r as SubmitResult & { height: number };
+  }
+
   resolve(did: string, opts: ResolutionOptions = {}): Promise<DidResolutionResult> {
     return this.rpc.call<DidResolutionResult>("did_resolve", { did, ...opts });
   }
@@ -82,8 +101,8 @@ export class SidClient {
   /** Register the DID that derives from `key`. */
   async createDid(key: KeyPair, document?: DidDocument): Promise<WriteResult> {
     const tx = createDidTx(await this.chainId(), key, document);
-    const r = await this.submit(tx);
-    return { did: tx.tx.signer, txHash: r.hash, height: r.height ?? -1, versionId: "1" };
+    const r = await this.submitAndCommit(tx);
+    return { did: tx.tx.signer, txHash: r.hash, height: r.height, versionId: "1" };
   }
 
   /** The current document and version, refusing deactivated or unknown DIDs with a clear error. */
@@ -104,15 +123,15 @@ export class SidClient {
     const { document, versionId } = await this.current(did);
     const p = await this.writeParams(did, versionId, key, signerDid, signerDid === did ? document : undefined);
     const tx = updateDidTx(p, edit(document));
-    const r = await this.submit(tx);
-    return { did, txHash: r.hash, height: r.height ?? -1, versionId: String(Number(versionId) + 1) };
+    const r = await this.submitAndCommit(tx);
+    return { did, txHash: r.hash, height: r.height, versionId: String(Number(versionId) + 1) };
   }
 
   async deactivateDid(did: string, key: KeyPair, signerDid = did): Promise<WriteResult> {
     const { document, versionId } = await this.current(did);
     const p = await this.writeParams(did, versionId, key, signerDid, signerDid === did ? document : undefined);
-    const r = await this.submit(deactivateDidTx(p));
-    return { did, txHash: r.hash, height: r.height ?? -1, versionId: String(Number(versionId) + 1) };
+    const r = await this.submitAndCommit(deactivateDidTx(p));
+    return { did, txHash: r.hash, height: r.height, versionId: String(Number(versionId) + 1) };
   }
 
   private async writeParams(did: string, prevVersionId: string, key: KeyPair, signer: string, signerDoc?: DidDocument) {

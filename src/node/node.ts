@@ -15,6 +15,7 @@ import { txHash } from "../chain/tx.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../consensus/signer.js";
 import { ValidatorSet } from "../consensus/validators.js";
+import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
 import { defaultRpcOptions, type RpcOptions } from "../rpc/options.js";
@@ -64,6 +65,16 @@ function loadFileConfig(paths: HomePaths): FileConfig {
   return cfg;
 }
 
+/** The stored head must carry a commit by the validators, for its own hash: a check that the data is this chain's. */
+async function checkHeadCommit(store: ChainStore, chainId: string, validators: ValidatorSet): Promise<void> {
+  const head = store.head();
+  if (head.height === 0) return;
+  const commit = await store.getCommit(head.height);
+  if (!commit || !bytesEqual(commit.blockHash, head.hash) || !verifyCommit(chainId, commit, validators)) {
+    throw new NodeConfigError(`the stored head (height ${head.height}) has no valid commit by this genesis's validators; the data directory is damaged or not this chain's`);
+  }
+}
+
 type Waiter = (o: SubmitOutcome) => void;
 
 export class SidNode {
@@ -109,6 +120,7 @@ export class SidNode {
       }
       const verifier = new SignatureVerifier();
       const validators = ValidatorSet.fromGenesis(genesis.validators);
+      await checkHeadCommit(store, genesis.chainId, validators);
       const mempoolOpts = { ...defaultMempoolOptions, ...fileCfg.mempool, ...opts.mempool };
       preverifier = new TxPreverifier(genesis.chainId);
       const mempool = new Mempool(mempoolOpts, {
