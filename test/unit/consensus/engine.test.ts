@@ -9,14 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addVerificationMethod } from "../../../src/did/document.js";
 import { type Block, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
-import { SignatureVerifier, applyBlockTxs, touchedDids, type CheckedTx } from "../../../src/chain/execute.js";
-import { Mempool, defaultMempoolOptions } from "../../../src/chain/mempool.js";
+import type { CheckedTx } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { decodeTx, txHash } from "../../../src/chain/tx.js";
-import { SingleValidatorEngine } from "../../../src/consensus/engine.js";
-import { ValidatorSigner } from "../../../src/consensus/signer.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
+import { txHash } from "../../../src/chain/tx.js";
 import { verifyCommit } from "../../../src/consensus/vote.js";
+import { VALIDATORS, poolAndEngine, replayInto } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 
 const GENESIS_HASH = new Uint8Array(32).fill(0x11);
@@ -25,23 +22,7 @@ const GENESIS_TIME = Date.parse("2026-01-01T00:00:00Z");
 async function newChain(dir: string) {
   const store = await ChainStore.open(dir);
   await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
-  const vk = fixedKey(0x42);
-  const validators = ValidatorSet.fromGenesis([{ name: "v0", publicKey: hex(vk.publicKey), power: 10 }]);
-  const verifier = new SignatureVerifier();
-  let now = GENESIS_TIME;
-  const clock = () => (now += 1000);
-  const mempool = new Mempool(defaultMempoolOptions, {
-    chainId: CHAIN_ID,
-    verifier,
-    loadDids: (d) => store.loadDids(d),
-    isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
-    nextBlock: () => ({ height: store.head().height + 1, time: now + 1000 }),
-  });
-  const engine = new SingleValidatorEngine(
-    { heartbeatMs: 1e9 },
-    { chainId: CHAIN_ID, store, mempool, validators, signer: new ValidatorSigner(vk.secretKey, undefined), params: { maxBlockTxs: 3, maxBlockBytes: 1 << 20 }, verifier, clock, log: () => {} },
-  );
-  return { store, mempool, engine, validators };
+  return { store, validators: VALIDATORS, ...(await poolAndEngine(store, 3)) };
 }
 
 describe("consensus/engine: single-validator blocks", function () {
@@ -86,17 +67,7 @@ describe("consensus/engine: single-validator blocks", function () {
     // Invariant 1: a fresh store re-executing the blocks reaches the same root at every height.
     const replica = await ChainStore.open(join(dir, "b"));
     await replica.initGenesis(GENESIS_HASH, GENESIS_TIME);
-    const verifier = new SignatureVerifier();
-    for (const b of blocks) {
-      const checkedTxs = b.txs.map((e) => ({ tx: decodeTx(e, CHAIN_ID), encoded: e, hash: txHash(e) }));
-      const dids = new Set<string>();
-      for (const c of checkedTxs) for (const d of touchedDids(c.tx)) dids.add(d);
-      const effects = applyBlockTxs(ChainStore.viewOf(await replica.loadDids(dids)), checkedTxs, { chainId: CHAIN_ID, height: b.header.height, time: b.header.time, verifier });
-      const { root, nodes, encoded } = await replica.computeStateRoot(effects.writes);
-      expect(hex(root), `state root at height ${b.header.height}`).to.equal(hex(b.header.stateRoot));
-      const hash = headerHash(b.header);
-      await replica.commitBlock({ block: b, blockHash: hash, commit: (await a.store.getCommit(b.header.height))!, txHashes: checkedTxs.map((c) => c.hash), writes: effects.writes, encodedWrites: encoded, versions: effects.versions, smtNodes: nodes });
-    }
+    await replayInto(a.store, replica);
     expect(await replica.getDid(bob.did)).to.deep.equal(await a.store.getDid(bob.did));
     expect((await replica.getDid(bob.did))!.deactivated).to.equal(true);
     await replica.close();
@@ -114,7 +85,7 @@ describe("consensus/engine: single-validator blocks", function () {
     await c.mempool.add(u1.encoded);
     await c.mempool.add(createTx(erin).encoded);
     // ...when a block made elsewhere (a second pool and engine on the same store) commits a rival update.
-    const other = await newChainOn(c.store);
+    const other = await poolAndEngine(c.store, 3);
     const rival = updateTx(writeParams(dave, 1, 1), addVerificationMethod(dave.doc, fixedKey(7).publicKey, "key-3", ["authentication"]));
     await other.mempool.add(rival.encoded);
     await other.engine.produceBlock();
@@ -129,22 +100,3 @@ describe("consensus/engine: single-validator blocks", function () {
   });
 });
 
-/** A second pool and engine writing to the same store, with the same validator key. */
-async function newChainOn(store: ChainStore) {
-  const vk = fixedKey(0x42);
-  const validators = ValidatorSet.fromGenesis([{ name: "v0", publicKey: hex(vk.publicKey), power: 10 }]);
-  const verifier = new SignatureVerifier();
-  const mempool = new Mempool(defaultMempoolOptions, {
-    chainId: CHAIN_ID,
-    verifier,
-    loadDids: (d) => store.loadDids(d),
-    isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
-    nextBlock: () => ({ height: store.head().height + 1, time: store.head().time + 1000 }),
-  });
-  const signer = new ValidatorSigner(vk.secretKey, (await store.getSignState()) as never);
-  const engine = new SingleValidatorEngine(
-    { heartbeatMs: 1e9 },
-    { chainId: CHAIN_ID, store, mempool, validators, signer, params: { maxBlockTxs: 3, maxBlockBytes: 1 << 20 }, verifier, clock: () => store.head().time + 1000, log: () => {} },
-  );
-  return { mempool, engine };
-}

@@ -12,16 +12,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addService, addVerificationMethod, removeVerificationMethod } from "../../../src/did/document.js";
-import { headerHash } from "../../../src/chain/block.js";
 import { ChainError } from "../../../src/chain/errors.js";
-import { SignatureVerifier, applyBlockTxs, touchedDids, type CheckedTx } from "../../../src/chain/execute.js";
-import { Mempool, defaultMempoolOptions } from "../../../src/chain/mempool.js";
+import type { CheckedTx } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { decodeTx, txHash } from "../../../src/chain/tx.js";
-import { SingleValidatorEngine } from "../../../src/consensus/engine.js";
-import { ValidatorSigner } from "../../../src/consensus/signer.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
 import { createDidTx } from "../../../src/client/txs.js";
+import { poolAndEngine, replayInto } from "../../helpers/chain.js";
 import { CHAIN_ID, checked, createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams, type TestDid } from "../../helpers/fixtures.js";
 
 type Op =
@@ -66,21 +61,7 @@ describe("consensus: random workloads agree with the model and replay to the sam
         const dir = join(root, String(run++));
         const store = await ChainStore.open(join(dir, "a"));
         await store.initGenesis(new Uint8Array(32), 0);
-        const vk = fixedKey(0x42);
-        const validators = ValidatorSet.fromGenesis([{ name: "v", publicKey: hex(vk.publicKey), power: 1 }]);
-        const verifier = new SignatureVerifier();
-        let t = 0;
-        const mempool = new Mempool(defaultMempoolOptions, {
-          chainId: CHAIN_ID,
-          verifier,
-          loadDids: (d) => store.loadDids(d),
-          isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
-          nextBlock: () => ({ height: store.head().height + 1, time: t + 1 }),
-        });
-        const engine = new SingleValidatorEngine(
-          { heartbeatMs: 1e9 },
-          { chainId: CHAIN_ID, store, mempool, validators, signer: new ValidatorSigner(vk.secretKey, undefined), params: { maxBlockTxs: 7, maxBlockBytes: 1 << 20 }, verifier, clock: () => ++t, log: () => {} },
-        );
+        const { mempool, engine } = await poolAndEngine(store, 7);
         const people: TestDid[] = Array.from({ length: PEOPLE }, (_, i) => testDid(fixedKey(0x10 + i * 8)));
         const model: ModelDid[] = people.map((p) => ({ exists: false, version: 0, nonce: 0, deactivated: false, keyIndex: 0, doc: p.doc }));
         const keyOf = (who: number, idx: number) => fixedKey(0x10 + who * 8 + idx);
@@ -151,17 +132,7 @@ describe("consensus: random workloads agree with the model and replay to the sam
         // a fresh store replaying the blocks reaches the same roots
         const replica = await ChainStore.open(join(dir, "b"));
         await replica.initGenesis(new Uint8Array(32), 0);
-        const rv = new SignatureVerifier();
-        for (let height = 1; height <= store.head().height; height++) {
-          const b = (await store.getBlock(height))!;
-          const txs = b.txs.map((e) => ({ tx: decodeTx(e, CHAIN_ID), encoded: e, hash: txHash(e) }));
-          const dids = new Set<string>();
-          for (const c of txs) for (const d of touchedDids(c.tx)) dids.add(d);
-          const eff = applyBlockTxs(ChainStore.viewOf(await replica.loadDids(dids)), txs, { chainId: CHAIN_ID, height, time: b.header.time, verifier: rv });
-          const { root: r, nodes, encoded } = await replica.computeStateRoot(eff.writes);
-          expect(hex(r), `root at ${height}`).to.equal(hex(b.header.stateRoot));
-          await replica.commitBlock({ block: b, blockHash: headerHash(b.header), commit: (await store.getCommit(height))!, txHashes: txs.map((c) => c.hash), writes: eff.writes, encodedWrites: encoded, versions: eff.versions, smtNodes: nodes });
-        }
+        await replayInto(store, replica);
         await replica.close();
         await store.close();
       }),

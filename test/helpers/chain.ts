@@ -1,0 +1,60 @@
+/**
+ * A mempool and single-validator engine over a store, and a replay of one
+ * store's blocks into another, for consensus tests.
+ */
+import { expect } from "chai";
+import { headerHash } from "../../src/chain/block.js";
+import { SignatureVerifier, applyBlockTxs, touchedDids } from "../../src/chain/execute.js";
+import { Mempool, defaultMempoolOptions } from "../../src/chain/mempool.js";
+import { ChainStore } from "../../src/chain/store.js";
+import { decodeTx, txHash } from "../../src/chain/tx.js";
+import { SingleValidatorEngine } from "../../src/consensus/engine.js";
+import { type SignState, ValidatorSigner } from "../../src/consensus/signer.js";
+import { ValidatorSet } from "../../src/consensus/validators.js";
+import { CHAIN_ID, fixedKey, hex } from "./fixtures.js";
+
+export const VALIDATOR_KEY = fixedKey(0x42);
+export const VALIDATORS = ValidatorSet.fromGenesis([{ name: "v0", publicKey: hex(VALIDATOR_KEY.publicKey), power: 10 }]);
+
+/** A pool and an engine writing to `store`; block times are the head's plus one second. */
+export async function poolAndEngine(store: ChainStore, maxBlockTxs: number) {
+  const verifier = new SignatureVerifier();
+  const nextTime = () => store.head().time + 1000;
+  const mempool = new Mempool(defaultMempoolOptions, {
+    chainId: CHAIN_ID,
+    verifier,
+    loadDids: (d) => store.loadDids(d),
+    isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
+    nextBlock: () => ({ height: store.head().height + 1, time: nextTime() }),
+  });
+  const signer = new ValidatorSigner(VALIDATOR_KEY.secretKey, (await store.getSignState()) as SignState | undefined);
+  const engine = new SingleValidatorEngine(
+    { heartbeatMs: 1e9 },
+    { chainId: CHAIN_ID, store, mempool, validators: VALIDATORS, signer, params: { maxBlockTxs, maxBlockBytes: 1 << 20 }, verifier, clock: nextTime, log: () => {} },
+  );
+  return { mempool, engine };
+}
+
+/** Re-execute every block of `source` into the empty `replica`, checking the state root at each height. */
+export async function replayInto(source: ChainStore, replica: ChainStore): Promise<void> {
+  const verifier = new SignatureVerifier();
+  for (let height = 1; height <= source.head().height; height++) {
+    const b = (await source.getBlock(height))!;
+    const txs = b.txs.map((e) => ({ tx: decodeTx(e, CHAIN_ID), encoded: e, hash: txHash(e) }));
+    const dids = new Set<string>();
+    for (const c of txs) for (const d of touchedDids(c.tx)) dids.add(d);
+    const eff = applyBlockTxs(ChainStore.viewOf(await replica.loadDids(dids)), txs, { chainId: CHAIN_ID, height, time: b.header.time, verifier });
+    const { root, nodes, encoded } = await replica.computeStateRoot(eff.writes);
+    expect(hex(root), `state root at height ${height}`).to.equal(hex(b.header.stateRoot));
+    await replica.commitBlock({
+      block: b,
+      blockHash: headerHash(b.header),
+      commit: (await source.getCommit(height))!,
+      txHashes: txs.map((c) => c.hash),
+      writes: eff.writes,
+      encodedWrites: encoded,
+      versions: eff.versions,
+      smtNodes: nodes,
+    });
+  }
+}
