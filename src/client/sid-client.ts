@@ -63,8 +63,9 @@ export class SidClient {
   }
 
   /** Submit a signed tx and wait until it is committed (or rejected, which throws RpcError). */
-  submit(tx: SignedTx, wait = true): Promise<SubmitResult> {
-    return this.rpc.call<SubmitResult>("tx_submit", { tx: tx.base64, wait });
+  /** Submit; with `wait`, the node answers at commit or after `waitMs` (its default 30 s), still pending. */
+  submit(tx: SignedTx, wait = true, waitMs?: number): Promise<SubmitResult> {
+    return this.rpc.call<SubmitResult>("tx_submit", { tx: tx.base64, wait, ...(waitMs !== undefined ? { timeoutMs: waitMs } : {}) });
   }
 
   /**
@@ -72,9 +73,9 @@ export class SidClient {
    * timeout; a tx still pending then is followed with tx_get until it is
    * committed or refused, up to `timeoutMs` in all.
    */
-  async submitAndCommit(tx: SignedTx, timeoutMs = 120_000): Promise<SubmitResult & { height: number }> {
+  async submitAndCommit(tx: SignedTx, timeoutMs = 120_000, nodeWaitMs?: number): Promise<SubmitResult & { height: number }> {
     const deadline = Date.now() + timeoutMs;
-    let r = await this.submit(tx, true);
+    let r = await this.submit(tx, true, nodeWaitMs);
     while (r.status !== "committed") {
       if (Date.now() > deadline) throw new SidClientError("timeout", `tx ${r.hash} is still pending after ${timeoutMs} ms`);
       await new Promise((res) => setTimeout(res, 250));

@@ -3,11 +3,11 @@
  * node is using; started in-process on a loopback port.
  */
 import { expect } from "chai";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { commitKey } from "../../src/chain/buckets.js";
 import { encodeCommit } from "../../src/chain/block.js";
 import { ChainStore } from "../../src/chain/store.js";
-import { SidClient } from "../../src/client/index.js";
+import { SidClient, createDidTx } from "../../src/client/index.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { homePaths } from "../../src/node/home.js";
 import { SidNode } from "../../src/node/node.js";
@@ -72,6 +72,26 @@ describe("node start-up checks", function () {
       const e = await startError(home);
       expect(e.code).to.equal("NODE_CONFIG");
       expect(e.message).to.match(/locked/);
+    } finally {
+      await n.stop();
+    }
+  });
+
+  it("a node without a validator key keeps txs pending; the SDK follows them and times out clearly", async () => {
+    rmSync(homePaths(home).validatorKeyFile);
+    const n = await start(home);
+    try {
+      const c = new SidClient(n.rpcUrl);
+      const tx = createDidTx(await c.chainId(), randomKeyPair());
+      const t0 = Date.now();
+      const e = await c.submitAndCommit(tx, 1_500, 200).then(
+        () => undefined,
+        (err: Error & { code?: string }) => err,
+      );
+      expect(e?.code).to.equal("timeout");
+      expect(Date.now() - t0).to.be.at.least(1_000); // it followed the tx after the node's 200 ms answer
+      const got = await c.rpc.call<{ status: string }>("tx_get", { hash: tx.hash });
+      expect(got.status).to.equal("pending");
     } finally {
       await n.stop();
     }
