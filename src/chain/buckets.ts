@@ -21,6 +21,10 @@ export enum Bucket {
   DidVersion = 0x56, // 'V'
   /** node hash (32) -> encoded sparse Merkle tree node */
   SmtNode = 0x4e, // 'N'
+  /** state id (utf8, "issuer:did:sid:...", "credential:<id>", "trustees:", "proposal:<hex>") -> encoded record */
+  Registry = 0x52, // 'R'
+  /** 's'|'i' subject-or-issuer DID (utf8) 0x00 credential id (utf8) -> empty: credentials by subject and by issuer */
+  CredentialIndex = 0x58, // 'X'
 }
 
 export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
@@ -62,3 +66,10 @@ export const didVersionKey = (did: string, versionId: number) =>
   bucketKey(Bucket.DidVersion, utf8(did), Uint8Array.of(0), u32be(versionId));
 export const didVersionPrefix = (did: string) => bucketKey(Bucket.DidVersion, utf8(did), Uint8Array.of(0));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
+export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
+export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));
+export type CredentialIndexBy = "subject" | "issuer";
+const INDEX_TAG = { subject: 0x73, issuer: 0x69 } as const;
+export const credentialIndexPrefix = (by: CredentialIndexBy, did: string) =>
+  bucketKey(Bucket.CredentialIndex, Uint8Array.of(INDEX_TAG[by]), utf8(did), Uint8Array.of(0));
+export const credentialIndexKey = (by: CredentialIndexBy, did: string, id: string) => bucketKey(Bucket.CredentialIndex, credentialIndexPrefix(by, did).subarray(1), utf8(id));

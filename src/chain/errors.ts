@@ -36,7 +36,33 @@ export enum BlockErrorCode {
   NOT_FOUND = "BLOCK_NOT_FOUND",
 }
 
-export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode;
+/** Governance: trustees, proposals, approvals. */
+export enum GovErrorCode {
+  DISABLED = "GOV_DISABLED",
+  NOT_TRUSTEE = "GOV_NOT_TRUSTEE",
+  PROPOSAL_NOT_FOUND = "GOV_PROPOSAL_NOT_FOUND",
+  PROPOSAL_EXISTS = "GOV_PROPOSAL_EXISTS",
+  PROPOSAL_EXPIRED = "GOV_PROPOSAL_EXPIRED",
+  PROPOSAL_CLOSED = "GOV_PROPOSAL_CLOSED",
+  ACTION_MISMATCH = "GOV_ACTION_MISMATCH",
+  ALREADY_APPROVED = "GOV_ALREADY_APPROVED",
+  ACTION_FAILED = "GOV_ACTION_FAILED",
+}
+
+/** The KYC registry: issuers and credential anchors. */
+export enum KycErrorCode {
+  ISSUER_NOT_FOUND = "ISSUER_NOT_FOUND",
+  ISSUER_EXISTS = "ISSUER_EXISTS",
+  ISSUER_NOT_ACTIVE = "ISSUER_NOT_ACTIVE",
+  TYPE_NOT_ACCREDITED = "ISSUER_TYPE_NOT_ACCREDITED",
+  CREDENTIAL_EXISTS = "CREDENTIAL_EXISTS",
+  CREDENTIAL_NOT_FOUND = "CREDENTIAL_NOT_FOUND",
+  NOT_CREDENTIAL_ISSUER = "CREDENTIAL_NOT_ISSUER",
+  BAD_STATUS_CHANGE = "CREDENTIAL_BAD_STATUS_CHANGE",
+  BAD_VALIDITY = "CREDENTIAL_BAD_VALIDITY",
+}
+
+export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode;
 
 export class ChainError extends CodedError<ChainErrorCode> {}
 

@@ -8,9 +8,24 @@ import { toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { didFromPublicKey } from "../did/syntax.js";
 import { keyForRelationship, type DidDocument } from "../did/document.js";
-import { ChainError, DidErrorCode, TxErrorCode } from "./errors.js";
-import type { DidOperation, DidRecord, DidStateView, DidVersion } from "./state.js";
-import { type Tx, TxType, txSigningDigest, txTargetDid } from "./tx.js";
+import { type Relationship } from "../did/document.js";
+import { type CredentialRecord, type IssuerRecord, statusTransitionError, KYC_LIMITS } from "../did/kyc.js";
+import { ChainError, DidErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "./errors.js";
+import { PROPOSAL_TTL_BLOCKS, applyGovAction, currentTrustees, sameAction, touchedByAction } from "./governance.js";
+import {
+  type DidOperation,
+  type DidRecord,
+  type DidVersion,
+  type ProposalRecord,
+  type StateRecord,
+  type StateView,
+  TRUSTEES_ID,
+  credentialStateId,
+  issuerStateId,
+  proposalStateId,
+  stateIdOf,
+} from "./state.js";
+import { type Tx, TxType, txSigningDigest } from "./tx.js";
 
 export interface ExecContext {
   chainId: string;
@@ -27,10 +42,21 @@ export interface CheckedTx {
   encoded: Uint8Array;
 }
 
+/** A credential anchored or changing status: for indexes and subscribers. */
+export interface CredentialEvent {
+  id: string;
+  issuer: string;
+  subject: string;
+  kind: "anchor" | "revoke" | "suspend" | "reinstate";
+  height: number;
+}
+
 export interface TxEffect {
-  /** Records written (target, and the signer when it is another DID). */
-  writes: DidRecord[];
-  version: DidVersion;
+  /** Records written: the DID target, a signer whose nonce moved, registry records. */
+  writes: StateRecord[];
+  /** A new DID version (DID operations only). */
+  version?: DidVersion;
+  credential?: CredentialEvent;
 }
 
 /**
@@ -66,10 +92,24 @@ export class SignatureVerifier {
   }
 }
 
-/** Every DID whose record checkTx reads: the signer and the target. */
-export function touchedDids(tx: Tx): string[] {
-  const target = txTargetDid(tx);
-  return target === tx.signer ? [target] : [target, tx.signer];
+/** Every state id checkTx reads for a tx (the signer first), so callers can load them beforehand. */
+export function touchedKeys(c: { tx: Tx; hash: Uint8Array }): string[] {
+  const { tx } = c;
+  switch (tx.type) {
+    case TxType.DidCreate:
+      return [tx.payload.document.id];
+    case TxType.DidUpdate:
+    case TxType.DidDeactivate:
+      return tx.payload.did === tx.signer ? [tx.signer] : [tx.payload.did, tx.signer];
+    case TxType.GovPropose:
+      return [tx.signer, TRUSTEES_ID, proposalStateId(toHex(c.hash)), ...touchedByAction(tx.payload.action)];
+    case TxType.GovApprove:
+      return [tx.signer, TRUSTEES_ID, proposalStateId(tx.payload.proposalId), ...touchedByAction(tx.payload.action)];
+    case TxType.CredentialAnchor:
+      return [tx.signer, issuerStateId(tx.signer), credentialStateId(tx.payload.id), tx.payload.subject];
+    case TxType.CredentialStatus:
+      return [tx.signer, issuerStateId(tx.signer), credentialStateId(tx.payload.id)];
+  }
 }
 
 function controllersOf(doc: DidDocument): string[] {
@@ -82,7 +122,7 @@ function controllersOf(doc: DidDocument): string[] {
  * of the DID's current document, or in the `authentication` of a DID listed
  * as its `controller`; a deactivated DID signs nothing.
  */
-function authorizingKey(view: DidStateView, target: DidRecord, tx: Tx): { key: Uint8Array; signer: DidRecord } {
+function authorizingKey(view: StateView, target: DidRecord, tx: Tx): { key: Uint8Array; signer: DidRecord } {
   let signer: DidRecord;
   if (tx.signer === target.did) {
     signer = target;
@@ -134,7 +174,7 @@ function version(record: DidRecord, op: DidOperation, c: CheckedTx, ctx: ExecCon
  * with the precise rule broken; returns the effect otherwise. Does not
  * change the view.
  */
-export function checkTx(view: DidStateView, c: CheckedTx, ctx: ExecContext): TxEffect {
+export function checkTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffect {
   const { tx } = c;
   if (tx.chainId !== ctx.chainId) throw new ChainError(TxErrorCode.WRONG_CHAIN, `tx is for chain "${tx.chainId}"`);
   switch (tx.type) {
@@ -192,24 +232,164 @@ export function checkTx(view: DidStateView, c: CheckedTx, ctx: ExecContext): TxE
       if (signer !== target) writes.push({ ...signer, nonce: signer.nonce + 1 });
       return { writes, version: version(next, deactivate ? "deactivate" : "update", c, ctx) };
     }
+    case TxType.GovPropose:
+    case TxType.GovApprove:
+      return checkGovTx(view, c, ctx);
+    case TxType.CredentialAnchor:
+    case TxType.CredentialStatus:
+      return checkCredentialTx(view, c, ctx);
   }
 }
 
+/**
+ * The signer's own record and the key its tx is signed with, which must be in
+ * `relationship` of the signer's current document. Checks sequence and
+ * signature; returns the signer record with its nonce moved on.
+ */
+function signedBySigner(view: StateView, c: CheckedTx, ctx: ExecContext, relationship: Relationship): DidRecord {
+  const { tx } = c;
+  const signer = view.getDid(tx.signer);
+  if (!signer) throw new ChainError(TxErrorCode.UNKNOWN_SIGNER, `signer ${tx.signer} is not registered`);
+  if (signer.deactivated) throw new ChainError(DidErrorCode.DEACTIVATED, `signer ${tx.signer} is deactivated`);
+  const key = keyForRelationship(signer.document, relationship, tx.vm);
+  if (!key) throw new ChainError(TxErrorCode.UNAUTHORIZED, `${tx.vm} is not in the ${relationship} of the current document of ${tx.signer}`);
+  checkSequence(tx, signer.nonce);
+  checkSignature(ctx, c, key);
+  return { ...signer, nonce: signer.nonce + 1 };
+}
+
+/**
+ * Rule (governance): only current trustees propose and approve, each once;
+ * an approval restates the proposal's action, so what a trustee signs is
+ * exactly what runs; the action runs when approvals by current trustees
+ * reach the threshold, and a proposal that cannot run is refused up front.
+ */
+function checkGovTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffect {
+  const { tx } = c;
+  if (tx.type !== TxType.GovPropose && tx.type !== TxType.GovApprove) throw new Error("not a governance tx");
+  const trustees = currentTrustees(view);
+  if (!trustees.members.includes(tx.signer)) throw new ChainError(GovErrorCode.NOT_TRUSTEE, `${tx.signer} is not a trustee`);
+  const action = tx.payload.action;
+  let proposal: ProposalRecord;
+  if (tx.type === TxType.GovPropose) {
+    const id = toHex(c.hash);
+    if (view.get(proposalStateId(id))) throw new ChainError(GovErrorCode.PROPOSAL_EXISTS, `proposal ${id} exists`);
+    // Refuse now what could not run now: the error is clearer than a stuck proposal.
+    applyGovAction(view, action, ctx);
+    proposal = {
+      kind: "proposal",
+      id,
+      action,
+      proposer: tx.signer,
+      approvals: [tx.signer],
+      createdHeight: ctx.height,
+      expiresHeight: ctx.height + PROPOSAL_TTL_BLOCKS,
+      status: "pending",
+      executedHeight: null,
+    };
+  } else {
+    const id = tx.payload.proposalId;
+    const p = view.get(proposalStateId(id)) as ProposalRecord | undefined;
+    if (!p) throw new ChainError(GovErrorCode.PROPOSAL_NOT_FOUND, `no proposal ${id}`);
+    if (p.status !== "pending") throw new ChainError(GovErrorCode.PROPOSAL_CLOSED, `proposal ${id} was executed at height ${p.executedHeight}`);
+    if (ctx.height > p.expiresHeight) throw new ChainError(GovErrorCode.PROPOSAL_EXPIRED, `proposal ${id} expired at height ${p.expiresHeight}`);
+    if (!sameAction(p.action, action)) throw new ChainError(GovErrorCode.ACTION_MISMATCH, `the approval's action differs from proposal ${id}'s`);
+    if (p.approvals.includes(tx.signer)) throw new ChainError(GovErrorCode.ALREADY_APPROVED, `${tx.signer} already approved proposal ${id}`);
+    proposal = { ...p, approvals: [...p.approvals, tx.signer] };
+  }
+  const signer = signedBySigner(view, c, ctx, "authentication");
+  const writes: StateRecord[] = [signer];
+  const votes = proposal.approvals.filter((d) => trustees.members.includes(d)).length;
+  if (votes >= trustees.threshold) {
+    writes.push(...applyGovAction(view, action, ctx));
+    proposal = { ...proposal, status: "executed", executedHeight: ctx.height };
+  }
+  writes.push(proposal);
+  return { writes };
+}
+
+const STATUS_EVENT = { active: "reinstate", suspended: "suspend", revoked: "revoke" } as const;
+
+/**
+ * Rules (KYC): an anchor is signed with a key in the issuer's
+ * `assertionMethod`; the issuer is accredited, active and allowed every
+ * type; the subject is a registered, active DID; ids are unique. Status
+ * changes come from the credential's issuer only; revocation is final, and
+ * reinstating needs an active issuer.
+ */
+function checkCredentialTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffect {
+  const { tx } = c;
+  const issuer = view.get(issuerStateId(tx.signer)) as IssuerRecord | undefined;
+  if (tx.type === TxType.CredentialAnchor) {
+    const p = tx.payload;
+    if (!issuer || issuer.status === "removed") throw new ChainError(KycErrorCode.ISSUER_NOT_FOUND, `${tx.signer} is not an accredited issuer`);
+    if (issuer.status !== "active") throw new ChainError(KycErrorCode.ISSUER_NOT_ACTIVE, `issuer ${tx.signer} is ${issuer.status}`);
+    const denied = p.types.filter((t) => !issuer.types.includes(t));
+    if (denied.length > 0) throw new ChainError(KycErrorCode.TYPE_NOT_ACCREDITED, `issuer ${tx.signer} is not accredited for ${denied.join(", ")}`, { types: denied });
+    const subject = view.getDid(p.subject);
+    if (!subject) throw new ChainError(DidErrorCode.NOT_FOUND, `subject ${p.subject} is not registered`);
+    if (subject.deactivated) throw new ChainError(DidErrorCode.DEACTIVATED, `subject ${p.subject} is deactivated`);
+    if (view.get(credentialStateId(p.id))) throw new ChainError(KycErrorCode.CREDENTIAL_EXISTS, `credential ${p.id} is already anchored`);
+    if (p.validUntil !== null && p.validUntil <= ctx.time) throw new ChainError(KycErrorCode.BAD_VALIDITY, `validUntil ${new Date(p.validUntil).toISOString()} is already past`);
+    const signer = signedBySigner(view, c, ctx, "assertionMethod");
+    const record: CredentialRecord = {
+      kind: "credential",
+      id: p.id,
+      issuer: tx.signer,
+      subject: p.subject,
+      types: p.types,
+      digest: p.digest,
+      validFrom: p.validFrom,
+      validUntil: p.validUntil,
+      anchoredHeight: ctx.height,
+      anchoredTime: ctx.time,
+      txHash: c.hash,
+      status: "active",
+      history: [{ status: "active", height: ctx.height, time: ctx.time }],
+    };
+    return { writes: [signer, record], credential: { id: p.id, issuer: tx.signer, subject: p.subject, kind: "anchor", height: ctx.height } };
+  }
+  if (tx.type !== TxType.CredentialStatus) throw new Error("not a credential tx");
+  const p = tx.payload;
+  const cred = view.get(credentialStateId(p.id)) as CredentialRecord | undefined;
+  if (!cred) throw new ChainError(KycErrorCode.CREDENTIAL_NOT_FOUND, `credential ${p.id} is not anchored`);
+  if (cred.issuer !== tx.signer) throw new ChainError(KycErrorCode.NOT_CREDENTIAL_ISSUER, `only ${cred.issuer}, the issuer, may change the status of ${p.id}`);
+  const refused = statusTransitionError(cred.status, p.status);
+  if (refused) throw new ChainError(KycErrorCode.BAD_STATUS_CHANGE, refused, { status: cred.status });
+  if (cred.history.length >= KYC_LIMITS.maxStatusChanges) {
+    throw new ChainError(KycErrorCode.BAD_STATUS_CHANGE, `credential ${p.id} has had ${KYC_LIMITS.maxStatusChanges} status changes; only revocation remains`);
+  }
+  if (p.status === "active" && issuer?.status !== "active") {
+    throw new ChainError(KycErrorCode.ISSUER_NOT_ACTIVE, `issuer ${tx.signer} is ${issuer?.status ?? "not accredited"}; it cannot reinstate credentials`);
+  }
+  const signer = signedBySigner(view, c, ctx, "assertionMethod");
+  const next: CredentialRecord = { ...cred, status: p.status, history: [...cred.history, { status: p.status, height: ctx.height, time: ctx.time }] };
+  return {
+    writes: [signer, next],
+    credential: { id: p.id, issuer: cred.issuer, subject: cred.subject, kind: STATUS_EVENT[p.status], height: ctx.height },
+  };
+}
+
 /** A view whose writes shadow a base view; used to apply txs one after another. */
-export class OverlayView implements DidStateView {
-  readonly writes = new Map<string, DidRecord>();
-  constructor(private readonly base: DidStateView) {}
+export class OverlayView implements StateView {
+  readonly writes = new Map<string, StateRecord>();
+  constructor(private readonly base: StateView) {}
+  get(id: string): StateRecord | undefined {
+    return this.writes.get(id) ?? this.base.get(id);
+  }
   getDid(did: string): DidRecord | undefined {
-    return this.writes.get(did) ?? this.base.getDid(did);
+    return (this.writes.get(did) as DidRecord | undefined) ?? this.base.getDid(did);
   }
   apply(effect: TxEffect): void {
-    for (const r of effect.writes) this.writes.set(r.did, r);
+    for (const r of effect.writes) this.writes.set(stateIdOf(r), r);
   }
 }
 
 export interface BlockEffects {
-  writes: Map<string, DidRecord>;
+  /** Records written, by state id. */
+  writes: Map<string, StateRecord>;
   versions: DidVersion[];
+  credentials: CredentialEvent[];
 }
 
 /**
@@ -217,19 +397,21 @@ export interface BlockEffects {
  * invalid tx is invalid as a whole (the proposer includes only txs that pass),
  * so this throws the first tx's error with its index.
  */
-export function applyBlockTxs(view: DidStateView, txs: readonly CheckedTx[], ctx: ExecContext): BlockEffects {
+export function applyBlockTxs(view: StateView, txs: readonly CheckedTx[], ctx: ExecContext): BlockEffects {
   const overlay = new OverlayView(view);
   const versions: DidVersion[] = [];
+  const credentials: CredentialEvent[] = [];
   txs.forEach((c, i) => {
     try {
       const effect = checkTx(overlay, c, ctx);
       overlay.apply(effect);
-      versions.push(effect.version);
+      if (effect.version) versions.push(effect.version);
+      if (effect.credential) credentials.push(effect.credential);
     } catch (e) {
       if (e instanceof ChainError) throw new ChainError(e.code, `tx ${i} (${toHex(c.hash)}): ${e.message}`, { index: i, ...e.data });
       throw e;
     }
   });
-  return { writes: overlay.writes, versions };
+  return { writes: overlay.writes, versions, credentials };
 }
 

@@ -6,8 +6,8 @@
  */
 import { toHex } from "../crypto/bytes.js";
 import { ChainError, TxErrorCode } from "./errors.js";
-import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, checkTx, touchedDids } from "./execute.js";
-import type { DidRecord, DidStateView } from "./state.js";
+import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, checkTx, touchedKeys } from "./execute.js";
+import { type DidRecord, type StateRecord, type StateView, stateIdOf, viewOfRecords } from "./state.js";
 import { decodeTx, txHash, type Tx } from "./tx.js";
 import type { TxPreverifier } from "./preverify.js";
 
@@ -26,7 +26,8 @@ export interface MempoolDeps {
   chainId: string;
   verifier: SignatureVerifier;
   /** Committed records of the given DIDs. */
-  loadDids(dids: Iterable<string>): Promise<Map<string, DidRecord | undefined>>;
+  /** Records by state id (DIDs and registry records), undefined when absent. */
+  loadState(ids: Iterable<string>): Promise<Map<string, StateRecord | undefined>>;
   /** Where a committed tx is, if it is. */
   isCommitted(hash: Uint8Array): Promise<boolean>;
   /** Height and time the next block will have (for the exec context). */
@@ -44,7 +45,7 @@ export class Mempool {
   private readonly txs = new Map<string, CheckedTx>();
   private bytes = 0;
   /** Effects of every pending tx on top of committed state. */
-  private pending = new Map<string, DidRecord>();
+  private pending = new Map<string, StateRecord>();
   /** How many pooled txs touch each DID; a DID's pending entry goes when none does. */
   private refs = new Map<string, number>();
   /** Set when a tx left the pool out of order, so later txs may rest on a missing effect. */
@@ -82,12 +83,12 @@ export class Mempool {
 
   /** Next sequence of a signer counting its pending txs, or undefined when it is not in the pool. */
   pendingNonce(did: string): number | undefined {
-    return this.pending.get(did)?.nonce;
+    return (this.pending.get(did) as DidRecord | undefined)?.nonce;
   }
 
   /** The record of a DID as the pending txs leave it. */
   pendingRecord(did: string): DidRecord | undefined {
-    return this.pending.get(did);
+    return this.pending.get(did) as DidRecord | undefined;
   }
 
   private ctx(): ExecContext {
@@ -105,20 +106,20 @@ export class Mempool {
     try {
       if (this.txs.has(key)) throw new ChainError(TxErrorCode.DUPLICATE, "tx is already in the mempool");
       const c: CheckedTx = { tx, hash, encoded };
-      const dids = touchedDids(tx);
+      const dids = touchedKeys(c);
       for (;;) {
         if (this.revalidating) await this.revalidating;
         const epoch = this.epoch;
-        const loaded = await this.deps.loadDids(dids.filter((d) => !this.pending.has(d)));
+        const loaded = await this.deps.loadState(dids.filter((d) => !this.pending.has(d)));
         if (epoch !== this.epoch || this.revalidating) continue; // a block landed meanwhile: load again
         // From here to the end nothing awaits, so the pool cannot change under us.
         if (this.txs.has(key)) throw new ChainError(TxErrorCode.DUPLICATE, "tx is already in the mempool");
         if (this.txs.size >= this.opts.maxTxs || this.bytes + encoded.length > this.opts.maxBytes) {
           throw new ChainError(TxErrorCode.MEMPOOL_FULL, `mempool full (${this.txs.size} txs, ${this.bytes} bytes); retry later`);
         }
-        const view: DidStateView = { getDid: (d) => this.pending.get(d) ?? loaded.get(d) };
+        const view: StateView = viewOfRecords({ get: (d: string) => this.pending.get(d) ?? loaded.get(d) } as ReadonlyMap<string, StateRecord | undefined>);
         const effect = checkTx(view, c, this.ctx());
-        for (const r of effect.writes) this.pending.set(r.did, r);
+        for (const r of effect.writes) this.pending.set(stateIdOf(r), r);
         this.insert(key, c);
         this.rejected.delete(key);
         this.wake();
@@ -165,7 +166,7 @@ export class Mempool {
   private insert(key: string, c: CheckedTx): void {
     this.txs.set(key, c);
     this.bytes += c.encoded.length;
-    for (const d of touchedDids(c.tx)) this.refs.set(d, (this.refs.get(d) ?? 0) + 1);
+    for (const d of touchedKeys(c)) this.refs.set(d, (this.refs.get(d) ?? 0) + 1);
   }
 
   private remove(key: string): CheckedTx | undefined {
@@ -173,7 +174,7 @@ export class Mempool {
     if (!c) return undefined;
     this.txs.delete(key);
     this.bytes -= c.encoded.length;
-    for (const d of touchedDids(c.tx)) {
+    for (const d of touchedKeys(c)) {
       const n = (this.refs.get(d) ?? 1) - 1;
       if (n > 0) this.refs.set(d, n);
       else {
@@ -232,9 +233,9 @@ export class Mempool {
     try {
       const remaining = [...this.txs.values()];
       const dids = new Set<string>();
-      for (const c of remaining) for (const d of touchedDids(c.tx)) dids.add(d);
-      const loaded = await this.deps.loadDids(dids);
-      const overlay = new OverlayView({ getDid: (d) => loaded.get(d) });
+      for (const c of remaining) for (const d of touchedKeys(c)) dids.add(d);
+      const loaded = await this.deps.loadState(dids);
+      const overlay = new OverlayView(viewOfRecords(loaded));
       const ctx = this.ctx();
       for (const c of remaining) {
         try {

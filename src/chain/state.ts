@@ -8,6 +8,7 @@
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { utf8 } from "../crypto/bytes.js";
 import type { DidDocument } from "../did/document.js";
+import type { CredentialRecord, IssuerRecord } from "../did/kyc.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
 
 export type DidOperation = "create" | "update" | "deactivate";
@@ -67,4 +68,101 @@ export function decodeDidVersion(bytes: Uint8Array): DidVersion {
 /** Synchronous read access to DID state; the pure rules see state only through this. */
 export interface DidStateView {
   getDid(did: string): DidRecord | undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Registry state: issuers, credentials and governance live beside the DIDs in
+// the same tree. Every record has a state id, a string unique across kinds:
+// a DID record's id is the DID itself ("did:..."); the others are
+// "<kind>:<id>". The tree key of a non-DID record is
+// sha256("sid/state/<kind>\0" || id), so kinds never collide.
+
+export interface TrusteesRecord {
+  kind: "trustees";
+  /** DIDs whose authentication keys sign governance txs. */
+  members: string[];
+  /** Approvals a proposal needs. */
+  threshold: number;
+  updatedHeight: number;
+}
+
+export type ProposalStatus = "pending" | "executed";
+
+export interface ProposalRecord {
+  kind: "proposal";
+  /** Hex hash of the propose tx. */
+  id: string;
+  action: GovAction;
+  proposer: string;
+  /** Trustee DIDs that approved, the proposer first. */
+  approvals: string[];
+  createdHeight: number;
+  /** Last height at which it may still be approved. */
+  expiresHeight: number;
+  status: ProposalStatus;
+  executedHeight: number | null;
+}
+
+/** What governance can do (issue 4: the issuer registry; the trustee set itself). */
+export type GovAction =
+  | { kind: "issuer/add"; did: string; name: string; types: string[] }
+  | { kind: "issuer/suspend"; did: string }
+  | { kind: "issuer/reinstate"; did: string }
+  | { kind: "issuer/remove"; did: string }
+  | { kind: "trustees/set"; members: string[]; threshold: number };
+
+export type RegistryRecord = IssuerRecord | CredentialRecord | TrusteesRecord | ProposalRecord;
+export type StateRecord = DidRecord | RegistryRecord;
+
+export const TRUSTEES_ID = "trustees:";
+export const issuerStateId = (did: string) => `issuer:${did}`;
+export const credentialStateId = (id: string) => `credential:${id}`;
+export const proposalStateId = (id: string) => `proposal:${id}`;
+
+export function isDidStateId(id: string): boolean {
+  return id.startsWith("did:");
+}
+
+/** The state id a record is stored under. */
+export function stateIdOf(r: StateRecord): string {
+  if (!("kind" in r)) return r.did;
+  switch (r.kind) {
+    case "issuer":
+      return issuerStateId(r.did);
+    case "credential":
+      return credentialStateId(r.id);
+    case "trustees":
+      return TRUSTEES_ID;
+    case "proposal":
+      return proposalStateId(r.id);
+  }
+}
+
+/** The tree key of a state id (didStateKey for DIDs, a kind-separated hash for the rest). */
+export function stateKeyOf(id: string): Uint8Array {
+  if (isDidStateId(id)) return didStateKey(id);
+  const colon = id.indexOf(":");
+  return sha256Parts(utf8(`sid/state/${id.slice(0, colon)}\0`), utf8(id.slice(colon + 1)));
+}
+
+export function encodeStateRecord(r: StateRecord): Uint8Array {
+  return encodeCanonical(r as unknown as CanonicalValue);
+}
+
+export function decodeStateRecord(bytes: Uint8Array): StateRecord {
+  return decodeCanonical(bytes) as unknown as StateRecord;
+}
+
+/** Synchronous read access to all state: the pure rules see it only through this. */
+export interface StateView extends DidStateView {
+  /** Any record by state id, or undefined when absent. */
+  get(id: string): StateRecord | undefined;
+}
+
+/** A view over a map of loaded records keyed by state id. */
+export function viewOfRecords(records: ReadonlyMap<string, StateRecord | undefined>): StateView {
+  return {
+    get: (id) => records.get(id),
+    getDid: (did) => records.get(did) as DidRecord | undefined,
+  };
 }

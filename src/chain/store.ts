@@ -12,11 +12,16 @@ import {
   blockByHashKey,
   blockKey,
   commitKey,
+  type CredentialIndexBy,
+  credentialIndexKey,
+  credentialIndexPrefix,
   didKey,
   didVersionKey,
   didVersionPrefix,
   metaKey,
   readU64be,
+  registryKey,
+  registryPrefix,
   smtNodeKey,
   txIndexKey,
   u64be,
@@ -25,15 +30,21 @@ import { type Block, type Commit, decodeBlock, decodeCommit, encodeBlock, encode
 import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
 import {
   type DidRecord,
-  type DidStateView,
   type DidVersion,
-  decodeDidRecord,
+  type StateRecord,
+  type StateView,
   decodeDidVersion,
-  didRecordHash,
-  didStateKey,
-  encodeDidRecord,
+  decodeStateRecord,
   encodeDidVersion,
+  encodeStateRecord,
+  isDidStateId,
+  stateIdOf,
+  stateKeyOf,
+  viewOfRecords,
 } from "./state.js";
+import { sha256 } from "../crypto/hash.js";
+import type { CredentialEvent } from "./execute.js";
+import type { CredentialRecord } from "../did/kyc.js";
 
 export interface ChainHead {
   height: number;
@@ -52,17 +63,20 @@ export interface BlockCommitBatch {
   blockHash: Uint8Array;
   commit: Commit;
   txHashes: Uint8Array[];
-  writes: Map<string, DidRecord>;
+  /** Records written, by state id. */
+  writes: Map<string, StateRecord>;
   /** Encodings of `writes`, as hashed into the state root. */
   encodedWrites: Map<string, Uint8Array>;
   versions: DidVersion[];
+  /** Credential anchors and status changes: the subject and issuer indexes. */
+  credentials?: CredentialEvent[];
   smtNodes: Map<string, Uint8Array>;
   /** The validator's double-sign guard state, made durable with the block. */
   signState?: unknown;
 }
 
 type Db = Level<Uint8Array, Uint8Array>;
-/** Cache entry meaning "this DID is not registered". */
+/** Cache entry meaning "no such record". */
 const ABSENT = Symbol("absent");
 
 const HEAD = metaKey("head");
@@ -70,7 +84,7 @@ const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
 
 export interface StoreOptions {
-  /** DID records kept decoded in memory. */
+  /** State records (DIDs, issuers, credentials, ...) kept decoded in memory. */
   didCacheSize: number;
   /** Merkle nodes kept in memory. */
   smtCacheSize: number;
@@ -78,11 +92,27 @@ export interface StoreOptions {
 
 export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000 };
 
+const EMPTY = new Uint8Array(0);
+
+/** LevelDB key of a record: bucket D for DIDs, R for the registry. */
+function stateDbKey(id: string): Uint8Array {
+  return isDidStateId(id) ? didKey(id) : registryKey(id);
+}
+
+/** The first key after every key starting with `prefix`. */
+function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const end = new Uint8Array(prefix);
+  let i = end.length - 1;
+  while (i >= 0 && end[i] === 0xff) i--;
+  end[i] = end[i]! + 1;
+  return end.subarray(0, i + 1);
+}
+
 export class ChainStore {
   readonly smt: SparseMerkleTree;
   private headCache: ChainHead | undefined;
-  /** Cached records, including known absences. */
-  private readonly dids: LRUCache<string, DidRecord | typeof ABSENT>;
+  /** Cached records by state id, including known absences. */
+  private readonly dids: LRUCache<string, StateRecord | typeof ABSENT>;
 
   private constructor(
     readonly db: Db,
@@ -122,25 +152,53 @@ export class ChainStore {
     return this.db.get(GENESIS_HASH);
   }
 
-  /** Record genesis: height 0 with the empty state root. */
-  async initGenesis(genesisHash: Uint8Array, genesisTime: number): Promise<void> {
-    const head: ChainHead = { height: 0, hash: genesisHash, time: genesisTime, stateRoot: EMPTY_ROOT };
-    await this.db.batch(
-      [
-        { type: "put", key: GENESIS_HASH, value: genesisHash },
-        { type: "put", key: HEAD, value: encodeCanonical(head as never) },
-      ],
-      { sync: true },
-    );
+  /** Record genesis: height 0, with the records genesis names (trustees, issuers) as its state. */
+  async initGenesis(genesisHash: Uint8Array, genesisTime: number, records: readonly StateRecord[] = []): Promise<void> {
+    const writes = new Map(records.map((r) => [stateIdOf(r), r]));
+    const { root, nodes, encoded } = await this.computeStateRootFrom(EMPTY_ROOT, writes);
+    const head: ChainHead = { height: 0, hash: genesisHash, time: genesisTime, stateRoot: root };
+    const batch = this.db.batch();
+    batch.put(GENESIS_HASH, genesisHash);
+    for (const [id, bytes] of encoded) batch.put(stateDbKey(id), bytes);
+    for (const [hex, node] of nodes) batch.put(smtNodeKey(Buffer.from(hex, "hex")), node);
+    batch.put(HEAD, encodeCanonical(head as never));
+    await batch.write({ sync: true });
     this.headCache = head;
   }
 
   async getDid(did: string): Promise<DidRecord | undefined> {
-    const cached = this.dids.get(did);
+    return (await this.getRecord(did)) as DidRecord | undefined;
+  }
+
+  /** Any state record by state id (`did:...`, `issuer:<did>`, `credential:<id>`, ...). */
+  async getRecord(id: string): Promise<StateRecord | undefined> {
+    const cached = this.dids.get(id);
     if (cached !== undefined) return cached === ABSENT ? undefined : cached;
-    const rec = await this.read(didKey(did), decodeDidRecord);
-    this.dids.set(did, rec ?? ABSENT);
+    const rec = await this.read(stateDbKey(id), decodeStateRecord);
+    this.dids.set(id, rec ?? ABSENT);
     return rec;
+  }
+
+  /** Every record of a kind ("issuer", "proposal"), in id order: for the small governance sets. */
+  async listRecords(kind: string, opts: { after?: string; limit: number }): Promise<StateRecord[]> {
+    const prefix = registryPrefix(kind);
+    const upper = prefixEnd(prefix);
+    const gt = opts.after !== undefined ? registryKey(`${kind}:${opts.after}`) : undefined;
+    const out: StateRecord[] = [];
+    for await (const value of this.db.values({ ...(gt ? { gt } : { gte: prefix }), lt: upper, limit: opts.limit })) out.push(decodeStateRecord(value));
+    return out;
+  }
+
+  /** Credentials of a subject or an issuer, in id order, `limit` after the id `after`. */
+  async listCredentials(by: CredentialIndexBy, did: string, opts: { after?: string; limit: number }): Promise<CredentialRecord[]> {
+    const prefix = credentialIndexPrefix(by, did);
+    const gt = opts.after !== undefined ? credentialIndexKey(by, did, opts.after) : undefined;
+    const ids: string[] = [];
+    for await (const key of this.db.keys({ ...(gt ? { gt } : { gte: prefix }), lt: prefixEnd(prefix), limit: opts.limit })) {
+      ids.push(Buffer.from(key.subarray(prefix.length)).toString("utf8"));
+    }
+    const recs = await this.loadState(ids.map((id) => `credential:${id}`));
+    return [...recs.values()].filter((r): r is CredentialRecord => r !== undefined) as CredentialRecord[];
   }
 
   /**
@@ -148,8 +206,8 @@ export class ChainStore {
    * of the event loop go to LevelDB as one getMany: admissions arrive one
    * request at a time, and a LevelDB call costs far more than a key.
    */
-  async loadDids(dids: Iterable<string>): Promise<Map<string, DidRecord | undefined>> {
-    const out = new Map<string, DidRecord | undefined>();
+  async loadState(dids: Iterable<string>): Promise<Map<string, StateRecord | undefined>> {
+    const out = new Map<string, StateRecord | undefined>();
     const misses: string[] = [];
     for (const did of dids) {
       if (out.has(did)) continue;
@@ -166,19 +224,19 @@ export class ChainStore {
     return out;
   }
 
-  private pendingReads: { dids: string[]; done: Promise<Map<string, DidRecord | undefined>> } | undefined;
+  private pendingReads: { dids: string[]; done: Promise<Map<string, StateRecord | undefined>> } | undefined;
 
-  private async readDidsBatched(dids: string[]): Promise<Array<DidRecord | undefined>> {
+  private async readDidsBatched(dids: string[]): Promise<Array<StateRecord | undefined>> {
     let round = this.pendingReads;
     if (!round) {
       const batch: string[] = [];
       const done = new Promise<void>((r) => setImmediate(r)).then(async () => {
         this.pendingReads = undefined;
-        const raws = await this.db.getMany(batch.map(didKey));
-        const found = new Map<string, DidRecord | undefined>();
+        const raws = await this.db.getMany(batch.map(stateDbKey));
+        const found = new Map<string, StateRecord | undefined>();
         batch.forEach((did, i) => {
           const raw = raws[i];
-          const rec = raw ? decodeDidRecord(raw) : undefined;
+          const rec = raw ? decodeStateRecord(raw) : undefined;
           // A block committed meanwhile has put fresher records in the cache.
           if (!this.dids.has(did)) this.dids.set(did, rec ?? ABSENT);
           found.set(did, rec);
@@ -237,24 +295,29 @@ export class ChainStore {
   }
 
   /** A synchronous view over records loaded beforehand (execute.ts reads state only this way). */
-  static viewOf(records: Map<string, DidRecord | undefined>): DidStateView {
-    return { getDid: (did) => records.get(did) };
+  static viewOf(records: Map<string, StateRecord | undefined>): StateView {
+    return viewOfRecords(records);
   }
 
   /**
    * Compute the state root after `writes`, without writing anything. Returns
    * the records' encodings too, so commitBlock stores the bytes it hashed.
    */
-  async computeStateRoot(
-    writes: Map<string, DidRecord>,
+  computeStateRoot(writes: Map<string, StateRecord>): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
+    return this.computeStateRootFrom(this.head().stateRoot, writes);
+  }
+
+  private async computeStateRootFrom(
+    from: Uint8Array,
+    writes: Map<string, StateRecord>,
   ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
     const encoded = new Map<string, Uint8Array>();
-    const updates = [...writes.values()].map((r) => {
-      const bytes = encodeDidRecord(r);
-      encoded.set(r.did, bytes);
-      return { key: didStateKey(r.did), value: didRecordHash(bytes) };
+    const updates = [...writes].map(([id, r]) => {
+      const bytes = encodeStateRecord(r);
+      encoded.set(id, bytes);
+      return { key: stateKeyOf(id), value: sha256(bytes) };
     });
-    const { root, newNodes } = await this.smt.update(this.head().stateRoot, updates);
+    const { root, newNodes } = await this.smt.update(from, updates);
     return { root, nodes: newNodes, encoded };
   }
 
@@ -269,14 +332,19 @@ export class ChainStore {
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
-    for (const [did, bytes] of b.encodedWrites) batch.put(didKey(did), bytes);
+    for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
+    for (const ev of b.credentials ?? []) {
+      if (ev.kind !== "anchor") continue;
+      batch.put(credentialIndexKey("subject", ev.subject, ev.id), EMPTY);
+      batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
+    }
     for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v));
     for (const [hex, node] of b.smtNodes) batch.put(smtNodeKey(Buffer.from(hex, "hex")), node);
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
     batch.put(HEAD, encodeCanonical(head as never));
     if (b.signState !== undefined) batch.put(SIGN_STATE, encodeCanonical(b.signState as never));
     await batch.write({ sync: true });
-    for (const r of b.writes.values()) this.dids.set(r.did, r);
+    for (const [id, r] of b.writes) this.dids.set(id, r);
     this.headCache = head;
   }
 }

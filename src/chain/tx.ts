@@ -13,6 +13,8 @@ import { parseDid, parseDidUrlWithFragment } from "../did/syntax.js";
 import { validateDocument, type DidDocument } from "../did/document.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
 import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
+import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
+import type { GovAction } from "./state.js";
 
 export const TX_VERSION = 1;
 /** Domain tag of tx signatures; votes use another (consensus/vote.ts). */
@@ -27,6 +29,14 @@ export enum TxType {
   DidCreate = "did/create",
   DidUpdate = "did/update",
   DidDeactivate = "did/deactivate",
+  /** A trustee proposes a governance action (and approves it). */
+  GovPropose = "gov/propose",
+  /** A trustee approves a pending proposal, restating its action so the signature covers it. */
+  GovApprove = "gov/approve",
+  /** An accredited issuer anchors a credential: digest, subject, types, validity. */
+  CredentialAnchor = "credential/anchor",
+  /** The issuer revokes (final), suspends or reinstates a credential. */
+  CredentialStatus = "credential/status",
 }
 
 export interface DidCreatePayload {
@@ -40,6 +50,27 @@ export interface DidUpdatePayload {
 export interface DidDeactivatePayload {
   did: string;
   prevVersionId: string;
+}
+
+export interface GovProposePayload {
+  action: GovAction;
+}
+export interface GovApprovePayload {
+  proposalId: string;
+  action: GovAction;
+}
+/** Invariant 5: the schema has no field that could hold a claim value. */
+export interface CredentialAnchorPayload {
+  id: string;
+  subject: string;
+  types: string[];
+  digest: Uint8Array;
+  validFrom: number;
+  validUntil: number | null;
+}
+export interface CredentialStatusPayload {
+  id: string;
+  status: CredentialStatus;
 }
 
 interface TxBody<T extends TxType, P> {
@@ -57,7 +88,11 @@ interface TxBody<T extends TxType, P> {
 export type UnsignedTx =
   | TxBody<TxType.DidCreate, DidCreatePayload>
   | TxBody<TxType.DidUpdate, DidUpdatePayload>
-  | TxBody<TxType.DidDeactivate, DidDeactivatePayload>;
+  | TxBody<TxType.DidDeactivate, DidDeactivatePayload>
+  | TxBody<TxType.GovPropose, GovProposePayload>
+  | TxBody<TxType.GovApprove, GovApprovePayload>
+  | TxBody<TxType.CredentialAnchor, CredentialAnchorPayload>
+  | TxBody<TxType.CredentialStatus, CredentialStatusPayload>;
 
 export type Tx = UnsignedTx & { sig: Uint8Array };
 
@@ -137,6 +172,69 @@ function expectDocument(v: unknown, did: string, field: string): DidDocument {
   }
 }
 
+function expectCredentialId(v: unknown, field: string): string {
+  if (!isCredentialId(v)) bad(`${field} must be 32 lowercase hex chars`, field);
+  return v;
+}
+
+/** ms since the Unix epoch, between 2000 and 2200: a time, not a place for data. */
+function expectTime(v: unknown, field: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 946_684_800_000 || v > 7_258_118_400_000) {
+    bad(`${field} must be a time in ms since the Unix epoch (years 2000-2199)`, field);
+  }
+  return v;
+}
+
+function expectTypeList(v: unknown, max: number, field: string): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > max) bad(`${field} must list 1 to ${max} type names`, field);
+  v.forEach((t, i) => {
+    if (!isTypeName(t)) bad(`${field}[${i}] must match [A-Za-z][A-Za-z0-9._-]{0,63}`, `${field}[${i}]`);
+  });
+  if (new Set(v).size !== v.length) bad(`${field} lists a type twice`, field);
+  return v as string[];
+}
+
+function expectDidList(v: unknown, max: number, field: string): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > max) bad(`${field} must list 1 to ${max} DIDs`, field);
+  v.forEach((d, i) => expectDid(d, `${field}[${i}]`));
+  if (new Set(v).size !== v.length) bad(`${field} lists a DID twice`, field);
+  return v as string[];
+}
+
+/** Most trustees a chain may have. */
+export const MAX_TRUSTEES = 32;
+
+/** validateBasic of a governance action: exact fields per kind. */
+export function expectGovAction(v: unknown, field: string): GovAction {
+  if (!isPlainObject(v)) bad(`${field} must be a map`, field);
+  switch (v.kind) {
+    case "issuer/add":
+      expectKeys(v, ["kind", "did", "name", "types"], field);
+      expectDid(v.did, `${field}.did`);
+      if (!isIssuerName(v.name)) bad(`${field}.name must be 1-64 printable chars without surrounding spaces`, `${field}.name`);
+      expectTypeList(v.types, KYC_LIMITS.maxIssuerTypes, `${field}.types`);
+      break;
+    case "issuer/suspend":
+    case "issuer/reinstate":
+    case "issuer/remove":
+      expectKeys(v, ["kind", "did"], field);
+      expectDid(v.did, `${field}.did`);
+      break;
+    case "trustees/set": {
+      expectKeys(v, ["kind", "members", "threshold"], field);
+      const members = expectDidList(v.members, MAX_TRUSTEES, `${field}.members`);
+      const t = v.threshold;
+      if (typeof t !== "number" || !Number.isSafeInteger(t) || t < 1 || t > members.length) {
+        bad(`${field}.threshold must be an integer in [1, ${members.length}]`, `${field}.threshold`);
+      }
+      break;
+    }
+    default:
+      bad(`${field}.kind must be issuer/add, issuer/suspend, issuer/reinstate, issuer/remove or trustees/set`, `${field}.kind`);
+  }
+  return v as unknown as GovAction;
+}
+
 /**
  * Decode and check a tx without looking at state (CometBFT's validateBasic):
  * size, codec, exact field set, types, chain id, signature shape and low-S,
@@ -200,18 +298,55 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
       expectVersionId(p.prevVersionId, "payload.prevVersionId");
       break;
     }
+    case TxType.GovPropose:
+      expectKeys(p, ["action"], "payload");
+      expectGovAction(p.action, "payload.action");
+      break;
+    case TxType.GovApprove:
+      expectKeys(p, ["proposalId", "action"], "payload");
+      if (typeof p.proposalId !== "string" || !/^[0-9a-f]{64}$/.test(p.proposalId)) bad("payload.proposalId must be 64 lowercase hex chars", "payload.proposalId");
+      expectGovAction(p.action, "payload.action");
+      break;
+    case TxType.CredentialAnchor:
+      expectKeys(p, ["id", "subject", "types", "digest", "validFrom", "validUntil"], "payload");
+      expectCredentialId(p.id, "payload.id");
+      expectDid(p.subject, "payload.subject");
+      expectTypeList(p.types, KYC_LIMITS.maxCredentialTypes, "payload.types");
+      if (!(p.digest instanceof Uint8Array) || p.digest.length !== 32) bad("payload.digest must be 32 bytes (sha256)", "payload.digest");
+      expectTime(p.validFrom, "payload.validFrom");
+      if (p.validUntil !== null) {
+        expectTime(p.validUntil, "payload.validUntil");
+        if ((p.validUntil as number) <= (p.validFrom as number)) bad("payload.validUntil must be after validFrom", "payload.validUntil");
+      }
+      break;
+    case TxType.CredentialStatus:
+      expectKeys(p, ["id", "status"], "payload");
+      expectCredentialId(p.id, "payload.id");
+      if (p.status !== "active" && p.status !== "suspended" && p.status !== "revoked") {
+        bad('payload.status must be "active", "suspended" or "revoked"', "payload.status");
+      }
+      break;
     default:
       throw new ChainError(TxErrorCode.UNKNOWN_TYPE, `unknown tx type "${String(raw.type).slice(0, 40)}"`);
   }
   return raw as unknown as Tx;
 }
 
-/** The DID a tx writes to. */
+/** The DID a DID operation writes to; for other txs, the signer. */
 export function txTargetDid(tx: Tx): string {
-  return tx.type === TxType.DidCreate ? tx.payload.document.id : tx.payload.did;
+  switch (tx.type) {
+    case TxType.DidCreate:
+      return tx.payload.document.id;
+    case TxType.DidUpdate:
+    case TxType.DidDeactivate:
+      return tx.payload.did;
+    default:
+      return tx.signer;
+  }
 }
 
 /** A JSON view of a tx for RPC answers. */
 export function txToJson(tx: Tx): Record<string, unknown> {
-  return { v: tx.v, type: tx.type, chainId: tx.chainId, signer: tx.signer, vm: tx.vm, seq: tx.seq, payload: tx.payload, sig: toHex(tx.sig) };
+  const payload = tx.type === TxType.CredentialAnchor ? { ...tx.payload, digest: toHex(tx.payload.digest) } : tx.payload;
+  return { v: tx.v, type: tx.type, chainId: tx.chainId, signer: tx.signer, vm: tx.vm, seq: tx.seq, payload, sig: toHex(tx.sig) };
 }

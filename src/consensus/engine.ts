@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, commitHash, headerHash, txMerkleRoot } from "../chain/block.js";
 import { ChainError } from "../chain/errors.js";
-import { type CheckedTx, type SignatureVerifier, applyBlockTxs, touchedDids } from "../chain/execute.js";
+import { type CheckedTx, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
 import type { ConsensusParams } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
@@ -98,8 +98,8 @@ export class SingleValidatorEngine extends EventEmitter {
     let effects;
     for (;;) {
       const dids = new Set<string>();
-      for (const c of txs) for (const d of touchedDids(c.tx)) dids.add(d);
-      const loaded = await store.loadDids(dids);
+      for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
+      const loaded = await store.loadState(dids);
       try {
         effects = applyBlockTxs(ChainStore.viewOf(loaded), txs, ctx);
         break;
@@ -139,6 +139,7 @@ export class SingleValidatorEngine extends EventEmitter {
       writes: effects.writes,
       encodedWrites: encoded,
       versions: effects.versions,
+      credentials: effects.credentials,
       smtNodes: nodes,
       signState: state,
     });

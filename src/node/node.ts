@@ -127,7 +127,7 @@ export class SidNode {
         preverifier,
         chainId: genesis.chainId,
         verifier,
-        loadDids: (dids) => store.loadDids(dids),
+        loadState: (dids) => store.loadState(dids),
         isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
         nextBlock: () => {
           const head = store.head();

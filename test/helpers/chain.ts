@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import { headerHash } from "../../src/chain/block.js";
-import { SignatureVerifier, applyBlockTxs, touchedDids } from "../../src/chain/execute.js";
+import { SignatureVerifier, applyBlockTxs, touchedKeys } from "../../src/chain/execute.js";
 import { Mempool, defaultMempoolOptions } from "../../src/chain/mempool.js";
 import { ChainStore } from "../../src/chain/store.js";
 import { decodeTx, txHash } from "../../src/chain/tx.js";
@@ -23,7 +23,7 @@ export async function poolAndEngine(store: ChainStore, maxBlockTxs: number) {
   const mempool = new Mempool(defaultMempoolOptions, {
     chainId: CHAIN_ID,
     verifier,
-    loadDids: (d) => store.loadDids(d),
+    loadState: (d) => store.loadState(d),
     isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
     nextBlock: () => ({ height: store.head().height + 1, time: nextTime() }),
   });
@@ -42,8 +42,8 @@ export async function replayInto(source: ChainStore, replica: ChainStore): Promi
     const b = (await source.getBlock(height))!;
     const txs = b.txs.map((e) => ({ tx: decodeTx(e, CHAIN_ID), encoded: e, hash: txHash(e) }));
     const dids = new Set<string>();
-    for (const c of txs) for (const d of touchedDids(c.tx)) dids.add(d);
-    const eff = applyBlockTxs(ChainStore.viewOf(await replica.loadDids(dids)), txs, { chainId: CHAIN_ID, height, time: b.header.time, verifier });
+    for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
+    const eff = applyBlockTxs(ChainStore.viewOf(await replica.loadState(dids)), txs, { chainId: CHAIN_ID, height, time: b.header.time, verifier });
     const { root, nodes, encoded } = await replica.computeStateRoot(eff.writes);
     expect(hex(root), `state root at height ${height}`).to.equal(hex(b.header.stateRoot));
     await replica.commitBlock({

@@ -10,7 +10,7 @@ import { buildInitialDocument, type DidDocument } from "../../src/did/document.j
 import { createDidTx, deactivateDidTx, updateDidTx, type SignedTx, type WriteParams } from "../../src/client/txs.js";
 import { ChainError } from "../../src/chain/errors.js";
 import { type CheckedTx, type ExecContext, SignatureVerifier } from "../../src/chain/execute.js";
-import type { DidRecord, DidStateView } from "../../src/chain/state.js";
+import { type DidRecord, type StateView, type StateRecord, stateIdOf } from "../../src/chain/state.js";
 import { txHash } from "../../src/chain/tx.js";
 
 /** BIP39 test mnemonic (eleven "abandon" + "about"): public, for tests only. */
@@ -94,13 +94,16 @@ export function deactivateTx(p: WriteParams): CheckedTx {
 }
 
 /** A Map-backed DidStateView. */
-export class MapView implements DidStateView {
-  readonly records = new Map<string, DidRecord>();
-  getDid(did: string): DidRecord | undefined {
-    return this.records.get(did);
+export class MapView implements StateView {
+  readonly records = new Map<string, StateRecord>();
+  get(id: string): StateRecord | undefined {
+    return this.records.get(id);
   }
-  put(...records: DidRecord[]): this {
-    for (const r of records) this.records.set(r.did, r);
+  getDid(did: string): DidRecord | undefined {
+    return this.records.get(did) as DidRecord | undefined;
+  }
+  put(...records: StateRecord[]): this {
+    for (const r of records) this.records.set(stateIdOf(r), r);
     return this;
   }
 }

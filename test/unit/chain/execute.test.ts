@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ChainError, DidErrorCode, TxErrorCode } from "../../../src/chain/errors.js";
-import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, applyBlockTxs, checkTx, touchedDids } from "../../../src/chain/execute.js";
+import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, applyBlockTxs, checkTx, touchedKeys } from "../../../src/chain/execute.js";
 import type { DidRecord } from "../../../src/chain/state.js";
 import { TX_VERSION, TxType, type Tx, type UnsignedTx } from "../../../src/chain/tx.js";
 import { createDidTx, sealTx } from "../../../src/client/txs.js";
@@ -154,7 +154,7 @@ describe("chain/execute", () => {
       expect([r.created, r.createdHeight, r.updated, r.updatedHeight]).to.deep.equal([1000, 1, 2000, 2]);
       expect(r.deactivated).to.equal(false);
       expect(effect.version).to.deep.include({ did: A.did, versionId: 2, operation: "update", height: 2, time: 2000, document: doc2 });
-      expect(effect.version.txHash).to.deep.equal(c.hash);
+      expect(effect.version!.txHash).to.deep.equal(c.hash);
     });
 
     it("refuses an update naming a stale version (DID_STALE_VERSION)", () => {
@@ -241,7 +241,7 @@ describe("chain/execute", () => {
       const doc2 = validateDocument({ ...Actl.doc, service: [{ id: `${A.did}#hub`, type: "Hub", serviceEndpoint: "https://hub.example" }] }, A.did);
       const c = updateTx(writeParams(Actl, 1, 1, signerOf(B)), doc2);
       const effect = apply(view, c);
-      expect(effect.writes.map((r) => r.did)).to.have.members([A.did, B.did]);
+      expect(effect.writes.map((r) => (r as DidRecord).did)).to.have.members([A.did, B.did]);
       const a = view.getDid(A.did)!;
       expect(a.versionId).to.equal(2);
       expect(a.nonce).to.equal(1);
@@ -288,10 +288,10 @@ describe("chain/execute", () => {
       expectChainError(() => checkTx(view2, updateTx(writeParams(Ad, 1, 1, signerOf(D)), Ad.doc), execContext()), TxErrorCode.UNKNOWN_SIGNER);
     });
 
-    it("touchedDids lists the target and a foreign signer", () => {
-      expect(touchedDids(createTx(A).tx)).to.deep.equal([A.did]);
-      expect(touchedDids(updateTx(writeParams(A, 1, 1), A.doc).tx)).to.deep.equal([A.did]);
-      expect(touchedDids(updateTx(writeParams(Actl, 1, 1, signerOf(B)), Actl.doc).tx)).to.deep.equal([A.did, B.did]);
+    it("touchedKeys lists the target and a foreign signer", () => {
+      expect(touchedKeys(createTx(A))).to.deep.equal([A.did]);
+      expect(touchedKeys(updateTx(writeParams(A, 1, 1), A.doc))).to.deep.equal([A.did]);
+      expect(touchedKeys(updateTx(writeParams(Actl, 1, 1, signerOf(B)), Actl.doc))).to.deep.equal([A.did, B.did]);
     });
   });
 
@@ -306,7 +306,7 @@ describe("chain/execute", () => {
       expect(r.nonce).to.equal(2);
       expect(r.document).to.deep.equal(A.doc);
       expect(r.updated).to.equal(9000);
-      expect(effect.version.operation).to.equal("deactivate");
+      expect(effect.version!.operation).to.equal("deactivate");
       expectChainError(() => checkTx(view, updateTx(writeParams(A, 2, 2), A.doc), execContext()), DidErrorCode.DEACTIVATED);
       expectChainError(() => checkTx(view, deactivateTx(writeParams(A, 2, 2)), execContext()), DidErrorCode.DEACTIVATED);
       // Nor can it be created again.
@@ -447,7 +447,7 @@ describe("chain/execute", () => {
       try {
         const effect = checkTx(view, c, execContext());
         // Mutating what checkTx returned must not reach the view either.
-        for (const w of effect.writes) {
+        for (const w of effect.writes as DidRecord[]) {
           w.nonce = 999;
           w.versionId = 999;
         }

@@ -38,7 +38,7 @@ class Committed {
     for (const c of txs) {
       const effect = checkTx(view, c, execContext({ height: this.height }));
       view.put(...effect.writes);
-      for (const w of effect.writes) this.records.set(w.did, w);
+      for (const w of effect.writes) this.records.set((w as DidRecord).did, w as DidRecord);
       this.txs.add(hex(c.hash));
     }
     this.height++;
@@ -52,7 +52,7 @@ function makePool(committed: Committed, opts: Partial<MempoolOptions> = {}): Mem
     {
       chainId: CHAIN_ID,
       verifier: new SignatureVerifier(),
-      loadDids: async (dids) => {
+      loadState: async (dids) => {
         committed.loads++;
         const out = new Map<string, DidRecord | undefined>();
         for (const d of dids) out.set(d, committed.records.get(d));
@@ -272,7 +272,7 @@ describe("chain/mempool", () => {
   });
 
   describe("concurrency", () => {
-    /** A pool whose loadDids waits for `release()` once `hold()` was called. */
+    /** A pool whose loadState waits for `release()` once `hold()` was called. */
     function gatedPool() {
       let gate: Promise<void> | undefined;
       let open: () => void = () => undefined;
@@ -281,7 +281,7 @@ describe("chain/mempool", () => {
       const p = new Mempool(defaultMempoolOptions, {
         chainId: CHAIN_ID,
         verifier: new SignatureVerifier(),
-        loadDids: async (dids) => {
+        loadState: async (dids) => {
           if (gate) {
             entered();
             await gate;
@@ -299,7 +299,7 @@ describe("chain/mempool", () => {
           gate = new Promise<void>((r) => (open = r));
           waiting = new Promise<void>((r) => (entered = r));
         },
-        /** Resolves once an admission is parked in loadDids. */
+        /** Resolves once an admission is parked in loadState. */
         parked: () => waiting,
         release: () => {
           gate = undefined;
@@ -309,7 +309,7 @@ describe("chain/mempool", () => {
     }
 
     // remove() deletes a DID's pending record when its last pooled tx leaves; an
-    // admission parked in loadDids that skipped the DID because it was pending must
+    // admission parked in loadState that skipped the DID because it was pending must
     // load it again rather than see the DID as unregistered.
     it("an admission in flight while drop() empties a DID's pending entry still sees the committed record", async () => {
       const g = gatedPool();

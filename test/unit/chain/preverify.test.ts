@@ -63,7 +63,7 @@ describe("chain/preverify: stateless checks on a worker thread", function () {
     const pool = new Mempool(defaultMempoolOptions, {
       chainId: CHAIN_ID,
       verifier: new SignatureVerifier(),
-      loadDids: async (dids) => new Map([...dids].map((x) => [x, undefined])),
+      loadState: async (dids) => new Map([...dids].map((x) => [x, undefined])),
       isCommitted: async () => false,
       nextBlock: () => ({ height: 1, time: 1 }),
       preverifier: dead,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
-import { type CheckedTx, applyBlockTxs, touchedDids } from "../../../src/chain/execute.js";
+import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
 import { SparseMerkleTree } from "../../../src/chain/smt.js";
 import { type DidRecord, type DidVersion, didRecordHash, didStateKey, encodeDidRecord } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
@@ -22,8 +22,8 @@ async function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: Di
   const height = head.height + 1;
   const time = head.time + 1000;
   const dids = new Set<string>();
-  for (const c of txs) for (const d of touchedDids(c.tx)) dids.add(d);
-  const loaded = await store.loadDids(dids);
+  for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
+  const loaded = await store.loadState(dids);
   const effects = applyBlockTxs(ChainStore.viewOf(loaded), txs, execContext({ height, time }));
   const { root, nodes, encoded } = await store.computeStateRoot(effects.writes);
   const header: BlockHeader = {
@@ -112,7 +112,7 @@ describe("chain/store (LevelDB)", () => {
 
       expect(await s.getDid(A.did), label).to.deep.equal(recordA);
       expect(await s.getDid(C.did), label).to.equal(undefined);
-      const loaded = await s.loadDids([A.did, C.did, B.did, A.did]);
+      const loaded = await s.loadState([A.did, C.did, B.did, A.did]);
       expect([...loaded.keys()], label).to.deep.equal([A.did, C.did, B.did]);
       expect(loaded.get(A.did), label).to.deep.equal(recordA);
       expect(loaded.get(B.did), label).to.deep.equal(recordB);
@@ -175,10 +175,10 @@ describe("chain/store (LevelDB)", () => {
     const s = await ChainStore.open(join(dir, "db2"));
     try {
       await s.initGenesis(GENESIS_HASH, GENESIS_TIME);
-      expect((await s.loadDids([C.did])).get(C.did)).to.equal(undefined);
+      expect((await s.loadState([C.did])).get(C.did)).to.equal(undefined);
       expect(await s.getDid(C.did)).to.equal(undefined);
       await commitNext(s, [createTx(C)]);
-      expect((await s.loadDids([C.did])).get(C.did)?.versionId).to.equal(1);
+      expect((await s.getDid(C.did))?.versionId).to.equal(1);
       expect((await s.getDid(C.did))?.nonce).to.equal(1);
     } finally {
       await s.close();
