@@ -8,7 +8,10 @@ import { fromHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { encodeCanonical } from "./codec.js";
-import { isValidChainId } from "./tx.js";
+import { MAX_TRUSTEES, isValidChainId } from "./tx.js";
+import { parseDid } from "../did/syntax.js";
+import { KYC_LIMITS, isIssuerName, isTypeName, type IssuerRecord } from "../did/kyc.js";
+import type { StateRecord, TrusteesRecord } from "./state.js";
 import { CodedError } from "../errors.js";
 
 export interface GenesisValidator {
@@ -25,12 +28,28 @@ export interface ConsensusParams {
   maxBlockBytes: number;
 }
 
+/** Who governs: DIDs whose approvals, `threshold` of them, run governance actions. */
+export interface GenesisTrustees {
+  members: string[];
+  threshold: number;
+}
+
+/** An issuer accredited from the start. */
+export interface GenesisIssuer {
+  did: string;
+  name: string;
+  types: string[];
+}
+
 export interface Genesis {
   chainId: string;
   /** RFC 3339 time; block 1 comes after it. */
   genesisTime: string;
   validators: GenesisValidator[];
   params: ConsensusParams;
+  /** No trustees (members empty) means governance is off. */
+  trustees: GenesisTrustees;
+  issuers: GenesisIssuer[];
 }
 
 export const defaultConsensusParams: ConsensusParams = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024 };
@@ -80,7 +99,77 @@ export function parseGenesis(raw: unknown): Genesis {
     maxBlockBytes:
       p.maxBlockBytes === undefined ? defaultConsensusParams.maxBlockBytes : posInt(p.maxBlockBytes, "params.maxBlockBytes", 64 * 1024 * 1024),
   };
-  return { chainId: raw.chainId, genesisTime: new Date(raw.genesisTime).toISOString(), validators, params };
+  return {
+    chainId: raw.chainId,
+    genesisTime: new Date(raw.genesisTime).toISOString(),
+    validators,
+    params,
+    trustees: parseTrustees(raw.trustees),
+    issuers: parseIssuers(raw.issuers),
+  };
+}
+
+function genesisDid(v: unknown, what: string): string {
+  try {
+    return parseDid(v).did;
+  } catch (e) {
+    throw new GenesisError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+function parseTrustees(raw: unknown): GenesisTrustees {
+  if (raw === undefined) return { members: [], threshold: 0 };
+  if (!isObj(raw) || !Array.isArray(raw.members)) throw new GenesisError("trustees must be {members: [DID...], threshold}");
+  if (raw.members.length > MAX_TRUSTEES) throw new GenesisError(`trustees.members lists more than ${MAX_TRUSTEES} DIDs`);
+  const members = raw.members.map((d, i) => genesisDid(d, `trustees.members[${i}]`));
+  if (new Set(members).size !== members.length) throw new GenesisError("trustees.members lists a DID twice");
+  if (members.length === 0) {
+    if (raw.threshold !== undefined && raw.threshold !== 0) throw new GenesisError("trustees.threshold must be 0 when there are no members");
+    return { members, threshold: 0 };
+  }
+  return { members, threshold: posInt(raw.threshold, "trustees.threshold", members.length) };
+}
+
+function parseIssuers(raw: unknown): GenesisIssuer[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > 1000) throw new GenesisError("issuers must be an array (at most 1000)");
+  const seen = new Set<string>();
+  return raw.map((v, i): GenesisIssuer => {
+    if (!isObj(v)) throw new GenesisError(`issuers[${i}] must be an object`);
+    const did = genesisDid(v.did, `issuers[${i}].did`);
+    if (seen.has(did)) throw new GenesisError(`issuers[${i}].did is listed twice`);
+    seen.add(did);
+    if (!isIssuerName(v.name)) throw new GenesisError(`issuers[${i}].name must be 1-64 printable chars`);
+    const types = v.types;
+    if (!Array.isArray(types) || types.length === 0 || types.length > KYC_LIMITS.maxIssuerTypes || !types.every(isTypeName) || new Set(types).size !== types.length) {
+      throw new GenesisError(`issuers[${i}].types must list 1-${KYC_LIMITS.maxIssuerTypes} distinct type names`);
+    }
+    return { did, name: v.name, types: [...types] as string[] };
+  });
+}
+
+/** The state genesis starts from: the trustees and the issuers it names. */
+export function genesisRecords(g: Genesis): StateRecord[] {
+  const time = genesisTimeMs(g);
+  const out: StateRecord[] = [];
+  if (g.trustees.members.length > 0) {
+    const t: TrusteesRecord = { kind: "trustees", members: g.trustees.members, threshold: g.trustees.threshold, updatedHeight: 0 };
+    out.push(t);
+  }
+  for (const i of g.issuers) {
+    const rec: IssuerRecord = {
+      kind: "issuer",
+      did: i.did,
+      name: i.name,
+      types: i.types,
+      status: "active",
+      updatedHeight: 0,
+      updatedTime: time,
+      history: [{ status: "active", name: i.name, types: i.types, height: 0, time }],
+    };
+    out.push(rec);
+  }
+  return out;
 }
 
 export function genesisHash(g: Genesis): Uint8Array {

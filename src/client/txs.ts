@@ -4,6 +4,8 @@ import type { KeyPair } from "../crypto/hd.js";
 import { buildInitialDocument, type DidDocument, type Relationship, verificationMethods, publicKeyOfMethod, keyForRelationship } from "../did/document.js";
 import { bytesEqual } from "../crypto/bytes.js";
 import { type Tx, TX_VERSION, TxType, type UnsignedTx, encodeTx, signTx, txHash } from "../chain/tx.js";
+import type { GovAction } from "../chain/state.js";
+import type { CredentialStatus } from "../did/kyc.js";
 
 export interface SignedTx {
   tx: Tx;
@@ -68,4 +70,51 @@ export function findMethodForKey(doc: DidDocument, publicKey: Uint8Array, relati
     if (bytesEqual(pk, publicKey) && keyForRelationship(doc, relationship, id)) return id;
   }
   return undefined;
+}
+
+/** Who signs a registry tx: a DID, the absolute id of its key, its next sequence, the secret key. */
+export interface SignerParams {
+  chainId: string;
+  signer: string;
+  vm: string;
+  seq: number;
+  secretKey: Uint8Array;
+}
+
+function registryTx<T extends TxType.GovPropose | TxType.GovApprove | TxType.CredentialAnchor | TxType.CredentialStatus>(
+  s: SignerParams,
+  type: T,
+  payload: Extract<UnsignedTx, { type: T }>["payload"],
+): SignedTx {
+  return sealTx({ v: TX_VERSION, type, chainId: s.chainId, signer: s.signer, vm: s.vm, seq: s.seq, payload } as UnsignedTx, s.secretKey);
+}
+
+/** A trustee proposes a governance action; with threshold 1 it runs at once. Its tx hash is the proposal id. */
+export function govProposeTx(s: SignerParams, action: GovAction): SignedTx {
+  return registryTx(s, TxType.GovPropose, { action });
+}
+
+/** A trustee approves proposal `proposalId`, restating its action. */
+export function govApproveTx(s: SignerParams, proposalId: string, action: GovAction): SignedTx {
+  return registryTx(s, TxType.GovApprove, { proposalId, action });
+}
+
+export interface AnchorParams {
+  id: string;
+  subject: string;
+  types: string[];
+  /** sha256 of the issuer-signed credential. */
+  digest: Uint8Array;
+  validFrom: number;
+  validUntil: number | null;
+}
+
+/** An accredited issuer anchors a credential (signed with a key in its assertionMethod). */
+export function anchorCredentialTx(s: SignerParams, a: AnchorParams): SignedTx {
+  return registryTx(s, TxType.CredentialAnchor, { id: a.id, subject: a.subject, types: a.types, digest: a.digest, validFrom: a.validFrom, validUntil: a.validUntil });
+}
+
+/** The issuer revokes ("revoked", final), suspends ("suspended") or reinstates ("active") a credential. */
+export function credentialStatusTx(s: SignerParams, id: string, status: CredentialStatus): SignedTx {
+  return registryTx(s, TxType.CredentialStatus, { id, status });
 }

@@ -3,6 +3,7 @@
  *   <home>/config/genesis.json         the chain's genesis
  *   <home>/config/node.json            node options (ports, limits)
  *   <home>/config/validator_key.json   the validator's secret key (0600)
+ *   <home>/config/trustee_key.json     a local trustee key (0600), made by `sid init`
  *   <home>/data/chain/                 LevelDB: blocks, state, indexes
  *   <home>/keys/                       encrypted user keys (sid keys ...)
  */
@@ -16,6 +17,7 @@ import { publicKeyOf } from "../crypto/secp256k1.js";
 import { type Genesis, parseGenesis } from "../chain/genesis.js";
 import { isValidChainId } from "../chain/tx.js";
 import { validatorAddress } from "../consensus/validators.js";
+import { didFromPublicKey } from "../did/syntax.js";
 import { CodedError } from "../errors.js";
 
 export class NodeConfigError extends CodedError<"NODE_CONFIG"> {
@@ -32,6 +34,7 @@ export interface HomePaths {
   genesisFile: string;
   configFile: string;
   validatorKeyFile: string;
+  trusteeKeyFile: string;
   chainDb: string;
 }
 
@@ -47,6 +50,7 @@ export function homePaths(home: string): HomePaths {
     genesisFile: join(configDir, "genesis.json"),
     configFile: join(configDir, "node.json"),
     validatorKeyFile: join(configDir, "validator_key.json"),
+    trusteeKeyFile: join(configDir, "trustee_key.json"),
     chainDb: join(dataDir, "chain"),
   };
 }
@@ -112,6 +116,26 @@ export interface InitResult {
   chainId: string;
   validatorAddress: string;
   genesisFile: string;
+  /** The DID of the local trustee key, when this home has one. */
+  trusteeDid?: string;
+}
+
+export interface TrusteeKeyFile {
+  did: string;
+  publicKey: string;
+  secretKey: string;
+}
+
+/** The local trustee key (`sid init` makes one), or undefined when the home has none. */
+export function loadTrusteeKey(paths: HomePaths): { did: string; secretKey: Uint8Array } | undefined {
+  if (!existsSync(paths.trusteeKeyFile)) return undefined;
+  const raw = readJson(paths.trusteeKeyFile, "trustee key file") as Partial<TrusteeKeyFile>;
+  try {
+    const sk = fromHex(String(raw.secretKey), 32);
+    return { did: didFromPublicKey(publicKeyOf(sk)), secretKey: sk };
+  } catch (e) {
+    throw new NodeConfigError(`trustee key file ${paths.trusteeKeyFile} is invalid: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -128,6 +152,7 @@ export async function initHome(home: string, opts: { dev: boolean; chainId?: str
       chainId: g.chainId,
       validatorAddress: sk ? toHex(validatorAddress(publicKeyOf(sk))) : "",
       genesisFile: paths.genesisFile,
+      ...(existsSync(paths.trusteeKeyFile) ? { trusteeDid: loadTrusteeKey(paths)?.did } : {}),
     };
   }
   if (opts.force && existsSync(paths.chainDb)) {
@@ -141,13 +166,19 @@ export async function initHome(home: string, opts: { dev: boolean; chainId?: str
   const address = toHex(validatorAddress(key.publicKey));
   const keyFile: ValidatorKeyFile = { address, publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
   writeFileSync(paths.validatorKeyFile, JSON.stringify(keyFile, null, 2) + "\n", { mode: 0o600 });
+  // The local trustee, alone with threshold 1: governance (the issuer registry) runs on one machine.
+  const trustee = randomKeyPair();
+  const trusteeDid = didFromPublicKey(trustee.publicKey);
+  const trusteeFile: TrusteeKeyFile = { did: trusteeDid, publicKey: toHex(trustee.publicKey), secretKey: toHex(trustee.secretKey) };
+  writeFileSync(paths.trusteeKeyFile, JSON.stringify(trusteeFile, null, 2) + "\n", { mode: 0o600 });
   const template = genesisTemplate("dev");
   const genesis = parseGenesis({
     ...template,
     chainId: opts.chainId ?? (opts.dev ? template.chainId : "sid-local"),
     genesisTime: new Date().toISOString(),
     validators: [{ name: "validator-0", publicKey: toHex(key.publicKey), power: 10 }],
+    trustees: { members: [trusteeDid], threshold: 1 },
   });
   writeFileSync(paths.genesisFile, JSON.stringify(genesis, null, 2) + "\n");
-  return { created: true, chainId: genesis.chainId, validatorAddress: address, genesisFile: paths.genesisFile };
+  return { created: true, chainId: genesis.chainId, validatorAddress: address, genesisFile: paths.genesisFile, trusteeDid };
 }

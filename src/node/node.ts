@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { secp } from "../crypto/secp256k1.js";
-import { genesisHash, genesisTimeMs, type Genesis } from "../chain/genesis.js";
+import { genesisHash, genesisRecords, genesisTimeMs, type Genesis } from "../chain/genesis.js";
 import { SignatureVerifier } from "../chain/execute.js";
 import { Mempool, defaultMempoolOptions, type MempoolOptions, type Rejection } from "../chain/mempool.js";
 import { ChainStore } from "../chain/store.js";
@@ -113,7 +113,7 @@ export class SidNode {
     }
     let preverifier: TxPreverifier | undefined;
     try {
-      if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis));
+      if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis), genesisRecords(genesis));
       const stored = await store.genesisHash();
       if (!stored || !bytesEqual(stored, gHash)) {
         throw new NodeConfigError(`${paths.chainDb} belongs to another genesis (stored ${stored ? toHex(stored) : "none"}, file ${toHex(gHash)})`);

@@ -54,6 +54,7 @@ export async function replayInto(source: ChainStore, replica: ChainStore): Promi
       writes: eff.writes,
       encodedWrites: encoded,
       versions: eff.versions,
+      credentials: eff.credentials,
       smtNodes: nodes,
     });
   }
