@@ -4,7 +4,7 @@
  * docs/errors.md is the human-readable copy of APP_ERROR_CODES; a unit test
  * keeps both in step with the code enums of the other rooms.
  */
-import { BlockErrorCode, DidErrorCode, TxErrorCode } from "../chain/errors.js";
+import { BlockErrorCode, DidErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "../chain/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { DidRuleCode } from "../did/errors.js";
 
@@ -29,7 +29,7 @@ export interface RpcLogger {
 }
 
 /** Every string code a handler may throw, across all rooms. */
-export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode;
+export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode;
 
 /**
  * String error code -> stable JSON-RPC error code. Numbers are part of the
@@ -38,6 +38,8 @@ export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErr
  *   1100-1199 DID (DidErrorCode; DidRuleCode shares its strings)
  *   1200-1299 block
  *   1300-1399 crypto
+ *   1400-1499 governance
+ *   1500-1599 KYC registry (issuers, credentials)
  * `satisfies` makes a new enum member without a number a compile error.
  */
 export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
@@ -71,6 +73,26 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [CryptoErrorCode.BAD_SIGNATURE]: 1302,
   [CryptoErrorCode.BAD_MNEMONIC]: 1303,
   [CryptoErrorCode.BAD_ENCODING]: 1304,
+
+  [GovErrorCode.DISABLED]: 1400,
+  [GovErrorCode.NOT_TRUSTEE]: 1401,
+  [GovErrorCode.PROPOSAL_NOT_FOUND]: 1402,
+  [GovErrorCode.PROPOSAL_EXISTS]: 1403,
+  [GovErrorCode.PROPOSAL_EXPIRED]: 1404,
+  [GovErrorCode.PROPOSAL_CLOSED]: 1405,
+  [GovErrorCode.ACTION_MISMATCH]: 1406,
+  [GovErrorCode.ALREADY_APPROVED]: 1407,
+  [GovErrorCode.ACTION_FAILED]: 1408,
+
+  [KycErrorCode.ISSUER_NOT_FOUND]: 1500,
+  [KycErrorCode.ISSUER_EXISTS]: 1501,
+  [KycErrorCode.ISSUER_NOT_ACTIVE]: 1502,
+  [KycErrorCode.TYPE_NOT_ACCREDITED]: 1503,
+  [KycErrorCode.CREDENTIAL_EXISTS]: 1504,
+  [KycErrorCode.CREDENTIAL_NOT_FOUND]: 1505,
+  [KycErrorCode.NOT_CREDENTIAL_ISSUER]: 1506,
+  [KycErrorCode.BAD_STATUS_CHANGE]: 1507,
+  [KycErrorCode.BAD_VALIDITY]: 1508,
 } satisfies Record<AppErrorReason, number>);
 
 /**

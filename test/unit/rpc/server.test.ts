@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
-import { BlockErrorCode, ChainError, CodecError, DidErrorCode, TxErrorCode } from "../../../src/chain/errors.js";
+import { BlockErrorCode, ChainError, CodecError, DidErrorCode, TxErrorCode, GovErrorCode, KycErrorCode } from "../../../src/chain/errors.js";
 import { CryptoError, CryptoErrorCode } from "../../../src/crypto/errors.js";
 import { DidError, DidRuleCode } from "../../../src/did/errors.js";
 import { APP_ERROR_CODES, RpcParamsError, toJsonRpcError } from "../../../src/rpc/errors.js";
@@ -491,6 +491,8 @@ describe("rpc: application error codes", () => {
     ["DidRuleCode", DidRuleCode],
     ["BlockErrorCode", BlockErrorCode],
     ["CryptoErrorCode", CryptoErrorCode],
+    ["GovErrorCode", GovErrorCode],
+    ["KycErrorCode", KycErrorCode],
   ];
 
   it("gives every enum value a number", () => {
@@ -512,6 +514,8 @@ describe("rpc: application error codes", () => {
     range(1100, DidRuleCode);
     range(1200, BlockErrorCode);
     range(1300, CryptoErrorCode);
+    range(1400, GovErrorCode);
+    range(1500, KycErrorCode);
     // Tx numbers follow the order of TxErrorCode.
     expect(Object.values(TxErrorCode).map((r) => APP_ERROR_CODES[r])).to.deep.equal(Object.values(TxErrorCode).map((_, i) => 1000 + i));
   });
