@@ -19,6 +19,7 @@ import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
 import { defaultRpcOptions, type RpcOptions } from "../rpc/options.js";
+import { registryMethods } from "../rpc/registry-methods.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -165,7 +166,17 @@ export class SidNode {
       }
 
       const rpcOpts = { ...defaultRpcOptions, port: defaultNodeOptions.rpcPort, ...fileCfg.rpc, ...opts.rpc };
-      node.app = buildServer(rpcOpts, nodeMethods(node.readApi(), { benchMethods: process.env.SID_BENCH === "1" }), (app) => {
+      const methods = {
+        ...nodeMethods(node.readApi(), { benchMethods: process.env.SID_BENCH === "1" }),
+        ...registryMethods({
+          head: () => store.head(),
+          getRecord: (id) => store.getRecord(id),
+          listRecords: (kind, o) => store.listRecords(kind, o),
+          listCredentials: (by, did, o) => store.listCredentials(by, did, o),
+          now: Date.now,
+        }),
+      };
+      node.app = buildServer(rpcOpts, methods, (app) => {
         app.get("/health", async () => ({ status: "ok", height: store.head().height }));
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });

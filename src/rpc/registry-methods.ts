@@ -1,0 +1,194 @@
+/**
+ * JSON-RPC methods of the KYC registry and of governance: issuers,
+ * credential anchors and their status (current, or at a height or time),
+ * trustees and proposals. Read-only; writes are txs through tx_submit.
+ * Answers hold what the chain holds: ids, DIDs, types, digests, times and
+ * statuses, never a claim value.
+ */
+import { toHex } from "../crypto/bytes.js";
+import { ChainError, GovErrorCode, KycErrorCode } from "../chain/errors.js";
+import {
+  type ProposalRecord,
+  type StateRecord,
+  type TrusteesRecord,
+  TRUSTEES_ID,
+  credentialStateId,
+  issuerStateId,
+  proposalStateId,
+} from "../chain/state.js";
+import type { ChainHead } from "../chain/store.js";
+import type { CredentialIndexBy } from "../chain/buckets.js";
+import {
+  type CredentialRecord,
+  type IssuerRecord,
+  effectiveStatus,
+  issuerMayAttest,
+  issuerPeriodAt,
+  storedStatusAt,
+} from "../did/kyc.js";
+import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { RpcParamsError } from "./errors.js";
+
+/** What these methods need of a node. */
+export interface RegistryReadApi {
+  head(): ChainHead;
+  getRecord(id: string): Promise<StateRecord | undefined>;
+  listRecords(kind: string, opts: { after?: string; limit: number }): Promise<StateRecord[]>;
+  listCredentials(by: CredentialIndexBy, did: string, opts: { after?: string; limit: number }): Promise<CredentialRecord[]>;
+  /** Wall-clock now, ms (expiry is judged against it when no time is asked). */
+  now(): number;
+}
+
+const DID = { type: "string", maxLength: 256, pattern: "^did:sid:[1-9A-HJ-NP-Za-km-z]{1,64}$" } as const;
+const CRED_ID = { type: "string", required: true, maxLength: 32, pattern: "^[0-9a-f]{32}$" } as const;
+const LIMIT = { type: "integer", minimum: 1, maximum: 500 } as const;
+const DEFAULT_LIMIT = 100;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function issuerToJson(r: IssuerRecord): Record<string, unknown> {
+  return {
+    did: r.did,
+    name: r.name,
+    types: r.types,
+    status: r.status,
+    updatedHeight: r.updatedHeight,
+    updated: iso(r.updatedTime),
+    history: r.history.map((p) => ({ status: p.status, name: p.name, types: p.types, height: p.height, time: iso(p.time) })),
+  };
+}
+
+export function credentialToJson(r: CredentialRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    issuer: r.issuer,
+    subject: r.subject,
+    types: r.types,
+    digest: toHex(r.digest),
+    validFrom: iso(r.validFrom),
+    validUntil: r.validUntil === null ? null : iso(r.validUntil),
+    anchoredHeight: r.anchoredHeight,
+    anchored: iso(r.anchoredTime),
+    txHash: toHex(r.txHash),
+    status: r.status,
+    history: r.history.map((c) => ({ status: c.status, height: c.height, time: iso(c.time) })),
+  };
+}
+
+function proposalToJson(p: ProposalRecord): Record<string, unknown> {
+  return { ...p, kind: undefined };
+}
+
+function parseTime(v: string, param: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(ms)) throw new RpcParamsError(param, "must be an RFC 3339 date-time, e.g. 2026-01-02T03:04:05Z");
+  return ms;
+}
+
+export function registryMethods(api: RegistryReadApi): MethodTable {
+  const issuer = async (did: string) => {
+    const r = (await api.getRecord(issuerStateId(did))) as IssuerRecord | undefined;
+    if (!r) throw new ChainError(KycErrorCode.ISSUER_NOT_FOUND, `${did} has never been an issuer`);
+    return r;
+  };
+  const credential = async (id: string) => {
+    const r = (await api.getRecord(credentialStateId(id))) as CredentialRecord | undefined;
+    if (!r) throw new ChainError(KycErrorCode.CREDENTIAL_NOT_FOUND, `credential ${id} is not anchored`);
+    return r;
+  };
+  return {
+    issuer_get: defineMethod<{ did: string }, Record<string, unknown>>({
+      description: "An issuer's accreditation: name, types, status and every period since it was added.",
+      params: { did: { ...DID, required: true } },
+      handler: async ({ did }) => issuerToJson(await issuer(did)),
+    }),
+
+    issuer_list: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
+      description: "Issuers in DID order, `limit` after the DID `after`; `next` is the cursor of the following page.",
+      params: { after: DID, limit: LIMIT },
+      handler: async ({ after, limit = DEFAULT_LIMIT }) => {
+        const recs = (await api.listRecords("issuer", { ...(after !== undefined ? { after } : {}), limit })) as IssuerRecord[];
+        return { issuers: recs.map(issuerToJson), next: recs.length === limit ? recs[recs.length - 1]!.did : null };
+      },
+    }),
+
+    credential_get: defineMethod<{ id: string }, Record<string, unknown>>({
+      description: "A credential anchor: issuer, subject, types, digest, validity, status and its history.",
+      params: { id: CRED_ID },
+      handler: async ({ id }) => credentialToJson(await credential(id)),
+    }),
+
+    credential_status: defineMethod<{ id: string; height?: number; time?: string }, Record<string, unknown>>({
+      description:
+        "A credential's status now, or at a height or time: revoked, suspended, expired, notYetValid or active, and whether its issuer was accredited for its types when it was anchored.",
+      params: { id: CRED_ID, height: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, time: { type: "string", maxLength: 40 } },
+      handler: async ({ id, height, time }) => {
+        if (height !== undefined && time !== undefined) throw new RpcParamsError("time", "give at most one of height or time");
+        const head = api.head();
+        if (height !== undefined && height > head.height) throw new RpcParamsError("height", `is above the head (${head.height})`);
+        const r = await credential(id);
+        const atTime = time !== undefined ? parseTime(time, "time") : height === undefined ? api.now() : undefined;
+        if (time !== undefined && atTime! > api.now()) throw new RpcParamsError("time", "is in the future");
+        const stored = storedStatusAt(r, height !== undefined ? { height } : { time: atTime! });
+        // At a height, expiry is judged at that height's block time, which the answer does not know; the anchor time bounds it from below.
+        const judgeAt = atTime ?? Math.max(r.anchoredTime, head.time);
+        const iss = (await api.getRecord(issuerStateId(r.issuer))) as IssuerRecord | undefined;
+        const period = iss ? issuerPeriodAt(iss, r.anchoredHeight) : undefined;
+        return {
+          id,
+          at: height !== undefined ? { height } : { time: iso(atTime!) },
+          status: stored === undefined ? "notAnchored" : effectiveStatus(stored, r, judgeAt),
+          storedStatus: stored ?? null,
+          issuer: r.issuer,
+          subject: r.subject,
+          types: r.types,
+          validFrom: iso(r.validFrom),
+          validUntil: r.validUntil === null ? null : iso(r.validUntil),
+          anchoredHeight: r.anchoredHeight,
+          issuerAccreditedAtAnchor: issuerMayAttest(period, r.types),
+          issuerStatus: iss?.status ?? null,
+        };
+      },
+    }),
+
+    credential_list: defineMethod<{ subject?: string; issuer?: string; after?: string; limit?: number }, Record<string, unknown>>({
+      description: "Credentials of one subject or one issuer, in id order, `limit` after the id `after`.",
+      params: { subject: DID, issuer: DID, after: { ...CRED_ID, required: false }, limit: LIMIT },
+      handler: async ({ subject, issuer: iss, after, limit = DEFAULT_LIMIT }) => {
+        if ((subject === undefined) === (iss === undefined)) throw new RpcParamsError("subject", "give exactly one of subject or issuer");
+        const by: CredentialIndexBy = subject !== undefined ? "subject" : "issuer";
+        const recs = await api.listCredentials(by, (subject ?? iss)!, { ...(after !== undefined ? { after } : {}), limit });
+        return { credentials: recs.map(credentialToJson), next: recs.length === limit ? recs[recs.length - 1]!.id : null };
+      },
+    }),
+
+    gov_trustees: defineMethod({
+      description: "The current trustees and the number of approvals a proposal needs.",
+      params: {},
+      handler: async () => {
+        const t = (await api.getRecord(TRUSTEES_ID)) as TrusteesRecord | undefined;
+        if (!t || t.members.length === 0) throw new ChainError(GovErrorCode.DISABLED, "this chain has no trustees: governance is disabled");
+        return { members: t.members, threshold: t.threshold, updatedHeight: t.updatedHeight };
+      },
+    }),
+
+    gov_proposal: defineMethod<{ id: string }, Record<string, unknown>>({
+      description: "A governance proposal: its action, approvals, status and last height for approvals.",
+      params: { id: { type: "string", required: true, maxLength: 64, pattern: "^[0-9a-f]{64}$" } },
+      handler: async ({ id }) => {
+        const p = (await api.getRecord(proposalStateId(id))) as ProposalRecord | undefined;
+        if (!p) throw new ChainError(GovErrorCode.PROPOSAL_NOT_FOUND, `no proposal ${id}`);
+        return proposalToJson(p);
+      },
+    }),
+
+    gov_proposals: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
+      description: "Proposals in id order, `limit` after the id `after`.",
+      params: { after: { type: "string", maxLength: 64, pattern: "^[0-9a-f]{64}$" }, limit: LIMIT },
+      handler: async ({ after, limit = DEFAULT_LIMIT }) => {
+        const recs = (await api.listRecords("proposal", { ...(after !== undefined ? { after } : {}), limit })) as ProposalRecord[];
+        return { proposals: recs.map(proposalToJson), next: recs.length === limit ? recs[recs.length - 1]!.id : null };
+      },
+    }),
+  };
+}
