@@ -66,9 +66,9 @@ class FakeChain implements CredentialVerificationDeps {
   readonly resolutions: Array<{ did: string; versionTime?: string }> = [];
   statusAtOverride: ((id: string, timeMs: number) => Promise<AnchorStatus | undefined>) | undefined;
 
-  addVersion(doc: DidDocument, time: number): void {
+  addVersion(doc: DidDocument, time: number, deactivated = false): void {
     const list = this.versions.get(doc.id) ?? [];
-    list.push({ versionId: list.length + 1, time, deactivated: false, document: doc });
+    list.push({ versionId: list.length + 1, time, deactivated, document: doc });
     this.versions.set(doc.id, list);
   }
 
@@ -365,6 +365,22 @@ describe("client/credentials", function () {
       const issued = await issuedAndAnchored(w, { holderPublicKey: strangerKey.publicKey });
       const presentation = await present(issued.credential, ["given_name"], strangerKey.secretKey);
       expectRefused(await verifyCredentialPresentation(presentation, w.chain, EXPECT), VerdictReason.HOLDER_KEY_MISMATCH);
+    });
+
+    it("refuses a presentation once the holder has deactivated the subject DID (SUBJECT_DID_UNRESOLVED)", async function () {
+      const w = world();
+      const issued = await issuedAndAnchored(w);
+      const presentation = await present(issued.credential);
+      expectValid(await verifyCredentialPresentation(presentation, w.chain, EXPECT));
+      w.chain.addVersion(w.holderDoc, T0 + DAY / 2, true);
+      expectRefused(await verifyCredentialPresentation(presentation, w.chain, EXPECT), VerdictReason.SUBJECT_DID_UNRESOLVED);
+    });
+
+    it("refuses a credential whose issuer DID did not exist when it was anchored (ISSUER_DID_UNRESOLVED)", async function () {
+      const w = world();
+      const issued = await issueSdJwtVc(sdInput(w));
+      w.chain.anchor(issued, { height: 10, time: T0 - 2 * DAY });
+      expectRefused(await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT), VerdictReason.ISSUER_DID_UNRESOLVED);
     });
 
     it("requires key binding by default: a bare credential is refused, accepted whole only when binding is waived", async function () {
