@@ -23,10 +23,10 @@
 import { bytesEqual } from "../../crypto/bytes.js";
 import { validateDocument, keyForRelationship, type DidDocument, type Relationship } from "../../did/document.js";
 import { parseDidUrlWithFragment } from "../../did/syntax.js";
-import { RESERVED_CLAIM_NAMES, SD_JWT_KEYS, credentialDigest, credentialIdFromJti } from "./contract.js";
+import { CREDENTIAL_LIMITS, RESERVED_CLAIM_NAMES, SD_JWT_KEYS, credentialDigest, credentialIdFromJti } from "./contract.js";
 import { invalidInput } from "./errors.js";
 import { parseCredential, type ParsedCredential } from "./format.js";
-import { ES256K, decodeJsonSegment, es256kVerify, isPlainObject, sdDigest } from "./jose.js";
+import { ES256K, decodeJsonSegment, es256kVerify, sdDigest } from "./jose.js";
 import {
   VerdictReason,
   type AnchoredCredential,
@@ -150,18 +150,27 @@ function checkDisclosures(c: ParsedCredential): Record<string, JsonValue> {
     if (SD_JWT_KEYS.has(name) || RESERVED_CLAIM_NAMES.has(name) || Object.hasOwn(c.issuerJwt.payload, name) || Object.hasOwn(disclosed, name)) {
       refuse(VerdictReason.DISCLOSURE_MISMATCH, `disclosure ${i} names claim ${JSON.stringify(name.slice(0, 64))}, which is reserved or already present`);
     }
-    if (containsSdJwtKey(item[2])) {
-      refuse(VerdictReason.DISCLOSURE_MISMATCH, `disclosure ${i} holds nested selective disclosure, which sid credentials do not use`);
-    }
+    const nested = nestedProblem(item[2], 0);
+    if (nested) refuse(VerdictReason.DISCLOSURE_MISMATCH, `disclosure ${i} ${nested}`);
     Object.defineProperty(disclosed, name, { value: item[2] as JsonValue, enumerable: true, writable: true, configurable: true });
   });
   return disclosed;
 }
 
-function containsSdJwtKey(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(containsSdJwtKey);
-  if (!isPlainObject(v)) return false;
-  return Object.keys(v).some((k) => SD_JWT_KEYS.has(k)) || Object.values(v).some(containsSdJwtKey);
+/**
+ * What is wrong inside a disclosed value, if anything: SD-JWT keys (nested
+ * selective disclosure, which sid credentials do not use) or nesting deeper
+ * than issuing allows. The depth bound also keeps this walk's recursion small.
+ */
+function nestedProblem(v: unknown, depth: number): string | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  if (depth >= CREDENTIAL_LIMITS.maxClaimDepth) return `nests deeper than ${CREDENTIAL_LIMITS.maxClaimDepth} levels`;
+  if (!Array.isArray(v) && Object.keys(v).some((k) => SD_JWT_KEYS.has(k))) return "holds nested selective disclosure, which sid credentials do not use";
+  for (const item of Object.values(v)) {
+    const problem = nestedProblem(item, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 /**

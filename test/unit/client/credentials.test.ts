@@ -325,6 +325,22 @@ describe("client/credentials", function () {
       expectRefused(v, VerdictReason.DISCLOSURE_MISMATCH);
     });
 
+    it("refuses signed disclosures holding nested SD-JWT keys or nesting too deep (DISCLOSURE_MISMATCH)", async function () {
+      let deep: JsonValue = "bottom";
+      for (let i = 0; i < 20; i++) deep = { inner: deep };
+      for (const value of [{ street: "Hauptstrasse 1", _sd: ["x"] }, deep]) {
+        const w = world();
+        const issued = await issueSdJwtVc(sdInput(w));
+        const disclosure = b64json([base64urlEncode(new Uint8Array(16).fill(7)), "address", value]);
+        // The issuer itself signs the odd disclosure, so only the value check can refuse it.
+        const jwt = resign(parts(issued.credential).jwt, (p) => (p._sd = [...(p._sd as string[]), sdDigest(disclosure)].sort()), issuerKey.secretKey);
+        w.chain.anchor({ ...issued, digest: credentialDigest(jwt) }, ANCHOR_AT);
+        const withoutKb = `${jwt}~${disclosure}~`;
+        const v = await verifyCredentialPresentation(withoutKb + keyBindingJwt(withoutKb, holderKey.secretKey), w.chain, EXPECT);
+        expectRefused(v, VerdictReason.DISCLOSURE_MISMATCH);
+      }
+    });
+
     it("refuses a key binding signed by a key other than cnf (BAD_KEY_BINDING)", async function () {
       const w = world();
       const issued = await issuedAndAnchored(w);
