@@ -7,12 +7,12 @@ import { randomBytes } from "node:crypto";
 import { sha256 } from "../../crypto/hash.js";
 import { toHex, utf8 } from "../../crypto/bytes.js";
 
-/** On chain: 16 random bytes as 32 lowercase hex characters. */
-export const CREDENTIAL_ID_RE = /^[0-9a-f]{32}$/;
+import { CREDENTIAL_ID_RE, TYPE_NAME_RE, isCredentialId, isTypeName } from "../../did/kyc.js";
+
+/** The chain's rules for ids and type names (did/kyc.ts), shared, not copied. */
+export { CREDENTIAL_ID_RE, TYPE_NAME_RE, isCredentialId, isTypeName };
 /** Inside a credential, the id is the JWT `jti` in this URN namespace. */
 export const CREDENTIAL_JTI_PREFIX = "urn:sid:credential:";
-/** Type names: a letter, then up to 63 of [A-Za-z0-9._-] (KYCBasic, AgeOver18). */
-export const TYPE_NAME_RE = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 /** SD-JWT VC `vct` of a type: `urn:sid:type:<Type>`. */
 export const VCT_PREFIX = "urn:sid:type:";
 
@@ -27,10 +27,6 @@ export function newCredentialId(): string {
   return randomBytes(16).toString("hex");
 }
 
-export function isCredentialId(id: unknown): id is string {
-  return typeof id === "string" && CREDENTIAL_ID_RE.test(id);
-}
-
 /** `urn:sid:credential:<hex>` for a credential id. */
 export function credentialJti(credentialId: string): string {
   return CREDENTIAL_JTI_PREFIX + credentialId;
@@ -41,10 +37,6 @@ export function credentialIdFromJti(jti: unknown): string | undefined {
   if (typeof jti !== "string" || !jti.startsWith(CREDENTIAL_JTI_PREFIX)) return undefined;
   const id = jti.slice(CREDENTIAL_JTI_PREFIX.length);
   return isCredentialId(id) ? id : undefined;
-}
-
-export function isTypeName(type: unknown): type is string {
-  return typeof type === "string" && TYPE_NAME_RE.test(type);
 }
 
 export function vctOfType(type: string): string {
