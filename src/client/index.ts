@@ -1,3 +1,6 @@
 export * from "./rpc-client.js";
 export * from "./txs.js";
 export * from "./sid-client.js";
+export * from "./trust.js";
+export * from "./verify-proof.js";
+export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
