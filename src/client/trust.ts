@@ -11,7 +11,7 @@ import { ProofError, ProofErrorCode } from "../chain/proof.js";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { ValidatorSet } from "../consensus/validators.js";
-import { VoteStep, verifyCommit, voteSigningDigest } from "../consensus/vote.js";
+import { VoteStep, voteSigningDigest } from "../consensus/vote.js";
 
 export interface TrustedValidators {
   /** The chain the sets belong to: a proof of another chain is refused. */
@@ -35,12 +35,18 @@ export interface ValidatorSetTransition {
  * client that today's single-set chains need.
  *
  * Transition rule (acceptTransition): a block at height H whose header names
- * a new set S' is trusted when its commit is valid under S' (the chain's own
- * rule for that block) AND signatures in it carry more than 2/3 of the power
- * of the set trusted at H so far. The old set thereby vouches for the new
- * one; from H on, setFor answers S'. Transitions are followed forwards only,
- * in height order, and a client trusts the latest set it knows for every
- * later height until it is shown another transition.
+ * a new set S' is trusted when valid precommits in its commit carry more
+ * than 2/3 of the power of S' AND more than 2/3 of the power of the set
+ * trusted at H so far (each set counts only its own members' signatures).
+ * The old set thereby vouches for the new one; from H on, setFor answers
+ * S'. Transitions are followed forwards only, in height order, and a client
+ * trusts the latest set it knows for every later height until it is shown
+ * another transition.
+ *
+ * Today's chain never changes its set, so no node makes such a commit yet:
+ * the rule asks the future multi-validator consensus to have the outgoing
+ * validators precommit the first block of the new set too (headers carry no
+ * next-validators hash the old set could sign in its last block instead).
  */
 export class ValidatorSetTracker implements TrustedValidators {
   /** Eras in ascending `fromHeight`; the first starts at height 1. */
@@ -97,7 +103,10 @@ export class ValidatorSetTracker implements TrustedValidators {
     if (header.height <= this.latestHeight) {
       throw new ProofError(ProofErrorCode.BAD_TRANSITION, `transitions are followed forwards: height ${header.height} is not after ${this.latestHeight}`);
     }
-    if (!verifyCommit(this.chainId, commit, validators)) throw new ProofError(ProofErrorCode.BAD_COMMIT, "transition commit is not valid under the new set");
+    const signedNew = powerSigned(this.chainId, commit, validators);
+    if (signedNew < validators.quorum()) {
+      throw new ProofError(ProofErrorCode.BAD_COMMIT, `the new set signed ${signedNew} of ${validators.totalPower} power; more than 2/3 (${validators.quorum()}) is needed`);
+    }
     const signed = powerSigned(this.chainId, commit, old);
     if (signed < old.quorum()) {
       throw new ProofError(ProofErrorCode.BAD_TRANSITION, `the trusted set signed ${signed} of ${old.totalPower} power for the new set ${toHex(validators.hash)}; more than 2/3 (${old.quorum()}) is needed`);
