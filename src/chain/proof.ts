@@ -184,6 +184,7 @@ export function parseStateProofJson(j: unknown): AnchoredStateProof {
     } catch {
       throw malformed("record", "must be padded base64 (RFC 4648 section 4)");
     }
+    if (valueBytes.length > MAX_PROOF_RECORD_BYTES) throw malformed("record", `longer than ${MAX_PROOF_RECORD_BYTES} bytes`);
   }
   let proof: SmtProof;
   try {
