@@ -26,8 +26,12 @@ import {
   txIndexKey,
   u64be,
 } from "./buckets.js";
-import { type Block, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
+import { type Block, type BlockHeader, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
 import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
+import { bytesEqual } from "../crypto/bytes.js";
+import { sha256 } from "../crypto/hash.js";
+import { BlockErrorCode, ChainError } from "./errors.js";
+import type { StateProof } from "./proof.js";
 import {
   type DidRecord,
   type DidVersion,
@@ -42,7 +46,6 @@ import {
   stateKeyOf,
   viewOfRecords,
 } from "./state.js";
-import { sha256 } from "../crypto/hash.js";
 import type { CredentialEvent } from "./execute.js";
 import type { CredentialRecord } from "../did/kyc.js";
 
@@ -82,6 +85,12 @@ const ABSENT = Symbol("absent");
 const HEAD = metaKey("head");
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
+/**
+ * Attempts of proveState before giving up. An attempt fails only when a
+ * block rewrote the proven key between reading the head and reading the
+ * record; that needs a new block touching the same key each time.
+ */
+const PROOF_ATTEMPTS = 5;
 
 export interface StoreOptions {
   /** State records (DIDs, issuers, credentials, ...) kept decoded in memory. */
@@ -111,6 +120,8 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
 export class ChainStore {
   readonly smt: SparseMerkleTree;
   private headCache: ChainHead | undefined;
+  /** Header and commit of the latest height proven against: one block decode per height, not per proof. */
+  private proofAnchor: { height: number; header: BlockHeader; commit: Commit } | undefined;
   /** Cached records by state id, including known absences. */
   private readonly dids: LRUCache<string, StateRecord | typeof ABSENT>;
 
@@ -292,6 +303,58 @@ export class ChainStore {
   /** The validator's last sign state, stored with the last block it signed. */
   getSignState(): Promise<unknown> {
     return this.read(SIGN_STATE, decodeCanonical);
+  }
+
+  /**
+   * Proves the value under `stateKey` (or its absence) against the latest
+   * committed block: the head's header and commit, the record bytes from
+   * `loadValue`, and the SMT proof from the head's state root (nodes are
+   * never deleted, so that root stays provable while blocks land).
+   *
+   * Generic over the kind of record: `loadValue` reads the current bytes of
+   * whatever `stateKey` commits to (a DID record, later credential status),
+   * whose value hash is sha256 of those bytes as for every state record.
+   * The bytes are returned only if their sha256 is the value hash the proof
+   * reaches: a block that lands between reading the head and reading the
+   * bytes makes them newer than the root, and the proof is taken again from
+   * the new head. Throws BLOCK_NOT_FOUND before the first block (height 0 has
+   * no header to prove against).
+   */
+  async proveState(stateKey: Uint8Array, loadValue: () => Promise<Uint8Array | undefined>): Promise<StateProof> {
+    for (let attempt = 0; attempt < PROOF_ATTEMPTS; attempt++) {
+      const head = this.head();
+      if (head.height === 0) throw new ChainError(BlockErrorCode.NOT_FOUND, "no block committed yet; state proofs start at height 1");
+      const [anchor, proof, value] = await Promise.all([this.anchorAt(head.height), this.smt.prove(head.stateRoot, stateKey), loadValue()]);
+      const leaf = proof.leaf !== null && bytesEqual(proof.leaf.key, stateKey) ? proof.leaf : null;
+      if (leaf === null && value === undefined) return { height: head.height, header: anchor.header, commit: anchor.commit, valueBytes: null, proof };
+      if (leaf !== null && value !== undefined && bytesEqual(sha256(value), leaf.valueHash)) {
+        return { height: head.height, header: anchor.header, commit: anchor.commit, valueBytes: value, proof };
+      }
+      // The bytes are newer than the root: let the commit that wrote them move the head.
+      await new Promise((r) => setImmediate(r));
+    }
+    throw new Error(`state proof: the stored value under ${Buffer.from(stateKey).toString("hex")} did not match the state root in ${PROOF_ATTEMPTS} attempts`);
+  }
+
+  /** proveState for a DID record: key didStateKey(did), bytes its canonical record encoding. */
+  proveDid(did: string): Promise<StateProof> {
+    return this.proveRecord(did);
+  }
+
+  /** proveState for any record by state id (DIDs, credentials, issuers, ...): its tree key and stored bytes. */
+  proveRecord(id: string): Promise<StateProof> {
+    return this.proveState(stateKeyOf(id), () => this.db.get(stateDbKey(id)));
+  }
+
+  private async anchorAt(height: number): Promise<{ height: number; header: BlockHeader; commit: Commit }> {
+    const cached = this.proofAnchor;
+    if (cached?.height === height) return cached;
+    const [block, commit] = await Promise.all([this.getBlock(height), this.getCommit(height)]);
+    if (!block || !commit) throw new Error(`store has no block or commit at its head height ${height}`);
+    const anchor = { height, header: block.header, commit };
+    // Concurrent proofs may load an older height after a newer one; keep the newest.
+    if (!this.proofAnchor || this.proofAnchor.height < height) this.proofAnchor = anchor;
+    return anchor;
   }
 
   /** A synchronous view over records loaded beforehand (execute.ts reads state only this way). */

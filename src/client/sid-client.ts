@@ -8,6 +8,9 @@ import type { DidResolutionResult, ResolutionOptions } from "../did/resolution.j
 import { RpcClient } from "./rpc-client.js";
 import { type SignedTx, createDidTx, deactivateDidTx, findMethodForKey, updateDidTx } from "./txs.js";
 import { CodedError } from "../errors.js";
+import type { StateProofJson } from "../chain/proof.js";
+import type { TrustedValidators } from "./trust.js";
+import { type VerifiedResolution, verifyResolutionProof } from "./verify-proof.js";
 
 export interface NodeStatus {
   chainId: string;
@@ -44,6 +47,12 @@ export interface WriteResult {
 }
 
 export class SidClientError extends CodedError {}
+
+/** A resolution result checked against a proof: `resolution` is what the proof established (see `proof`). */
+export interface VerifiedResolutionResult {
+  resolution: DidResolutionResult;
+  proof: VerifiedResolution;
+}
 
 export class SidClient {
   readonly rpc: RpcClient;
@@ -89,6 +98,24 @@ export class SidClient {
 
   resolve(did: string, opts: ResolutionOptions = {}): Promise<DidResolutionResult> {
     return this.rpc.call<DidResolutionResult>("did_resolve", { did, ...opts });
+  }
+
+  /** The current state of `did` with a sid-proof/v1 proof, unverified (did_resolve with proof: true). */
+  resolveWithProof(did: string): Promise<DidResolutionResult & { proof: StateProofJson }> {
+    return this.rpc.call<DidResolutionResult & { proof: StateProofJson }>("did_resolve", { did, proof: true });
+  }
+
+  /**
+   * The current state of `did`, trusted only if the proof shows that the
+   * validators `trusted` names committed it (verifyResolutionProof); throws
+   * ProofError otherwise. `trusted` comes from the client's own copy of the
+   * genesis, never from the node being asked.
+   */
+  async resolveVerified(did: string, trusted: TrustedValidators): Promise<VerifiedResolutionResult> {
+    const answer = await this.resolveWithProof(did);
+    const proof = verifyResolutionProof(answer, { did, chainId: trusted.chainId, trusted });
+    const { proof: _carried, ...resolution } = answer;
+    return { resolution, proof };
   }
 
   async history(did: string): Promise<DidHistoryEntry[]> {

@@ -18,6 +18,7 @@ import { ValidatorSet } from "../consensus/validators.js";
 import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
+import type { AnchoredStateProof } from "../chain/proof.js";
 import { defaultRpcOptions, type RpcOptions } from "../rpc/options.js";
 import { registryMethods } from "../rpc/registry-methods.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
@@ -85,6 +86,8 @@ export class SidNode {
   rpcUrl = "";
   validatorAddress: Uint8Array | undefined;
   private preverifier: TxPreverifier | undefined;
+  /** The genesis validator set: it signs every block, and proofs name it. */
+  private validatorSet: ValidatorSet | undefined;
 
   private constructor(
     readonly genesis: Genesis,
@@ -137,6 +140,7 @@ export class SidNode {
       });
       const node = new SidNode(genesis, store, mempool, verifier, log);
       node.preverifier = preverifier;
+      node.validatorSet = validators;
 
       const sk = loadValidatorKey(paths);
       if (sk) {
@@ -204,9 +208,19 @@ export class SidNode {
       getTxLocation: (h) => s.getTxLocation(h),
       getDid: (d) => s.getDid(d),
       getDidVersions: (d) => s.getDidVersions(d),
+      proveDid: (d) => this.proveDid(d),
       mempool: this.mempool,
       submitTx: (encoded, wait, timeoutMs) => this.submitTx(encoded, wait, timeoutMs),
     };
+  }
+
+  /** A DID's state proof plus the validator set that signed its commit (did_resolve with proof). */
+  private async proveDid(did: string): Promise<AnchoredStateProof> {
+    const p = await this.store.proveDid(did);
+    const set = this.validatorSet!;
+    // The set is fixed by genesis; a header naming another set would be a broken chain, not a client error.
+    if (!bytesEqual(set.hash, p.header.validatorsHash)) throw new Error(`block ${p.height} names validators ${toHex(p.header.validatorsHash)}, not the genesis set`);
+    return { ...p, validators: set.validators.map((v) => ({ publicKey: v.publicKey, power: v.power })) };
   }
 
   async submitTx(encoded: Uint8Array, wait: boolean, timeoutMs: number): Promise<SubmitOutcome> {

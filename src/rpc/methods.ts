@@ -6,7 +6,8 @@
 import { fromBase64, fromHex, toHex } from "../crypto/bytes.js";
 import { type Block, commitToJson, headerHash, headerToJson } from "../chain/block.js";
 import { BlockErrorCode, ChainError, DidErrorCode } from "../chain/errors.js";
-import type { DidRecord, DidVersion } from "../chain/state.js";
+import { type DidRecord, type DidVersion, decodeDidRecord } from "../chain/state.js";
+import { type AnchoredStateProof, type StateProofJson, stateProofToJson } from "../chain/proof.js";
 import type { ChainHead, TxLocation } from "../chain/store.js";
 import { decodeTx, txHash, txToJson } from "../chain/tx.js";
 import type { Rejection } from "../chain/mempool.js";
@@ -38,6 +39,8 @@ export interface NodeReadApi {
   getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined>;
   getDid(did: string): Promise<DidRecord | undefined>;
   getDidVersions(did: string): Promise<DidVersion[]>;
+  /** The latest record of `did` (or its absence) proven against the head, with the validators that signed it; for did_resolve with proof. */
+  proveDid?(did: string): Promise<AnchoredStateProof>;
   mempool: {
     size: number;
     byteSize: number;
@@ -48,6 +51,9 @@ export interface NodeReadApi {
   /** Admit a tx; with `wait`, resolve once it is committed or rejected, or after timeoutMs (still pending). */
   submitTx(encoded: Uint8Array, wait: boolean, timeoutMs: number): Promise<SubmitOutcome>;
 }
+
+/** did_resolve with `proof: true`: the usual result plus a sid-proof/v1 proof of the record it was built from. */
+export type ProvenResolutionResult = DidResolutionResult & { proof: StateProofJson };
 
 export type SubmitOutcome =
   | { status: "pending"; hash: string }
@@ -99,6 +105,14 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
     let r = currentResults.get(rec);
     if (!r) currentResults.set(rec, (r = resolveCurrent(rec)));
     return r;
+  };
+  // The result is built from the proven bytes, never from the record cache,
+  // so the document and metadata are exactly those the proof commits to.
+  const resolveProven = async (did: string): Promise<ProvenResolutionResult> => {
+    if (!node.proveDid) throw new RpcParamsError("proof", "this node does not serve state proofs");
+    const p = await node.proveDid(did);
+    const result = p.valueBytes === null ? resolutionError("notFound", `${did} is not registered`) : resolveCurrent(decodeDidRecord(p.valueBytes));
+    return { ...result, proof: stateProofToJson(p) };
   };
   const blockAt = async (height: number) => {
     const b = await node.getBlock(height);
@@ -182,15 +196,19 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    did_resolve: defineMethod<{ did: string } & ResolutionOptions, DidResolutionResult>({
-      description: "W3C DID Resolution of a did:sid DID, current or at versionId / versionTime.",
-      params: { did: DID_PARAM, versionId: { type: "string", maxLength: 20 }, versionTime: { type: "string", maxLength: 40 } },
-      handler: async ({ did, versionId, versionTime }) => {
+    did_resolve: defineMethod<{ did: string; proof?: boolean } & ResolutionOptions, DidResolutionResult | ProvenResolutionResult>({
+      description: "W3C DID Resolution of a did:sid DID, current or at versionId / versionTime; with proof=true the current state with a sid-proof/v1 proof.",
+      params: { did: DID_PARAM, versionId: { type: "string", maxLength: 20 }, versionTime: { type: "string", maxLength: 40 }, proof: { type: "boolean" } },
+      handler: async ({ did, versionId, versionTime, proof }) => {
         const opts: ResolutionOptions = {};
         if (versionId !== undefined) opts.versionId = versionId;
         if (versionTime !== undefined) opts.versionTime = versionTime;
+        if (proof === true && (versionId !== undefined || versionTime !== undefined)) {
+          throw new RpcParamsError("proof", "proofs cover the latest state only; leave out versionId and versionTime");
+        }
         const bad = checkResolutionRequest(did, opts);
         if (bad) return bad;
+        if (proof === true) return resolveProven(did);
         if (versionId === undefined && versionTime === undefined) {
           const rec = await node.getDid(did);
           return rec ? resolveRecord(rec) : resolutionError("notFound", `${did} is not registered`);
