@@ -13,7 +13,8 @@ import { headerHash } from "../chain/block.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "../chain/codec.js";
 import { type AnchoredStateProof, ProofError, ProofErrorCode, parseStateProofJson } from "../chain/proof.js";
 import { verifySmtProof } from "../chain/smt.js";
-import { type DidRecord, didStateKey } from "../chain/state.js";
+import { type DidRecord, credentialStateId, didStateKey, stateKeyOf } from "../chain/state.js";
+import { type CredentialRecord, type EffectiveStatus, effectiveStatus, isCredentialId } from "../did/kyc.js";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { ValidatorSet, validatorAddress } from "../consensus/validators.js";
@@ -68,16 +69,30 @@ export interface VerifiedResolution {
  */
 export function verifyResolutionProof(result: unknown, opts: VerifyProofOptions): VerifiedResolution {
   const did = parseDid(opts.did).did;
+  const res = result as Partial<DidResolutionResult> & { proof: unknown };
+  const { p, blockHash, trusted } = verifyProofAnchor(result, opts, "did_resolve");
+  const record = p.valueBytes === null ? null : decodeRecord(p.valueBytes, did);
+  verifyLeaf(p, didStateKey(did), did);
+  checkResultMatches(res, record, did);
+  verifyProofCommit(p, opts.chainId, trusted);
+  const { header } = p;
+  return { did, height: header.height, time: header.time, blockHash: toHex(blockHash), stateRoot: toHex(header.stateRoot), record };
+}
+
+/**
+ * Steps 1-4 of the checks, shared by every proven answer: the proof is
+ * present and well-formed, of the trusted chain, its header is the one the
+ * commit signs, and the header names the validator set trusted there.
+ */
+function verifyProofAnchor(result: unknown, opts: { chainId: string; trusted: TrustedValidators }, method: string) {
   if (opts.trusted.chainId !== opts.chainId) {
     throw new ProofError(ProofErrorCode.WRONG_CHAIN, `asked for chain ${opts.chainId}, but the trusted validators are of chain ${opts.trusted.chainId}`);
   }
   if (typeof result !== "object" || result === null || !Object.hasOwn(result, "proof")) {
-    throw new ProofError(ProofErrorCode.MISSING, "the resolution result carries no proof (ask did_resolve with proof: true)");
+    throw new ProofError(ProofErrorCode.MISSING, `the answer carries no proof (ask ${method} with proof: true)`);
   }
-  const res = result as Partial<DidResolutionResult> & { proof: unknown };
-  const p = parseStateProofJson(res.proof);
+  const p = parseStateProofJson((result as { proof: unknown }).proof);
   const { header, commit } = p;
-
   if (header.chainId !== opts.chainId) throw new ProofError(ProofErrorCode.WRONG_CHAIN, `the proof is of chain ${header.chainId}, not ${opts.chainId}`);
   const blockHash = headerHash(header);
   if (!bytesEqual(blockHash, commit.blockHash)) {
@@ -86,7 +101,6 @@ export function verifyResolutionProof(result: unknown, opts: VerifyProofOptions)
   if (p.height !== header.height || commit.height !== header.height) {
     throw new ProofError(ProofErrorCode.HEIGHT_MISMATCH, `proof height ${p.height}, header height ${header.height} and commit height ${commit.height} differ`);
   }
-
   const listed = validatorSetOf(p);
   if (!bytesEqual(listed.hash, header.validatorsHash)) {
     throw new ProofError(ProofErrorCode.VALIDATORS_MISMATCH, "the listed validators are not the set the header names");
@@ -99,31 +113,105 @@ export function verifyResolutionProof(result: unknown, opts: VerifyProofOptions)
       `block ${header.height} names validators ${toHex(header.validatorsHash)}, the trusted set there is ${toHex(trusted.hash)}`,
     );
   }
+  return { p, blockHash, trusted };
+}
 
-  const key = didStateKey(did);
-  const record = p.valueBytes === null ? null : decodeRecord(p.valueBytes, did);
+/** The record bytes (or their absence) are what the SMT proof leads from, under `key`, to the header's state root. */
+function verifyLeaf(p: AnchoredStateProof, key: Uint8Array, label: string): void {
   let valueHash: Uint8Array | null = null;
   if (p.valueBytes !== null) {
     valueHash = sha256(p.valueBytes);
     const leaf = p.proof.leaf;
-    if (leaf === null || !bytesEqual(leaf.key, key)) throw new ProofError(ProofErrorCode.BAD_STATE_PROOF, `the Merkle proof does not reach the state key of ${did}`);
+    if (leaf === null || !bytesEqual(leaf.key, key)) throw new ProofError(ProofErrorCode.BAD_STATE_PROOF, `the Merkle proof does not reach the state key of ${label}`);
     if (!bytesEqual(leaf.valueHash, valueHash)) {
       throw new ProofError(ProofErrorCode.RECORD_HASH_MISMATCH, `sha256 of the record is ${toHex(valueHash)}, the proven value hash is ${toHex(leaf.valueHash)}`);
     }
   }
-  if (!verifySmtProof(header.stateRoot, key, valueHash, p.proof)) {
+  if (!verifySmtProof(p.header.stateRoot, key, valueHash, p.proof)) {
     throw new ProofError(
       ProofErrorCode.BAD_STATE_PROOF,
-      record ? `the Merkle proof of ${did} does not lead to the state root` : `the Merkle proof does not show ${did} absent under the state root`,
+      p.valueBytes !== null ? `the Merkle proof of ${label} does not lead to the state root` : `the Merkle proof does not show ${label} absent under the state root`,
     );
   }
+}
 
-  checkResultMatches(res, record, did);
-
-  if (!verifyCommit(opts.chainId, commit, trusted)) {
-    throw new ProofError(ProofErrorCode.BAD_COMMIT, `the commit for block ${header.height} does not carry more than 2/3 of the trusted validators' power in valid signatures`);
+/** Last and dearest: more than 2/3 of the trusted power signed the header. */
+function verifyProofCommit(p: AnchoredStateProof, chainId: string, trusted: ValidatorSet): void {
+  if (!verifyCommit(chainId, p.commit, trusted)) {
+    throw new ProofError(ProofErrorCode.BAD_COMMIT, `the commit for block ${p.header.height} does not carry more than 2/3 of the trusted validators' power in valid signatures`);
   }
-  return { did, height: header.height, time: header.time, blockHash: toHex(blockHash), stateRoot: toHex(header.stateRoot), record };
+}
+
+/** What a valid credential-status proof established. */
+export interface VerifiedCredentialStatus {
+  id: string;
+  height: number;
+  time: number;
+  blockHash: string;
+  /** The proven anchor, or null when the credential is proven not anchored. */
+  record: CredentialRecord | null;
+  /** The status at `now` judged from the proven record: revoked, suspended, expired, notYetValid, active, or notAnchored. */
+  status: EffectiveStatus | "notAnchored";
+}
+
+/**
+ * Verifies a credential_status answer carrying a proof (credential_status
+ * with `proof: true`): the same anchor and commit checks as a DID, the
+ * credential's state key, and the answer's fields against the proven anchor.
+ * The status is judged here, at the client's own `now`, from the proven
+ * stored status and validity window.
+ */
+export function verifyCredentialStatusProof(
+  result: unknown,
+  opts: { id: string; chainId: string; trusted: TrustedValidators; now: number },
+): VerifiedCredentialStatus {
+  if (!isCredentialId(opts.id)) throw new ProofError(ProofErrorCode.MALFORMED, "the credential id must be 32 lowercase hex chars");
+  const { p, blockHash, trusted } = verifyProofAnchor(result, opts, "credential_status");
+  const stateId = credentialStateId(opts.id);
+  const record = p.valueBytes === null ? null : decodeCredentialRecord(p.valueBytes, opts.id);
+  verifyLeaf(p, stateKeyOf(stateId), `credential ${opts.id}`);
+  const shown = result as Record<string, unknown>;
+  const mismatch = (why: string) => new ProofError(ProofErrorCode.METADATA_MISMATCH, `credential_status ${why}`);
+  if (record) {
+    const expect: Record<string, unknown> = {
+      id: record.id,
+      issuer: record.issuer,
+      subject: record.subject,
+      storedStatus: record.status,
+      anchoredHeight: record.anchoredHeight,
+      validFrom: new Date(record.validFrom).toISOString(),
+      validUntil: record.validUntil === null ? null : new Date(record.validUntil).toISOString(),
+    };
+    for (const [k, v] of Object.entries(expect)) if (shown[k] !== v) throw mismatch(`${k} is ${JSON.stringify(shown[k])}, the proven anchor gives ${JSON.stringify(v)}`);
+    if (JSON.stringify(shown.types) !== JSON.stringify(record.types)) throw mismatch("types differ from the proven anchor's");
+  } else if (shown.status !== "notAnchored") {
+    throw mismatch(`status is ${JSON.stringify(shown.status)}, the proof shows the credential is not anchored`);
+  }
+  verifyProofCommit(p, opts.chainId, trusted);
+  return {
+    id: opts.id,
+    height: p.header.height,
+    time: p.header.time,
+    blockHash: toHex(blockHash),
+    record,
+    status: record ? effectiveStatus(record.status, record, opts.now) : "notAnchored",
+  };
+}
+
+function decodeCredentialRecord(bytes: Uint8Array, id: string): CredentialRecord {
+  let value: CanonicalValue;
+  try {
+    value = decodeCanonical(bytes);
+  } catch (e) {
+    throw new ProofError(ProofErrorCode.BAD_RECORD, `the record is not a canonical encoding: ${(e as Error).message}`);
+  }
+  const r = value as Record<string, CanonicalValue>;
+  const bad = (why: string) => new ProofError(ProofErrorCode.BAD_RECORD, `the record ${why}`);
+  if (!isPlainObject(r) || r.kind !== "credential" || r.id !== id) throw bad(`is not the anchor of credential ${id}`);
+  if (r.status !== "active" && r.status !== "suspended" && r.status !== "revoked") throw bad("has no valid status");
+  if (typeof r.validFrom !== "number" || (r.validUntil !== null && typeof r.validUntil !== "number")) throw bad("has no valid validity window");
+  if (!Array.isArray(r.types) || typeof r.issuer !== "string" || typeof r.subject !== "string" || typeof r.anchoredHeight !== "number") throw bad("lacks its fields");
+  return r as unknown as CredentialRecord;
 }
 
 /** The listed validators as a set; names are not hashed, addresses derive from the keys. */

@@ -18,7 +18,7 @@ import { ValidatorSet } from "../consensus/validators.js";
 import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
-import type { AnchoredStateProof } from "../chain/proof.js";
+import type { AnchoredStateProof, StateProof } from "../chain/proof.js";
 import { defaultRpcOptions, type RpcOptions } from "../rpc/options.js";
 import { registryMethods } from "../rpc/registry-methods.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
@@ -177,6 +177,7 @@ export class SidNode {
           getRecord: (id) => store.getRecord(id),
           listRecords: (kind, o) => store.listRecords(kind, o),
           listCredentials: (by, did, o) => store.listCredentials(by, did, o),
+          proveRecord: (id) => node.proveRecord(id),
           now: Date.now,
         }),
       };
@@ -215,8 +216,17 @@ export class SidNode {
   }
 
   /** A DID's state proof plus the validator set that signed its commit (did_resolve with proof). */
-  private async proveDid(did: string): Promise<AnchoredStateProof> {
-    const p = await this.store.proveDid(did);
+  private proveDid(did: string): Promise<AnchoredStateProof> {
+    return this.proveRecord(did);
+  }
+
+  /** Any record's state proof (DIDs, credentials, ...) plus the validator set that signed its commit. */
+  proveRecord(id: string): Promise<AnchoredStateProof> {
+    return this.proveWithValidators(this.store.proveRecord(id));
+  }
+
+  private async proveWithValidators(proof: Promise<StateProof>): Promise<AnchoredStateProof> {
+    const p = await proof;
     const set = this.validatorSet!;
     // The set is fixed by genesis; a header naming another set would be a broken chain, not a client error.
     if (!bytesEqual(set.hash, p.header.validatorsHash)) throw new Error(`block ${p.height} names validators ${toHex(p.header.validatorsHash)}, not the genesis set`);

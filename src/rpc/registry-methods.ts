@@ -17,6 +17,8 @@ import {
   proposalStateId,
 } from "../chain/state.js";
 import type { ChainHead } from "../chain/store.js";
+import { type AnchoredStateProof, stateProofToJson } from "../chain/proof.js";
+import { decodeStateRecord } from "../chain/state.js";
 import type { CredentialIndexBy } from "../chain/buckets.js";
 import {
   type CredentialRecord,
@@ -37,6 +39,8 @@ export interface RegistryReadApi {
   listCredentials(by: CredentialIndexBy, did: string, opts: { after?: string; limit: number }): Promise<CredentialRecord[]>;
   /** Wall-clock now, ms (expiry is judged against it when no time is asked). */
   now(): number;
+  /** A record's state proof against the latest committed header (credential_status with proof). */
+  proveRecord?(id: string): Promise<AnchoredStateProof>;
 }
 
 const DID = { type: "string", maxLength: 256, pattern: "^did:sid:[1-9A-HJ-NP-Za-km-z]{1,64}$" } as const;
@@ -96,6 +100,31 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     if (!r) throw new ChainError(KycErrorCode.CREDENTIAL_NOT_FOUND, `credential ${id} is not anchored`);
     return r;
   };
+  /**
+   * The status answer at a height or a time. At a height, expiry is judged at
+   * the later of the anchor time and the head's time (the block time of an
+   * older height is not at hand); at a time, at that time.
+   */
+  const statusAnswer = async (r: CredentialRecord, at: { height: number } | { time: number }, now: number) => {
+    const stored = storedStatusAt(r, at);
+    const judgeAt = "time" in at ? at.time : Math.min(now, Math.max(r.anchoredTime, api.head().time));
+    const iss = (await api.getRecord(issuerStateId(r.issuer))) as IssuerRecord | undefined;
+    const period = iss ? issuerPeriodAt(iss, r.anchoredHeight) : undefined;
+    return {
+      id: r.id,
+      at: "time" in at ? { time: iso(at.time) } : { height: at.height },
+      status: stored === undefined ? "notAnchored" : effectiveStatus(stored, r, judgeAt),
+      storedStatus: stored ?? null,
+      issuer: r.issuer,
+      subject: r.subject,
+      types: r.types,
+      validFrom: iso(r.validFrom),
+      validUntil: r.validUntil === null ? null : iso(r.validUntil),
+      anchoredHeight: r.anchoredHeight,
+      issuerAccreditedAtAnchor: issuerMayAttest(period, r.types),
+      issuerStatus: iss?.status ?? null,
+    };
+  };
   return {
     issuer_get: defineMethod<{ did: string }, Record<string, unknown>>({
       description: "An issuer's accreditation: name, types, status and every period since it was added.",
@@ -118,36 +147,31 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       handler: async ({ id }) => credentialToJson(await credential(id)),
     }),
 
-    credential_status: defineMethod<{ id: string; height?: number; time?: string }, Record<string, unknown>>({
+    credential_status: defineMethod<{ id: string; height?: number; time?: string; proof?: boolean }, Record<string, unknown>>({
       description:
-        "A credential's status now, or at a height or time: revoked, suspended, expired, notYetValid or active, and whether its issuer was accredited for its types when it was anchored.",
-      params: { id: CRED_ID, height: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, time: { type: "string", maxLength: 40 } },
-      handler: async ({ id, height, time }) => {
+        "A credential's status now, or at a height or time: revoked, suspended, expired, notYetValid or active, and whether its issuer was accredited for its types when it was anchored. With proof: true (current status only), a Merkle proof of the anchor against a committed header.",
+      params: {
+        id: CRED_ID,
+        height: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        time: { type: "string", maxLength: 40 },
+        proof: { type: "boolean" },
+      },
+      handler: async ({ id, height, time, proof }) => {
         if (height !== undefined && time !== undefined) throw new RpcParamsError("time", "give at most one of height or time");
+        if (proof && (height !== undefined || time !== undefined)) throw new RpcParamsError("proof", "proofs are of the current state: leave out height and time");
         const head = api.head();
         if (height !== undefined && height > head.height) throw new RpcParamsError("height", `is above the head (${head.height})`);
+        if (proof) {
+          if (!api.proveRecord) throw new RpcParamsError("proof", "this node does not serve state proofs");
+          const p = await api.proveRecord(credentialStateId(id));
+          const proven = p.valueBytes === null ? undefined : (decodeStateRecord(p.valueBytes) as CredentialRecord);
+          if (!proven) return { id, at: { height: p.height }, status: "notAnchored", proof: stateProofToJson(p) };
+          return { ...(await statusAnswer(proven, { height: p.height }, api.now())), proof: stateProofToJson(p) };
+        }
         const r = await credential(id);
-        const atTime = time !== undefined ? parseTime(time, "time") : height === undefined ? api.now() : undefined;
-        if (time !== undefined && atTime! > api.now()) throw new RpcParamsError("time", "is in the future");
-        const stored = storedStatusAt(r, height !== undefined ? { height } : { time: atTime! });
-        // At a height, expiry is judged at that height's block time, which the answer does not know; the anchor time bounds it from below.
-        const judgeAt = atTime ?? Math.max(r.anchoredTime, head.time);
-        const iss = (await api.getRecord(issuerStateId(r.issuer))) as IssuerRecord | undefined;
-        const period = iss ? issuerPeriodAt(iss, r.anchoredHeight) : undefined;
-        return {
-          id,
-          at: height !== undefined ? { height } : { time: iso(atTime!) },
-          status: stored === undefined ? "notAnchored" : effectiveStatus(stored, r, judgeAt),
-          storedStatus: stored ?? null,
-          issuer: r.issuer,
-          subject: r.subject,
-          types: r.types,
-          validFrom: iso(r.validFrom),
-          validUntil: r.validUntil === null ? null : iso(r.validUntil),
-          anchoredHeight: r.anchoredHeight,
-          issuerAccreditedAtAnchor: issuerMayAttest(period, r.types),
-          issuerStatus: iss?.status ?? null,
-        };
+        const atTime = time !== undefined ? parseTime(time, "time") : undefined;
+        if (atTime !== undefined && atTime > api.now()) throw new RpcParamsError("time", "is in the future");
+        return statusAnswer(r, height !== undefined ? { height } : { time: atTime ?? api.now() }, api.now());
       },
     }),
 
