@@ -7,6 +7,7 @@
 import { BlockErrorCode, DidErrorCode, TxErrorCode } from "../chain/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { DidRuleCode } from "../did/errors.js";
+import { SubscriptionErrorCode } from "./ws-errors.js";
 
 /** Codes reserved by the JSON-RPC 2.0 specification, section 5.1. */
 export const JsonRpcErrorCode = Object.freeze({
@@ -29,7 +30,7 @@ export interface RpcLogger {
 }
 
 /** Every string code a handler may throw, across all rooms. */
-export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode;
+export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | SubscriptionErrorCode;
 
 /**
  * String error code -> stable JSON-RPC error code. Numbers are part of the
@@ -38,6 +39,7 @@ export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErr
  *   1100-1199 DID (DidErrorCode; DidRuleCode shares its strings)
  *   1200-1299 block
  *   1300-1399 crypto
+ *   1400-1499 WebSocket subscriptions
  * `satisfies` makes a new enum member without a number a compile error.
  */
 export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
@@ -71,6 +73,9 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [CryptoErrorCode.BAD_SIGNATURE]: 1302,
   [CryptoErrorCode.BAD_MNEMONIC]: 1303,
   [CryptoErrorCode.BAD_ENCODING]: 1304,
+
+  [SubscriptionErrorCode.NOT_FOUND]: 1400,
+  [SubscriptionErrorCode.LIMIT]: 1401,
 } satisfies Record<AppErrorReason, number>);
 
 /**

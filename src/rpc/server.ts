@@ -4,6 +4,7 @@
  * with inject). Every answer is JSON; no error reaches a client with a stack.
  */
 import { STATUS_CODES } from "node:http";
+import fastifyCors from "@fastify/cors";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { JsonRpcErrorCode, invalidRequest, internalError, type JsonRpcErrorObject } from "./errors.js";
 import { compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
@@ -101,6 +102,8 @@ export function buildServer(
   compileMethods(methods);
   const app = Fastify({
     bodyLimit: o.bodyLimit,
+    // One line per request (below) instead of fastify's two.
+    disableRequestLogging: true,
     ...(isLoggerInstance(o.logger)
       ? { loggerInstance: o.logger as never }
       : { logger: o.logger as boolean | Record<string, unknown> }),
@@ -116,6 +119,21 @@ export function buildServer(
   app.setNotFoundHandler((request, reply) => {
     return reply.code(404).send({ statusCode: 404, error: "Not Found", message: `Route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)} not found` });
   });
+
+  if (o.logger !== false) {
+    // The request log: one line per answered request, carrying fastify's request id (reqId).
+    app.addHook("onResponse", (request, reply, done) => {
+      request.log.info(
+        { method: request.method, url: request.url.slice(0, 200), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        "request",
+      );
+      done();
+    });
+  }
+  // Registered before the routes so its hook and its preflight route cover all of them.
+  if (o.cors !== false) {
+    app.register(fastifyCors, { origin: o.cors === "*" ? "*" : [...o.cors], methods: ["GET", "HEAD", "POST"], maxAge: 600 });
+  }
 
   jsonRpcRoutes(app, methods, o);
   extra?.(app);
