@@ -167,6 +167,14 @@ describe("rpc: WebSocket endpoint", function () {
       expect(await c.result("echo", ["after binary"])).to.equal("after binary");
     });
 
+    it("closes a connection whose text frame is not UTF-8 with 1007", async () => {
+      const bad = await h.open();
+      // A text frame (opcode 1) with an invalid byte, written below the client library, which would refuse to send it.
+      (bad.socket as unknown as { _socket: { write(b: Buffer): void } })._socket.write(Buffer.from([0x81, 0x81, 0, 0, 0, 0, 0xff]));
+      expect((await bad.closed).code).to.equal(1007);
+      expect(await c.result("echo", ["others unaffected"])).to.equal("others unaffected");
+    });
+
     it("does not offer subscribe over HTTP", async () => {
       const res = await h.app.inject({ method: "POST", url: "/", headers: { "content-type": "application/json" }, payload: { jsonrpc: "2.0", id: 1, method: "subscribe", params: ["newHeads"] } });
       expect(res.json().error.code).to.equal(-32601);
