@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, commitHash, headerHash, txMerkleRoot } from "../chain/block.js";
 import { ChainError } from "../chain/errors.js";
-import { type CheckedTx, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
+import { type CheckedTx, type CredentialEvent, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
 import type { ConsensusParams } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
@@ -30,6 +30,8 @@ export interface CommittedBlockEvent {
   hash: Uint8Array;
   txs: CheckedTx[];
   versions: DidVersion[];
+  /** Credential anchors and status changes, in commit order. */
+  credentials: CredentialEvent[];
 }
 
 export interface EngineDeps {
@@ -144,7 +146,7 @@ export class SingleValidatorEngine extends EventEmitter {
       signState: state,
     });
     const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
-    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions };
+    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials };
     this.emit("block", event);
     for (const d of dropped) this.emit("txRejected", d);
     if (txs.length > 0) this.deps.log("committed block", { height, txs: txs.length, hash: toHex(hash).slice(0, 16) });

@@ -1,10 +1,16 @@
-/** Structured logs: one line per event, `SID_LOG_FORMAT=json` for JSON lines. */
+/**
+ * Structured logs: one line per event, `SID_LOG_FORMAT=json` for JSON lines,
+ * `SID_LOG_LEVEL=warn|error|silent` to keep only the more severe ones
+ * (default info, which includes one line per RPC request).
+ */
 export type LogFields = Record<string, unknown>;
 export type Logger = { info(msg: string, f?: LogFields): void; warn(msg: string, f?: LogFields): void; error(msg: string, f?: LogFields): void; child(module: string): Logger };
 
 export function createLogger(write: (line: string) => void = (l) => process.stdout.write(l + "\n"), module = "node"): Logger {
   const json = process.env.SID_LOG_FORMAT === "json";
+  const min = minLevel(write);
   const emit = (level: string, msg: string, f: LogFields = {}) => {
+    if (LOG_LEVELS[level]! < min) return;
     const time = new Date().toISOString();
     if (json) write(JSON.stringify({ time, level, module, msg, ...f }));
     else {
@@ -20,4 +26,19 @@ export function createLogger(write: (line: string) => void = (l) => process.stdo
     error: (m, f) => emit("error", m, f),
     child: (mod) => createLogger(write, mod),
   };
+}
+
+const LOG_LEVELS: Readonly<Record<string, number>> = Object.freeze({ info: 20, warn: 30, error: 40, silent: 100 });
+
+let warnedLevel: string | undefined;
+
+/** The threshold from SID_LOG_LEVEL; an unknown value is said once and ignored. */
+function minLevel(write: (line: string) => void): number {
+  const want = process.env.SID_LOG_LEVEL;
+  if (want === undefined || want === "") return LOG_LEVELS.info!;
+  if (Object.hasOwn(LOG_LEVELS, want)) return LOG_LEVELS[want]!;
+  if (warnedLevel === want) return LOG_LEVELS.info!;
+  warnedLevel = want;
+  write(`SID_LOG_LEVEL=${want.slice(0, 20)} is not one of ${Object.keys(LOG_LEVELS).join(", ")}; logging at info`);
+  return LOG_LEVELS.info!;
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
-import { bytesEqual, toHex } from "../crypto/bytes.js";
+import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { secp } from "../crypto/secp256k1.js";
 import { genesisHash, genesisRecords, genesisTimeMs, type Genesis } from "../chain/genesis.js";
 import { SignatureVerifier } from "../chain/execute.js";
@@ -19,8 +19,14 @@ import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
 import type { AnchoredStateProof, StateProof } from "../chain/proof.js";
-import { defaultRpcOptions, type RpcOptions } from "../rpc/options.js";
 import { registryMethods } from "../rpc/registry-methods.js";
+import { defaultRpcOptions, resolveRpcOptions, type RpcOptions } from "../rpc/options.js";
+import { NodeEvents, blockCommittedEvent } from "../rpc/events.js";
+import { registerHealth } from "../rpc/health.js";
+import { NodeMetrics, registerMetrics } from "../rpc/metrics.js";
+import { SubscriptionHub, type TxOutcome } from "../rpc/subscriptions.js";
+import { registerWebSocket, type WebSocketEndpoint } from "../rpc/ws.js";
+import { fastifyLogger } from "./fastify-logger.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -88,6 +94,10 @@ export class SidNode {
   private preverifier: TxPreverifier | undefined;
   /** The genesis validator set: it signs every block, and proofs name it. */
   private validatorSet: ValidatorSet | undefined;
+  /** Committed blocks and rejected txs, for WS subscriptions and metrics. */
+  readonly events = new NodeEvents();
+  private hub: SubscriptionHub | undefined;
+  private stopMetrics: (() => void) | undefined;
 
   private constructor(
     readonly genesis: Genesis,
@@ -164,13 +174,35 @@ export class SidNode {
           },
         );
         node.engine.on("block", (ev: CommittedBlockEvent) => node.onBlock(ev));
-        node.engine.on("txRejected", (d: { hash: Uint8Array; why: Rejection }) => node.settle(toHex(d.hash), { status: "rejected", hash: toHex(d.hash), error: d.why }));
+        node.engine.on("txRejected", (d: { hash: Uint8Array; why: Rejection }) => {
+          node.events.emit("txRejected", { hash: toHex(d.hash), error: d.why });
+          node.settle(toHex(d.hash), { status: "rejected", hash: toHex(d.hash), error: d.why });
+        });
       } else {
         log.warn("no validator key: this node will not produce blocks", { keyFile: paths.validatorKeyFile });
       }
 
-      const rpcOpts = { ...defaultRpcOptions, port: defaultNodeOptions.rpcPort, ...fileCfg.rpc, ...opts.rpc };
-      const methods = {
+      let rpcOpts: RpcOptions;
+      try {
+        // Request logs go to the node's log unless node.json or the caller set `logger`.
+        rpcOpts = resolveRpcOptions({ ...defaultRpcOptions, port: defaultNodeOptions.rpcPort, logger: fastifyLogger(log.child("rpc")), ...fileCfg.rpc, ...opts.rpc });
+      } catch (e) {
+        throw new NodeConfigError(`rpc options (${paths.configFile} "rpc" or flags): ${(e as Error).message}`);
+      }
+      let ws: WebSocketEndpoint | undefined;
+      const hub = (node.hub = new SubscriptionHub(node.events, (hash) => node.txOutcome(hash)));
+      const metrics = new NodeMetrics(
+        {
+          height: () => store.head().height,
+          mempool: () => ({ txs: mempool.size, bytes: mempool.byteSize }),
+          peers: () => node.peerCount(),
+          wsConnections: () => ws?.connections ?? 0,
+          wsSubscriptions: () => hub.size,
+        },
+        { processMetrics: true },
+      );
+      node.stopMetrics = metrics.observe(node.events);
+      const methods = metrics.instrument({
         ...nodeMethods(node.readApi(), { benchMethods: process.env.SID_BENCH === "1" }),
         ...registryMethods({
           head: () => store.head(),
@@ -180,9 +212,11 @@ export class SidNode {
           proveRecord: (id) => node.proveRecord(id),
           now: Date.now,
         }),
-      };
+      });
       node.app = buildServer(rpcOpts, methods, (app) => {
-        app.get("/health", async () => ({ status: "ok", height: store.head().height }));
+        registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing() });
+        registerMetrics(app, metrics);
+        ws = registerWebSocket(app, { methods, hub, options: rpcOpts });
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });
       node.rpcUrl = address.replace("[::1]", "127.0.0.1");
@@ -277,7 +311,29 @@ export class SidNode {
     for (const w of set) w(o);
   }
 
+  /** True while block sync is catching up (GET /health answers 503). A single validator is never behind; block sync will answer here. */
+  isSyncing(): boolean {
+    return false;
+  }
+
+  /** Connected p2p peers (sid_p2p_peers); none until the node has a p2p layer. */
+  peerCount(): number {
+    return 0;
+  }
+
+  /** A tx's final status for a `tx` subscription: committed, rejected, or undefined while pending or unknown. */
+  private async txOutcome(hash: string): Promise<TxOutcome | undefined> {
+    const h = fromHex(hash, 32);
+    const loc = await this.store.getTxLocation(h);
+    if (loc) return { hash, status: "committed", height: loc.height, index: loc.index };
+    const rejected = this.mempool.rejection(h);
+    return rejected ? { hash, status: "rejected", error: rejected } : undefined;
+  }
+
   private onBlock(ev: CommittedBlockEvent): void {
+    // The single-validator engine commits every block in round 0; the BFT engine will pass its commit round.
+    this.events.emit("block", blockCommittedEvent(ev, Date.now(), 0));
+    for (const c of ev.credentials) this.events.emit("credential", c);
     if (this.waiters.size === 0) return;
     ev.txs.forEach((c, index) => {
       const hash = toHex(c.hash);
@@ -288,6 +344,8 @@ export class SidNode {
   /** Stop accepting requests, finish the block in progress, close the store. */
   async stop(): Promise<void> {
     await this.app?.close();
+    this.hub?.dispose();
+    this.stopMetrics?.();
     await this.engine?.stop();
     await this.preverifier?.close();
     await this.store.close();

@@ -7,6 +7,7 @@
 import { BlockErrorCode, DidErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "../chain/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { DidRuleCode } from "../did/errors.js";
+import { SubscriptionErrorCode } from "./ws-errors.js";
 
 /** Codes reserved by the JSON-RPC 2.0 specification, section 5.1. */
 export const JsonRpcErrorCode = Object.freeze({
@@ -29,7 +30,7 @@ export interface RpcLogger {
 }
 
 /** Every string code a handler may throw, across all rooms. */
-export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode;
+export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | SubscriptionErrorCode;
 
 /**
  * String error code -> stable JSON-RPC error code. Numbers are part of the
@@ -40,6 +41,7 @@ export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErr
  *   1300-1399 crypto
  *   1400-1499 governance
  *   1500-1599 KYC registry (issuers, credentials)
+ *   1600-1699 WebSocket subscriptions
  * `satisfies` makes a new enum member without a number a compile error.
  */
 export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
@@ -93,6 +95,8 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [KycErrorCode.NOT_CREDENTIAL_ISSUER]: 1506,
   [KycErrorCode.BAD_STATUS_CHANGE]: 1507,
   [KycErrorCode.BAD_VALIDITY]: 1508,
+  [SubscriptionErrorCode.NOT_FOUND]: 1600,
+  [SubscriptionErrorCode.LIMIT]: 1601,
 } satisfies Record<AppErrorReason, number>);
 
 /**

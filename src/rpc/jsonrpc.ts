@@ -44,6 +44,11 @@ export type ParamSpec = {
 export interface RpcContext {
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
+  /**
+   * The transport's state for the message being handled (a WS connection's
+   * subscriptions); undefined over HTTP. Methods that need one check its type.
+   */
+  session?: unknown;
 }
 
 export interface RpcMethod<P = any, R = unknown> {
@@ -73,6 +78,8 @@ export interface DispatchOptions {
   /** Where internal errors are logged (never sent to the client). */
   log?: RpcLogger;
   signal?: AbortSignal;
+  /** Passed to every handler as `ctx.session`. */
+  session?: unknown;
 }
 
 // ---------------------------------------------------------------------------
@@ -262,7 +269,7 @@ async function dispatchOne(methods: MethodTable, req: unknown, opts: DispatchOpt
   } else {
     try {
       const checked = validatorOf(name, method)(params);
-      const result = await method.handler(checked, { signal: opts.signal });
+      const result = await method.handler(checked, { signal: opts.signal, session: opts.session });
       if (!hasId) return undefined;
       // `result` is required in a success response; JSON has no undefined.
       return { jsonrpc: "2.0", id, result: result === undefined ? null : result };

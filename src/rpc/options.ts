@@ -9,7 +9,34 @@ export interface RpcOptions {
   maxBatch: number;
   /** fastify `logger` option: false, true, pino options, or a pino-compatible logger instance. */
   logger: boolean | object;
+  /**
+   * Which browser origins may call the node (CORS, and the Origin of a WS
+   * upgrade): false (none, the default), "*" (any), or a list of exact
+   * origins such as "https://wallet.example".
+   */
+  cors: CorsSetting;
+  /** Largest WS frame (message) a client may send; a larger one closes the connection with 1009. */
+  wsMaxFrameBytes: number;
+  /** Most open WS connections; an upgrade beyond it gets HTTP 503. */
+  wsMaxConnections: number;
+  /** Most live subscriptions per WS connection; one more is a SUBSCRIPTION_LIMIT error. */
+  wsMaxSubscriptions: number;
+  /**
+   * Send queue of one WS connection: bytes and messages written but not yet
+   * taken by the client. Past either bound the client is too slow and is
+   * closed with 4008, so it never holds up the node or other subscribers.
+   */
+  wsMaxQueueBytes: number;
+  wsMaxQueueMessages: number;
+  /** Requests of one WS connection being handled at once; past it the node stops reading that connection until answers go out. */
+  wsMaxPendingRequests: number;
+  /** Ping every connection this often and drop one that did not answer the previous ping; 0 turns pings off. */
+  wsPingIntervalMs: number;
+  /** How long a closing connection may take to finish the close handshake before its socket is destroyed. */
+  wsCloseGraceMs: number;
 }
+
+export type CorsSetting = false | "*" | readonly string[];
 
 export const defaultRpcOptions: RpcOptions = Object.freeze({
   host: "127.0.0.1",
@@ -17,6 +44,18 @@ export const defaultRpcOptions: RpcOptions = Object.freeze({
   bodyLimit: 1024 * 1024,
   maxBatch: 100,
   logger: false,
+  cors: false,
+  wsMaxFrameBytes: 1024 * 1024,
+  // Room for a benchmark's 1000 newHeads subscribers with headroom.
+  wsMaxConnections: 2000,
+  wsMaxSubscriptions: 100,
+  // A block may hold 5000 txs (genesis maxBlockTxs), i.e. up to 5000 did
+  // notifications in one burst (about 1.3 MB): a client that keeps up must fit.
+  wsMaxQueueBytes: 2 * 1024 * 1024,
+  wsMaxQueueMessages: 10_000,
+  wsMaxPendingRequests: 128,
+  wsPingIntervalMs: 30_000,
+  wsCloseGraceMs: 2_000,
 });
 
 function assertInteger(name: string, v: unknown, min: number, max: number): void {
@@ -38,5 +77,38 @@ export function resolveRpcOptions(opts: Partial<RpcOptions> = {}): RpcOptions {
   if (typeof out.logger !== "boolean" && (typeof out.logger !== "object" || out.logger === null)) {
     throw new TypeError("rpc option logger: expected boolean or object");
   }
+  checkCors(out.cors);
+  assertInteger("wsMaxFrameBytes", out.wsMaxFrameBytes, 1024, 64 * 1024 * 1024);
+  assertInteger("wsMaxConnections", out.wsMaxConnections, 1, 1_000_000);
+  assertInteger("wsMaxSubscriptions", out.wsMaxSubscriptions, 1, 1_000_000);
+  assertInteger("wsMaxQueueBytes", out.wsMaxQueueBytes, 1024, 2 ** 31 - 1);
+  assertInteger("wsMaxQueueMessages", out.wsMaxQueueMessages, 1, 10_000_000);
+  assertInteger("wsMaxPendingRequests", out.wsMaxPendingRequests, 1, 100_000);
+  assertInteger("wsPingIntervalMs", out.wsPingIntervalMs, 0, 24 * 3600_000);
+  assertInteger("wsCloseGraceMs", out.wsCloseGraceMs, 0, 600_000);
   return out;
+}
+
+/** An origin as browsers send it: scheme, host and optional port, nothing else. */
+function isOrigin(s: unknown): boolean {
+  if (typeof s !== "string" || s.length > 512) return false;
+  try {
+    const u = new URL(s);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin === s;
+  } catch {
+    return false;
+  }
+}
+
+function checkCors(v: unknown): void {
+  if (v === false || v === "*") return;
+  if (!Array.isArray(v) || v.length === 0) throw new TypeError('rpc option cors: expected false, "*" or a non-empty list of origins');
+  for (const o of v) {
+    if (!isOrigin(o)) throw new TypeError(`rpc option cors: ${JSON.stringify(o)?.slice(0, 100)} is not an origin like "https://example.org" (scheme, host, optional port; no path or trailing slash)`);
+  }
+}
+
+/** Whether a browser page of `origin` may use the node under the `cors` setting. */
+export function originAllowed(cors: CorsSetting, origin: string): boolean {
+  return cors === "*" || (cors !== false && cors.includes(origin));
 }

@@ -4,7 +4,8 @@
  * with inject). Every answer is JSON; no error reaches a client with a stack.
  */
 import { STATUS_CODES } from "node:http";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import fastifyCors from "@fastify/cors";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { JsonRpcErrorCode, invalidRequest, internalError, type JsonRpcErrorObject } from "./errors.js";
 import { compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
 import { resolveRpcOptions, type RpcOptions } from "./options.js";
@@ -29,6 +30,17 @@ function codeOf(err: unknown): string | undefined {
 function isLoggerInstance(l: unknown): boolean {
   const o = l as Record<string, unknown> | null;
   return typeof o === "object" && o !== null && ["info", "error", "warn", "debug", "child"].every((k) => typeof o[k] === "function");
+}
+
+/** The request log: one line per answered request (fastify's default is two), with fastify's request id as reqId. */
+class OneLineRequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const fields = { method: request.method, url: request.url.slice(0, 200), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) reply.log.error({ ...fields, err: error }, "request failed");
+    else reply.log.info(fields, "request");
+  }
 }
 
 function sendRpcError(reply: FastifyReply, status: number, error: JsonRpcErrorObject): FastifyReply {
@@ -101,6 +113,7 @@ export function buildServer(
   compileMethods(methods);
   const app = Fastify({
     bodyLimit: o.bodyLimit,
+    logController: new OneLineRequestLog(),
     ...(isLoggerInstance(o.logger)
       ? { loggerInstance: o.logger as never }
       : { logger: o.logger as boolean | Record<string, unknown> }),
@@ -116,6 +129,11 @@ export function buildServer(
   app.setNotFoundHandler((request, reply) => {
     return reply.code(404).send({ statusCode: 404, error: "Not Found", message: `Route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)} not found` });
   });
+
+  // Registered before the routes so its hook and its preflight route cover all of them.
+  if (o.cors !== false) {
+    app.register(fastifyCors, { origin: o.cors === "*" ? "*" : [...o.cors], methods: ["GET", "HEAD", "POST"], maxAge: 600 });
+  }
 
   jsonRpcRoutes(app, methods, o);
   extra?.(app);

@@ -6,6 +6,7 @@ import { BlockErrorCode, ChainError, CodecError, DidErrorCode, TxErrorCode, GovE
 import { CryptoError, CryptoErrorCode } from "../../../src/crypto/errors.js";
 import { DidError, DidRuleCode } from "../../../src/did/errors.js";
 import { APP_ERROR_CODES, RpcParamsError, toJsonRpcError } from "../../../src/rpc/errors.js";
+import { SubscriptionErrorCode } from "../../../src/rpc/ws-errors.js";
 import { compileMethods, defineMethod, dispatch, type MethodTable } from "../../../src/rpc/jsonrpc.js";
 import { defaultRpcOptions, resolveRpcOptions } from "../../../src/rpc/options.js";
 import { buildServer } from "../../../src/rpc/server.js";
@@ -472,7 +473,7 @@ describe("rpc: JSON-RPC 2.0 server", () => {
 
 describe("rpc: options", () => {
   it("defaults to loopback, port 8660, 1 MiB bodies, batches of 100, no logger", () => {
-    expect(defaultRpcOptions).to.deep.equal({ host: "127.0.0.1", port: 8660, bodyLimit: 1048576, maxBatch: 100, logger: false });
+    expect(defaultRpcOptions).to.deep.include({ host: "127.0.0.1", port: 8660, bodyLimit: 1048576, maxBatch: 100, logger: false, cors: false });
     expect(resolveRpcOptions({ port: undefined, maxBatch: 3 })).to.deep.equal({ ...defaultRpcOptions, maxBatch: 3 });
   });
 
@@ -493,6 +494,7 @@ describe("rpc: application error codes", () => {
     ["CryptoErrorCode", CryptoErrorCode],
     ["GovErrorCode", GovErrorCode],
     ["KycErrorCode", KycErrorCode],
+    ["SubscriptionErrorCode", SubscriptionErrorCode],
   ];
 
   it("gives every enum value a number", () => {
@@ -516,6 +518,7 @@ describe("rpc: application error codes", () => {
     range(1300, CryptoErrorCode);
     range(1400, GovErrorCode);
     range(1500, KycErrorCode);
+    range(1600, SubscriptionErrorCode);
     // Tx numbers follow the order of TxErrorCode.
     expect(Object.values(TxErrorCode).map((r) => APP_ERROR_CODES[r])).to.deep.equal(Object.values(TxErrorCode).map((_, i) => 1000 + i));
   });

@@ -1,0 +1,250 @@
+/**
+ * JSON-RPC over WebSocket at `/ws` (DESIGN.md, public contracts): every
+ * HTTP method, same dispatch and errors, plus `subscribe` / `unsubscribe`.
+ *
+ * Boundaries (DESIGN.md invariant 6), each a RpcOptions member:
+ * - frames larger than wsMaxFrameBytes close the connection with 1009;
+ * - past wsMaxConnections an upgrade gets HTTP 503;
+ * - a client that does not take what is sent (written bytes not yet flushed,
+ *   or messages not yet flushed, past wsMaxQueueBytes / wsMaxQueueMessages)
+ *   is closed with 4008 "subscriber too slow": sends never wait, so a slow
+ *   client costs the node a bounded buffer and nothing else;
+ * - past wsMaxPendingRequests answers being worked on, the node stops reading
+ *   that connection until some are sent (TCP back-pressure on the client).
+ * Binary frames and non-JSON text are answered with JSON-RPC errors.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { invalidRequest, type RpcLogger } from "./errors.js";
+import { compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
+import { originAllowed, type RpcOptions } from "./options.js";
+import { type NotificationSink, Subscriber, SubscriptionHub, SubscriptionSession, subscriptionMethods } from "./subscriptions.js";
+
+export const WS_PATH = "/ws";
+
+/** Close codes sent by the node (1000-1015 are RFC 6455's; 4000-4999 are for applications). */
+export const WsCloseCode = Object.freeze({
+  /** The node is shutting down. */
+  GOING_AWAY: 1001,
+  /** A frame larger than wsMaxFrameBytes (sent by the ws library). */
+  MESSAGE_TOO_BIG: 1009,
+  /** The client did not take its messages fast enough. */
+  TOO_SLOW: 4008,
+} as const);
+
+const BINARY_FRAME_ERROR = JSON.stringify({
+  jsonrpc: "2.0",
+  id: null,
+  error: invalidRequest("binary frames are not accepted: send JSON-RPC requests as text frames"),
+});
+
+interface WsLogger extends RpcLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface WebSocketDeps {
+  /** The node's JSON-RPC methods (the HTTP table); subscribe and unsubscribe are added here. */
+  methods: MethodTable;
+  hub: SubscriptionHub;
+  /** Resolved options (resolveRpcOptions). */
+  options: RpcOptions;
+}
+
+/** What the node and the metrics see of the endpoint. */
+export interface WebSocketEndpoint {
+  readonly connections: number;
+  readonly subscriptions: number;
+  /** Close every connection (1001), waiting at most wsCloseGraceMs before cutting the rest. */
+  close(): Promise<void>;
+}
+
+/** One client connection: a bounded, never-waiting sink for answers and notifications. */
+class WsConnection implements NotificationSink {
+  /** Messages handed to the socket whose write has not completed yet. */
+  private unflushed = 0;
+  private pendingRequests = 0;
+  private paused = false;
+  private closing = false;
+  alive = true;
+  readonly subscriber: Subscriber;
+  private readonly onFlushed = () => {
+    this.unflushed--;
+  };
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly o: RpcOptions,
+    hub: SubscriptionHub,
+    private readonly methods: MethodTable,
+    private readonly log: WsLogger,
+  ) {
+    this.subscriber = new Subscriber(hub, this, o.wsMaxSubscriptions);
+  }
+
+  send(text: string): void {
+    if (this.closing || this.socket.readyState !== WebSocket.OPEN) return;
+    const queued = this.socket.bufferedAmount;
+    // One message always fits an empty queue, however large: the bound is on what piles up.
+    if ((queued > 0 && queued + text.length > this.o.wsMaxQueueBytes) || this.unflushed >= this.o.wsMaxQueueMessages) {
+      this.log.warn({ queuedBytes: queued, queuedMessages: this.unflushed }, "closing a WebSocket client that does not keep up");
+      this.end(WsCloseCode.TOO_SLOW, "subscriber too slow");
+      return;
+    }
+    this.unflushed++;
+    this.socket.send(text, this.onFlushed);
+  }
+
+  overflow(): void {
+    this.end(WsCloseCode.TOO_SLOW, "subscriber too slow");
+  }
+
+  /** Stop sending, drop the subscriptions, start the close handshake (the library cuts the socket after wsCloseGraceMs). */
+  end(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.subscriber.close();
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(code, reason);
+  }
+
+  /** The socket is closed: nothing of this client stays. */
+  gone(): void {
+    this.closing = true;
+    this.subscriber.close();
+  }
+
+  onMessage(data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.send(BINARY_FRAME_ERROR);
+      return;
+    }
+    // binaryType is the default "nodebuffer": one Buffer per message, fragments already joined.
+    const text = Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString("utf8");
+    void this.handle(text);
+  }
+
+  private async handle(text: string): Promise<void> {
+    this.pendingRequests++;
+    if (this.pendingRequests >= this.o.wsMaxPendingRequests && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    const session = new SubscriptionSession(this.subscriber);
+    try {
+      // Never throws: every failure is a JSON-RPC error in `out`.
+      const out = await handleJsonRpcText(this.methods, text, { maxBatch: this.o.maxBatch, log: this.log, session });
+      if (out !== undefined) this.send(out);
+      session.activateOpened();
+    } finally {
+      this.pendingRequests--;
+      if (this.paused && this.pendingRequests < this.o.wsMaxPendingRequests && !this.closing) {
+        this.paused = false;
+        this.socket.resume();
+      }
+    }
+  }
+}
+
+/** Answer an upgrade we refuse with a plain HTTP response, then close the socket. */
+function refuseUpgrade(socket: Duplex, status: number, reason: string, message: string): void {
+  const body = JSON.stringify({ statusCode: status, error: reason, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Serve JSON-RPC over WebSocket on `app`'s HTTP server (upgrades of any
+ * other path get 404). Connections are closed when the app closes.
+ */
+export function registerWebSocket(app: FastifyInstance, deps: WebSocketDeps): WebSocketEndpoint {
+  const o = deps.options;
+  const methods: MethodTable = { ...deps.methods, ...subscriptionMethods() };
+  compileMethods(methods);
+  const log = app.log.child({ module: "ws" }) as unknown as WsLogger;
+  const connections = new Set<WsConnection>();
+  let closing = false;
+
+  const serverOptions = {
+    noServer: true,
+    maxPayload: o.wsMaxFrameBytes,
+    // Compression costs CPU per message and per subscriber; notifications are small.
+    perMessageDeflate: false,
+    clientTracking: false,
+    // Accepted since ws 8.19; not yet in its type declarations.
+    closeTimeout: o.wsCloseGraceMs,
+  };
+  const wss = new WebSocketServer(serverOptions);
+
+  app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A socket error before or during the handshake must not reach the process as an unhandled error.
+    socket.on("error", () => socket.destroy());
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== WS_PATH) return refuseUpgrade(socket, 404, "Not Found", `no WebSocket endpoint at ${String(path).slice(0, 200)}; use ${WS_PATH}`);
+    if (closing) return refuseUpgrade(socket, 503, "Service Unavailable", "the node is shutting down");
+    if (connections.size >= o.wsMaxConnections) {
+      return refuseUpgrade(socket, 503, "Service Unavailable", `the node serves at most ${o.wsMaxConnections} WebSocket connections`);
+    }
+    // Browsers send Origin; the same origins as for CORS may connect. Other clients send none.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !originAllowed(o.cors, origin)) {
+      return refuseUpgrade(socket, 403, "Forbidden", "this origin may not use the node (see rpc.cors)");
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new WsConnection(ws, o, deps.hub, methods, log);
+      connections.add(conn);
+      ws.on("message", (data, isBinary) => conn.onMessage(data, isBinary));
+      ws.on("pong", () => (conn.alive = true));
+      // The library closes the connection after an error (1009 for a large frame, 1002 for a protocol error).
+      ws.on("error", (err) => log.info({ err: { message: err.message, code: (err as { code?: unknown }).code } }, "WebSocket error"));
+      ws.on("close", (code) => {
+        connections.delete(conn);
+        conn.gone();
+        log.info({ code, connections: connections.size }, "WebSocket closed");
+      });
+      log.info({ remoteAddress: req.socket.remoteAddress, connections: connections.size }, "WebSocket opened");
+    });
+  });
+
+  const pinger =
+    o.wsPingIntervalMs > 0
+      ? setInterval(() => {
+          for (const c of connections) {
+            // No pong since the last ping: the peer is gone without a close.
+            if (!c.alive) c.socket.terminate();
+            else {
+              c.alive = false;
+              c.socket.ping();
+            }
+          }
+        }, o.wsPingIntervalMs).unref()
+      : undefined;
+
+  const endpoint: WebSocketEndpoint = {
+    get connections() {
+      return connections.size;
+    },
+    get subscriptions() {
+      return deps.hub.size;
+    },
+    async close() {
+      closing = true;
+      if (pinger) clearInterval(pinger);
+      const all = [...connections];
+      const closed = all.map((c) => new Promise<void>((r) => (c.socket.readyState === WebSocket.CLOSED ? r() : c.socket.once("close", () => r()))));
+      for (const c of all) c.end(WsCloseCode.GOING_AWAY, "node shutting down");
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(closed), new Promise<void>((r) => (timer = setTimeout(r, o.wsCloseGraceMs)))]);
+      clearTimeout(timer);
+      for (const c of connections) c.socket.terminate();
+      wss.close();
+    },
+  };
+  // Upgraded sockets would keep the HTTP server from closing: end them first.
+  app.addHook("preClose", async () => {
+    await endpoint.close();
+  });
+  return endpoint;
+}
