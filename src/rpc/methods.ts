@@ -14,17 +14,11 @@ import type { CheckedTx } from "../chain/execute.js";
 import { parseDid } from "../did/syntax.js";
 import { buildInitialDocument } from "../did/document.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
-import {
-  type DidResolutionResult,
-  type ResolutionOptions,
-  checkResolutionRequest,
-  resolutionError,
-  resolveCurrent,
-  resolveFromVersions,
-} from "../did/resolution.js";
+import { type DidResolutionResult, type ResolutionOptions, resolveCurrent } from "../did/resolution.js";
 import { DidError } from "../did/errors.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
+import { createResolveDid } from "./resolve.js";
 
 /** What the methods need of a node. */
 export interface NodeReadApi {
@@ -92,14 +86,7 @@ function fixedResolutionMethod(): MethodTable {
 }
 
 export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } = {}): MethodTable {
-  // Records are immutable values (a write replaces the object), so the
-  // result built from one can be kept as long as the record itself is.
-  const currentResults = new WeakMap<DidRecord, DidResolutionResult>();
-  const resolveRecord = (rec: DidRecord) => {
-    let r = currentResults.get(rec);
-    if (!r) currentResults.set(rec, (r = resolveCurrent(rec)));
-    return r;
-  };
+  const resolveDid = createResolveDid(node);
   const blockAt = async (height: number) => {
     const b = await node.getBlock(height);
     if (!b) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}; the head is ${node.head().height}`);
@@ -189,18 +176,7 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
         const opts: ResolutionOptions = {};
         if (versionId !== undefined) opts.versionId = versionId;
         if (versionTime !== undefined) opts.versionTime = versionTime;
-        const bad = checkResolutionRequest(did, opts);
-        if (bad) return bad;
-        if (versionId === undefined && versionTime === undefined) {
-          const rec = await node.getDid(did);
-          return rec ? resolveRecord(rec) : resolutionError("notFound", `${did} is not registered`);
-        }
-        const versions = await node.getDidVersions(did);
-        return resolveFromVersions(
-          did,
-          versions.map((v) => ({ versionId: v.versionId, time: v.time, deactivated: v.operation === "deactivate", document: v.document })),
-          opts,
-        );
+        return resolveDid(did, opts);
       },
     }),
 
