@@ -19,6 +19,8 @@ import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
 import { defaultRpcOptions, type RpcOptions } from "../rpc/options.js";
+import { registerResolverRoutes } from "../rpc/resolver-http.js";
+import { createResolveDid } from "../rpc/resolve.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -167,6 +169,7 @@ export class SidNode {
       const rpcOpts = { ...defaultRpcOptions, port: defaultNodeOptions.rpcPort, ...fileCfg.rpc, ...opts.rpc };
       node.app = buildServer(rpcOpts, nodeMethods(node.readApi(), { benchMethods: process.env.SID_BENCH === "1" }), (app) => {
         app.get("/health", async () => ({ status: "ok", height: store.head().height }));
+        registerResolverRoutes(app, createResolveDid(node.readApi()));
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });
       node.rpcUrl = address.replace("[::1]", "127.0.0.1");
