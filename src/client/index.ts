@@ -1,3 +1,4 @@
 export * from "./rpc-client.js";
 export * from "./txs.js";
 export * from "./sid-client.js";
+export * from "./resolver.js";
