@@ -65,12 +65,7 @@ export function resolutionError(error: ResolutionError, errorMessage: string): D
  * (DID Resolution, section 3.1 "Datetime"; DID Core 1.0 metadata rules).
  */
 export function resolutionTime(ms: number): string {
-  return new Date(secondOf(ms)).toISOString().replace(".000Z", "Z");
-}
-
-/** The start of the second `ms` falls in: metadata shows whole seconds, so version times are compared in them too. */
-function secondOf(ms: number): number {
-  return Math.floor(ms / 1000) * 1000;
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
 /** Property order of a document as people read it (DID Core examples): @context first. */
@@ -177,6 +172,18 @@ export function parseDateTime(text: unknown): number | undefined {
 }
 
 /**
+ * The last block time (ms) a versionTime covers. Metadata shows whole
+ * seconds, so a versionTime in whole seconds stands for all of that second:
+ * `created` or `updated` given back resolves the version that showed it, or
+ * a later one of the same second. With sub-second digits (did_history gives
+ * milliseconds) it is exact.
+ */
+function versionTimeBound(versionTime: string): number {
+  const t = parseDateTime(versionTime)!;
+  return /\.\d/.test(versionTime) ? t : t + 999;
+}
+
+/**
  * What a resolver shows of a version: the document in reading order, or,
  * once the DID is deactivated, only its context and id. A deactivated DID
  * has no keys and no services any more (DID Core 1.0, section 8.2
@@ -205,9 +212,7 @@ function success(document: DidDocument, meta: DidDocumentMetadata): DidResolutio
  * the resolved version, absent for version 1), `versionId`, `deactivated`
  * (when the resolved version is the deactivation), and for any version but
  * the latest `nextVersionId` and `nextUpdate`. versionTime picks the latest
- * version whose block time, in whole seconds as the metadata shows it, is
- * not after versionTime; so `created` or `updated` given back as versionTime
- * resolves the very version that showed it.
+ * version not after it (see versionTimeBound).
  */
 export function resolveFromVersions(did: string, versions: readonly VersionInfo[], opts: ResolutionOptions, now: number): DidResolutionResult {
   const bad = checkResolutionRequest(did, opts, now);
@@ -218,9 +223,9 @@ export function resolveFromVersions(did: string, versions: readonly VersionInfo[
     index = versions.findIndex((v) => String(v.versionId) === opts.versionId);
     if (index < 0) return resolutionError("notFound", `${did} has no version ${opts.versionId}`);
   } else if (opts.versionTime !== undefined) {
-    const t = parseDateTime(opts.versionTime)!;
+    const bound = versionTimeBound(opts.versionTime);
     index = -1;
-    for (let i = 0; i < versions.length && secondOf(versions[i]!.time) <= t; i++) index = i;
+    for (let i = 0; i < versions.length && versions[i]!.time <= bound; i++) index = i;
     if (index < 0) return resolutionError("notFound", `${did} did not exist at ${opts.versionTime}`);
   }
   const v = versions[index]!;

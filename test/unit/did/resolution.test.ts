@@ -76,11 +76,28 @@ describe("did/resolution", () => {
     }
   });
 
+  it("reads a whole-second versionTime as all of that second, and one with a fraction exactly", () => {
+    const sameSecond: VersionInfo[] = [
+      { versionId: 1, time: t("2026-01-01T00:00:00.100Z"), deactivated: false, document: doc1 },
+      { versionId: 2, time: t("2026-01-01T00:00:00.600Z"), deactivated: false, document: doc2 },
+      { versionId: 3, time: t("2026-01-01T00:00:01.000Z"), deactivated: false, document: doc1 },
+    ];
+    const at = (versionTime: string) => resolveFromVersions(did, sameSecond, { versionTime }, NOW).didDocumentMetadata.versionId;
+    expect(at("2026-01-01T00:00:00Z")).to.equal("2");
+    expect(at("2026-01-01T00:00:00.100Z")).to.equal("1");
+    expect(at("2026-01-01T00:00:00.599Z")).to.equal("1");
+    expect(at("2026-01-01T00:00:00.600Z")).to.equal("2");
+    expect(at("2026-01-01T00:00:01Z")).to.equal("3");
+    expect(resolveFromVersions(did, sameSecond, { versionTime: "2026-01-01T00:00:00.099Z" }, NOW).didResolutionMetadata.error).to.equal("notFound");
+  });
+
   it("takes versionTime with a zone offset or fractional seconds", () => {
     // 2026-02-01T01:00:00+01:00 is 2026-02-01T00:00:00Z, the second of version 2
     expect(resolve({ versionTime: "2026-02-01T01:00:00+01:00" }).didDocumentMetadata.versionId).to.equal("2");
     expect(resolve({ versionTime: "2026-01-31T23:00:00-01:00" }).didDocumentMetadata.versionId).to.equal("2");
     expect(resolve({ versionTime: "2026-01-31T23:59:59.999999999Z" }).didDocumentMetadata.versionId).to.equal("1");
+    expect(resolve({ versionTime: "2026-02-01T00:00:00.749Z" }).didDocumentMetadata.versionId).to.equal("1");
+    expect(resolve({ versionTime: "2026-02-01T00:00:00.75Z" }).didDocumentMetadata.versionId).to.equal("2");
   });
 
   it("refuses a versionTime later than now, and accepts one equal to it", () => {
