@@ -30,6 +30,7 @@ import {
   type ContentRepresentation,
   type DereferencingResult,
   DidUrlError,
+  type ParsedDidUrl,
   dereferenceDidUrl,
   dereferencingError,
   namesDocument,
@@ -160,7 +161,7 @@ async function answerIdentifier(request: FastifyRequest, reply: FastifyReply, re
     identifier = `${head}${head.includes("?") ? "&" : "?"}${didParams.join("&")}${fragment}`;
   }
 
-  let url;
+  let url: ParsedDidUrl;
   try {
     url = parseDidUrl(identifier);
   } catch (e) {
