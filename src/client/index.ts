@@ -6,3 +6,4 @@ export * from "./credentials/index.js";
 export * from "./trust.js";
 export * from "./verify-proof.js";
 export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
+export * from "./resolver.js";

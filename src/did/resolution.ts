@@ -6,7 +6,18 @@
 import type { DidDocument } from "./document.js";
 import { parseDid } from "./syntax.js";
 
-export type ResolutionError = "invalidDid" | "notFound" | "invalidOptions" | "internalError";
+/**
+ * Error names of DID Core 1.0 section 7.1.2 and the DID Resolution
+ * specification, as `didResolutionMetadata.error` carries them.
+ */
+export type ResolutionError =
+  | "invalidDid"
+  | "invalidDidUrl"
+  | "notFound"
+  | "invalidOptions"
+  | "representationNotSupported"
+  | "methodNotSupported"
+  | "internalError";
 
 export interface ResolutionOptions {
   versionId?: string;
@@ -49,7 +60,13 @@ export function resolutionError(error: ResolutionError, errorMessage: string): D
   };
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/**
+ * A block time as a DID Resolution datetime: UTC, no sub-second digits
+ * (DID Resolution, section 3.1 "Datetime"; DID Core 1.0 metadata rules).
+ */
+export function resolutionTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
 
 /** Property order of a document as people read it (DID Core examples): @context first. */
 const DOC_ORDER = ["@context", "id", "controller", "alsoKnownAs", "verificationMethod", "authentication", "assertionMethod", "keyAgreement", "capabilityInvocation", "capabilityDelegation", "service"];
@@ -89,9 +106,15 @@ export function presentDocument(doc: DidDocument): DidDocument {
 
 /**
  * Check a DID and resolution options before any state is read; returns an
- * error result, or undefined when they are acceptable.
+ * error result, or undefined when they are acceptable. Rules (DID
+ * Resolution, section 3 "DID Parameters"): versionId and versionTime are
+ * mutually exclusive; versionId is one of our version numbers; versionTime
+ * is an XML Schema / RFC 3339 date-time with a zone. With `now` (ms since
+ * the Unix epoch: the later of the node's clock and its latest block time),
+ * a versionTime after it is refused too, since no one can know yet which
+ * version will be valid then.
  */
-export function checkResolutionRequest(did: unknown, opts: ResolutionOptions): DidResolutionResult | undefined {
+export function checkResolutionRequest(did: unknown, opts: ResolutionOptions, now?: number): DidResolutionResult | undefined {
   try {
     parseDid(did);
   } catch (e) {
@@ -103,22 +126,96 @@ export function checkResolutionRequest(did: unknown, opts: ResolutionOptions): D
   if (opts.versionId !== undefined && !/^[1-9][0-9]{0,15}$/.test(opts.versionId)) {
     return resolutionError("invalidOptions", "versionId must be a positive decimal integer");
   }
-  if (opts.versionTime !== undefined && !isRfc3339(opts.versionTime)) {
-    return resolutionError("invalidOptions", "versionTime must be an RFC 3339 date-time such as 2026-01-02T03:04:05Z");
+  if (opts.versionTime !== undefined) {
+    const t = parseDateTime(opts.versionTime);
+    if (t === undefined) {
+      return resolutionError("invalidOptions", "versionTime must be an RFC 3339 date-time with a zone, such as 2026-01-02T03:04:05Z");
+    }
+    if (now !== undefined && t > now) {
+      return resolutionError("invalidOptions", `versionTime ${opts.versionTime} is in the future (the node's time is ${new Date(now).toISOString()})`);
+    }
   }
   return undefined;
 }
 
-function isRfc3339(s: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s));
+/**
+ * RFC 3339 "date-time", which is also a valid XML Schema dateTime with a
+ * zone: `YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)`. A time without a
+ * zone names no instant, so it is refused; so are impossible dates
+ * (2026-02-30), hour 24 and leap second 60, which no block time can equal.
+ */
+const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** Milliseconds since the Unix epoch of an RFC 3339 date-time, or undefined if it is not one. */
+export function parseDateTime(text: unknown): number | undefined {
+  if (typeof text !== "string" || text.length > 40) return undefined;
+  const m = DATE_TIME_RE.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (day > daysInMonth) return undefined;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = (m[9] === "-" ? -1 : 1) * (oh * 60 + om);
+  }
+  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0").slice(0, 3));
+  const utc = new Date(0);
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0-99 to 1900-1999.
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, millis);
+  return utc.getTime() - offsetMinutes * 60_000;
+}
+
+/**
+ * The last block time (ms) a versionTime covers. Metadata shows whole
+ * seconds, so a versionTime in whole seconds stands for all of that second:
+ * `created` or `updated` given back resolves the version that showed it, or
+ * a later one of the same second. With sub-second digits (did_history gives
+ * milliseconds) it is exact.
+ */
+function versionTimeBound(versionTime: string): number {
+  const t = parseDateTime(versionTime)!;
+  return /\.\d/.test(versionTime) ? t : t + 999;
+}
+
+/**
+ * What a resolver shows of a version: the document in reading order, or,
+ * once the DID is deactivated, only its context and id. A deactivated DID
+ * has no keys and no services any more (DID Core 1.0, section 8.2
+ * "Deactivate"), and a verifier that reads only the document (did-jwt does)
+ * must not find the last keys in it and accept what they sign.
+ */
+function shownDocument(doc: DidDocument, deactivated: boolean): DidDocument {
+  if (!deactivated) return presentDocument(doc);
+  return { "@context": doc["@context"], id: doc.id };
+}
+
+function success(document: DidDocument, meta: DidDocumentMetadata): DidResolutionResult {
+  return {
+    "@context": "https://w3id.org/did-resolution/v1",
+    didDocument: shownDocument(document, meta.deactivated === true),
+    didResolutionMetadata: { contentType: DID_LD_JSON },
+    didDocumentMetadata: meta,
+  };
 }
 
 /**
  * The resolution result for `did` given its versions (ascending, complete
- * from version 1), honouring versionId or versionTime.
+ * from version 1), honouring versionId or versionTime. `now` bounds
+ * versionTime (see checkResolutionRequest). Metadata follows DID
+ * Resolution section 4.3: `created` (time of version 1), `updated` (time of
+ * the resolved version, absent for version 1), `versionId`, `deactivated`
+ * (when the resolved version is the deactivation), and for any version but
+ * the latest `nextVersionId` and `nextUpdate`. versionTime picks the latest
+ * version not after it (see versionTimeBound).
  */
-export function resolveFromVersions(did: string, versions: readonly VersionInfo[], opts: ResolutionOptions): DidResolutionResult {
-  const bad = checkResolutionRequest(did, opts);
+export function resolveFromVersions(did: string, versions: readonly VersionInfo[], opts: ResolutionOptions, now: number): DidResolutionResult {
+  const bad = checkResolutionRequest(did, opts, now);
   if (bad) return bad;
   if (versions.length === 0) return resolutionError("notFound", `${did} is not registered`);
   let index = versions.length - 1;
@@ -126,41 +223,31 @@ export function resolveFromVersions(did: string, versions: readonly VersionInfo[
     index = versions.findIndex((v) => String(v.versionId) === opts.versionId);
     if (index < 0) return resolutionError("notFound", `${did} has no version ${opts.versionId}`);
   } else if (opts.versionTime !== undefined) {
-    const t = Date.parse(opts.versionTime);
+    const bound = versionTimeBound(opts.versionTime);
     index = -1;
-    for (let i = 0; i < versions.length && versions[i]!.time <= t; i++) index = i;
+    for (let i = 0; i < versions.length && versions[i]!.time <= bound; i++) index = i;
     if (index < 0) return resolutionError("notFound", `${did} did not exist at ${opts.versionTime}`);
   }
   const v = versions[index]!;
   const next = versions[index + 1];
-  const meta: DidDocumentMetadata = { created: iso(versions[0]!.time) };
-  if (index > 0) meta.updated = iso(v.time);
+  const meta: DidDocumentMetadata = { created: resolutionTime(versions[0]!.time) };
+  if (index > 0) meta.updated = resolutionTime(v.time);
   meta.versionId = String(v.versionId);
   if (v.deactivated) meta.deactivated = true;
   if (next) {
     meta.nextVersionId = String(next.versionId);
-    meta.nextUpdate = iso(next.time);
+    meta.nextUpdate = resolutionTime(next.time);
   }
-  return {
-    "@context": "https://w3id.org/did-resolution/v1",
-    didDocument: presentDocument(v.document),
-    didResolutionMetadata: { contentType: DID_LD_JSON },
-    didDocumentMetadata: meta,
-  };
+  return success(v.document, meta);
 }
 
-/** Fast path: the current version, from the current record alone. */
+/** Fast path: the current version, from the current record alone (the same answer as resolveFromVersions for the latest). */
 export function resolveCurrent(
   record: { document: DidDocument; versionId: number; created: number; updated: number; deactivated: boolean },
 ): DidResolutionResult {
-  const meta: DidDocumentMetadata = { created: iso(record.created) };
-  if (record.versionId > 1) meta.updated = iso(record.updated);
+  const meta: DidDocumentMetadata = { created: resolutionTime(record.created) };
+  if (record.versionId > 1) meta.updated = resolutionTime(record.updated);
   meta.versionId = String(record.versionId);
   if (record.deactivated) meta.deactivated = true;
-  return {
-    "@context": "https://w3id.org/did-resolution/v1",
-    didDocument: presentDocument(record.document),
-    didResolutionMetadata: { contentType: DID_LD_JSON },
-    didDocumentMetadata: meta,
-  };
+  return success(record.document, meta);
 }

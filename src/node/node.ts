@@ -27,6 +27,8 @@ import { NodeMetrics, registerMetrics } from "../rpc/metrics.js";
 import { SubscriptionHub, type TxOutcome } from "../rpc/subscriptions.js";
 import { registerWebSocket, type WebSocketEndpoint } from "../rpc/ws.js";
 import { fastifyLogger } from "./fastify-logger.js";
+import { registerResolverRoutes } from "../rpc/resolver-http.js";
+import { createResolveDid } from "../rpc/resolve.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -217,6 +219,7 @@ export class SidNode {
         registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing() });
         registerMetrics(app, metrics);
         ws = registerWebSocket(app, { methods, hub, options: rpcOpts });
+        registerResolverRoutes(app, createResolveDid(node.readApi()));
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });
       node.rpcUrl = address.replace("[::1]", "127.0.0.1");

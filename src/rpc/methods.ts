@@ -15,17 +15,11 @@ import type { CheckedTx } from "../chain/execute.js";
 import { parseDid } from "../did/syntax.js";
 import { buildInitialDocument } from "../did/document.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
-import {
-  type DidResolutionResult,
-  type ResolutionOptions,
-  checkResolutionRequest,
-  resolutionError,
-  resolveCurrent,
-  resolveFromVersions,
-} from "../did/resolution.js";
+import { type DidResolutionResult, type ResolutionOptions, checkResolutionRequest, resolutionError, resolveCurrent } from "../did/resolution.js";
 import { DidError } from "../did/errors.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
+import { createResolveDid } from "./resolve.js";
 
 /** What the methods need of a node. */
 export interface NodeReadApi {
@@ -98,14 +92,7 @@ function fixedResolutionMethod(): MethodTable {
 }
 
 export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } = {}): MethodTable {
-  // Records are immutable values (a write replaces the object), so the
-  // result built from one can be kept as long as the record itself is.
-  const currentResults = new WeakMap<DidRecord, DidResolutionResult>();
-  const resolveRecord = (rec: DidRecord) => {
-    let r = currentResults.get(rec);
-    if (!r) currentResults.set(rec, (r = resolveCurrent(rec)));
-    return r;
-  };
+  const resolveDid = createResolveDid(node);
   // The result is built from the proven bytes, never from the record cache,
   // so the document and metadata are exactly those the proof commits to.
   const resolveProven = async (did: string): Promise<ProvenResolutionResult> => {
@@ -206,19 +193,11 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
         if (proof === true && (versionId !== undefined || versionTime !== undefined)) {
           throw new RpcParamsError("proof", "proofs cover the latest state only; leave out versionId and versionTime");
         }
-        const bad = checkResolutionRequest(did, opts);
-        if (bad) return bad;
-        if (proof === true) return resolveProven(did);
-        if (versionId === undefined && versionTime === undefined) {
-          const rec = await node.getDid(did);
-          return rec ? resolveRecord(rec) : resolutionError("notFound", `${did} is not registered`);
+        if (proof === true) {
+          const bad = checkResolutionRequest(did, opts);
+          return bad ?? resolveProven(did);
         }
-        const versions = await node.getDidVersions(did);
-        return resolveFromVersions(
-          did,
-          versions.map((v) => ({ versionId: v.versionId, time: v.time, deactivated: v.operation === "deactivate", document: v.document })),
-          opts,
-        );
+        return resolveDid(did, opts);
       },
     }),
 

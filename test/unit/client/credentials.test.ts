@@ -74,7 +74,7 @@ class FakeChain implements CredentialVerificationDeps {
 
   async resolveDid(did: string, options?: { versionTime?: string }) {
     this.resolutions.push({ did, ...(options?.versionTime ? { versionTime: options.versionTime } : {}) });
-    return resolveFromVersions(did, this.versions.get(did) ?? [], options ?? {});
+    return resolveFromVersions(did, this.versions.get(did) ?? [], options ?? {}, Number.MAX_SAFE_INTEGER);
   }
 
   anchor(c: IssuedCredential, at: { height: number; time: number }, overrides: Partial<AnchoredCredential> = {}): AnchoredCredential {
