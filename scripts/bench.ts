@@ -5,6 +5,10 @@
  *      process: ops/s and p50/p99 submit-to-committed latency;
  *  (c) did_resolve over HTTP at 64 connections on a state of >= 100,000 DIDs;
  *  (d) the same server answering a fixed document without a state lookup;
+ *  (e) the Universal Resolver route beside did_resolve, 64 connections;
+ *  (f) proof-carrying resolves served by the node and verified by the SDK;
+ *  (g) --subscribers N (1000) websocket newHeads subscribers while DIDs are
+ *      created: p50/p99 delay from commit to delivery;
  * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
  * --state N (100000), --clients N (256), --seconds N (10), --out FILE
  * (also write the JSON there), --creates-only.
@@ -18,6 +22,11 @@ import { randomKeyPair } from "../src/crypto/hd.js";
 import { nobleBackend, secp, type SecpBackend } from "../src/crypto/secp256k1.js";
 import { SidClient, createDidTx, type SignedTx } from "../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../test/helpers/node-process.js";
+import { join } from "node:path";
+import { ValidatorSetTracker } from "../src/client/trust.js";
+import { benchProofResolves } from "./bench/proofs.js";
+import { benchResolverHttp } from "./bench/resolver.js";
+import { benchWsNewHeads } from "./bench/ws.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -27,6 +36,7 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "10" },
     "creates-only": { type: "boolean", default: false },
     out: { type: "string" },
+    subscribers: { type: "string", default: "1000" },
   },
 });
 const CREATES = Number(args.creates);
@@ -167,7 +177,8 @@ async function main() {
   const verify = { backend: secp.name, opsPerSec: round(verifyRate(secp, 3)), nobleOpsPerSec: round(verifyRate(nobleBackend, 1)) };
 
   const home = tempHome("sid-bench-");
-  const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1" } });
+  // Request logs off: one line per request would be measured too.
+  const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
   try {
     const client = new SidClient(node.rpcUrl);
     const chainId = await client.chainId();
@@ -190,15 +201,32 @@ async function main() {
     const resolve = await load(node.rpcUrl, "did_resolve", dids);
     progress(`(d) fixed document at 64 connections for ${SECONDS} s`);
     const fixed = await load(node.rpcUrl, "debug_fixedResolution", dids);
+    progress(`(e) Universal Resolver GET beside did_resolve at 64 connections, ${SECONDS} s each`);
+    const resolverHttp = await benchResolverHttp({ rpcUrl: node.rpcUrl, dids, connections: 64, seconds: SECONDS });
+    progress(`(f) proof-carrying resolves, served and verified, ${SECONDS} s each`);
+    const trusted = ValidatorSetTracker.fromGenesisFile(join(home, "config", "genesis.json"));
+    const proofs = await benchProofResolves({ rpcUrl: node.rpcUrl, dids, seconds: SECONDS, trusted });
+    progress(`(g) ${args.subscribers} websocket subscribers to newHeads while DIDs are created, ${SECONDS} s`);
+    const wsNewHeads = await benchWsNewHeads({
+      rpcUrl: node.rpcUrl,
+      subscribers: Number(args.subscribers),
+      seconds: SECONDS,
+      createDids: (n) => Promise.all(Array.from({ length: n }, () => client.submit(createDidTx(chainId, randomKeyPair()), true))),
+    });
     const out = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
       verify,
       creates: { ...creates, chainHeight: status.height },
       resolve: { ...resolve, stateDids: STATE },
       resolveFixed: fixed,
+      resolverHttp,
+      proofs,
+      wsNewHeads,
       ratios: {
         createsOverVerify: round(creates.opsPerSec / verify.opsPerSec, 3),
         resolveOverFixed: round(resolve.reqPerSec / fixed.reqPerSec, 3),
+        urOverDidResolve: round(resolverHttp.urReqPerSec / resolverHttp.didResolveReqPerSec, 3),
+        proofVerifiedOverServed: round(proofs.verifiedPerSec / proofs.servedPerSec, 3),
       },
     };
     report(out);
