@@ -7,7 +7,8 @@
  * channel's business.
  */
 import { EventEmitter } from "node:events";
-import type { IncomingMessage } from "node:http";
+import { type IncomingMessage, type Server, createServer } from "node:http";
+import type { Socket } from "node:net";
 import { LRUCache } from "lru-cache";
 import WebSocket, { WebSocketServer } from "ws";
 import type { CanonicalValue } from "../chain/codec.js";
@@ -113,7 +114,10 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
   readonly now: () => number;
   readonly counters: NetworkCounters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, duplicatesDropped: 0, relayed: 0 };
 
-  private server: WebSocketServer | undefined;
+  private http: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  /** Sockets that completed the WebSocket upgrade (the rest are closed after the handshake timeout). */
+  private readonly upgraded = new WeakSet<Socket>();
   private stopping = false;
   private readonly channels = new Map<number, Registered>();
   /** Every live connection, handshaking or open. */
@@ -150,24 +154,39 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
 
   /** Listen, then dial the persistent peers. */
   async start(): Promise<void> {
-    if (this.server) return;
-    const server = new WebSocketServer({
-      host: this.opts.host,
-      port: this.opts.port,
-      maxPayload: this.opts.maxFrameBytes,
-      perMessageDeflate: false,
-      clientTracking: false,
+    if (this.http) return;
+    const { handshakeTimeoutMs } = this.opts;
+    // Our own HTTP server rather than ws's: its timeouts and connection cap bound sockets that never
+    // upgrade, and stop() can close every socket it holds.
+    const http = createServer(
+      { headersTimeout: handshakeTimeoutMs, requestTimeout: handshakeTimeoutMs, connectionsCheckingInterval: Math.min(Math.max(handshakeTimeoutMs, 100), 5_000) },
+      (_req, res) => {
+        res.writeHead(426, { "content-type": "text/plain", connection: "close" });
+        res.end("sid p2p endpoint: WebSocket upgrade required\n");
+      },
+    );
+    http.maxConnections = this.opts.maxInboundPeers + this.opts.maxPendingHandshakes;
+    // A socket that connects and never asks for the upgrade would otherwise hold a slot for as long as it likes.
+    http.on("connection", (socket: Socket) => {
+      const timer = setTimeout(() => {
+        if (!this.upgraded.has(socket)) socket.destroy();
+      }, handshakeTimeoutMs);
+      timer.unref();
+      socket.once("close", () => clearTimeout(timer));
     });
+    const wss = new WebSocketServer({ server: http, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    wss.on("error", (e) => this.log("error", "p2p server error", { error: e.message }));
+    wss.on("connection", (ws, req) => this.onInbound(ws, req));
     await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", (e) =>
+      http.once("error", (e) =>
         reject(new P2pError(P2pErrorCode.LISTEN_FAILED, `cannot listen on ${formatAddress(this.opts.host, this.opts.port)}: ${e.message}`)),
       );
+      http.listen(this.opts.port, this.opts.host, () => resolve());
     });
-    server.on("error", (e) => this.log("error", "p2p server error", { error: e.message }));
-    server.on("connection", (ws, req) => this.onInbound(ws, req));
-    this.server = server;
-    const addr = server.address();
+    http.on("error", (e) => this.log("error", "p2p server error", { error: e.message }));
+    this.http = http;
+    this.wss = wss;
+    const addr = http.address();
     this.local.listenPort = typeof addr === "object" && addr !== null ? addr.port : this.opts.port;
     this.log("info", "p2p listening", { address: formatAddress(this.opts.host, this.local.listenPort), nodeId: this.nodeId });
     for (const p of this.persistent) this.dialPersistent(p);
@@ -178,10 +197,16 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     if (this.stopping) return;
     this.stopping = true;
     for (const p of this.persistent) clearTimeout(p.timer);
-    const serverClosed = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
     const conns = [...this.connections];
     for (const c of conns) c.close(new P2pError(P2pErrorCode.SHUTTING_DOWN, "node shutting down"));
-    await Promise.all([serverClosed, ...conns.map((c) => c.socketClosed)]);
+    await Promise.all(conns.map((c) => c.socketClosed));
+    if (this.http) {
+      const http = this.http;
+      this.wss!.close();
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections(); // sockets that never upgraded
+      await closed;
+    }
     this.log("info", "p2p stopped", { nodeId: this.nodeId });
   }
 
@@ -379,6 +404,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
 
   private onInbound(ws: WebSocket, req: IncomingMessage): void {
     ws.on("error", () => {}); // a refused socket can still error; the Connection adds its own handling
+    this.upgraded.add(req.socket);
     const ip = req.socket.remoteAddress ?? "";
     const address = formatAddress(ip, req.socket.remotePort ?? 0);
     const refuse = (err: P2pError) => {

@@ -4,6 +4,8 @@
  * persistent peers.
  */
 import { expect } from "chai";
+import { connect as connectTcp } from "node:net";
+import type { CanonicalValue } from "../../../src/chain/codec.js";
 import { signDigest } from "../../../src/crypto/secp256k1.js";
 import { P2pError, P2pErrorCode, P2P_CLOSE_CODES } from "../../../src/p2p/errors.js";
 import { Channel } from "../../../src/p2p/frames.js";
@@ -116,6 +118,38 @@ describe("p2p/network", function () {
       await eventually(() => ic.received.length === 1, "the accepted tx at c");
       expect(ib.received).to.have.length(2);
       expect(ic.received.map((r) => r.tx)).to.deep.equal([hexOf(tx(0x11))]);
+    });
+
+    it("a manual-gossip channel drops copies and lets its driver relay to the peers that lack a message", async () => {
+      const [a, b, c] = [await node(), await node(), await node()];
+      const handled: Record<string, string[]> = { a: [], b: [], c: [] };
+      const channel = (name: string, net: P2pNetwork, relay: boolean) =>
+        net.registerChannel<CanonicalValue>(Channel.Consensus, {
+          decode: (m) => m,
+          onMessage: (_peer, msg) => {
+            handled[name]!.push(JSON.stringify(msg));
+            // the consensus driver relays what it accepted; no `except`: the sender is known to have it
+            if (relay) expect(net.broadcast(Channel.Consensus, msg)).to.equal(1);
+          },
+          gossip: "manual",
+        });
+      channel("a", a.net, false);
+      channel("b", b.net, true);
+      channel("c", c.net, false);
+      await connect(a.net, b.net);
+      await connect(b.net, c.net);
+      const vote = { type: "vote", height: 3 };
+      expect(a.net.broadcast(Channel.Consensus, vote)).to.equal(1);
+      // the same message again: a knows b has it
+      expect(a.net.broadcast(Channel.Consensus, vote)).to.equal(0);
+      // a raw copy from another peer of b is dropped before its handler
+      await eventually(() => handled.c!.length === 1, "vote relayed to c");
+      const r = raw(b.net);
+      expect(await r.handshaken).to.equal(true);
+      r.sendFrame(Channel.Consensus, vote);
+      await eventually(() => b.net.counters.duplicatesDropped === 1, "copy dropped at b");
+      expect(handled).to.deep.equal({ a: [], b: [JSON.stringify(vote)], c: [JSON.stringify(vote)] });
+      expect(c.net.counters.relayed + a.net.counters.relayed).to.equal(0);
     });
 
     it("send() reaches one peer; unknown peers and unregistered channels are refused", async () => {
@@ -235,6 +269,14 @@ describe("p2p/network", function () {
       expect(closed.reason).to.match(/channel 1 before the handshake/);
     });
 
+    it("closes a socket that never asks for the WebSocket upgrade, and answers plain HTTP with 426", async () => {
+      const b = await node({ handshakeTimeoutMs: 150 });
+      const sock = connectTcp(b.net.listenPort);
+      await new Promise((resolve) => sock.once("close", resolve));
+      const res = await fetch(`http://${b.address}/`);
+      expect(res.status).to.equal(426);
+    });
+
     it("refuses inbound peers beyond maxInboundPeers", async () => {
       const b = await node({ maxInboundPeers: 1 });
       const a = await node();
@@ -348,6 +390,18 @@ describe("p2p/network", function () {
       await expectDroppedAndBanned(ctx, banned, P2pErrorCode.RATE_LIMITED);
       // Only what fit in the bucket was handled.
       expect(ctx.inboxB.received.filter((r) => r.from === ctx.bad.nodeId).length).to.be.at.most(20);
+    });
+
+    it("with banLoopbackAddresses the address is banned too: a fresh key from it is refused before any handshake", async () => {
+      const ctx = await arena({ banLoopbackAddresses: true });
+      const banned = bannedEvent(ctx.b.net, ctx.bad.nodeId);
+      ctx.bad.sendBytes(Uint8Array.of(0xff));
+      await banned;
+      const other = raw(ctx.b.net); // new node key, same 127.0.0.1
+      const closed = await other.closed;
+      expect(closed.code).to.equal(P2P_CLOSE_CODES[P2pErrorCode.BANNED]);
+      expect(closed.reason).to.match(/127\.0\.0\.1 is banned/);
+      expect(await other.handshaken).to.equal(false);
     });
 
     it("reportBad from a channel handler lowers the score and bans at the threshold", async () => {
