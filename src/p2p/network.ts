@@ -529,7 +529,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     const { redialBaseMs, redialMaxMs } = this.opts;
     let delay = Math.min(redialMaxMs, redialBaseMs * 2 ** Math.min(30, Math.max(0, p.failures - 1)));
     delay = Math.round(delay * (0.75 + Math.random() / 2));
-    const banMs = this.bans.remainingMs(`addr:${p.addr.address}`);
+    const banMs = Math.max(this.bans.remainingMs(`addr:${p.addr.address}`), p.nodeId !== undefined ? this.bans.remainingMs(`node:${p.nodeId}`) : 0);
     if (banMs > delay) delay = banMs;
     p.timer = setTimeout(() => {
       p.timer = undefined;
