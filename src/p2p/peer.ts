@@ -97,7 +97,11 @@ export class Connection {
     this.socketClosed = new Promise((resolve) => ws.once("close", () => resolve()));
     this.handshake = new Handshake(host.local, {
       ...(expectedNodeId !== undefined ? { expectedNodeId } : {}),
-      admit: (remote) => host.admit(this, remote),
+      admit: (remote) => {
+        host.admit(this, remote);
+        // Known from here on, so the network can release the admission if the connection ends before ready.
+        this.remote = remote;
+      },
     });
 
     ws.on("message", (data, isBinary) => this.guard(() => this.onMessage(data, isBinary)));
@@ -218,8 +222,7 @@ export class Connection {
     this.host.onFrame(this, bytes);
   }
 
-  private becomeReady(remote: RemoteIdentity): void {
-    this.remote = remote;
+  private becomeReady(_remote: RemoteIdentity): void {
     this.state = "open";
     this.connectedAt = Date.now();
     clearTimeout(this.handshakeTimer);
@@ -227,7 +230,7 @@ export class Connection {
     const { pingIntervalMs } = this.host.opts;
     this.pingTimer = setInterval(() => this.guard(() => this.ping()), pingIntervalMs);
     this.pingTimer.unref();
-    this.settleReady.resolve(remote);
+    this.settleReady.resolve(this.remote!);
     this.host.onReady(this);
   }
 

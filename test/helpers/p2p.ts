@@ -115,6 +115,8 @@ export interface RawPeerOptions {
   nodeKey?: NodeKey;
   /** Rewrite an outgoing handshake message (to forge it). */
   tamper?: (m: HandshakeMessage) => HandshakeMessage;
+  /** Complete the handshake but, instead of sending ready, close the socket once the node's ready arrives. */
+  withholdReady?: boolean;
   /** Connect but take no part in the handshake (handshake timeout). */
   silent?: boolean;
   autoPong?: boolean;
@@ -161,7 +163,11 @@ export class RawPeer {
         } catch {
           return; // the raw peer's own checks are not under test: let the node under test decide
         }
-        if (step.reply) sendHs(step.reply);
+        if (step.reply && !(opts.withholdReady && step.reply.type === "ready")) sendHs(step.reply);
+        if (step.done && opts.withholdReady) {
+          ws.close();
+          return;
+        }
         if (step.done) {
           done = true;
           resolve(true);

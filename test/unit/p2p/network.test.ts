@@ -231,6 +231,17 @@ describe("p2p/network", function () {
       expect(b.net.peers()).to.deep.equal([before]);
     });
 
+    it("a peer admitted but gone before its ready can connect again (the admission is released)", async () => {
+      const b = await node();
+      const key = freshNodeKey();
+      const quitter = raw(b.net, { nodeKey: key, withholdReady: true });
+      await quitter.closed;
+      expect(b.net.peers()).to.deep.equal([]);
+      const again = raw(b.net, { nodeKey: key });
+      expect(await again.handshaken).to.equal(true);
+      await eventually(() => b.net.peers().some((p) => p.id === key.nodeId), "the peer listed");
+    });
+
     it("two networks that dial each other at once end with exactly one connection", async () => {
       const a = await node();
       const b = await node();
