@@ -106,6 +106,7 @@ export class Connection {
 
     ws.on("message", (data, isBinary) => this.guard(() => this.onMessage(data, isBinary)));
     ws.on("pong", () => this.guard(() => this.onPong()));
+    ws.on("ping", () => this.guard(() => this.onPing()));
     ws.on("error", (err) => this.guard(() => this.onSocketError(err)));
     ws.on("close", (code, reason) => this.guard(() => this.onSocketClose(code, reason.toString("utf8"))));
     this.handshakeTimer = setTimeout(
@@ -242,6 +243,13 @@ export class Connection {
       pongTimeoutMs,
     );
     this.ws.ping();
+  }
+
+  /** ws answers pings by itself; they count against the message rate so a ping flood is a flood. */
+  private onPing(): void {
+    if (this.state === "open" && !this.messageBucket.tryTake(1)) {
+      this.host.onMisbehaviour(this, new P2pError(P2pErrorCode.RATE_LIMITED, `more than ${this.host.opts.rateMessagesPerSec} messages/s (pings)`), Penalty.RATE_LIMITED);
+    }
   }
 
   private onPong(): void {

@@ -403,6 +403,13 @@ describe("p2p/network", function () {
       expect(ctx.inboxB.received.filter((r) => r.from === ctx.bad.nodeId).length).to.be.at.most(20);
     });
 
+    it("a ping flood above the message rate", async () => {
+      const ctx = await arena({ rateMessagesPerSec: 20, rateMessagesBurst: 20 });
+      const banned = bannedEvent(ctx.b.net, ctx.bad.nodeId);
+      for (let i = 0; i < 100; i++) ctx.bad.ws.ping();
+      await expectDroppedAndBanned(ctx, banned, P2pErrorCode.RATE_LIMITED);
+    });
+
     it("with banLoopbackAddresses the address is banned too: a fresh key from it is refused before any handshake", async () => {
       const ctx = await arena({ banLoopbackAddresses: true });
       const banned = bannedEvent(ctx.b.net, ctx.bad.nodeId);
