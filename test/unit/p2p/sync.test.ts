@@ -109,6 +109,29 @@ describe("p2p/sync: block sync", function () {
     expect(c.logs.some((l) => l.msg.startsWith("synced block refused"))).to.equal(true);
   });
 
+  it("a range a peer leaves unanswered is asked of another peer after the request timeout", async () => {
+    const a = await syncNode(MemoryChain.from(CHAIN));
+    const c = await syncNode(new MemoryChain(CHAIN.chainId, CHAIN.genesisHash, CHAIN.validators), { batchSize: 10, requestTimeoutMs: 200 });
+    await connect(c.net, a.net);
+    // A peer that announces every block and never answers.
+    const mute = RawPeer.connect(c.net.listenPort);
+    try {
+      expect(await mute.handshaken).to.equal(true);
+      mute.sendFrame(Channel.BlockSync, { type: "status", height: N, baseHeight: 1 });
+      await eventually(() => c.sync.syncer.peerHeights().size === 2, "both statuses at c");
+      const timedOut = nextEvent<[PenaltyEvent]>(c.net, "peerPenalized", (e) => e.peer.id === mute.nodeId);
+      const caughtUp = nextEvent<[{ height: number; target: number }]>(c.sync.syncer, "caughtUp");
+      c.sync.syncer.start();
+      const [ev] = await timedOut;
+      expect(ev.reason).to.match(/unanswered after 200 ms/);
+      expect((await caughtUp)[0].height).to.equal(N);
+      expect(c.chain.applied).to.deep.equal(Array.from({ length: N }, (_, i) => i + 1));
+      expect(mute.frames.some((f) => (f.m as { type?: string }).type === "getBlocks"), "the mute peer was asked").to.equal(true);
+    } finally {
+      mute.ws.terminate();
+    }
+  });
+
   it("a node one block behind the best peer is caught up at once and fetches nothing", async () => {
     const a = await syncNode(MemoryChain.from(CHAIN));
     const c = await syncNode(MemoryChain.from(CHAIN, N - 1));
