@@ -10,7 +10,8 @@ import type WebSocket from "ws";
 import { formatAddress } from "./address.js";
 import { P2pError, P2pErrorCode, closeFrameOf, errorOfCloseFrame } from "./errors.js";
 import { Channel, decodeFrame, encodeFrame } from "./frames.js";
-import { Handshake, type LocalIdentity, MAX_HANDSHAKE_FRAME_BYTES, type RemoteIdentity } from "./handshake.js";
+import type { CanonicalValue } from "../chain/codec.js";
+import { Handshake, type HandshakeMessage, type LocalIdentity, MAX_HANDSHAKE_FRAME_BYTES, type RemoteIdentity } from "./handshake.js";
 import { Penalty, PeerScore, TokenBucket } from "./limits.js";
 import type { P2pLog } from "./log.js";
 import type { P2pOptions } from "./options.js";
@@ -187,8 +188,8 @@ export class Connection {
     }
   }
 
-  private sendHandshake(m: ReturnType<Handshake["hello"]> | { type: "auth"; sig: Uint8Array } | { type: "ready" }): void {
-    this.ws.send(encodeFrame(Channel.Handshake, m as never), { binary: true });
+  private sendHandshake(m: HandshakeMessage): void {
+    this.ws.send(encodeFrame(Channel.Handshake, m as unknown as CanonicalValue), { binary: true });
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -206,7 +207,7 @@ export class Connection {
       if (frame.ch !== Channel.Handshake) throw new P2pError(P2pErrorCode.HANDSHAKE_FAILED, `frame on channel ${frame.ch} before the handshake completed`);
       const step = this.handshake.receive(frame.m);
       if (step.reply) this.sendHandshake(step.reply);
-      if (step.done) this.becomeReady(step.done);
+      if (step.done) this.becomeReady();
       return;
     }
     if (!this.messageBucket.tryTake(1)) {
@@ -223,7 +224,7 @@ export class Connection {
     this.host.onFrame(this, bytes);
   }
 
-  private becomeReady(_remote: RemoteIdentity): void {
+  private becomeReady(): void {
     this.state = "open";
     this.connectedAt = Date.now();
     clearTimeout(this.handshakeTimer);
