@@ -1,0 +1,139 @@
+/** Per-peer bounds: token buckets for inbound rates, and the misbehaviour score. */
+
+/**
+ * A token bucket: `capacity` tokens, refilled at `ratePerSec`. Time comes
+ * from the injected clock (milliseconds), so tests can drive it.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly ratePerSec: number,
+    private readonly capacity: number,
+    private readonly now: () => number,
+  ) {
+    this.tokens = capacity;
+    this.last = now();
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) * this.ratePerSec) / 1000);
+    this.last = t;
+  }
+
+  /** Take `n` tokens if the bucket holds them; false (and nothing taken) otherwise. */
+  tryTake(n: number): boolean {
+    this.refill();
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  /** Take `n` tokens even into debt; the milliseconds until the debt is repaid (0 if none). */
+  takeWithDebt(n: number): number {
+    this.refill();
+    this.tokens -= n;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.ratePerSec);
+  }
+}
+
+/**
+ * Penalty points per offence. A peer starts at 0; at the ban threshold
+ * (-100 by default) it is dropped and banned. Offences an honest peer of the
+ * same version never commits (undecodable frames, oversized frames, a block
+ * with a bad commit) cost the whole budget at once; offences a peer of a
+ * newer version or with a different view might commit cost less.
+ */
+export const Penalty = Object.freeze({
+  /** Non-binary, non-CBOR, non-canonical or wrongly shaped frame; handshake frame after the handshake. */
+  MALFORMED_FRAME: 100,
+  /** Frame larger than maxFrameBytes or than its channel's bound. */
+  FRAME_TOO_LARGE: 100,
+  /** A channel this node does not speak (a newer peer might). */
+  UNKNOWN_CHANNEL: 20,
+  /** A message its channel's decoder refused (validateBasic). */
+  INVALID_MESSAGE: 25,
+  /** A message beyond the per-peer message rate. */
+  RATE_LIMITED: 5,
+  /** Default for reportBad: a message that failed a check only its handler could make. */
+  REPORTED: 25,
+  /** A signature that does not verify, reported by a handler. */
+  BAD_SIGNATURE: 50,
+  /** A synced block or commit that does not verify. */
+  BAD_BLOCK: 100,
+  /** A request that went unanswered in time (a slow or overloaded peer, not proof of malice). */
+  TIMEOUT: 5,
+});
+
+/** A score that heals toward 0 over time, read lazily. */
+export class PeerScore {
+  private score = 0;
+  private last: number;
+
+  constructor(
+    private readonly recoveryPerSec: number,
+    private readonly now: () => number,
+  ) {
+    this.last = now();
+  }
+
+  get value(): number {
+    const t = this.now();
+    if (this.score < 0) this.score = Math.min(0, this.score + ((t - this.last) * this.recoveryPerSec) / 1000);
+    this.last = t;
+    return this.score;
+  }
+
+  /** Lower the score by `points`; the new score. */
+  penalize(points: number): number {
+    const v = this.value - points;
+    this.score = v;
+    return v;
+  }
+}
+
+/**
+ * Bans by key ("node:<id>", "ip:<addr>", "addr:<host:port>") with an expiry.
+ * Bounded: an attacker can mint node ids for free, so the oldest bans go
+ * first when the list is full (IP bans are the ones that hold anyway).
+ */
+export class BanList {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number,
+  ) {}
+
+  ban(key: string, durationMs: number): void {
+    this.until.delete(key); // re-insert at the end: Map order is age order
+    this.until.set(key, this.now() + durationMs);
+    if (this.until.size > this.maxEntries) {
+      this.sweep();
+      for (const k of this.until.keys()) {
+        if (this.until.size <= this.maxEntries) break;
+        this.until.delete(k);
+      }
+    }
+  }
+
+  isBanned(key: string): boolean {
+    const t = this.until.get(key);
+    if (t === undefined) return false;
+    if (t > this.now()) return true;
+    this.until.delete(key);
+    return false;
+  }
+
+  /** Milliseconds until `key`'s ban ends, 0 when not banned. */
+  remainingMs(key: string): number {
+    return this.isBanned(key) ? this.until.get(key)! - this.now() : 0;
+  }
+
+  private sweep(): void {
+    const t = this.now();
+    for (const [k, u] of this.until) if (u <= t) this.until.delete(k);
+  }
+}

@@ -1,0 +1,120 @@
+/** Options of the p2p room (merged into NodeOptions by the node). */
+import { P2pError, P2pErrorCode } from "./errors.js";
+import { parsePeerAddress } from "./address.js";
+
+const MiB = 1024 * 1024;
+
+export interface P2pOptions {
+  /** Interface to listen on. Loopback unless the operator opts in (DESIGN.md, default ports). */
+  host: string;
+  /** 0 lets the OS choose (tests). */
+  port: number;
+  /** Peers dialled at start and redialled when they drop: "host:port" or "nodeId@host:port". */
+  persistentPeers: string[];
+  maxInboundPeers: number;
+  maxOutboundPeers: number;
+  /** Inbound connections still in their handshake; more are refused before any work is done. */
+  maxPendingHandshakes: number;
+  /** Largest WebSocket message (the ws maxPayload); channels may set a smaller bound of their own. */
+  maxFrameBytes: number;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+  /** A peer that does not answer a ping within this time is dropped. */
+  pongTimeoutMs: number;
+  /** Bytes waiting to be written to one peer; beyond it the peer is too slow and is dropped. */
+  sendQueueMaxBytes: number;
+  /** Messages waiting to be written to one peer; beyond it the peer is dropped. */
+  sendQueueMaxMessages: number;
+  /** Inbound messages per second per peer; a message beyond the bucket is dropped and scored. */
+  rateMessagesPerSec: number;
+  rateMessagesBurst: number;
+  /** Inbound bytes per second per peer; beyond the bucket the socket is paused (TCP backpressure), not scored. */
+  rateBytesPerSec: number;
+  rateBytesBurst: number;
+  /** Score at or below which a peer is dropped and banned (scores start at 0 and fall with each offence). */
+  banThreshold: number;
+  banDurationMs: number;
+  /** Points per second a peer's score heals back toward 0, so rare faults of an honest peer never add up to a ban. */
+  scoreRecoveryPerSec: number;
+  /** Ban the IP address too when it is loopback. Off by default: a devnet on one host shares 127.0.0.1. */
+  banLoopbackAddresses: boolean;
+  /** Message hashes remembered for gossip dedupe. */
+  seenCacheSize: number;
+  /** First redial delay of a persistent peer; doubles per failure up to redialMaxMs. */
+  redialBaseMs: number;
+  redialMaxMs: number;
+}
+
+/**
+ * Defaults. The frame bound follows the brief for block sync (4 MiB); a
+ * chain whose consensus params allow larger blocks needs a larger
+ * maxFrameBytes, since a block travels in one frame.
+ */
+export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
+  host: "127.0.0.1",
+  port: 8661,
+  persistentPeers: [],
+  maxInboundPeers: 40,
+  maxOutboundPeers: 10,
+  maxPendingHandshakes: 16,
+  maxFrameBytes: 4 * MiB,
+  handshakeTimeoutMs: 5_000,
+  pingIntervalMs: 15_000,
+  pongTimeoutMs: 30_000,
+  sendQueueMaxBytes: 16 * MiB,
+  sendQueueMaxMessages: 4_096,
+  rateMessagesPerSec: 1_000,
+  rateMessagesBurst: 2_000,
+  rateBytesPerSec: 16 * MiB,
+  rateBytesBurst: 16 * MiB,
+  banThreshold: -100,
+  banDurationMs: 10 * 60_000,
+  scoreRecoveryPerSec: 1,
+  banLoopbackAddresses: false,
+  seenCacheSize: 50_000,
+  redialBaseMs: 1_000,
+  redialMaxMs: 60_000,
+});
+
+function badOption(name: string, expected: string, got: unknown): P2pError {
+  return new P2pError(P2pErrorCode.BAD_OPTION, `p2p option ${name}: expected ${expected}, got ${JSON.stringify(got) ?? String(got)}`);
+}
+
+function checkInteger(name: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) throw badOption(name, `an integer in [${min}, ${max}]`, v);
+}
+
+/** Defaults overlaid with the given options (undefined members keep the default), every member checked. */
+export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
+  const out = { ...defaultP2pOptions } as P2pOptions;
+  for (const key of Object.keys(defaultP2pOptions) as (keyof P2pOptions)[]) {
+    if (opts[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = opts[key];
+  }
+  if (typeof out.host !== "string" || out.host === "") throw badOption("host", "a non-empty string", out.host);
+  checkInteger("port", out.port, 0, 65535);
+  if (!Array.isArray(out.persistentPeers)) throw badOption("persistentPeers", "an array of peer addresses", out.persistentPeers);
+  out.persistentPeers = [...out.persistentPeers];
+  for (const p of out.persistentPeers) parsePeerAddress(p);
+  checkInteger("maxInboundPeers", out.maxInboundPeers, 0, 10_000);
+  checkInteger("maxOutboundPeers", out.maxOutboundPeers, 0, 10_000);
+  checkInteger("maxPendingHandshakes", out.maxPendingHandshakes, 1, 10_000);
+  checkInteger("maxFrameBytes", out.maxFrameBytes, 1024, 256 * MiB);
+  checkInteger("handshakeTimeoutMs", out.handshakeTimeoutMs, 1, 600_000);
+  checkInteger("pingIntervalMs", out.pingIntervalMs, 1, 3_600_000);
+  checkInteger("pongTimeoutMs", out.pongTimeoutMs, 1, 3_600_000);
+  checkInteger("sendQueueMaxBytes", out.sendQueueMaxBytes, out.maxFrameBytes, 4096 * MiB);
+  checkInteger("sendQueueMaxMessages", out.sendQueueMaxMessages, 1, 10_000_000);
+  checkInteger("rateMessagesPerSec", out.rateMessagesPerSec, 1, 10_000_000);
+  checkInteger("rateMessagesBurst", out.rateMessagesBurst, 1, 10_000_000);
+  checkInteger("rateBytesPerSec", out.rateBytesPerSec, 1, 4096 * MiB);
+  // A frame of the largest allowed size must fit in a full bucket, or it could never pass.
+  checkInteger("rateBytesBurst", out.rateBytesBurst, out.maxFrameBytes, 4096 * MiB);
+  checkInteger("banThreshold", out.banThreshold, -1_000_000, -1);
+  checkInteger("banDurationMs", out.banDurationMs, 0, 365 * 24 * 3_600_000);
+  checkInteger("scoreRecoveryPerSec", out.scoreRecoveryPerSec, 0, 1_000_000);
+  if (typeof out.banLoopbackAddresses !== "boolean") throw badOption("banLoopbackAddresses", "a boolean", out.banLoopbackAddresses);
+  checkInteger("seenCacheSize", out.seenCacheSize, 1, 10_000_000);
+  checkInteger("redialBaseMs", out.redialBaseMs, 1, 3_600_000);
+  checkInteger("redialMaxMs", out.redialMaxMs, out.redialBaseMs, 24 * 3_600_000);
+  return out;
+}
