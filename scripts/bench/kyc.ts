@@ -90,7 +90,7 @@ function leanCaller(url: string, sockets: number) {
 function trusteeOf(home: string): KeyPair {
   const file = JSON.parse(readFileSync(join(home, "config", "trustee_key.json"), "utf8")) as { secretKey: string };
   const secretKey = fromHex(file.secretKey, 32);
-  return { secretKey, publicKey: publicKeyOf(secretKey) } as KeyPair;
+  return { secretKey, publicKey: publicKeyOf(secretKey) };
 }
 
 /** Register `n` issuer DIDs and a subject, and accredit the issuers for TYPE through governance. */

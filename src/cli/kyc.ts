@@ -217,7 +217,7 @@ export async function readTrusteeKeyFile(file: string): Promise<KeyPair> {
   let key: KeyPair;
   try {
     const secretKey = fromHex(v.secretKey, 32);
-    key = { secretKey, publicKey: publicKeyOf(secretKey) } as KeyPair;
+    key = { secretKey, publicKey: publicKeyOf(secretKey) };
   } catch (err) {
     throw new CliError(`trustee key file ${file}: ${(err as Error).message}`);
   }

@@ -108,7 +108,7 @@ describe("integration: KYC credentials on a real node", function () {
     registry = new RegistryClient(client);
     const file = JSON.parse(readFileSync(join(home, "config", "trustee_key.json"), "utf8")) as { secretKey: string };
     const sk = fromHex(file.secretKey, 32);
-    trustee = { secretKey: sk, publicKey: publicKeyOf(sk) } as KeyPair;
+    trustee = { secretKey: sk, publicKey: publicKeyOf(sk) };
     issuerDid = await registry.ensureDid(issuerKey);
     holderDid = await registry.ensureDid(holderKey);
     strangerDid = await registry.ensureDid(strangerKey);
