@@ -9,6 +9,7 @@ import { SidClientError } from "../client/sid-client.js";
 import { KeystoreError } from "../client/keystore.js";
 import { CryptoError } from "../crypto/errors.js";
 import { DidError } from "../did/errors.js";
+import { CredentialError } from "../client/credentials/errors.js";
 
 export const ExitCode = Object.freeze({ OK: 0, ERROR: 1, USAGE: 2, CANCELLED: 130 });
 
@@ -28,7 +29,7 @@ export function describeError(err: unknown): string {
   let text: string;
   if (err instanceof RpcError) {
     text = err.reason ? `${err.reason}: ${err.message}` : `RPC error ${err.code}: ${err.message}`;
-  } else if (err instanceof SidClientError || err instanceof DidError) {
+  } else if (err instanceof SidClientError || err instanceof DidError || err instanceof CredentialError) {
     text = `${err.code}: ${err.message}`;
   } else if (err instanceof RpcTransportError || err instanceof KeystoreError || err instanceof CryptoError || err instanceof CliError) {
     text = err.message;

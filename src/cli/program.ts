@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerDidCommands } from "./did.js";
 import { registerKeyCommands } from "./keys.js";
+import { registerKycCommands } from "./kyc.js";
 import { registerNodeCommands } from "./node.js";
 
 export const CLI_VERSION = "0.1.0";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerNodeCommands(program);
   registerKeyCommands(program);
   registerDidCommands(program);
+  registerKycCommands(program);
   program.addHelpText(
     "after",
     `

@@ -7,3 +7,4 @@ export * from "./trust.js";
 export * from "./verify-proof.js";
 export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
 export * from "./resolver.js";
+export * from "./kyc.js";
