@@ -9,6 +9,8 @@
  *  (f) proof-carrying resolves served by the node and verified by the SDK;
  *  (g) --subscribers N (1000) websocket newHeads subscribers while DIDs are
  *      created: p50/p99 delay from commit to delivery;
+ *  (h) --anchors N (2000) credential anchors to committed (ops/s, p50/p99)
+ *      and `sid kyc verify`-equivalent SDK verifications per second;
  * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
  * --state N (100000), --clients N (256), --seconds N (10), --out FILE
  * (also write the JSON there), --creates-only.
@@ -27,6 +29,7 @@ import { ValidatorSetTracker } from "../src/client/trust.js";
 import { benchProofResolves } from "./bench/proofs.js";
 import { benchResolverHttp } from "./bench/resolver.js";
 import { benchWsNewHeads } from "./bench/ws.js";
+import { benchKyc } from "./bench/kyc.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
     "creates-only": { type: "boolean", default: false },
     out: { type: "string" },
     subscribers: { type: "string", default: "1000" },
+    anchors: { type: "string", default: "2000" },
   },
 });
 const CREATES = Number(args.creates);
@@ -213,6 +217,8 @@ async function main() {
       seconds: SECONDS,
       createDids: (n) => Promise.all(Array.from({ length: n }, () => client.submit(createDidTx(chainId, randomKeyPair()), true))),
     });
+    progress(`(h) ${args.anchors} credential anchors to committed, then SDK verifications for ${SECONDS} s`);
+    const kyc = await benchKyc({ rpcUrl: node.rpcUrl, home, anchors: Number(args.anchors), verifySeconds: SECONDS });
     const out = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
       verify,
@@ -222,11 +228,13 @@ async function main() {
       resolverHttp,
       proofs,
       wsNewHeads,
+      kyc,
       ratios: {
         createsOverVerify: round(creates.opsPerSec / verify.opsPerSec, 3),
         resolveOverFixed: round(resolve.reqPerSec / fixed.reqPerSec, 3),
         urOverDidResolve: round(resolverHttp.urReqPerSec / resolverHttp.didResolveReqPerSec, 3),
         proofVerifiedOverServed: round(proofs.verifiedPerSec / proofs.servedPerSec, 3),
+        anchorsOverVerify: round(kyc.anchorsPerSec / verify.opsPerSec, 3),
       },
     };
     report(out);
