@@ -35,6 +35,10 @@ import {
 } from "../../src/client/index.js";
 import { es256kSign, sdDigest } from "../../src/client/credentials/jose.js";
 import { type NodeProcess, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
+import { type Json, WsTestClient } from "../helpers/ws-client.js";
+import { ValidatorSetTracker } from "../../src/client/trust.js";
+import { verifyCredentialStatusProof } from "../../src/client/verify-proof.js";
+import { ProofError } from "../../src/chain/proof.js";
 
 const CLAIMS: Record<string, JsonValue> = {
   given_name: "Wilhelmina",
@@ -176,6 +180,8 @@ describe("integration: KYC credentials on a real node", function () {
 
   it("follows suspend and reinstate, then revocation, and answers status at the anchoring height", async () => {
     const id = main.credentialId;
+    const ws = await WsTestClient.open(node.rpcUrl.replace("http://", "ws://") + "/ws");
+    const sub = await ws.result("subscribe", ["credentials", { id }]);
     const suspended = await registry.setStatus(issuerDid, issuerKey, id, "suspended");
     const vs = await verify(presentation);
     expect(vs).to.include({ valid: false, reason: VerdictReason.SUSPENDED, status: "suspended" });
@@ -197,6 +203,24 @@ describe("integration: KYC credentials on a real node", function () {
     expect((await registry.credentialStatus(id, { height: revoked.height })).status).to.equal("revoked");
     expect((await registry.credentialStatus(id)).status).to.equal("revoked");
     expect((await registry.credential(id)).history.map((h) => h.status)).to.deep.equal(["active", "suspended", "active", "revoked"]);
+
+    // subscribers to the credentials topic saw each change, in order, at its height
+    const events = await ws.notificationsAtLeast(sub, 3);
+    await ws.close();
+    expect(events.map((e: Json) => [e.id, e.kind, e.issuer, e.subject])).to.deep.equal([
+      [id, "suspend", issuerDid, holderDid],
+      [id, "reinstate", issuerDid, holderDid],
+      [id, "revoke", issuerDid, holderDid],
+    ]);
+    expect(events[0].height).to.equal(suspended.height);
+    expect(events[2].height).to.equal(revoked.height);
+
+    // a resolver that trusts only the genesis validators checks the revocation from this one node
+    const trusted = ValidatorSetTracker.fromGenesisFile(join(home, "config", "genesis.json"));
+    const proven = await client.rpc.call<Record<string, unknown>>("credential_status", { id, proof: true });
+    const checked = verifyCredentialStatusProof(proven, { id, chainId: await client.chainId(), trusted, now: Date.now() });
+    expect(checked.status).to.equal("revoked");
+    expect(() => verifyCredentialStatusProof({ ...proven, storedStatus: "active" }, { id, chainId: trusted.chainId, trusted, now: Date.now() })).to.throw(ProofError);
   });
 
   it("rejects a credential past validUntil as EXPIRED", async () => {
