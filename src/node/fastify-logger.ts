@@ -3,7 +3,7 @@
  * methods), so request logs and RPC errors are lines of the node's log, in
  * its format (SID_LOG_FORMAT) and under its level (SID_LOG_LEVEL).
  */
-import type { LogFields, Logger } from "./log.js";
+import { type LogFields, type Logger, logLevelEnabled } from "./log.js";
 
 type LogMethod = (objOrMsg?: unknown, msg?: unknown) => void;
 
@@ -55,9 +55,11 @@ export function fastifyLogger(log: Logger, bindings: LogFields = {}): FastifyCom
     };
   const noop: LogMethod = () => {};
   const error = at((m, f) => log.error(m, f));
-  return {
-    level: "info",
-    info: at((m, f) => log.info(m, f)),
+  // Below info (SID_LOG_LEVEL=warn...), request lines are dropped: skip building them and the per-request child.
+  const infoOn = logLevelEnabled("info");
+  const self: FastifyCompatibleLogger = {
+    level: infoOn ? "info" : "warn",
+    info: infoOn ? at((m, f) => log.info(m, f)) : noop,
     warn: at((m, f) => log.warn(m, f)),
     error,
     fatal: error,
@@ -65,6 +67,7 @@ export function fastifyLogger(log: Logger, bindings: LogFields = {}): FastifyCom
     debug: noop,
     trace: noop,
     silent: noop,
-    child: (b) => fastifyLogger(log, { ...bindings, ...toFields(b) }),
+    child: (b) => (infoOn ? fastifyLogger(log, { ...bindings, ...toFields(b) }) : self),
   };
+  return self;
 }

@@ -28,6 +28,11 @@ export function createLogger(write: (line: string) => void = (l) => process.stdo
   };
 }
 
+/** Whether lines of `level` are written under SID_LOG_LEVEL (request logs are info). */
+export function logLevelEnabled(level: "info" | "warn" | "error"): boolean {
+  return LOG_LEVELS[level]! >= minLevel(() => {});
+}
+
 const LOG_LEVELS: Readonly<Record<string, number>> = Object.freeze({ info: 20, warn: 30, error: 40, silent: 100 });
 
 let warnedLevel: string | undefined;
