@@ -23,6 +23,13 @@
  *    on to prevote nil instead of waiting for the others' precommits.
  *  - Round skipping (line 55) counts votes, not proposals: a proposer's
  *    proposal is followed by its own prevote, which counts.
+ *  - A faulty proposer may send different proposals of one round to
+ *    different validators. Only the first one received is prevoted (lines
+ *    22, 28), but a few others are kept too: if the rest of the network
+ *    prevotes or precommits one of those, this machine must still be able to
+ *    lock on it (line 36) or decide it (line 49), or it would wait forever at
+ *    a height the others have decided. The figure's rules hold for any
+ *    proposal received from the proposer, so this is within the algorithm.
  */
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import type { Commit } from "../chain/block.js";
@@ -69,6 +76,14 @@ export interface RoundState {
   decision: { round: number; blockHash: Uint8Array } | null;
 }
 
+/**
+ * Different proposals kept per round from an equivocating proposer (the
+ * first is the round's proposal; the others are kept for lines 36 and 49).
+ * A proposal for a block that already has 2f+1 prevotes or precommits is
+ * kept beyond this bound: it is the one the network settled on.
+ */
+export const MAX_PROPOSALS_PER_ROUND = 4;
+
 /** setTimeout's largest delay (2^31-1 ms); a longer one would fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
@@ -103,8 +118,12 @@ export class TendermintMachine {
   private readonly proposerCache = new Map<number, string>();
   private selfVotes = false;
 
-  /** Proposals of rounds up to the current one, from that round's proposer: the first received wins. */
-  private readonly proposals = new Map<number, ProposalEntry>();
+  /**
+   * Proposals of rounds up to the current one, from that round's proposer,
+   * in arrival order: the first is the one prevoted; others (an equivocating
+   * proposer's) can still be locked on or decided.
+   */
+  private readonly proposals = new Map<number, ProposalEntry[]>();
   /**
    * Proposals of future rounds, by sender. Their proposer is checked when
    * the round is reached: computing the proposer of an arbitrary round a
@@ -199,7 +218,7 @@ export class TendermintMachine {
     if (!this.live() || p.height !== this.height) return;
     const entry = { proposal: p, valid: valid === true };
     if (p.round <= this.round) {
-      if (!this.proposals.has(p.round) && this.isProposer(p.round, p.proposer)) this.proposals.set(p.round, entry);
+      if (this.isProposer(p.round, p.proposer)) this.keepProposal(entry);
       return;
     }
     const sender = toHex(p.proposer);
@@ -259,11 +278,12 @@ export class TendermintMachine {
   /** Line 49: a proposal of any round r and 2f+1 precommits for it in r decide the height. */
   private decideOnPrecommits(out: TendermintAction[]): boolean {
     const votes = this.votes!;
-    for (const [round, { proposal, valid }] of this.proposals) {
-      if (!valid || !votes.hasTwoThirdsFor(round, VoteStep.Precommit, proposal.blockHash)) continue;
-      const commit = commitFromPrecommits(votes.votesFor(round, VoteStep.Precommit, proposal.blockHash));
-      this.decision = { round, blockHash: proposal.blockHash };
-      out.push({ kind: "commit", height: this.height, round, blockHash: proposal.blockHash, commit });
+    for (const round of this.proposals.keys()) {
+      const v = votes.twoThirdsMajority(round, VoteStep.Precommit);
+      if (v === undefined || v.length === 0 || !this.validProposalOf(round, v)) continue;
+      const commit = commitFromPrecommits(votes.votesFor(round, VoteStep.Precommit, v));
+      this.decision = { round, blockHash: v };
+      out.push({ kind: "commit", height: this.height, round, blockHash: v, commit });
       return true;
     }
     return false;
@@ -284,7 +304,7 @@ export class TendermintMachine {
   /** Lines 22 and 28: prevote on the round's proposal, respecting the lock. */
   private prevoteOnProposal(out: TendermintAction[]): boolean {
     if (this.step !== "propose") return false;
-    const entry = this.proposals.get(this.round);
+    const entry = this.proposals.get(this.round)?.[0];
     if (!entry) return false;
     const { proposal, valid } = entry;
     const v = proposal.blockHash;
@@ -321,10 +341,8 @@ export class TendermintMachine {
    */
   private lockOnPolka(out: TendermintAction[]): boolean {
     if (this.validValueSetThisRound || this.step === "propose") return false;
-    const entry = this.proposals.get(this.round);
-    if (!entry || !entry.valid) return false;
-    const v = entry.proposal.blockHash;
-    if (!this.votes!.hasTwoThirdsFor(this.round, VoteStep.Prevote, v)) return false;
+    const v = this.votes!.twoThirdsMajority(this.round, VoteStep.Prevote);
+    if (v === undefined || v.length === 0 || !this.validProposalOf(this.round, v)) return false;
     if (this.step === "prevote") {
       this.lockedValue = v;
       this.lockedRound = this.round;
@@ -368,7 +386,7 @@ export class TendermintMachine {
     for (const [r, bySender] of this.futureProposals) {
       if (r > round) continue;
       for (const entry of bySender.values()) {
-        if (!this.proposals.has(r) && this.isProposer(r, entry.proposal.proposer)) this.proposals.set(r, entry);
+        if (this.isProposer(r, entry.proposal.proposer)) this.keepProposal(entry);
       }
       this.futureProposals.delete(r);
     }
@@ -377,6 +395,24 @@ export class TendermintMachine {
       out.push({ kind: "propose", height: this.height, round, validValue: this.validValue, validRound: this.validRound });
     }
     this.schedule("propose", out);
+  }
+
+  /** Keep a proposal from its round's proposer (checked by the caller), within MAX_PROPOSALS_PER_ROUND. */
+  private keepProposal(entry: ProposalEntry): void {
+    const { round, blockHash } = entry.proposal;
+    let kept = this.proposals.get(round);
+    if (!kept) {
+      kept = [];
+      this.proposals.set(round, kept);
+    }
+    if (kept.some((e) => bytesEqual(e.proposal.blockHash, blockHash))) return;
+    const settled = this.votes!.hasTwoThirdsFor(round, VoteStep.Prevote, blockHash) || this.votes!.hasTwoThirdsFor(round, VoteStep.Precommit, blockHash);
+    if (kept.length < MAX_PROPOSALS_PER_ROUND || settled) kept.push(entry);
+  }
+
+  /** valid(v) for a proposal of `round` with block `v` that we received from the round's proposer. */
+  private validProposalOf(round: number, v: Uint8Array): boolean {
+    return this.proposals.get(round)?.some((e) => e.valid && bytesEqual(e.proposal.blockHash, v)) ?? false;
   }
 
   private schedule(step: RoundStep, out: TendermintAction[]): void {

@@ -7,35 +7,69 @@
  * (ValidatorSet.quorum) and "f+1" is more than 1/3: some correct validator
  * is then among the senders.
  *
- * Only a validator's first vote per round and type counts. A second,
- * different one is equivocation: it is not counted (counting it would let
- * one validator stand on both sides of a quorum) and is reported once as
- * DuplicateVoteEvidence. Signatures are the caller's job (the driver checks
- * them before the machine sees a vote).
+ * Each validator counts once in the "any" totals and the round-skip count,
+ * by its first vote of a round and type. A second, different vote is
+ * equivocation, reported once as DuplicateVoteEvidence. It still counts for
+ * the block it names: the rules count messages for id(v), and a signed
+ * precommit for v is part of a valid commit for v whatever else its signer
+ * signed. Without that, a node that heard a faulty validator's other vote
+ * first could never see the 2f+1 the rest of the network decided on. It is
+ * safe: two blocks each with 2f+1 would need a correct validator to vote
+ * twice. Signatures are the caller's job (the driver checks them before the
+ * machine sees a vote).
  */
-import { bytesEqual, toHex } from "../crypto/bytes.js";
+import { toHex } from "../crypto/bytes.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { type DuplicateVoteEvidence, duplicateVoteEvidence } from "./evidence.js";
 import { type Vote, type VoteType, validateVoteBasic } from "./messages.js";
 import type { ValidatorSet } from "./validators.js";
 import { VoteStep } from "./vote.js";
 
+/**
+ * Different blocks (nil included) one validator's votes of one round and
+ * type are kept for, so equivocation cannot fill memory: nil and the two
+ * proposals an equivocating proposer can make are what an attack needs;
+ * more is spam.
+ */
+export const MAX_BLOCKS_PER_VALIDATOR = 3;
+
 export type AddVoteResult =
   | { status: "added" }
   /** The same vote again (gossip repeats itself): nothing changed. */
   | { status: "duplicate" }
-  /** A second, different vote for the same round and type: not counted; evidence the first time. */
+  /** A different vote for a round and type the validator voted in: counted for its block only; evidence the first time. */
   | { status: "conflicting"; evidence?: DuplicateVoteEvidence };
+
+interface BlockVotes {
+  power: number;
+  /** validator hex -> its vote for this block */
+  votes: Map<string, Vote>;
+}
 
 /** The votes of one type in one round. */
 class TypedVotes {
-  readonly byValidator = new Map<string, Vote>();
-  /** blockHash hex ("" for nil) -> summed power. */
-  readonly powerByBlock = new Map<string, number>();
-  /** Power of every validator that voted, whatever for. */
+  /** Each validator's first vote: what the "any" total counts. */
+  readonly first = new Map<string, Vote>();
+  /** blockHash hex ("" for nil) -> the validators that voted for it and their power. */
+  readonly byBlock = new Map<string, BlockVotes>();
+  /** validator hex -> number of different blocks it voted for. */
+  readonly blocksOf = new Map<string, number>();
+  /** Power of every validator that voted, whatever for, each once. */
   total = 0;
   /** Validators already reported for equivocation here. */
   readonly reported = new Set<string>();
+
+  countFor(who: string, power: number, vote: Vote): void {
+    const key = toHex(vote.blockHash);
+    let block = this.byBlock.get(key);
+    if (!block) {
+      block = { power: 0, votes: new Map() };
+      this.byBlock.set(key, block);
+    }
+    block.votes.set(who, vote);
+    block.power += power;
+    this.blocksOf.set(who, (this.blocksOf.get(who) ?? 0) + 1);
+  }
 }
 
 class RoundVotes {
@@ -91,29 +125,32 @@ export class VoteSet {
       this.rounds.set(vote.round, round);
     }
     const typed = round.of(vote.type);
-    const earlier = typed.byValidator.get(who);
-    if (earlier) {
-      // The same target is the same vote even with another signature (a key
-      // can make many valid signatures of one digest): nothing to prove.
-      if (bytesEqual(earlier.blockHash, vote.blockHash)) return { status: "duplicate" };
-      if (typed.reported.has(who)) return { status: "conflicting" };
+    const earlier = typed.first.get(who);
+    if (!earlier) {
+      typed.first.set(who, vote);
+      typed.total += power;
+      typed.countFor(who, power, vote);
+      if (!round.voters.has(who)) {
+        round.voters.add(who);
+        round.voterPower += power;
+      }
+      return { status: "added" };
+    }
+    // The same target is the same vote even with another signature (a key
+    // can make many valid signatures of one digest): nothing new.
+    if (typed.byBlock.get(toHex(vote.blockHash))?.votes.has(who)) return { status: "duplicate" };
+    let evidence: DuplicateVoteEvidence | undefined;
+    if (!typed.reported.has(who)) {
       typed.reported.add(who);
-      return { status: "conflicting", evidence: duplicateVoteEvidence(earlier, vote) };
+      evidence = duplicateVoteEvidence(earlier, vote);
     }
-    typed.byValidator.set(who, vote);
-    const key = toHex(vote.blockHash);
-    typed.powerByBlock.set(key, (typed.powerByBlock.get(key) ?? 0) + power);
-    typed.total += power;
-    if (!round.voters.has(who)) {
-      round.voters.add(who);
-      round.voterPower += power;
-    }
-    return { status: "added" };
+    if ((typed.blocksOf.get(who) ?? 0) < MAX_BLOCKS_PER_VALIDATOR) typed.countFor(who, power, vote);
+    return evidence ? { status: "conflicting", evidence } : { status: "conflicting" };
   }
 
   /** Power behind `blockHash` (NIL for nil) among votes of `type` in `round`. */
   power(round: number, type: VoteType, blockHash: Uint8Array): number {
-    return this.rounds.get(round)?.of(type).powerByBlock.get(toHex(blockHash)) ?? 0;
+    return this.rounds.get(round)?.of(type).byBlock.get(toHex(blockHash))?.power ?? 0;
   }
 
   /** "2f+1 ⟨type, h, round, id(v)⟩": more than 2/3 of the power for `blockHash` (NIL for nil). */
@@ -128,15 +165,14 @@ export class VoteSet {
 
   /**
    * The block hash (NIL for nil) with more than 2/3 of `type` votes in
-   * `round`, if any. At most one exists, since each validator counts once.
+   * `round`, if any. At most one exists while faulty validators hold less
+   * than 1/3 of the power.
    */
   twoThirdsMajority(round: number, type: VoteType): Uint8Array | undefined {
     const typed = this.rounds.get(round)?.of(type);
     if (!typed) return undefined;
-    for (const [key, power] of typed.powerByBlock) {
-      if (power >= this.quorumPower) {
-        for (const v of typed.byValidator.values()) if (toHex(v.blockHash) === key) return v.blockHash;
-      }
+    for (const block of typed.byBlock.values()) {
+      if (block.power >= this.quorumPower) return block.votes.values().next().value!.blockHash;
     }
     return undefined;
   }
@@ -146,16 +182,14 @@ export class VoteSet {
     return (this.rounds.get(round)?.voterPower ?? 0) >= this.oneThirdPower;
   }
 
-  /** The counted votes of `type` in `round` for `blockHash` (NIL for nil). */
+  /** The votes of `type` in `round` for `blockHash` (NIL for nil), one per validator. */
   votesFor(round: number, type: VoteType, blockHash: Uint8Array): Vote[] {
-    const typed = this.rounds.get(round)?.of(type);
-    if (!typed) return [];
-    return [...typed.byValidator.values()].filter((v) => bytesEqual(v.blockHash, blockHash));
+    return [...(this.rounds.get(round)?.of(type).byBlock.get(toHex(blockHash))?.votes.values() ?? [])];
   }
 
-  /** The counted vote of `validator` of `type` in `round`, if any. */
+  /** The first vote of `validator` of `type` in `round`, if any. */
   get(round: number, type: VoteType, validator: Uint8Array): Vote | undefined {
-    return this.rounds.get(round)?.of(type).byValidator.get(toHex(validator));
+    return this.rounds.get(round)?.of(type).first.get(toHex(validator));
   }
 
   /** Rounds that hold at least one vote, ascending. */

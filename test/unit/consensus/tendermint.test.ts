@@ -8,7 +8,7 @@
 import { expect } from "chai";
 import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/errors.js";
 import { verifyEvidence } from "../../../src/consensus/evidence.js";
-import { NIL, type Vote } from "../../../src/consensus/messages.js";
+import { NIL } from "../../../src/consensus/messages.js";
 import { type TendermintAction, type TendermintInput, TendermintMachine } from "../../../src/consensus/tendermint.js";
 import { VoteStep, verifyCommit } from "../../../src/consensus/vote.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
@@ -50,17 +50,6 @@ const votes = (as: TendermintAction[]) => as.filter((a): a is VoteAction => a.ki
 const timeouts = (as: TendermintAction[]) => as.filter((a) => a.kind === "scheduleTimeout").map((a) => a as Extract<TendermintAction, { kind: "scheduleTimeout" }>);
 const short = (h: Uint8Array) => hex(h).slice(0, 6);
 
-/** The own vote the machine asked for, signed and fed back (the driver's job). */
-function own(m: TendermintMachine, as: TendermintAction[]): TendermintAction[] {
-  const out: TendermintAction[] = [];
-  for (const a of as) {
-    if (a.kind !== "vote") continue;
-    const v: Vote = a.type === VoteStep.Prevote ? prevote(0, a.height, a.round, a.blockHash) : precommit(0, a.height, a.round, a.blockHash);
-    out.push(...m.handle({ kind: "vote", vote: v }));
-  }
-  return out;
-}
-
 /** Get validator 0 locked on `hash` in `round`: proposal, 2f+1 prevotes for it, precommit. */
 function lockIn(m: TendermintMachine, round: number, hash: Uint8Array): void {
   const as = feed(m, propose(round, hash, -1), pv(1, round, hash), pv(2, round, hash), pv(3, round, hash));
@@ -96,15 +85,23 @@ describe("consensus/tendermint: the rules of Algorithm 1 one by one", () => {
     expect(votes(feed(b, propose(0, V, -1, false)))).to.deep.equal(["prevote:0:nil"]);
   });
 
-  it("ignores proposals from anyone but the round's proposer, and a second proposal of a round", () => {
+  it("ignores proposals from anyone but the round's proposer", () => {
     const { m } = started(0);
     const wrong: TendermintInput = { kind: "proposal", proposal: proposal(2, H, 0, W), valid: true };
     expect(feed(m, wrong)).to.deep.equal([]);
     expect(m.roundState.step).to.equal("propose");
-    // The round's proposer equivocates: the first proposal received is the one.
+    expect(feed(m, pv(1, 0, W), pv(2, 0, W), pv(3, 0, W)).filter((a) => a.kind === "vote")).to.deep.equal([]);
+  });
+
+  it("prevotes only the first of two proposals of a round, but a polka for the second still locks on it (line 36)", () => {
+    const { m } = started(0);
+    // The round's proposer equivocates: the first proposal received is the one prevoted.
     expect(votes(feed(m, propose(0, V), propose(0, W)))).to.deep.equal([`prevote:0:${short(V)}`]);
-    // 2f+1 prevotes for the second one do not make us lock on it: it is not our proposal of the round.
-    expect(votes(feed(m, pv(1, 0, W), pv(2, 0, W), pv(3, 0, W)))).to.deep.equal([]);
+    // The rest of the network got W and prevoted it: the rule holds for any proposal from the proposer.
+    expect(votes(feed(m, pv(1, 0, W), pv(2, 0, W), pv(3, 0, W)))).to.deep.equal([`precommit:0:${short(W)}`]);
+    expect(short(m.roundState.lockedValue!)).to.equal(short(W));
+    // And it decides W on 2f+1 precommits for it.
+    expect(feed(m, pc(1, 0, W), pc(2, 0, W), pc(3, 0, W)).filter((a) => a.kind === "commit")).to.have.length(1);
   });
 
   it("line 57: timeoutPropose prevotes nil; stale timeouts and timeouts of other steps do nothing", () => {
@@ -272,17 +269,20 @@ describe("consensus/tendermint: the rules of Algorithm 1 one by one", () => {
     expect(m.roundState).to.include({ round: 0, step: "propose" });
   });
 
-  it("reports a double vote as evidence once, and does not count the second vote", () => {
+  it("reports a double vote once; the second vote counts for its block but not twice towards 2f+1 of any kind", () => {
     const { m } = started(0);
-    feed(m, propose(0, V), pv(1, 0, V));
+    expect(feed(m, pv(1, 0, V))).to.deep.equal([]);
     const as = feed(m, pv(1, 0, W));
     expect(as.map((a) => a.kind)).to.deep.equal(["evidence"]);
     const ev = (as[0] as Extract<TendermintAction, { kind: "evidence" }>).evidence;
     expect(() => verifyEvidence(CHAIN_ID, ev, set)).to.not.throw();
     expect(feed(m, pv(1, 0))).to.deep.equal([]);
-    // Validator 1 counts for V only: with 2 and our own V prevote that is a polka for V.
-    expect(votes(feed(m, pv(2, 0, W), pv(3, 0, V)))).to.deep.equal([]);
-    expect(votes(own(m, [{ kind: "vote", type: VoteStep.Prevote, height: H, round: 0, blockHash: V }]))).to.deep.equal([`precommit:0:${short(V)}`]);
+    // Validators 1 and 2 have prevoted: 2 of 4, however many votes 1 sent, so timeoutPrevote is not armed.
+    expect(feed(m, timeout(0, "propose"), pv(2, 0, W)).filter((a) => a.kind === "scheduleTimeout")).to.deep.equal([]);
+    // Validator 1's W prevote does count for W: with 2 and 3 that is a polka for W.
+    const { m: n } = started(0);
+    feed(n, propose(0, W), pv(1, 0, V), pv(1, 0, W), pv(2, 0, W));
+    expect(votes(feed(n, pv(3, 0, W)))).to.deep.equal([`precommit:0:${short(W)}`]);
   });
 
   it("a machine without a validator key follows and decides but never signs", () => {

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, duplicateVoteEvidence, encodeEvidence, evidenceHash, verifyEvidence } from "../../../src/consensus/evidence.js";
 import { NIL, encodeVote } from "../../../src/consensus/messages.js";
-import { VoteSet } from "../../../src/consensus/vote-set.js";
+import { MAX_BLOCKS_PER_VALIDATOR, VoteSet } from "../../../src/consensus/vote-set.js";
 import { VoteStep } from "../../../src/consensus/vote.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
 import { blockHash, precommit, prevote, validatorSet } from "../../helpers/consensus.js";
@@ -143,24 +143,47 @@ describe("consensus/vote-set: membership, duplicates and equivocation", () => {
     expect(vs.votesFor(0, VoteStep.Prevote, X)).to.have.length(1);
   });
 
-  it("detects a second, different vote for one round and type, counts only the first and reports it once", () => {
+  it("detects a second, different vote for one round and type and reports it once", () => {
     const vs = new VoteSet(4, set);
     const a = precommit(1, 4, 2, X);
     const b = precommit(1, 4, 2, Y);
-    const c = precommit(1, 4, 2);
     expect(vs.add(a).status).to.equal("added");
     const r = vs.add(b);
     expect(r.status).to.equal("conflicting");
     const ev = (r as { evidence: DuplicateVoteEvidence }).evidence;
     expect(ev).to.deep.equal(duplicateVoteEvidence(a, b));
     expect(() => verifyEvidence(CHAIN_ID, ev, set)).to.not.throw();
-    expect(vs.add(c)).to.deep.equal({ status: "conflicting" });
-    expect(vs.power(2, VoteStep.Precommit, X)).to.equal(1);
-    expect(vs.power(2, VoteStep.Precommit, Y)).to.equal(0);
-    expect(vs.power(2, VoteStep.Precommit, NIL)).to.equal(0);
+    expect(vs.add(precommit(1, 4, 2))).to.deep.equal({ status: "conflicting" });
+    expect(vs.add(b)).to.deep.equal({ status: "duplicate" });
     expect(hex(vs.get(2, VoteStep.Precommit, a.validator)!.blockHash)).to.equal(hex(X));
     // A prevote and a precommit of one round are not a conflict.
     expect(vs.add(prevote(1, 4, 2, Y)).status).to.equal("added");
+  });
+
+  it("counts an equivocator's votes for each block it names, but once in the any-total and the f+1 count", () => {
+    const vs = new VoteSet(4, set);
+    vs.add(precommit(1, 4, 2, X));
+    vs.add(precommit(1, 4, 2, Y));
+    vs.add(precommit(1, 4, 2));
+    expect(vs.power(2, VoteStep.Precommit, X)).to.equal(1);
+    expect(vs.power(2, VoteStep.Precommit, Y)).to.equal(1);
+    expect(vs.power(2, VoteStep.Precommit, NIL)).to.equal(1);
+    expect(vs.hasOneThirdAny(2)).to.equal(false); // one validator of four
+    vs.add(precommit(2, 4, 2, Y));
+    expect(vs.hasTwoThirdsAny(2, VoteStep.Precommit)).to.equal(false); // two validators of four
+    vs.add(precommit(3, 4, 2, Y));
+    // 1, 2 and 3 signed precommits for Y: a valid commit for Y, whatever else 1 signed.
+    expect(vs.hasTwoThirdsFor(2, VoteStep.Precommit, Y)).to.equal(true);
+    expect(hex(vs.twoThirdsMajority(2, VoteStep.Precommit)!)).to.equal(hex(Y));
+    expect(vs.votesFor(2, VoteStep.Precommit, Y).map((v) => hex(v.validator))).to.have.members([1, 2, 3].map((i) => hex(set.validators[i]!.address)));
+  });
+
+  it("keeps a validator's votes for at most MAX_BLOCKS_PER_VALIDATOR blocks per round and type", () => {
+    const vs = new VoteSet(4, set);
+    const hashes = [X, Y, NIL, blockHash("z"), blockHash("w")];
+    for (const h of hashes) vs.add(prevote(1, 4, 0, h));
+    const counted = hashes.filter((h) => vs.power(0, VoteStep.Prevote, h) > 0);
+    expect(counted).to.have.length(MAX_BLOCKS_PER_VALIDATOR);
   });
 });
 
