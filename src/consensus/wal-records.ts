@@ -14,14 +14,14 @@
  *   is never rebuilt: a new block with a new time would be a different
  *   proposal, which the double-sign guard refuses) and re-broadcasts them.
  *
- * Each record has one canonical encoding; decoding refuses anything else
- * with WAL_CORRUPT, since the frame's checksum held and the bytes are what
- * was written.
+ * Each record has one canonical encoding. Encoding refuses a malformed
+ * record with BAD_MESSAGE; decoding refuses anything else with WAL_CORRUPT,
+ * since the frame's checksum held and the bytes are what was written.
  */
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "../chain/codec.js";
 import { CodecError } from "../chain/errors.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
-import { MAX_ROUND, type Proposal, type Vote, messageValues } from "./messages.js";
+import { MAX_ROUND, type Proposal, type Vote, messageValues, validateProposalBasic, validateVoteBasic } from "./messages.js";
 import type { RoundStep } from "./tendermint.js";
 
 export type WalRecord =
@@ -33,27 +33,40 @@ export type WalRecord =
 
 const STEPS: readonly RoundStep[] = ["propose", "prevote", "precommit"];
 
+/** Encode a record; a malformed one is refused with BAD_MESSAGE, so it never reaches the log. */
 export function encodeWalRecord(r: WalRecord): Uint8Array {
+  const bad = (m: string) => new ConsensusError(ConsensusErrorCode.BAD_MESSAGE, `WAL record: ${m}`);
+  const checkBlock = (b: unknown) => {
+    if (b !== null && !(b instanceof Uint8Array)) throw bad("block must be bytes or null");
+  };
   let value: CanonicalValue;
   switch (r.kind) {
     case "proposal":
+      validateProposalBasic(r.proposal);
+      if (typeof r.valid !== "boolean") throw bad("valid must be a boolean");
+      checkBlock(r.block);
       value = { kind: r.kind, proposal: messageValues.proposal(r.proposal), valid: r.valid, block: r.block };
       break;
     case "vote":
     case "signedVote":
+      validateVoteBasic(r.vote);
       value = { kind: r.kind, vote: messageValues.vote(r.vote) };
       break;
     case "timeout":
+      if (!Number.isSafeInteger(r.height) || r.height < 1) throw bad("timeout height must be an integer >= 1");
+      if (!Number.isSafeInteger(r.round) || r.round < 0 || r.round > MAX_ROUND) throw bad("timeout round out of range");
+      if (!STEPS.includes(r.step)) throw bad(`unknown timeout step ${JSON.stringify(r.step)}`);
       value = { kind: r.kind, height: r.height, round: r.round, step: r.step };
       break;
     case "signedProposal":
+      validateProposalBasic(r.proposal);
+      checkBlock(r.block);
       value = { kind: r.kind, proposal: messageValues.proposal(r.proposal), block: r.block };
       break;
+    default:
+      throw bad(`unknown record kind ${JSON.stringify((r as { kind?: unknown }).kind)}`);
   }
-  // Decoding checks every field; encoding the same checks keeps bad records out of the log.
-  const bytes = encodeCanonical(value);
-  decodeWalRecord(bytes);
-  return bytes;
+  return encodeCanonical(value);
 }
 
 export function decodeWalRecord(bytes: Uint8Array): WalRecord {
