@@ -236,6 +236,9 @@ describe("consensus/messages: signatures (invariant 2)", () => {
     // polRound -1 is CBOR negative integer 0x20.
     const nilPol = cbor.replace("05020158", "05022058");
     expect(hex(proposalSigningDigest(CHAIN_ID, { height: 5, round: 2, polRound: -1, blockHash: hash, proposer: new Uint8Array(20) }))).to.equal(H(unhex(nilPol)));
+    // The values listed in docs/consensus.md.
+    expect(H(unhex(cbor))).to.equal("0b3e430948775765950cb44ae986ade1be70250ca92309a54e3edd8a61a56a5b");
+    expect(H(unhex(nilPol))).to.equal("32ee76aa687a72c58ae6d58610bf89d64902a015bab4452de3f45257ea42869c");
   });
 
   it("a proposal signature covers polRound, is valid for its proposer only, and is never a valid vote", () => {
