@@ -43,7 +43,7 @@ describe("consensus/tendermint: simulated networks", function () {
     expect([...b.nodes[0]!.commits]).to.deep.equal([...a.nodes[0]!.commits]);
   });
 
-  it("unequal powers commit, and the proposer turns follow power", () => {
+  it("unequal powers (5, 3, 1, 1) commit 20 heights", () => {
     const sim = runToEnd({ powers: [5, 3, 1, 1], seed: 2, heights: 20 });
     expectAllCommitted(sim);
     expectSafe(sim);
