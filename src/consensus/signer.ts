@@ -29,7 +29,14 @@ export interface SignState {
   sig: string;
 }
 
-function cmp(a: { height: number; round: number; step: number }, b: { height: number; round: number; step: number }): number {
+/** Where in the protocol a signature is given: the guard orders these. */
+export interface SignPosition {
+  height: number;
+  round: number;
+  step: number;
+}
+
+function cmp(a: SignPosition, b: SignPosition): number {
   return a.height - b.height || a.round - b.round || a.step - b.step;
 }
 
@@ -47,20 +54,28 @@ export class ValidatorSigner {
 
   /** Sign `target`, or refuse with DoubleSignError if it conflicts with what was signed before. */
   sign(target: VoteTarget): { sig: Uint8Array; state: SignState } {
-    const digest = voteSigningDigest(target);
+    return this.signAt(target, voteSigningDigest(target));
+  }
+
+  /**
+   * Sign a digest computed by the caller at one height/round/step, under the
+   * same guard as `sign`. Proposals need it: their digest has its own domain
+   * and also commits to the POL round (consensus/messages.ts).
+   */
+  signAt(at: SignPosition, digest: Uint8Array): { sig: Uint8Array; state: SignState } {
     const last = this.last;
     if (last) {
-      const order = cmp(target, last);
+      const order = cmp(at, last);
       if (order < 0) {
-        throw new DoubleSignError(`refusing to sign ${target.height}/${target.round}/${target.step}: already signed ${last.height}/${last.round}/${last.step}`);
+        throw new DoubleSignError(`refusing to sign ${at.height}/${at.round}/${at.step}: already signed ${last.height}/${last.round}/${last.step}`);
       }
       if (order === 0) {
         if (bytesEqual(fromHex(last.digest), digest)) return { sig: fromHex(last.sig), state: last };
-        throw new DoubleSignError(`refusing to sign a second, different message for ${target.height}/${target.round}/${target.step}`);
+        throw new DoubleSignError(`refusing to sign a second, different message for ${at.height}/${at.round}/${at.step}`);
       }
     }
     const sig = signDigest(digest, this.secretKey);
-    const state: SignState = { height: target.height, round: target.round, step: target.step, digest: toHex(digest), sig: toHex(sig) };
+    const state: SignState = { height: at.height, round: at.round, step: at.step, digest: toHex(digest), sig: toHex(sig) };
     this.last = state;
     return { sig, state };
   }

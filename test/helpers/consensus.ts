@@ -1,0 +1,54 @@
+/**
+ * Fixtures for the consensus unit tests: validator keys from fixed secrets,
+ * validator sets with chosen powers, and signed votes and proposals.
+ */
+import { sha256 } from "../../src/crypto/hash.js";
+import { utf8 } from "../../src/crypto/bytes.js";
+import { ValidatorSigner } from "../../src/consensus/signer.js";
+import { ValidatorSet } from "../../src/consensus/validators.js";
+import { NIL, type Proposal, type Vote, type VoteType, signProposal, signVote } from "../../src/consensus/messages.js";
+import { VoteStep } from "../../src/consensus/vote.js";
+import { CHAIN_ID, fixedKey } from "./fixtures.js";
+
+/** Secret key fill bytes of test validator i (0x41, 0x42, ...). */
+export function validatorFill(i: number): number {
+  return 0x41 + i;
+}
+
+/** A validator set of `powers.length` validators, validator i with key fixedKey(validatorFill(i)). */
+export function validatorSet(powers: readonly number[]): ValidatorSet {
+  return new ValidatorSet(
+    powers.map((power, i) => {
+      const s = new ValidatorSigner(fixedKey(validatorFill(i)).secretKey, undefined);
+      return { name: `v${i}`, address: s.address, publicKey: s.publicKey, power };
+    }),
+  );
+}
+
+/** A signer for validator i with no guard state. */
+export function signerOf(i: number): ValidatorSigner {
+  return new ValidatorSigner(fixedKey(validatorFill(i)).secretKey, undefined);
+}
+
+/** A deterministic 32-byte block hash named by a label. */
+export function blockHash(label: string): Uint8Array {
+  return sha256(utf8(`block:${label}`));
+}
+
+/**
+ * A vote of validator i, signed with a fresh signer (no guard across calls:
+ * tests build equivocations on purpose).
+ */
+export function vote(i: number, type: VoteType, height: number, round: number, hash: Uint8Array = NIL, chainId = CHAIN_ID): Vote {
+  const s = signerOf(i);
+  return signVote(chainId, { type, height, round, blockHash: hash, validator: s.address }, s).vote;
+}
+
+export const prevote = (i: number, height: number, round: number, hash: Uint8Array = NIL): Vote => vote(i, VoteStep.Prevote, height, round, hash);
+export const precommit = (i: number, height: number, round: number, hash: Uint8Array = NIL): Vote => vote(i, VoteStep.Precommit, height, round, hash);
+
+/** A proposal by validator i, signed with a fresh signer. */
+export function proposal(i: number, height: number, round: number, hash: Uint8Array, polRound = -1, chainId = CHAIN_ID): Proposal {
+  const s = signerOf(i);
+  return signProposal(chainId, { height, round, polRound, blockHash: hash, proposer: s.address }, s).proposal;
+}
