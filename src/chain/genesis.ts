@@ -172,8 +172,16 @@ export function genesisRecords(g: Genesis): StateRecord[] {
   return out;
 }
 
+/**
+ * sha256 of the canonical genesis. Empty `trustees` and `issuers` are left
+ * out, so a genesis written before they existed keeps its hash (and its data).
+ */
 export function genesisHash(g: Genesis): Uint8Array {
-  return sha256(encodeCanonical(g as never));
+  const { trustees, issuers, ...rest } = g;
+  const hashed: Record<string, unknown> = { ...rest };
+  if (trustees.members.length > 0) hashed.trustees = trustees;
+  if (issuers.length > 0) hashed.issuers = issuers;
+  return sha256(encodeCanonical(hashed as never));
 }
 
 export function genesisTimeMs(g: Genesis): number {

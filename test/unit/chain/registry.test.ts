@@ -6,7 +6,7 @@ import { addVerificationMethod } from "../../../src/did/document.js";
 import { effectiveStatus, issuerMayAttest, issuerPeriodAt, storedStatusAt, type CredentialRecord, type IssuerRecord } from "../../../src/did/kyc.js";
 import { anchorCredentialTx, credentialStatusTx, govApproveTx, govProposeTx, type AnchorParams, type SignerParams } from "../../../src/client/txs.js";
 import { checkTx, type CheckedTx, type ExecContext } from "../../../src/chain/execute.js";
-import { genesisRecords, parseGenesis } from "../../../src/chain/genesis.js";
+import { genesisHash, genesisRecords, parseGenesis } from "../../../src/chain/genesis.js";
 import { GovErrorCode, KycErrorCode, TxErrorCode, DidErrorCode } from "../../../src/chain/errors.js";
 import { PROPOSAL_TTL_BLOCKS } from "../../../src/chain/governance.js";
 import { type GovAction, type ProposalRecord, type TrusteesRecord, credentialStateId, issuerStateId, proposalStateId, TRUSTEES_ID } from "../../../src/chain/state.js";
@@ -334,6 +334,38 @@ describe("registry: tx schema (no place for personal data)", () => {
       }
       expect(code, JSON.stringify(action)).to.be.oneOf([TxErrorCode.BAD_FIELD, DidErrorCode.INVALID_DID]);
     }
+  });
+});
+
+describe("registry: genesis", () => {
+  const base = {
+    chainId: "sid-dev",
+    genesisTime: "2026-01-01T00:00:00.000Z",
+    validators: [{ name: "v", publicKey: "0324653eac434488002cc06bbfb7f10fe18991e35f9fe4302dbea6d2353dc0ab1c", power: 10 }],
+  };
+
+  it("a genesis without trustees or issuers keeps the hash it had before they existed", () => {
+    // Pinned from the encoding of the single-validator release: its data directories stay valid.
+    expect(hex(genesisHash(parseGenesis(base)))).to.equal("a7126caada6edfbbd24f77e6849d1ccbda5ce22df984b0bf806c8b70d748612b");
+    expect(genesisRecords(parseGenesis(base))).to.deep.equal([]);
+  });
+
+  it("trustees and issuers are part of the hash and of the state at height 0", () => {
+    const withTrustees = parseGenesis({ ...base, trustees: { members: [T1.did], threshold: 1 } });
+    expect(hex(genesisHash(withTrustees))).to.not.equal("a7126caada6edfbbd24f77e6849d1ccbda5ce22df984b0bf806c8b70d748612b");
+    expect(genesisRecords(withTrustees).map((r) => (r as { kind: string }).kind)).to.deep.equal(["trustees"]);
+  });
+
+  it("refuses malformed trustees and issuers", () => {
+    const bad: unknown[] = [
+      { ...base, trustees: { members: [T1.did], threshold: 2 } },
+      { ...base, trustees: { members: [T1.did, T1.did], threshold: 1 } },
+      { ...base, trustees: { members: ["did:web:x"], threshold: 1 } },
+      { ...base, issuers: [{ did: ISSUER.did, name: "", types: ["KYCBasic"] }] },
+      { ...base, issuers: [{ did: ISSUER.did, name: "Acme", types: ["bad type"] }] },
+      { ...base, issuers: [{ did: ISSUER.did, name: "Acme", types: ["KYCBasic"] }, { did: ISSUER.did, name: "Acme", types: ["KYCBasic"] }] },
+    ];
+    for (const g of bad) expect(() => parseGenesis(g), JSON.stringify(g)).to.throw(/invalid genesis/);
   });
 });
 
