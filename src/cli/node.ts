@@ -7,7 +7,7 @@ import { parsePort, parsePositiveInt, withCommonOptions } from "./options.js";
 
 export function registerNodeCommands(program: Command): void {
   withCommonOptions(program.command("init"))
-    .description("create a node home: config, a validator key and a single-validator genesis")
+    .description("create a node home: config, a validator key, a trustee key and a single-validator genesis")
     .option("--dev", "single-validator development chain with this node as the validator")
     .option("--chain-id <id>", "chain id of a new genesis")
     .option("--force", "overwrite an existing home")
@@ -22,6 +22,7 @@ export function registerNodeCommands(program: Command): void {
         `chain id:          ${r.chainId}`,
         `validator address: ${r.validatorAddress}`,
         `genesis:           ${r.genesisFile}`,
+        ...(r.trusteeDid ? [`trustee:           ${r.trusteeDid} (threshold 1; key in config/trustee_key.json)`] : []),
       ]);
     });
 
