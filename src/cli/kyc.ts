@@ -175,6 +175,8 @@ function describeAction(a: GovAction): string {
       return `issuer/add ${a.did} name=${JSON.stringify(a.name)} types=${a.types.join(",")}`;
     case "trustees/set":
       return `trustees/set threshold=${a.threshold} members=${a.members.join(",")}`;
+    case "validator/set":
+      return a.power === 0 ? `validator/set remove ${a.publicKey}` : `validator/set ${a.publicKey} name=${JSON.stringify(a.name)} power=${a.power}`;
     default:
       return `${a.kind} ${a.did}`;
   }
