@@ -129,3 +129,16 @@ export async function checkBlockEvidence(
   }
   return validateBlockEvidence(items, { ...opts, setAt: (h) => sets.get(h), committedAt: (hex) => committed.get(hex) });
 }
+
+/** A JSON view of evidence for RPC answers: hex bytes, the two votes side by side. */
+export function evidenceToJson(ev: DuplicateVoteEvidence): Record<string, unknown> {
+  const vote = (v: DuplicateVoteEvidence["voteA"]) => ({
+    type: v.type,
+    height: v.height,
+    round: v.round,
+    blockHash: v.blockHash.length === 0 ? null : toHex(v.blockHash),
+    validator: toHex(v.validator),
+    sig: toHex(v.sig),
+  });
+  return { kind: "duplicateVote", height: ev.voteA.height, validator: toHex(ev.voteA.validator), voteA: vote(ev.voteA), voteB: vote(ev.voteB) };
+}
