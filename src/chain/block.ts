@@ -1,7 +1,8 @@
 /**
- * Blocks: a header (chain id, height, time, previous hash, tx root, state
- * root after this block, validators hash, proposer, hash of the last commit),
- * the encoded txs, and the commit signatures of the previous block. The block
+ * Blocks: a header (chain id, height, time, previous hash, tx root, evidence
+ * root, state root after this block, validators hash, proposer, hash of the
+ * last commit), the encoded txs, the encoded evidence, and the commit
+ * signatures of the previous block. The block
  * hash is sha256 of the canonical header encoding.
  */
 import { sha256, sha256Parts } from "../crypto/hash.js";
@@ -17,6 +18,8 @@ export interface BlockHeader {
   /** Hash of block height-1; the genesis hash for height 1. */
   prevHash: Uint8Array;
   txRoot: Uint8Array;
+  /** Merkle root of the block's evidence hashes (evidenceMerkleRoot), zero when it has none. */
+  evidenceHash: Uint8Array;
   /** State root after applying this block's txs. */
   stateRoot: Uint8Array;
   validatorsHash: Uint8Array;
@@ -39,13 +42,21 @@ export interface Commit {
   sigs: CommitSig[];
 }
 
+/** Evidence as it travels in blocks: its canonical encoding (consensus/evidence.ts decodes it). */
+export type EncodedEvidence = Uint8Array;
+
 export interface Block {
   header: BlockHeader;
   txs: Uint8Array[];
+  /** Proofs of validator misbehaviour committed by this block (issue 3, part 6). */
+  evidence: EncodedEvidence[];
   lastCommit: Commit | null;
 }
 
 export const ZERO_HASH = new Uint8Array(32);
+
+/** Most evidence items in one block: equivocation is rare, and each item costs two signature checks on every node. */
+export const MAX_BLOCK_EVIDENCE = 100;
 
 export function headerHash(h: BlockHeader): Uint8Array {
   return sha256(encodeCanonical(h as unknown as CanonicalValue));
@@ -72,6 +83,11 @@ export function txMerkleRoot(hashes: readonly Uint8Array[]): Uint8Array {
     return sha256Parts(NODE, rec(lo, lo + k), rec(lo + k, hi));
   };
   return rec(0, hashes.length);
+}
+
+/** The header's evidenceHash: the txMerkleRoot shape over sha256 of each evidence encoding, in block order. */
+export function evidenceMerkleRoot(evidence: readonly EncodedEvidence[]): Uint8Array {
+  return txMerkleRoot(evidence.map((e) => sha256(e)));
 }
 
 export function encodeBlock(b: Block): Uint8Array {
@@ -102,6 +118,7 @@ export function headerToJson(h: BlockHeader): Record<string, unknown> {
     time: new Date(h.time).toISOString(),
     prevHash: toHex(h.prevHash),
     txRoot: toHex(h.txRoot),
+    evidenceHash: toHex(h.evidenceHash),
     stateRoot: toHex(h.stateRoot),
     validatorsHash: toHex(h.validatorsHash),
     proposer: toHex(h.proposer),

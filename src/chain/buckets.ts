@@ -25,6 +25,15 @@ export enum Bucket {
   Registry = 0x52, // 'R'
   /** 's'|'i' subject-or-issuer DID (utf8) 0x00 credential id (utf8) -> empty: credentials by subject and by issuer */
   CredentialIndex = 0x58, // 'X'
+  /** effective height (u64be) -> encoded ValidatorEntry[]: every validator set with the height it starts at (genesis at 1) */
+  ValidatorSet = 0x53, // 'S'
+  /**
+   * Committed evidence of misbehaviour:
+   *   'h' evidence hash (32) -> cbor {height, index, validator}   (where it was committed)
+   *   'a' height (u64be) index (u32be) -> evidence hash            (all, in commit order)
+   *   'v' validator address (20) height (u64be) index (u32be) -> evidence hash   (by validator)
+   */
+  Evidence = 0x45, // 'E'
 }
 
 export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
@@ -73,3 +82,10 @@ const INDEX_TAG = { subject: 0x73, issuer: 0x69 } as const;
 export const credentialIndexPrefix = (by: CredentialIndexBy, did: string) =>
   bucketKey(Bucket.CredentialIndex, Uint8Array.of(INDEX_TAG[by]), utf8(did), Uint8Array.of(0));
 export const credentialIndexKey = (by: CredentialIndexBy, did: string, id: string) => bucketKey(Bucket.CredentialIndex, credentialIndexPrefix(by, did).subarray(1), utf8(id));
+export const validatorSetKey = (effectiveHeight: number) => bucketKey(Bucket.ValidatorSet, u64be(effectiveHeight));
+export const evidenceByHashKey = (hash: Uint8Array) => bucketKey(Bucket.Evidence, Uint8Array.of(0x68), hash);
+export const evidenceOrderPrefix = () => bucketKey(Bucket.Evidence, Uint8Array.of(0x61));
+export const evidenceOrderKey = (height: number, index: number) => bucketKey(Bucket.Evidence, Uint8Array.of(0x61), u64be(height), u32be(index));
+export const evidenceByValidatorPrefix = (validator: Uint8Array) => bucketKey(Bucket.Evidence, Uint8Array.of(0x76), validator);
+export const evidenceByValidatorKey = (validator: Uint8Array, height: number, index: number) =>
+  bucketKey(Bucket.Evidence, Uint8Array.of(0x76), validator, u64be(height), u32be(index));

@@ -47,6 +47,12 @@ export enum GovErrorCode {
   ACTION_MISMATCH = "GOV_ACTION_MISMATCH",
   ALREADY_APPROVED = "GOV_ALREADY_APPROVED",
   ACTION_FAILED = "GOV_ACTION_FAILED",
+  /** validator/set power 0 names a key that is not in the validator set. */
+  VALIDATOR_NOT_FOUND = "GOV_VALIDATOR_NOT_FOUND",
+  /** validator/set would leave no validator or no voting power: the chain would halt. */
+  VALIDATOR_SET_EMPTY = "GOV_VALIDATOR_SET_EMPTY",
+  /** validator/set would grow the set past its bound. */
+  VALIDATOR_SET_FULL = "GOV_VALIDATOR_SET_FULL",
 }
 
 /** The KYC registry: issuers and credential anchors. */
@@ -62,7 +68,19 @@ export enum KycErrorCode {
   BAD_VALIDITY = "CREDENTIAL_BAD_VALIDITY",
 }
 
-export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode;
+/** Evidence of validator misbehaviour in blocks and over RPC (issue 3, part 6). */
+export enum EvidenceErrorCode {
+  /** Evidence that does not decode or does not prove misbehaviour by the set at its height (forged signature, wrong set, from the future). */
+  INVALID = "EVIDENCE_INVALID",
+  /** Evidence whose height is more than maxEvidenceAgeBlocks below the including block. */
+  TOO_OLD = "EVIDENCE_TOO_OLD",
+  /** Evidence already committed in an earlier block, or listed twice in one block. */
+  DUPLICATE = "EVIDENCE_DUPLICATE",
+  /** No committed evidence with that hash. */
+  NOT_FOUND = "EVIDENCE_NOT_FOUND",
+}
+
+export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode | EvidenceErrorCode;
 
 export class ChainError extends CodedError<ChainErrorCode> {}
 

@@ -12,6 +12,7 @@ import { MAX_TRUSTEES, isValidChainId } from "./tx.js";
 import { parseDid } from "../did/syntax.js";
 import { KYC_LIMITS, isIssuerName, isTypeName, type IssuerRecord } from "../did/kyc.js";
 import type { StateRecord, TrusteesRecord } from "./state.js";
+import { genesisValidatorsRecord } from "./validators.js";
 import { CodedError } from "../errors.js";
 
 export interface GenesisValidator {
@@ -26,6 +27,14 @@ export interface ConsensusParams {
   maxBlockTxs: number;
   /** Most bytes of encoded txs in one block. */
   maxBlockBytes: number;
+  /**
+   * Evidence of misbehaviour at a height more than this many blocks below the
+   * including block is refused (issue 3, part 6): old evidence cannot be
+   * replayed forever, and nodes need keep validator sets only this far back
+   * for it. parseGenesis always fills it; optional so older in-code params
+   * keep compiling (readers use maxEvidenceAge()).
+   */
+  maxEvidenceAgeBlocks?: number;
 }
 
 /** Who governs: DIDs whose approvals, `threshold` of them, run governance actions. */
@@ -52,7 +61,12 @@ export interface Genesis {
   issuers: GenesisIssuer[];
 }
 
-export const defaultConsensusParams: ConsensusParams = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024 };
+export const defaultConsensusParams: Required<ConsensusParams> = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024, maxEvidenceAgeBlocks: 100_000 };
+
+/** The evidence age limit of `p`, its default when unset. */
+export function maxEvidenceAge(p: ConsensusParams): number {
+  return p.maxEvidenceAgeBlocks ?? defaultConsensusParams.maxEvidenceAgeBlocks;
+}
 
 export class GenesisError extends CodedError<"GENESIS_INVALID"> {
   constructor(message: string) {
@@ -98,6 +112,10 @@ export function parseGenesis(raw: unknown): Genesis {
     maxBlockTxs: p.maxBlockTxs === undefined ? defaultConsensusParams.maxBlockTxs : posInt(p.maxBlockTxs, "params.maxBlockTxs", 100_000),
     maxBlockBytes:
       p.maxBlockBytes === undefined ? defaultConsensusParams.maxBlockBytes : posInt(p.maxBlockBytes, "params.maxBlockBytes", 64 * 1024 * 1024),
+    maxEvidenceAgeBlocks:
+      p.maxEvidenceAgeBlocks === undefined
+        ? defaultConsensusParams.maxEvidenceAgeBlocks
+        : posInt(p.maxEvidenceAgeBlocks, "params.maxEvidenceAgeBlocks", 10_000_000),
   };
   return {
     chainId: raw.chainId,
@@ -148,10 +166,10 @@ function parseIssuers(raw: unknown): GenesisIssuer[] {
   });
 }
 
-/** The state genesis starts from: the trustees and the issuers it names. */
+/** The state genesis starts from: its validator set, the trustees and the issuers it names. */
 export function genesisRecords(g: Genesis): StateRecord[] {
   const time = genesisTimeMs(g);
-  const out: StateRecord[] = [];
+  const out: StateRecord[] = [genesisValidatorsRecord(g.validators)];
   if (g.trustees.members.length > 0) {
     const t: TrusteesRecord = { kind: "trustees", members: g.trustees.members, threshold: g.trustees.threshold, updatedHeight: 0 };
     out.push(t);

@@ -8,6 +8,7 @@
 import { encodeCanonical } from "./codec.js";
 import { ChainError, DidErrorCode, GovErrorCode, KycErrorCode } from "./errors.js";
 import { KYC_LIMITS, type IssuerPeriod, type IssuerRecord } from "../did/kyc.js";
+import { VALIDATORS_ID, type ValidatorsRecord, applyValidatorChange } from "./validators.js";
 import {
   type GovAction,
   type RegistryRecord,
@@ -28,6 +29,7 @@ export interface GovContext {
 /** State ids an action reads and writes. */
 export function touchedByAction(a: GovAction): string[] {
   if (a.kind === "trustees/set") return [TRUSTEES_ID];
+  if (a.kind === "validator/set") return [VALIDATORS_ID];
   return a.kind === "issuer/add" ? [issuerStateId(a.did), a.did] : [issuerStateId(a.did)];
 }
 
@@ -59,6 +61,12 @@ function withPeriod(rec: IssuerRecord | undefined, did: string, p: IssuerPeriod)
 export function applyGovAction(view: StateView, a: GovAction, ctx: GovContext): RegistryRecord[] {
   if (a.kind === "trustees/set") {
     return [{ kind: "trustees", members: a.members, threshold: a.threshold, updatedHeight: ctx.height }];
+  }
+  if (a.kind === "validator/set") {
+    const rec = view.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
+    // A chain whose genesis state holds no validator record (made before the record existed) cannot change its set.
+    if (!rec) throw new ChainError(GovErrorCode.ACTION_FAILED, "this chain keeps no validator set in state; its validators are fixed by genesis");
+    return [applyValidatorChange(rec, a, ctx.height)];
   }
   const rec = view.get(issuerStateId(a.did)) as IssuerRecord | undefined;
   const period = (status: IssuerPeriod["status"], name: string, types: string[]): IssuerPeriod => ({ status, name, types, height: ctx.height, time: ctx.time });

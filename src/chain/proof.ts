@@ -98,6 +98,7 @@ export interface HeaderJson {
   time: number;
   prevHash: string;
   txRoot: string;
+  evidenceHash: string;
   stateRoot: string;
   validatorsHash: string;
   proposer: string;
@@ -129,6 +130,7 @@ export function headerToProofJson(h: BlockHeader): HeaderJson {
     time: h.time,
     prevHash: toHex(h.prevHash),
     txRoot: toHex(h.txRoot),
+    evidenceHash: toHex(h.evidenceHash),
     stateRoot: toHex(h.stateRoot),
     validatorsHash: toHex(h.validatorsHash),
     proposer: toHex(h.proposer),
@@ -196,7 +198,7 @@ export function parseStateProofJson(j: unknown): AnchoredStateProof {
 }
 
 function parseHeader(j: unknown): BlockHeader {
-  const h = object(j, "header", ["chainId", "height", "time", "prevHash", "txRoot", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"]);
+  const h = object(j, "header", ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"]);
   if (!isValidChainId(h.chainId)) throw malformed("header.chainId", "must match [a-z0-9][a-z0-9-]{0,47}");
   return {
     chainId: h.chainId,
@@ -204,6 +206,7 @@ function parseHeader(j: unknown): BlockHeader {
     time: integer(h.time, "header.time", 0),
     prevHash: hex(h.prevHash, "header.prevHash", HASH_BYTES),
     txRoot: hex(h.txRoot, "header.txRoot", HASH_BYTES),
+    evidenceHash: hex(h.evidenceHash, "header.evidenceHash", HASH_BYTES),
     stateRoot: hex(h.stateRoot, "header.stateRoot", HASH_BYTES),
     validatorsHash: hex(h.validatorsHash, "header.validatorsHash", HASH_BYTES),
     proposer: hex(h.proposer, "header.proposer", ADDRESS_BYTES),

@@ -10,6 +10,7 @@ import { utf8 } from "../crypto/bytes.js";
 import type { DidDocument } from "../did/document.js";
 import type { CredentialRecord, IssuerRecord } from "../did/kyc.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
+import { VALIDATORS_ID, type ValidatorSetAction, type ValidatorsRecord } from "./validators.js";
 
 export type DidOperation = "create" | "update" | "deactivate";
 
@@ -103,15 +104,16 @@ export interface ProposalRecord {
   executedHeight: number | null;
 }
 
-/** What governance can do (issue 4: the issuer registry; the trustee set itself). */
+/** What governance can do (issue 4: the issuer registry; the trustee set itself; issue 3: the validator set). */
 export type GovAction =
   | { kind: "issuer/add"; did: string; name: string; types: string[] }
   | { kind: "issuer/suspend"; did: string }
   | { kind: "issuer/reinstate"; did: string }
   | { kind: "issuer/remove"; did: string }
-  | { kind: "trustees/set"; members: string[]; threshold: number };
+  | { kind: "trustees/set"; members: string[]; threshold: number }
+  | ValidatorSetAction;
 
-export type RegistryRecord = IssuerRecord | CredentialRecord | TrusteesRecord | ProposalRecord;
+export type RegistryRecord = IssuerRecord | CredentialRecord | TrusteesRecord | ProposalRecord | ValidatorsRecord;
 export type StateRecord = DidRecord | RegistryRecord;
 
 export const TRUSTEES_ID = "trustees:";
@@ -135,6 +137,8 @@ export function stateIdOf(r: StateRecord): string {
       return TRUSTEES_ID;
     case "proposal":
       return proposalStateId(r.id);
+    case "validators":
+      return VALIDATORS_ID;
   }
 }
 

@@ -18,6 +18,11 @@ import {
   didKey,
   didVersionKey,
   didVersionPrefix,
+  evidenceByHashKey,
+  evidenceByValidatorKey,
+  evidenceByValidatorPrefix,
+  evidenceOrderKey,
+  evidenceOrderPrefix,
   metaKey,
   readU64be,
   registryKey,
@@ -25,12 +30,14 @@ import {
   smtNodeKey,
   txIndexKey,
   u64be,
+  validatorSetKey,
 } from "./buckets.js";
+import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import { type Block, type BlockHeader, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
 import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
 import { bytesEqual } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
-import { BlockErrorCode, ChainError } from "./errors.js";
+import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
 import {
   type DidRecord,
@@ -76,6 +83,29 @@ export interface BlockCommitBatch {
   smtNodes: Map<string, Uint8Array>;
   /** The validator's double-sign guard state, made durable with the block. */
   signState?: unknown;
+  /** The block's evidence, in block order, with what the caller decoded of it (the chain room does not decode votes). */
+  evidence?: CommittedEvidenceIndex[];
+}
+
+/** What the store indexes of one piece of evidence in a block. */
+export interface CommittedEvidenceIndex {
+  /** sha256 of the evidence encoding. */
+  hash: Uint8Array;
+  /** Address (20 bytes) of the validator it convicts. */
+  validator: Uint8Array;
+}
+
+/** Where committed evidence is: block height, index in the block's evidence list, the convicted validator. */
+export interface EvidenceLocation {
+  height: number;
+  index: number;
+  validator: Uint8Array;
+}
+
+/** Committed evidence: its location, hash and encoding. */
+export interface StoredEvidence extends EvidenceLocation {
+  hash: Uint8Array;
+  encoded: Uint8Array;
 }
 
 type Db = Level<Uint8Array, Uint8Array>;
@@ -172,9 +202,67 @@ export class ChainStore {
     batch.put(GENESIS_HASH, genesisHash);
     for (const [id, bytes] of encoded) batch.put(stateDbKey(id), bytes);
     for (const [hex, node] of nodes) batch.put(smtNodeKey(Buffer.from(hex, "hex")), node);
+    const vals = writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
+    if (vals) {
+      batch.put(validatorSetKey(1), encodeCanonical(vals.current as never));
+      for (const p of vals.pending) batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));
+    }
     batch.put(HEAD, encodeCanonical(head as never));
     await batch.write({ sync: true });
     this.headCache = head;
+  }
+
+  /**
+   * The validator set in force at `height` (1 to head + 2: a change made in
+   * the head block starts at head + 2 and is already known), from the index
+   * of sets by the height they start at. Undefined when the chain keeps no
+   * validator set in state (a store initialised without the genesis record):
+   * then the genesis file's set signs every height.
+   */
+  async validatorSetAt(height: number): Promise<ValidatorEntry[] | undefined> {
+    const top = this.head().height + 2;
+    if (!Number.isSafeInteger(height) || height < 1 || height > top) {
+      throw new ChainError(BlockErrorCode.NOT_FOUND, `the validator set is known for heights 1 to ${top}, not ${height}`);
+    }
+    for await (const value of this.db.values({ gte: validatorSetKey(0), lte: validatorSetKey(height), reverse: true, limit: 1 })) {
+      return decodeCanonical(value) as unknown as ValidatorEntry[];
+    }
+    return undefined;
+  }
+
+  /** Where evidence with this hash was committed, or undefined. */
+  getEvidenceLocation(hash: Uint8Array): Promise<EvidenceLocation | undefined> {
+    return this.read(evidenceByHashKey(hash), (raw) => decodeCanonical(raw) as unknown as EvidenceLocation);
+  }
+
+  /** Committed evidence by hash, with its encoding (read from its block). */
+  async getEvidence(hash: Uint8Array): Promise<StoredEvidence | undefined> {
+    const loc = await this.getEvidenceLocation(hash);
+    if (!loc) return undefined;
+    const block = await this.getBlock(loc.height);
+    const encoded = block?.evidence?.[loc.index];
+    if (!encoded) throw new Error(`evidence index names block ${loc.height} item ${loc.index}, which the block store lacks`);
+    return { ...loc, hash, encoded };
+  }
+
+  /**
+   * Committed evidence in commit order (height, then position in the block),
+   * all or one validator's, `limit` after the evidence hash `after`.
+   */
+  async listEvidence(opts: { validator?: Uint8Array; after?: Uint8Array; limit: number }): Promise<StoredEvidence[]> {
+    const prefix = opts.validator ? evidenceByValidatorPrefix(opts.validator) : evidenceOrderPrefix();
+    let gt: Uint8Array | undefined;
+    if (opts.after) {
+      const loc = await this.getEvidenceLocation(opts.after);
+      if (!loc) throw new ChainError(EvidenceErrorCode.NOT_FOUND, `no committed evidence ${Buffer.from(opts.after).toString("hex")} to list after`);
+      gt = opts.validator ? evidenceByValidatorKey(opts.validator, loc.height, loc.index) : evidenceOrderKey(loc.height, loc.index);
+    }
+    const out: StoredEvidence[] = [];
+    for await (const hash of this.db.values({ ...(gt ? { gt } : { gte: prefix }), lt: prefixEnd(prefix), limit: opts.limit })) {
+      const ev = await this.getEvidence(hash);
+      if (ev) out.push(ev);
+    }
+    return out;
   }
 
   async getDid(did: string): Promise<DidRecord | undefined> {
@@ -402,6 +490,14 @@ export class ChainStore {
       batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
     }
     for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v));
+    // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
+    const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
+    for (const p of vals?.pending ?? []) batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));
+    (b.evidence ?? []).forEach((ev, index) => {
+      batch.put(evidenceByHashKey(ev.hash), encodeCanonical({ height: h.height, index, validator: ev.validator }));
+      batch.put(evidenceOrderKey(h.height, index), ev.hash);
+      batch.put(evidenceByValidatorKey(ev.validator, h.height, index), ev.hash);
+    });
     for (const [hex, node] of b.smtNodes) batch.put(smtNodeKey(Buffer.from(hex, "hex")), node);
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
     batch.put(HEAD, encodeCanonical(head as never));

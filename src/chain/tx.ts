@@ -15,6 +15,9 @@ import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.j
 import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
 import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
 import type { GovAction } from "./state.js";
+import { MAX_VALIDATOR_POWER, isValidatorName, isValidatorPublicKeyHex } from "./validators.js";
+import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
+import { fromHex } from "../crypto/bytes.js";
 
 export const TX_VERSION = 1;
 /** Domain tag of tx signatures; votes use another (consensus/vote.ts). */
@@ -229,8 +232,26 @@ export function expectGovAction(v: unknown, field: string): GovAction {
       }
       break;
     }
+    case "validator/set": {
+      expectKeys(v, ["kind", "publicKey", "name", "power"], field);
+      if (!isValidatorPublicKeyHex(v.publicKey)) bad(`${field}.publicKey must be a 33-byte compressed secp256k1 key in lowercase hex (66 chars)`, `${field}.publicKey`);
+      try {
+        assertCompressedPublicKey(fromHex(v.publicKey));
+      } catch (e) {
+        bad(`${field}.publicKey: ${(e as Error).message}`, `${field}.publicKey`);
+      }
+      const power = v.power;
+      if (typeof power !== "number" || !Number.isSafeInteger(power) || power < 0 || power > MAX_VALIDATOR_POWER) {
+        bad(`${field}.power must be an integer in [0, ${MAX_VALIDATOR_POWER}] (0 removes the validator)`, `${field}.power`);
+      }
+      // A removal may leave the name empty; an added or re-weighed validator is named.
+      if (!(power === 0 && v.name === "") && !isValidatorName(v.name)) {
+        bad(`${field}.name must be 1-64 printable chars without surrounding spaces ("" allowed only with power 0)`, `${field}.name`);
+      }
+      break;
+    }
     default:
-      bad(`${field}.kind must be issuer/add, issuer/suspend, issuer/reinstate, issuer/remove or trustees/set`, `${field}.kind`);
+      bad(`${field}.kind must be issuer/add, issuer/suspend, issuer/reinstate, issuer/remove, trustees/set or validator/set`, `${field}.kind`);
   }
   return v as unknown as GovAction;
 }

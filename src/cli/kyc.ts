@@ -40,7 +40,7 @@ const MAX_CLAIMS_FILE_BYTES = 4 * CREDENTIAL_LIMITS.maxClaimsBytes;
 const MAX_CREDENTIAL_FILE_BYTES = CREDENTIAL_LIMITS.maxSerializedChars + 2;
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
-interface TrusteeOptions extends CommonOptions {
+export interface TrusteeOptions extends CommonOptions {
   trusteeKey?: string;
   key?: string;
 }
@@ -163,7 +163,7 @@ function registerGovCommands(program: Command): void {
     });
 }
 
-function withTrusteeOptions(cmd: Command): Command {
+export function withTrusteeOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("--trustee-key <file>", "trustee key file (default: <home>/config/trustee_key.json, made by sid init)").conflicts("key"))
     .option("--key <name>", "sign with index 0 of this stored key instead (its DID must be a trustee)");
@@ -175,12 +175,14 @@ function describeAction(a: GovAction): string {
       return `issuer/add ${a.did} name=${JSON.stringify(a.name)} types=${a.types.join(",")}`;
     case "trustees/set":
       return `trustees/set threshold=${a.threshold} members=${a.members.join(",")}`;
+    case "validator/set":
+      return a.power === 0 ? `validator/set remove ${a.publicKey}` : `validator/set ${a.publicKey} name=${JSON.stringify(a.name)} power=${a.power}`;
     default:
       return `${a.kind} ${a.did}`;
   }
 }
 
-async function runProposal(opts: TrusteeOptions, action: GovAction): Promise<void> {
+export async function runProposal(opts: TrusteeOptions, action: GovAction): Promise<void> {
   const key = await trusteeKey(opts);
   const r = await RegistryClient.at(opts.rpc).propose(action, key);
   printGov(opts, r, `proposed ${describeAction(action)}`);

@@ -4,6 +4,7 @@ import { registerDidCommands } from "./did.js";
 import { registerKeyCommands } from "./keys.js";
 import { registerKycCommands } from "./kyc.js";
 import { registerNodeCommands } from "./node.js";
+import { registerValidatorGovCommands } from "./validator-gov.js";
 
 export const CLI_VERSION = "0.1.0";
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerDidCommands(program);
   registerKycCommands(program);
+  registerValidatorGovCommands(program);
   program.addHelpText(
     "after",
     `

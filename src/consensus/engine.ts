@@ -1,22 +1,26 @@
 /**
  * Block production for a validator set of one: the n = 1 case of the BFT
  * design. The validator proposes, and its own vote is more than 2/3 of the
- * power, so it precommits and commits at once. Blocks are made as soon as
+ * power, so it precommits and commits at once. Governance may change the
+ * set (validator/set, from H+2): the engine takes the set of each height from
+ * the store and produces only while its own power is a quorum of it. Blocks are made as soon as
  * txs are pending, bounded by the consensus params, and an empty heartbeat
  * block is made when nothing happened for `heartbeatMs`.
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
-import { type Block, type BlockHeader, type Commit, ZERO_HASH, commitHash, headerHash, txMerkleRoot } from "../chain/block.js";
+import { type Block, type BlockHeader, type Commit, type EncodedEvidence, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
 import { ChainError } from "../chain/errors.js";
 import { type CheckedTx, type CredentialEvent, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
-import type { ConsensusParams } from "../chain/genesis.js";
+import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
 import { ChainStore } from "../chain/store.js";
 import type { ValidatorSigner } from "./signer.js";
-import type { ValidatorSet } from "./validators.js";
+import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
 import { VoteStep } from "./vote.js";
+import { type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
+import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 
 export interface EngineOptions {
   /** Longest time without a block when no txs arrive. */
@@ -32,13 +36,18 @@ export interface CommittedBlockEvent {
   versions: DidVersion[];
   /** Credential anchors and status changes, in commit order. */
   credentials: CredentialEvent[];
+  /** Evidence of misbehaviour the block committed. */
+  evidence: VerifiedEvidence[];
 }
 
 export interface EngineDeps {
   chainId: string;
   store: ChainStore;
   mempool: Mempool;
+  /** The genesis set: it signs every height of a chain that keeps no validator set in state. */
   validators: ValidatorSet;
+  /** Evidence received from peers, not yet committed; the engine includes what passes the block rule. Default: none. */
+  pendingEvidence?: () => EncodedEvidence[];
   signer: ValidatorSigner;
   params: ConsensusParams;
   verifier: SignatureVerifier;
@@ -49,15 +58,23 @@ export interface EngineDeps {
 export class SingleValidatorEngine extends EventEmitter {
   private running = false;
   private loopDone: Promise<void> | undefined;
+  private readonly sets: ValidatorSetsByHeight;
 
   constructor(
     private readonly opts: EngineOptions,
     private readonly deps: EngineDeps,
   ) {
     super();
-    if (deps.validators.validators.length !== 1 || !deps.validators.byAddress(deps.signer.address)) {
-      throw new Error("this node's validator key is not the single validator named in genesis");
+    const own = deps.validators.byAddress(deps.signer.address);
+    if (!own || own.power < deps.validators.quorum()) {
+      throw new Error("this node's validator key is not the single validator named in genesis (its power alone must be more than 2/3)");
     }
+    this.sets = new ValidatorSetsByHeight(deps.store, deps.validators);
+  }
+
+  /** The validator set that signs `height` (1 to head + 2). */
+  validatorsAt(height: number): Promise<ValidatorSet> {
+    return this.sets.at(height);
   }
 
   start(): void {
@@ -84,7 +101,10 @@ export class SingleValidatorEngine extends EventEmitter {
         lastBlockAt = this.deps.clock();
       } catch (e) {
         this.deps.log("block production failed", { error: (e as Error).message });
-        await new Promise((r) => setTimeout(r, 100));
+        // Out of the set is not transient: wait a heartbeat, not a moment, before looking again.
+        const pause = e instanceof ConsensusError && e.code === ConsensusErrorCode.NOT_VALIDATOR ? this.opts.heartbeatMs : 100;
+        await new Promise((r) => setTimeout(r, Math.min(pause, 5_000)));
+        if (pause > 100) lastBlockAt = this.deps.clock();
       }
     }
   }
@@ -96,6 +116,15 @@ export class SingleValidatorEngine extends EventEmitter {
     const height = head.height + 1;
     const time = Math.max(this.deps.clock(), head.time + 1);
     const ctx = { chainId: this.deps.chainId, height, time, verifier: this.deps.verifier };
+    const set = await this.sets.at(height);
+    const own = set.byAddress(this.deps.signer.address);
+    if (!own || own.power < set.quorum()) {
+      throw new ConsensusError(
+        ConsensusErrorCode.NOT_VALIDATOR,
+        own ? `this validator's power ${own.power} is not a quorum of the set at height ${height} (needs ${set.quorum()})` : `this validator is not in the set at height ${height}`,
+      );
+    }
+    const evidence = await this.includableEvidence(height);
     let txs = mempool.reap(params.maxBlockTxs, params.maxBlockBytes);
     let effects;
     for (;;) {
@@ -124,13 +153,14 @@ export class SingleValidatorEngine extends EventEmitter {
       time,
       prevHash: head.hash,
       txRoot: txMerkleRoot(txs.map((c) => c.hash)),
+      evidenceHash: evidenceMerkleRoot(evidence.map((e) => e.encoded)),
       stateRoot: root,
-      validatorsHash: this.deps.validators.hash,
+      validatorsHash: set.hash,
       proposer: this.deps.signer.address,
       lastCommitHash: lastCommit ? commitHash(lastCommit) : ZERO_HASH,
     };
     const hash = headerHash(header);
-    const block: Block = { header, txs: txs.map((c) => c.encoded), lastCommit };
+    const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: evidence.map((e) => e.encoded), lastCommit };
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: hash });
     const commit: Commit = { height, round: 0, blockHash: hash, sigs: [{ validator: this.deps.signer.address, sig }] };
     await store.commitBlock({
@@ -144,12 +174,39 @@ export class SingleValidatorEngine extends EventEmitter {
       credentials: effects.credentials,
       smtNodes: nodes,
       signState: state,
+      evidence: evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
     });
     const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
-    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials };
+    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials, evidence };
     this.emit("block", event);
     for (const d of dropped) this.emit("txRejected", d);
-    if (txs.length > 0) this.deps.log("committed block", { height, txs: txs.length, hash: toHex(hash).slice(0, 16) });
+    if (txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: txs.length, evidence: evidence.length, hash: toHex(hash).slice(0, 16) });
     return event;
+  }
+
+  /**
+   * The pending evidence that passes the block rule at `height`, each item
+   * checked alone so one bad item (forged, too old, already committed) does
+   * not keep the others out; duplicates collapse to one.
+   */
+  private async includableEvidence(height: number): Promise<VerifiedEvidence[]> {
+    const pending = this.deps.pendingEvidence?.() ?? [];
+    const out: VerifiedEvidence[] = [];
+    const seen = new Set<string>();
+    const opts = { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) };
+    for (const item of pending) {
+      if (out.length >= MAX_BLOCK_EVIDENCE) break;
+      try {
+        const [ev] = await checkBlockEvidence([item], opts, this.deps.store, (h) => this.sets.at(h));
+        const hex = toHex(ev!.hash);
+        if (seen.has(hex)) continue;
+        seen.add(hex);
+        out.push(ev!);
+      } catch (e) {
+        if (!(e instanceof ChainError)) throw e;
+        this.deps.log("pending evidence left out", { code: e.code, error: e.message });
+      }
+    }
+    return out;
   }
 }

@@ -22,6 +22,8 @@ export enum ConsensusErrorCode {
   BAD_EVIDENCE = "CONSENSUS_BAD_EVIDENCE",
   /** A driver used the state machine out of order (e.g. start at a lower height). */
   BAD_INPUT = "CONSENSUS_BAD_INPUT",
+  /** This node's key is not (or no longer) able to sign blocks: out of the validator set at the height, or without a quorum alone. */
+  NOT_VALIDATOR = "CONSENSUS_NOT_VALIDATOR",
   /** Options out of range. */
   BAD_OPTIONS = "CONSENSUS_BAD_OPTIONS",
   /** A WAL record that fails its checksum with valid records after it: not a torn write. */

@@ -6,6 +6,7 @@ import { fromHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { encodeCanonical } from "../chain/codec.js";
 import type { GenesisValidator } from "../chain/genesis.js";
+import type { ValidatorEntry } from "../chain/validators.js";
 
 export interface Validator {
   name: string;
@@ -37,6 +38,11 @@ export class ValidatorSet {
     );
   }
 
+  /** The set of state entries (the `validators:` record, ChainStore.validatorSetAt): same shape as genesis. */
+  static fromEntries(vs: readonly ValidatorEntry[]): ValidatorSet {
+    return ValidatorSet.fromGenesis(vs);
+  }
+
   byAddress(address: Uint8Array): Validator | undefined {
     const hex = Buffer.from(address).toString("hex");
     return this.validators.find((v) => Buffer.from(v.address).toString("hex") === hex);
@@ -45,5 +51,33 @@ export class ValidatorSet {
   /** Power needed for a quorum: more than 2/3 of the total. */
   quorum(): number {
     return Math.floor((this.totalPower * 2) / 3) + 1;
+  }
+}
+
+/** Where validator sets per height come from: ChainStore.validatorSetAt. */
+export interface ValidatorSetSource {
+  validatorSetAt(height: number): Promise<ValidatorEntry[] | undefined>;
+}
+
+/**
+ * The set that signs `height`: the one the chain's state schedules for it,
+ * or `genesis` on a chain that keeps no validator set in state. The last
+ * answer is remembered, since consecutive heights almost always share a set.
+ */
+export class ValidatorSetsByHeight {
+  private last: { entries: readonly ValidatorEntry[]; set: ValidatorSet } | undefined;
+  constructor(
+    private readonly source: ValidatorSetSource,
+    private readonly genesis: ValidatorSet,
+  ) {}
+
+  async at(height: number): Promise<ValidatorSet> {
+    const entries = await this.source.validatorSetAt(height);
+    if (!entries) return this.genesis;
+    const key = JSON.stringify(entries);
+    if (this.last && JSON.stringify(this.last.entries) === key) return this.last.set;
+    const set = ValidatorSet.fromEntries(entries);
+    this.last = { entries, set };
+    return set;
   }
 }

@@ -14,7 +14,8 @@ import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../consensus/signer.js";
-import { ValidatorSet } from "../consensus/validators.js";
+import { ValidatorSet, ValidatorSetsByHeight } from "../consensus/validators.js";
+import { validatorMethods } from "../rpc/validator-methods.js";
 import { verifyCommit } from "../consensus/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
@@ -94,8 +95,8 @@ export class SidNode {
   rpcUrl = "";
   validatorAddress: Uint8Array | undefined;
   private preverifier: TxPreverifier | undefined;
-  /** The genesis validator set: it signs every block, and proofs name it. */
-  private validatorSet: ValidatorSet | undefined;
+  /** The set of each height, as governance scheduled it (validator/set, from H+2). */
+  private validatorSets: ValidatorSetsByHeight | undefined;
   /** Committed blocks and rejected txs, for WS subscriptions and metrics. */
   readonly events = new NodeEvents();
   private hub: SubscriptionHub | undefined;
@@ -136,7 +137,9 @@ export class SidNode {
       }
       const verifier = new SignatureVerifier();
       const validators = ValidatorSet.fromGenesis(genesis.validators);
-      await checkHeadCommit(store, genesis.chainId, validators);
+      const sets = new ValidatorSetsByHeight(store, validators);
+      // Governance may have changed the set: the head's commit is by the set at the head's height.
+      await checkHeadCommit(store, genesis.chainId, store.head().height > 0 ? await sets.at(store.head().height) : validators);
       const mempoolOpts = { ...defaultMempoolOptions, ...fileCfg.mempool, ...opts.mempool };
       preverifier = new TxPreverifier(genesis.chainId);
       const mempool = new Mempool(mempoolOpts, {
@@ -152,7 +155,7 @@ export class SidNode {
       });
       const node = new SidNode(genesis, store, mempool, verifier, log);
       node.preverifier = preverifier;
-      node.validatorSet = validators;
+      node.validatorSets = sets;
 
       const sk = loadValidatorKey(paths);
       if (sk) {
@@ -214,6 +217,12 @@ export class SidNode {
           proveRecord: (id) => node.proveRecord(id),
           now: Date.now,
         }),
+        ...validatorMethods({
+          head: () => store.head(),
+          validatorsAt: (h) => node.validatorsAt(h),
+          getEvidence: (h) => store.getEvidence(h),
+          listEvidence: (o) => store.listEvidence(o),
+        }),
       });
       node.app = buildServer(rpcOpts, methods, (app) => {
         registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing() });
@@ -262,11 +271,16 @@ export class SidNode {
     return this.proveWithValidators(this.store.proveRecord(id));
   }
 
+  /** The validator set that signs `height` (1 to head + 2). */
+  validatorsAt(height: number): Promise<ValidatorSet> {
+    return this.validatorSets!.at(height);
+  }
+
   private async proveWithValidators(proof: Promise<StateProof>): Promise<AnchoredStateProof> {
     const p = await proof;
-    const set = this.validatorSet!;
-    // The set is fixed by genesis; a header naming another set would be a broken chain, not a client error.
-    if (!bytesEqual(set.hash, p.header.validatorsHash)) throw new Error(`block ${p.height} names validators ${toHex(p.header.validatorsHash)}, not the genesis set`);
+    const set = await this.validatorsAt(p.height);
+    // A header naming another set than the chain's state schedules would be a broken chain, not a client error.
+    if (!bytesEqual(set.hash, p.header.validatorsHash)) throw new Error(`block ${p.height} names validators ${toHex(p.header.validatorsHash)}, not the set in force at its height`);
     return { ...p, validators: set.validators.map((v) => ({ publicKey: v.publicKey, power: v.power })) };
   }
 

@@ -8,7 +8,7 @@
  * Whether a block is the chain's (hash links, commit signatures) is checked
  * by the syncer and by the injected applySyncedBlock.
  */
-import type { Block, BlockHeader, Commit, CommitSig } from "../chain/block.js";
+import { type Block, type BlockHeader, type Commit, type CommitSig, MAX_BLOCK_EVIDENCE } from "../chain/block.js";
 import type { CanonicalValue } from "../chain/codec.js";
 import { P2pErrorCode } from "./errors.js";
 import { WireCheck, type WireRecord } from "./validate.js";
@@ -48,7 +48,7 @@ export type SyncMessage = StatusMessage | GetBlocksMessage | BlocksMessage;
 
 const check = new WireCheck(P2pErrorCode.INVALID_MESSAGE);
 
-const HEADER_KEYS = ["chainId", "height", "time", "prevHash", "txRoot", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"] as const;
+const HEADER_KEYS = ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"] as const;
 
 function decodeHeader(v: CanonicalValue | undefined, what: string): BlockHeader {
   const r = check.record(v, what, HEADER_KEYS);
@@ -58,6 +58,7 @@ function decodeHeader(v: CanonicalValue | undefined, what: string): BlockHeader 
     time: check.int(r.time, `${what}.time`, 0, MAX_HEIGHT),
     prevHash: check.bytes(r.prevHash, `${what}.prevHash`, 32),
     txRoot: check.bytes(r.txRoot, `${what}.txRoot`, 32),
+    evidenceHash: check.bytes(r.evidenceHash, `${what}.evidenceHash`, 32),
     stateRoot: check.bytes(r.stateRoot, `${what}.stateRoot`, 32),
     validatorsHash: check.bytes(r.validatorsHash, `${what}.validatorsHash`, 32),
     proposer: check.bytes(r.proposer, `${what}.proposer`, 20),
@@ -80,10 +81,11 @@ export function decodeCommitShape(v: CanonicalValue | undefined, what: string): 
 }
 
 export function decodeBlockShape(v: CanonicalValue | undefined, what: string): Block {
-  const r = check.record(v, what, ["header", "txs", "lastCommit"]);
+  const r = check.record(v, what, ["header", "txs", "evidence", "lastCommit"]);
   return {
     header: decodeHeader(r.header, `${what}.header`),
     txs: check.array(r.txs, `${what}.txs`, MAX_BLOCK_TXS).map((t, i) => check.bytes(t, `${what}.txs[${i}]`)),
+    evidence: check.array(r.evidence, `${what}.evidence`, MAX_BLOCK_EVIDENCE).map((e, i) => check.bytes(e, `${what}.evidence[${i}]`)),
     lastCommit: r.lastCommit === null ? null : decodeCommitShape(r.lastCommit, `${what}.lastCommit`),
   };
 }

@@ -4,7 +4,7 @@
  * docs/errors.md is the human-readable copy of APP_ERROR_CODES; a unit test
  * keeps both in step with the code enums of the other rooms.
  */
-import { BlockErrorCode, DidErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "../chain/errors.js";
+import { BlockErrorCode, DidErrorCode, EvidenceErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "../chain/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { DidRuleCode } from "../did/errors.js";
 import { SubscriptionErrorCode } from "./ws-errors.js";
@@ -30,7 +30,7 @@ export interface RpcLogger {
 }
 
 /** Every string code a handler may throw, across all rooms. */
-export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | SubscriptionErrorCode;
+export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | SubscriptionErrorCode | EvidenceErrorCode;
 
 /**
  * String error code -> stable JSON-RPC error code. Numbers are part of the
@@ -42,6 +42,7 @@ export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErr
  *   1400-1499 governance
  *   1500-1599 KYC registry (issuers, credentials)
  *   1600-1699 WebSocket subscriptions
+ *   1700-1799 evidence of validator misbehaviour
  * `satisfies` makes a new enum member without a number a compile error.
  */
 export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
@@ -85,6 +86,9 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [GovErrorCode.ACTION_MISMATCH]: 1406,
   [GovErrorCode.ALREADY_APPROVED]: 1407,
   [GovErrorCode.ACTION_FAILED]: 1408,
+  [GovErrorCode.VALIDATOR_NOT_FOUND]: 1409,
+  [GovErrorCode.VALIDATOR_SET_EMPTY]: 1410,
+  [GovErrorCode.VALIDATOR_SET_FULL]: 1411,
 
   [KycErrorCode.ISSUER_NOT_FOUND]: 1500,
   [KycErrorCode.ISSUER_EXISTS]: 1501,
@@ -97,6 +101,11 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [KycErrorCode.BAD_VALIDITY]: 1508,
   [SubscriptionErrorCode.NOT_FOUND]: 1600,
   [SubscriptionErrorCode.LIMIT]: 1601,
+
+  [EvidenceErrorCode.INVALID]: 1700,
+  [EvidenceErrorCode.TOO_OLD]: 1701,
+  [EvidenceErrorCode.DUPLICATE]: 1702,
+  [EvidenceErrorCode.NOT_FOUND]: 1703,
 } satisfies Record<AppErrorReason, number>);
 
 /**

@@ -19,6 +19,7 @@ export interface HeadSummary {
   time: string;
   prevHash: string;
   txRoot: string;
+  evidenceHash: string;
   stateRoot: string;
   validatorsHash: string;
   proposer: string;
@@ -98,6 +99,7 @@ export function blockCommittedEvent(c: CommittedBlock, committedAt: number, roun
       time: new Date(h.time).toISOString(),
       prevHash: toHex(h.prevHash),
       txRoot: toHex(h.txRoot),
+      evidenceHash: toHex(h.evidenceHash),
       stateRoot: toHex(h.stateRoot),
       validatorsHash: toHex(h.validatorsHash),
       proposer: toHex(h.proposer),

@@ -8,16 +8,17 @@ import { SignatureVerifier, applyBlockTxs, touchedKeys } from "../../src/chain/e
 import { Mempool, defaultMempoolOptions } from "../../src/chain/mempool.js";
 import { ChainStore } from "../../src/chain/store.js";
 import { decodeTx, txHash } from "../../src/chain/tx.js";
-import { SingleValidatorEngine } from "../../src/consensus/engine.js";
+import { type EngineDeps, SingleValidatorEngine } from "../../src/consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../../src/consensus/signer.js";
 import { ValidatorSet } from "../../src/consensus/validators.js";
+import { decodeEvidence, evidenceHash } from "../../src/consensus/evidence.js";
 import { CHAIN_ID, fixedKey, hex } from "./fixtures.js";
 
 export const VALIDATOR_KEY = fixedKey(0x42);
 export const VALIDATORS = ValidatorSet.fromGenesis([{ name: "v0", publicKey: hex(VALIDATOR_KEY.publicKey), power: 10 }]);
 
-/** A pool and an engine writing to `store`; block times are the head's plus one second. */
-export async function poolAndEngine(store: ChainStore, maxBlockTxs: number) {
+/** A pool and an engine writing to `store`; block times are the head's plus one second. `over` replaces engine deps (genesis set, params, pending evidence). */
+export async function poolAndEngine(store: ChainStore, maxBlockTxs: number, over: Partial<Pick<EngineDeps, "validators" | "params" | "pendingEvidence">> = {}) {
   const verifier = new SignatureVerifier();
   const nextTime = () => store.head().time + 1000;
   const mempool = new Mempool(defaultMempoolOptions, {
@@ -30,7 +31,7 @@ export async function poolAndEngine(store: ChainStore, maxBlockTxs: number) {
   const signer = new ValidatorSigner(VALIDATOR_KEY.secretKey, (await store.getSignState()) as SignState | undefined);
   const engine = new SingleValidatorEngine(
     { heartbeatMs: 1e9 },
-    { chainId: CHAIN_ID, store, mempool, validators: VALIDATORS, signer, params: { maxBlockTxs, maxBlockBytes: 1 << 20 }, verifier, clock: nextTime, log: () => {} },
+    { chainId: CHAIN_ID, store, mempool, validators: VALIDATORS, signer, params: { maxBlockTxs, maxBlockBytes: 1 << 20 }, verifier, clock: nextTime, log: () => {}, ...over },
   );
   return { mempool, engine };
 }
@@ -56,6 +57,10 @@ export async function replayInto(source: ChainStore, replica: ChainStore): Promi
       versions: eff.versions,
       credentials: eff.credentials,
       smtNodes: nodes,
+      evidence: b.evidence.map((e) => {
+        const ev = decodeEvidence(e);
+        return { hash: evidenceHash(ev), validator: ev.voteA.validator };
+      }),
     });
   }
 }

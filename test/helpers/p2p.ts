@@ -232,12 +232,14 @@ export function buildChain(n: number, keys: readonly KeyPair[], signers = keys.l
         time: 1_767_225_600_000 + height * 1000,
         prevHash,
         txRoot: txMerkleRoot([]),
+        evidenceHash: ZERO_HASH,
         stateRoot: new Uint8Array(32).fill(0x22),
         validatorsHash: validators.hash,
         proposer: validators.validators[height % keys.length]!.address,
         lastCommitHash: lastCommit ? commitHash(lastCommit) : ZERO_HASH,
       },
       txs: [],
+      evidence: [],
       lastCommit,
     };
     const hash = headerHash(block.header);

@@ -46,6 +46,7 @@ function header(): BlockHeader {
     time: 1_700_000_000_000,
     prevHash: new Uint8Array(32).fill(1),
     txRoot: new Uint8Array(32).fill(2),
+    evidenceHash: new Uint8Array(32).fill(9),
     stateRoot: new Uint8Array(32).fill(3),
     validatorsHash: new Uint8Array(32).fill(4),
     proposer: new Uint8Array(20).fill(5),
@@ -129,6 +130,7 @@ describe("chain/block", () => {
       ["time", (x) => (x.time += 1)],
       ["prevHash", (x) => (x.prevHash[31]! ^= 1)],
       ["txRoot", (x) => (x.txRoot[0]! ^= 0x80)],
+      ["evidenceHash", (x) => (x.evidenceHash[0]! ^= 1)],
       ["stateRoot", (x) => (x.stateRoot[15]! ^= 1)],
       ["validatorsHash", (x) => (x.validatorsHash[0]! ^= 1)],
       ["proposer", (x) => (x.proposer[19]! ^= 1)],
@@ -150,8 +152,8 @@ describe("chain/block", () => {
     const a = testDid(fixedKey(1));
     const b = testDid(fixedKey(2));
     const blocks: Array<[string, Block]> = [
-      ["with txs and a last commit", { header: header(), txs: [createTx(a).encoded, createTx(b).encoded], lastCommit: commit() }],
-      ["empty, at height 1", { header: { ...header(), height: 1, lastCommitHash: ZERO_HASH }, txs: [], lastCommit: null }],
+      ["with txs and a last commit", { header: header(), txs: [createTx(a).encoded, createTx(b).encoded], evidence: [Uint8Array.of(1, 2, 3)], lastCommit: commit() }],
+      ["empty, at height 1", { header: { ...header(), height: 1, lastCommitHash: ZERO_HASH }, txs: [], evidence: [], lastCommit: null }],
     ];
     for (const [name, block] of blocks) {
       it(`encodeBlock/decodeBlock round-trips a block ${name}`, () => {

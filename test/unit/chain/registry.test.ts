@@ -28,7 +28,7 @@ import {
   writeParams,
   type TestDid,
 } from "../../helpers/fixtures.js";
-import { poolAndEngine, replayInto } from "../../helpers/chain.js";
+import { VALIDATOR_KEY, poolAndEngine, replayInto } from "../../helpers/chain.js";
 
 const T1 = testDid(fixedKey(0x11));
 const T2 = testDid(fixedKey(0x12));
@@ -378,7 +378,8 @@ describe("registry: through the store", () => {
     const g = parseGenesis({
       chainId: CHAIN_ID,
       genesisTime: new Date(NOW).toISOString(),
-      validators: [{ name: "v", publicKey: hex(fixedKey(1).publicKey), power: 1 }],
+      // The engine's own key: genesis state now holds the validator set the engine signs with.
+      validators: [{ name: "v0", publicKey: hex(VALIDATOR_KEY.publicKey), power: 10 }],
       trustees: { members: [T1.did], threshold: 1 },
       issuers: [{ did: ISSUER.did, name: "Acme KYC", types: ["KYCBasic"] }],
     });

@@ -32,12 +32,13 @@ async function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: Di
     time,
     prevHash: head.hash,
     txRoot: txMerkleRoot(txs.map((c) => c.hash)),
+    evidenceHash: ZERO_HASH,
     stateRoot: root,
     validatorsHash: new Uint8Array(32).fill(0x56),
     proposer: new Uint8Array(20).fill(0x50),
     lastCommitHash: ZERO_HASH,
   };
-  const block: Block = { header, txs: txs.map((c) => c.encoded), lastCommit: null };
+  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: [], lastCommit: null };
   const blockHash = headerHash(header);
   const commit: Commit = { height, round: 0, blockHash, sigs: [{ validator: new Uint8Array(20).fill(0x50), sig: new Uint8Array(64).fill(0x53) }] };
   await store.commitBlock({

@@ -33,6 +33,7 @@ function header(height: number, set: ValidatorSet, chainId = CHAIN_ID): BlockHea
     time: 1_700_000_000_000 + height,
     prevHash: new Uint8Array(32).fill(height),
     txRoot: ZERO_HASH,
+    evidenceHash: ZERO_HASH,
     stateRoot: ZERO_HASH,
     validatorsHash: set.hash,
     proposer: validatorAddress(NEW[0]!.publicKey),

@@ -173,12 +173,14 @@ function emptyBlockParts(height: number): Block {
       time: 1_800_000_000_000,
       prevHash: ZERO_HASH,
       txRoot: ZERO_HASH,
+      evidenceHash: ZERO_HASH,
       stateRoot: ZERO_HASH,
       validatorsHash: ZERO_HASH,
       proposer: new Uint8Array(20),
       lastCommitHash: ZERO_HASH,
     },
     txs: [],
+    evidence: [],
     lastCommit: null,
   };
 }

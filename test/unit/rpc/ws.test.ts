@@ -32,6 +32,7 @@ function blockEvent(height: number, txHashes: string[] = [], didChanges: DidChan
       time: new Date(1_800_000_000_000 + height * 1000).toISOString(),
       prevHash: hash(999 + height),
       txRoot: hash(0),
+      evidenceHash: hash(0),
       stateRoot: hash(2000 + height),
       validatorsHash: hash(3),
       proposer: "ab".repeat(20),
