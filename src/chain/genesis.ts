@@ -190,16 +190,9 @@ export function genesisRecords(g: Genesis): StateRecord[] {
   return out;
 }
 
-/**
- * sha256 of the canonical genesis. Empty `trustees` and `issuers` are left
- * out, so a genesis written before they existed keeps its hash (and its data).
- */
+/** sha256 of the canonical encoding of the parsed genesis (defaults filled in). */
 export function genesisHash(g: Genesis): Uint8Array {
-  const { trustees, issuers, ...rest } = g;
-  const hashed: Record<string, unknown> = { ...rest };
-  if (trustees.members.length > 0) hashed.trustees = trustees;
-  if (issuers.length > 0) hashed.issuers = issuers;
-  return sha256(encodeCanonical(hashed as never));
+  return sha256(encodeCanonical(g as never));
 }
 
 export function genesisTimeMs(g: Genesis): number {
