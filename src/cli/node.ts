@@ -32,7 +32,8 @@ export function registerNodeCommands(program: Command): void {
     .option("--rpc-host <host>", "JSON-RPC bind address (default 127.0.0.1)")
     .option("--p2p-port <port>", "p2p port (default 8661)", parsePort)
     .option("--heartbeat-ms <ms>", "empty-block heartbeat in milliseconds", parsePositiveInt)
-    .action(async (opts: CommonOptions & { dev?: boolean; rpcPort?: number; rpcHost?: string; p2pPort?: number; heartbeatMs?: number }) => {
+    .option("--peers <list>", "persistent peers, comma-separated host:port or nodeId@host:port (added to node.json p2p.persistentPeers)")
+    .action(async (opts: CommonOptions & { dev?: boolean; rpcPort?: number; rpcHost?: string; p2pPort?: number; heartbeatMs?: number; peers?: string }) => {
       const node = await nodeApi();
       const home = await homeOf(opts);
       const start: Parameters<typeof node.startNode>[0] = { home, dev: opts.dev === true, log: (line) => note(line) };
@@ -40,6 +41,7 @@ export function registerNodeCommands(program: Command): void {
       if (opts.rpcHost !== undefined) start.rpcHost = opts.rpcHost;
       if (opts.p2pPort !== undefined) start.p2pPort = opts.p2pPort;
       if (opts.heartbeatMs !== undefined) start.heartbeatMs = opts.heartbeatMs;
+      if (opts.peers !== undefined) start.peers = opts.peers.split(",").map((p) => p.trim()).filter(Boolean);
       const running = await node.startNode(start);
       printResult(opts, { home, rpcUrl: running.rpcUrl }, `sid node running: RPC ${running.rpcUrl}`);
       await untilSignal();

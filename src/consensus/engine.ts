@@ -7,13 +7,13 @@
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
-import { type Block, type BlockHeader, type Commit, ZERO_HASH, commitHash, headerHash, txMerkleRoot } from "../chain/block.js";
-import { ChainError } from "../chain/errors.js";
-import { type CheckedTx, type CredentialEvent, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
+import type { Block, Commit } from "../chain/block.js";
+import type { CheckedTx, CredentialEvent, SignatureVerifier } from "../chain/execute.js";
 import type { ConsensusParams } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
-import { ChainStore } from "../chain/store.js";
+import type { ChainStore } from "../chain/store.js";
+import { buildBlock, commitExecuted } from "./block-exec.js";
 import type { ValidatorSigner } from "./signer.js";
 import type { ValidatorSet } from "./validators.js";
 import { VoteStep } from "./vote.js";
@@ -32,6 +32,8 @@ export interface CommittedBlockEvent {
   versions: DidVersion[];
   /** Credential anchors and status changes, in commit order. */
   credentials: CredentialEvent[];
+  /** Round of the decision (0 when absent: a single validator always commits in round 0). */
+  round?: number;
 }
 
 export interface EngineDeps {
@@ -91,60 +93,23 @@ export class SingleValidatorEngine extends EventEmitter {
 
   /** Build, execute, sign and commit one block from the pending txs. */
   async produceBlock(): Promise<CommittedBlockEvent> {
-    const { store, mempool, params } = this.deps;
+    const { store, mempool } = this.deps;
     const head = store.head();
     const height = head.height + 1;
     const time = Math.max(this.deps.clock(), head.time + 1);
-    const ctx = { chainId: this.deps.chainId, height, time, verifier: this.deps.verifier };
-    let txs = mempool.reap(params.maxBlockTxs, params.maxBlockBytes);
-    let effects;
-    for (;;) {
-      const dids = new Set<string>();
-      for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
-      const loaded = await store.loadState(dids);
-      try {
-        effects = applyBlockTxs(ChainStore.viewOf(loaded), txs, ctx);
-        break;
-      } catch (e) {
-        // The pool admitted this tx against a state that has since changed:
-        // leave it out, with its reason, and build again.
-        if (!(e instanceof ChainError) || typeof e.data?.index !== "number") throw e;
-        const bad = txs[e.data.index]!;
-        const why = { code: e.code, message: e.message };
-        mempool.drop(bad.hash, why);
-        this.emit("txRejected", { hash: bad.hash, why });
-        txs = txs.filter((c) => c !== bad);
-      }
-    }
-    const { root, nodes, encoded } = await store.computeStateRoot(effects.writes);
     const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
-    const header: BlockHeader = {
-      chainId: this.deps.chainId,
+    const ex = await buildBlock(this.deps, mempool, {
       height,
       time,
-      prevHash: head.hash,
-      txRoot: txMerkleRoot(txs.map((c) => c.hash)),
-      stateRoot: root,
-      validatorsHash: this.deps.validators.hash,
       proposer: this.deps.signer.address,
-      lastCommitHash: lastCommit ? commitHash(lastCommit) : ZERO_HASH,
-    };
-    const hash = headerHash(header);
-    const block: Block = { header, txs: txs.map((c) => c.encoded), lastCommit };
+      validators: this.deps.validators,
+      lastCommit,
+      onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
+    });
+    const { block, hash, txs, effects } = ex;
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: hash });
     const commit: Commit = { height, round: 0, blockHash: hash, sigs: [{ validator: this.deps.signer.address, sig }] };
-    await store.commitBlock({
-      block,
-      blockHash: hash,
-      commit,
-      txHashes: txs.map((c) => c.hash),
-      writes: effects.writes,
-      encodedWrites: encoded,
-      versions: effects.versions,
-      credentials: effects.credentials,
-      smtNodes: nodes,
-      signState: state,
-    });
+    await commitExecuted(store, ex, commit, { signState: state });
     const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
     const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials };
     this.emit("block", event);

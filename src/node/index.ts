@@ -12,6 +12,7 @@ export interface StartOptions {
   rpcHost?: string;
   p2pPort?: number;
   heartbeatMs?: number;
+  peers?: string[];
   log?: (line: string) => void;
 }
 
@@ -27,6 +28,7 @@ export async function startNode(opts: StartOptions): Promise<{ rpcUrl: string; s
       rpc,
       ...(opts.p2pPort !== undefined ? { p2pPort: opts.p2pPort } : {}),
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+      ...(opts.peers !== undefined ? { peers: opts.peers } : {}),
       mempool: {},
     },
     createLogger(opts.log),
