@@ -105,16 +105,18 @@ describe("integration: BFT consensus with 4 validator processes", function () {
       await spare.kill9();
       const running = net.validators.filter((n) => n !== spare && n !== victim);
       await waitForHeight([...running, victim], (await victim.height()) + 2);
-      // Kill it once it has signed something for the height in progress (bounded polling).
-      for (let i = 0; i < 100; i++) {
-        const st = JSON.parse(readFileSync(stateFile, "utf8")) as { height: number };
-        if (st.height === (await victim.height()) + 1) break;
-        await sleep(20);
+      // Kill it between its prevote and its precommit for the height in progress (bounded polling).
+      for (let i = 0; i < 200; i++) {
+        const st = JSON.parse(readFileSync(stateFile, "utf8")) as { height: number; step: number };
+        if (st.height === (await victim.height()) + 1 && st.step === VoteStep.Prevote) break;
+        await sleep(10);
       }
       await victim.kill9();
       const before = JSON.parse(readFileSync(stateFile, "utf8")) as { height: number; round: number; step: number };
       const halted = Math.max(...(await Promise.all(running.map((n) => n.height()))));
-      expect(before.height, "the victim had signed for the height in progress").to.equal(halted + 1);
+      // Usually the chain stops at the height the victim prevoted; its precommit may still have got out and decided that height.
+      expect(before.height, "the victim had signed for the height in progress").to.be.oneOf([halted, halted + 1]);
+      const replayExpected = before.height === halted + 1;
       await victim.start();
       await waitForHeight([...running, victim], halted + 2, 30_000);
       const after = JSON.parse(readFileSync(stateFile, "utf8")) as { height: number; round: number; step: number };
@@ -122,7 +124,7 @@ describe("integration: BFT consensus with 4 validator processes", function () {
       const notBelow = after.height > before.height || (after.height === before.height && (after.round > before.round || (after.round === before.round && after.step >= before.step)));
       expect(notBelow, `sign state ${JSON.stringify(after)} not below ${JSON.stringify(before)}`).to.equal(true);
       await spare.start();
-      expect(victim.output()).to.match(/replaying the consensus WAL|WAL replayed/);
+      if (replayExpected) expect(victim.output()).to.match(/WAL replayed/);
       // A conflicting vote would be equivocation: every other validator reports it.
       for (const n of net.validators) expect(n.output(), n.name).not.to.match(/equivocation detected/);
       for (const n of net.validators) expect(n.output(), n.name).not.to.match(/DOUBLE_SIGN_REFUSED/);
