@@ -25,6 +25,19 @@ export function registerNodeCommands(program: Command): void {
       ]);
     });
 
+  const validator = program.command("validator").description("this node's validator key");
+  withCommonOptions(validator.command("init"))
+    .description("make config/validator_key.json if absent; print the public key and address a genesis or a governance proposal names")
+    .action(async (opts: CommonOptions) => {
+      const home = await homeOf(opts);
+      const r = (await nodeApi()).validatorInit(home);
+      printResult(opts, { home, ...r }, [
+        r.created ? `created ${r.keyFile}` : `${r.keyFile} already exists`,
+        `public key: ${r.publicKey}`,
+        `address:    ${r.address}`,
+      ]);
+    });
+
   withCommonOptions(program.command("start"))
     .description("run a node until SIGINT or SIGTERM")
     .option("--dev", "development chain: initialize the home first when it is empty")

@@ -4,6 +4,7 @@ import { createLogger } from "./log.js";
 export { resolveHome, initHome, homePaths, NodeConfigError } from "./home.js";
 export type { InitResult, HomePaths } from "./home.js";
 export { SidNode } from "./node.js";
+export { validatorInit, initNetworkHomes } from "./network-homes.js";
 
 export interface StartOptions {
   home: string;

@@ -14,6 +14,7 @@ import { Channel } from "../../src/p2p/index.js";
 import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
 import { VoteStep } from "../../src/consensus/vote.js";
 import { RawPeer } from "../helpers/p2p.js";
+import { removeHome, runCli, tempHome } from "../helpers/node-process.js";
 import { type Devnet, checkNoFork, createDevnet, sleep, waitForHeight } from "../helpers/devnet.js";
 
 function keys(n: number) {
@@ -203,6 +204,21 @@ describe("integration: BFT consensus with 4 validator processes", function () {
       await checkNoFork(net.validators);
     } finally {
       await net.cleanup();
+    }
+  });
+
+  it("sid validator init makes a key once and prints its public key and address", async () => {
+    const home = tempHome();
+    try {
+      const first = await runCli(["validator", "init", "--home", home, "--json"]);
+      expect(first.code, first.stderr).to.equal(0);
+      const a = JSON.parse(first.stdout) as { created: boolean; publicKey: string; address: string };
+      expect(a.created).to.equal(true);
+      expect(a.publicKey).to.match(/^0[23][0-9a-f]{64}$/);
+      const b = JSON.parse((await runCli(["validator", "init", "--home", home, "--json"])).stdout) as typeof a;
+      expect(b).to.deep.equal({ ...a, created: false });
+    } finally {
+      removeHome(home);
     }
   });
 });
