@@ -83,6 +83,8 @@ export interface BlockCommitBatch {
   smtNodes: Map<string, Uint8Array>;
   /** The validator's double-sign guard state, made durable with the block. */
   signState?: unknown;
+  /** Proposer priorities of the next height (consensus/proposer.ts encoding), stored with the block so a restart agrees on proposers. */
+  nextProposerPriorities?: Uint8Array;
   /** The block's evidence, in block order, with what the caller decoded of it (the chain room does not decode votes). */
   evidence?: CommittedEvidenceIndex[];
 }
@@ -115,6 +117,8 @@ const ABSENT = Symbol("absent");
 const HEAD = metaKey("head");
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
+/** meta "proposerPriorities/<height>" -> encoded ProposerPriorities of that height. */
+const proposerPrioritiesKey = (height: number) => metaKey(`proposerPriorities/${height}`);
 /**
  * Attempts of proveState before giving up. An attempt fails only when a
  * block rewrote the proven key between reading the head and reading the
@@ -393,6 +397,11 @@ export class ChainStore {
     return this.read(SIGN_STATE, decodeCanonical);
   }
 
+  /** Proposer priorities stored for `height` (written with block height-1), or undefined. */
+  getProposerPriorities(height: number): Promise<Uint8Array | undefined> {
+    return this.read(proposerPrioritiesKey(height), (raw) => raw);
+  }
+
   /**
    * Proves the value under `stateKey` (or its absence) against the latest
    * committed block: the head's header and commit, the record bytes from
@@ -502,6 +511,7 @@ export class ChainStore {
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
     batch.put(HEAD, encodeCanonical(head as never));
     if (b.signState !== undefined) batch.put(SIGN_STATE, encodeCanonical(b.signState as never));
+    if (b.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(h.height + 1), b.nextProposerPriorities);
     await batch.write({ sync: true });
     for (const [id, r] of b.writes) this.dids.set(id, r);
     this.headCache = head;

@@ -26,6 +26,19 @@ export function registerNodeCommands(program: Command): void {
       ]);
     });
 
+  const validator = program.command("validator").description("this node's validator key");
+  withCommonOptions(validator.command("init"))
+    .description("make config/validator_key.json if absent; print the public key and address a genesis or a governance proposal names")
+    .action(async (opts: CommonOptions) => {
+      const home = await homeOf(opts);
+      const r = (await nodeApi()).validatorInit(home);
+      printResult(opts, { home, ...r }, [
+        r.created ? `created ${r.keyFile}` : `${r.keyFile} already exists`,
+        `public key: ${r.publicKey}`,
+        `address:    ${r.address}`,
+      ]);
+    });
+
   withCommonOptions(program.command("start"))
     .description("run a node until SIGINT or SIGTERM")
     .option("--dev", "development chain: initialize the home first when it is empty")
@@ -33,7 +46,8 @@ export function registerNodeCommands(program: Command): void {
     .option("--rpc-host <host>", "JSON-RPC bind address (default 127.0.0.1)")
     .option("--p2p-port <port>", "p2p port (default 8661)", parsePort)
     .option("--heartbeat-ms <ms>", "empty-block heartbeat in milliseconds", parsePositiveInt)
-    .action(async (opts: CommonOptions & { dev?: boolean; rpcPort?: number; rpcHost?: string; p2pPort?: number; heartbeatMs?: number }) => {
+    .option("--peers <list>", "persistent peers, comma-separated host:port or nodeId@host:port (added to node.json p2p.persistentPeers)")
+    .action(async (opts: CommonOptions & { dev?: boolean; rpcPort?: number; rpcHost?: string; p2pPort?: number; heartbeatMs?: number; peers?: string }) => {
       const node = await nodeApi();
       const home = await homeOf(opts);
       const start: Parameters<typeof node.startNode>[0] = { home, dev: opts.dev === true, log: (line) => note(line) };
@@ -41,6 +55,7 @@ export function registerNodeCommands(program: Command): void {
       if (opts.rpcHost !== undefined) start.rpcHost = opts.rpcHost;
       if (opts.p2pPort !== undefined) start.p2pPort = opts.p2pPort;
       if (opts.heartbeatMs !== undefined) start.heartbeatMs = opts.heartbeatMs;
+      if (opts.peers !== undefined) start.peers = opts.peers.split(",").map((p) => p.trim()).filter(Boolean);
       const running = await node.startNode(start);
       printResult(opts, { home, rpcUrl: running.rpcUrl }, `sid node running: RPC ${running.rpcUrl}`);
       await untilSignal();

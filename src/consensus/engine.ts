@@ -9,13 +9,14 @@
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
-import { type Block, type BlockHeader, type Commit, type EncodedEvidence, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
+import { type Block, type Commit, type EncodedEvidence, MAX_BLOCK_EVIDENCE } from "../chain/block.js";
 import { ChainError } from "../chain/errors.js";
-import { type CheckedTx, type CredentialEvent, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
+import type { CheckedTx, CredentialEvent, SignatureVerifier } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
-import { ChainStore } from "../chain/store.js";
+import type { ChainStore } from "../chain/store.js";
+import { buildBlock, commitExecuted } from "./block-exec.js";
 import type { ValidatorSigner } from "./signer.js";
 import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
 import { VoteStep } from "./vote.js";
@@ -38,6 +39,8 @@ export interface CommittedBlockEvent {
   credentials: CredentialEvent[];
   /** Evidence of misbehaviour the block committed. */
   evidence: VerifiedEvidence[];
+  /** Round of the decision (0 when absent: a single validator always commits in round 0). */
+  round?: number;
 }
 
 export interface EngineDeps {
@@ -111,11 +114,10 @@ export class SingleValidatorEngine extends EventEmitter {
 
   /** Build, execute, sign and commit one block from the pending txs. */
   async produceBlock(): Promise<CommittedBlockEvent> {
-    const { store, mempool, params } = this.deps;
+    const { store, mempool } = this.deps;
     const head = store.head();
     const height = head.height + 1;
     const time = Math.max(this.deps.clock(), head.time + 1);
-    const ctx = { chainId: this.deps.chainId, height, time, verifier: this.deps.verifier };
     const set = await this.sets.at(height);
     const own = set.byAddress(this.deps.signer.address);
     if (!own || own.power < set.quorum()) {
@@ -125,57 +127,20 @@ export class SingleValidatorEngine extends EventEmitter {
       );
     }
     const evidence = await this.includableEvidence(height);
-    let txs = mempool.reap(params.maxBlockTxs, params.maxBlockBytes);
-    let effects;
-    for (;;) {
-      const dids = new Set<string>();
-      for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
-      const loaded = await store.loadState(dids);
-      try {
-        effects = applyBlockTxs(ChainStore.viewOf(loaded), txs, ctx);
-        break;
-      } catch (e) {
-        // The pool admitted this tx against a state that has since changed:
-        // leave it out, with its reason, and build again.
-        if (!(e instanceof ChainError) || typeof e.data?.index !== "number") throw e;
-        const bad = txs[e.data.index]!;
-        const why = { code: e.code, message: e.message };
-        mempool.drop(bad.hash, why);
-        this.emit("txRejected", { hash: bad.hash, why });
-        txs = txs.filter((c) => c !== bad);
-      }
-    }
-    const { root, nodes, encoded } = await store.computeStateRoot(effects.writes);
     const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
-    const header: BlockHeader = {
-      chainId: this.deps.chainId,
+    const ex = await buildBlock(this.deps, mempool, {
       height,
       time,
-      prevHash: head.hash,
-      txRoot: txMerkleRoot(txs.map((c) => c.hash)),
-      evidenceHash: evidenceMerkleRoot(evidence.map((e) => e.encoded)),
-      stateRoot: root,
-      validatorsHash: set.hash,
       proposer: this.deps.signer.address,
-      lastCommitHash: lastCommit ? commitHash(lastCommit) : ZERO_HASH,
-    };
-    const hash = headerHash(header);
-    const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: evidence.map((e) => e.encoded), lastCommit };
+      validators: set,
+      lastCommit,
+      evidence,
+      onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
+    });
+    const { block, hash, txs, effects } = ex;
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: hash });
     const commit: Commit = { height, round: 0, blockHash: hash, sigs: [{ validator: this.deps.signer.address, sig }] };
-    await store.commitBlock({
-      block,
-      blockHash: hash,
-      commit,
-      txHashes: txs.map((c) => c.hash),
-      writes: effects.writes,
-      encodedWrites: encoded,
-      versions: effects.versions,
-      credentials: effects.credentials,
-      smtNodes: nodes,
-      signState: state,
-      evidence: evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
-    });
+    await commitExecuted(store, ex, commit, { signState: state });
     const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
     const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials, evidence };
     this.emit("block", event);

@@ -4,6 +4,7 @@ import { createLogger } from "./log.js";
 export { resolveHome, initHome, homePaths, NodeConfigError } from "./home.js";
 export type { InitResult, HomePaths } from "./home.js";
 export { SidNode } from "./node.js";
+export { validatorInit, initNetworkHomes } from "./network-homes.js";
 
 export interface StartOptions {
   home: string;
@@ -12,6 +13,7 @@ export interface StartOptions {
   rpcHost?: string;
   p2pPort?: number;
   heartbeatMs?: number;
+  peers?: string[];
   log?: (line: string) => void;
 }
 
@@ -27,6 +29,7 @@ export async function startNode(opts: StartOptions): Promise<{ rpcUrl: string; s
       rpc,
       ...(opts.p2pPort !== undefined ? { p2pPort: opts.p2pPort } : {}),
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+      ...(opts.peers !== undefined ? { peers: opts.peers } : {}),
       mempool: {},
     },
     createLogger(opts.log),

@@ -31,14 +31,22 @@ import { fastifyLogger } from "./fastify-logger.js";
 import { registerResolverRoutes } from "../rpc/resolver-http.js";
 import { createResolveDid } from "../rpc/resolve.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
+import { join } from "node:path";
+import { BftEngine, type BftEngineOptions } from "../consensus/bft-engine.js";
+import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../consensus/privval.js";
+import { ConsensusWal } from "../consensus/wal.js";
+import { type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
+import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
 
 export interface NodeOptions {
   home: string;
   dev: boolean;
   rpc: Partial<RpcOptions>;
-  /** Reserved for the p2p transport; a single-validator node has no peers and does not listen. */
+  /** p2p port (default 8661). A single validator with no peers configured listens only when a port is given. */
   p2pPort?: number;
+  /** Persistent peers ("host:port" or "nodeId@host:port"), added to node.json's p2p.persistentPeers. */
+  peers?: string[];
   /** Longest time without a block; default from config/node.json, else 5 s. */
   heartbeatMs?: number;
   mempool: Partial<MempoolOptions>;
@@ -50,6 +58,10 @@ export const defaultNodeOptions = { rpcPort: 8660, p2pPort: 8661, heartbeatMs: d
 interface FileConfig {
   rpc?: Partial<RpcOptions>;
   p2pPort?: number;
+  /** p2p transport options (p2p.persistentPeers, p2p.host, limits). */
+  p2p?: Partial<P2pOptions>;
+  /** BFT consensus options: timeouts (consensus.tendermint), timeoutCommitMs, ... */
+  consensus?: Partial<BftEngineOptions> & { initialSyncWaitMs?: number };
   heartbeatMs?: number;
   mempool?: Partial<MempoolOptions>;
 }
@@ -91,6 +103,10 @@ type Waiter = (o: SubmitOutcome) => void;
 export class SidNode {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private engine: SingleValidatorEngine | undefined;
+  /** The BFT engine (several validators, or a full node); undefined when a single validator produces blocks alone. */
+  bft: BftEngine | undefined;
+  private net: NodeNetwork | undefined;
+  private wal: ConsensusWal | undefined;
   private app: FastifyInstance | undefined;
   rpcUrl = "";
   validatorAddress: Uint8Array | undefined;
@@ -129,6 +145,7 @@ export class SidNode {
       throw e;
     }
     let preverifier: TxPreverifier | undefined;
+    let created: SidNode | undefined;
     try {
       if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis), genesisRecords(genesis));
       const stored = await store.genesisHash();
@@ -154,11 +171,13 @@ export class SidNode {
         },
       });
       const node = new SidNode(genesis, store, mempool, verifier, log);
+      created = node;
       node.preverifier = preverifier;
       node.validatorSets = sets;
 
       const sk = loadValidatorKey(paths);
-      if (sk) {
+      const single = validators.validators.length === 1;
+      if (sk && single) {
         const signer = new ValidatorSigner(sk, (await store.getSignState()) as SignState | undefined);
         node.validatorAddress = signer.address;
         if (!validators.byAddress(signer.address)) {
@@ -179,12 +198,57 @@ export class SidNode {
           },
         );
         node.engine.on("block", (ev: CommittedBlockEvent) => node.onBlock(ev));
-        node.engine.on("txRejected", (d: { hash: Uint8Array; why: Rejection }) => {
-          node.events.emit("txRejected", { hash: toHex(d.hash), error: d.why });
-          node.settle(toHex(d.hash), { status: "rejected", hash: toHex(d.hash), error: d.why });
-        });
+        node.engine.on("txRejected", (d: { hash: Uint8Array; why: Rejection }) => node.onTxRejected(d));
       } else {
-        log.warn("no validator key: this node will not produce blocks", { keyFile: paths.validatorKeyFile });
+        let privval: FilePrivValidator | null = null;
+        if (sk) {
+          const pv = await FilePrivValidator.open(join(paths.dataDir, PRIV_VALIDATOR_STATE_FILE), sk);
+          if (validators.byAddress(pv.address)) {
+            privval = pv;
+            node.validatorAddress = pv.address;
+            node.wal = await ConsensusWal.open(join(paths.dataDir, "cs.wal"));
+          } else {
+            log.warn("the validator key is not in the validator set: running as a full node", { address: toHex(pv.address) });
+          }
+        } else {
+          log.info("no validator key: running as a full node", { keyFile: paths.validatorKeyFile });
+        }
+        const { initialSyncWaitMs: _wait, ...consensusOpts } = { ...fileCfg.consensus };
+        // A proposal carries its whole block in one p2p frame: the proposer caps its txs to fit (validators still accept up to params.maxBlockBytes).
+        consensusOpts.maxProposalTxBytes ??= proposalTxBytesFor(fileCfg.p2p?.maxFrameBytes ?? defaultP2pOptions.maxFrameBytes);
+        node.bft = new BftEngine(consensusOpts, {
+          chainId: genesis.chainId,
+          store,
+          mempool,
+          verifier,
+          params: genesis.params,
+          // The genesis set signs every height until validator-set governance lands.
+          validatorsAt: () => validators,
+          privval,
+          wal: node.wal ?? null,
+          broadcast: (msg, except) => node.net?.network.broadcast(2, msg, except),
+          reportPeer: (peer, reason) => node.net?.network.reportBad(peer, reason, Penalty.BAD_SIGNATURE),
+          peersHeight: () => node.net?.sync.syncer.bestPeerHeight(),
+          catchUp: () => node.net!.catchUp(),
+          clock: Date.now,
+          log: (level, msg, f) => (level === "warn" ? log.child("consensus").warn(msg, f) : level === "info" ? log.child("consensus").info(msg, f) : undefined),
+        });
+        node.bft.on("block", (ev) => node.onBlock(ev));
+        node.bft.on("txRejected", (d) => node.onTxRejected(d));
+      }
+
+      // p2p: always with several validators; on a single-validator chain only when asked for (a port or peers), so dev nodes do not claim 8661.
+      const peers = [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])];
+      const explicitPort = opts.p2pPort ?? fileCfg.p2p?.port ?? fileCfg.p2pPort;
+      if (!single || peers.length > 0 || explicitPort !== undefined) {
+        try {
+          node.net = wireNetwork(
+            { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
+            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, log },
+          );
+        } catch (e) {
+          throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);
+        }
       }
 
       let rpcOpts: RpcOptions;
@@ -233,9 +297,17 @@ export class SidNode {
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });
       node.rpcUrl = address.replace("[::1]", "127.0.0.1");
       node.engine?.start();
-      log.info("sid node running", { p2p: `off (single validator; port ${opts.p2pPort ?? fileCfg.p2pPort ?? defaultNodeOptions.p2pPort} reserved)`, chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
+      if (node.net) {
+        await node.net.start({ initialSyncWaitMs: fileCfg.consensus?.initialSyncWaitMs ?? 3_000 });
+      } else if (node.bft) {
+        node.bft.start();
+        node.bft.startConsensus();
+      }
+      log.info("sid node running", { p2p: node.net ? `127.0.0.1:${node.net.network.listenPort} node ${node.net.network.nodeId}` : "off (single validator)", mode: node.bft ? (node.validatorAddress ? "validator" : "full node") : "single validator", chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
       return node;
     } catch (e) {
+      await created?.net?.stop().catch(() => {});
+      await created?.wal?.close().catch(() => {});
       await preverifier?.close();
       await store.close();
       throw e;
@@ -288,6 +360,7 @@ export class SidNode {
     const hash = toHex(txHash(encoded));
     if (!wait) {
       await this.mempool.add(encoded);
+      this.net?.gossipTx(encoded);
       return { status: "pending", hash };
     }
     // Register before admission so a commit cannot slip between the two.
@@ -299,6 +372,7 @@ export class SidNode {
     const timer = setTimeout(() => this.settleOne(hash, waiter, { status: "pending", hash }), timeoutMs);
     try {
       await this.mempool.add(encoded);
+      this.net?.gossipTx(encoded);
     } catch (e) {
       clearTimeout(timer);
       this.removeWaiter(hash, waiter);
@@ -330,12 +404,12 @@ export class SidNode {
 
   /** True while block sync is catching up (GET /health answers 503). A single validator is never behind; block sync will answer here. */
   isSyncing(): boolean {
-    return false;
+    return this.bft?.isSyncing() ?? false;
   }
 
   /** Connected p2p peers (sid_p2p_peers); none until the node has a p2p layer. */
   peerCount(): number {
-    return 0;
+    return this.net?.network.peers().length ?? 0;
   }
 
   /** A tx's final status for a `tx` subscription: committed, rejected, or undefined while pending or unknown. */
@@ -347,9 +421,14 @@ export class SidNode {
     return rejected ? { hash, status: "rejected", error: rejected } : undefined;
   }
 
+  private onTxRejected(d: { hash: Uint8Array; why: Rejection }): void {
+    this.events.emit("txRejected", { hash: toHex(d.hash), error: d.why });
+    this.settle(toHex(d.hash), { status: "rejected", hash: toHex(d.hash), error: d.why });
+  }
+
   private onBlock(ev: CommittedBlockEvent): void {
-    // The single-validator engine commits every block in round 0; the BFT engine will pass its commit round.
-    this.events.emit("block", blockCommittedEvent(ev, Date.now(), 0));
+    this.net?.announceBlock();
+    this.events.emit("block", blockCommittedEvent(ev, Date.now(), ev.round ?? 0));
     for (const c of ev.credentials) this.events.emit("credential", c);
     if (this.waiters.size === 0) return;
     ev.txs.forEach((c, index) => {
@@ -364,6 +443,9 @@ export class SidNode {
     this.hub?.dispose();
     this.stopMetrics?.();
     await this.engine?.stop();
+    await this.bft?.stop();
+    await this.net?.stop();
+    await this.wal?.close();
     await this.preverifier?.close();
     await this.store.close();
     this.log.info("sid node stopped");

@@ -63,6 +63,12 @@ export interface BlockSyncOptions {
   statusIntervalMs: number;
   /** getBlocks from one peer waiting to be served; more is flooding. */
   maxQueuedRequestsPerPeer: number;
+  /**
+   * Blocks behind the best peer at which sync hands over to consensus. 1
+   * leaves the last block to consensus; 0 (a node that lost its height to
+   * the peers) fetches every block they announced.
+   */
+  caughtUpLag: number;
 }
 
 export const defaultBlockSyncOptions: Readonly<BlockSyncOptions> = Object.freeze({
@@ -73,6 +79,7 @@ export const defaultBlockSyncOptions: Readonly<BlockSyncOptions> = Object.freeze
   progressLogIntervalMs: 5_000,
   statusIntervalMs: 250,
   maxQueuedRequestsPerPeer: 4,
+  caughtUpLag: 1,
 });
 
 export function resolveBlockSyncOptions(opts: Partial<BlockSyncOptions> = {}): BlockSyncOptions {
@@ -81,8 +88,9 @@ export function resolveBlockSyncOptions(opts: Partial<BlockSyncOptions> = {}): B
     const v = opts[key];
     if (v === undefined) continue;
     const max = key === "batchSize" ? MAX_BLOCKS_PER_REQUEST : 100_000_000;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1 || v > max) {
-      throw new P2pError(P2pErrorCode.BAD_OPTION, `block sync option ${key}: expected an integer in [1, ${max}], got ${String(v)}`);
+    const min = key === "caughtUpLag" ? 0 : 1;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw new P2pError(P2pErrorCode.BAD_OPTION, `block sync option ${key}: expected an integer in [${min}, ${max}], got ${String(v)}`);
     }
     out[key] = v;
   }
@@ -371,7 +379,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     const best = this.bestPeerHeight();
     if (best === undefined) return;
     // Requests in flight may still bring the last block; wait for them rather than chase a moving target.
-    if (this.nextHeight - 1 >= best - 1 && this.requests.size === 0) {
+    if (this.nextHeight - 1 >= best - this.opts.caughtUpLag && this.requests.size === 0) {
       this.finishCaughtUp(best);
       return;
     }

@@ -1,0 +1,626 @@
+/**
+ * The BFT engine: the one loop that owns the round state of a validator (or
+ * of a full node that follows). It drives the pure TendermintMachine:
+ *
+ *  - inputs (peers' proposals and votes, checked and queued by `admit`,
+ *    timer firings, and this node's own messages fed back) are handled one
+ *    at a time, each appended to the WAL before the machine sees it;
+ *  - actions are carried out: a proposal is a block built from the mempool
+ *    and executed; votes and proposals are signed through the
+ *    FilePrivValidator and written to the WAL with sync before they are
+ *    broadcast (invariant 4); a decision is stored in one batch with its
+ *    commit and the next height's proposer priorities, closed in the WAL
+ *    with an end-of-height marker, and the next height starts after
+ *    timeoutCommit;
+ *  - on start the WAL of the height in progress is replayed through the
+ *    machine, so the lock and the votes already given come back, and what
+ *    was signed is answered from the WAL's signed records, never signed anew.
+ *
+ * When peers have committed the height this node works on (it was down or
+ * partitioned), it stops consensus, fetches the missing blocks by block
+ * sync (`catchUp`), and starts again at the new head.
+ */
+import { EventEmitter } from "node:events";
+import { bytesEqual, toHex } from "../crypto/bytes.js";
+import { type Block, type Commit, decodeBlock, encodeBlock, headerHash } from "../chain/block.js";
+import type { SignatureVerifier } from "../chain/execute.js";
+import type { ConsensusParams } from "../chain/genesis.js";
+import type { Mempool, Rejection } from "../chain/mempool.js";
+import type { ChainStore } from "../chain/store.js";
+import { CodedError } from "../errors.js";
+import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "./block-exec.js";
+import type { CommittedBlockEvent } from "./engine.js";
+import type { DuplicateVoteEvidence } from "./evidence.js";
+import { type Proposal, type Vote, type VoteType, verifyProposal, verifyVote } from "./messages.js";
+import type { TendermintOptions } from "./options.js";
+import type { FilePrivValidator } from "./privval.js";
+import { ProposerPriorities } from "./proposer.js";
+import { type RoundStep, type TendermintAction, TendermintMachine } from "./tendermint.js";
+import type { ValidatorSet } from "./validators.js";
+import { verifyCommit } from "./vote.js";
+import type { ConsensusWal } from "./wal.js";
+import { type WalRecord, decodeWalRecord, encodeWalRecord } from "./wal-records.js";
+
+/** A consensus message as it travels between nodes: a proposal carries its whole block (one frame). */
+export type WireConsensusMessage = { kind: "proposal"; proposal: Proposal; block: Uint8Array } | { kind: "vote"; vote: Vote };
+
+export interface BftEngineOptions {
+  /** Wait after a commit before starting the next height: time for late precommits and for txs to gather. */
+  timeoutCommitMs: number;
+  /** How far ahead of this node's clock a proposed block's time may be. */
+  maxClockDriftMs: number;
+  /** Peers committed this node's height and it has not decided within this long: catch up by block sync. */
+  catchUpAfterMs: number;
+  /** Largest tx bytes this node puts in a block it proposes (the whole block must fit in one p2p frame). */
+  maxProposalTxBytes: number;
+  /** Messages kept for heights this node has not reached yet. */
+  maxBufferedMessages: number;
+  tendermint: Partial<TendermintOptions>;
+}
+
+export const defaultBftEngineOptions: Readonly<Omit<BftEngineOptions, "tendermint">> = Object.freeze({
+  timeoutCommitMs: 1000,
+  maxClockDriftMs: 10_000,
+  catchUpAfterMs: 2_000,
+  maxProposalTxBytes: 3 * 1024 * 1024,
+  maxBufferedMessages: 10_000,
+});
+
+export interface BftEngineDeps {
+  chainId: string;
+  store: ChainStore;
+  mempool: Mempool;
+  verifier: SignatureVerifier;
+  params: ConsensusParams;
+  /** The validator set that signs `height` (governance may change it; today the genesis set). */
+  validatorsAt(height: number): ValidatorSet;
+  /** This validator's signer; null on a full node, which follows without signing. */
+  privval: FilePrivValidator | null;
+  /** The consensus WAL; null on a full node (it signs nothing, so it has nothing to recover). */
+  wal: ConsensusWal | null;
+  /** Send a message to peers (except the one it came from). */
+  broadcast(msg: WireConsensusMessage, except?: string): void;
+  /** A peer sent something provably wrong (a bad signature, an invalid block). */
+  reportPeer?(peerId: string, reason: string): void;
+  /** Highest height a peer has announced, for catching up. */
+  peersHeight?(): number | undefined;
+  /** Fetch blocks from peers until this node has what they have (block sync); resolves when caught up. */
+  catchUp?(): Promise<void>;
+  /** Evidence to include in a proposal (seam for evidence in blocks). */
+  pendingEvidence?(): DuplicateVoteEvidence[];
+  /** The machine found equivocation (seam for evidence gossip and blocks). */
+  onEvidence?(ev: DuplicateVoteEvidence): void;
+  clock: () => number;
+  log: (level: "info" | "warn" | "debug", msg: string, fields?: Record<string, unknown>) => void;
+}
+
+type Input =
+  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block }
+  | { kind: "timeout"; height: number; round: number; step: RoundStep }
+  | { kind: "startHeight" }
+  | { kind: "checkPeers" };
+
+/** The signed records of the height being replayed: answers to the machine's repeated requests. */
+interface SignedHistory {
+  votes: Map<string, Vote>;
+  proposals: Map<number, { proposal: Proposal; block: Uint8Array | null }>;
+}
+
+const voteKey = (round: number, type: VoteType) => `${round}/${type}`;
+
+export interface BftEngineEvents {
+  block: [CommittedBlockEvent];
+  txRejected: [{ hash: Uint8Array; why: Rejection }];
+}
+
+export class BftEngine extends EventEmitter<BftEngineEvents> {
+  readonly opts: BftEngineOptions;
+  private readonly machine: TendermintMachine;
+  private readonly exec: BlockExecDeps;
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private readonly queue: Input[] = [];
+  private wake: (() => void) | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  /** Height the machine works on; 0 before consensus started. */
+  private height = 0;
+  private heightStartedAt = 0;
+  private decided = false;
+  private syncing = true;
+  private priorities: ProposerPriorities | undefined;
+  private readonly proposerCache = new Map<number, Uint8Array>();
+  /** Blocks of the current height by hash, executed (valid) or refused (null). */
+  private readonly blocks = new Map<string, ExecutedBlock | null>();
+  /** Every message of the current height this node holds, for peers that connect or lag. */
+  private heightMessages: WireConsensusMessage[] = [];
+  /** Messages of heights above the current one. */
+  private future: Input[] = [];
+  private signed: SignedHistory = { votes: new Map(), proposals: new Map() };
+  private peerCheck: NodeJS.Timeout | undefined;
+  /** Rounds per decided height, for metrics and the bench. */
+  readonly stats = { heights: 0, rounds: 0 };
+
+  constructor(
+    opts: Partial<BftEngineOptions>,
+    private readonly deps: BftEngineDeps,
+  ) {
+    super();
+    this.opts = { ...defaultBftEngineOptions, tendermint: {}, ...opts };
+    for (const k of ["timeoutCommitMs", "maxClockDriftMs", "catchUpAfterMs", "maxProposalTxBytes", "maxBufferedMessages"] as const) {
+      const v = this.opts[k];
+      if (!Number.isSafeInteger(v) || v < 0) throw new BlockValidationError(`consensus option ${k} must be a non-negative integer, got ${String(v)}`);
+    }
+    this.machine = new TendermintMachine({ self: deps.privval?.address ?? null, options: this.opts.tendermint });
+    this.exec = { chainId: deps.chainId, store: deps.store, verifier: deps.verifier, params: deps.params };
+  }
+
+  get address(): Uint8Array | undefined {
+    return this.deps.privval?.address;
+  }
+
+  /** True until consensus runs (initial block sync, or catching up after falling behind). */
+  isSyncing(): boolean {
+    return this.syncing;
+  }
+
+  /** The height being decided (0 before consensus started). */
+  currentHeight(): number {
+    return this.height;
+  }
+
+  roundState() {
+    return this.machine.roundState;
+  }
+
+  /**
+   * Start the loop; consensus begins with `startConsensus` (after the
+   * initial block sync). Messages that arrive before are buffered.
+   */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+    this.peerCheck = setInterval(() => this.push({ kind: "checkPeers" }), Math.max(100, Math.min(1000, this.opts.catchUpAfterMs / 2)));
+    this.peerCheck.unref();
+  }
+
+  /** Join consensus at the store's head + 1 (replaying the WAL for that height). */
+  startConsensus(): void {
+    this.push({ kind: "startHeight" });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.peerCheck);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.wake?.();
+    await this.loopDone;
+  }
+
+  /**
+   * A message from a peer: the network side's checks (signature by a member
+   * of the height's set, block matching the proposal) before it is queued
+   * for the loop. Returns false for a message that must not be relayed.
+   */
+  admit(msg: WireConsensusMessage, from: string): boolean {
+    const height = msg.kind === "proposal" ? msg.proposal.height : msg.vote.height;
+    const head = this.deps.store.head().height;
+    // Old heights are decided: nothing to do with their messages.
+    if (height <= head) return false;
+    let set: ValidatorSet;
+    try {
+      set = this.deps.validatorsAt(height);
+    } catch {
+      return false;
+    }
+    let block: Block | undefined;
+    if (msg.kind === "proposal") {
+      if (!verifyProposal(this.deps.chainId, msg.proposal, set)) {
+        this.deps.reportPeer?.(from, "proposal with a bad signature or from a non-validator");
+        return false;
+      }
+      try {
+        block = decodeBlock(msg.block);
+      } catch (e) {
+        this.deps.reportPeer?.(from, `proposal with an undecodable block: ${(e as Error).message}`);
+        return false;
+      }
+      if (!bytesEqual(headerHash(block.header), msg.proposal.blockHash)) {
+        this.deps.reportPeer?.(from, "proposal whose block does not hash to its blockHash");
+        return false;
+      }
+    } else if (!verifyVote(this.deps.chainId, msg.vote, set)) {
+      this.deps.reportPeer?.(from, "vote with a bad signature or from a non-validator");
+      return false;
+    }
+    this.push({ kind: "message", msg, from, ...(block ? { block } : {}) });
+    return true;
+  }
+
+  /** A block committed by block sync: verify it against its commit and store it. Only while syncing. */
+  async applySyncedBlock(block: Block, commit: Commit): Promise<void> {
+    if (!this.syncing) throw new BlockValidationError("consensus is running; synced blocks are not applied");
+    const h = block.header.height;
+    const set = this.deps.validatorsAt(h);
+    const hash = headerHash(block.header);
+    if (!bytesEqual(commit.blockHash, hash) || commit.height !== h) throw new BlockValidationError(`commit is not for block ${h}`);
+    if (!verifyCommit(this.deps.chainId, commit, set)) throw new BlockValidationError(`commit of block ${h} does not verify against the validator set`);
+    const pr = await this.prioritiesAt(h);
+    const ex = await validateBlock(this.exec, block, {
+      validators: set,
+      lastValidators: h > 1 ? this.deps.validatorsAt(h - 1) : undefined,
+      proposer: pr.advance(commit.round).proposer(),
+      maxTime: undefined,
+      setAt: async (height) => this.deps.validatorsAt(height),
+    });
+    await this.commitBlock(ex, commit, pr);
+  }
+
+  // ---------------------------------------------------------------------
+  // The loop
+
+  private push(input: Input): void {
+    if (!this.running) return;
+    // While the loop catches up by block sync, peers' messages pile up: keep the newest within bounds.
+    if (input.kind === "message" && this.queue.length >= this.opts.maxBufferedMessages) {
+      const i = this.queue.findIndex((q) => q.kind === "message");
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    this.queue.push(input);
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const input = this.queue.shift();
+      if (!input) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        await this.handleInput(input);
+      } catch (e) {
+        // A local failure (disk, a bug): log it and go on; the round's timeouts move consensus along.
+        this.deps.log("warn", "consensus input failed", { input: input.kind, error: (e as Error).message, code: (e as { code?: unknown }).code });
+      }
+    }
+  }
+
+  private async handleInput(input: Input): Promise<void> {
+    switch (input.kind) {
+      case "startHeight":
+        return this.startHeight();
+      case "checkPeers":
+        return this.checkPeers();
+      case "timeout": {
+        if (this.syncing || input.height !== this.height || this.decided) return;
+        await this.walAppend({ kind: "timeout", height: input.height, round: input.round, step: input.step });
+        return this.run(this.machine.handle({ kind: "timeout", height: input.height, round: input.round, step: input.step }));
+      }
+      case "message":
+        return this.onMessage(input);
+    }
+  }
+
+  private async onMessage(input: Extract<Input, { kind: "message" }>): Promise<void> {
+    const { msg } = input;
+    const height = msg.kind === "proposal" ? msg.proposal.height : msg.vote.height;
+    if (this.syncing || height > this.height) {
+      if (height > this.deps.store.head().height) this.buffer(input);
+      return;
+    }
+    if (height < this.height || this.decided) return;
+    this.remember(msg);
+    // Relay before handling: gossip must reach nodes that lack it (the network skips peers that have it).
+    if (input.from !== undefined) this.deps.broadcast(msg, input.from);
+    if (msg.kind === "vote") {
+      await this.walAppend({ kind: "vote", vote: msg.vote });
+      return this.run(this.machine.handle({ kind: "vote", vote: msg.vote }));
+    }
+    const valid = await this.validateProposal(msg.proposal, input.block ?? decodeBlock(msg.block));
+    await this.walAppend({ kind: "proposal", proposal: msg.proposal, valid, block: msg.block });
+    return this.run(this.machine.handle({ kind: "proposal", proposal: msg.proposal, valid }));
+  }
+
+  private async validateProposal(p: Proposal, block: Block): Promise<boolean> {
+    const key = toHex(p.blockHash);
+    if (this.blocks.has(key)) return this.blocks.get(key) !== null;
+    let ex: ExecutedBlock | null = null;
+    try {
+      if (!bytesEqual(block.header.proposer, p.proposer)) throw new BlockValidationError("header proposer is not the proposal's signer");
+      ex = await validateBlock(this.exec, block, {
+        validators: this.deps.validatorsAt(p.height),
+        lastValidators: p.height > 1 ? this.deps.validatorsAt(p.height - 1) : undefined,
+        proposer: this.proposerOf(p.round),
+        maxTime: this.deps.clock() + this.opts.maxClockDriftMs,
+        setAt: async (height) => this.deps.validatorsAt(height),
+      });
+    } catch (e) {
+      if (!(e instanceof CodedError)) throw e;
+      this.deps.log("info", "proposed block refused", { height: p.height, round: p.round, code: e.code, error: e.message });
+    }
+    this.blocks.set(key, ex);
+    return ex !== null;
+  }
+
+  private buffer(input: Input): void {
+    this.future.push(input);
+    if (this.future.length > this.opts.maxBufferedMessages) this.future.shift();
+  }
+
+  private remember(msg: WireConsensusMessage): void {
+    if (this.heightMessages.length < this.opts.maxBufferedMessages) this.heightMessages.push(msg);
+  }
+
+  /** Every message of the current height, for a peer that just connected. */
+  currentMessages(): readonly WireConsensusMessage[] {
+    return this.heightMessages;
+  }
+
+  // ---------------------------------------------------------------------
+  // Heights
+
+  private async prioritiesAt(height: number): Promise<ProposerPriorities> {
+    const stored = await this.deps.store.getProposerPriorities(height);
+    if (stored) return ProposerPriorities.decode(stored);
+    if (height === 1) return ProposerPriorities.initial(this.deps.validatorsAt(1));
+    throw new BlockValidationError(`no proposer priorities stored for height ${height}`);
+  }
+
+  private proposerOf(round: number): Uint8Array {
+    let p = this.proposerCache.get(round);
+    if (!p) {
+      p = this.priorities!.advance(round).proposer();
+      this.proposerCache.set(round, p);
+    }
+    return p;
+  }
+
+  private async startHeight(): Promise<void> {
+    const height = this.deps.store.head().height + 1;
+    this.syncing = false;
+    this.height = height;
+    this.heightStartedAt = this.deps.clock();
+    this.decided = false;
+    this.blocks.clear();
+    this.heightMessages = [];
+    this.proposerCache.clear();
+    this.priorities = await this.prioritiesAt(height);
+    const validators = this.deps.validatorsAt(height);
+    const inputs = await this.loadWal(height);
+    await this.run(this.machine.handle({ kind: "start", height, validators, proposerOf: (r) => this.proposerOf(r) }));
+    await this.replayWal(height, inputs);
+    const ready = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) === height);
+    this.future = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) > height);
+    for (const i of ready) await this.handleInput(i);
+  }
+
+  /** The WAL's records of `height`: signed ones answer the machine's requests (never a new signature); the inputs are returned for replay. */
+  private async loadWal(height: number): Promise<WalRecord[]> {
+    this.signed = { votes: new Map(), proposals: new Map() };
+    if (!this.deps.wal) return [];
+    const { records } = await this.deps.wal.replay();
+    const inputs: WalRecord[] = [];
+    for (const bytes of records) {
+      const r = decodeWalRecord(bytes);
+      if (recordHeight(r) !== height) continue;
+      if (r.kind === "signedVote") this.signed.votes.set(voteKey(r.vote.round, r.vote.type), r.vote);
+      else if (r.kind === "signedProposal") this.signed.proposals.set(r.proposal.round, { proposal: r.proposal, block: r.block });
+      else inputs.push(r);
+    }
+    if (inputs.length > 0 || this.signed.votes.size > 0 || this.signed.proposals.size > 0) {
+      this.deps.log("info", "replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: this.signed.votes.size, signedProposals: this.signed.proposals.size });
+    }
+    return inputs;
+  }
+
+  /** Feed the WAL's inputs of `height` through the machine, in order: the round state and lock come back. */
+  private async replayWal(height: number, inputs: WalRecord[]): Promise<void> {
+    if (inputs.length === 0) return;
+    {
+      for (const r of inputs) {
+        let actions: TendermintAction[] = [];
+        if (r.kind === "vote") {
+          this.remember({ kind: "vote", vote: r.vote });
+          actions = this.machine.handle({ kind: "vote", vote: r.vote });
+        } else if (r.kind === "timeout") {
+          actions = this.machine.handle({ kind: "timeout", height: r.height, round: r.round, step: r.step });
+        } else if (r.kind === "proposal") {
+          let valid = r.valid;
+          if (r.block) {
+            this.remember({ kind: "proposal", proposal: r.proposal, block: r.block });
+            // Re-execute to have the block ready for a commit; the recorded verdict stands.
+            if (valid) valid = await this.validateProposal(r.proposal, decodeBlock(r.block));
+          }
+          actions = this.machine.handle({ kind: "proposal", proposal: r.proposal, valid });
+        }
+        await this.run(actions);
+      }
+    }
+    const rs = this.machine.roundState;
+    this.deps.log("info", "WAL replayed", { height, round: rs.round, step: rs.step, lockedRound: rs.lockedRound });
+  }
+
+  private async checkPeers(): Promise<void> {
+    if (this.syncing || this.height === 0 || !this.deps.catchUp) return;
+    const best = this.deps.peersHeight?.();
+    if (best === undefined || best < this.height) return;
+    if (this.deps.clock() - this.heightStartedAt < this.opts.catchUpAfterMs) return;
+    // Peers decided our height (and maybe more) while we did not: fetch their blocks.
+    this.deps.log("info", "behind the peers: catching up by block sync", { height: this.height, peersHeight: best });
+    this.syncing = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    try {
+      await this.deps.catchUp();
+    } finally {
+      const head = this.deps.store.head().height;
+      if (head >= this.height) await this.deps.wal?.endHeight(head);
+      this.push({ kind: "startHeight" });
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Actions
+
+  private async run(actions: TendermintAction[]): Promise<void> {
+    for (const a of actions) {
+      if (!this.running) return;
+      try {
+        await this.runAction(a);
+      } catch (e) {
+        // One failed action (a refused signature, a failed build) must not cost the others: a lost timer would stall the round.
+        this.deps.log("warn", "consensus action failed", { action: a.kind, height: this.height, error: (e as Error).message, code: (e as { code?: unknown }).code });
+      }
+    }
+  }
+
+  private async runAction(a: TendermintAction): Promise<void> {
+    {
+      switch (a.kind) {
+        case "scheduleTimeout":
+          this.schedule(a.height, a.round, a.step, a.ms);
+          break;
+        case "vote":
+          await this.castVote(a.type, a.height, a.round, a.blockHash);
+          break;
+        case "propose":
+          await this.propose(a.height, a.round, a.validValue, a.validRound);
+          break;
+        case "commit":
+          await this.decide(a.height, a.round, a.blockHash, a.commit);
+          break;
+        case "evidence":
+          this.deps.log("warn", "equivocation detected", { validator: toHex(a.evidence.voteA.validator), height: a.evidence.voteA.height });
+          this.deps.onEvidence?.(a.evidence);
+          break;
+      }
+    }
+  }
+
+  private schedule(height: number, round: number, step: RoundStep, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.push({ kind: "timeout", height, round, step });
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private async castVote(type: VoteType, height: number, round: number, blockHash: Uint8Array): Promise<void> {
+    const privval = this.deps.privval!;
+    let vote = this.signed.votes.get(voteKey(round, type));
+    if (vote && !bytesEqual(vote.blockHash, blockHash)) {
+      // The machine asks for another vote than the one signed before the crash: never sign it (invariant 4).
+      this.deps.log("warn", "refusing a vote that conflicts with one signed before a restart", { height, round, type });
+      return;
+    }
+    if (!vote) {
+      vote = await privval.signVote(this.deps.chainId, { type, height, round, blockHash, validator: privval.address });
+      await this.walAppend({ kind: "signedVote", vote }, true);
+    }
+    const msg: WireConsensusMessage = { kind: "vote", vote };
+    this.remember(msg);
+    this.deps.broadcast(msg);
+    await this.run(this.machine.handle({ kind: "vote", vote }));
+  }
+
+  private async propose(height: number, round: number, validValue: Uint8Array | null, validRound: number): Promise<void> {
+    const privval = this.deps.privval!;
+    let proposal: Proposal;
+    let encoded: Uint8Array;
+    const before = this.signed.proposals.get(round);
+    if (before && before.block) {
+      // Proposed before a restart: the same proposal again, never a new block.
+      proposal = before.proposal;
+      encoded = before.block;
+      await this.validateProposal(proposal, decodeBlock(encoded));
+    } else {
+      if (before) return;
+      let ex: ExecutedBlock | null | undefined;
+      if (validValue) {
+        ex = this.blocks.get(toHex(validValue));
+        if (!ex) {
+          this.deps.log("warn", "the valid value to re-propose is not at hand", { height, round });
+          return;
+        }
+      } else {
+        ex = await this.buildProposal(height);
+      }
+      proposal = await privval.signProposal(this.deps.chainId, { height, round, polRound: validValue ? validRound : -1, blockHash: ex.hash, proposer: privval.address });
+      encoded = encodeBlock(ex.block);
+      this.blocks.set(toHex(ex.hash), ex);
+      await this.walAppend({ kind: "signedProposal", proposal, block: encoded }, true);
+    }
+    const msg: WireConsensusMessage = { kind: "proposal", proposal, block: encoded };
+    this.remember(msg);
+    this.deps.broadcast(msg);
+    await this.run(this.machine.handle({ kind: "proposal", proposal, valid: true }));
+  }
+
+  private async buildProposal(height: number): Promise<ExecutedBlock> {
+    const { store, mempool } = this.deps;
+    const head = store.head();
+    const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
+    const params = { ...this.deps.params, maxBlockBytes: Math.min(this.deps.params.maxBlockBytes, this.opts.maxProposalTxBytes) };
+    return buildBlock({ ...this.exec, params }, mempool, {
+      height,
+      time: Math.max(this.deps.clock(), head.time + 1),
+      proposer: this.deps.privval!.address,
+      validators: this.deps.validatorsAt(height),
+      lastCommit,
+      onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
+    });
+  }
+
+  private async decide(height: number, round: number, blockHash: Uint8Array, commit: Commit): Promise<void> {
+    const ex = this.blocks.get(toHex(blockHash));
+    if (!ex) throw new BlockValidationError(`decided block ${toHex(blockHash)} at height ${height} is not at hand`);
+    this.decided = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.commitBlock(ex, commit, this.priorities!);
+    this.stats.heights++;
+    this.stats.rounds += round + 1;
+    await this.deps.wal?.endHeight(height);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.push({ kind: "startHeight" });
+    }, this.opts.timeoutCommitMs);
+    this.timers.add(t);
+  }
+
+  /** Store the block, its commit and the next height's priorities in one batch; then the mempool and the events. */
+  private async commitBlock(ex: ExecutedBlock, commit: Commit, priorities: ProposerPriorities): Promise<void> {
+    const next = priorities.advance(1);
+    await commitExecuted(this.deps.store, ex, commit, { nextProposerPriorities: next.encode() });
+    const dropped = await this.deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
+    this.emit("block", { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, credentials: ex.effects.credentials, evidence: ex.evidence, round: commit.round });
+    for (const d of dropped) this.emit("txRejected", d);
+    if (ex.txs.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, hash: toHex(ex.hash).slice(0, 16) });
+  }
+
+  private async walAppend(r: WalRecord, sync = false): Promise<void> {
+    if (!this.deps.wal) return;
+    await this.deps.wal.append(encodeWalRecord(r), { sync });
+  }
+}
+
+function heightOf(msg: WireConsensusMessage): number {
+  return msg.kind === "proposal" ? msg.proposal.height : msg.vote.height;
+}
+
+function recordHeight(r: WalRecord): number {
+  switch (r.kind) {
+    case "proposal":
+    case "signedProposal":
+      return r.proposal.height;
+    case "vote":
+    case "signedVote":
+      return r.vote.height;
+    case "timeout":
+      return r.height;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Building, validating and committing a block: the steps every engine
+ * shares. A proposer builds a block from the mempool and executes it before
+ * proposing (the header carries the state root after its txs); every other
+ * validator, and a node applying a synced block, re-executes the same txs and
+ * must reach the same header.
+ */
+import { bytesEqual, toHex } from "../crypto/bytes.js";
+import { type Block, type BlockHeader, type Commit, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
+import { ChainError } from "../chain/errors.js";
+import { type BlockEffects, type CheckedTx, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
+import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
+import type { Mempool, Rejection } from "../chain/mempool.js";
+import { ChainStore } from "../chain/store.js";
+import { decodeTx, txHash } from "../chain/tx.js";
+import { CodedError } from "../errors.js";
+import type { ValidatorSet } from "./validators.js";
+import { type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
+import { verifyCommit } from "./vote.js";
+
+/** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. */
+export class BlockValidationError extends CodedError<"BLOCK_INVALID"> {
+  constructor(message: string) {
+    super("BLOCK_INVALID", message);
+  }
+}
+
+/** A block together with what executing it produced, ready for store.commitBlock. */
+export interface ExecutedBlock {
+  block: Block;
+  hash: Uint8Array;
+  txs: CheckedTx[];
+  effects: BlockEffects;
+  smtNodes: Map<string, Uint8Array>;
+  encodedWrites: Map<string, Uint8Array>;
+  /** The block's evidence, checked against the sets of its heights. */
+  evidence: VerifiedEvidence[];
+}
+
+export interface BlockExecDeps {
+  chainId: string;
+  store: ChainStore;
+  verifier: SignatureVerifier;
+  params: ConsensusParams;
+}
+
+async function execute(deps: BlockExecDeps, txs: readonly CheckedTx[], height: number, time: number): Promise<BlockEffects> {
+  const dids = new Set<string>();
+  for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
+  const loaded = await deps.store.loadState(dids);
+  return applyBlockTxs(ChainStore.viewOf(loaded), txs, { chainId: deps.chainId, height, time, verifier: deps.verifier });
+}
+
+export interface BuildBlockInput {
+  height: number;
+  time: number;
+  proposer: Uint8Array;
+  validators: ValidatorSet;
+  /** The commit of height-1 (null at height 1). */
+  lastCommit: Commit | null;
+  /** Evidence to include, already checked with checkBlockEvidence for this height. */
+  evidence?: VerifiedEvidence[];
+  /** A pooled tx that no longer applies to the state: it is left out and dropped from the pool. */
+  onRejected(hash: Uint8Array, why: Rejection): void;
+}
+
+/**
+ * Reap the mempool (bounded by the consensus params), execute, and make the
+ * block on the store's head. Txs the pool admitted against a state that has
+ * since changed are left out, with their reason, and the block built again.
+ */
+export async function buildBlock(deps: BlockExecDeps, mempool: Mempool, input: BuildBlockInput): Promise<ExecutedBlock> {
+  const head = deps.store.head();
+  const evidence = (input.evidence ?? []).slice(0, MAX_BLOCK_EVIDENCE);
+  let txs = mempool.reap(deps.params.maxBlockTxs, deps.params.maxBlockBytes);
+  let effects: BlockEffects;
+  for (;;) {
+    try {
+      effects = await execute(deps, txs, input.height, input.time);
+      break;
+    } catch (e) {
+      if (!(e instanceof ChainError) || typeof e.data?.index !== "number") throw e;
+      const bad = txs[e.data.index]!;
+      const why = { code: e.code, message: e.message };
+      mempool.drop(bad.hash, why);
+      input.onRejected(bad.hash, why);
+      txs = txs.filter((c) => c !== bad);
+    }
+  }
+  const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes);
+  const header: BlockHeader = {
+    chainId: deps.chainId,
+    height: input.height,
+    time: input.time,
+    prevHash: head.hash,
+    txRoot: txMerkleRoot(txs.map((c) => c.hash)),
+    evidenceHash: evidenceMerkleRoot(evidence.map((e) => e.encoded)),
+    stateRoot: root,
+    validatorsHash: input.validators.hash,
+    proposer: input.proposer,
+    lastCommitHash: input.lastCommit ? commitHash(input.lastCommit) : ZERO_HASH,
+  };
+  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: evidence.map((e) => e.encoded), lastCommit: input.lastCommit };
+  return { block, hash: headerHash(header), txs, effects, smtNodes: nodes, encodedWrites: encoded, evidence };
+}
+
+export interface ValidateBlockRules {
+  /** The set that signs this height (header validatorsHash). */
+  validators: ValidatorSet;
+  /** The set that signed height-1 (lastCommit). */
+  lastValidators: ValidatorSet | undefined;
+  /** The proposer this height and round must have (priorities). */
+  proposer: Uint8Array;
+  /** Latest acceptable block time (now + allowed clock drift); undefined skips the check (a synced block is already decided). */
+  maxTime: number | undefined;
+  /** The validator set at any earlier height, for the block's evidence. */
+  setAt(height: number): Promise<ValidatorSet>;
+}
+
+/**
+ * valid(v) for a block on the store's head: the links (chain id, height,
+ * prevHash, lastCommit that verifies against the previous set), the
+ * proposer, the time (after the previous block's, not too far ahead), the
+ * size bounds, and the header roots equal to what re-executing its txs
+ * gives. Throws BlockValidationError; returns the executed block.
+ */
+export async function validateBlock(deps: BlockExecDeps, block: Block, rules: ValidateBlockRules): Promise<ExecutedBlock> {
+  const head = deps.store.head();
+  const h = block.header;
+  const fail = (m: string) => new BlockValidationError(`block ${h.height}: ${m}`);
+  if (h.chainId !== deps.chainId) throw fail(`chain id ${JSON.stringify(h.chainId)}, expected ${JSON.stringify(deps.chainId)}`);
+  if (h.height !== head.height + 1) throw fail(`expected height ${head.height + 1}`);
+  if (!bytesEqual(h.prevHash, head.hash)) throw fail(`prevHash ${toHex(h.prevHash)} is not the head ${toHex(head.hash)}`);
+  if (!(h.time > head.time)) throw fail(`time ${h.time} is not after the previous block's ${head.time}`);
+  if (rules.maxTime !== undefined && h.time > rules.maxTime) throw fail(`time ${h.time} is more than the allowed drift ahead of this node's clock`);
+  if (!bytesEqual(h.validatorsHash, rules.validators.hash)) throw fail("validatorsHash does not name this height's validator set");
+  if (!bytesEqual(h.proposer, rules.proposer)) throw fail(`proposer ${toHex(h.proposer)} is not the expected ${toHex(rules.proposer)}`);
+  if (h.height === 1) {
+    if (block.lastCommit !== null || !bytesEqual(h.lastCommitHash, ZERO_HASH)) throw fail("block 1 carries no lastCommit");
+  } else {
+    const lc = block.lastCommit;
+    if (!lc) throw fail("missing lastCommit");
+    if (lc.height !== h.height - 1 || !bytesEqual(lc.blockHash, head.hash)) throw fail("lastCommit is not for the previous block");
+    if (!rules.lastValidators || !verifyCommit(deps.chainId, lc, rules.lastValidators)) throw fail("lastCommit does not verify against the previous validator set");
+    if (!bytesEqual(h.lastCommitHash, commitHash(lc))) throw fail("lastCommitHash does not match lastCommit");
+  }
+  if (block.txs.length > deps.params.maxBlockTxs) throw fail(`${block.txs.length} txs exceed maxBlockTxs ${deps.params.maxBlockTxs}`);
+  const bytes = block.txs.reduce((s, t) => s + t.length, 0);
+  if (bytes > deps.params.maxBlockBytes) throw fail(`${bytes} tx bytes exceed maxBlockBytes ${deps.params.maxBlockBytes}`);
+  let txs: CheckedTx[];
+  try {
+    txs = block.txs.map((encoded) => ({ tx: decodeTx(encoded, deps.chainId), encoded, hash: txHash(encoded) }));
+  } catch (e) {
+    throw fail(`undecodable tx: ${(e as Error).message}`);
+  }
+  if (!bytesEqual(h.txRoot, txMerkleRoot(txs.map((c) => c.hash)))) throw fail("txRoot does not match the txs");
+  if (!bytesEqual(h.evidenceHash, evidenceMerkleRoot(block.evidence))) throw fail("evidenceHash does not match the evidence");
+  let evidence: VerifiedEvidence[];
+  try {
+    evidence = await checkBlockEvidence(block.evidence, { chainId: deps.chainId, height: h.height, maxAgeBlocks: maxEvidenceAge(deps.params) }, deps.store, rules.setAt);
+  } catch (e) {
+    if (e instanceof ChainError) throw fail(`evidence: ${e.message}`);
+    throw e;
+  }
+  let effects: BlockEffects;
+  try {
+    effects = await execute(deps, txs, h.height, h.time);
+  } catch (e) {
+    if (e instanceof ChainError) throw fail(`a tx does not apply: ${e.message}`);
+    throw e;
+  }
+  const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes);
+  if (!bytesEqual(root, h.stateRoot)) throw fail(`stateRoot ${toHex(h.stateRoot)} differs from the re-executed ${toHex(root)}`);
+  return { block, hash: headerHash(h), txs, effects, smtNodes: nodes, encodedWrites: encoded, evidence };
+}
+
+/** Write an executed block with its commit in one synced batch (invariant 3). */
+export function commitExecuted(store: ChainStore, ex: ExecutedBlock, commit: Commit, extra: { signState?: unknown; nextProposerPriorities?: Uint8Array } = {}): Promise<void> {
+  return store.commitBlock({
+    block: ex.block,
+    blockHash: ex.hash,
+    commit,
+    txHashes: ex.txs.map((c) => c.hash),
+    writes: ex.effects.writes,
+    encodedWrites: ex.encodedWrites,
+    versions: ex.effects.versions,
+    credentials: ex.effects.credentials,
+    smtNodes: ex.smtNodes,
+    evidence: ex.evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
+    ...(extra.signState !== undefined ? { signState: extra.signState } : {}),
+    ...(extra.nextProposerPriorities !== undefined ? { nextProposerPriorities: extra.nextProposerPriorities } : {}),
+  });
+}

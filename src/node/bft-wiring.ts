@@ -1,0 +1,189 @@
+/**
+ * The network side of a node: the p2p transport, tx gossip, the consensus
+ * channel feeding the BFT engine, and block sync before (and whenever the
+ * node falls behind) consensus. The p2p handlers only decode, check and
+ * queue; the engine's loop alone changes round state.
+ */
+import type { CanonicalValue } from "../chain/codec.js";
+import type { Mempool } from "../chain/mempool.js";
+import type { ChainStore } from "../chain/store.js";
+import { MAX_TX_BYTES } from "../chain/tx.js";
+import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
+import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
+import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
+import { BlockSync, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
+import type { Logger } from "./log.js";
+
+/** Bytes of a consensus frame beyond the block it may carry: the envelope, the proposal, the frame header. */
+const CONSENSUS_FRAME_OVERHEAD = MAX_MESSAGE_BYTES + 1024;
+
+/** Tx bytes a proposer may put in a block so that the proposal frame stays within `maxFrameBytes` (txs, lastCommit and header included). */
+export function proposalTxBytesFor(maxFrameBytes: number): number {
+  return Math.max(0, maxFrameBytes - CONSENSUS_FRAME_OVERHEAD - 256 * 1024);
+}
+
+function badConsensusFrame(message: string): ConsensusError {
+  return new ConsensusError(ConsensusErrorCode.BAD_MESSAGE, message);
+}
+
+/** The consensus channel's wire form: `{m: encoded proposal or vote, block: encoded block | null}`. */
+export function decodeWireConsensus(value: CanonicalValue): WireConsensusMessage {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) throw badConsensusFrame("consensus frame must be a map");
+  const r = value as Record<string, unknown>;
+  if (Object.keys(r).sort().join(",") !== "block,m") throw badConsensusFrame("consensus frame must have exactly the keys m, block");
+  if (!(r.m instanceof Uint8Array)) throw badConsensusFrame("consensus frame m must be bytes");
+  const msg = decodeConsensusMessage(r.m);
+  if (msg.kind === "vote") {
+    if (r.block !== null) throw badConsensusFrame("a vote carries no block");
+    return msg;
+  }
+  if (!(r.block instanceof Uint8Array)) throw badConsensusFrame("a proposal carries its block as bytes");
+  return { kind: "proposal", proposal: msg.proposal, block: r.block };
+}
+
+export function encodeWireConsensus(msg: WireConsensusMessage): CanonicalValue {
+  const m = encodeConsensusMessage(msg.kind === "vote" ? msg : { kind: "proposal", proposal: msg.proposal });
+  return { m, block: msg.kind === "proposal" ? msg.block : null };
+}
+
+export interface NetworkWiringDeps {
+  home: string;
+  chainId: string;
+  genesisHash: Uint8Array;
+  store: ChainStore;
+  mempool: Mempool;
+  /** The BFT engine, or undefined when a single validator produces blocks alone (the network then only serves sync and txs). */
+  engine: BftEngine | undefined;
+  log: Logger;
+}
+
+export interface NodeNetwork {
+  network: P2pNetwork;
+  sync: BlockSync;
+  /** Relay a tx this node admitted (RPC) to its peers. */
+  gossipTx(encoded: Uint8Array): void;
+  /** Tell peers about a block committed here. */
+  announceBlock(): void;
+  /** Fetch the peers' blocks until this node has what they announced. */
+  catchUp(): Promise<void>;
+  /** Start listening and dialling; with an engine, run block sync and then consensus. */
+  start(opts: { initialSyncWaitMs: number }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): NodeNetwork {
+  const plog = deps.log.child("p2p");
+  const log: P2pLog = (level, msg, fields) => {
+    if (level === "debug") return;
+    if (level === "error") plog.error(msg, fields);
+    else if (level === "warn") plog.warn(msg, fields);
+    else plog.info(msg, fields);
+  };
+  const network = new P2pNetwork(p2p, { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: loadOrCreateNodeKey(nodeKeyPath(deps.home)), log });
+  const { store, mempool, engine } = deps;
+
+  network.registerChannel<Uint8Array>(Channel.Tx, {
+    gossip: "auto",
+    maxMessageBytes: MAX_TX_BYTES + 256,
+    decode: (m) => {
+      if (!(m instanceof Uint8Array) || m.length === 0 || m.length > MAX_TX_BYTES) throw new ConsensusError(ConsensusErrorCode.BAD_MESSAGE, "a tx frame carries one encoded tx");
+      return m;
+    },
+    // The same admission as a tx over RPC; only admitted txs are relayed.
+    onMessage: async (_peer, encoded) => {
+      try {
+        await mempool.add(encoded);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+
+  if (engine) {
+    network.registerChannel<WireConsensusMessage>(Channel.Consensus, {
+      gossip: "manual",
+      maxMessageBytes: network.opts.maxFrameBytes,
+      decode: decodeWireConsensus,
+      encode: encodeWireConsensus,
+      onMessage: (peer, msg) => {
+        engine.admit(msg, peer.id);
+      },
+    });
+    // A peer that connects mid-height gets what this node holds of it (liveness: gossip reaches every correct node).
+    network.on("peerConnected", (peer) => {
+      for (const m of engine.currentMessages()) network.send(peer.id, Channel.Consensus, m);
+    });
+  }
+
+  const sync = new BlockSync(
+    network,
+    {
+      source: {
+        head: () => store.head().height,
+        getBlock: (h) => store.getBlock(h),
+        getCommit: (h) => store.getCommit(h),
+      },
+      applySyncedBlock: async (block, commit) => {
+        if (!engine) throw new ConsensusError(ConsensusErrorCode.BAD_INPUT, "this node produces its own blocks; it does not sync");
+        await engine.applySyncedBlock(block, commit);
+      },
+      log,
+    },
+    // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
+    { caughtUpLag: 0 },
+  );
+
+  const catchUp = (): Promise<void> =>
+    new Promise((resolve) => {
+      const done = () => {
+        sync.syncer.off("caughtUp", done);
+        sync.syncer.off("failed", done);
+        resolve();
+      };
+      sync.syncer.on("caughtUp", done);
+      sync.syncer.on("failed", done);
+      sync.syncer.start();
+    });
+
+  return {
+    network,
+    sync,
+    gossipTx: (encoded) => {
+      try {
+        network.broadcast(Channel.Tx, encoded);
+      } catch (e) {
+        plog.warn("tx gossip failed", { error: (e as Error).message });
+      }
+    },
+    announceBlock: () => sync.announce(),
+    catchUp,
+    async start({ initialSyncWaitMs }) {
+      await network.start();
+      if (!engine) return;
+      engine.start();
+      // Block sync first. With no peer answering (the first validators of a network start together), consensus starts anyway after a short wait.
+      let started = false;
+      const begin = () => {
+        if (started) return;
+        started = true;
+        clearTimeout(fallback);
+        engine.startConsensus();
+      };
+      const fallback = setTimeout(() => {
+        if (sync.syncer.bestPeerHeight() === undefined) {
+          sync.syncer.stop();
+          begin();
+        }
+      }, initialSyncWaitMs);
+      fallback.unref();
+      void catchUp().then(begin);
+    },
+    async stop() {
+      sync.close();
+      await network.stop();
+    },
+  };
+}
+
+export { Penalty };

@@ -1,0 +1,104 @@
+/**
+ * Homes for a network of several nodes sharing one genesis: N validators
+ * (power 10 each) and full nodes, each home with its own keys, node.json
+ * (ports, persistent peers, consensus timeouts) and the same genesis,
+ * whose trustees are the first home's local trustee (threshold 1), as
+ * `sid init` makes them. Used by the devnet, its tests, and `sid init
+ * --validators N`.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { toHex } from "../crypto/bytes.js";
+import { randomKeyPair } from "../crypto/hd.js";
+import { publicKeyOf } from "../crypto/secp256k1.js";
+import { parseGenesis } from "../chain/genesis.js";
+import { validatorAddress } from "../consensus/validators.js";
+import { type ValidatorKeyFile, NodeConfigError, homePaths, initHome, loadValidatorKey } from "./home.js";
+
+export interface NetworkHomesOptions {
+  validators: number;
+  fullNodes: number;
+  chainId: string;
+  /** Loopback ports, two per node (RPC, p2p), in node order. */
+  ports: number[];
+  /** node.json "consensus" of every node (timeouts). */
+  consensus?: Record<string, unknown>;
+  /** Extra node.json "p2p" options of every node. */
+  p2p?: Record<string, unknown>;
+  params?: { maxBlockTxs: number; maxBlockBytes: number };
+}
+
+export interface NetworkNodeHome {
+  name: string;
+  home: string;
+  role: "validator" | "full";
+  rpcPort: number;
+  p2pPort: number;
+  /** Validator address (hex), for validators. */
+  address?: string;
+}
+
+/**
+ * `sid validator init`: the home's validator key, made if absent. Prints
+ * what a genesis or a governance proposal names: the public key and address.
+ */
+export function validatorInit(home: string): { created: boolean; publicKey: string; address: string; keyFile: string } {
+  const paths = homePaths(home);
+  const existing = loadValidatorKey(paths);
+  if (existing) {
+    const pk = publicKeyOf(existing);
+    return { created: false, publicKey: toHex(pk), address: toHex(validatorAddress(pk)), keyFile: paths.validatorKeyFile };
+  }
+  mkdirSync(paths.configDir, { recursive: true, mode: 0o700 });
+  const key = randomKeyPair();
+  const file: ValidatorKeyFile = { address: toHex(validatorAddress(key.publicKey)), publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
+  // "wx": never overwrite a key another process wrote meanwhile.
+  writeFileSync(paths.validatorKeyFile, JSON.stringify(file, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+  return { created: true, publicKey: file.publicKey, address: file.address, keyFile: paths.validatorKeyFile };
+}
+
+/** Make the homes under `root` (root/node-0 ... ): validators first, then full nodes. */
+export async function initNetworkHomes(root: string, opts: NetworkHomesOptions): Promise<NetworkNodeHome[]> {
+  const total = opts.validators + opts.fullNodes;
+  if (!Number.isSafeInteger(opts.validators) || opts.validators < 1 || opts.validators > 100) throw new NodeConfigError("validators must be an integer in [1, 100]");
+  if (!Number.isSafeInteger(opts.fullNodes) || opts.fullNodes < 0 || opts.fullNodes > 100) throw new NodeConfigError("full nodes must be an integer in [0, 100]");
+  if (opts.ports.length < 2 * total) throw new NodeConfigError(`${total} nodes need ${2 * total} ports, got ${opts.ports.length}`);
+  const nodes: NetworkNodeHome[] = [];
+  for (let i = 0; i < total; i++) {
+    const home = join(root, `node-${i}`);
+    if (existsSync(join(home, "config", "genesis.json"))) throw new NodeConfigError(`${home} is already initialized`);
+    await initHome(home, { dev: false, chainId: opts.chainId });
+    const paths = homePaths(home);
+    const role = i < opts.validators ? "validator" : "full";
+    if (role === "full") rmSync(paths.validatorKeyFile);
+    const node: NetworkNodeHome = { name: role === "validator" ? `validator-${i}` : `full-${i - opts.validators}`, home, role, rpcPort: opts.ports[2 * i]!, p2pPort: opts.ports[2 * i + 1]! };
+    if (role === "validator") node.address = toHex(validatorAddress(publicKeyOf(loadValidatorKey(paths)!)));
+    nodes.push(node);
+  }
+  const first = homePaths(nodes[0]!.home);
+  const base = JSON.parse(readFileSync(first.genesisFile, "utf8")) as Record<string, unknown>;
+  const genesis = parseGenesis({
+    ...base,
+    chainId: opts.chainId,
+    validators: nodes
+      .filter((n) => n.role === "validator")
+      .map((n) => {
+        const sk = loadValidatorKey(homePaths(n.home))!;
+        return { name: n.name, publicKey: toHex(publicKeyOf(sk)), power: 10 };
+      }),
+    ...(opts.params ? { params: opts.params } : {}),
+  });
+  const text = JSON.stringify(genesis, null, 2) + "\n";
+  for (const n of nodes) {
+    const paths = homePaths(n.home);
+    writeFileSync(paths.genesisFile, text);
+    const peers = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.p2pPort}`);
+    const cfg = {
+      rpc: { port: n.rpcPort },
+      p2p: { port: n.p2pPort, persistentPeers: peers, redialBaseMs: 250, redialMaxMs: 2_000, ...opts.p2p },
+      ...(opts.consensus ? { consensus: opts.consensus } : {}),
+    };
+    writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2) + "\n");
+  }
+  return nodes;
+}

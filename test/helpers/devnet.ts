@@ -1,0 +1,199 @@
+/**
+ * A devnet of real node processes on loopback: N validators and full nodes,
+ * each with its own home, one shared genesis, persistent peers wired. Used
+ * by the BFT integration tests and by `npm run devnet`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type NetworkNodeHome, initNetworkHomes } from "../../src/node/network-homes.js";
+import { CLI, freePort } from "./node-process.js";
+
+/** Short timeouts: a test devnet decides a height in well under a second. */
+export const FAST_CONSENSUS = {
+  tendermint: { proposeMs: 400, prevoteMs: 200, precommitMs: 200, deltaMs: 100 },
+  timeoutCommitMs: 150,
+  catchUpAfterMs: 1_000,
+  initialSyncWaitMs: 1_000,
+};
+
+export interface DevnetOptions {
+  validators?: number;
+  fullNodes?: number;
+  /** Root of the homes; a temp directory (removed by cleanup) when absent. */
+  root?: string;
+  chainId?: string;
+  consensus?: Record<string, unknown>;
+  /** Start only these nodes (indexes); the others stay initialized but stopped. Default: all. */
+  startOnly?: number[];
+  /** Called with each output line of each node. */
+  onOutput?: (node: DevnetNode, line: string) => void;
+}
+
+export class DevnetNode {
+  proc: ChildProcess | undefined;
+  private out = "";
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(
+    readonly info: NetworkNodeHome,
+    private readonly onOutput?: (node: DevnetNode, line: string) => void,
+  ) {}
+
+  get name(): string {
+    return this.info.name;
+  }
+  get home(): string {
+    return this.info.home;
+  }
+  get rpcUrl(): string {
+    return `http://127.0.0.1:${this.info.rpcPort}`;
+  }
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+  output(): string {
+    return this.out;
+  }
+
+  /** Spawn the node and wait until its RPC answers (GET /health may say 503 while it syncs). */
+  async start(timeoutMs = 20_000): Promise<void> {
+    if (this.running) return;
+    const proc = spawn(process.execPath, [CLI, "start", "--home", this.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    this.proc = proc;
+    this.exited = new Promise((r) => proc.once("exit", (code) => r(code)));
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      this.out += text;
+      if (this.out.length > 2_000_000) this.out = this.out.slice(-1_000_000);
+      if (this.onOutput) for (const line of text.split("\n")) if (line) this.onOutput(this, line);
+    };
+    proc.stdout!.on("data", onData);
+    proc.stderr!.on("data", onData);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`${this.name} exited early (${proc.exitCode}):\n${this.out.slice(-4000)}`);
+      try {
+        await fetch(`${this.rpcUrl}/health`);
+        return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        proc.kill("SIGKILL");
+        throw new Error(`${this.name} did not start in ${timeoutMs} ms:\n${this.out.slice(-4000)}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  /** SIGTERM and wait for exit. */
+  async stop(): Promise<number | null> {
+    if (this.running) this.proc!.kill("SIGTERM");
+    return this.exited;
+  }
+
+  /** SIGKILL and wait for exit. */
+  async kill9(): Promise<void> {
+    if (this.running) this.proc!.kill("SIGKILL");
+    await this.exited;
+  }
+
+  async rpc<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const r = await fetch(this.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    const body = (await r.json()) as { result?: T; error?: { code: number; message: string } };
+    if (body.error) throw new Error(`${this.name} ${method}: ${body.error.message}`);
+    return body.result as T;
+  }
+
+  async height(): Promise<number> {
+    return (await this.rpc<{ height: number }>("node_status")).height;
+  }
+}
+
+export interface Devnet {
+  root: string;
+  chainId: string;
+  nodes: DevnetNode[];
+  validators: DevnetNode[];
+  fullNodes: DevnetNode[];
+  /** Stop every running node (SIGTERM), then remove a temp root. */
+  cleanup(): Promise<void>;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function createDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
+  const validators = opts.validators ?? 4;
+  const fullNodes = opts.fullNodes ?? 0;
+  const temp = opts.root === undefined;
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), "sid-devnet-"));
+  const chainId = opts.chainId ?? "sid-devnet";
+  const ports: number[] = [];
+  // Distinct free ports: the OS may hand the same one twice once it is closed again.
+  while (ports.length < 2 * (validators + fullNodes)) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const homes = await initNetworkHomes(root, { validators, fullNodes, chainId, ports, consensus: opts.consensus ?? FAST_CONSENSUS });
+  const nodes = homes.map((h) => new DevnetNode(h, opts.onOutput));
+  const net: Devnet = {
+    root,
+    chainId,
+    nodes,
+    validators: nodes.filter((n) => n.info.role === "validator"),
+    fullNodes: nodes.filter((n) => n.info.role === "full"),
+    async cleanup() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      if (temp) rmSync(root, { recursive: true, force: true });
+    },
+  };
+  const toStart = opts.startOnly ?? nodes.map((_, i) => i);
+  try {
+    await Promise.all(toStart.map((i) => nodes[i]!.start()));
+  } catch (e) {
+    await net.cleanup();
+    throw e;
+  }
+  return net;
+}
+
+/** Wait until `cond` holds, polling; throws after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000, everyMs = 150): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      // a node that is restarting does not answer yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Wait until every node given is at `height` or above. */
+export async function waitForHeight(nodes: DevnetNode[], height: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`height ${height} on ${nodes.map((n) => n.name).join(", ")}`, async () => (await Promise.all(nodes.map((n) => n.height()))).every((h) => h >= height), timeoutMs);
+}
+
+/**
+ * The invariant every fault test ends with: the same block hash at every
+ * height up to the lowest common height, and the same state root there.
+ * Returns that height.
+ */
+export async function checkNoFork(nodes: DevnetNode[]): Promise<number> {
+  const heights = await Promise.all(nodes.map((n) => n.height()));
+  const common = Math.min(...heights);
+  for (let h = 1; h <= common; h++) {
+    const blocks = await Promise.all(nodes.map((n) => n.rpc<{ hash: string; header: { stateRoot: string } }>("block_get", { height: h })));
+    for (let i = 1; i < blocks.length; i++) {
+      if (blocks[i]!.hash !== blocks[0]!.hash) throw new Error(`fork at height ${h}: ${nodes[0]!.name} has ${blocks[0]!.hash}, ${nodes[i]!.name} has ${blocks[i]!.hash}`);
+      if (blocks[i]!.header.stateRoot !== blocks[0]!.header.stateRoot) throw new Error(`state roots differ at height ${h}`);
+    }
+  }
+  return common;
+}
