@@ -13,6 +13,7 @@ import { randomKeyPair } from "../crypto/hd.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
 import { parseGenesis } from "../chain/genesis.js";
 import { validatorAddress } from "../consensus/validators.js";
+import { formatAddress } from "../p2p/index.js";
 import { type ValidatorKeyFile, NodeConfigError, homePaths, initHome, loadValidatorKey } from "./home.js";
 
 export interface NetworkHomesOptions {
@@ -21,6 +22,12 @@ export interface NetworkHomesOptions {
   chainId: string;
   /** Loopback ports, two per node (RPC, p2p), in node order. */
   ports: number[];
+  /**
+   * p2p address of each node, in node order: what it listens on and what
+   * its peers dial (default 127.0.0.1 for every node). Nodes in network
+   * namespaces of their own each have an address there.
+   */
+  p2pHosts?: string[];
   /** node.json "consensus" of every node (timeouts). */
   consensus?: Record<string, unknown>;
   /** Extra node.json "p2p" options of every node. */
@@ -34,6 +41,8 @@ export interface NetworkNodeHome {
   role: "validator" | "full";
   rpcPort: number;
   p2pPort: number;
+  /** Address the node's p2p listens on and its peers dial. */
+  p2pHost: string;
   /** Validator address (hex), for validators. */
   address?: string;
 }
@@ -63,6 +72,10 @@ export async function initNetworkHomes(root: string, opts: NetworkHomesOptions):
   if (!Number.isSafeInteger(opts.validators) || opts.validators < 1 || opts.validators > 100) throw new NodeConfigError("validators must be an integer in [1, 100]");
   if (!Number.isSafeInteger(opts.fullNodes) || opts.fullNodes < 0 || opts.fullNodes > 100) throw new NodeConfigError("full nodes must be an integer in [0, 100]");
   if (opts.ports.length < 2 * total) throw new NodeConfigError(`${total} nodes need ${2 * total} ports, got ${opts.ports.length}`);
+  if (opts.p2pHosts !== undefined && (opts.p2pHosts.length !== total || opts.p2pHosts.some((h) => typeof h !== "string" || h === ""))) {
+    throw new NodeConfigError(`p2pHosts must name a non-empty host for each of the ${total} nodes, got ${JSON.stringify(opts.p2pHosts).slice(0, 200)}`);
+  }
+  const hostOf = (i: number) => opts.p2pHosts?.[i] ?? "127.0.0.1";
   const nodes: NetworkNodeHome[] = [];
   for (let i = 0; i < total; i++) {
     const home = join(root, `node-${i}`);
@@ -71,7 +84,7 @@ export async function initNetworkHomes(root: string, opts: NetworkHomesOptions):
     const paths = homePaths(home);
     const role = i < opts.validators ? "validator" : "full";
     if (role === "full") rmSync(paths.validatorKeyFile);
-    const node: NetworkNodeHome = { name: role === "validator" ? `validator-${i}` : `full-${i - opts.validators}`, home, role, rpcPort: opts.ports[2 * i]!, p2pPort: opts.ports[2 * i + 1]! };
+    const node: NetworkNodeHome = { name: role === "validator" ? `validator-${i}` : `full-${i - opts.validators}`, home, role, rpcPort: opts.ports[2 * i]!, p2pPort: opts.ports[2 * i + 1]!, p2pHost: hostOf(i) };
     if (role === "validator") node.address = toHex(validatorAddress(publicKeyOf(loadValidatorKey(paths)!)));
     nodes.push(node);
   }
@@ -92,10 +105,11 @@ export async function initNetworkHomes(root: string, opts: NetworkHomesOptions):
   for (const n of nodes) {
     const paths = homePaths(n.home);
     writeFileSync(paths.genesisFile, text);
-    const peers = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.p2pPort}`);
+    const peers = nodes.filter((o) => o !== n).map((o) => formatAddress(o.p2pHost, o.p2pPort));
     const cfg = {
       rpc: { port: n.rpcPort },
-      p2p: { port: n.p2pPort, persistentPeers: peers, redialBaseMs: 250, redialMaxMs: 2_000, ...opts.p2p },
+      // host only when not the default, so loopback homes read as before.
+      p2p: { ...(n.p2pHost !== "127.0.0.1" ? { host: n.p2pHost } : {}), port: n.p2pPort, persistentPeers: peers, redialBaseMs: 250, redialMaxMs: 2_000, ...opts.p2p },
       ...(opts.consensus ? { consensus: opts.consensus } : {}),
     };
     writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2) + "\n");

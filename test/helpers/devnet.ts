@@ -175,8 +175,15 @@ export async function waitFor(what: string, cond: () => Promise<boolean>, timeou
   }
 }
 
+/** What the waits and checks below ask of a node: its RPC. Devnet nodes and nodes in network namespaces both have it. */
+export interface RpcNode {
+  readonly name: string;
+  rpc<T>(method: string, params?: Record<string, unknown>): Promise<T>;
+  height(): Promise<number>;
+}
+
 /** Wait until every node given is at `height` or above. */
-export async function waitForHeight(nodes: DevnetNode[], height: number, timeoutMs = 20_000): Promise<void> {
+export async function waitForHeight(nodes: RpcNode[], height: number, timeoutMs = 20_000): Promise<void> {
   await waitFor(`height ${height} on ${nodes.map((n) => n.name).join(", ")}`, async () => (await Promise.all(nodes.map((n) => n.height()))).every((h) => h >= height), timeoutMs);
 }
 
@@ -185,7 +192,7 @@ export async function waitForHeight(nodes: DevnetNode[], height: number, timeout
  * height up to the lowest common height, and the same state root there.
  * Returns that height.
  */
-export async function checkNoFork(nodes: DevnetNode[]): Promise<number> {
+export async function checkNoFork(nodes: RpcNode[]): Promise<number> {
   const heights = await Promise.all(nodes.map((n) => n.height()));
   const common = Math.min(...heights);
   for (let h = 1; h <= common; h++) {
