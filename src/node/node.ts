@@ -303,7 +303,7 @@ export class SidNode {
         node.bft.start();
         node.bft.startConsensus();
       }
-      log.info("sid node running", { p2p: node.net ? `127.0.0.1:${node.net.network.listenPort} node ${node.net.network.nodeId}` : "off (single validator)", mode: node.bft ? (node.validatorAddress ? "validator" : "full node") : "single validator", chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
+      log.info("sid node running", { p2p: node.net ? `${fileCfg.p2p?.host ?? "127.0.0.1"}:${node.net.network.listenPort} node ${node.net.network.nodeId}` : "off (single validator)", mode: node.bft ? (node.validatorAddress ? "validator" : "full node") : "single validator", chainId: genesis.chainId, height: store.head().height, rpc: node.rpcUrl, secp256k1: secp.name, home: paths.home });
       return node;
     } catch (e) {
       await created?.net?.stop().catch(() => {});
