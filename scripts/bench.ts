@@ -15,7 +15,7 @@
  * --state N (100000), --clients N (256), --seconds N (10), --out FILE
  * (also write the JSON there), --creates-only.
  * --devnet runs only the devnet section instead (scripts/bench/devnet.ts):
- * 4 validators + 1 full node, creates to finalized (--creates N, 5000 there),
+ * 4 validators + 1 full node, creates to finalized (--creates N, 2000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
  */
 import autocannon from "autocannon";
@@ -48,7 +48,7 @@ const { values: args } = parseArgs({
     devnet: { type: "boolean", default: false },
   },
 });
-const CREATES = Number(args.creates ?? (args.devnet ? "5000" : "20000"));
+const CREATES = Number(args.creates ?? (args.devnet ? "2000" : "20000"));
 const STATE = Math.max(Number(args.state), CREATES);
 const CLIENTS = Number(args.clients);
 const SECONDS = Number(args.seconds);

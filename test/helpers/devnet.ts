@@ -20,12 +20,16 @@ export const FAST_CONSENSUS = {
 
 /**
  * Timeouts of `npm run devnet` and `npm run bench -- --devnet`: the
- * library defaults, but a shorter wait after each commit, since loopback
- * peers deliver late precommits within milliseconds.
+ * library defaults, but a short wait after each commit, since loopback
+ * peers deliver late precommits within milliseconds. The wait is most of
+ * an idle height and adds to every tx's time to finality: measured with
+ * `npm run bench -- --devnet` on 2 cores, 500 ms gave a mean block time of
+ * 1.77 s and a p99 of 1.95 s at half load; 100 ms cut that p99 to 0.55 s.
+ * 200 ms keeps most of the gain without making an idle devnet spin.
  */
 export const DEVNET_CONSENSUS = {
   tendermint: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250 },
-  timeoutCommitMs: 500,
+  timeoutCommitMs: 200,
   catchUpAfterMs: 2_000,
   initialSyncWaitMs: 2_000,
 };
