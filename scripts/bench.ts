@@ -14,14 +14,16 @@
  * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
  * --state N (100000), --clients N (256), --seconds N (10), --out FILE
  * (also write the JSON there), --creates-only.
+ * --devnet runs only the devnet section instead (scripts/bench/devnet.ts):
+ * 4 validators + 1 full node, creates to finalized (--creates N, 2000 there),
+ * p50/p99 at half that load for --seconds, block time and rounds per height.
  */
 import autocannon from "autocannon";
-import { Agent, request as httpRequest } from "node:http";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { randomKeyPair } from "../src/crypto/hd.js";
-import { nobleBackend, secp, type SecpBackend } from "../src/crypto/secp256k1.js";
+import { nobleBackend, secp } from "../src/crypto/secp256k1.js";
 import { SidClient, createDidTx, type SignedTx } from "../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../test/helpers/node-process.js";
 import { join } from "node:path";
@@ -30,10 +32,12 @@ import { benchProofResolves } from "./bench/proofs.js";
 import { benchResolverHttp } from "./bench/resolver.js";
 import { benchWsNewHeads } from "./bench/ws.js";
 import { benchKyc } from "./bench/kyc.js";
+import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
+import { benchDevnet } from "./bench/devnet.js";
 
 const { values: args } = parseArgs({
   options: {
-    creates: { type: "string", default: "20000" },
+    creates: { type: "string" },
     state: { type: "string", default: "100000" },
     clients: { type: "string", default: "256" },
     seconds: { type: "string", default: "10" },
@@ -41,73 +45,20 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     subscribers: { type: "string", default: "1000" },
     anchors: { type: "string", default: "2000" },
+    devnet: { type: "boolean", default: false },
   },
 });
-const CREATES = Number(args.creates);
+const CREATES = Number(args.creates ?? (args.devnet ? "2000" : "20000"));
 const STATE = Math.max(Number(args.state), CREATES);
 const CLIENTS = Number(args.clients);
 const SECONDS = Number(args.seconds);
 
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-
-function verifyRate(backend: SecpBackend, seconds: number): number {
-  const items = Array.from({ length: 256 }, () => {
-    const k = randomKeyPair();
-    const digest = new Uint8Array(32);
-    crypto.getRandomValues(digest);
-    return { pub: k.publicKey, digest, sig: backend.sign(digest, k.secretKey) };
-  });
-  let n = 0;
-  const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    for (let i = 0; i < 64; i++) {
-      const it = items[n % items.length]!;
-      if (!backend.verify(it.sig, it.digest, it.pub)) throw new Error("verify failed");
-      n++;
-    }
-  }
-  return n / seconds;
-}
-
 function makeTxs(chainId: string, n: number): SignedTx[] {
   const out: SignedTx[] = [];
   for (let i = 0; i < n; i++) out.push(createDidTx(chainId, randomKeyPair()));
   return out;
-}
-
-/**
- * A lean JSON-RPC call over node:http with keep-alive: the load generator
- * shares this 2-core machine with the node, so it must cost little per call.
- */
-function leanCaller(url: string, sockets: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  const u = new URL(url);
-  return (body: string) =>
-    new Promise<any>((resolve, reject) => {
-      const req = httpRequest(
-        { agent, host: u.hostname, port: u.port, path: "/", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            try {
-              resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-            } catch (e) {
-              reject(e);
-            }
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
 }
 
 async function benchCreates(url: string, txs: SignedTx[]) {
@@ -177,6 +128,10 @@ function report(result: unknown): void {
 }
 
 async function main() {
+  if (args.devnet) {
+    report(await benchDevnet({ creates: CREATES, clients: CLIENTS, seconds: SECONDS, progress }));
+    return;
+  }
   progress(`(a) raw verification rate, backend ${secp.name}`);
   const verify = { backend: secp.name, opsPerSec: round(verifyRate(secp, 3)), nobleOpsPerSec: round(verifyRate(nobleBackend, 1)) };
 

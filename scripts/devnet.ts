@@ -9,14 +9,7 @@
 import { parseArgs } from "node:util";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { createDevnet } from "../test/helpers/devnet.js";
-
-const DEVNET_CONSENSUS = {
-  tendermint: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250 },
-  timeoutCommitMs: 500,
-  catchUpAfterMs: 2_000,
-  initialSyncWaitMs: 2_000,
-};
+import { DEVNET_CONSENSUS, createDevnet } from "../test/helpers/devnet.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -11,7 +11,7 @@ import { MAX_TX_BYTES } from "../chain/tx.js";
 import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
-import { BlockSync, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
+import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
 import type { Logger } from "./log.js";
 
 /** Bytes of a consensus frame beyond the block it may carry: the envelope, the proposal, the frame header. */
@@ -55,6 +55,8 @@ export interface NetworkWiringDeps {
   /** The BFT engine, or undefined when a single validator produces blocks alone (the network then only serves sync and txs). */
   engine: BftEngine | undefined;
   log: Logger;
+  /** node.json "blockSync": batch sizes, timeouts, how often progress is logged. */
+  blockSync?: Partial<BlockSyncOptions>;
 }
 
 export interface NodeNetwork {
@@ -131,7 +133,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
       log,
     },
     // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
-    { caughtUpLag: 0 },
+    { ...deps.blockSync, caughtUpLag: 0 },
   );
 
   const catchUp = (): Promise<void> =>

@@ -35,7 +35,7 @@ import { join } from "node:path";
 import { BftEngine, type BftEngineOptions } from "../consensus/bft-engine.js";
 import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../consensus/privval.js";
 import { ConsensusWal } from "../consensus/wal.js";
-import { type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
+import { type BlockSyncOptions, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -64,6 +64,8 @@ interface FileConfig {
   consensus?: Partial<BftEngineOptions> & { initialSyncWaitMs?: number };
   heartbeatMs?: number;
   mempool?: Partial<MempoolOptions>;
+  /** Block sync options (blockSync.progressLogIntervalMs, batchSize, ...). */
+  blockSync?: Partial<BlockSyncOptions>;
 }
 
 function loadFileConfig(paths: HomePaths): FileConfig {
@@ -244,7 +246,7 @@ export class SidNode {
         try {
           node.net = wireNetwork(
             { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
-            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, log },
+            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
           );
         } catch (e) {
           throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);

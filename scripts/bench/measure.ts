@@ -1,0 +1,70 @@
+/**
+ * Measuring tools shared by the benchmark sections: the raw signature
+ * verification rate every throughput figure is compared with, percentiles,
+ * rounding for the JSON report, and a cheap JSON-RPC caller for load
+ * generators that share the machine with the nodes they measure.
+ */
+import { Agent, request as httpRequest } from "node:http";
+import { randomKeyPair } from "../../src/crypto/hd.js";
+import type { SecpBackend } from "../../src/crypto/secp256k1.js";
+
+/**
+ * secp256k1 verifications per second of `backend` on one core, over
+ * `seconds`: the ceiling any tx throughput is measured against (each tx
+ * costs at least one verification).
+ */
+export function verifyRate(backend: SecpBackend, seconds: number): number {
+  const items = Array.from({ length: 256 }, () => {
+    const k = randomKeyPair();
+    const digest = new Uint8Array(32);
+    crypto.getRandomValues(digest);
+    return { pub: k.publicKey, digest, sig: backend.sign(digest, k.secretKey) };
+  });
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 64; i++) {
+      const it = items[n % items.length]!;
+      if (!backend.verify(it.sig, it.digest, it.pub)) throw new Error("verify failed");
+      n++;
+    }
+  }
+  return n / seconds;
+}
+
+/** The p-th percentile (0..100) of ascending `sorted`, nearest rank; NaN when empty. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** `x` to `d` decimals, for the JSON report. */
+export const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * A lean JSON-RPC call over node:http with keep-alive: the load generator
+ * shares this 2-core machine with the node, so it must cost little per call.
+ */
+export function leanCaller(url: string, sockets: number): (body: string) => Promise<any> {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  const u = new URL(url);
+  return (body: string) =>
+    new Promise<any>((resolve, reject) => {
+      const req = httpRequest(
+        { agent, host: u.hostname, port: u.port, path: "/", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            try {
+              resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+            } catch (e) {
+              reject(e);
+            }
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+}
