@@ -108,7 +108,7 @@ export interface BftEngineDeps {
 }
 
 type Input =
-  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block }
+  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block; provisional?: true }
   | { kind: "timeout"; height: number; round: number; step: RoundStep }
   | { kind: "startHeight" }
   | { kind: "checkPeers" };
@@ -228,20 +228,23 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     if (height <= head) return false;
     const set = this.sets.get(height);
     if (!set) {
-      // A height whose set is not at hand (further ahead than h+1): fetch it, then check. Beyond head + 2 the store does not know it: dropped, block sync covers it.
-      this.deps.validatorSetAt(height).then(
+      // A height whose set is not at hand (ahead of h+1, or while syncing): fetch it, then check. Beyond head + 2 the
+      // store does not know it yet: the newest known set checks the signature provisionally (a node far behind keeps
+      // its peers' messages for when it catches up), and the message is checked again when its height starts.
+      const known = Math.min(height, head + 2);
+      this.deps.validatorSetAt(known).then(
         (s) => {
-          this.cacheSet(height, s);
-          if (this.sets.has(height)) this.admitWithSet(msg, from, s);
+          if (known === height) this.cacheSet(height, s);
+          this.admitWithSet(msg, from, s, known !== height);
         },
         () => {},
       );
       return false;
     }
-    return this.admitWithSet(msg, from, set);
+    return this.admitWithSet(msg, from, set, false);
   }
 
-  private admitWithSet(msg: WireConsensusMessage, from: string, set: ValidatorSet): boolean {
+  private admitWithSet(msg: WireConsensusMessage, from: string, set: ValidatorSet, provisional: boolean): boolean {
     let block: Block | undefined;
     if (msg.kind === "proposal") {
       if (!verifyProposal(this.deps.chainId, msg.proposal, set)) {
@@ -262,7 +265,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       this.deps.reportPeer?.(from, "vote with a bad signature or from a non-validator");
       return false;
     }
-    this.push({ kind: "message", msg, from, ...(block ? { block } : {}) });
+    this.push({ kind: "message", msg, from, ...(block ? { block } : {}), ...(provisional ? { provisional: true as const } : {}) });
     return true;
   }
 
@@ -340,6 +343,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       return;
     }
     if (height < this.height || this.decided) return;
+    if (input.provisional) {
+      // The height started while its provisional check was in flight: check against the height's own set now.
+      const set = await this.setAt(height);
+      if (!(msg.kind === "vote" ? verifyVote(this.deps.chainId, msg.vote, set) : verifyProposal(this.deps.chainId, msg.proposal, set))) return;
+    }
     this.remember(msg);
     // Relay before handling: gossip must reach nodes that lack it (the network skips peers that have it).
     if (input.from !== undefined) this.deps.broadcast(msg, input.from);
@@ -462,7 +470,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     await this.replayWal(height, inputs);
     const ready = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) === height);
     this.future = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) > height);
-    for (const i of ready) await this.handleInput(i);
+    for (const i of ready) {
+      // Checked against another height's set when it arrived: check again against this height's.
+      if (i.kind === "message" && i.provisional && !(i.msg.kind === "vote" ? verifyVote(this.deps.chainId, i.msg.vote, validators) : verifyProposal(this.deps.chainId, i.msg.proposal, validators))) continue;
+      await this.handleInput(i);
+    }
   }
 
   /** The WAL's records of `height`: signed ones answer the machine's requests (never a new signature); the inputs are returned for replay. */
