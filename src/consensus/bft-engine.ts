@@ -19,18 +19,31 @@
  * When peers have committed the height this node works on (it was down or
  * partitioned), it stops consensus, fetches the missing blocks by block
  * sync (`catchUp`), and starts again at the new head.
+ *
+ * Validator sets come from the chain's state (governance, effective at H+2)
+ * and are read asynchronously; the machine and the p2p checks need them
+ * synchronously, so the sets of h-1, h and h+1 are fetched before height h
+ * starts (h+1 is known: the store answers up to head + 2). The machine
+ * signs only at heights whose set holds this node's key: a validator that
+ * governance removed follows, one that it added starts signing. Proposer
+ * priorities carry over a set change by ProposerPriorities.nextFor.
+ *
+ * Evidence: equivocation the machine detects goes to `onEvidence` (the
+ * node's pool gossips it); a proposer includes the pool's evidence that
+ * passes the block rule at its height (includableEvidence).
  */
 import { EventEmitter } from "node:events";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
-import { type Block, type Commit, decodeBlock, encodeBlock, headerHash } from "../chain/block.js";
+import { type Block, type Commit, type EncodedEvidence, decodeBlock, encodeBlock, headerHash } from "../chain/block.js";
 import type { SignatureVerifier } from "../chain/execute.js";
-import type { ConsensusParams } from "../chain/genesis.js";
+import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { CodedError } from "../errors.js";
 import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "./block-exec.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
+import { includableEvidence } from "./evidence-rules.js";
 import { type Proposal, type Vote, type VoteType, verifyProposal, verifyVote } from "./messages.js";
 import type { TendermintOptions } from "./options.js";
 import type { FilePrivValidator } from "./privval.js";
@@ -72,8 +85,8 @@ export interface BftEngineDeps {
   mempool: Mempool;
   verifier: SignatureVerifier;
   params: ConsensusParams;
-  /** The validator set that signs `height` (governance may change it; today the genesis set). */
-  validatorsAt(height: number): ValidatorSet;
+  /** The validator set that signs `height`, from the chain's state (1 to head + 2; throws beyond). */
+  validatorSetAt(height: number): Promise<ValidatorSet>;
   /** This validator's signer; null on a full node, which follows without signing. */
   privval: FilePrivValidator | null;
   /** The consensus WAL; null on a full node (it signs nothing, so it has nothing to recover). */
@@ -86,16 +99,16 @@ export interface BftEngineDeps {
   peersHeight?(): number | undefined;
   /** Fetch blocks from peers until this node has what they have (block sync); resolves when caught up. */
   catchUp?(): Promise<void>;
-  /** Evidence to include in a proposal (seam for evidence in blocks). */
-  pendingEvidence?(): DuplicateVoteEvidence[];
-  /** The machine found equivocation (seam for evidence gossip and blocks). */
+  /** Evidence not yet committed (the node's pool); a proposal includes what passes the block rule. */
+  pendingEvidence?(): EncodedEvidence[];
+  /** The machine found equivocation: the node pools and gossips it. */
   onEvidence?(ev: DuplicateVoteEvidence): void;
   clock: () => number;
   log: (level: "info" | "warn" | "debug", msg: string, fields?: Record<string, unknown>) => void;
 }
 
 type Input =
-  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block }
+  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block; provisional?: true }
   | { kind: "timeout"; height: number; round: number; step: RoundStep }
   | { kind: "startHeight" }
   | { kind: "checkPeers" };
@@ -129,7 +142,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   private decided = false;
   private syncing = true;
   private priorities: ProposerPriorities | undefined;
+  /** Whether this node's key is in the set of the current height (logged when it changes). */
+  private signing = false;
   private readonly proposerCache = new Map<number, Uint8Array>();
+  /** Validator sets by height, fetched before they are needed synchronously (bounded: see cacheSet). */
+  private readonly sets = new Map<number, ValidatorSet>();
   /** Blocks of the current height by hash, executed (valid) or refused (null). */
   private readonly blocks = new Map<string, ExecutedBlock | null>();
   /** Every message of the current height this node holds, for peers that connect or lag. */
@@ -209,12 +226,25 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const head = this.deps.store.head().height;
     // Old heights are decided: nothing to do with their messages.
     if (height <= head) return false;
-    let set: ValidatorSet;
-    try {
-      set = this.deps.validatorsAt(height);
-    } catch {
+    const set = this.sets.get(height);
+    if (!set) {
+      // A height whose set is not at hand (ahead of h+1, or while syncing): fetch it, then check. Beyond head + 2 the
+      // store does not know it yet: the newest known set checks the signature provisionally (a node far behind keeps
+      // its peers' messages for when it catches up), and the message is checked again when its height starts.
+      const known = Math.min(height, head + 2);
+      this.deps.validatorSetAt(known).then(
+        (s) => {
+          if (known === height) this.cacheSet(height, s);
+          this.admitWithSet(msg, from, s, known !== height);
+        },
+        () => {},
+      );
       return false;
     }
+    return this.admitWithSet(msg, from, set, false);
+  }
+
+  private admitWithSet(msg: WireConsensusMessage, from: string, set: ValidatorSet, provisional: boolean): boolean {
     let block: Block | undefined;
     if (msg.kind === "proposal") {
       if (!verifyProposal(this.deps.chainId, msg.proposal, set)) {
@@ -235,7 +265,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       this.deps.reportPeer?.(from, "vote with a bad signature or from a non-validator");
       return false;
     }
-    this.push({ kind: "message", msg, from, ...(block ? { block } : {}) });
+    this.push({ kind: "message", msg, from, ...(block ? { block } : {}), ...(provisional ? { provisional: true as const } : {}) });
     return true;
   }
 
@@ -243,17 +273,17 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   async applySyncedBlock(block: Block, commit: Commit): Promise<void> {
     if (!this.syncing) throw new BlockValidationError("consensus is running; synced blocks are not applied");
     const h = block.header.height;
-    const set = this.deps.validatorsAt(h);
+    const set = await this.setAt(h);
     const hash = headerHash(block.header);
     if (!bytesEqual(commit.blockHash, hash) || commit.height !== h) throw new BlockValidationError(`commit is not for block ${h}`);
     if (!verifyCommit(this.deps.chainId, commit, set)) throw new BlockValidationError(`commit of block ${h} does not verify against the validator set`);
-    const pr = await this.prioritiesAt(h);
+    const pr = await this.prioritiesAt(h, set);
     const ex = await validateBlock(this.exec, block, {
       validators: set,
-      lastValidators: h > 1 ? this.deps.validatorsAt(h - 1) : undefined,
+      lastValidators: h > 1 ? await this.setAt(h - 1) : undefined,
       proposer: pr.advance(commit.round).proposer(),
       maxTime: undefined,
-      setAt: async (height) => this.deps.validatorsAt(height),
+      setAt: (height) => this.setAt(height),
     });
     await this.commitBlock(ex, commit, pr);
   }
@@ -313,6 +343,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       return;
     }
     if (height < this.height || this.decided) return;
+    if (input.provisional) {
+      // The height started while its provisional check was in flight: check against the height's own set now.
+      const set = await this.setAt(height);
+      if (!(msg.kind === "vote" ? verifyVote(this.deps.chainId, msg.vote, set) : verifyProposal(this.deps.chainId, msg.proposal, set))) return;
+    }
     this.remember(msg);
     // Relay before handling: gossip must reach nodes that lack it (the network skips peers that have it).
     if (input.from !== undefined) this.deps.broadcast(msg, input.from);
@@ -332,11 +367,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     try {
       if (!bytesEqual(block.header.proposer, p.proposer)) throw new BlockValidationError("header proposer is not the proposal's signer");
       ex = await validateBlock(this.exec, block, {
-        validators: this.deps.validatorsAt(p.height),
-        lastValidators: p.height > 1 ? this.deps.validatorsAt(p.height - 1) : undefined,
+        validators: await this.setAt(p.height),
+        lastValidators: p.height > 1 ? await this.setAt(p.height - 1) : undefined,
         proposer: this.proposerOf(p.round),
         maxTime: this.deps.clock() + this.opts.maxClockDriftMs,
-        setAt: async (height) => this.deps.validatorsAt(height),
+        setAt: (height) => this.setAt(height),
       });
     } catch (e) {
       if (!(e instanceof CodedError)) throw e;
@@ -363,10 +398,39 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   // ---------------------------------------------------------------------
   // Heights
 
-  private async prioritiesAt(height: number): Promise<ProposerPriorities> {
+  /** The set that signs `height`: from the cache, else the store (and cached). */
+  private async setAt(height: number): Promise<ValidatorSet> {
+    const cached = this.sets.get(height);
+    if (cached) return cached;
+    const set = await this.deps.validatorSetAt(height);
+    this.cacheSet(height, set);
+    return set;
+  }
+
+  /** Keep sets near the current height only: h-1 to h+1 are what consensus needs, a few more serve evidence and early messages. */
+  private cacheSet(height: number, set: ValidatorSet): void {
+    this.sets.set(height, set);
+    if (this.sets.size <= 16) return;
+    for (const h of [...this.sets.keys()].sort((a, b) => a - b)) {
+      if (this.sets.size <= 16) break;
+      if (h < this.height - 1 || h > this.height + 1) this.sets.delete(h);
+    }
+  }
+
+  /**
+   * The priorities of `height`, for its set. Stored ones were computed for
+   * that set when the previous block was committed (nextFor); a store
+   * written before sets changed may hold the previous set's, which are
+   * carried over by the same rule.
+   */
+  private async prioritiesAt(height: number, set: ValidatorSet): Promise<ProposerPriorities> {
     const stored = await this.deps.store.getProposerPriorities(height);
-    if (stored) return ProposerPriorities.decode(stored);
-    if (height === 1) return ProposerPriorities.initial(this.deps.validatorsAt(1));
+    if (stored) {
+      const pr = ProposerPriorities.decode(stored);
+      // nextFor steps once more; a stored value already belongs to its height, so only a mismatch is carried over.
+      return pr.matches(set) ? pr : pr.nextFor(set);
+    }
+    if (height === 1) return ProposerPriorities.initial(set);
     throw new BlockValidationError(`no proposer priorities stored for height ${height}`);
   }
 
@@ -388,14 +452,29 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     this.blocks.clear();
     this.heightMessages = [];
     this.proposerCache.clear();
-    this.priorities = await this.prioritiesAt(height);
-    const validators = this.deps.validatorsAt(height);
+    // The sets this height needs synchronously: its own (votes, header), the previous (lastCommit), the next (early messages).
+    for (const h of [...this.sets.keys()]) if (h < height - 1) this.sets.delete(h);
+    if (height > 1) await this.setAt(height - 1);
+    const validators = await this.setAt(height);
+    await this.setAt(height + 1);
+    this.priorities = await this.prioritiesAt(height, validators);
+    if (this.deps.privval) {
+      const member = validators.byAddress(this.deps.privval.address) !== undefined;
+      if (member !== this.signing) {
+        this.signing = member;
+        this.deps.log("info", member ? "this node's key is in the validator set: signing" : "this node's key is not in the validator set: following", { height });
+      }
+    }
     const inputs = await this.loadWal(height);
     await this.run(this.machine.handle({ kind: "start", height, validators, proposerOf: (r) => this.proposerOf(r) }));
     await this.replayWal(height, inputs);
     const ready = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) === height);
     this.future = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) > height);
-    for (const i of ready) await this.handleInput(i);
+    for (const i of ready) {
+      // Checked against another height's set when it arrived: check again against this height's.
+      if (i.kind === "message" && i.provisional && !(i.msg.kind === "vote" ? verifyVote(this.deps.chainId, i.msg.vote, validators) : verifyProposal(this.deps.chainId, i.msg.proposal, validators))) continue;
+      await this.handleInput(i);
+    }
   }
 
   /** The WAL's records of `height`: signed ones answer the machine's requests (never a new signature); the inputs are returned for replay. */
@@ -565,12 +644,20 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const head = store.head();
     const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
     const params = { ...this.deps.params, maxBlockBytes: Math.min(this.deps.params.maxBlockBytes, this.opts.maxProposalTxBytes) };
+    const evidence = await includableEvidence(
+      this.deps.pendingEvidence?.() ?? [],
+      { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) },
+      store,
+      (h) => this.setAt(h),
+      (e) => this.deps.log("info", "pending evidence left out", { height, code: e.code, error: e.message }),
+    );
     return buildBlock({ ...this.exec, params }, mempool, {
       height,
       time: Math.max(this.deps.clock(), head.time + 1),
       proposer: this.deps.privval!.address,
-      validators: this.deps.validatorsAt(height),
+      validators: await this.setAt(height),
       lastCommit,
+      evidence,
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
     });
   }
@@ -592,14 +679,15 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     this.timers.add(t);
   }
 
-  /** Store the block, its commit and the next height's priorities in one batch; then the mempool and the events. */
+  /** Store the block, its commit and the next height's priorities (for the next height's set) in one batch; then the mempool and the events. */
   private async commitBlock(ex: ExecutedBlock, commit: Commit, priorities: ProposerPriorities): Promise<void> {
-    const next = priorities.advance(1);
+    // The set of h+1 is known before h commits (changes take effect at H+2).
+    const next = priorities.nextFor(await this.setAt(ex.block.header.height + 1));
     await commitExecuted(this.deps.store, ex, commit, { nextProposerPriorities: next.encode() });
     const dropped = await this.deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
     this.emit("block", { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, credentials: ex.effects.credentials, evidence: ex.evidence, round: commit.round });
     for (const d of dropped) this.emit("txRejected", d);
-    if (ex.txs.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, hash: toHex(ex.hash).slice(0, 16) });
+    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
   }
 
   private async walAppend(r: WalRecord, sync = false): Promise<void> {

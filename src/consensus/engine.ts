@@ -9,8 +9,7 @@
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
-import { type Block, type Commit, type EncodedEvidence, MAX_BLOCK_EVIDENCE } from "../chain/block.js";
-import { ChainError } from "../chain/errors.js";
+import type { Block, Commit, EncodedEvidence } from "../chain/block.js";
 import type { CheckedTx, CredentialEvent, SignatureVerifier } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
@@ -20,7 +19,7 @@ import { buildBlock, commitExecuted } from "./block-exec.js";
 import type { ValidatorSigner } from "./signer.js";
 import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
 import { VoteStep } from "./vote.js";
-import { type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
+import { type VerifiedEvidence, includableEvidence } from "./evidence-rules.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 
 export interface EngineOptions {
@@ -149,29 +148,14 @@ export class SingleValidatorEngine extends EventEmitter {
     return event;
   }
 
-  /**
-   * The pending evidence that passes the block rule at `height`, each item
-   * checked alone so one bad item (forged, too old, already committed) does
-   * not keep the others out; duplicates collapse to one.
-   */
-  private async includableEvidence(height: number): Promise<VerifiedEvidence[]> {
-    const pending = this.deps.pendingEvidence?.() ?? [];
-    const out: VerifiedEvidence[] = [];
-    const seen = new Set<string>();
-    const opts = { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) };
-    for (const item of pending) {
-      if (out.length >= MAX_BLOCK_EVIDENCE) break;
-      try {
-        const [ev] = await checkBlockEvidence([item], opts, this.deps.store, (h) => this.sets.at(h));
-        const hex = toHex(ev!.hash);
-        if (seen.has(hex)) continue;
-        seen.add(hex);
-        out.push(ev!);
-      } catch (e) {
-        if (!(e instanceof ChainError)) throw e;
-        this.deps.log("pending evidence left out", { code: e.code, error: e.message });
-      }
-    }
-    return out;
+  /** The pending evidence that passes the block rule at `height` (shared with the BFT proposer). */
+  private includableEvidence(height: number): Promise<VerifiedEvidence[]> {
+    return includableEvidence(
+      this.deps.pendingEvidence?.() ?? [],
+      { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) },
+      this.deps.store,
+      (h) => this.sets.at(h),
+      (e) => this.deps.log("pending evidence left out", { code: e.code, error: e.message }),
+    );
   }
 }

@@ -130,6 +130,38 @@ export async function checkBlockEvidence(
   return validateBlockEvidence(items, { ...opts, setAt: (h) => sets.get(h), committedAt: (hex) => committed.get(hex) });
 }
 
+/**
+ * The pending evidence a proposer may put in block `height`: each item
+ * checked alone with the block rule (checkBlockEvidence), so one bad item
+ * (forged, too old, already committed) does not keep the others out;
+ * duplicates collapse to one; at most MAX_BLOCK_EVIDENCE. Every engine that
+ * proposes uses this, so what it includes is what every validator accepts.
+ */
+export async function includableEvidence(
+  pending: readonly EncodedEvidence[],
+  opts: { chainId: string; height: number; maxAgeBlocks: number },
+  store: EvidenceStore,
+  setAt: (height: number) => Promise<ValidatorSet>,
+  onLeftOut?: (e: ChainError) => void,
+): Promise<VerifiedEvidence[]> {
+  const out: VerifiedEvidence[] = [];
+  const seen = new Set<string>();
+  for (const item of pending) {
+    if (out.length >= MAX_BLOCK_EVIDENCE) break;
+    try {
+      const [ev] = await checkBlockEvidence([item], opts, store, setAt);
+      const hex = toHex(ev!.hash);
+      if (seen.has(hex)) continue;
+      seen.add(hex);
+      out.push(ev!);
+    } catch (e) {
+      if (!(e instanceof ChainError)) throw e;
+      onLeftOut?.(e);
+    }
+  }
+  return out;
+}
+
 /** A JSON view of evidence for RPC answers: hex bytes, the two votes side by side. */
 export function evidenceToJson(ev: DuplicateVoteEvidence): Record<string, unknown> {
   const vote = (v: DuplicateVoteEvidence["voteA"]) => ({

@@ -105,6 +105,28 @@ export class ProposerPriorities {
     );
   }
 
+  /**
+   * The priorities of the next height when its validator set is `set`: one
+   * step, as advance(1), after carrying the priorities over to `set` when it
+   * differs from this value's. Rule (set change, the one CometBFT uses, so
+   * every node computes the same proposer): a validator that stays keeps its
+   * priority and takes its new power; a new validator starts at
+   * -1.125 x the new total power (rounded toward minus infinity), so it does
+   * not propose at once and cannot gain by leaving and rejoining; a removed
+   * one is dropped. The step then rescales and centres as usual. Entries
+   * follow `set`'s order, so the result `matches(set)`.
+   */
+  nextFor(set: ValidatorSet): ProposerPriorities {
+    if (this.matches(set)) return this.advance(1);
+    const fresh = ProposerPriorities.initial(set);
+    const total = fresh.totalPower;
+    const joinPriority = -(total + Math.ceil(total / 8));
+    const old = new Map(this.entries.map((e) => [toHex(e.address), e.priority]));
+    const carried = set.validators.map((v) => ({ address: v.address, power: v.power, priority: old.get(toHex(v.address)) ?? joinPriority }));
+    // proposerIndex 0 is never read: advance(1) chooses the proposer afresh.
+    return new ProposerPriorities(carried, 0, total).advance(1);
+  }
+
   private rescaleAndCentre(p: number[]): void {
     let min = Infinity;
     let max = -Infinity;

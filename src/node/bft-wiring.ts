@@ -12,6 +12,8 @@ import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engi
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
 import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
+import { ChainError } from "../chain/errors.js";
+import type { EvidencePool } from "../consensus/evidence-pool.js";
 import type { Logger } from "./log.js";
 
 /** Bytes of a consensus frame beyond the block it may carry: the envelope, the proposal, the frame header. */
@@ -54,6 +56,8 @@ export interface NetworkWiringDeps {
   mempool: Mempool;
   /** The BFT engine, or undefined when a single validator produces blocks alone (the network then only serves sync and txs). */
   engine: BftEngine | undefined;
+  /** Pending evidence (with an engine): peers' evidence is checked into it and relayed. */
+  evidence?: EvidencePool;
   log: Logger;
   /** node.json "blockSync": batch sizes, timeouts, how often progress is logged. */
   blockSync?: Partial<BlockSyncOptions>;
@@ -64,6 +68,8 @@ export interface NodeNetwork {
   sync: BlockSync;
   /** Relay a tx this node admitted (RPC) to its peers. */
   gossipTx(encoded: Uint8Array): void;
+  /** Send evidence this node found to its peers. */
+  gossipEvidence(encoded: Uint8Array): void;
   /** Tell peers about a block committed here. */
   announceBlock(): void;
   /** Fetch the peers' blocks until this node has what they announced. */
@@ -101,6 +107,32 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
       }
     },
   });
+
+  const pool = deps.evidence;
+  if (pool) {
+    network.registerChannel<Uint8Array>(Channel.Evidence, {
+      gossip: "auto",
+      // Two signed votes and the envelope.
+      maxMessageBytes: 2 * MAX_MESSAGE_BYTES + 1024,
+      decode: (m) => {
+        if (!(m instanceof Uint8Array) || m.length === 0 || m.length > 2 * MAX_MESSAGE_BYTES + 64) throw badConsensusFrame("an evidence frame carries one encoded evidence");
+        return m;
+      },
+      // The block rule for evidence decides: only new evidence that passes it is pooled and relayed.
+      onMessage: async (peer, encoded) => {
+        try {
+          const added = await pool.add(encoded);
+          if (added) plog.info("evidence received", { peer: peer.id, validator: Buffer.from(added.validator).toString("hex"), height: added.height });
+          return added !== undefined;
+        } catch (e) {
+          if (!(e instanceof ChainError)) throw e;
+          // Not necessarily the peer's fault (this node may lack the set of a height it has not reached): dropped, not penalised.
+          plog.info("evidence refused", { peer: peer.id, code: e.code, error: e.message });
+          return false;
+        }
+      },
+    });
+  }
 
   if (engine) {
     network.registerChannel<WireConsensusMessage>(Channel.Consensus, {
@@ -156,6 +188,14 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         network.broadcast(Channel.Tx, encoded);
       } catch (e) {
         plog.warn("tx gossip failed", { error: (e as Error).message });
+      }
+    },
+    gossipEvidence: (encoded) => {
+      if (!pool) return;
+      try {
+        network.broadcast(Channel.Evidence, encoded);
+      } catch (e) {
+        plog.warn("evidence gossip failed", { error: (e as Error).message });
       }
     },
     announceBlock: () => sync.announce(),

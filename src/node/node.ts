@@ -36,6 +36,9 @@ import { BftEngine, type BftEngineOptions } from "../consensus/bft-engine.js";
 import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../consensus/privval.js";
 import { ConsensusWal } from "../consensus/wal.js";
 import { type BlockSyncOptions, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
+import { EvidencePool } from "../consensus/evidence-pool.js";
+import { encodeEvidence } from "../consensus/evidence.js";
+import { maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -108,6 +111,8 @@ export class SidNode {
   /** The BFT engine (several validators, or a full node); undefined when a single validator produces blocks alone. */
   bft: BftEngine | undefined;
   private net: NodeNetwork | undefined;
+  /** Evidence of equivocation not yet committed (BFT nodes): detected here or gossiped. */
+  evidencePool: EvidencePool | undefined;
   private wal: ConsensusWal | undefined;
   private app: FastifyInstance | undefined;
   rpcUrl = "";
@@ -204,13 +209,13 @@ export class SidNode {
       } else {
         let privval: FilePrivValidator | null = null;
         if (sk) {
-          const pv = await FilePrivValidator.open(join(paths.dataDir, PRIV_VALIDATOR_STATE_FILE), sk);
-          if (validators.byAddress(pv.address)) {
-            privval = pv;
-            node.validatorAddress = pv.address;
-            node.wal = await ConsensusWal.open(join(paths.dataDir, "cs.wal"));
-          } else {
-            log.warn("the validator key is not in the validator set: running as a full node", { address: toHex(pv.address) });
+          // A key outside today's set still signs once governance adds it (and stops when it removes it): the engine decides per height.
+          privval = await FilePrivValidator.open(join(paths.dataDir, PRIV_VALIDATOR_STATE_FILE), sk);
+          node.validatorAddress = privval.address;
+          node.wal = await ConsensusWal.open(join(paths.dataDir, "cs.wal"));
+          const head = store.head().height;
+          if (!(await sets.at(head + 1)).byAddress(privval.address)) {
+            log.info("the validator key is not in the current validator set: following until governance adds it", { address: toHex(privval.address) });
           }
         } else {
           log.info("no validator key: running as a full node", { keyFile: paths.validatorKeyFile });
@@ -218,14 +223,23 @@ export class SidNode {
         const { initialSyncWaitMs: _wait, ...consensusOpts } = { ...fileCfg.consensus };
         // A proposal carries its whole block in one p2p frame: the proposer caps its txs to fit (validators still accept up to params.maxBlockBytes).
         consensusOpts.maxProposalTxBytes ??= proposalTxBytesFor(fileCfg.p2p?.maxFrameBytes ?? defaultP2pOptions.maxFrameBytes);
+        const pool = (node.evidencePool = new EvidencePool({}, { chainId: genesis.chainId, store, setAt: (h) => sets.at(h), maxAgeBlocks: maxEvidenceAge(genesis.params) }));
         node.bft = new BftEngine(consensusOpts, {
           chainId: genesis.chainId,
           store,
           mempool,
           verifier,
           params: genesis.params,
-          // The genesis set signs every height until validator-set governance lands.
-          validatorsAt: () => validators,
+          validatorSetAt: (h) => sets.at(h),
+          pendingEvidence: () => pool.pending(),
+          onEvidence: (ev) => {
+            pool.add(ev).then(
+              (added) => {
+                if (added) node.net?.gossipEvidence(encodeEvidence(ev));
+              },
+              (e: unknown) => log.child("consensus").warn("detected evidence refused by the pool", { error: (e as Error).message, code: (e as { code?: unknown }).code }),
+            );
+          },
           privval,
           wal: node.wal ?? null,
           broadcast: (msg, except) => node.net?.network.broadcast(2, msg, except),
@@ -246,7 +260,7 @@ export class SidNode {
         try {
           node.net = wireNetwork(
             { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
-            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
+            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, ...(node.evidencePool ? { evidence: node.evidencePool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
           );
         } catch (e) {
           throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);
@@ -430,6 +444,7 @@ export class SidNode {
 
   private onBlock(ev: CommittedBlockEvent): void {
     this.net?.announceBlock();
+    this.evidencePool?.onBlockCommitted(ev.block.header.height, ev.evidence.map((e) => e.hash));
     this.events.emit("block", blockCommittedEvent(ev, Date.now(), ev.round ?? 0));
     for (const c of ev.credentials) this.events.emit("credential", c);
     if (this.waiters.size === 0) return;

@@ -53,6 +53,37 @@ describe("consensus/proposer: weighted round robin", () => {
     expect(sequence(setOf([1, 1, 8]), 20)).to.equal("CCCACCBCCC".repeat(2));
   });
 
+  it("nextFor: the same set is one step; a removed validator drops out, the others keep their priority", () => {
+    const four = setOf([10, 10, 10, 10]);
+    const p = ProposerPriorities.initial(four); // [-30, 10, 10, 10], A proposed
+    expect(p.nextFor(four).encode()).to.deep.equal(p.advance(1).encode());
+    // Without D: carried [-30, 10, 10], centred by mean floor(-10/3) = -4 to [-26, 14, 14], step +10: B (tie, lower address) -30.
+    const three = setOf([10, 10, 10]);
+    const q = p.nextFor(three);
+    expect(q.matches(three)).to.equal(true);
+    expect(q.list().map((e) => e.priority)).to.deep.equal([-16, -6, 24]);
+    expect(q.proposer()[0]).to.equal(2);
+  });
+
+  it("nextFor: a new validator starts at -1.125 x the new total power and does not propose at once", () => {
+    const four = setOf([10, 10, 10, 10]);
+    const five = setOf([10, 10, 10, 10, 10]);
+    const p = ProposerPriorities.initial(four); // [-30, 10, 10, 10]
+    // E joins at -(50 + ceil(50/8)) = -57; mean floor(-57/5) = -12 gives [-18, 22, 22, 22, -45]; step +10: B at 32 - 50.
+    const q = p.nextFor(five);
+    expect(q.matches(five)).to.equal(true);
+    expect(q.list().map((e) => e.priority)).to.deep.equal([-8, -18, 32, 32, -35]);
+    expect(q.proposer()[0]).to.equal(2);
+    // Over the following steps the newcomer gets its turn like everyone else.
+    const names = new Set<number>();
+    let r = q;
+    for (let i = 0; i < 10; i++) {
+      r = r.nextFor(five);
+      names.add(r.proposer()[0]!);
+    }
+    expect(names.has(5)).to.equal(true);
+  });
+
   it("advance(n) gives the proposer of round n: the steps compose", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 7 }), fc.nat(40), fc.nat(40), (powers, a, b) => {
