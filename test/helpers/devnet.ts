@@ -81,7 +81,9 @@ export class DevnetNode {
   /** Spawn the node and wait until its RPC answers (GET /health may say 503 while it syncs). */
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.running) return;
-    const proc = spawn(process.execPath, [CLI, "start", "--home", this.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
+    // SID_NODE_FLAGS passes flags to each node's runtime (e.g. --cpu-prof to profile the devnet benchmark).
+    const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+    const proc = spawn(process.execPath, [...flags, CLI, "start", "--home", this.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
     this.proc = proc;
     this.exited = new Promise((r) => proc.once("exit", (code) => r(code)));
     const onData = (d: Buffer) => {
