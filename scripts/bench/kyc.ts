@@ -15,7 +15,6 @@
  * Run alone: `node dist/scripts/bench/kyc.js [--anchors N] [--seconds S]`
  * starts a dev node in a temporary home and prints the figures as JSON.
  */
-import { Agent, request as httpRequest } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +24,7 @@ import { sha256 } from "../../src/crypto/hash.js";
 import { type KeyPair, randomKeyPair } from "../../src/crypto/hd.js";
 import { publicKeyOf } from "../../src/crypto/secp256k1.js";
 import { RegistryClient, SidClient, anchorCredentialTx, issueAndAnchor, newCredentialId, presentSdJwtVc, verifyWithNode, type SignedTx } from "../../src/client/index.js";
+import { leanCaller } from "./measure.js";
 
 export interface KycBenchOptions {
   rpcUrl: string;
@@ -58,33 +58,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** A JSON-RPC call over keep-alive node:http: cheap per call, since the load shares the machine with the node. */
-function leanCaller(url: string, sockets: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  const u = new URL(url);
-  const call = <T>(method: string, params: Record<string, unknown>) =>
-    new Promise<T>((resolve, reject) => {
-      const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method, params });
-      const req = httpRequest(
-        { agent, host: u.hostname, port: u.port, path: "/", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            try {
-              const r = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { result?: T; error?: { message: string; data?: unknown } };
-              if (r.error) reject(new Error(`${method}: ${r.error.message} ${JSON.stringify(r.error.data ?? {})}`));
-              else resolve(r.result as T);
-            } catch (e) {
-              reject(e);
-            }
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  return { call, close: () => agent.destroy() };
+/** A typed JSON-RPC call over measure.ts's keep-alive caller; an error answer rejects with its message. */
+function rpcCaller(url: string, sockets: number) {
+  const post = leanCaller(url, sockets);
+  const call = async <T>(method: string, params: Record<string, unknown>): Promise<T> => {
+    const r = (await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }))) as { result?: T; error?: { message: string; data?: unknown } };
+    if (r.error) throw new Error(`${method}: ${r.error.message} ${JSON.stringify(r.error.data ?? {})}`);
+    return r.result as T;
+  };
+  return { call, close: () => post.close() };
 }
 
 function trusteeOf(home: string): KeyPair {
@@ -130,7 +112,7 @@ async function presign(client: SidClient, issuers: Array<{ key: KeyPair; did: st
 
 async function benchAnchors(rpcUrl: string, chains: SignedTx[][]): Promise<{ anchorsPerSec: number; anchorP50Ms: number; anchorP99Ms: number }> {
   const total = chains.reduce((n, c) => n + c.length, 0);
-  const rpc = leanCaller(rpcUrl, chains.length + 2);
+  const rpc = rpcCaller(rpcUrl, chains.length + 2);
   const submitted = new Map<string, number>();
   const latencies: number[] = [];
   let lastCommit = 0;

@@ -45,10 +45,10 @@ export const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 
  * A lean JSON-RPC call over node:http with keep-alive: the load generator
  * shares this 2-core machine with the node, so it must cost little per call.
  */
-export function leanCaller(url: string, sockets: number): (body: string) => Promise<any> {
+export function leanCaller(url: string, sockets: number): ((body: string) => Promise<any>) & { close(): void } {
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
   const u = new URL(url);
-  return (body: string) =>
+  const call = (body: string) =>
     new Promise<any>((resolve, reject) => {
       const req = httpRequest(
         { agent, host: u.hostname, port: u.port, path: "/", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
@@ -67,4 +67,5 @@ export function leanCaller(url: string, sockets: number): (body: string) => Prom
       req.on("error", reject);
       req.end(body);
     });
+  return Object.assign(call, { close: () => agent.destroy() });
 }

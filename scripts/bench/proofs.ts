@@ -7,7 +7,7 @@
  * Each phase runs `seconds`. Every collected answer is verified, so a node
  * serving a bad proof fails the benchmark instead of inflating it.
  */
-import { Agent, request as httpRequest } from "node:http";
+import { leanCaller } from "./measure.js";
 import type { TrustedValidators } from "../../src/client/trust.js";
 import { verifyResolutionProof } from "../../src/client/verify-proof.js";
 
@@ -38,7 +38,7 @@ export async function benchProofResolves(opts: ProofBenchOptions): Promise<Proof
   const clients = opts.clients ?? DEFAULT_CLIENTS;
   if (!Number.isSafeInteger(clients) || clients < 1) throw new Error(`expected clients >= 1, got ${clients}`);
 
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const post = leanCaller(opts.rpcUrl, clients);
   const samples: Array<{ did: string; answer: unknown }> = [];
   let served = 0;
   let next = 0;
@@ -49,7 +49,7 @@ export async function benchProofResolves(opts: ProofBenchOptions): Promise<Proof
       while (performance.now() < end) {
         const did = opts.dids[next++ % opts.dids.length]!;
         const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "did_resolve", params: { did, proof: true } });
-        const res = (await post(agent, url, body)) as { result?: unknown; error?: { message: string } };
+        const res = (await post(body)) as { result?: unknown; error?: { message: string } };
         if (res.error || res.result === undefined) throw new Error(`did_resolve ${did} with proof failed: ${res.error?.message ?? "no result"}`);
         served++;
         if (samples.length < MAX_SAMPLES) samples.push({ did, answer: res.result });
@@ -70,29 +70,8 @@ export async function benchProofResolves(opts: ProofBenchOptions): Promise<Proof
     const verifiedPerSec = verified / ((performance.now() - v0) / 1000);
     return { servedPerSec: Math.round(servedPerSec), verifiedPerSec: Math.round(verifiedPerSec) };
   } finally {
-    agent.destroy();
+    post.close();
   }
 }
 
 /** One JSON-RPC POST over a keep-alive agent: cheaper per call than fetch on a machine shared with the node. */
-function post(agent: Agent, url: URL, body: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-          } catch (e) {
-            reject(e);
-          }
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}

@@ -6,8 +6,8 @@
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
-import type { Block } from "../chain/block.js";
-import type { CheckedTx } from "../chain/execute.js";
+import { type Block, headerToJson } from "../chain/block.js";
+import type { CheckedTx, CredentialEvent } from "../chain/execute.js";
 import type { DidOperation, DidVersion } from "../chain/state.js";
 
 /** The header of a committed block, as newHeads subscribers receive it. */
@@ -63,7 +63,6 @@ export interface TxRejectedEvent {
  * issuer, subject and id.
  */
 export type { CredentialEvent } from "../chain/execute.js";
-import type { CredentialEvent } from "../chain/execute.js";
 
 export interface NodeEventMap {
   block: [BlockCommittedEvent];
@@ -92,21 +91,7 @@ export interface CommittedBlock {
 export function blockCommittedEvent(c: CommittedBlock, committedAt: number, round: number): BlockCommittedEvent {
   const h = c.block.header;
   return {
-    head: {
-      chainId: h.chainId,
-      height: h.height,
-      hash: toHex(c.hash),
-      time: new Date(h.time).toISOString(),
-      prevHash: toHex(h.prevHash),
-      txRoot: toHex(h.txRoot),
-      evidenceHash: toHex(h.evidenceHash),
-      stateRoot: toHex(h.stateRoot),
-      validatorsHash: toHex(h.validatorsHash),
-      proposer: toHex(h.proposer),
-      lastCommitHash: toHex(h.lastCommitHash),
-      txCount: c.txs.length,
-      committedAt,
-    },
+    head: { ...(headerToJson(h) as Omit<HeadSummary, "hash" | "txCount" | "committedAt">), hash: toHex(c.hash), txCount: c.txs.length, committedAt },
     txHashes: c.txs.map((t) => toHex(t.hash)),
     didChanges: c.versions.map((v) => ({
       did: v.did,
