@@ -5,6 +5,7 @@
  * generators that share the machine with the nodes they measure.
  */
 import { Agent, request as httpRequest } from "node:http";
+import { pathToFileURL } from "node:url";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import type { SecpBackend } from "../../src/crypto/secp256k1.js";
 
@@ -68,4 +69,13 @@ export function leanCaller(url: string, sockets: number): ((body: string) => Pro
       req.end(body);
     });
   return Object.assign(call, { close: () => agent.destroy() });
+}
+
+/** Run `main` when this module is the script node was started with (a bench section run on its own). */
+export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
+  if (process.argv[1] === undefined || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main().catch((e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
 }

@@ -8,11 +8,11 @@
  *   node dist/scripts/bench/resolver.js [--dids N (200)] [--seconds N (5)]
  */
 import autocannon from "autocannon";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
+import { runIfMain } from "./measure.js";
 
 export interface ResolverBenchOptions {
   rpcUrl: string;
@@ -106,9 +106,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e) => {
-    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -9,11 +9,11 @@
  * starts a dev node, drives it with DID creates and prints the result as JSON.
  */
 import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import WebSocket from "ws";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
+import { runIfMain } from "./measure.js";
 
 export interface WsNewHeadsBenchOptions {
   rpcUrl: string;
@@ -133,9 +133,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e) => {
-    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -8,6 +8,8 @@ import { ValidatorSigner } from "../../src/consensus/signer.js";
 import { ValidatorSet } from "../../src/consensus/validators.js";
 import { NIL, type Proposal, type Vote, type VoteType, signProposal, signVote } from "../../src/consensus/messages.js";
 import { VoteStep } from "../../src/consensus/vote.js";
+import { expect } from "chai";
+import { ConsensusError, type ConsensusErrorCode } from "../../src/consensus/errors.js";
 import { CHAIN_ID, fixedKey } from "./fixtures.js";
 
 /** Secret key fill bytes of test validator i (0x41, 0x42, ...). */
@@ -51,4 +53,33 @@ export const precommit = (i: number, height: number, round: number, hash: Uint8A
 export function proposal(i: number, height: number, round: number, hash: Uint8Array, polRound = -1, chainId = CHAIN_ID): Proposal {
   const s = signerOf(i);
   return signProposal(chainId, { height, round, polRound, blockHash: hash, proposer: s.address }, s).proposal;
+}
+
+/** Runs (or awaits) `p`, expects a ConsensusError with `code` (and a message matching `message`), returns it. */
+export async function expectConsensusErrorAsync(p: Promise<unknown> | (() => unknown), code: ConsensusErrorCode, message?: RegExp): Promise<ConsensusError> {
+  let thrown: unknown;
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    thrown = e;
+  }
+  return checkConsensusError(thrown, code, message);
+}
+
+/** Runs `fn`, expects a ConsensusError with `code` (and a message matching `message`), returns it. */
+export function expectConsensusError(fn: () => unknown, code: ConsensusErrorCode, message?: RegExp): ConsensusError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  return checkConsensusError(thrown, code, message);
+}
+
+function checkConsensusError(thrown: unknown, code: ConsensusErrorCode, message?: RegExp): ConsensusError {
+  expect(thrown, "expected a ConsensusError").to.be.instanceOf(ConsensusError);
+  expect((thrown as ConsensusError).code).to.equal(code);
+  if (message) expect((thrown as Error).message).to.match(message);
+  return thrown as ConsensusError;
 }

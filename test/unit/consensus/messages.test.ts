@@ -28,19 +28,8 @@ import {
 import { DoubleSignError } from "../../../src/consensus/signer.js";
 import { VoteStep, verifyCommit, voteSigningDigest } from "../../../src/consensus/vote.js";
 import { CHAIN_ID, hex, unhex } from "../../helpers/fixtures.js";
-import { blockHash, precommit, prevote, proposal, signerOf, validatorSet } from "../../helpers/consensus.js";
+import { blockHash, precommit, prevote, proposal, signerOf, validatorSet, expectConsensusError } from "../../helpers/consensus.js";
 
-function expectConsensusError(fn: () => unknown, code: ConsensusErrorCode, message?: RegExp): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, "expected a ConsensusError").to.be.instanceOf(ConsensusError);
-  expect((thrown as ConsensusError).code).to.equal(code);
-  if (message) expect((thrown as Error).message).to.match(message);
-}
 
 /** sha256 through node:crypto directly, independent of src/crypto/hash.ts. */
 function H(bytes: Uint8Array): string {

@@ -6,22 +6,11 @@ import { NIL, encodeVote } from "../../../src/consensus/messages.js";
 import { MAX_BLOCKS_PER_VALIDATOR, VoteSet } from "../../../src/consensus/vote-set.js";
 import { VoteStep } from "../../../src/consensus/vote.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
-import { blockHash, precommit, prevote, validatorSet } from "../../helpers/consensus.js";
+import { blockHash, precommit, prevote, validatorSet, expectConsensusError } from "../../helpers/consensus.js";
 
 const X = blockHash("x");
 const Y = blockHash("y");
 
-function expectCode(fn: () => unknown, code: ConsensusErrorCode, message?: RegExp): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, "expected a ConsensusError").to.be.instanceOf(ConsensusError);
-  expect((thrown as ConsensusError).code).to.equal(code);
-  if (message) expect((thrown as Error).message).to.match(message);
-}
 
 describe("consensus/vote-set: quorum math", () => {
   // Powers 5, 3, 1, 1: total 10, +2/3 needs 7, +1/3 needs 4.
@@ -127,9 +116,9 @@ describe("consensus/vote-set: membership, duplicates and equivocation", () => {
 
   it("refuses votes from non-validators and of other heights with typed errors", () => {
     const vs = new VoteSet(4, set);
-    expectCode(() => vs.add(prevote(4, 4, 0, X)), ConsensusErrorCode.UNKNOWN_VALIDATOR);
-    expectCode(() => vs.add(prevote(0, 5, 0, X)), ConsensusErrorCode.WRONG_HEIGHT);
-    expectCode(() => vs.add({ ...prevote(0, 4, 0, X), round: -1 }), ConsensusErrorCode.BAD_MESSAGE);
+    expectConsensusError(() => vs.add(prevote(4, 4, 0, X)), ConsensusErrorCode.UNKNOWN_VALIDATOR);
+    expectConsensusError(() => vs.add(prevote(0, 5, 0, X)), ConsensusErrorCode.WRONG_HEIGHT);
+    expectConsensusError(() => vs.add({ ...prevote(0, 4, 0, X), round: -1 }), ConsensusErrorCode.BAD_MESSAGE);
     expect(vs.roundsWithVotes()).to.deep.equal([]);
   });
 
@@ -222,7 +211,7 @@ describe("consensus/evidence", () => {
   ];
   for (const [name, make, message, chain] of cases) {
     it(`refuses evidence with ${name}`, () => {
-      expectCode(() => verifyEvidence(chain ?? CHAIN_ID, make(), set), ConsensusErrorCode.BAD_EVIDENCE, message);
+      expectConsensusError(() => verifyEvidence(chain ?? CHAIN_ID, make(), set), ConsensusErrorCode.BAD_EVIDENCE, message);
     });
   }
 

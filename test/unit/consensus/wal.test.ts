@@ -11,20 +11,8 @@ import { type TendermintAction, type TendermintInput, TendermintMachine } from "
 import { ConsensusWal } from "../../../src/consensus/wal.js";
 import { type WalRecord, decodeWalRecord, encodeWalRecord } from "../../../src/consensus/wal-records.js";
 import { hex } from "../../helpers/fixtures.js";
-import { blockHash, precommit, prevote, proposal, validatorSet } from "../../helpers/consensus.js";
+import { blockHash, precommit, prevote, proposal, validatorSet, expectConsensusErrorAsync } from "../../helpers/consensus.js";
 
-async function expectCode(p: Promise<unknown> | (() => unknown), code: ConsensusErrorCode, message?: RegExp): Promise<ConsensusError> {
-  let thrown: unknown;
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, "expected a ConsensusError").to.be.instanceOf(ConsensusError);
-  expect((thrown as ConsensusError).code).to.equal(code);
-  if (message) expect((thrown as Error).message).to.match(message);
-  return thrown as ConsensusError;
-}
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 const texts = (rs: Uint8Array[]) => rs.map((r) => Buffer.from(r).toString());
@@ -165,7 +153,7 @@ describe("consensus/wal: the write-ahead log", () => {
     const middle = Buffer.from(buf);
     middle[9] ^= 0xff;
     writeFileSync(path, middle);
-    const e = await expectCode(ConsensusWal.open(path), ConsensusErrorCode.WAL_CORRUPT, /checksum mismatch at offset 0/);
+    const e = await expectConsensusErrorAsync(ConsensusWal.open(path), ConsensusErrorCode.WAL_CORRUPT, /checksum mismatch at offset 0/);
     expect(e.data).to.include({ offset: 0 });
     // The file is left as it was for the operator.
     expect(readFileSync(path).equals(middle)).to.equal(true);
@@ -175,7 +163,7 @@ describe("consensus/wal: the write-ahead log", () => {
     const path = fresh();
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, Buffer.concat([frame(1, bytes("ok")), frame(9, bytes("from the future")), frame(1, bytes("ok"))]));
-    await expectCode(ConsensusWal.open(path), ConsensusErrorCode.WAL_CORRUPT, /unknown frame kind 9/);
+    await expectConsensusErrorAsync(ConsensusWal.open(path), ConsensusErrorCode.WAL_CORRUPT, /unknown frame kind 9/);
   });
 
   it("rotates at an end-of-height marker once past rotateBytes, keeping replay the same", async () => {
@@ -204,11 +192,11 @@ describe("consensus/wal: the write-ahead log", () => {
 
   it("refuses oversized records, bad heights and use after close with WAL_USAGE", async () => {
     const wal = await ConsensusWal.open(fresh(), { maxRecordBytes: 64 });
-    await expectCode(wal.append(new Uint8Array(65)), ConsensusErrorCode.WAL_USAGE, /exceeds 64/);
-    await expectCode(wal.endHeight(-1), ConsensusErrorCode.WAL_USAGE);
+    await expectConsensusErrorAsync(wal.append(new Uint8Array(65)), ConsensusErrorCode.WAL_USAGE, /exceeds 64/);
+    await expectConsensusErrorAsync(wal.endHeight(-1), ConsensusErrorCode.WAL_USAGE);
     await wal.append(new Uint8Array(64));
     await wal.close();
-    await expectCode(wal.append(bytes("late")), ConsensusErrorCode.WAL_USAGE, /closed/);
+    await expectConsensusErrorAsync(wal.append(bytes("late")), ConsensusErrorCode.WAL_USAGE, /closed/);
   });
 
   it("for any truncation or one damaged byte, open either refuses with WAL_CORRUPT or replays a prefix", async () => {
@@ -260,12 +248,12 @@ describe("consensus/wal-records", () => {
   });
 
   it("refuses malformed records: BAD_MESSAGE on encode, WAL_CORRUPT on decode", async () => {
-    await expectCode(() => encodeWalRecord({ kind: "timeout", height: 3, round: 4, step: "commit" as never }), ConsensusErrorCode.BAD_MESSAGE, /step/);
-    await expectCode(() => encodeWalRecord({ kind: "proposal", proposal: proposal(1, 3, 0, V), valid: true, block: "no" as never }), ConsensusErrorCode.BAD_MESSAGE, /block/);
-    await expectCode(() => encodeWalRecord({ kind: "vote", vote: { ...prevote(2, 3, 1, V), round: -1 } }), ConsensusErrorCode.BAD_MESSAGE);
-    await expectCode(() => decodeWalRecord(encodeCanonical({ kind: "vote" })), ConsensusErrorCode.WAL_CORRUPT, /exactly the keys/);
-    await expectCode(() => decodeWalRecord(encodeCanonical({ kind: "snapshot", data: 1 })), ConsensusErrorCode.WAL_CORRUPT, /unknown record kind/);
-    await expectCode(() => decodeWalRecord(Uint8Array.of(0xff)), ConsensusErrorCode.WAL_CORRUPT, /undecodable/);
+    await expectConsensusErrorAsync(() => encodeWalRecord({ kind: "timeout", height: 3, round: 4, step: "commit" as never }), ConsensusErrorCode.BAD_MESSAGE, /step/);
+    await expectConsensusErrorAsync(() => encodeWalRecord({ kind: "proposal", proposal: proposal(1, 3, 0, V), valid: true, block: "no" as never }), ConsensusErrorCode.BAD_MESSAGE, /block/);
+    await expectConsensusErrorAsync(() => encodeWalRecord({ kind: "vote", vote: { ...prevote(2, 3, 1, V), round: -1 } }), ConsensusErrorCode.BAD_MESSAGE);
+    await expectConsensusErrorAsync(() => decodeWalRecord(encodeCanonical({ kind: "vote" })), ConsensusErrorCode.WAL_CORRUPT, /exactly the keys/);
+    await expectConsensusErrorAsync(() => decodeWalRecord(encodeCanonical({ kind: "snapshot", data: 1 })), ConsensusErrorCode.WAL_CORRUPT, /unknown record kind/);
+    await expectConsensusErrorAsync(() => decodeWalRecord(Uint8Array.of(0xff)), ConsensusErrorCode.WAL_CORRUPT, /undecodable/);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
         try {
