@@ -31,6 +31,7 @@ import { type KeyRing, openKeyRing } from "./keys.js";
 import { homeOf } from "./node-api.js";
 import { withCommonOptions } from "./options.js";
 import { SIGNER_SEARCH_LIMIT } from "./signer.js";
+import { parseDateTime } from "../did/resolution.js";
 
 /** A trustee key file is a few hundred bytes of JSON. */
 const MAX_TRUSTEE_KEY_FILE_BYTES = 4096;
@@ -38,7 +39,6 @@ const MAX_TRUSTEE_KEY_FILE_BYTES = 4096;
 const MAX_CLAIMS_FILE_BYTES = 4 * CREDENTIAL_LIMITS.maxClaimsBytes;
 /** A credential or presentation is at most maxSerializedChars (ASCII) plus a newline. */
 const MAX_CREDENTIAL_FILE_BYTES = CREDENTIAL_LIMITS.maxSerializedChars + 2;
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export interface TrusteeOptions extends CommonOptions {
   trusteeKey?: string;
@@ -510,8 +510,8 @@ function parseProposalId(v: string): string {
 }
 
 function parseTimeArg(v: string): number {
-  const ms = RFC3339_RE.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(ms)) throw new InvalidArgumentError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z");
+  const ms = parseDateTime(v);
+  if (ms === undefined) throw new InvalidArgumentError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z");
   return ms;
 }
 

@@ -28,6 +28,7 @@ import {
   issuerPeriodAt,
   storedStatusAt,
 } from "../did/kyc.js";
+import { parseDateTime } from "../did/resolution.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
 
@@ -83,9 +84,10 @@ function proposalToJson(p: ProposalRecord): Record<string, unknown> {
   return { ...p, kind: undefined };
 }
 
+/** The strict RFC 3339 rule resolution uses (no impossible dates such as Feb 30). */
 function parseTime(v: string, param: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(ms)) throw new RpcParamsError(param, "must be an RFC 3339 date-time, e.g. 2026-01-02T03:04:05Z");
+  const ms = parseDateTime(v);
+  if (ms === undefined) throw new RpcParamsError(param, "must be an RFC 3339 date-time, e.g. 2026-01-02T03:04:05Z");
   return ms;
 }
 

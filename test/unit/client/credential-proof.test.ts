@@ -104,6 +104,19 @@ describe("credential_status with proof", () => {
     expect(codeOf(() => verify(r, ID, stranger))).to.equal(ProofErrorCode.UNTRUSTED_VALIDATORS);
   });
 
+  it("refuses an impossible or zone-less time, and a time in the future", async () => {
+    for (const time of ["2026-02-30T00:00:00Z", "2026-01-01T00:00:00", "yesterday", "2999-01-01T00:00:00Z"]) {
+      let err: unknown;
+      try {
+        await call({ id: ID, time });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as { param?: string }).param, time).to.equal("time");
+    }
+    expect((await call({ id: ID, time: new Date().toISOString() })).storedStatus).to.equal("suspended");
+  });
+
   it("refuses proof together with a height or time", async () => {
     let err: unknown;
     try {
