@@ -110,6 +110,36 @@ function checkNesting(bytes: Uint8Array): void {
   }
 }
 
+/**
+ * The offset just past the item that starts at `pos`, in bytes that
+ * decodeCanonical accepted (definite lengths, no tags): a way to find an
+ * item's exact bytes inside a larger encoding without decoding it.
+ */
+export function endOfItem(bytes: Uint8Array, pos: number): number {
+  let items = 1;
+  while (items > 0) {
+    items--;
+    if (pos >= bytes.length) throw new CodecError("malformed CBOR: truncated");
+    const ib = bytes[pos++]!;
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    let arg: number;
+    if (ai < 24) arg = ai;
+    else if (ai <= 27) {
+      const n = 1 << (ai - 24);
+      arg = 0;
+      for (let i = 0; i < n; i++) arg = arg * 256 + bytes[pos + i]!;
+      pos += n;
+    } else throw new CodecError("malformed CBOR: indefinite length or reserved header");
+    if (major === 2 || major === 3) pos += arg;
+    else if (major === 4) items += arg;
+    else if (major === 5) items += arg * 2;
+    else if (major === 6) throw new CodecError("malformed CBOR: tags are not allowed");
+  }
+  if (pos > bytes.length) throw new CodecError("malformed CBOR: truncated");
+  return pos;
+}
+
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 function checkValue(value: unknown, depth: number): void {

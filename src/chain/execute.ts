@@ -25,7 +25,7 @@ import {
   proposalStateId,
   stateIdOf,
 } from "./state.js";
-import { type Tx, TxType, txSigningDigest } from "./tx.js";
+import { type Tx, TxType, txSigningDigest, txSigningDigestOfEncoded } from "./tx.js";
 
 export interface ExecContext {
   chainId: string;
@@ -69,11 +69,12 @@ export class SignatureVerifier {
   /** Sized to span admission to execution: a few blocks of txs. */
   constructor(private readonly capacity = 50_000) {}
 
-  verify(hash: Uint8Array, tx: Tx, publicKey: Uint8Array): boolean {
+  /** `encoded`, the tx's own bytes when at hand, gives the signing digest without encoding the tx again. */
+  verify(hash: Uint8Array, tx: Tx, publicKey: Uint8Array, encoded?: Uint8Array): boolean {
     const h = toHex(hash);
     const pk = toHex(publicKey);
     if (this.verified.get(h) === pk) return true;
-    const ok = verifyDigest(tx.sig, txSigningDigest(tx), publicKey);
+    const ok = verifyDigest(tx.sig, encoded ? txSigningDigestOfEncoded(encoded) : txSigningDigest(tx), publicKey);
     if (ok) this.remember(hash, pk);
     return ok;
   }
@@ -152,7 +153,7 @@ function checkSequence(tx: Tx, expected: number): void {
 }
 
 function checkSignature(ctx: ExecContext, c: CheckedTx, key: Uint8Array): void {
-  if (!ctx.verifier.verify(c.hash, c.tx, key)) {
+  if (!ctx.verifier.verify(c.hash, c.tx, key, c.encoded)) {
     throw new ChainError(TxErrorCode.BAD_SIGNATURE, `signature does not verify against ${c.tx.vm}`);
   }
 }
@@ -170,6 +171,32 @@ function version(record: DidRecord, op: DidOperation, c: CheckedTx, ctx: ExecCon
 }
 
 /**
+ * The key a create's `vm` names in its own document and the DID that key
+ * derives, remembered per decoded document: a tx is checked at admission
+ * and again when its block executes (on the same decoded object, see
+ * BlockExecDeps.knownTx), and the point checks and hashing here are pure.
+ */
+const createKeys = new WeakMap<DidDocument, { vm: string; key: Uint8Array | undefined; did: string | undefined }>();
+
+/**
+ * Record what the preverifier worker found for a create (the same
+ * keyForRelationship and didFromPublicKey, run there), so admission on the
+ * main thread does not repeat the point checks.
+ */
+export function rememberCreateKey(tx: Tx, key: Uint8Array, did: string): void {
+  if (tx.type === TxType.DidCreate) createKeys.set(tx.payload.document, { vm: tx.vm, key, did });
+}
+
+function createKeyOf(doc: DidDocument, vm: string): { key: Uint8Array | undefined; did: string | undefined } {
+  const hit = createKeys.get(doc);
+  if (hit && hit.vm === vm) return hit;
+  const key = keyForRelationship(doc, "authentication", vm);
+  const entry = { vm, key, did: key ? didFromPublicKey(key) : undefined };
+  createKeys.set(doc, entry);
+  return entry;
+}
+
+/**
  * Check one tx against state and compute what it writes. Throws ChainError
  * with the precise rule broken; returns the effect otherwise. Does not
  * change the view.
@@ -182,9 +209,9 @@ export function checkTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffe
       // Rule: create is signed by the key the DID id derives from.
       const doc = tx.payload.document;
       if (tx.signer !== doc.id) throw new ChainError(DidErrorCode.ID_MISMATCH, "create must be signed by the DID being created");
-      const key = keyForRelationship(doc, "authentication", tx.vm);
+      const { key, did } = createKeyOf(doc, tx.vm);
       if (!key) throw new ChainError(TxErrorCode.UNAUTHORIZED, `${tx.vm} is not an authentication key of the new document`);
-      if (didFromPublicKey(key) !== doc.id) {
+      if (did !== doc.id) {
         throw new ChainError(DidErrorCode.ID_MISMATCH, `${doc.id} does not derive from the key of ${tx.vm}`);
       }
       if (view.getDid(doc.id)) throw new ChainError(DidErrorCode.ALREADY_EXISTS, `${doc.id} already exists`);

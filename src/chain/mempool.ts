@@ -4,9 +4,9 @@
  * is per-signer sequence order, since a tx must carry its signer's next
  * sequence), bounded in count and bytes, and revalidated after each block.
  */
-import { toHex } from "../crypto/bytes.js";
+import { fromHex, toHex } from "../crypto/bytes.js";
 import { ChainError, TxErrorCode } from "./errors.js";
-import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, checkTx, touchedKeys } from "./execute.js";
+import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, checkTx, rememberCreateKey, touchedKeys } from "./execute.js";
 import { type DidRecord, type StateRecord, type StateView, stateIdOf, viewOfRecords } from "./state.js";
 import { decodeTx, txHash, type Tx } from "./tx.js";
 import type { TxPreverifier } from "./preverify.js";
@@ -141,7 +141,10 @@ export class Mempool {
     if (pv?.available) {
       try {
         const pre = await pv.preverify(encoded);
-        if (pre.verifiedKey) this.deps.verifier.remember(pre.hash, pre.verifiedKey);
+        if (pre.verifiedKey) {
+          this.deps.verifier.remember(pre.hash, pre.verifiedKey);
+          if (pre.keyDid !== undefined) rememberCreateKey(pre.tx, fromHex(pre.verifiedKey), pre.keyDid);
+        }
         return pre;
       } catch (e) {
         if (e instanceof ChainError) throw e;

@@ -1,13 +1,15 @@
 /**
  * Worker side of the tx preverifier: the stateless part of admission
  * (decodeTx's checks, the tx hash, and for a create the signature against
- * the key its own document names), off the main thread.
+ * the key its own document names and the DID that key derives), off the
+ * main thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { keyForRelationship } from "../did/document.js";
-import { decodeTx, txHash, txSigningDigest, TxType } from "./tx.js";
+import { didFromPublicKey } from "../did/syntax.js";
+import { decodeTx, txHash, txSigningDigestOfEncoded, TxType } from "./tx.js";
 import type { PreverifyReply, PreverifyRequest } from "./preverify.js";
 
 const chainId = (workerData as { chainId: string }).chainId;
@@ -17,11 +19,15 @@ function handle(req: PreverifyRequest): PreverifyReply {
     const tx = decodeTx(req.bytes, chainId);
     const hash = txHash(req.bytes);
     let verifiedKey: string | undefined;
+    let keyDid: string | undefined;
     if (tx.type === TxType.DidCreate) {
       const key = keyForRelationship(tx.payload.document, "authentication", tx.vm);
-      if (key && verifyDigest(tx.sig, txSigningDigest(tx), key)) verifiedKey = toHex(key);
+      if (key && verifyDigest(tx.sig, txSigningDigestOfEncoded(req.bytes), key)) {
+        verifiedKey = toHex(key);
+        keyDid = didFromPublicKey(key);
+      }
     }
-    return { id: req.id, ok: true, tx, hash, verifiedKey };
+    return { id: req.id, ok: true, tx, hash, verifiedKey, keyDid };
   } catch (e) {
     const err = e as { code?: unknown; message?: unknown; data?: unknown };
     return { id: req.id, ok: false, code: typeof err.code === "string" ? err.code : "INTERNAL", message: String(err.message ?? e), data: err.data as Record<string, unknown> | undefined };

@@ -17,7 +17,7 @@ export interface PreverifyRequest {
 }
 
 export type PreverifyReply =
-  | { id: number; ok: true; tx: Tx; hash: Uint8Array; verifiedKey: string | undefined }
+  | { id: number; ok: true; tx: Tx; hash: Uint8Array; verifiedKey: string | undefined; keyDid: string | undefined }
   | { id: number; ok: false; code: string; message: string; data: Record<string, unknown> | undefined };
 
 export interface Preverified {
@@ -25,6 +25,8 @@ export interface Preverified {
   hash: Uint8Array;
   /** Hex public key a create's signature was verified against, if it was. */
   verifiedKey: string | undefined;
+  /** With verifiedKey: the DID that key derives (didFromPublicKey). */
+  keyDid: string | undefined;
 }
 
 type Pending = { resolve: (p: Preverified) => void; reject: (e: Error) => void };
@@ -43,7 +45,7 @@ export class TxPreverifier {
         const p = this.pending.get(r.id);
         if (!p) continue;
         this.pending.delete(r.id);
-        if (r.ok) p.resolve({ tx: r.tx, hash: r.hash, verifiedKey: r.verifiedKey });
+        if (r.ok) p.resolve({ tx: r.tx, hash: r.hash, verifiedKey: r.verifiedKey, keyDid: r.keyDid });
         else p.reject(new ChainError(r.code as ChainErrorCode, r.message, r.data));
       }
     });

@@ -11,7 +11,7 @@ import { toHex } from "../crypto/bytes.js";
 import { DidError } from "../did/errors.js";
 import { parseDid, parseDidUrlWithFragment } from "../did/syntax.js";
 import { validateDocument, type DidDocument } from "../did/document.js";
-import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
+import { type CanonicalValue, decodeCanonical, encodeCanonical, endOfItem } from "./codec.js";
 import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
 import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
 import type { GovAction } from "./state.js";
@@ -118,6 +118,39 @@ function unsignedMap(tx: UnsignedTx): CanonicalValue {
 /** The digest a tx signature covers: sha256(cbor([domain tag, unsigned tx])). The tx holds the chain id. */
 export function txSigningDigest(tx: UnsignedTx): Uint8Array {
   return sha256(encodeCanonical([TX_SIGN_DOMAIN, unsignedMap(tx)]));
+}
+
+/** `sig` as a CBOR text key: 0x63 followed by its three bytes. */
+const SIG_KEY = Uint8Array.of(0x63, 0x73, 0x69, 0x67);
+/** The fixed start of every signing encoding: a 2-array, the domain tag, then a map of the 7 unsigned fields. */
+const SIGNING_PREFIX = (() => {
+  const domain = encodeCanonical(TX_SIGN_DOMAIN);
+  return Uint8Array.of(0x82, ...domain, 0xa7);
+})();
+
+/**
+ * txSigningDigest computed from the tx's own encoding, without encoding
+ * anything again. `encoded` must be bytes decodeTx accepted: a canonical
+ * map of exactly the 8 tx fields. Canonical map order does not depend on
+ * which keys are present, so the 7-field unsigned map is those bytes with
+ * the `sig` entry cut out and the map header 0xa8 made 0xa7.
+ */
+export function txSigningDigestOfEncoded(encoded: Uint8Array): Uint8Array {
+  if (encoded[0] !== 0xa8) throw new ChainError(TxErrorCode.DECODE, "tx is not a map of 8 fields");
+  let pos = 1;
+  for (let i = 0; i < 8; i++) {
+    const keyEnd = endOfItem(encoded, pos);
+    const entryEnd = endOfItem(encoded, keyEnd);
+    if (keyEnd - pos === SIG_KEY.length && SIG_KEY.every((b, j) => encoded[pos + j] === b)) {
+      const out = new Uint8Array(SIGNING_PREFIX.length + encoded.length - 1 - (entryEnd - pos));
+      out.set(SIGNING_PREFIX, 0);
+      out.set(encoded.subarray(1, pos), SIGNING_PREFIX.length);
+      out.set(encoded.subarray(entryEnd), SIGNING_PREFIX.length + pos - 1);
+      return sha256(out);
+    }
+    pos = entryEnd;
+  }
+  throw new ChainError(TxErrorCode.DECODE, "tx has no sig field");
 }
 
 export function signTx(tx: UnsignedTx, secretKey: Uint8Array): Tx {

@@ -169,7 +169,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       if (!Number.isSafeInteger(v) || v < 0) throw new BlockValidationError(`consensus option ${k} must be a non-negative integer, got ${String(v)}`);
     }
     this.machine = new TendermintMachine({ self: deps.privval?.address ?? null, options: this.opts.tendermint });
-    this.exec = { chainId: deps.chainId, store: deps.store, verifier: deps.verifier, params: deps.params };
+    this.exec = { chainId: deps.chainId, store: deps.store, verifier: deps.verifier, params: deps.params, knownTx: (h) => deps.mempool.get(h) };
   }
 
   get address(): Uint8Array | undefined {

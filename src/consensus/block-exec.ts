@@ -42,6 +42,14 @@ export interface BlockExecDeps {
   store: ChainStore;
   verifier: SignatureVerifier;
   params: ConsensusParams;
+  /**
+   * A tx this node already decoded and admitted (its mempool), by hash. A
+   * block's txs are mostly those: reusing them skips a second decodeTx of
+   * each, the costliest step of re-execution. The hash is sha256 of the
+   * exact bytes and decodeTx is a pure function of them (and the chain id,
+   * the same here), so the reused tx is the one decoding would give.
+   */
+  knownTx?(hash: Uint8Array): CheckedTx | undefined;
 }
 
 async function execute(deps: BlockExecDeps, txs: readonly CheckedTx[], height: number, time: number): Promise<BlockEffects> {
@@ -149,7 +157,11 @@ export async function validateBlock(deps: BlockExecDeps, block: Block, rules: Va
   if (bytes > deps.params.maxBlockBytes) throw fail(`${bytes} tx bytes exceed maxBlockBytes ${deps.params.maxBlockBytes}`);
   let txs: CheckedTx[];
   try {
-    txs = block.txs.map((encoded) => ({ tx: decodeTx(encoded, deps.chainId), encoded, hash: txHash(encoded) }));
+    txs = block.txs.map((encoded) => {
+      const hash = txHash(encoded);
+      const known = deps.knownTx?.(hash);
+      return known ? { tx: known.tx, encoded, hash } : { tx: decodeTx(encoded, deps.chainId), encoded, hash };
+    });
   } catch (e) {
     throw fail(`undecodable tx: ${(e as Error).message}`);
   }

@@ -34,6 +34,7 @@ export interface SecpBackend {
 /** Order of the secp256k1 group (SEC 2, section 2.4.1). */
 const CURVE_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const HALF_N = CURVE_N >> 1n;
+const HALF_N_BYTES = Uint8Array.from(Buffer.from(HALF_N.toString(16).padStart(64, "0"), "hex"));
 
 export const nobleBackend: SecpBackend = {
   name: "noble",
@@ -155,8 +156,13 @@ export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
 
 /** True iff the s half of a compact signature is in the upper half of the order. */
 export function isHighS(sig: Uint8Array): boolean {
-  const s = BigInt("0x" + Buffer.from(sig.subarray(32, 64)).toString("hex"));
-  return s > HALF_N;
+  // Big-endian bytes compare like the numbers they hold: no bigint per tx.
+  for (let i = 0; i < 32; i++) {
+    const a = sig[32 + i]!;
+    const b = HALF_N_BYTES[i]!;
+    if (a !== b) return a > b;
+  }
+  return false;
 }
 
 /** The malleated twin (r, n - s) of a signature: valid math, but rejected by the low-S rule. */

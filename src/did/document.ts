@@ -236,51 +236,60 @@ function checkText(s: string, path: string): void {
  * objects pass; the walk stops as soon as a lower bound of the JSON size passes maxBytes, so a
  * huge, deep or cyclic value costs no more than a small one.
  */
-function snapshot(value: unknown, path: string, depth: number, budget: Budget): Json {
+/** The path named by a trail of keys, built only when a value fails: a valid document costs no path strings. */
+function pathOf(trail: ReadonlyArray<string | number>): string {
+  return trail.reduce<string>((p, k) => at(p, k), "");
+}
+
+function snapshot(value: unknown, trail: Array<string | number>, depth: number, budget: Budget): Json {
   if (++budget.nodes > DOCUMENT_LIMITS.maxBytes) tooLarge();
   switch (typeof value) {
     case "string":
-      checkText(value, path);
+      if (value.length > DOCUMENT_LIMITS.maxStringLength || LONE_SURROGATE_RE.test(value)) checkText(value, pathOf(trail));
       budget.bytes += value.length + 2;
       if (budget.bytes > DOCUMENT_LIMITS.maxBytes) tooLarge();
       return value;
     case "number":
     case "bigint":
-      fail(path, "numbers are not allowed in a DID document (the chain codec carries integers only and documents need none)");
+      fail(pathOf(trail), "numbers are not allowed in a DID document (the chain codec carries integers only and documents need none)");
     case "object":
       break;
     default:
-      fail(path, `a ${typeof value} is not allowed in a DID document (only strings, arrays and objects)`);
+      fail(pathOf(trail), `a ${typeof value} is not allowed in a DID document (only strings, arrays and objects)`);
   }
-  if (value === null) fail(path, "null is not allowed in a DID document");
-  if (depth > MAX_CONTAINER_DEPTH) fail(path, `nested too deeply (at most ${MAX_CONTAINER_DEPTH + 1} levels)`);
+  if (value === null) fail(pathOf(trail), "null is not allowed in a DID document");
+  if (depth > MAX_CONTAINER_DEPTH) fail(pathOf(trail), `nested too deeply (at most ${MAX_CONTAINER_DEPTH + 1} levels)`);
   if (Array.isArray(value)) {
     if (value.length > DOCUMENT_LIMITS.maxBytes) tooLarge();
     const out: Json[] = [];
     for (let i = 0; i < value.length; i++) {
       const desc = Object.getOwnPropertyDescriptor(value, i);
-      if (desc === undefined) fail(at(path, i), "arrays must not have holes");
-      if (!("value" in desc)) fail(at(path, i), "accessor properties are not allowed");
-      out.push(snapshot(desc.value, at(path, i), depth + 1, budget));
+      trail.push(i);
+      if (desc === undefined) fail(pathOf(trail), "arrays must not have holes");
+      if (!("value" in desc)) fail(pathOf(trail), "accessor properties are not allowed");
+      out.push(snapshot(desc.value, trail, depth + 1, budget));
+      trail.pop();
     }
     return out;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) fail(path, "must be a plain JSON object");
+  if (proto !== Object.prototype && proto !== null) fail(pathOf(trail), "must be a plain JSON object");
   const out: JsonObject = {};
   for (const key of Object.keys(value)) {
-    checkText(key, path);
+    if (key.length > DOCUMENT_LIMITS.maxStringLength || LONE_SURROGATE_RE.test(key)) checkText(key, pathOf(trail));
     budget.bytes += key.length + 3;
     const desc = Object.getOwnPropertyDescriptor(value, key);
     if (desc === undefined) continue; // removed by a proxy between the two reads
-    if (!("value" in desc)) fail(at(path, key), "accessor properties are not allowed");
+    trail.push(key);
+    if (!("value" in desc)) fail(pathOf(trail), "accessor properties are not allowed");
     // defineProperty, not assignment: a "__proto__" key must stay an ordinary own property.
     Object.defineProperty(out, key, {
-      value: snapshot(desc.value, at(path, key), depth + 1, budget),
+      value: snapshot(desc.value, trail, depth + 1, budget),
       enumerable: true,
       writable: true,
       configurable: true,
     });
+    trail.pop();
   }
   return out;
 }
@@ -454,7 +463,7 @@ export function validateDocument(doc: unknown, expectedDid: string): DidDocument
 
 function validateUnchecked(input: unknown, expectedDid: string): DidDocument {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("", "a DID document must be a JSON object");
-  const doc = snapshot(input, "", 0, { nodes: 0, bytes: 0 }) as JsonObject;
+  const doc = snapshot(input, [], 0, { nodes: 0, bytes: 0 }) as JsonObject;
   const json = JSON.stringify(doc);
   const size = utf8(json).length;
   if (size > DOCUMENT_LIMITS.maxBytes) fail("", `document is ${size} bytes, larger than ${DOCUMENT_LIMITS.maxBytes}`);
@@ -517,7 +526,8 @@ function validateUnchecked(input: unknown, expectedDid: string): DidDocument {
   // Pass 2, the expensive part: every key must be a point on secp256k1.
   for (const { vm, path } of checker.pendingKeys) keyOfMethodAt(vm as unknown as VerificationMethod, path);
 
-  return JSON.parse(json) as DidDocument;
+  // The snapshot is already a fresh copy of plain JSON data (strings, arrays, objects), what parsing `json` would give.
+  return doc as unknown as DidDocument;
 }
 
 function keyOfMethodAt(vm: VerificationMethod, path: string): Uint8Array {

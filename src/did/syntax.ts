@@ -22,9 +22,21 @@ export function didFromPublicKey(publicKey: Uint8Array): string {
   return DID_PREFIX + base58btcEncode(sha256(publicKey).subarray(0, DID_ID_BYTES));
 }
 
+/**
+ * DIDs already found valid, with their id bytes. A tx names the same DID
+ * several times (signer, document id, every key id and reference) and each
+ * node checks it at admission and again in its block; the base58 round trip
+ * is the costly part, and it is a pure function of the text, so remembering
+ * valid ones changes no answer. Invalid text is never remembered.
+ */
+const VALID_DID_CACHE_MAX = 50_000;
+const validDids = new Map<string, Uint8Array>();
+
 /** Parse a bare did:sid DID (no path, query or fragment). Throws DidError(invalidDid). */
 export function parseDid(did: unknown): { did: string; idBytes: Uint8Array } {
   if (typeof did !== "string") throw new DidError(DidRuleCode.INVALID_DID, "DID must be a string");
+  const known = validDids.get(did);
+  if (known) return { did, idBytes: known.slice() };
   if (did.length > 64) throw new DidError(DidRuleCode.INVALID_DID, "DID is too long");
   if (!did.startsWith(DID_PREFIX)) {
     throw new DidError(DidRuleCode.INVALID_DID, `not a did:sid DID: expected prefix "${DID_PREFIX}"`);
@@ -40,6 +52,8 @@ export function parseDid(did: unknown): { did: string; idBytes: Uint8Array } {
   if (idBytes.length !== DID_ID_BYTES || base58btcEncode(idBytes) !== id) {
     throw new DidError(DidRuleCode.INVALID_DID, `method-specific id must encode exactly ${DID_ID_BYTES} bytes`);
   }
+  if (validDids.size >= VALID_DID_CACHE_MAX) validDids.delete(validDids.keys().next().value as string);
+  validDids.set(did, idBytes.slice());
   return { did, idBytes };
 }
 

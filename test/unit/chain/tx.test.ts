@@ -12,10 +12,11 @@ import {
   isValidChainId,
   txHash,
   txSigningDigest,
+  txSigningDigestOfEncoded,
   txTargetDid,
   txToJson,
 } from "../../../src/chain/tx.js";
-import { createDidTx, deactivateDidTx, sealTx, updateDidTx } from "../../../src/client/txs.js";
+import { anchorCredentialTx, createDidTx, credentialStatusTx, deactivateDidTx, govApproveTx, govProposeTx, sealTx, updateDidTx } from "../../../src/client/txs.js";
 import { malleate, isHighS } from "../../../src/crypto/secp256k1.js";
 import { addVerificationMethod } from "../../../src/did/document.js";
 import { CHAIN_ID, expectChainError, fixedKey, hex, testDid, writeParams } from "../../helpers/fixtures.js";
@@ -282,5 +283,44 @@ describe("chain/tx decodeTx", () => {
     const { sig: _sig, ...unsigned } = createA.tx;
     const forged = sealTx(unsigned, B.key.secretKey);
     expect(decodeTx(forged.encoded, CHAIN_ID).signer).to.equal(A.did);
+  });
+});
+
+describe("chain/tx txSigningDigestOfEncoded", () => {
+  const signer = { chainId: CHAIN_ID, signer: A.did, vm: A.keyId, seq: 3, secretKey: A.key.secretKey };
+  const bigDoc = addVerificationMethod(addVerificationMethod(A.doc, B.key.publicKey, "key-2", ["authentication"]), fixedKey(3).publicKey, "key-3", ["assertionMethod"]);
+  const cases = {
+    create: createA,
+    update: updateA,
+    "update with a larger document": updateDidTx(writeParams(A, 70_000, 300), bigDoc),
+    deactivate: deactivateA,
+    "gov/propose": govProposeTx(signer, { kind: "issuer/add", did: B.did, name: "Issuer B", types: ["KYCBasic", "AgeOver18"] }),
+    "gov/approve": govApproveTx({ ...signer, seq: 1_000_000 }, "ab".repeat(32), { kind: "issuer/remove", did: B.did }),
+    "credential/anchor": anchorCredentialTx(signer, { id: "0f".repeat(16), subject: B.did, types: ["KYCBasic"], digest: new Uint8Array(32).fill(7), validFrom: 1_700_000_000_000, validUntil: null }),
+    "credential/status": credentialStatusTx({ ...signer, seq: 0 }, "0f".repeat(16), "revoked"),
+  };
+  for (const [name, s] of Object.entries(cases)) {
+    it(`${name}: equals the digest of the re-encoded unsigned tx`, () => {
+      const tx = decodeTx(s.encoded, CHAIN_ID);
+      expect(hex(txSigningDigestOfEncoded(s.encoded))).to.equal(hex(txSigningDigest(tx)));
+    });
+  }
+
+  it("equals txSigningDigest for any chain id, sequence and signature bytes", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,47}$/), fc.integer({ min: 0, max: 2 ** 40 }), fc.uint8Array({ minLength: 64, maxLength: 64 }), (chainId, seq, sig) => {
+        const t = { ...deactivateA.tx, chainId, seq, sig };
+        expect(hex(txSigningDigestOfEncoded(encodeTx(t)))).to.equal(hex(txSigningDigest(t)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses bytes that are not an 8-field map with a sig", () => {
+    expectChainError(() => txSigningDigestOfEncoded(encodeCanonical({ a: 1 })), TxErrorCode.DECODE);
+    const noSig = raw(createA.encoded);
+    delete noSig.sig;
+    noSig.sjg = new Uint8Array(64);
+    expectChainError(() => txSigningDigestOfEncoded(encodeCanonical(noSig)), TxErrorCode.DECODE);
   });
 });

@@ -58,6 +58,16 @@ describe("did/syntax", () => {
   });
 
   describe("parseDid", () => {
+    it("answers the same for a DID it has seen before, and a caller cannot change what it remembers", () => {
+      const first = parseDid(DID_ONES);
+      first.idBytes.fill(0);
+      const again = parseDid(DID_ONES);
+      expect(base58.encode(again.idBytes)).to.equal(DID_ONES.slice(DID_PREFIX.length));
+      // A near miss of a remembered DID is still refused.
+      expectDidError(() => parseDid(DID_ONES + "1"), DidRuleCode.INVALID_DID, /base58|bytes/);
+      expectDidError(() => parseDid(DID_ONES.slice(0, -1) + "0"), DidRuleCode.INVALID_DID, /base58/);
+    });
+
     it("accepts the known-answer DID and returns its 20 id bytes", () => {
       const { did, idBytes } = parseDid(DID_ONES);
       expect(did).to.equal(DID_ONES);

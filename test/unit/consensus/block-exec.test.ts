@@ -1,0 +1,92 @@
+/**
+ * Validating a proposed block reuses the txs this node already decoded
+ * (BlockExecDeps.knownTx) and reaches the same header as decoding them.
+ */
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { headerHash } from "../../../src/chain/block.js";
+import { SignatureVerifier } from "../../../src/chain/execute.js";
+import { ChainStore } from "../../../src/chain/store.js";
+import { type BlockExecDeps, BlockValidationError, buildBlock, validateBlock } from "../../../src/consensus/block-exec.js";
+import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
+import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
+
+const GENESIS_HASH = new Uint8Array(32).fill(0x22);
+const GENESIS_TIME = Date.parse("2026-01-01T00:00:00Z");
+const PARAMS = { maxBlockTxs: 100, maxBlockBytes: 1 << 20 };
+const PROPOSER = VALIDATORS.validators[0]!.address;
+
+describe("consensus/block-exec: validating a proposal", function () {
+  this.timeout(20_000);
+  let dir: string;
+  let n = 0;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "sid-block-exec-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function chain() {
+    const store = await ChainStore.open(join(dir, `s${n++}`));
+    await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+    const { mempool } = await poolAndEngine(store, PARAMS.maxBlockTxs);
+    return { store, mempool };
+  }
+
+  const rules = { validators: VALIDATORS, lastValidators: undefined, proposer: PROPOSER, maxTime: undefined, setAt: async () => VALIDATORS };
+
+  it("reuses the pool's decoded txs where it has them and reaches the proposer's header either way", async () => {
+    const txs = [1, 2, 3, 4].map((i) => createTx(testDid(fixedKey(0x60 + i))));
+    const proposer = await chain();
+    for (const c of txs) await proposer.mempool.add(c.encoded);
+    const deps = (store: ChainStore): BlockExecDeps => ({ chainId: CHAIN_ID, store, verifier: new SignatureVerifier(), params: PARAMS });
+    const built = await buildBlock(deps(proposer.store), proposer.mempool, {
+      height: 1,
+      time: GENESIS_TIME + 1000,
+      proposer: PROPOSER,
+      validators: VALIDATORS,
+      lastCommit: null,
+      onRejected: () => expect.fail("no tx is rejected"),
+    });
+    expect(built.txs).to.have.length(4);
+
+    // A validator whose pool holds the first two txs only.
+    const v = await chain();
+    for (const c of txs.slice(0, 2)) await v.mempool.add(c.encoded);
+    let asked = 0;
+    const ex = await validateBlock({ ...deps(v.store), knownTx: (h) => (asked++, v.mempool.get(h)) }, built.block, rules);
+    expect(asked).to.equal(4);
+    expect(hex(ex.hash)).to.equal(hex(built.hash));
+    expect(hex(ex.block.header.stateRoot)).to.equal(hex(built.block.header.stateRoot));
+    // The two the pool had are its very objects; the other two were decoded here, to equal values.
+    expect(ex.txs[0]!.tx).to.equal(v.mempool.get(txs[0]!.hash)!.tx);
+    expect(ex.txs[1]!.tx).to.equal(v.mempool.get(txs[1]!.hash)!.tx);
+    expect(ex.txs[2]!.tx).to.deep.equal(txs[2]!.tx);
+    expect(ex.txs[3]!.tx).to.deep.equal(txs[3]!.tx);
+
+    // Without a pool: the same header from decoding every tx.
+    const w = await chain();
+    const fresh = await validateBlock(deps(w.store), built.block, rules);
+    expect(hex(headerHash(fresh.block.header))).to.equal(hex(built.hash));
+    for (const s of [proposer, v, w]) await s.store.close();
+  });
+
+  it("still refuses a block whose txs do not give its state root when the pool knows them", async () => {
+    const txs = [5, 6].map((i) => createTx(testDid(fixedKey(0x60 + i))));
+    const proposer = await chain();
+    for (const c of txs) await proposer.mempool.add(c.encoded);
+    const deps = (store: ChainStore): BlockExecDeps => ({ chainId: CHAIN_ID, store, verifier: new SignatureVerifier(), params: PARAMS });
+    const built = await buildBlock(deps(proposer.store), proposer.mempool, { height: 1, time: GENESIS_TIME + 1000, proposer: PROPOSER, validators: VALIDATORS, lastCommit: null, onRejected: () => {} });
+    const v = await chain();
+    for (const c of txs) await v.mempool.add(c.encoded);
+    const forged = { ...built.block, header: { ...built.block.header, stateRoot: new Uint8Array(32).fill(9) } };
+    let err: unknown;
+    try {
+      await validateBlock({ ...deps(v.store), knownTx: (h) => v.mempool.get(h) }, forged, rules);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(BlockValidationError);
+    expect((err as Error).message).to.match(/stateRoot/);
+    for (const s of [proposer, v]) await s.store.close();
+  });
+});
