@@ -10,7 +10,7 @@
  * Test vectors: docs/codec.md.
  */
 import { decode as cborDecode, encode as cborEncode } from "cborg";
-import { bytesEqual } from "../crypto/bytes.js";
+import { isUtf8 } from "node:buffer";
 import { CodecError } from "./errors.js";
 
 /** The values the codec carries: JSON's, minus floats, plus byte strings. */
@@ -44,7 +44,7 @@ export function encodeCanonical(value: CanonicalValue): Uint8Array {
 
 export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
   if (!(bytes instanceof Uint8Array)) throw new CodecError("expected bytes");
-  checkNesting(bytes);
+  checkCanonicalForm(bytes);
   let value: unknown;
   try {
     value = cborDecode(bytes, DECODE_OPTIONS);
@@ -57,57 +57,100 @@ export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
     if (e instanceof CodecError) throw e;
     throw new CodecError(`malformed value: ${(e as Error).message}`);
   }
-  let again: Uint8Array;
-  try {
-    again = cborEncode(value);
-  } catch (e) {
-    throw new CodecError(`value does not re-encode: ${(e as Error).message}`);
-  }
-  if (!bytesEqual(again, bytes)) throw new CodecError("non-canonical encoding (map key order, sizes or float form)");
   return value as CanonicalValue;
 }
 
+/** A container being walked: items still to read, and for a map the previous key's bytes (its order is checked against the next). */
+interface Open {
+  items: number;
+  map: boolean;
+  keyStart: number;
+  keyEnd: number;
+}
+
 /**
- * Walk the item headers without recursion and refuse nesting deeper than
- * MAX_DEPTH before the (recursive) decoder sees the bytes: a 32 KiB tx could
- * otherwise nest 32,000 arrays deep. Also refuses what canonical values never
- * hold: indefinite lengths, tags and reserved header values.
+ * The canonical form, checked on the bytes before the (recursive) decoder
+ * sees them, without recursion: exactly one item and nothing after it;
+ * definite lengths; every head in its shortest form; no tags, no floats,
+ * no simple values but false, true and null; text strings valid UTF-8;
+ * map keys text, sorted length-first then bytewise, none repeated; nesting
+ * at most MAX_DEPTH. With the value model (checkValue) this is exactly what
+ * encodeCanonical writes, so each value has one accepted encoding; a 32 KiB
+ * tx nested 32,000 arrays deep is refused before it could cost recursion.
  */
-function checkNesting(bytes: Uint8Array): void {
-  const open: number[] = [1]; // items still to read in each open container; a virtual root holds one
+function checkCanonicalForm(bytes: Uint8Array): void {
+  const open: Open[] = [{ items: 1, map: false, keyStart: 0, keyEnd: 0 }]; // a virtual root holds one item
   let pos = 0;
   while (open.length > 0) {
-    const top = open.length - 1;
-    if (open[top] === 0) {
+    const top = open[open.length - 1]!;
+    if (top.items === 0) {
       open.pop();
       continue;
     }
-    open[top]!--;
+    // In a map, items alternate key, value: an even count left means a key comes next.
+    const isKey = top.map && top.items % 2 === 0;
+    top.items--;
     if (pos >= bytes.length) throw new CodecError("malformed CBOR: truncated");
+    const start = pos;
     const ib = bytes[pos++]!;
     const major = ib >> 5;
     const ai = ib & 0x1f;
     let arg: number;
     if (ai < 24) arg = ai;
     else if (ai <= 27) {
+      if (major === 7) throw new CodecError("floats and extended simple values are not allowed");
       const n = 1 << (ai - 24);
       if (pos + n > bytes.length) throw new CodecError("malformed CBOR: truncated");
       arg = 0;
       for (let i = 0; i < n; i++) arg = arg * 256 + bytes[pos + i]!;
       pos += n;
+      if (arg < (ai === 24 ? 24 : 2 ** (8 * (n / 2)))) throw new CodecError("non-canonical encoding: a head longer than needed");
     } else throw new CodecError("malformed CBOR: indefinite length or reserved header");
-    if (major === 2 || major === 3) {
-      if (arg > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
-      pos += arg;
-    } else if (major === 4 || major === 5) {
-      const items = major === 5 ? arg * 2 : arg;
-      if (items > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
-      if (items > 0) {
-        open.push(items);
-        if (open.length - 1 > MAX_DEPTH) throw new CodecError(`nesting deeper than ${MAX_DEPTH}`);
+    if (isKey && major !== 3) throw new CodecError("map keys must be text");
+    switch (major) {
+      case 2:
+      case 3:
+        if (arg > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
+        if (major === 3 && !isUtf8(bytes.subarray(pos, pos + arg))) throw new CodecError("text is not valid UTF-8");
+        pos += arg;
+        break;
+      case 4:
+      case 5: {
+        const items = major === 5 ? arg * 2 : arg;
+        if (items > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
+        if (items > 0) {
+          if (open.length > MAX_DEPTH) throw new CodecError(`nesting deeper than ${MAX_DEPTH}`);
+          open.push({ items, map: major === 5, keyStart: 0, keyEnd: 0 });
+        }
+        break;
       }
-    } else if (major === 6) throw new CodecError("malformed CBOR: tags are not allowed");
+      case 6:
+        throw new CodecError("malformed CBOR: tags are not allowed");
+      case 7:
+        if (ai < 20 || ai > 22) throw new CodecError("simple values other than false, true and null are not allowed");
+        break;
+    }
+    if (isKey) {
+      if (top.keyEnd > 0 && compareKeys(bytes, top.keyStart, top.keyEnd, start, pos) >= 0) {
+        throw new CodecError("non-canonical encoding: map keys out of order or repeated");
+      }
+      top.keyStart = start;
+      top.keyEnd = pos;
+    }
   }
+  if (pos !== bytes.length) throw new CodecError("malformed CBOR: bytes after the value");
+}
+
+/** Canonical key order on two encoded text keys: shorter first, then bytewise (a key's head carries its length, so comparing the whole encodings bytewise after their lengths gives the same order). */
+function compareKeys(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
+  const l1 = e1 - s1;
+  const l2 = e2 - s2;
+  if (l1 !== l2) return l1 - l2;
+  for (let i = 0; i < l1; i++) {
+    const d = b[s1 + i]! - b[s2 + i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /**

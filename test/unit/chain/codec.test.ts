@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { createHash } from "node:crypto";
-import { encode as cborgEncode } from "cborg";
+import { decode as cborgDecode, encode as cborgEncode } from "cborg";
 import { type CanonicalValue, MAX_DEPTH, decodeCanonical, encodeCanonical } from "../../../src/chain/codec.js";
 import { CodecError } from "../../../src/chain/errors.js";
 import { TX_SIGN_DOMAIN, type UnsignedTx, decodeTx, encodeTx, txHash, txSigningDigest } from "../../../src/chain/tx.js";
@@ -274,6 +274,52 @@ describe("chain/codec", () => {
           decodesOrCodecError(bytes.subarray(0, pos % bytes.length));
         }),
         { numRuns: 1000 },
+      );
+    });
+
+    /** The definition the byte checks must agree with: decodes at all, and encodeCanonical gives the same bytes back. */
+    function canonicalByReencoding(bytes: Uint8Array): boolean {
+      try {
+        return hex(encodeCanonical(cborgDecode(bytes, { strict: true, allowIndefinite: false, allowUndefined: false, rejectDuplicateMapKeys: true }) as CanonicalValue)) === hex(bytes);
+      } catch {
+        return false;
+      }
+    }
+
+    function accepts(bytes: Uint8Array): boolean {
+      try {
+        decodeCanonical(bytes);
+        return true;
+      } catch (e) {
+        expect(e).to.be.instanceOf(CodecError);
+        return false;
+      }
+    }
+
+    it("accepts exactly the encodings encodeCanonical writes, under byte edits and swapped map entries", () => {
+      const reversedEntries = (m: Record<string, CanonicalValue>) => {
+        // The entries written in the opposite of canonical key order: same value, non-canonical bytes.
+        const keys = Object.keys(m).map((k) => ({ k, key: cborgEncode(k) }));
+        keys.sort((a, b) => a.key.length - b.key.length || Buffer.compare(a.key, b.key));
+        const entries = keys.reverse().map(({ k, key }) => Buffer.concat([key, encodeCanonical(m[k]!)]));
+        return new Uint8Array(Buffer.concat([Uint8Array.of(0xa0 + keys.length), ...entries]));
+      };
+      fc.assert(
+        fc.property(canonical, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.uint8Array({ maxLength: 3 }), (x, pos, xor, extra) => {
+          const bytes = encodeCanonical(x).slice();
+          const at = pos % bytes.length;
+          const edited = bytes.slice();
+          edited[at]! ^= xor;
+          for (const b of [bytes, edited, bytes.subarray(0, at), Uint8Array.from([...bytes.subarray(0, at), ...extra, ...bytes.subarray(at)])]) {
+            expect(accepts(b), hex(b)).to.equal(canonicalByReencoding(b));
+          }
+          if (typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array) && Object.keys(x).length > 1 && Object.keys(x).length < 24) {
+            const swapped = reversedEntries(x);
+            expect(accepts(swapped), hex(swapped)).to.equal(false);
+            expect(canonicalByReencoding(swapped)).to.equal(false);
+          }
+        }),
+        { numRuns: 1500 },
       );
     });
 
