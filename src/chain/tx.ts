@@ -10,7 +10,7 @@ import { isHighS, signDigest } from "../crypto/secp256k1.js";
 import { toHex } from "../crypto/bytes.js";
 import { DidError } from "../did/errors.js";
 import { parseDid, parseDidUrlWithFragment } from "../did/syntax.js";
-import { validateDocument, type DidDocument } from "../did/document.js";
+import { validateDecodedDocument, type DidDocument } from "../did/document.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical, endOfItem } from "./codec.js";
 import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
 import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
@@ -199,7 +199,7 @@ function expectVersionId(v: unknown, field: string): string {
 
 function expectDocument(v: unknown, did: string, field: string): DidDocument {
   try {
-    return validateDocument(v, did);
+    return validateDecodedDocument(v, did);
   } catch (e) {
     if (e instanceof DidError) {
       throw new ChainError(DidErrorCode.INVALID_DOCUMENT, `${field}: ${e.message}`, { field, ...(e.data ?? {}) });

@@ -20,7 +20,6 @@ import {
   multibaseToPublicKey,
   publicKeyToJwk,
   publicKeyToMultibase,
-  utf8,
   type Secp256k1Jwk,
 } from "../crypto/index.js";
 import { DidError, DidRuleCode } from "./errors.js";
@@ -236,12 +235,27 @@ function checkText(s: string, path: string): void {
  * objects pass; the walk stops as soon as a lower bound of the JSON size passes maxBytes, so a
  * huge, deep or cyclic value costs no more than a small one.
  */
+/** UTF-8 length of well-formed text (lone surrogates are refused before this), without encoding it. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
 /** The path named by a trail of keys, built only when a value fails: a valid document costs no path strings. */
 function pathOf(trail: ReadonlyArray<string | number>): string {
   return trail.reduce<string>((p, k) => at(p, k), "");
 }
 
-function snapshot(value: unknown, trail: Array<string | number>, depth: number, budget: Budget): Json {
+function snapshot(value: unknown, trail: Array<string | number>, depth: number, budget: Budget, plain: boolean): Json {
   if (++budget.nodes > DOCUMENT_LIMITS.maxBytes) tooLarge();
   switch (typeof value) {
     case "string":
@@ -261,19 +275,38 @@ function snapshot(value: unknown, trail: Array<string | number>, depth: number, 
   if (depth > MAX_CONTAINER_DEPTH) fail(pathOf(trail), `nested too deeply (at most ${MAX_CONTAINER_DEPTH + 1} levels)`);
   if (Array.isArray(value)) {
     if (value.length > DOCUMENT_LIMITS.maxBytes) tooLarge();
+    if (plain) {
+      for (let i = 0; i < value.length; i++) {
+        trail.push(i);
+        snapshot(value[i], trail, depth + 1, budget, true);
+        trail.pop();
+      }
+      return value as Json[];
+    }
     const out: Json[] = [];
     for (let i = 0; i < value.length; i++) {
       const desc = Object.getOwnPropertyDescriptor(value, i);
       trail.push(i);
       if (desc === undefined) fail(pathOf(trail), "arrays must not have holes");
       if (!("value" in desc)) fail(pathOf(trail), "accessor properties are not allowed");
-      out.push(snapshot(desc.value, trail, depth + 1, budget));
+      out.push(snapshot(desc.value, trail, depth + 1, budget, false));
       trail.pop();
     }
     return out;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) fail(pathOf(trail), "must be a plain JSON object");
+  if (plain) {
+    const obj = value as Record<string, unknown>;
+    for (const key of Object.keys(obj)) {
+      if (key.length > DOCUMENT_LIMITS.maxStringLength || LONE_SURROGATE_RE.test(key)) checkText(key, pathOf(trail));
+      budget.bytes += key.length + 3;
+      trail.push(key);
+      snapshot(obj[key], trail, depth + 1, budget, true);
+      trail.pop();
+    }
+    return obj as JsonObject;
+  }
   const out: JsonObject = {};
   for (const key of Object.keys(value)) {
     if (key.length > DOCUMENT_LIMITS.maxStringLength || LONE_SURROGATE_RE.test(key)) checkText(key, pathOf(trail));
@@ -284,7 +317,7 @@ function snapshot(value: unknown, trail: Array<string | number>, depth: number, 
     if (!("value" in desc)) fail(pathOf(trail), "accessor properties are not allowed");
     // defineProperty, not assignment: a "__proto__" key must stay an ordinary own property.
     Object.defineProperty(out, key, {
-      value: snapshot(desc.value, trail, depth + 1, budget),
+      value: snapshot(desc.value, trail, depth + 1, budget, false),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -451,9 +484,22 @@ function endpointValue(v: Json, path: string): void {
  * Cheap checks (types, sizes, structure) all run before any curve arithmetic.
  */
 export function validateDocument(doc: unknown, expectedDid: string): DidDocument {
+  return validateAs(doc, expectedDid, false);
+}
+
+/**
+ * validateDocument for a value decodeCanonical just produced: plain data
+ * with no accessors, proxies or shared parts, which no other code holds, so
+ * the same checks run on it in place instead of on a copy. Returns it.
+ */
+export function validateDecodedDocument(doc: unknown, expectedDid: string): DidDocument {
+  return validateAs(doc, expectedDid, true);
+}
+
+function validateAs(doc: unknown, expectedDid: string, plain: boolean): DidDocument {
   parseDid(expectedDid);
   try {
-    return validateUnchecked(doc, expectedDid);
+    return validateUnchecked(doc, expectedDid, plain);
   } catch (err) {
     if (err instanceof DidError && err.code === DidRuleCode.INVALID_DOCUMENT) throw err;
     // Defence in depth: proxies and the like must still end in a typed error.
@@ -461,11 +507,10 @@ export function validateDocument(doc: unknown, expectedDid: string): DidDocument
   }
 }
 
-function validateUnchecked(input: unknown, expectedDid: string): DidDocument {
+function validateUnchecked(input: unknown, expectedDid: string, plain: boolean): DidDocument {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("", "a DID document must be a JSON object");
-  const doc = snapshot(input, [], 0, { nodes: 0, bytes: 0 }) as JsonObject;
-  const json = JSON.stringify(doc);
-  const size = utf8(json).length;
+  const doc = snapshot(input, [], 0, { nodes: 0, bytes: 0 }, plain) as JsonObject;
+  const size = utf8Length(JSON.stringify(doc));
   if (size > DOCUMENT_LIMITS.maxBytes) fail("", `document is ${size} bytes, larger than ${DOCUMENT_LIMITS.maxBytes}`);
 
   expectOnlyKeys(doc, DOCUMENT_KEYS, "", "DID document");
@@ -526,7 +571,7 @@ function validateUnchecked(input: unknown, expectedDid: string): DidDocument {
   // Pass 2, the expensive part: every key must be a point on secp256k1.
   for (const { vm, path } of checker.pendingKeys) keyOfMethodAt(vm as unknown as VerificationMethod, path);
 
-  // The snapshot is already a fresh copy of plain JSON data (strings, arrays, objects), what parsing `json` would give.
+  // The snapshot is fresh plain JSON data (strings, arrays, objects): what parsing its JSON again would give.
   return doc as unknown as DidDocument;
 }
 

@@ -24,6 +24,7 @@ import {
   publicKeyOfMethod,
   removeService,
   removeVerificationMethod,
+  validateDecodedDocument,
   validateDocument,
   verificationMethods,
   type DidDocument,
@@ -686,8 +687,29 @@ describe("did/document", () => {
       }
     }
 
+    /** The in-place check for decoded (plain) data must give validateDocument's verdict: the same document, or the same error and path. */
+    function expectSameVerdictInPlace(value: unknown): void {
+      const verdict = (f: () => unknown) => {
+        try {
+          return { ok: f() };
+        } catch (err) {
+          if (!(err instanceof DidError)) throw err;
+          return { code: err.code, message: err.message, path: err.data?.path };
+        }
+      };
+      const copied = verdict(() => validateDocument(value, did));
+      const inPlace = verdict(() => validateDecodedDocument(value === undefined ? value : JSON.parse(JSON.stringify(value)), did));
+      expect(inPlace).to.deep.equal(copied);
+    }
+
     it("never throws anything but DidError on arbitrary JSON values", () => {
       fc.assert(fc.property(fc.jsonValue(), (v) => expectOnlyDidErrors(v)), { numRuns: 500 });
+    });
+
+    it("checks decoded JSON data in place with validateDocument's verdicts", () => {
+      fc.assert(fc.property(fc.jsonValue(), (v) => expectSameVerdictInPlace(v)), { numRuns: 300 });
+      expectSameVerdictInPlace(richDocument());
+      expectSameVerdictInPlace(buildInitialDocument(pkA));
     });
 
     it("never throws anything but DidError on arbitrary JS values", () => {
@@ -756,6 +778,7 @@ describe("did/document", () => {
             }
           }
           expectOnlyDidErrors(doc);
+          expectSameVerdictInPlace(doc);
         }),
         { numRuns: 1000 },
       );
