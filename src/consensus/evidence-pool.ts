@@ -72,14 +72,15 @@ export class EvidencePool {
    * decoded pair). Returns the verified evidence when it is new, undefined
    * when it is already pooled or being checked; throws ChainError
    * (EVIDENCE_INVALID, EVIDENCE_TOO_OLD, EVIDENCE_DUPLICATE for evidence
-   * already committed) when it fails the block rule.
+   * already committed) when it fails the block rule, with `data.forged`
+   * when the item is wrong whoever judges it (see evidence-rules).
    */
   async add(evidence: EncodedEvidence | DuplicateVoteEvidence): Promise<VerifiedEvidence | undefined> {
     let decoded: DuplicateVoteEvidence;
     try {
       decoded = evidence instanceof Uint8Array ? decodeEvidence(evidence) : evidence;
     } catch (e) {
-      if (e instanceof ConsensusError) throw new ChainError(EvidenceErrorCode.INVALID, `evidence: ${e.message}`);
+      if (e instanceof ConsensusError) throw new ChainError(EvidenceErrorCode.INVALID, `evidence: ${e.message}`, { forged: true });
       throw e;
     }
     // Pool the canonical encoding: one equivocation, one hash, whoever sent which bytes.

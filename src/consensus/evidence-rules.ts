@@ -37,8 +37,14 @@ export interface VerifiedEvidence {
   height: number;
 }
 
-function refuse(code: EvidenceErrorCode, index: number, message: string): ChainError {
-  return new ChainError(code, `evidence ${index}: ${message}`, { index });
+/**
+ * `forged`: the item itself is wrong whoever judges it (it does not decode,
+ * or its votes do not prove equivocation by the set of their height), so a
+ * peer that sent it sent garbage; other refusals can depend on what the
+ * judging node knows (its height, what it has committed).
+ */
+function refuse(code: EvidenceErrorCode, index: number, message: string, forged = false): ChainError {
+  return new ChainError(code, `evidence ${index}: ${message}`, forged ? { index, forged } : { index });
 }
 
 /** Decode one item, refusing undecodable bytes as EVIDENCE_INVALID. */
@@ -46,7 +52,7 @@ export function decodeBlockEvidence(encoded: EncodedEvidence, index: number): Du
   try {
     return decodeEvidence(encoded);
   } catch (e) {
-    if (e instanceof ConsensusError) throw refuse(EvidenceErrorCode.INVALID, index, e.message);
+    if (e instanceof ConsensusError) throw refuse(EvidenceErrorCode.INVALID, index, e.message, true);
     throw e;
   }
 }
@@ -79,7 +85,7 @@ export function validateBlockEvidence(items: readonly EncodedEvidence[], ctx: Ev
     try {
       verifyEvidence(ctx.chainId, evidence, set);
     } catch (e) {
-      if (e instanceof ConsensusError) throw refuse(EvidenceErrorCode.INVALID, i, e.message);
+      if (e instanceof ConsensusError) throw refuse(EvidenceErrorCode.INVALID, i, e.message, true);
       throw e;
     }
     return { evidence, encoded, hash, validator: evidence.voteA.validator, height: h };

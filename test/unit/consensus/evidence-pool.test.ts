@@ -44,13 +44,15 @@ describe("consensus/evidence-pool: pending evidence", () => {
     const pool = poolAt({ height: 10 }, committed);
     const a = prevote(0, 9, 0, blockHash("a"));
     const forged = duplicateVoteEvidence(a, { ...prevote(0, 9, 0, blockHash("b")), sig: prevote(0, 9, 0, blockHash("z")).sig });
-    await expectChainErrorAsync(pool.add(forged), EvidenceErrorCode.INVALID);
-    await expectChainErrorAsync(pool.add(Uint8Array.of(1, 2, 3)), EvidenceErrorCode.INVALID);
+    // Wrong whoever judges it (the sender sent garbage): marked forged.
+    expect((await expectChainErrorAsync(pool.add(forged), EvidenceErrorCode.INVALID)).data?.forged).to.equal(true);
+    expect((await expectChainErrorAsync(pool.add(Uint8Array.of(1, 2, 3)), EvidenceErrorCode.INVALID)).data?.forged).to.equal(true);
+    // Refused for what this node knows (its head, its commits): not marked.
     committed.set(hex(evidenceHash(pair(9))), 10);
-    await expectChainErrorAsync(pool.add(pair(9)), EvidenceErrorCode.DUPLICATE);
+    expect((await expectChainErrorAsync(pool.add(pair(9)), EvidenceErrorCode.DUPLICATE)).data?.forged).to.equal(undefined);
     // Judged for block head + 2 = 12: height 6 is 6 blocks old with a limit of 5.
-    await expectChainErrorAsync(pool.add(pair(6)), EvidenceErrorCode.TOO_OLD);
-    await expectChainErrorAsync(pool.add(pair(12)), EvidenceErrorCode.INVALID);
+    expect((await expectChainErrorAsync(pool.add(pair(6)), EvidenceErrorCode.TOO_OLD)).data?.forged).to.equal(undefined);
+    expect((await expectChainErrorAsync(pool.add(pair(12)), EvidenceErrorCode.INVALID)).data?.forged).to.equal(undefined);
     expect(pool.size).to.equal(0);
   });
 
