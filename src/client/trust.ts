@@ -43,10 +43,14 @@ export interface ValidatorSetTransition {
  * trusts the latest set it knows for every later height until it is shown
  * another transition.
  *
- * Today's chain never changes its set, so no node makes such a commit yet:
- * the rule asks the future multi-validator consensus to have the outgoing
- * validators precommit the first block of the new set too (headers carry no
- * next-validators hash the old set could sign in its last block instead).
+ * Governance changes a set one validator per action, effective at H + 2,
+ * and outgoing validators keep following the chain, so their precommits
+ * for the first block of the new set usually reach its commit. The rule
+ * cannot follow a change whose commit lacks 2/3 of the old set's power
+ * (several validators swapped at once, or one given more than half the
+ * power): headers carry no next-validators hash the old set could sign in
+ * its last block, and the tracker then refuses the transition rather than
+ * trust it (the client re-anchors from a newer trusted set instead).
  */
 export class ValidatorSetTracker implements TrustedValidators {
   /** Eras in ascending `fromHeight`; the first starts at height 1. */
