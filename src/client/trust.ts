@@ -43,14 +43,15 @@ export interface ValidatorSetTransition {
  * trusts the latest set it knows for every later height until it is shown
  * another transition.
  *
- * Governance changes a set one validator per action, effective at H + 2,
- * and outgoing validators keep following the chain, so their precommits
- * for the first block of the new set usually reach its commit. The rule
- * cannot follow a change whose commit lacks 2/3 of the old set's power
- * (several validators swapped at once, or one given more than half the
- * power): headers carry no next-validators hash the old set could sign in
- * its last block, and the tracker then refuses the transition rather than
- * trust it (the client re-anchors from a newer trusted set instead).
+ * Governance changes a set one validator per action, effective at H + 2;
+ * only members of the new set sign its first commit. The rule follows a
+ * change when those signers hold more than 2/3 of the old set's power too
+ * (removing one of four equal validators leaves 3/4; adding one keeps all
+ * the old signers). It cannot follow a change that takes more than 1/3 of
+ * the old power out at once (several validators removed in one height): headers carry no
+ * next-validators hash the old set could sign in its last block, so the
+ * tracker refuses such a transition rather than trust it, and the client
+ * re-anchors from a newer trusted set instead.
  */
 export class ValidatorSetTracker implements TrustedValidators {
   /** Eras in ascending `fromHeight`; the first starts at height 1. */
