@@ -7,8 +7,9 @@
  * Each peer has a queue of txs to send, flushed as one frame when it holds a
  * full batch or after `txFlushDelayMs`. Dedupe is per tx: a bounded LRU of tx
  * hash -> the connections that have the tx (they sent it to us, or we sent
- * it to them). A tx is never queued for a connection that has it, and a tx
- * seen before is not admitted again (one sha256 and a lookup, no decode).
+ * it to them). A tx is never queued for a connection that has it, leaves a
+ * queue when that peer sends it first, and a tx seen before is not admitted
+ * again (one sha256 and a lookup, no decode).
  * The channel is registered with "manual" gossip: the network still drops
  * copies of whole frames, and this module alone decides what to relay.
  */
@@ -80,18 +81,21 @@ export interface TxGossipCounters {
   txsOut: number;
   /** Txs queued for a peer and never sent: it disconnected first, or the network refused the frame (a peer too slow is dropped). */
   txsDropped: number;
+  /** Txs taken out of a peer's queue before the flush because that peer sent them to us meanwhile. */
+  relaysSaved: number;
 }
 
 /** The txs waiting to go to one connected peer. */
 interface PeerQueue {
   /** New for each connection, so what a peer had before it reconnected does not count as known now. */
   readonly token: number;
-  txs: Uint8Array[];
+  /** Tx hash (hex) -> encoded tx, in queue order; keyed so that a tx the peer sends us meanwhile leaves the queue. */
+  txs: Map<string, Uint8Array>;
   bytes: number;
 }
 
 export class TxGossip {
-  readonly counters: TxGossipCounters = { batchesIn: 0, txsIn: 0, duplicatesIn: 0, admitted: 0, refused: 0, batchesOut: 0, txsOut: 0, txsDropped: 0 };
+  readonly counters: TxGossipCounters = { batchesIn: 0, txsIn: 0, duplicatesIn: 0, admitted: 0, refused: 0, batchesOut: 0, txsOut: 0, txsDropped: 0, relaysSaved: 0 };
 
   private readonly admit: TxAdmit;
   private readonly log: P2pLog;
@@ -139,12 +143,12 @@ export class TxGossip {
       have = new Set();
       this.known.set(key, have);
     }
-    return this.relay(encoded, have);
+    return this.relay(key, encoded, have);
   }
 
   /** Txs waiting to be sent to a peer; undefined for a peer not connected. */
   queuedFor(peerId: string): number | undefined {
-    return this.queues.get(peerId)?.txs.length;
+    return this.queues.get(peerId)?.txs.size;
   }
 
   /** True while a flush is scheduled. */
@@ -172,7 +176,7 @@ export class TxGossip {
   private receive(peer: PeerInfo, txs: Uint8Array[]): void {
     if (this.closed) return;
     // Frames come only from connected peers; a stray one gets a token of its own rather than a queue that nothing would remove.
-    const from = this.queues.get(peer.id) ?? { token: this.nextToken++ };
+    const from = this.queues.get(peer.id) ?? { token: this.nextToken++, txs: new Map<string, Uint8Array>(), bytes: 0 };
     this.counters.batchesIn++;
     this.counters.txsIn += txs.length;
     // Admissions start in batch order within this turn: the mempool checks them in that order, so txs of one signer with
@@ -183,50 +187,55 @@ export class TxGossip {
       if (seen) {
         seen.add(from.token);
         this.counters.duplicatesIn++;
+        // Still queued for this peer: it has the tx now, so it need not be sent (in a mesh, neighbours relay to each other at once).
+        if (from.txs.delete(key)) {
+          from.bytes -= encoded.length;
+          this.counters.relaysSaved++;
+        }
         continue;
       }
       const have = new Set([from.token]);
       this.known.set(key, have);
       this.inFlight++;
       this.admit(encoded).then(
-        (admitted) => this.admitted(encoded, have, admitted),
+        (admitted) => this.admitted(key, encoded, have, admitted),
         (e: unknown) => {
           this.log("warn", "tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
-          this.admitted(encoded, have, false);
+          this.admitted(key, encoded, have, false);
         },
       );
     }
   }
 
-  private admitted(encoded: Uint8Array, have: Set<number>, admitted: boolean): void {
+  private admitted(key: string, encoded: Uint8Array, have: Set<number>, admitted: boolean): void {
     this.inFlight--;
     if (!admitted) {
       this.counters.refused++;
       return;
     }
     this.counters.admitted++;
-    if (!this.closed) this.relay(encoded, have);
+    if (!this.closed) this.relay(key, encoded, have);
   }
 
   /** Queue `encoded` for every connected peer whose token is not in `have`, and add them to it. */
-  private relay(encoded: Uint8Array, have: Set<number>): number {
+  private relay(key: string, encoded: Uint8Array, have: Set<number>): number {
     let n = 0;
     for (const [id, q] of this.queues) {
       if (have.has(q.token)) continue;
       have.add(q.token);
-      this.enqueue(id, q, encoded);
+      this.enqueue(id, q, key, encoded);
       n++;
     }
     return n;
   }
 
-  private enqueue(peerId: string, q: PeerQueue, encoded: Uint8Array): void {
-    if (q.txs.length > 0 && q.bytes + encoded.length > this.batchBytes) this.flush(peerId, q);
-    q.txs.push(encoded);
+  private enqueue(peerId: string, q: PeerQueue, key: string, encoded: Uint8Array): void {
+    if (q.txs.size > 0 && q.bytes + encoded.length > this.batchBytes) this.flush(peerId, q);
+    q.txs.set(key, encoded);
     q.bytes += encoded.length;
     // A full batch goes at once, so a queue never holds more than one batch: a peer that reads too slowly
     // shows up in the network's send queue, which drops it, rather than here.
-    if (q.txs.length >= MAX_TX_BATCH || q.bytes >= this.batchBytes) this.flush(peerId, q);
+    if (q.txs.size >= MAX_TX_BATCH || q.bytes >= this.batchBytes) this.flush(peerId, q);
     else this.scheduleFlush();
   }
 
@@ -247,12 +256,12 @@ export class TxGossip {
 
   private flushAll(): void {
     this.flushTimer = undefined;
-    for (const [id, q] of this.queues) if (q.txs.length > 0) this.flush(id, q);
+    for (const [id, q] of this.queues) if (q.txs.size > 0) this.flush(id, q);
   }
 
   private flush(peerId: string, q: PeerQueue): void {
-    const batch = q.txs;
-    q.txs = [];
+    const batch = [...q.txs.values()];
+    q.txs = new Map();
     q.bytes = 0;
     let sent = false;
     try {
@@ -270,7 +279,7 @@ export class TxGossip {
   private queueOf(peerId: string): PeerQueue {
     let q = this.queues.get(peerId);
     if (!q) {
-      q = { token: this.nextToken++, txs: [], bytes: 0 };
+      q = { token: this.nextToken++, txs: new Map(), bytes: 0 };
       this.queues.set(peerId, q);
     }
     return q;
@@ -280,12 +289,12 @@ export class TxGossip {
     const q = this.queues.get(peerId);
     if (!q) return;
     this.queues.delete(peerId);
-    this.counters.txsDropped += q.txs.length;
+    this.counters.txsDropped += q.txs.size;
     if (this.queuesEmpty()) this.cancelFlush();
   }
 
   private queuesEmpty(): boolean {
-    for (const q of this.queues.values()) if (q.txs.length > 0) return false;
+    for (const q of this.queues.values()) if (q.txs.size > 0) return false;
     return true;
   }
 }

@@ -195,6 +195,27 @@ describe("p2p/tx-gossip", function () {
       expect(b.net.peer(a.net.nodeId)!.score, "full frames are within the channel's bound").to.equal(0);
     });
 
+    it("a tx still queued for a peer leaves the queue when that peer sends it to us first", async () => {
+      const a = await gossipNode({ txFlushDelayMs: 10_000 });
+      const b = await gossipNode();
+      await connect(a.net, b.net);
+      a.gossip.submit(tx(1));
+      a.gossip.submit(tx(2));
+      expect(a.gossip.queuedFor(b.net.nodeId)).to.equal(2);
+      // b got tx 1 on its own (over RPC, say) and sends it within its short flush delay.
+      b.gossip.submit(tx(1));
+      await eventually(() => a.gossip.counters.duplicatesIn === 1, "b's copy at a");
+      expect(a.gossip.queuedFor(b.net.nodeId)).to.equal(1);
+      expect(a.gossip.counters.relaysSaved).to.equal(1);
+      expect(a.calls, "a copy of a tx a submitted is not admitted").to.deep.equal([]);
+      // What is left goes out in full batch at once; b is never offered tx 1 again.
+      for (let i = 0; i < MAX_TX_BATCH - 1; i++) a.gossip.submit(tx(100 + i));
+      await eventually(() => b.calls.length === MAX_TX_BATCH, "a's batch at b");
+      expect(b.calls[0]).to.equal(hexOf(tx(2)));
+      expect(b.calls).to.not.include(hexOf(tx(1)));
+      expect(b.gossip.counters.duplicatesIn).to.equal(0);
+    });
+
     it("a tx a node refuses is not relayed by it, and a copy of it is not admitted again", async () => {
       const a = await gossipNode();
       const b = await gossipNode({}, (t) => numberOf(t) !== 2);
