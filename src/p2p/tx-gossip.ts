@@ -110,7 +110,7 @@ export class TxGossip {
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private inFlight = 0;
   private closed = false;
-  private readonly onConnected = (peer: PeerInfo) => void this.queueOf(peer.id);
+  private readonly onConnected = (peer: PeerInfo) => this.addPeer(peer.id);
   private readonly onDisconnected = (peer: PeerInfo) => this.dropPeer(peer.id);
 
   /** Registers channel 1 on `network` (before it starts) and follows its peers. */
@@ -131,7 +131,7 @@ export class TxGossip {
     });
     network.on("peerConnected", this.onConnected);
     network.on("peerDisconnected", this.onDisconnected);
-    for (const p of network.peers()) this.queueOf(p.id);
+    for (const p of network.peers()) this.addPeer(p.id);
   }
 
   /** Send a tx this node admitted itself (RPC) to every peer that does not have it; the number of peers it was queued for. */
@@ -276,13 +276,10 @@ export class TxGossip {
     } else this.counters.txsDropped += batch.length;
   }
 
-  private queueOf(peerId: string): PeerQueue {
-    let q = this.queues.get(peerId);
-    if (!q) {
-      q = { token: this.nextToken++, txs: new Map(), bytes: 0 };
-      this.queues.set(peerId, q);
-    }
-    return q;
+  /** A new connection gets a new token; txs still queued for an earlier connection of the same node go to this one. */
+  private addPeer(peerId: string): void {
+    const earlier = this.queues.get(peerId);
+    this.queues.set(peerId, { token: this.nextToken++, txs: earlier?.txs ?? new Map(), bytes: earlier?.bytes ?? 0 });
   }
 
   private dropPeer(peerId: string): void {
