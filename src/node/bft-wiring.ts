@@ -7,11 +7,10 @@
 import type { CanonicalValue } from "../chain/codec.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
-import { MAX_TX_BYTES } from "../chain/tx.js";
 import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
-import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
+import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
 import { ChainError } from "../chain/errors.js";
 import type { EvidencePool } from "../consensus/evidence-pool.js";
 import type { Logger } from "./log.js";
@@ -66,6 +65,7 @@ export interface NetworkWiringDeps {
 export interface NodeNetwork {
   network: P2pNetwork;
   sync: BlockSync;
+  txGossip: TxGossip;
   /** Relay a tx this node admitted (RPC) to its peers. */
   gossipTx(encoded: Uint8Array): void;
   /** Send evidence this node found to its peers. */
@@ -90,19 +90,15 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   const network = new P2pNetwork(p2p, { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: loadOrCreateNodeKey(nodeKeyPath(deps.home)), log });
   const { store, mempool, engine } = deps;
 
-  network.registerChannel<Uint8Array>(Channel.Tx, {
-    gossip: "auto",
-    maxMessageBytes: MAX_TX_BYTES + 256,
-    decode: (m) => {
-      if (!(m instanceof Uint8Array) || m.length === 0 || m.length > MAX_TX_BYTES) throw new ConsensusError(ConsensusErrorCode.BAD_MESSAGE, "a tx frame carries one encoded tx");
-      return m;
-    },
-    // The same admission as a tx over RPC; only admitted txs are relayed.
-    onMessage: async (_peer, encoded) => {
+  // Txs travel in batches (tx-gossip.ts). The same admission as a tx over RPC; only admitted txs are relayed.
+  const txGossip = new TxGossip(network, {
+    admit: async (encoded) => {
       try {
         await mempool.add(encoded);
         return true;
-      } catch {
+      } catch (e) {
+        // A refused tx is no fault of the peer (a race with a block or with its signer's other txs): dropped, not relayed.
+        if (!(e instanceof ChainError)) plog.warn("tx admission failed", { error: (e as Error)?.message ?? String(e) });
         return false;
       }
     },
@@ -183,13 +179,8 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   return {
     network,
     sync,
-    gossipTx: (encoded) => {
-      try {
-        network.broadcast(Channel.Tx, encoded);
-      } catch (e) {
-        plog.warn("tx gossip failed", { error: (e as Error).message });
-      }
-    },
+    txGossip,
+    gossipTx: (encoded) => void txGossip.submit(encoded),
     gossipEvidence: (encoded) => {
       if (!pool) return;
       try {
@@ -223,6 +214,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     },
     async stop() {
       sync.close();
+      txGossip.close();
       await network.stop();
     },
   };

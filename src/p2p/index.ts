@@ -18,6 +18,16 @@ export {
   P2pNetwork,
 } from "./network.js";
 export {
+  type TxAdmit,
+  type TxGossipCounters,
+  type TxGossipDeps,
+  MAX_TX_BATCH,
+  MAX_TX_BATCH_BYTES,
+  MAX_TX_BATCH_FRAME_BYTES,
+  TxGossip,
+  decodeTxBatch,
+} from "./tx-gossip.js";
+export {
   type BlockSource,
   type BlockSyncDeps,
   type BlockSyncOptions,

@@ -38,8 +38,14 @@ export interface P2pOptions {
   scoreRecoveryPerSec: number;
   /** Ban the IP address too when it is loopback. Off by default: a devnet on one host shares 127.0.0.1. */
   banLoopbackAddresses: boolean;
-  /** Message hashes remembered for gossip dedupe. */
+  /** Message hashes remembered for gossip dedupe (frames, and txs in the tx channel's own cache). */
   seenCacheSize: number;
+  /**
+   * How long txs queued for a peer wait for more before they go out as one
+   * batch frame (tx-gossip.ts); a full batch goes at once. 0: no wait, the
+   * txs queued in the same event-loop turn go together.
+   */
+  txFlushDelayMs: number;
   /** First redial delay of a persistent peer; doubles per failure up to redialMaxMs. */
   redialBaseMs: number;
   redialMaxMs: number;
@@ -72,6 +78,8 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   scoreRecoveryPerSec: 1,
   banLoopbackAddresses: false,
   seenCacheSize: 50_000,
+  // A few ms add little to a tx's path to a block (blocks take hundreds of ms) and let a node under load send tens of txs per frame.
+  txFlushDelayMs: 5,
   redialBaseMs: 1_000,
   redialMaxMs: 60_000,
 });
@@ -114,6 +122,7 @@ export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
   checkInteger("scoreRecoveryPerSec", out.scoreRecoveryPerSec, 0, 1_000_000);
   if (typeof out.banLoopbackAddresses !== "boolean") throw badOption("banLoopbackAddresses", "a boolean", out.banLoopbackAddresses);
   checkInteger("seenCacheSize", out.seenCacheSize, 1, 10_000_000);
+  checkInteger("txFlushDelayMs", out.txFlushDelayMs, 0, 10_000);
   checkInteger("redialBaseMs", out.redialBaseMs, 1, 3_600_000);
   checkInteger("redialMaxMs", out.redialMaxMs, out.redialBaseMs, 24 * 3_600_000);
   return out;

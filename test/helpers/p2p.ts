@@ -59,7 +59,11 @@ export interface TxInbox {
   received: { from: string; tx: string }[];
 }
 
-/** The tx channel as a node would register it: bytes, auto gossip, a small bound. */
+/**
+ * A bytes channel with auto gossip and a small bound on channel 1, for the
+ * network's own gossip tests (a node's tx channel carries batches: TxGossip,
+ * tested in tx-gossip.test.ts).
+ */
 export function registerTxChannel(net: P2pNetwork, accept: (tx: Uint8Array) => boolean = () => true): TxInbox {
   const inbox: TxInbox = { received: [] };
   const handler: ChannelHandler<Uint8Array> = {
