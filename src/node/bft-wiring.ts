@@ -122,8 +122,11 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
           return added !== undefined;
         } catch (e) {
           if (!(e instanceof ChainError)) throw e;
-          // Not necessarily the peer's fault (this node may lack the set of a height it has not reached): dropped, not penalised.
-          plog.info("evidence refused", { peer: peer.id, code: e.code, error: e.message });
+          // Forged evidence (it does not decode, or its votes prove nothing against the set of their height) is the
+          // sender's fault: penalised. Other refusals may come from what this node lacks (the set of a height it has not
+          // reached): dropped, not penalised.
+          if (e.data?.forged === true) network.reportBad(peer.id, `forged evidence: ${e.message}`, Penalty.INVALID_MESSAGE);
+          else plog.info("evidence refused", { peer: peer.id, code: e.code, error: e.message });
           return false;
         }
       },

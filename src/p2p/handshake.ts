@@ -31,8 +31,8 @@ import { P2pError, P2pErrorCode } from "./errors.js";
 import { type NodeKey, nodeIdOf } from "./node-key.js";
 import { WireCheck } from "./validate.js";
 
-/** Version of the p2p protocol (frames, handshake, channels); peers must speak the same one. */
-export const P2P_PROTOCOL_VERSION = 1;
+/** Version of the p2p protocol (frames, handshake, channels); peers must speak the same one. 2: channel 1 carries tx batches. */
+export const P2P_PROTOCOL_VERSION = 2;
 export const HANDSHAKE_DOMAIN = "sid/p2p/handshake/v1";
 export const NONCE_BYTES = 32;
 /** A handshake frame is a few hundred bytes; anything larger before the handshake is refused unread. */

@@ -13,6 +13,7 @@ import { fromHex } from "../../src/crypto/bytes.js";
 import { Channel } from "../../src/p2p/index.js";
 import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
 import { VoteStep } from "../../src/consensus/vote.js";
+import { duplicateVoteEvidence, encodeEvidence } from "../../src/consensus/evidence.js";
 import { RawPeer } from "../helpers/p2p.js";
 import { removeHome, runCli, tempHome } from "../helpers/node-process.js";
 import { type Devnet, checkNoFork, createDevnet, sleep, waitForHeight } from "../helpers/devnet.js";
@@ -201,6 +202,18 @@ describe("integration: BFT consensus with 4 validator processes", function () {
         forger.sendFrame(Channel.Consensus, encodeWireConsensus({ kind: "vote", vote }));
       }
       await forger.closed;
+
+      // Evidence whose votes carry no valid signature of the set at their (known) height is the sender's fault.
+      const evidenceForger = RawPeer.connect(port, { chainId: net.chainId, genesisHash });
+      expect(await evidenceForger.handshaken).to.equal(true);
+      const known = (await target.height()) - 1;
+      // Each costs a penalty; the score recovers a little between them, so four could stop just short of the ban.
+      for (let round = 0; round < 6; round++) {
+        const vote = (fill: number) => ({ type: VoteStep.Prevote as const, height: known, round, blockHash: new Uint8Array(32).fill(fill), validator: fromHex(net.validators[2]!.info.address!, 20), sig: new Uint8Array(64).fill(1) });
+        evidenceForger.sendFrame(Channel.Evidence, encodeEvidence(duplicateVoteEvidence(vote(1), vote(2))));
+      }
+      await evidenceForger.closed;
+      expect((await target.rpc<{ evidence: unknown[] }>("evidence_list", {})).evidence).to.deep.equal([]);
 
       const h = await target.height();
       await waitForHeight(net.validators, h + 3);

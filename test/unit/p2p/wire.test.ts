@@ -11,7 +11,7 @@ import { verifyDigest } from "../../../src/crypto/secp256k1.js";
 import { parsePeerAddress } from "../../../src/p2p/address.js";
 import { P2pError, P2pErrorCode, closeFrameOf, errorOfCloseFrame } from "../../../src/p2p/errors.js";
 import { decodeFrame, encodeFrame } from "../../../src/p2p/frames.js";
-import { Handshake, type HandshakeMessage, type LocalIdentity, type RemoteIdentity, handshakeDigest } from "../../../src/p2p/handshake.js";
+import { Handshake, P2P_PROTOCOL_VERSION, type HandshakeMessage, type LocalIdentity, type RemoteIdentity, handshakeDigest } from "../../../src/p2p/handshake.js";
 import { BanList, PeerScore, TokenBucket } from "../../../src/p2p/limits.js";
 import { nodeKeyOf } from "../../../src/p2p/node-key.js";
 import { defaultP2pOptions, resolveP2pOptions } from "../../../src/p2p/options.js";
@@ -139,7 +139,7 @@ describe("p2p/wire", () => {
       const a = new Handshake(identity(KEY_A, { listenPort: 9001 }), { admit: (r) => admitted.push(`a:${r.nodeId}`) });
       const b = new Handshake(identity(KEY_B), { admit: (r) => admitted.push(`b:${r.nodeId}`) });
       const { atA, atB } = runHandshake(a, b);
-      expect(atA).to.deep.include({ nodeId: KEY_B.nodeId, version: 1 });
+      expect(atA).to.deep.include({ nodeId: KEY_B.nodeId, version: P2P_PROTOCOL_VERSION });
       expect(atB).to.deep.include({ nodeId: KEY_A.nodeId, listenPort: 9001 });
       expect(admitted.sort()).to.deep.equal([`a:${KEY_B.nodeId}`, `b:${KEY_A.nodeId}`].sort());
       // the auth b sends answers a's nonce
@@ -159,7 +159,7 @@ describe("p2p/wire", () => {
       p2pError(() => fresh().receive({ ...hello, extra: 1 }), P2pErrorCode.HANDSHAKE_FAILED);
       p2pError(() => fresh().receive({ ...hello, nonce: new Uint8Array(31) }), P2pErrorCode.HANDSHAKE_FAILED);
       p2pError(() => fresh().receive({ ...hello, publicKey: Uint8Array.of(2, ...new Uint8Array(32)) }), P2pErrorCode.HANDSHAKE_FAILED); // x = 0 is not on the curve
-      p2pError(() => fresh().receive({ ...hello, version: 2 }), P2pErrorCode.WRONG_VERSION);
+      p2pError(() => fresh().receive({ ...hello, version: P2P_PROTOCOL_VERSION - 1 }), P2pErrorCode.WRONG_VERSION);
       p2pError(() => fresh().receive({ ...hello, chainId: "sid-other" }), P2pErrorCode.WRONG_CHAIN);
       p2pError(() => fresh().receive({ ...hello, genesisHash: new Uint8Array(32) }), P2pErrorCode.WRONG_GENESIS);
       p2pError(() => fresh().receive({ ...hello, nodeId: KEY_B.nodeId }), P2pErrorCode.NODE_ID_MISMATCH);
