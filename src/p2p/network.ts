@@ -33,6 +33,10 @@ import { Connection, type ConnectionHost, type PeerInfo } from "./peer.js";
  *   what to relay and calls broadcast(), which skips peers that have it;
  * - unset (block sync): point-to-point messages, no dedupe.
  */
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
 export type GossipMode = "auto" | "manual";
 
 export interface ChannelHandler<T> {
@@ -298,6 +302,9 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
       maxPayload: this.opts.maxFrameBytes,
       perMessageDeflate: false,
       handshakeTimeout: this.opts.handshakeTimeoutMs,
+      // A zero mask: both sides then skip the XOR pass over every frame (a proposal frame carries a whole block).
+      // Masking guards browsers' shared proxies against crafted bytes; node-to-node frames are authenticated CBOR.
+      generateMask: zeroMask,
     });
     const conn = new Connection(ws, "outbound", addr.host, addr.address, this, addr.nodeId);
     this.connections.add(conn);
