@@ -42,6 +42,46 @@ export function encodeCanonical(value: CanonicalValue): Uint8Array {
   return cborEncode(value);
 }
 
+/** A value's canonical encoding (encodeCanonical's output), placed in a map as it is by encodeCanonicalMap. */
+export class PreEncoded {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** A definite-length head: major type and argument in the shortest form. */
+function head(major: number, n: number): Uint8Array {
+  const m = major << 5;
+  if (n < 24) return Uint8Array.of(m | n);
+  if (n < 0x100) return Uint8Array.of(m | 24, n);
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
+  return Uint8Array.of(m | 26, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+}
+
+/**
+ * encodeCanonical of a map whose values may be PreEncoded, with the same
+ * bytes: the entries are sorted by the same key order and each value is
+ * encoded once, so a large value two records share (a DID document in its
+ * state record and in its version) is encoded once for both.
+ */
+export function encodeCanonicalMap(m: Record<string, CanonicalValue | PreEncoded>): Uint8Array {
+  const entries = Object.keys(m).map((k) => {
+    if (k === "__proto__") throw new CodecError("map key __proto__ is not allowed");
+    const v = m[k]!;
+    return { key: encodeCanonical(k), value: v instanceof PreEncoded ? v.bytes : encodeCanonical(v) };
+  });
+  entries.sort((a, b) => compareKeys(a.key, 0, a.key.length, b.key, 0, b.key.length));
+  const parts = [head(5, entries.length)];
+  for (const e of entries) parts.push(e.key, e.value);
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
   if (!(bytes instanceof Uint8Array)) throw new CodecError("expected bytes");
   checkCanonicalForm(bytes);
@@ -131,7 +171,7 @@ function checkCanonicalForm(bytes: Uint8Array): void {
         break;
     }
     if (isKey) {
-      if (top.keyEnd > 0 && compareKeys(bytes, top.keyStart, top.keyEnd, start, pos) >= 0) {
+      if (top.keyEnd > 0 && compareKeys(bytes, top.keyStart, top.keyEnd, bytes, start, pos) >= 0) {
         throw new CodecError("non-canonical encoding: map keys out of order or repeated");
       }
       top.keyStart = start;
@@ -142,12 +182,12 @@ function checkCanonicalForm(bytes: Uint8Array): void {
 }
 
 /** Canonical key order on two encoded text keys: shorter first, then bytewise (a key's head carries its length, so comparing the whole encodings bytewise after their lengths gives the same order). */
-function compareKeys(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
+function compareKeys(b1: Uint8Array, s1: number, e1: number, b2: Uint8Array, s2: number, e2: number): number {
   const l1 = e1 - s1;
   const l2 = e2 - s2;
   if (l1 !== l2) return l1 - l2;
   for (let i = 0; i < l1; i++) {
-    const d = b[s1 + i]! - b[s2 + i]!;
+    const d = b1[s1 + i]! - b2[s2 + i]!;
     if (d !== 0) return d;
   }
   return 0;
@@ -181,6 +221,26 @@ export function endOfItem(bytes: Uint8Array, pos: number): number {
   }
   if (pos > bytes.length) throw new CodecError("malformed CBOR: truncated");
   return pos;
+}
+
+/**
+ * The encoded value of text key `key` in the encoded map `bytes` (bytes
+ * decodeCanonical accepts, of fewer than 24 entries: the records this is
+ * for), as a view into them; undefined when there is no such key or
+ * `bytes` is not such a map.
+ */
+export function mapValueBytes(bytes: Uint8Array, key: string): Uint8Array | undefined {
+  const ib = bytes[0];
+  if (ib === undefined || ib >> 5 !== 5 || (ib & 0x1f) >= 24) return undefined;
+  const want = encodeCanonical(key);
+  let pos = 1;
+  for (let i = 0; i < (ib & 0x1f); i++) {
+    const keyEnd = endOfItem(bytes, pos);
+    const valueEnd = endOfItem(bytes, keyEnd);
+    if (compareKeys(bytes, pos, keyEnd, want, 0, want.length) === 0) return bytes.subarray(keyEnd, valueEnd);
+    pos = valueEnd;
+  }
+  return undefined;
 }
 
 const LONE_SURROGATE = /\p{Surrogate}/u;

@@ -9,7 +9,7 @@ import { sha256, sha256Parts } from "../crypto/hash.js";
 import { utf8 } from "../crypto/bytes.js";
 import type { DidDocument } from "../did/document.js";
 import type { CredentialRecord, IssuerRecord } from "../did/kyc.js";
-import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
+import { type CanonicalValue, PreEncoded, decodeCanonical, encodeCanonical, encodeCanonicalMap } from "./codec.js";
 import { VALIDATORS_ID, type ValidatorSetAction, type ValidatorsRecord } from "./validators.js";
 
 export type DidOperation = "create" | "update" | "deactivate";
@@ -58,8 +58,14 @@ export function didRecordHash(encoded: Uint8Array): Uint8Array {
   return sha256(encoded);
 }
 
-export function encodeDidVersion(v: DidVersion): Uint8Array {
-  return encodeCanonical(v as unknown as CanonicalValue);
+/**
+ * `documentBytes`: the document's canonical encoding when the caller has it
+ * (the state record written in the same block holds the same document), so
+ * it is not encoded a second time; the bytes are the same either way.
+ */
+export function encodeDidVersion(v: DidVersion, documentBytes?: Uint8Array): Uint8Array {
+  if (!documentBytes) return encodeCanonical(v as unknown as CanonicalValue);
+  return encodeCanonicalMap({ ...(v as unknown as Record<string, CanonicalValue>), document: new PreEncoded(documentBytes) });
 }
 
 export function decodeDidVersion(bytes: Uint8Array): DidVersion {

@@ -7,7 +7,7 @@
  */
 import { Level } from "level";
 import { LRUCache } from "lru-cache";
-import { decodeCanonical, encodeCanonical } from "./codec.js";
+import { decodeCanonical, encodeCanonical, mapValueBytes } from "./codec.js";
 import {
   blockByHashKey,
   blockKey,
@@ -498,7 +498,12 @@ export class ChainStore {
       batch.put(credentialIndexKey("subject", ev.subject, ev.id), EMPTY);
       batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
     }
-    for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v));
+    for (const v of b.versions) {
+      // The DID's state record in this block holds the same document when v is its latest version: reuse its encoding.
+      const record = b.writes.get(v.did) as DidRecord | undefined;
+      const encoded = record?.document === v.document ? b.encodedWrites.get(v.did) : undefined;
+      batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, encoded && mapValueBytes(encoded, "document")));
+    }
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
     for (const p of vals?.pending ?? []) batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));

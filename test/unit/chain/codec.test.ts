@@ -2,7 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { createHash } from "node:crypto";
 import { decode as cborgDecode, encode as cborgEncode } from "cborg";
-import { type CanonicalValue, MAX_DEPTH, decodeCanonical, encodeCanonical } from "../../../src/chain/codec.js";
+import { type CanonicalValue, MAX_DEPTH, PreEncoded, decodeCanonical, encodeCanonical, encodeCanonicalMap, mapValueBytes } from "../../../src/chain/codec.js";
 import { CodecError } from "../../../src/chain/errors.js";
 import { TX_SIGN_DOMAIN, type UnsignedTx, decodeTx, encodeTx, txHash, txSigningDigest } from "../../../src/chain/tx.js";
 import { type BlockHeader, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
@@ -321,6 +321,22 @@ describe("chain/codec", () => {
         }),
         { numRuns: 1500 },
       );
+    });
+
+    it("encodeCanonicalMap with some values pre-encoded writes encodeCanonical's bytes, and mapValueBytes finds each value in them", () => {
+      fc.assert(
+        fc.property(fc.dictionary(mapKey, canonical, { maxKeys: 23, noNullPrototype: true }), fc.array(fc.boolean(), { minLength: 23, maxLength: 23 }), (m, pre) => {
+          const mixed: Record<string, CanonicalValue | PreEncoded> = {};
+          Object.keys(m).forEach((k, i) => (mixed[k] = pre[i] ? new PreEncoded(encodeCanonical(m[k]!)) : m[k]!));
+          const bytes = encodeCanonicalMap(mixed);
+          expect(hex(bytes)).to.equal(hex(encodeCanonical(m)));
+          for (const k of Object.keys(m)) expect(hex(mapValueBytes(bytes, k)!)).to.equal(hex(encodeCanonical(m[k]!)));
+          expect(mapValueBytes(bytes, "not-a-key-of-m")).to.equal(undefined);
+        }),
+        { numRuns: 300 },
+      );
+      expect(mapValueBytes(encodeCanonical([1, 2]), "a")).to.equal(undefined);
+      expect(() => encodeCanonicalMap(JSON.parse('{"__proto__": 1}'))).to.throw(CodecError);
     });
 
     it("refuses non-bytes input with CodecError", () => {
