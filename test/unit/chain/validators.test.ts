@@ -208,7 +208,7 @@ describe("validator set and evidence through the store and the engine", () => {
     const a = prevote(0, 6, 0, blockHash("a"));
     const b = prevote(0, 6, 0, blockHash("b"));
     const forged = encodeEvidence(duplicateVoteEvidence(a, { ...b, sig: prevote(0, 6, 0, blockHash("z")).sig }));
-    expect(expectChainError(() => validateBlockEvidence([equivocation(6), forged], ctx), EvidenceErrorCode.INVALID).data).to.deep.equal({ index: 1 });
+    expect(expectChainError(() => validateBlockEvidence([equivocation(6), forged], ctx), EvidenceErrorCode.INVALID).data).to.deep.equal({ index: 1, forged: true });
     // Height 5 uses the set at 5 (with v1); changing the context so v1 is out at that height refuses it.
     expect(validateBlockEvidence([equivocation(5)], ctx)).to.have.length(1);
     expectChainError(() => validateBlockEvidence([equivocation(5)], { ...ctx, setAt: (h) => (h === 5 ? ValidatorSet.fromGenesis([g.validators[0]!]) : set) }), EvidenceErrorCode.INVALID);
