@@ -6,7 +6,7 @@
  */
 import { toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
-import { didFromPublicKey } from "../did/syntax.js";
+import { didFromCheckedKey } from "../did/syntax.js";
 import { keyForRelationship, type DidDocument } from "../did/document.js";
 import { type Relationship } from "../did/document.js";
 import { type CredentialRecord, type IssuerRecord, statusTransitionError, KYC_LIMITS } from "../did/kyc.js";
@@ -180,7 +180,7 @@ const createKeys = new WeakMap<DidDocument, { vm: string; key: Uint8Array | unde
 
 /**
  * Record what the preverifier worker found for a create (the same
- * keyForRelationship and didFromPublicKey, run there), so admission on the
+ * keyForRelationship and didFromCheckedKey, run there), so admission on the
  * main thread does not repeat the point checks.
  */
 export function rememberCreateKey(tx: Tx, key: Uint8Array, did: string): void {
@@ -191,7 +191,7 @@ function createKeyOf(doc: DidDocument, vm: string): { key: Uint8Array | undefine
   const hit = createKeys.get(doc);
   if (hit && hit.vm === vm) return hit;
   const key = keyForRelationship(doc, "authentication", vm);
-  const entry = { vm, key, did: key ? didFromPublicKey(key) : undefined };
+  const entry = { vm, key, did: key ? didFromCheckedKey(key) : undefined };
   createKeys.set(doc, entry);
   return entry;
 }

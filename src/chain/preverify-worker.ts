@@ -8,7 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { keyForRelationship } from "../did/document.js";
-import { didFromPublicKey } from "../did/syntax.js";
+import { didFromCheckedKey } from "../did/syntax.js";
 import { decodeTx, txHash, txSigningDigestOfEncoded, TxType } from "./tx.js";
 import type { PreverifyReply, PreverifyRequest } from "./preverify.js";
 
@@ -24,7 +24,7 @@ function handle(req: PreverifyRequest): PreverifyReply {
       const key = keyForRelationship(tx.payload.document, "authentication", tx.vm);
       if (key && verifyDigest(tx.sig, txSigningDigestOfEncoded(req.bytes), key)) {
         verifiedKey = toHex(key);
-        keyDid = didFromPublicKey(key);
+        keyDid = didFromCheckedKey(key);
       }
     }
     return { id: req.id, ok: true, tx, hash, verifiedKey, keyDid };

@@ -235,20 +235,6 @@ function checkText(s: string, path: string): void {
  * objects pass; the walk stops as soon as a lower bound of the JSON size passes maxBytes, so a
  * huge, deep or cyclic value costs no more than a small one.
  */
-/** UTF-8 length of well-formed text (lone surrogates are refused before this), without encoding it. */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4; // a surrogate pair: one 4-byte character
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
 
 /** The path named by a trail of keys, built only when a value fails: a valid document costs no path strings. */
 function pathOf(trail: ReadonlyArray<string | number>): string {
@@ -510,7 +496,7 @@ function validateAs(doc: unknown, expectedDid: string, plain: boolean): DidDocum
 function validateUnchecked(input: unknown, expectedDid: string, plain: boolean): DidDocument {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("", "a DID document must be a JSON object");
   const doc = snapshot(input, [], 0, { nodes: 0, bytes: 0 }, plain) as JsonObject;
-  const size = utf8Length(JSON.stringify(doc));
+  const size = Buffer.byteLength(JSON.stringify(doc), "utf8");
   if (size > DOCUMENT_LIMITS.maxBytes) fail("", `document is ${size} bytes, larger than ${DOCUMENT_LIMITS.maxBytes}`);
 
   expectOnlyKeys(doc, DOCUMENT_KEYS, "", "DID document");

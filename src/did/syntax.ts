@@ -19,6 +19,11 @@ const FRAGMENT_RE = /^[A-Za-z0-9._~-]{1,64}$/;
 
 export function didFromPublicKey(publicKey: Uint8Array): string {
   assertCompressedPublicKey(publicKey);
+  return didFromCheckedKey(publicKey);
+}
+
+/** didFromPublicKey for a key already known to be a compressed curve point: one a validated document's method yields (keyForRelationship). */
+export function didFromCheckedKey(publicKey: Uint8Array): string {
   return DID_PREFIX + base58btcEncode(sha256(publicKey).subarray(0, DID_ID_BYTES));
 }
 

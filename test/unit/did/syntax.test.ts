@@ -6,6 +6,7 @@ import { DidError, DidRuleCode } from "../../../src/did/errors.js";
 import {
   DID_ID_BYTES,
   DID_PREFIX,
+  didFromCheckedKey,
   didFromPublicKey,
   isValidDid,
   parseDid,
@@ -41,6 +42,13 @@ describe("did/syntax", () => {
       const pk = publicKeyOf(SK_ONES);
       const digest = createHash("sha256").update(pk).digest();
       expect(DID_PREFIX + base58.encode(new Uint8Array(digest.subarray(0, DID_ID_BYTES)))).to.equal(DID_ONES);
+    });
+
+    it("didFromCheckedKey derives the same DID for a valid key, without the curve check", () => {
+      for (const fill of [1, 2, 3]) {
+        const pk = publicKeyOf(new Uint8Array(32).fill(fill));
+        expect(didFromCheckedKey(pk)).to.equal(didFromPublicKey(pk));
+      }
     });
 
     it("different keys give different DIDs", () => {
