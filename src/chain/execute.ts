@@ -7,6 +7,7 @@
 import { toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { didFromCheckedKey } from "../did/syntax.js";
+import { mapValueBytes } from "./codec.js";
 import { keyForRelationship, type DidDocument } from "../did/document.js";
 import { type Relationship } from "../did/document.js";
 import { type CredentialRecord, type IssuerRecord, statusTransitionError, KYC_LIMITS } from "../did/kyc.js";
@@ -417,6 +418,19 @@ export interface BlockEffects {
   writes: Map<string, StateRecord>;
   versions: DidVersion[];
   credentials: CredentialEvent[];
+  /**
+   * The canonical encoding of each document a create or update brought, by
+   * document object: a view into the tx's own bytes (a canonical encoding's
+   * parts are canonical), so state records holding it need not encode it.
+   */
+  documents: Map<DidDocument, Uint8Array>;
+}
+
+/** The bytes of a create's or update's document inside its encoded tx. */
+function documentBytesOf(c: CheckedTx): Uint8Array | undefined {
+  if (c.tx.type !== TxType.DidCreate && c.tx.type !== TxType.DidUpdate) return undefined;
+  const payload = mapValueBytes(c.encoded, "payload");
+  return payload && mapValueBytes(payload, "document");
 }
 
 /**
@@ -428,17 +442,20 @@ export function applyBlockTxs(view: StateView, txs: readonly CheckedTx[], ctx: E
   const overlay = new OverlayView(view);
   const versions: DidVersion[] = [];
   const credentials: CredentialEvent[] = [];
+  const documents = new Map<DidDocument, Uint8Array>();
   txs.forEach((c, i) => {
     try {
       const effect = checkTx(overlay, c, ctx);
       overlay.apply(effect);
       if (effect.version) versions.push(effect.version);
       if (effect.credential) credentials.push(effect.credential);
+      const doc = documentBytesOf(c);
+      if (doc && (c.tx.type === TxType.DidCreate || c.tx.type === TxType.DidUpdate)) documents.set(c.tx.payload.document, doc);
     } catch (e) {
       if (e instanceof ChainError) throw new ChainError(e.code, `tx ${i} (${toHex(c.hash)}): ${e.message}`, { index: i, ...e.data });
       throw e;
     }
   });
-  return { writes: overlay.writes, versions, credentials };
+  return { writes: overlay.writes, versions, credentials, documents };
 }
 

@@ -46,8 +46,10 @@ export function didStateKey(did: string): Uint8Array {
   return sha256Parts(DID_KEY_DOMAIN, utf8(did));
 }
 
-export function encodeDidRecord(r: DidRecord): Uint8Array {
-  return encodeCanonical(r as unknown as CanonicalValue);
+/** `documentBytes`: the document's canonical encoding when the caller has it (see encodeDidVersion). */
+export function encodeDidRecord(r: DidRecord, documentBytes?: Uint8Array): Uint8Array {
+  if (!documentBytes) return encodeCanonical(r as unknown as CanonicalValue);
+  return encodeCanonicalMap({ ...(r as unknown as Record<string, CanonicalValue>), document: new PreEncoded(documentBytes) });
 }
 
 export function decodeDidRecord(bytes: Uint8Array): DidRecord {
@@ -60,8 +62,8 @@ export function didRecordHash(encoded: Uint8Array): Uint8Array {
 
 /**
  * `documentBytes`: the document's canonical encoding when the caller has it
- * (the state record written in the same block holds the same document), so
- * it is not encoded a second time; the bytes are the same either way.
+ * (the tx that wrote the document carries it), so it is not encoded again;
+ * the bytes are the same either way.
  */
 export function encodeDidVersion(v: DidVersion, documentBytes?: Uint8Array): Uint8Array {
   if (!documentBytes) return encodeCanonical(v as unknown as CanonicalValue);

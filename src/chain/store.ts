@@ -39,6 +39,7 @@ import { bytesEqual } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
+import type { DidDocument } from "../did/document.js";
 import {
   type DidRecord,
   type DidVersion,
@@ -46,6 +47,7 @@ import {
   type StateView,
   decodeDidVersion,
   decodeStateRecord,
+  encodeDidRecord,
   encodeDidVersion,
   encodeStateRecord,
   isDidStateId,
@@ -463,17 +465,23 @@ export class ChainStore {
    * Compute the state root after `writes`, without writing anything. Returns
    * the records' encodings too, so commitBlock stores the bytes it hashed.
    */
-  computeStateRoot(writes: Map<string, StateRecord>): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
-    return this.computeStateRootFrom(this.head().stateRoot, writes);
+  /** `documents`: canonical encodings of documents the writes hold (by object), which are then not encoded again. */
+  computeStateRoot(
+    writes: Map<string, StateRecord>,
+    documents?: ReadonlyMap<DidDocument, Uint8Array>,
+  ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
+    return this.computeStateRootFrom(this.head().stateRoot, writes, documents);
   }
 
   private async computeStateRootFrom(
     from: Uint8Array,
     writes: Map<string, StateRecord>,
+    documents?: ReadonlyMap<DidDocument, Uint8Array>,
   ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
     const encoded = new Map<string, Uint8Array>();
     const updates = [...writes].map(([id, r]) => {
-      const bytes = encodeStateRecord(r);
+      const doc = "kind" in r ? undefined : documents?.get(r.document);
+      const bytes = doc ? encodeDidRecord(r as DidRecord, doc) : encodeStateRecord(r);
       encoded.set(id, bytes);
       return { key: stateKeyOf(id), value: sha256(bytes) };
     });

@@ -95,7 +95,7 @@ export async function buildBlock(deps: BlockExecDeps, mempool: Mempool, input: B
       txs = txs.filter((c) => c !== bad);
     }
   }
-  const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes);
+  const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes, effects.documents);
   const header: BlockHeader = {
     chainId: deps.chainId,
     height: input.height,
@@ -181,7 +181,7 @@ export async function validateBlock(deps: BlockExecDeps, block: Block, rules: Va
     if (e instanceof ChainError) throw fail(`a tx does not apply: ${e.message}`);
     throw e;
   }
-  const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes);
+  const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes, effects.documents);
   if (!bytesEqual(root, h.stateRoot)) throw fail(`stateRoot ${toHex(h.stateRoot)} differs from the re-executed ${toHex(root)}`);
   return { block, hash: headerHash(h), txs, effects, smtNodes: nodes, encodedWrites: encoded, evidence };
 }
