@@ -151,7 +151,7 @@ function checkCanonicalForm(bytes: Uint8Array): void {
       case 2:
       case 3:
         if (arg > bytes.length - pos) throw new CodecError("malformed CBOR: truncated");
-        if (major === 3 && !isUtf8(bytes.subarray(pos, pos + arg))) throw new CodecError("text is not valid UTF-8");
+        if (major === 3 && !isAscii(bytes, pos, pos + arg) && !isUtf8(bytes.subarray(pos, pos + arg))) throw new CodecError("text is not valid UTF-8");
         pos += arg;
         break;
       case 4:
@@ -179,6 +179,12 @@ function checkCanonicalForm(bytes: Uint8Array): void {
     }
   }
   if (pos !== bytes.length) throw new CodecError("malformed CBOR: bytes after the value");
+}
+
+/** ASCII is valid UTF-8: most text is, and checking it needs no view of the bytes. */
+function isAscii(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return false;
+  return true;
 }
 
 /** Canonical key order on two encoded text keys: shorter first, then bytewise (a key's head carries its length, so comparing the whole encodings bytewise after their lengths gives the same order). */

@@ -29,6 +29,8 @@ export interface SecpBackend {
   publicKey(secretKey: Uint8Array): Uint8Array;
   /** True iff the bytes are a valid point on the curve (33 or 65 bytes). */
   isValidPublicKey(publicKey: Uint8Array): boolean;
+  /** The 33-byte compressed form of a 65-byte uncompressed point, or undefined when it is not a point on the curve. */
+  compress(uncompressed: Uint8Array): Uint8Array | undefined;
 }
 
 /** Order of the secp256k1 group (SEC 2, section 2.4.1). */
@@ -59,6 +61,15 @@ export const nobleBackend: SecpBackend = {
       return false;
     }
   },
+  compress(uncompressed) {
+    try {
+      const p = noble.Point.fromBytes(uncompressed);
+      p.assertValidity();
+      return p.toBytes(true);
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 interface NativeModule {
@@ -66,6 +77,7 @@ interface NativeModule {
   ecdsaSign(msg32: Uint8Array, sk: Uint8Array): { signature: Uint8Array; recid: number };
   publicKeyCreate(sk: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyVerify(pub: Uint8Array): boolean;
+  publicKeyConvert(pub: Uint8Array, compressed: boolean): Uint8Array;
 }
 
 function loadNative(): SecpBackend | undefined {
@@ -94,6 +106,14 @@ function loadNative(): SecpBackend | undefined {
           return lib.publicKeyVerify(publicKey);
         } catch {
           return false;
+        }
+      },
+      compress(uncompressed) {
+        if (uncompressed.length !== 65 || uncompressed[0] !== 4) return undefined;
+        try {
+          return new Uint8Array(lib.publicKeyConvert(uncompressed, true));
+        } catch {
+          return undefined;
         }
       },
     };
@@ -188,11 +208,7 @@ export function compressPoint(x: Uint8Array, y: Uint8Array): Uint8Array {
   raw[0] = 4;
   raw.set(x, 1);
   raw.set(y, 33);
-  try {
-    const p = noble.Point.fromBytes(raw);
-    p.assertValidity();
-    return p.toBytes(true);
-  } catch {
-    throw new CryptoError(CryptoErrorCode.BAD_PUBLIC_KEY, "JWK point is not on secp256k1");
-  }
+  const compressed = secp.compress(raw);
+  if (!compressed) throw new CryptoError(CryptoErrorCode.BAD_PUBLIC_KEY, "JWK point is not on secp256k1");
+  return compressed;
 }

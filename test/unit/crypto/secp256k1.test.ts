@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { createHash } from "node:crypto";
 import {
   type SecpBackend,
+  decompress,
   isHighS,
   malleate,
   nativeBackend,
@@ -200,6 +201,23 @@ describe("crypto/secp256k1", () => {
         ),
         { numRuns: 60 },
       );
+    });
+
+    it("agree on compressing points: the same 33 bytes for curve points, undefined for anything else", () => {
+      fc.assert(
+        fc.property(fc.bigInt(1n, N - 1n), fc.nat(64), fc.integer({ min: 1, max: 255 }), (k, at, xor) => {
+          const point = nobleBackend.publicKey(bigToBytes32(k));
+          const raw = decompress(point);
+          const uncompressed = Uint8Array.from([4, ...raw.x, ...raw.y]);
+          for (const b of [nobleBackend, native]) expect(hex(b.compress(uncompressed)!), b.name).to.equal(hex(point));
+          const bent = uncompressed.slice();
+          bent[at]! ^= xor; // off the curve (or no longer an uncompressed point) in all but negligibly many cases
+          expect(native.compress(bent) === undefined).to.equal(nobleBackend.compress(bent) === undefined);
+        }),
+        { numRuns: 60 },
+      );
+      expect(native.compress(new Uint8Array(33))).to.equal(undefined);
+      expect(nobleBackend.compress(new Uint8Array(65))).to.equal(undefined);
     });
 
     it("agree on verify for arbitrary (possibly invalid) signatures and keys", () => {
