@@ -58,28 +58,52 @@ function head(major: number, n: number): Uint8Array {
 
 /**
  * encodeCanonical of a map whose values may be PreEncoded, with the same
- * bytes: the entries are sorted by the same key order and each value is
- * encoded once, so a large value two records share (a DID document in its
- * state record and in its version) is encoded once for both.
+ * bytes: the other entries are encoded as one map, and the pre-encoded ones
+ * are merged into it at their places in the key order. A large value two
+ * records share (a DID document, already inside its tx) is not encoded again.
  */
 export function encodeCanonicalMap(m: Record<string, CanonicalValue | PreEncoded>): Uint8Array {
-  const entries = Object.keys(m).map((k) => {
+  const rest: Record<string, CanonicalValue> = {};
+  const pre: Array<{ key: Uint8Array; value: Uint8Array }> = [];
+  let n = 0;
+  for (const k of Object.keys(m)) {
     if (k === "__proto__") throw new CodecError("map key __proto__ is not allowed");
     const v = m[k]!;
-    return { key: encodeCanonical(k), value: v instanceof PreEncoded ? v.bytes : encodeCanonical(v) };
-  });
-  entries.sort((a, b) => compareKeys(a.key, 0, a.key.length, b.key, 0, b.key.length));
-  const parts = [head(5, entries.length)];
-  for (const e of entries) parts.push(e.key, e.value);
+    if (v instanceof PreEncoded) pre.push({ key: encodeCanonical(k), value: v.bytes });
+    else {
+      rest[k] = v;
+      n++;
+    }
+  }
+  const base = encodeCanonical(rest);
+  if (pre.length === 0) return base;
+  pre.sort((a, b) => compareKeys(a.key, 0, a.key.length, b.key, 0, b.key.length));
+  const parts: Uint8Array[] = [head(5, n + pre.length)];
+  let pos = endOfHead(base);
+  let p = 0;
+  for (let i = 0; i < n; i++) {
+    const keyEnd = endOfItem(base, pos);
+    const valueEnd = endOfItem(base, keyEnd);
+    for (; p < pre.length && compareKeys(pre[p]!.key, 0, pre[p]!.key.length, base, pos, keyEnd) < 0; p++) parts.push(pre[p]!.key, pre[p]!.value);
+    parts.push(base.subarray(pos, valueEnd));
+    pos = valueEnd;
+  }
+  for (; p < pre.length; p++) parts.push(pre[p]!.key, pre[p]!.value);
   let size = 0;
-  for (const p of parts) size += p.length;
+  for (const part of parts) size += part.length;
   const out = new Uint8Array(size);
   let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
   }
   return out;
+}
+
+/** Where the first item inside a container starts: after its head. */
+function endOfHead(bytes: Uint8Array): number {
+  const ai = bytes[0]! & 0x1f;
+  return ai < 24 ? 1 : 1 + (1 << (ai - 24));
 }
 
 export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
