@@ -1,19 +1,15 @@
 /**
- * The canonical codec: deterministic CBOR (RFC 8949 section 4.2), written
- * by cbor-writer.ts (byte for byte what cborg's default encoder writes, as
- * the tests check) and decoded by cborg. Everything that is hashed or
- * signed is encoded here, so every node derives the same bytes from the
- * same value (invariant 1).
+ * The canonical codec: deterministic CBOR (RFC 8949 section 4.2) through
+ * cborg. Everything that is hashed or signed is encoded here, so every node
+ * derives the same bytes from the same value (invariant 1).
  *
  * Decoding is strict: indefinite lengths, undefined, NaN/Infinity, bigints
  * beyond 2^53, duplicate map keys and non-minimal integers are refused, and
- * the bytes must be exactly what encoding the value writes (checked on the
- * bytes, see checkCanonicalForm), so each value has exactly one accepted
- * encoding. Any failure is a CodecError, never another exception.
+ * the bytes must re-encode to themselves, so each value has exactly one
+ * accepted encoding. Any failure is a CodecError, never another exception.
  * Test vectors: docs/codec.md.
  */
-import { decode as cborDecode } from "cborg";
-import { writeCanonical } from "./cbor-writer.js";
+import { decode as cborDecode, encode as cborEncode } from "cborg";
 import { isUtf8 } from "node:buffer";
 import { CodecError } from "./errors.js";
 
@@ -43,7 +39,7 @@ export const MAX_DEPTH = 16;
 
 export function encodeCanonical(value: CanonicalValue): Uint8Array {
   checkValue(value, 0);
-  return writeCanonical(value);
+  return cborEncode(value);
 }
 
 /** A value's canonical encoding (encodeCanonical's output), placed in a map as it is by encodeCanonicalMap. */
