@@ -4,14 +4,16 @@
  * node falls behind) consensus. The p2p handlers only decode, check and
  * queue; the engine's loop alone changes round state.
  */
-import type { CanonicalValue } from "../chain/codec.js";
+import { type CanonicalValue, encodeCanonical, mapValueBytes } from "../chain/codec.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
 import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
-import { ChainError } from "../chain/errors.js";
+import { ChainError, DidErrorCode, TxErrorCode } from "../chain/errors.js";
+import { TxType } from "../chain/tx.js";
+import { bytesEqual } from "../crypto/bytes.js";
 import type { EvidencePool } from "../consensus/evidence-pool.js";
 import type { Logger } from "./log.js";
 
@@ -79,6 +81,29 @@ export interface NodeNetwork {
   stop(): Promise<void>;
 }
 
+/** Refusals no state can explain: the tx does not decode, is for another chain, or is a create that contradicts its own document. */
+const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
+  TxErrorCode.DECODE,
+  TxErrorCode.TOO_LARGE,
+  TxErrorCode.UNKNOWN_TYPE,
+  TxErrorCode.BAD_FIELD,
+  TxErrorCode.WRONG_CHAIN,
+  TxErrorCode.HIGH_S_SIGNATURE,
+  DidErrorCode.INVALID_DID,
+  DidErrorCode.INVALID_DOCUMENT,
+  DidErrorCode.ID_MISMATCH,
+]);
+
+const CREATE_TYPE = encodeCanonical(TxType.DidCreate);
+
+function isStatelessRefusal(e: ChainError, encoded: Uint8Array): boolean {
+  if (STATELESS_REFUSALS.has(e.code)) return true;
+  // A create is checked against the key in its own document: a bad signature there is forged, not stale.
+  if (e.code !== TxErrorCode.BAD_SIGNATURE) return false;
+  const type = mapValueBytes(encoded, "type");
+  return type !== undefined && bytesEqual(type, CREATE_TYPE);
+}
+
 export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): NodeNetwork {
   const plog = deps.log.child("p2p");
   const log: P2pLog = (level, msg, fields) => {
@@ -97,9 +122,13 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         await mempool.add(encoded);
         return true;
       } catch (e) {
-        // A refused tx is no fault of the peer (a race with a block or with its signer's other txs): dropped, not relayed.
-        if (!(e instanceof ChainError)) plog.warn("tx admission failed", { error: (e as Error)?.message ?? String(e) });
-        return false;
+        if (!(e instanceof ChainError)) {
+          plog.warn("tx admission failed", { error: (e as Error)?.message ?? String(e) });
+          return false;
+        }
+        // Malformed or forged whatever the state: the peer's fault. Other refusals may be races (a block, its signer's
+        // other txs): dropped, not relayed, not held against the peer.
+        return isStatelessRefusal(e, encoded) ? { fault: `${e.code}: ${e.message}` } : false;
       }
     },
   });

@@ -19,6 +19,7 @@ export {
 } from "./network.js";
 export {
   type TxAdmit,
+  type TxFault,
   type TxGossipCounters,
   type TxGossipDeps,
   MAX_TX_BATCH,

@@ -18,6 +18,7 @@ import type { CanonicalValue } from "../chain/codec.js";
 import { MAX_TX_BYTES, txHash } from "../chain/tx.js";
 import { toHex } from "../crypto/bytes.js";
 import { P2pErrorCode } from "./errors.js";
+import { Penalty } from "./limits.js";
 import { Channel } from "./frames.js";
 import type { P2pLog } from "./log.js";
 import type { P2pNetwork } from "./network.js";
@@ -59,11 +60,21 @@ export function decodeTxBatch(m: CanonicalValue): Uint8Array[] {
 }
 
 /**
- * Admission of a tx that arrived by gossip: true when admitted (it is then
- * relayed), false when refused. A refusal is no fault of the peer (the tx
- * may have lost a race with a block or another tx of its signer).
+ * A refusal that is the sending peer's fault whatever this node's state (a
+ * malformed tx, one for another chain, a bad signature no state can make
+ * good): the peer is scored for it as for any invalid message.
  */
-export type TxAdmit = (encoded: Uint8Array) => Promise<boolean>;
+export interface TxFault {
+  fault: string;
+}
+
+/**
+ * Admission of a tx that arrived by gossip: true when admitted (it is then
+ * relayed), false when refused for a reason that may be no fault of the
+ * peer (the tx lost a race with a block or another tx of its signer), a
+ * TxFault when it is.
+ */
+export type TxAdmit = (encoded: Uint8Array) => Promise<boolean | TxFault>;
 
 export interface TxGossipDeps {
   admit: TxAdmit;
@@ -198,7 +209,12 @@ export class TxGossip {
       this.known.set(key, have);
       this.inFlight++;
       this.admit(encoded).then(
-        (admitted) => this.admitted(key, encoded, have, admitted),
+        (admitted) => {
+          if (typeof admitted === "object") {
+            this.network.reportBad(peer.id, `invalid tx: ${admitted.fault}`, Penalty.INVALID_MESSAGE);
+            this.admitted(key, encoded, have, false);
+          } else this.admitted(key, encoded, have, admitted);
+        },
         (e: unknown) => {
           this.log("warn", "tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
           this.admitted(key, encoded, have, false);

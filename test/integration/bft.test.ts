@@ -14,6 +14,7 @@ import { Channel } from "../../src/p2p/index.js";
 import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
 import { VoteStep } from "../../src/consensus/vote.js";
 import { duplicateVoteEvidence, encodeEvidence } from "../../src/consensus/evidence.js";
+import { decodeTx, encodeTx } from "../../src/chain/tx.js";
 import { RawPeer } from "../helpers/p2p.js";
 import { removeHome, runCli, tempHome } from "../helpers/node-process.js";
 import { type Devnet, checkNoFork, createDevnet, sleep, waitForHeight } from "../helpers/devnet.js";
@@ -213,6 +214,17 @@ describe("integration: BFT consensus with 4 validator processes", function () {
         evidenceForger.sendFrame(Channel.Evidence, encodeEvidence(duplicateVoteEvidence(vote(1), vote(2))));
       }
       await evidenceForger.closed;
+
+      // Creates whose signatures do not match their own documents are forged whatever the state: the gossiping peer is dropped.
+      const txForger = RawPeer.connect(port, { chainId: net.chainId, genesisHash });
+      expect(await txForger.handshaken).to.equal(true);
+      const forgedCreates = Array.from({ length: 8 }, () => {
+        const tx = decodeTx(Uint8Array.from(Buffer.from(createDidTx(net.chainId, deriveKey(generateMnemonic(), 0)).base64, "base64")), net.chainId);
+        tx.sig[5]! ^= 0x01; // inside r: still low-S, no longer valid
+        return encodeTx(tx);
+      });
+      txForger.sendFrame(Channel.Tx, forgedCreates);
+      await txForger.closed;
       expect((await target.rpc<{ evidence: unknown[] }>("evidence_list", {})).evidence).to.deep.equal([]);
 
       const h = await target.height();

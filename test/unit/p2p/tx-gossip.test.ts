@@ -22,7 +22,7 @@ import { Channel, encodeFrame } from "../../../src/p2p/frames.js";
 import type { P2pNetwork, PenaltyEvent } from "../../../src/p2p/network.js";
 import type { P2pOptions } from "../../../src/p2p/options.js";
 import type { PeerInfo } from "../../../src/p2p/peer.js";
-import { MAX_TX_BATCH, MAX_TX_BATCH_BYTES, MAX_TX_BATCH_FRAME_BYTES, TxGossip, decodeTxBatch } from "../../../src/p2p/tx-gossip.js";
+import { MAX_TX_BATCH, MAX_TX_BATCH_BYTES, MAX_TX_BATCH_FRAME_BYTES, TxGossip, type TxFault, decodeTxBatch } from "../../../src/p2p/tx-gossip.js";
 import { CHAIN_ID, createTx, deactivateTx, fixedKey, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 import { GENESIS_HASH, RawPeer, connect, eventually, nextEvent, startNetwork } from "../../helpers/p2p.js";
 
@@ -57,7 +57,7 @@ describe("p2p/tx-gossip", function () {
   });
 
   /** A network with tx gossip whose admission records each call and accepts what `accept` accepts. */
-  async function gossipNode(opts: Partial<P2pOptions> = {}, accept: (t: Uint8Array) => boolean = () => true): Promise<GossipNode> {
+  async function gossipNode(opts: Partial<P2pOptions> = {}, accept: (t: Uint8Array) => boolean | TxFault = () => true): Promise<GossipNode> {
     const { net } = await startNetwork(opts);
     running.push(net);
     const calls: string[] = [];
@@ -237,6 +237,23 @@ describe("p2p/tx-gossip", function () {
       expect(b.gossip.counters.duplicatesIn).to.equal(1);
       expect(c.calls).to.deep.equal([tx(1), tx(3)].map(hexOf));
     });
+  });
+
+  it("a tx refused as forged (a TxFault) costs its sender a penalty and is not relayed; repeats ban it", async () => {
+    const a = await gossipNode();
+    const b = await gossipNode({}, (t) => (numberOf(t) >= 100 ? { fault: "TX_BAD_SIGNATURE: forged" } : true));
+    const c = await gossipNode();
+    await connect(a.net, b.net);
+    await connect(b.net, c.net);
+    a.gossip.submit(tx(1));
+    a.gossip.submit(tx(100));
+    await settled([a, b, c]);
+    expect(c.calls).to.deep.equal([tx(1)].map(hexOf));
+    expect(b.gossip.counters).to.include({ admitted: 1, refused: 1 });
+    expect(b.net.peer(a.net.nodeId)!.score).to.be.below(0);
+    // Enough forged txs and the sender is dropped and banned.
+    for (let i = 101; i < 110; i++) a.gossip.submit(tx(i));
+    await eventually(() => b.net.isBanned(a.net.nodeId), "forger banned");
   });
 
   describe("malformed batches", () => {
