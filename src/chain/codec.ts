@@ -11,6 +11,7 @@
  */
 import { decode as cborDecode, encode as cborEncode } from "cborg";
 import { isUtf8 } from "node:buffer";
+import { concatBytes } from "../crypto/bytes.js";
 import { CodecError } from "./errors.js";
 
 /** The values the codec carries: JSON's, minus floats, plus byte strings. */
@@ -89,15 +90,7 @@ export function encodeCanonicalMap(m: Record<string, CanonicalValue | PreEncoded
     pos = valueEnd;
   }
   for (; p < pre.length; p++) parts.push(pre[p]!.key, pre[p]!.value);
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** Where the first item inside a container starts: after its head. */
@@ -122,6 +115,33 @@ export function decodeCanonical(bytes: Uint8Array): CanonicalValue {
     throw new CodecError(`malformed value: ${(e as Error).message}`);
   }
   return value as CanonicalValue;
+}
+
+/** The head readHead read last (kept in one object: the walks read a head per item and allocate nothing for it). */
+const lastHead = { major: 0, ai: 0, arg: 0 };
+
+/**
+ * Read the head of the item at `pos` into lastHead and return where its
+ * content starts: definite lengths only (an argument in 0, 1, 2, 4 or 8
+ * extra bytes), anything else is refused.
+ */
+function readHead(bytes: Uint8Array, pos: number): number {
+  if (pos >= bytes.length) throw new CodecError("malformed CBOR: truncated");
+  const ib = bytes[pos++]!;
+  const ai = ib & 0x1f;
+  let arg = ai;
+  if (ai >= 24) {
+    if (ai > 27) throw new CodecError("malformed CBOR: indefinite length or reserved header");
+    const n = 1 << (ai - 24);
+    if (pos + n > bytes.length) throw new CodecError("malformed CBOR: truncated");
+    arg = 0;
+    for (let i = 0; i < n; i++) arg = arg * 256 + bytes[pos + i]!;
+    pos += n;
+  }
+  lastHead.major = ib >> 5;
+  lastHead.ai = ai;
+  lastHead.arg = arg;
+  return pos;
 }
 
 /** A container being walked: items still to read, and for a map the previous key's bytes (its order is checked against the next). */
@@ -154,22 +174,13 @@ function checkCanonicalForm(bytes: Uint8Array): void {
     // In a map, items alternate key, value: an even count left means a key comes next.
     const isKey = top.map && top.items % 2 === 0;
     top.items--;
-    if (pos >= bytes.length) throw new CodecError("malformed CBOR: truncated");
     const start = pos;
-    const ib = bytes[pos++]!;
-    const major = ib >> 5;
-    const ai = ib & 0x1f;
-    let arg: number;
-    if (ai < 24) arg = ai;
-    else if (ai <= 27) {
+    pos = readHead(bytes, pos);
+    const { major, ai, arg } = lastHead;
+    if (ai >= 24) {
       if (major === 7) throw new CodecError("floats and extended simple values are not allowed");
-      const n = 1 << (ai - 24);
-      if (pos + n > bytes.length) throw new CodecError("malformed CBOR: truncated");
-      arg = 0;
-      for (let i = 0; i < n; i++) arg = arg * 256 + bytes[pos + i]!;
-      pos += n;
-      if (arg < (ai === 24 ? 24 : 2 ** (8 * (n / 2)))) throw new CodecError("non-canonical encoding: a head longer than needed");
-    } else throw new CodecError("malformed CBOR: indefinite length or reserved header");
+      if (arg < (ai === 24 ? 24 : 2 ** (4 << (ai - 24)))) throw new CodecError("non-canonical encoding: a head longer than needed");
+    }
     if (isKey && major !== 3) throw new CodecError("map keys must be text");
     switch (major) {
       case 2:
@@ -232,18 +243,8 @@ export function endOfItem(bytes: Uint8Array, pos: number): number {
   let items = 1;
   while (items > 0) {
     items--;
-    if (pos >= bytes.length) throw new CodecError("malformed CBOR: truncated");
-    const ib = bytes[pos++]!;
-    const major = ib >> 5;
-    const ai = ib & 0x1f;
-    let arg: number;
-    if (ai < 24) arg = ai;
-    else if (ai <= 27) {
-      const n = 1 << (ai - 24);
-      arg = 0;
-      for (let i = 0; i < n; i++) arg = arg * 256 + bytes[pos + i]!;
-      pos += n;
-    } else throw new CodecError("malformed CBOR: indefinite length or reserved header");
+    pos = readHead(bytes, pos);
+    const { major, arg } = lastHead;
     if (major === 2 || major === 3) pos += arg;
     else if (major === 4) items += arg;
     else if (major === 5) items += arg * 2;
