@@ -23,14 +23,18 @@ export function toBase64(bytes: Uint8Array): string {
   return base64.encode(bytes);
 }
 
-/** Strict padded base64 (RFC 4648 section 4); anything else is a typed error. */
+/**
+ * Strict padded base64 (RFC 4648 section 4); anything else is a typed
+ * error. Decoded natively (every tx submitted over RPC comes this way). The
+ * native decoder skips what is not base64, so the text must be exactly the
+ * encoding of what it decodes to: that refuses other characters, missing
+ * or extra padding and non-zero padding bits alike.
+ */
 export function fromBase64(text: string): Uint8Array {
   if (typeof text !== "string") throw new CryptoError(CryptoErrorCode.BAD_ENCODING, "expected base64 string");
-  try {
-    return base64.decode(text);
-  } catch {
-    throw new CryptoError(CryptoErrorCode.BAD_ENCODING, "invalid base64");
-  }
+  const decoded = Buffer.from(text, "base64");
+  if (decoded.toString("base64") !== text) throw new CryptoError(CryptoErrorCode.BAD_ENCODING, "invalid base64");
+  return new Uint8Array(decoded);
 }
 
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { base58 } from "@scure/base";
+import { base58, base64 } from "@scure/base";
 import {
   base58btcDecode,
   base58btcEncode,
@@ -143,6 +143,32 @@ describe("crypto/encoding", () => {
       expectCodedError(() => fromHex("abc"), CryptoError, CryptoErrorCode.BAD_ENCODING);
       expectCodedError(() => fromHex("abcd", 3), CryptoError, CryptoErrorCode.BAD_ENCODING);
       expectCodedError(() => fromBase64("a"), CryptoError, CryptoErrorCode.BAD_ENCODING);
+    });
+
+    it("fromBase64 accepts and refuses exactly what a strict RFC 4648 decoder does, with the same bytes", () => {
+      const strict = (t: string): string | undefined => {
+        try {
+          return hex(base64.decode(t));
+        } catch {
+          return undefined;
+        }
+      };
+      const ours = (t: string): string | undefined => {
+        try {
+          return hex(fromBase64(t));
+        } catch (e) {
+          expect(e).to.be.instanceOf(CryptoError);
+          return undefined;
+        }
+      };
+      const alphabet = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n".split(""));
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: alphabet, maxLength: 24 }), fc.uint8Array({ maxLength: 30 }).map(toBase64)), fc.nat(), fc.constantFrom("", "=", "A", " ", "QR=="), (t, at, extra) => {
+          for (const v of [t, t.slice(0, at % (t.length + 1)) + extra + t.slice(at % (t.length + 1))]) expect(ours(v), JSON.stringify(v)).to.equal(strict(v));
+        }),
+        { numRuns: 3000 },
+      );
+      for (const t of ["", "QQ==", "QR==", "QUI=", "QUJ=", "QUJD", "Q===", "QQ=", "QQ", "QUJD\n"]) expect(ours(t), t).to.equal(strict(t));
     });
   });
 });
