@@ -426,11 +426,12 @@ export interface BlockEffects {
   documents: Map<DidDocument, Uint8Array>;
 }
 
-/** The bytes of a create's or update's document inside its encoded tx. */
-function documentBytesOf(c: CheckedTx): Uint8Array | undefined {
+/** A create's or update's document with its bytes inside the encoded tx. */
+function documentOf(c: CheckedTx): { document: DidDocument; bytes: Uint8Array } | undefined {
   if (c.tx.type !== TxType.DidCreate && c.tx.type !== TxType.DidUpdate) return undefined;
   const payload = mapValueBytes(c.encoded, "payload");
-  return payload && mapValueBytes(payload, "document");
+  const bytes = payload && mapValueBytes(payload, "document");
+  return bytes && { document: c.tx.payload.document, bytes };
 }
 
 /**
@@ -449,8 +450,8 @@ export function applyBlockTxs(view: StateView, txs: readonly CheckedTx[], ctx: E
       overlay.apply(effect);
       if (effect.version) versions.push(effect.version);
       if (effect.credential) credentials.push(effect.credential);
-      const doc = documentBytesOf(c);
-      if (doc && (c.tx.type === TxType.DidCreate || c.tx.type === TxType.DidUpdate)) documents.set(c.tx.payload.document, doc);
+      const doc = documentOf(c);
+      if (doc) documents.set(doc.document, doc.bytes);
     } catch (e) {
       if (e instanceof ChainError) throw new ChainError(e.code, `tx ${i} (${toHex(c.hash)}): ${e.message}`, { index: i, ...e.data });
       throw e;

@@ -62,7 +62,7 @@ export function didRecordHash(encoded: Uint8Array): Uint8Array {
 
 /**
  * `documentBytes`: the document's canonical encoding when the caller has it
- * (the tx that wrote the document carries it), so it is not encoded again;
+ * (inside the tx that brought the document), so it is not encoded again;
  * the bytes are the same either way.
  */
 export function encodeDidVersion(v: DidVersion, documentBytes?: Uint8Array): Uint8Array {

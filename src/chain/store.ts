@@ -7,7 +7,7 @@
  */
 import { Level } from "level";
 import { LRUCache } from "lru-cache";
-import { decodeCanonical, encodeCanonical, mapValueBytes } from "./codec.js";
+import { decodeCanonical, encodeCanonical } from "./codec.js";
 import {
   blockByHashKey,
   blockKey,
@@ -80,6 +80,8 @@ export interface BlockCommitBatch {
   /** Encodings of `writes`, as hashed into the state root. */
   encodedWrites: Map<string, Uint8Array>;
   versions: DidVersion[];
+  /** Encodings of documents the versions hold, by document object (BlockEffects.documents): not encoded again. */
+  documents?: ReadonlyMap<DidDocument, Uint8Array>;
   /** Credential anchors and status changes: the subject and issuer indexes. */
   credentials?: CredentialEvent[];
   smtNodes: Map<string, Uint8Array>;
@@ -464,8 +466,9 @@ export class ChainStore {
   /**
    * Compute the state root after `writes`, without writing anything. Returns
    * the records' encodings too, so commitBlock stores the bytes it hashed.
+   * `documents`: encodings of documents the writes hold, by document object
+   * (BlockEffects.documents), which are then not encoded again.
    */
-  /** `documents`: canonical encodings of documents the writes hold (by object), which are then not encoded again. */
   computeStateRoot(
     writes: Map<string, StateRecord>,
     documents?: ReadonlyMap<DidDocument, Uint8Array>,
@@ -506,12 +509,7 @@ export class ChainStore {
       batch.put(credentialIndexKey("subject", ev.subject, ev.id), EMPTY);
       batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
     }
-    for (const v of b.versions) {
-      // The DID's state record in this block holds the same document when v is its latest version: reuse its encoding.
-      const record = b.writes.get(v.did) as DidRecord | undefined;
-      const encoded = record?.document === v.document ? b.encodedWrites.get(v.did) : undefined;
-      batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, encoded && mapValueBytes(encoded, "document")));
-    }
+    for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
     for (const p of vals?.pending ?? []) batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));

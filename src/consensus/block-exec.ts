@@ -196,6 +196,7 @@ export function commitExecuted(store: ChainStore, ex: ExecutedBlock, commit: Com
     writes: ex.effects.writes,
     encodedWrites: ex.encodedWrites,
     versions: ex.effects.versions,
+    documents: ex.effects.documents,
     credentials: ex.effects.credentials,
     smtNodes: ex.smtNodes,
     evidence: ex.evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
