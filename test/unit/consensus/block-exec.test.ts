@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { headerHash } from "../../../src/chain/block.js";
 import { SignatureVerifier } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { type BlockExecDeps, BlockValidationError, buildBlock, validateBlock } from "../../../src/consensus/block-exec.js";
+import { type BlockExecDeps, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "../../../src/consensus/block-exec.js";
 import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
 
@@ -62,6 +62,16 @@ describe("consensus/block-exec: validating a proposal", function () {
     expect(ex.txs[1]!.tx).to.equal(v.mempool.get(txs[1]!.hash)!.tx);
     expect(ex.txs[2]!.tx).to.deep.equal(txs[2]!.tx);
     expect(ex.txs[3]!.tx).to.deep.equal(txs[3]!.tx);
+
+    // Committed with the documents' encodings taken from the txs: state records and versions read back as the documents.
+    await commitExecuted(v.store, ex, { height: 1, round: 0, blockHash: ex.hash, sigs: [] });
+    expect(ex.effects.documents.size).to.equal(4);
+    for (const c of txs) {
+      const did = c.tx.signer;
+      const document = (c.tx.payload as { document: unknown }).document;
+      expect((await v.store.getDid(did))?.document).to.deep.equal(document);
+      expect((await v.store.getDidVersions(did)).map((x) => x.document)).to.deep.equal([document]);
+    }
 
     // Without a pool: the same header from decoding every tx.
     const w = await chain();
