@@ -254,6 +254,18 @@ export function endOfItem(bytes: Uint8Array, pos: number): number {
   return pos;
 }
 
+/** Encodings of the few field names mapValueBytes is asked for (it runs for every tx of every block). */
+const keyEncodings = new Map<string, Uint8Array>();
+
+function encodedKey(key: string): Uint8Array {
+  let e = keyEncodings.get(key);
+  if (!e) {
+    e = encodeCanonical(key);
+    if (keyEncodings.size < 64) keyEncodings.set(key, e);
+  }
+  return e;
+}
+
 /**
  * The encoded value of text key `key` in the encoded map `bytes` (bytes
  * decodeCanonical accepts, of fewer than 24 entries: the records this is
@@ -263,7 +275,7 @@ export function endOfItem(bytes: Uint8Array, pos: number): number {
 export function mapValueBytes(bytes: Uint8Array, key: string): Uint8Array | undefined {
   const ib = bytes[0];
   if (ib === undefined || ib >> 5 !== 5 || (ib & 0x1f) >= 24) return undefined;
-  const want = encodeCanonical(key);
+  const want = encodedKey(key);
   let pos = 1;
   for (let i = 0; i < (ib & 0x1f); i++) {
     const keyEnd = endOfItem(bytes, pos);

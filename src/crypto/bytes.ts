@@ -56,7 +56,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  // Long inputs (the canonical re-encode check of every p2p frame, block and tx) compare natively; a loop is cheaper for hashes.
+  // Long inputs (encodings, blocks) compare natively; a loop is cheaper for hashes and keys.
   if (a.length > 64) return Buffer.compare(a, b) === 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -34,9 +34,6 @@ import { Connection, type ConnectionHost, type PeerInfo } from "./peer.js";
  * - unset (block sync): point-to-point messages, no dedupe.
  */
 
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
-}
 export type GossipMode = "auto" | "manual";
 
 export interface ChannelHandler<T> {
@@ -110,6 +107,11 @@ interface PersistentPeer {
 
 /** Most bans remembered at once. */
 const MAX_BANS = 10_000;
+
+/** The WebSocket mask of outbound frames: all zero, so neither side XORs the payload (see dial). */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
 
 export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements ConnectionHost {
   readonly opts: P2pOptions;
