@@ -76,7 +76,11 @@ export function createResolveDid(api: DidReadApi, clock: () => number = Date.now
       return resolveNumbered(did, rec, n);
     }
     if (opts.versionTime !== undefined) {
-      const n = await api.didVersionAt(did, versionTimeBound(opts.versionTime));
+      // The record knows the ends of the history: only a time inside it needs the index.
+      const bound = versionTimeBound(opts.versionTime);
+      if (bound >= rec.updated) return current(rec);
+      if (bound < rec.created) return resolutionError("notFound", `${did} did not exist at ${opts.versionTime}`);
+      const n = await api.didVersionAt(did, bound);
       if (n === undefined) return resolutionError("notFound", `${did} did not exist at ${opts.versionTime}`);
       // A block committed after the record was read may hold a later version; answer as of the record.
       return resolveNumbered(did, rec, Math.min(n, rec.versionId));
