@@ -229,7 +229,14 @@ export class ChainStore {
     const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
     const head = await db.get(HEAD);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
-    if (head) await store.checkVersionIndex();
+    if (head) {
+      try {
+        await store.checkVersionIndex();
+      } catch (e) {
+        await db.close();
+        throw e;
+      }
+    }
     return store;
   }
 
