@@ -29,6 +29,7 @@ import { SubscriptionHub, type TxOutcome } from "../rpc/subscriptions.js";
 import { registerWebSocket, type WebSocketEndpoint } from "../rpc/ws.js";
 import { fastifyLogger } from "./fastify-logger.js";
 import { registerResolverRoutes } from "../rpc/resolver-http.js";
+import { registerExplorer } from "../explorer/routes.js";
 import { createResolveDid } from "../rpc/resolve.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
 import { join } from "node:path";
@@ -308,6 +309,7 @@ export class SidNode {
         registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing() });
         registerMetrics(app, metrics);
         ws = registerWebSocket(app, { methods, hub, options: rpcOpts });
+        registerExplorer(app, { genesisFile: paths.genesisFile });
         registerResolverRoutes(app, createResolveDid(node.readApi()));
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });

@@ -187,9 +187,9 @@ export function registerWebSocket(app: FastifyInstance, deps: WebSocketDeps): We
     if (connections.size >= o.wsMaxConnections) {
       return refuseUpgrade(socket, 503, "Service Unavailable", `the node serves at most ${o.wsMaxConnections} WebSocket connections`);
     }
-    // Browsers send Origin; the same origins as for CORS may connect. Other clients send none.
+    // Browsers send Origin; the node's own pages (the explorer) and the same origins as for CORS may connect. Other clients send none.
     const origin = req.headers.origin;
-    if (origin !== undefined && !originAllowed(o.cors, origin)) {
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host) && !originAllowed(o.cors, origin)) {
       return refuseUpgrade(socket, 403, "Forbidden", "this origin may not use the node (see rpc.cors)");
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -247,4 +247,14 @@ export function registerWebSocket(app: FastifyInstance, deps: WebSocketDeps): We
     await endpoint.close();
   });
   return endpoint;
+}
+
+/** A page this node served itself: the Origin names the host the browser connected to (HTTP POST from it needs no CORS either). */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
