@@ -1,6 +1,6 @@
 /** The explorer's pages. Each renders into the view element and may register live updates it removes on leave. */
 import { type Live, RpcFailure, rpc, rpcOptional } from "./api.js";
-import { ago, card, h, json, link, short, table } from "./dom.js";
+import { ago, append, card, h, json, link, short, table } from "./dom.js";
 import { checkResolutionProof } from "./proof.js";
 
 export interface Page {
@@ -52,6 +52,8 @@ interface Validator {
 }
 
 const MAX_BLOCK_ROWS = 20;
+/** Versions listed on a DID's page (the rest are one resolve away). */
+const TIMELINE_VERSIONS = 50;
 
 function failure(e: unknown): HTMLElement {
   const text = e instanceof RpcFailure ? `${e.message}${e.data && typeof e.data === "object" && "reason" in e.data ? ` (${String((e.data as { reason: unknown }).reason)})` : ""}` : (e as Error).message;
@@ -245,21 +247,26 @@ export async function didPage(did: string, live: Live, at: { versionId?: string;
   );
 
   // The timeline: every version, and what it changed (the latest few compared in full).
-  const history = await rpc<{ versions: HistoryEntry[] }>("did_history", { did });
+  // The latest versions only: did_history pages forward from a version number, and the current one is known.
+  const total = Number(current.didDocumentMetadata.versionId ?? 0) || 0;
+  const history = await rpc<{ versions: HistoryEntry[] }>("did_history", { did, after: String(Math.max(0, total - TIMELINE_VERSIONS)), limit: TIMELINE_VERSIONS });
   const versions = history.versions;
   const compared = versions.slice(-10);
   const docs = await Promise.all(
     compared.map(async (v) => (await rpc<Resolution>("did_resolve", { did, versionId: v.versionId })).didDocument),
   );
-  const before = compared.length < versions.length ? (await rpc<Resolution>("did_resolve", { did, versionId: versions[versions.length - compared.length - 1]!.versionId })).didDocument : null;
+  // The version before the first one compared, unless that one is the creation.
+  const firstNumber = Number(compared[0]?.versionId ?? 1);
+  const before = firstNumber > 1 ? (await rpc<Resolution>("did_resolve", { did, versionId: String(firstNumber - 1) })).didDocument : null;
   const changes = new Map<string, string[]>();
   compared.forEach((v, i) => {
     const prev = i === 0 ? before : docs[i - 1]!;
     const next = v.operation === "deactivate" ? null : docs[i]!;
     changes.set(v.versionId, i === 0 && !before ? ["created"] : describeChange(prev, next));
   });
-  el.append(
-    h("h2", {}, `Versions (${versions.length})`),
+  append(el, [
+    h("h2", {}, `Versions (${total || versions.length})`),
+    total > versions.length ? h("p", { class: "muted" }, `The latest ${versions.length}; resolve any earlier one by its number above.`) : null,
     card(
       h(
         "ol",
@@ -280,7 +287,7 @@ export async function didPage(did: string, live: Live, at: { versionId?: string;
         ),
       ),
     ),
-  );
+  ]);
   const off = live.on("did", (r) => {
     const e = r as { did?: string };
     if (e.did === did && location.hash.startsWith(`#/did/${did}`)) window.dispatchEvent(new HashChangeEvent("hashchange"));
