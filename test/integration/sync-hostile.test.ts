@@ -143,7 +143,10 @@ describe("integration: block sync against lying peers", function () {
       await waitFor("the forger banned", async () => {
         far = (await full.height()) >= 20;
         return bannedIn(full, l!.peer.nodeId);
-      }, 30_000);
+      }, 30_000).catch((e) => {
+        console.log(full.output().split("\n").filter((x) => /sync|peer|probe|claim|consensus/.test(x)).slice(-30).join("\n"));
+        throw e;
+      });
       expect(full.output()).to.match(/does not verify|refused: BLOCK_INVALID|not block \d+ with a commit/);
       // The full node follows the chain from the honest peers.
       const top = Math.max(...(await Promise.all(v.map((n) => n.height()))));
