@@ -68,7 +68,11 @@ describe("integration: a full node syncs from genesis through validator-set chan
       const addedAt = await changeValidator(v0, v0.home, { publicKey: fresh.publicKey, name: "validator-new", power: 10 });
       await added.start();
       const five = [v0, v1, v2, v3, added];
-      await waitForHeight(five, addedAt + 4, 45_000);
+      await waitForHeight(five, addedAt + 4, 45_000).catch(async (e) => {
+        console.log(addedAt, await Promise.all(five.map((n) => n.height().catch(() => -1))));
+        console.log(added.output().split("\n").slice(-40).join("\n"));
+        throw e;
+      });
       expect(Object.keys(await powersAt(v0, addedAt + 2))).to.include(fresh.address);
 
       // Power change: validator 1 weighs 20.
