@@ -179,7 +179,7 @@ describe("consensus/bft-engine: hand-over to block sync and back", function () {
     const mine = await lockOnOwnProposal(t);
     expect(hex(mine)).not.to.equal(hex(decided.hash));
     proven = 1;
-    await until("height 2", () => t.e.currentHeight() === 2 && !t.e.isSyncing());
+    await until("height 2", () => t.e.roundState().height === 2 && !t.e.isSyncing());
     expect(t.store.head().height).to.equal(1);
     expect(hex(t.store.head().hash)).to.equal(hex(decided.hash));
     expect(t.e.roundState().height).to.equal(2);
