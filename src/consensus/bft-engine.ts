@@ -16,14 +16,24 @@
  *    machine, so the lock and the votes already given come back, and what
  *    was signed is answered from the WAL's signed records, never signed anew.
  *
- * When peers have committed the height this node works on (it was down or
- * partitioned), it stops consensus, fetches the missing blocks by block
- * sync (`catchUp`), and starts again at the new head.
+ * When a peer has proven that the height this node works on is decided (a
+ * block of that height with a commit that verifies against the height's
+ * set: `provenPeersHeight`) and this node has not decided it within
+ * catchUpAfterMs, it pauses consensus, fetches the missing blocks by block
+ * sync (`catchUp`) and resumes at the store's head: at the next height when
+ * sync moved the head, else at the height it was in, with its round state,
+ * lock and pending timeouts as they were. A claim alone (a status message)
+ * never pauses consensus: it only asks block sync for a proof
+ * (`requestProof`).
  *
  * Validator sets come from the chain's state (governance, effective at H+2)
  * and are read asynchronously; the machine and the p2p checks need them
  * synchronously, so the sets of h-1, h and h+1 are fetched before height h
- * starts (h+1 is known: the store answers up to head + 2). The machine
+ * starts (h+1 is known: the store answers up to head + 2). A message of a
+ * height whose set this node cannot know yet (beyond head + 2) is kept
+ * unverified, within bounds, and neither relayed nor held against its
+ * sender: it is checked when its height starts, against that height's set,
+ * and only that check may cost the sender. The machine
  * signs only at heights whose set holds this node's key: a validator that
  * governance removed follows, one that it added starts signing. Proposer
  * priorities carry over a set change by ProposerPriorities.nextFor.
@@ -40,7 +50,7 @@ import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { CodedError } from "../errors.js";
-import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "./block-exec.js";
+import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, applyExecutedBlock, buildBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
 import { includableEvidence } from "./evidence-rules.js";
@@ -95,10 +105,18 @@ export interface BftEngineDeps {
   broadcast(msg: WireConsensusMessage, except?: string): void;
   /** A peer sent something provably wrong (a bad signature, an invalid block). */
   reportPeer?(peerId: string, reason: string): void;
-  /** Highest height a peer has announced, for catching up. */
+  /** Highest height a peer has announced (a claim, not a proof). */
   peersHeight?(): number | undefined;
-  /** Fetch blocks from peers until this node has what they have (block sync); resolves when caught up. */
-  catchUp?(): Promise<void>;
+  /** Highest height a connected peer has proven: it served that block with a commit that verified against the height's set. */
+  provenPeersHeight?(): number | undefined;
+  /** Ask block sync to have a peer that claims `height` prove it (fetch that block and check its commit); returns at once. */
+  requestProof?(height: number): void;
+  /**
+   * Fetch blocks from peers (block sync) at least up to `target`, a proven
+   * height, or as far as the peers can deliver; resolves when sync ends,
+   * whatever it found (no block at all included).
+   */
+  catchUp?(target: number): Promise<void>;
   /** Evidence not yet committed (the node's pool); a proposal includes what passes the block rule. */
   pendingEvidence?(): EncodedEvidence[];
   /** The machine found equivocation: the node pools and gossips it. */
@@ -108,16 +126,28 @@ export interface BftEngineDeps {
 }
 
 type Input =
-  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block; provisional?: true }
+  | { kind: "message"; msg: WireConsensusMessage; from: string | undefined; block?: Block; unverified?: true }
   | { kind: "timeout"; height: number; round: number; step: RoundStep }
   | { kind: "startHeight" }
-  | { kind: "checkPeers" };
+  | { kind: "checkPeers" }
+  | { kind: "catchUp"; target: number };
+
+/** A scheduled timeout, kept so that a height paused for block sync resumes with the same timers. */
+interface TimerSpec {
+  height: number;
+  round: number;
+  step: RoundStep;
+  ms: number;
+}
 
 /** The signed records of the height being replayed: answers to the machine's repeated requests. */
 interface SignedHistory {
   votes: Map<string, Vote>;
   proposals: Map<number, { proposal: Proposal; block: Uint8Array | null }>;
 }
+
+/** Unverified proposals (each carries a whole block) kept for heights whose set is not known yet. */
+const MAX_UNVERIFIED_PROPOSALS = 16;
 
 const voteKey = (round: number, type: VoteType) => `${round}/${type}`;
 
@@ -134,7 +164,8 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   private loopDone: Promise<void> | undefined;
   private readonly queue: Input[] = [];
   private wake: (() => void) | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Pending timers: round timeouts (with what they fire) and the next height's start after a decision (null). */
+  private readonly timers = new Map<NodeJS.Timeout, TimerSpec | null>();
 
   /** Height the machine works on; 0 before consensus started. */
   private height = 0;
@@ -210,7 +241,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.peerCheck);
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers.keys()) clearTimeout(t);
     this.timers.clear();
     this.wake?.();
     await this.loopDone;
@@ -227,24 +258,25 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     // Old heights are decided: nothing to do with their messages.
     if (height <= head) return false;
     const set = this.sets.get(height);
-    if (!set) {
-      // A height whose set is not at hand (ahead of h+1, or while syncing): fetch it, then check. Beyond head + 2 the
-      // store does not know it yet: the newest known set checks the signature provisionally (a node far behind keeps
-      // its peers' messages for when it catches up), and the message is checked again when its height starts.
-      const known = Math.min(height, head + 2);
-      this.deps.validatorSetAt(known).then(
-        (s) => {
-          if (known === height) this.cacheSet(height, s);
-          this.admitWithSet(msg, from, s, known !== height);
-        },
-        () => {},
-      );
+    if (set) return this.admitWithSet(msg, from, set);
+    if (height > head + 2) {
+      // The set of this height is not known yet (changes take effect at H+2): no check can be fair to the sender. Kept
+      // unverified for when the height starts (a node that is catching up uses its peers' current messages), within bounds.
+      this.push({ kind: "message", msg, from, unverified: true });
       return false;
     }
-    return this.admitWithSet(msg, from, set, false);
+    // A height whose set is known but not at hand: fetch it, then check.
+    this.deps.validatorSetAt(height).then(
+      (s) => {
+        this.cacheSet(height, s);
+        this.admitWithSet(msg, from, s);
+      },
+      () => {},
+    );
+    return false;
   }
 
-  private admitWithSet(msg: WireConsensusMessage, from: string, set: ValidatorSet, provisional: boolean): boolean {
+  private admitWithSet(msg: WireConsensusMessage, from: string, set: ValidatorSet): boolean {
     let block: Block | undefined;
     if (msg.kind === "proposal") {
       if (!verifyProposal(this.deps.chainId, msg.proposal, set)) {
@@ -265,8 +297,44 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       this.deps.reportPeer?.(from, "vote with a bad signature or from a non-validator");
       return false;
     }
-    this.push({ kind: "message", msg, from, ...(block ? { block } : {}), ...(provisional ? { provisional: true as const } : {}) });
+    this.push({ kind: "message", msg, from, ...(block ? { block } : {}) });
     return true;
+  }
+
+  /**
+   * The check of a message that arrived before its height's set was known,
+   * now against that set: the sender pays only for what this check refuses.
+   * Returns the input ready for the machine (the proposal's block decoded),
+   * or undefined.
+   */
+  private verifyLate(input: Extract<Input, { kind: "message" }>, set: ValidatorSet): Extract<Input, { kind: "message" }> | undefined {
+    const { msg, from } = input;
+    const blame = (why: string) => {
+      if (from !== undefined) this.deps.reportPeer?.(from, why);
+      return undefined;
+    };
+    if (msg.kind === "vote") return verifyVote(this.deps.chainId, msg.vote, set) ? { kind: "message", msg, from } : blame("vote with a bad signature or from a non-validator");
+    if (!verifyProposal(this.deps.chainId, msg.proposal, set)) return blame("proposal with a bad signature or from a non-validator");
+    let block: Block;
+    try {
+      block = decodeBlock(msg.block);
+    } catch (e) {
+      return blame(`proposal with an undecodable block: ${(e as Error).message}`);
+    }
+    if (!bytesEqual(headerHash(block.header), msg.proposal.blockHash)) return blame("proposal whose block does not hash to its blockHash");
+    return { kind: "message", msg, from, block };
+  }
+
+  /**
+   * Whether `commit` proves `block` decided: it names the block and carries
+   * more than 2/3 of the power of the set of the block's height. Undefined
+   * when that set is not known here yet (beyond head + 2): no proof either way.
+   */
+  async verifyCommitOf(block: Block, commit: Commit): Promise<boolean | undefined> {
+    const h = block.header.height;
+    if (commit.height !== h || !bytesEqual(commit.blockHash, headerHash(block.header))) return false;
+    if (h > this.deps.store.head().height + 2) return undefined;
+    return verifyCommit(this.deps.chainId, commit, await this.setAt(h));
   }
 
   /** A block committed by block sync: verify it against its commit and store it. Only while syncing. */
@@ -274,15 +342,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     if (!this.syncing) throw new BlockValidationError("consensus is running; synced blocks are not applied");
     const h = block.header.height;
     const set = await this.setAt(h);
-    const hash = headerHash(block.header);
-    if (!bytesEqual(commit.blockHash, hash) || commit.height !== h) throw new BlockValidationError(`commit is not for block ${h}`);
-    if (!verifyCommit(this.deps.chainId, commit, set)) throw new BlockValidationError(`commit of block ${h} does not verify against the validator set`);
     const pr = await this.prioritiesAt(h, set);
-    const ex = await validateBlock(this.exec, block, {
+    const ex = await verifyCommittedBlock(this.exec, block, commit, {
       validators: set,
       lastValidators: h > 1 ? await this.setAt(h - 1) : undefined,
-      proposer: pr.advance(commit.round).proposer(),
-      maxTime: undefined,
+      proposerOf: (round) => pr.advance(round).proposer(),
       setAt: (height) => this.setAt(height),
     });
     await this.commitBlock(ex, commit, pr);
@@ -325,6 +389,8 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
         return this.startHeight();
       case "checkPeers":
         return this.checkPeers();
+      case "catchUp":
+        return this.catchUp(input.target);
       case "timeout": {
         if (this.syncing || input.height !== this.height || this.decided) return;
         await this.walAppend({ kind: "timeout", height: input.height, round: input.round, step: input.step });
@@ -343,10 +409,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       return;
     }
     if (height < this.height || this.decided) return;
-    if (input.provisional) {
-      // The height started while its provisional check was in flight: check against the height's own set now.
-      const set = await this.setAt(height);
-      if (!(msg.kind === "vote" ? verifyVote(this.deps.chainId, msg.vote, set) : verifyProposal(this.deps.chainId, msg.proposal, set))) return;
+    if (input.unverified) {
+      // Its height has started: the check against the height's own set, the only one that may cost the sender.
+      const checked = this.verifyLate(input, await this.setAt(height));
+      if (!checked) return;
+      return this.onMessage(checked);
     }
     this.remember(msg);
     // Relay before handling: gossip must reach nodes that lack it (the network skips peers that have it).
@@ -382,6 +449,17 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   }
 
   private buffer(input: Input): void {
+    if (input.kind !== "message") return;
+    if (input.unverified) {
+      // Unverified messages cost nobody anything: they get a small share of the buffer, proposals (whole blocks) a smaller one.
+      const isProposal = input.msg.kind === "proposal";
+      const same = this.future.filter((i) => i.kind === "message" && i.unverified && (i.msg.kind === "proposal") === isProposal).length;
+      const cap = isProposal ? MAX_UNVERIFIED_PROPOSALS : Math.max(1, Math.floor(this.opts.maxBufferedMessages / 4));
+      if (same >= cap) {
+        const i = this.future.findIndex((f) => f.kind === "message" && f.unverified && (f.msg.kind === "proposal") === isProposal);
+        this.future.splice(i, 1);
+      }
+    }
     this.future.push(input);
     if (this.future.length > this.opts.maxBufferedMessages) this.future.shift();
   }
@@ -468,13 +546,15 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const inputs = await this.loadWal(height);
     await this.run(this.machine.handle({ kind: "start", height, validators, proposerOf: (r) => this.proposerOf(r) }));
     await this.replayWal(height, inputs);
+    await this.handleBuffered();
+  }
+
+  /** The buffered messages of the current height, handled now (unverified ones checked first, in onMessage). */
+  private async handleBuffered(): Promise<void> {
+    const height = this.height;
     const ready = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) === height);
     this.future = this.future.filter((i) => i.kind === "message" && heightOf(i.msg) > height);
-    for (const i of ready) {
-      // Checked against another height's set when it arrived: check again against this height's.
-      if (i.kind === "message" && i.provisional && !(i.msg.kind === "vote" ? verifyVote(this.deps.chainId, i.msg.vote, validators) : verifyProposal(this.deps.chainId, i.msg.proposal, validators))) continue;
-      await this.handleInput(i);
-    }
+    for (const i of ready) await this.handleInput(i);
   }
 
   /** The WAL's records of `height`: signed ones answer the machine's requests (never a new signature); the inputs are returned for replay. */
@@ -523,23 +603,60 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     this.deps.log("info", "WAL replayed", { height, round: rs.round, step: rs.step, lockedRound: rs.lockedRound });
   }
 
-  private async checkPeers(): Promise<void> {
+  /**
+   * Peers may have decided this node's height without it (it was down, cut
+   * off, or missed the proposal). A claim (status) is not enough to stop
+   * voting: it only asks block sync for a proof. A proven height, after
+   * catchUpAfterMs at this height, pauses consensus for block sync.
+   */
+  private checkPeers(): void {
     if (this.syncing || this.height === 0 || !this.deps.catchUp) return;
-    const best = this.deps.peersHeight?.();
-    if (best === undefined || best < this.height) return;
     if (this.deps.clock() - this.heightStartedAt < this.opts.catchUpAfterMs) return;
-    // Peers decided our height (and maybe more) while we did not: fetch their blocks.
-    this.deps.log("info", "behind the peers: catching up by block sync", { height: this.height, peersHeight: best });
+    const proven = this.deps.provenPeersHeight?.();
+    if (proven !== undefined && proven >= this.height) {
+      this.push({ kind: "catchUp", target: proven });
+      return;
+    }
+    const claimed = this.deps.peersHeight?.();
+    if (claimed !== undefined && claimed >= this.height) this.deps.requestProof?.(this.height);
+  }
+
+  /** Pause consensus, sync up to (at least) `target`, then resume at the store's head (resumeAfterSync). */
+  private async catchUp(target: number): Promise<void> {
+    if (this.syncing || this.height === 0 || !this.deps.catchUp || this.deps.store.head().height >= target) return;
+    this.deps.log("info", "behind the peers: catching up by block sync", { height: this.height, provenHeight: target, peersHeight: this.deps.peersHeight?.() });
     this.syncing = true;
-    for (const t of this.timers) clearTimeout(t);
+    // Round timers stop while blocks are fetched; kept to be armed again if this height goes on.
+    const paused = [...this.timers.values()].filter((t): t is TimerSpec => t !== null);
+    for (const t of this.timers.keys()) clearTimeout(t);
     this.timers.clear();
     try {
-      await this.deps.catchUp();
-    } finally {
-      const head = this.deps.store.head().height;
-      if (head >= this.height) await this.deps.wal?.endHeight(head);
-      this.push({ kind: "startHeight" });
+      await this.deps.catchUp(target);
+    } catch (e) {
+      this.deps.log("warn", "block sync failed; consensus goes on", { error: (e as Error).message });
     }
+    await this.resumeAfterSync(paused);
+  }
+
+  /**
+   * Back from block sync, whatever it found: when the head moved past the
+   * height in progress, that height is closed and the next one starts; when
+   * it did not (no block, a peer that could not deliver), the height goes on
+   * as it was: the machine's round state and lock are untouched, the paused
+   * timeouts are armed again, and what arrived meanwhile is handled.
+   */
+  private async resumeAfterSync(paused: readonly TimerSpec[]): Promise<void> {
+    const head = this.deps.store.head().height;
+    if (head >= this.height) {
+      await this.deps.wal?.endHeight(head);
+      this.deps.log("info", "block sync moved the head: consensus resumes at the next height", { height: head + 1 });
+      return this.startHeight();
+    }
+    this.syncing = false;
+    this.heightStartedAt = this.deps.clock();
+    this.deps.log("info", "block sync found no block of this height: consensus resumes where it was", { height: this.height, round: this.machine.roundState.round, step: this.machine.roundState.step });
+    for (const t of paused) if (t.height === this.height) this.schedule(t.height, t.round, t.step, t.ms);
+    await this.handleBuffered();
   }
 
   // ---------------------------------------------------------------------
@@ -585,7 +702,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       this.timers.delete(t);
       this.push({ kind: "timeout", height, round, step });
     }, ms);
-    this.timers.add(t);
+    this.timers.set(t, { height, round, step, ms });
   }
 
   private async castVote(type: VoteType, height: number, round: number, blockHash: Uint8Array): Promise<void> {
@@ -666,7 +783,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const ex = this.blocks.get(toHex(blockHash));
     if (!ex) throw new BlockValidationError(`decided block ${toHex(blockHash)} at height ${height} is not at hand`);
     this.decided = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers.keys()) clearTimeout(t);
     this.timers.clear();
     await this.commitBlock(ex, commit, this.priorities!);
     this.stats.heights++;
@@ -676,17 +793,14 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       this.timers.delete(t);
       this.push({ kind: "startHeight" });
     }, this.opts.timeoutCommitMs);
-    this.timers.add(t);
+    this.timers.set(t, null);
   }
 
   /** Store the block, its commit and the next height's priorities (for the next height's set) in one batch; then the mempool and the events. */
   private async commitBlock(ex: ExecutedBlock, commit: Commit, priorities: ProposerPriorities): Promise<void> {
     // The set of h+1 is known before h commits (changes take effect at H+2).
     const next = priorities.nextFor(await this.setAt(ex.block.header.height + 1));
-    await commitExecuted(this.deps.store, ex, commit, { nextProposerPriorities: next.encode() });
-    const dropped = await this.deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
-    this.emit("block", { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, credentials: ex.effects.credentials, evidence: ex.evidence, round: commit.round });
-    for (const d of dropped) this.emit("txRejected", d);
+    await applyExecutedBlock({ store: this.deps.store, mempool: this.deps.mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { nextProposerPriorities: next.encode() });
     if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
   }
 

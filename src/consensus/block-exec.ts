@@ -14,6 +14,7 @@ import type { Mempool, Rejection } from "../chain/mempool.js";
 import { ChainStore } from "../chain/store.js";
 import { decodeTx, txHash } from "../chain/tx.js";
 import { CodedError } from "../errors.js";
+import type { CommittedBlockEvent } from "./engine.js";
 import type { ValidatorSet } from "./validators.js";
 import { type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
 import { verifyCommit } from "./vote.js";
@@ -203,4 +204,53 @@ export function commitExecuted(store: ChainStore, ex: ExecutedBlock, commit: Com
     ...(extra.signState !== undefined ? { signState: extra.signState } : {}),
     ...(extra.nextProposerPriorities !== undefined ? { nextProposerPriorities: extra.nextProposerPriorities } : {}),
   });
+}
+
+/** What committing a block produced: the event every engine emits, and the pooled txs that no longer apply. */
+export interface AppliedBlock {
+  event: CommittedBlockEvent;
+  dropped: { hash: Uint8Array; why: Rejection }[];
+}
+
+/** Where a committed block's effects go besides the store: the mempool, and the listeners of "block" and "txRejected". */
+export interface BlockApplyDeps {
+  store: ChainStore;
+  mempool: Mempool;
+  onBlock(ev: CommittedBlockEvent): void;
+  onTxRejected(d: { hash: Uint8Array; why: Rejection }): void;
+}
+
+/**
+ * The one way in for a decided block, whoever decided it (the single
+ * validator, BFT consensus, block sync): write it with its commit in one
+ * synced batch (invariant 3), take its txs out of the mempool (and the pooled
+ * txs it made stale), then tell the listeners. A block reaches this only
+ * executed against the store's head (buildBlock or validateBlock).
+ */
+export async function applyExecutedBlock(deps: BlockApplyDeps, ex: ExecutedBlock, commit: Commit, extra: { signState?: unknown; nextProposerPriorities?: Uint8Array } = {}): Promise<AppliedBlock> {
+  await commitExecuted(deps.store, ex, commit, extra);
+  const dropped = await deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
+  const event: CommittedBlockEvent = { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, credentials: ex.effects.credentials, evidence: ex.evidence, round: commit.round };
+  deps.onBlock(event);
+  for (const d of dropped) deps.onTxRejected(d);
+  return { event, dropped };
+}
+
+export interface CommittedBlockRules extends Omit<ValidateBlockRules, "maxTime" | "proposer"> {
+  /** The proposer of a round of this height (priorities advanced by the commit's round). */
+  proposerOf(round: number): Uint8Array;
+}
+
+/**
+ * A block decided elsewhere (block sync, a peer's commit): its commit must
+ * name it and carry more than 2/3 of the power of the set of its own height;
+ * then the block must be valid on the store's head. Returns it executed, for
+ * applyExecutedBlock. Throws BlockValidationError.
+ */
+export async function verifyCommittedBlock(deps: BlockExecDeps, block: Block, commit: Commit, rules: CommittedBlockRules): Promise<ExecutedBlock> {
+  const h = block.header.height;
+  const hash = headerHash(block.header);
+  if (commit.height !== h || !bytesEqual(commit.blockHash, hash)) throw new BlockValidationError(`commit is not for block ${h}`);
+  if (!verifyCommit(deps.chainId, commit, rules.validators)) throw new BlockValidationError(`commit of block ${h} does not verify against the validator set of height ${h}`);
+  return validateBlock(deps, block, { ...rules, proposer: rules.proposerOf(commit.round), maxTime: undefined });
 }

@@ -15,7 +15,7 @@ import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
 import type { ChainStore } from "../chain/store.js";
-import { buildBlock, commitExecuted } from "./block-exec.js";
+import { applyExecutedBlock, buildBlock } from "./block-exec.js";
 import type { ValidatorSigner } from "./signer.js";
 import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
 import { VoteStep } from "./vote.js";
@@ -136,15 +136,10 @@ export class SingleValidatorEngine extends EventEmitter {
       evidence,
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
     });
-    const { block, hash, txs, effects } = ex;
-    const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: hash });
-    const commit: Commit = { height, round: 0, blockHash: hash, sigs: [{ validator: this.deps.signer.address, sig }] };
-    await commitExecuted(store, ex, commit, { signState: state });
-    const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
-    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials, evidence };
-    this.emit("block", event);
-    for (const d of dropped) this.emit("txRejected", d);
-    if (txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: txs.length, evidence: evidence.length, hash: toHex(hash).slice(0, 16) });
+    const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: ex.hash });
+    const commit: Commit = { height, round: 0, blockHash: ex.hash, sigs: [{ validator: this.deps.signer.address, sig }] };
+    const { event } = await applyExecutedBlock({ store, mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: state });
+    if (ex.txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: ex.txs.length, evidence: evidence.length, hash: toHex(ex.hash).slice(0, 16) });
     return event;
   }
 

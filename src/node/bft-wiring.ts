@@ -74,8 +74,11 @@ export interface NodeNetwork {
   gossipEvidence(encoded: Uint8Array): void;
   /** Tell peers about a block committed here. */
   announceBlock(): void;
-  /** Fetch the peers' blocks until this node has what they announced. */
-  catchUp(): Promise<void>;
+  /**
+   * Fetch the peers' blocks until this node has what they announced (or, with
+   * a proven `target`, at least that); resolves when the sync ends, however.
+   */
+  catchUp(target?: number): Promise<void>;
   /** Start listening and dialling; with an engine, run block sync and then consensus. */
   start(opts: { initialSyncWaitMs: number }): Promise<void>;
   stop(): Promise<void>;
@@ -190,22 +193,21 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         if (!engine) throw new ConsensusError(ConsensusErrorCode.BAD_INPUT, "this node produces its own blocks; it does not sync");
         await engine.applySyncedBlock(block, commit);
       },
+      ...(engine ? { verifyCommit: (block, commit) => engine.verifyCommitOf(block, commit) } : {}),
       log,
     },
     // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
     { ...deps.blockSync, caughtUpLag: 0 },
   );
 
-  const catchUp = (): Promise<void> =>
+  const catchUp = (target?: number): Promise<void> =>
     new Promise((resolve) => {
-      const done = () => {
-        sync.syncer.off("caughtUp", done);
-        sync.syncer.off("failed", done);
-        resolve();
-      };
-      sync.syncer.on("caughtUp", done);
-      sync.syncer.on("failed", done);
-      sync.syncer.start();
+      if (sync.syncer.isSyncing()) {
+        sync.syncer.once("ended", () => resolve());
+        return;
+      }
+      sync.syncer.once("ended", () => resolve());
+      sync.syncer.start(target !== undefined ? { target } : {});
     });
 
   return {

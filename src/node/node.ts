@@ -246,7 +246,9 @@ export class SidNode {
           broadcast: (msg, except) => node.net?.network.broadcast(2, msg, except),
           reportPeer: (peer, reason) => node.net?.network.reportBad(peer, reason, Penalty.BAD_SIGNATURE),
           peersHeight: () => node.net?.sync.syncer.bestPeerHeight(),
-          catchUp: () => node.net!.catchUp(),
+          provenPeersHeight: () => node.net?.sync.syncer.provenHeight(),
+          requestProof: (h) => node.net?.sync.syncer.requestProof(h),
+          catchUp: (target) => node.net!.catchUp(target),
           clock: Date.now,
           log: (level, msg, f) => (level === "warn" ? log.child("consensus").warn(msg, f) : level === "info" ? log.child("consensus").info(msg, f) : undefined),
         });

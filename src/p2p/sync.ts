@@ -15,6 +15,19 @@
  * that served it, and its height is fetched from another peer. When the
  * node is within one block of the best peer it signals caughtUp, so the
  * driver can switch to consensus.
+ *
+ * A peer's status is a claim, not a proof. A peer proves a height by
+ * serving that block with a commit that verifies against the validator set
+ * of the height (deps.verifyCommit): by a probe (one block, asked of a peer
+ * that claims more than this node has) or by the blocks sync applies.
+ * provenHeight() is what consensus may act on. A peer that claims a range
+ * and then serves none of it (an empty answer, no answer) has its claim cut
+ * below the failed height for a while and is penalised, more each time it
+ * fails again without serving in between (three in a row ban it); a peer
+ * that serves a block with a bad commit is penalised at once. A sync always
+ * ends: with every claim reached or cut, or, when it was asked to reach a
+ * proven target, once the target is reached and what is still in flight
+ * is late.
  */
 import { EventEmitter } from "node:events";
 import type { Block, Commit } from "../chain/block.js";
@@ -69,6 +82,16 @@ export interface BlockSyncOptions {
    * the peers) fetches every block they announced.
    */
   caughtUpLag: number;
+  /** An unanswered probe (one block, to check a peer's claim) fails after this long. */
+  probeTimeoutMs: number;
+  /** Least time between two probes of one peer. */
+  probeIntervalMs: number;
+  /** A status claiming this many blocks or more beyond this node's head is probed unasked. */
+  probeAheadBlocks: number;
+  /** How long a failed claim stays cut below the height the peer could not serve. */
+  claimCutMs: number;
+  /** With a proven target reached, requests in flight for longer than this do not hold the sync open. */
+  targetGraceMs: number;
 }
 
 export const defaultBlockSyncOptions: Readonly<BlockSyncOptions> = Object.freeze({
@@ -80,7 +103,19 @@ export const defaultBlockSyncOptions: Readonly<BlockSyncOptions> = Object.freeze
   statusIntervalMs: 250,
   maxQueuedRequestsPerPeer: 4,
   caughtUpLag: 1,
+  probeTimeoutMs: 5_000,
+  probeIntervalMs: 2_000,
+  probeAheadBlocks: 3,
+  claimCutMs: 30_000,
+  targetGraceMs: 1_000,
 });
+
+/**
+ * Penalty for a claimed range a peer did not serve (an empty answer, or none
+ * in time), doubled for each further failure with no block served between:
+ * 25, 50, 100, so the third in a row reaches the default ban threshold.
+ */
+export const CLAIM_NOT_SERVED_PENALTY = 25;
 
 export function resolveBlockSyncOptions(opts: Partial<BlockSyncOptions> = {}): BlockSyncOptions {
   const out = { ...defaultBlockSyncOptions };
@@ -106,6 +141,12 @@ export interface BlockSyncDeps {
    * error is a local failure and stops the sync.
    */
   applySyncedBlock(block: Block, commit: Commit): Promise<void>;
+  /**
+   * Whether `commit` proves `block` decided: it names the block and carries
+   * a quorum of the set of the block's height. Undefined when that set is not
+   * known here (no proof either way). Without it, probes prove nothing.
+   */
+  verifyCommit?(block: Block, commit: Commit): Promise<boolean | undefined>;
   log?: P2pLog;
   /** Clock in ms, for progress figures. */
   now?: () => number;
@@ -127,6 +168,10 @@ export interface BlockSyncerEvents {
   caughtUp: [status: { height: number; target: number }];
   /** A local failure (not a peer's): the sync stopped. */
   failed: [error: Error];
+  /** The sync ended, however (caught up, failed, stopped). */
+  ended: [status: { height: number; reason: "caughtUp" | "failed" | "stopped" }];
+  /** A peer proved a height (probe or applied block). */
+  proven: [status: { peerId: string; height: number }];
 }
 
 // ---------------------------------------------------------------- server
@@ -227,8 +272,17 @@ export class BlockSyncServer {
 // ---------------------------------------------------------------- client
 
 interface PeerRange {
-  height: number;
+  /** The height the peer last announced. */
+  claimed: number;
   base: number;
+  /** Highest height it proved (served with a commit that verified); 0 before. */
+  proven: number;
+  /** Its claim cut below a height it failed to serve, until `cutUntil`. */
+  cut?: number;
+  cutUntil?: number;
+  /** Failures to serve a claimed range since it last served a block. */
+  strikes: number;
+  lastProbeAt: number;
 }
 
 interface BlockRequest {
@@ -236,6 +290,9 @@ interface BlockRequest {
   from: number;
   count: number;
   timer: NodeJS.Timeout;
+  sentAt: number;
+  /** A probe: one block to check a claim, not part of a sync. */
+  probe?: true;
 }
 
 interface Fetched extends SyncedBlock {
@@ -259,6 +316,9 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
   private startedAt = 0;
   private appliedCount = 0;
   private lastLogAt = 0;
+  /** A proven height this sync must reach before it may end early (catching up); undefined: every claim. */
+  private target: number | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly network: P2pNetwork,
@@ -271,45 +331,121 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     super();
   }
 
-  /** Start fetching from peers; caughtUp fires once the node is within one block of the best peer. */
-  start(): void {
+  /**
+   * Start fetching from peers; caughtUp fires once the node is within
+   * caughtUpLag of the best claim still standing. With `target` (a height a
+   * peer proved), the sync may also end once the head reaches it and the
+   * requests still in flight are late (targetGraceMs): a claim beyond the
+   * proven height cannot hold consensus off for longer.
+   */
+  start(opts: { target?: number } = {}): void {
     if (this.syncing) return;
     this.syncing = true;
+    this.target = opts.target;
     this.nextHeight = this.deps.source.head() + 1;
     this.startedAt = this.now();
     this.lastLogAt = this.startedAt;
     this.appliedCount = 0;
-    this.log("info", "block sync started", { height: this.nextHeight - 1, target: this.bestPeerHeight() });
+    this.log("info", "block sync started", { height: this.nextHeight - 1, target: this.bestPeerHeight() ?? null, provenTarget: this.target ?? null, peers: this.ranges.size });
     this.tick();
   }
 
   /** Stop fetching (blocks already being applied finish). */
   stop(): void {
+    const was = this.syncing;
     this.syncing = false;
-    this.dropAllRequests();
+    this.dropAllRequests(false);
     this.fetched.clear();
     this.avoid.clear();
+    clearTimeout(this.graceTimer);
+    if (was) this.emit("ended", { height: this.deps.source.head(), reason: "stopped" });
   }
 
   isSyncing(): boolean {
     return this.syncing;
   }
 
-  /** Highest height any connected peer announced (undefined before any status). */
+  /** A peer's claim as this node credits it: the announced height, cut while a failure to serve stands. */
+  private claimOf(r: PeerRange): number {
+    if (r.cut !== undefined && r.cutUntil !== undefined) {
+      if (this.now() < r.cutUntil) return Math.max(r.proven, Math.min(r.claimed, r.cut));
+      r.cut = r.cutUntil = undefined;
+    }
+    return r.claimed;
+  }
+
+  /** Highest height a connected peer claims (undefined before any status). A claim, not a proof. */
   bestPeerHeight(): number | undefined {
     let best: number | undefined;
-    for (const r of this.ranges.values()) if (best === undefined || r.height > best) best = r.height;
+    for (const r of this.ranges.values()) {
+      const c = this.claimOf(r);
+      if (best === undefined || c > best) best = c;
+    }
     return best;
   }
 
-  /** Each connected peer's announced range. */
-  peerHeights(): Map<string, { height: number; baseHeight: number }> {
-    return new Map([...this.ranges].map(([id, r]) => [id, { height: r.height, baseHeight: r.base }]));
+  /** Highest height a connected peer proved (served with a commit that verified); undefined when none did. */
+  provenHeight(): number | undefined {
+    let best: number | undefined;
+    for (const r of this.ranges.values()) if (r.proven > 0 && (best === undefined || r.proven > best)) best = r.proven;
+    return best;
+  }
+
+  /** Each connected peer's announced range (as credited) and proven height. */
+  peerHeights(): Map<string, { height: number; baseHeight: number; proven: number }> {
+    return new Map([...this.ranges].map(([id, r]) => [id, { height: this.claimOf(r), baseHeight: r.base, proven: r.proven }]));
   }
 
   onStatus(peerId: string, msg: StatusMessage): void {
-    this.ranges.set(peerId, { height: msg.height, base: msg.baseHeight });
+    const r = this.ranges.get(peerId);
+    if (r) {
+      r.claimed = msg.height;
+      r.base = msg.baseHeight;
+    } else {
+      this.ranges.set(peerId, { claimed: msg.height, base: msg.baseHeight, proven: 0, strikes: 0, lastProbeAt: -Infinity });
+    }
+    // A claim far beyond this node's head is checked at once: consensus never acts on it, but a liar should pay for it.
+    if (!this.syncing && msg.height >= this.deps.source.head() + this.opts.probeAheadBlocks) this.probe(peerId, this.deps.source.head() + 1);
     this.tick();
+  }
+
+  /**
+   * Have a peer that claims `height` prove it: one block, with its commit
+   * checked against the height's set. Does nothing when a peer already
+   * proved it, or every claimer is being probed or was probed lately.
+   */
+  requestProof(height: number): void {
+    if (this.syncing) return;
+    for (const r of this.ranges.values()) if (r.proven >= height) return;
+    for (const [id, r] of this.ranges) {
+      if (this.claimOf(r) >= height && this.probe(id, height)) return;
+    }
+  }
+
+  /** Ask `peerId` for block `height` alone; false when it may not be probed now. */
+  private probe(peerId: string, height: number): boolean {
+    const r = this.ranges.get(peerId);
+    // The announced claim, not the credited one: a peer that claims again what it failed to serve is asked again (and pays again).
+    if (!r || !this.deps.verifyCommit || r.proven >= height || r.claimed < height || r.base > height) return false;
+    if (this.now() - r.lastProbeAt < this.opts.probeIntervalMs || this.requests.has(`${peerId}/${height}`)) return false;
+    if ([...this.requests.values()].some((q) => q.peerId === peerId && q.probe)) return false;
+    r.lastProbeAt = this.now();
+    return this.sendRequest(peerId, height, 1, true);
+  }
+
+  private sendRequest(peerId: string, from: number, count: number, probe: boolean): boolean {
+    const msg: GetBlocksMessage = { type: "getBlocks", from, count };
+    if (!this.network.send(peerId, Channel.BlockSync, msg)) {
+      this.ranges.delete(peerId);
+      return false;
+    }
+    const key = `${peerId}/${from}`;
+    const timer = setTimeout(() => this.onRequestTimeout(key), probe ? this.opts.probeTimeoutMs : this.opts.requestTimeoutMs);
+    timer.unref();
+    this.requests.set(key, { peerId, from, count, timer, sentAt: this.now(), ...(probe ? { probe: true as const } : {}) });
+    this.inflightByPeer.set(peerId, (this.inflightByPeer.get(peerId) ?? 0) + 1);
+    if (!probe) for (let i = 0; i < count; i++) this.pending.set(from + i, peerId);
+    return true;
   }
 
   onBlocks(peerId: string, msg: BlocksMessage): void {
@@ -336,17 +472,63 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
       this.tick();
       return;
     }
+    if (msg.items.length === 0) {
+      // Asked only for what it claimed: it claimed what it cannot serve.
+      this.claimFailed(peerId, req.from, `announced height ${this.ranges.get(peerId)?.claimed ?? "?"} but served nothing from ${req.from}`);
+      this.tick();
+      return;
+    }
+    if (req.probe) {
+      void this.checkProbe(peerId, msg.items[0]!);
+      return;
+    }
     for (let i = 0; i < msg.items.length; i++) {
       const h = req.from + i;
       if (h >= this.nextHeight && !this.fetched.has(h)) this.fetched.set(h, { ...msg.items[i]!, peerId });
     }
     if (msg.items.length < req.count) {
-      // The peer has fewer blocks than it announced (or pruned them): believe the answer until it announces again.
-      const range = this.ranges.get(peerId);
-      const has = req.from + msg.items.length - 1;
-      if (range && range.height > has) range.height = has;
+      // Fewer than asked (a frame holds only so many blocks): ask for the rest again.
+      this.log("debug", "fewer blocks than asked", { peer: peerId, from: req.from, asked: req.count, got: msg.items.length });
     }
     this.tick();
+  }
+
+  private async checkProbe(peerId: string, item: SyncedBlock): Promise<void> {
+    const h = item.block.header.height;
+    let ok: boolean | undefined;
+    try {
+      ok = await this.deps.verifyCommit!(item.block, item.commit);
+    } catch (e) {
+      this.log("warn", "checking a probed commit failed locally", { peer: peerId, height: h, error: (e as Error).message });
+      return;
+    }
+    if (ok === false) {
+      this.network.reportBad(peerId, `block ${h} served with a commit that does not verify against the set of its height`, Penalty.BAD_BLOCK);
+    } else if (ok === true) {
+      this.markProven(peerId, h);
+    }
+    this.tick();
+  }
+
+  private markProven(peerId: string, h: number): void {
+    const r = this.ranges.get(peerId);
+    if (!r) return;
+    r.strikes = 0;
+    if (h <= r.proven) return;
+    r.proven = h;
+    this.emit("proven", { peerId, height: h });
+  }
+
+  /** A peer did not serve a height within its claim: cut the claim below it for a while, and penalise (more each time in a row). */
+  private claimFailed(peerId: string, height: number, reason: string): void {
+    const r = this.ranges.get(peerId);
+    if (!r) return;
+    r.cut = Math.max(r.proven, height - 1);
+    r.cutUntil = this.now() + this.opts.claimCutMs;
+    r.strikes++;
+    const penalty = CLAIM_NOT_SERVED_PENALTY * 2 ** Math.min(r.strikes - 1, 4);
+    this.log("info", "a peer did not serve the blocks it claimed; its claim is cut", { peer: peerId, height, claimed: r.claimed, cutTo: r.cut, strikes: r.strikes });
+    this.network.reportBad(peerId, `claim not served: ${reason}`, penalty);
   }
 
   onPeerDisconnected(peerId: string): void {
@@ -359,13 +541,12 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     clearTimeout(req.timer);
     this.requests.delete(key);
     this.inflightByPeer.set(req.peerId, (this.inflightByPeer.get(req.peerId) ?? 1) - 1);
-    for (let h = req.from; h < req.from + req.count; h++) if (this.pending.get(h) === req.peerId) this.pending.delete(h);
+    if (!req.probe) for (let h = req.from; h < req.from + req.count; h++) if (this.pending.get(h) === req.peerId) this.pending.delete(h);
   }
 
-  private dropAllRequests(): void {
-    for (const req of this.requests.values()) clearTimeout(req.timer);
-    this.requests.clear();
-    this.inflightByPeer.clear();
+  /** Drop the sync's requests (and the probes too when `probes`). */
+  private dropAllRequests(probes: boolean): void {
+    for (const [key, req] of this.requests) if (probes || !req.probe) this.finishRequest(key, req);
     this.pending.clear();
   }
 
@@ -377,11 +558,29 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
       return;
     }
     const best = this.bestPeerHeight();
-    if (best === undefined) return;
+    const head = this.nextHeight - 1;
+    const syncRequests = [...this.requests.values()].filter((q) => !q.probe);
+    if (best === undefined) {
+      // No peer left to ask. Catching up, consensus is waiting: hand back. (A node's first sync waits for peers.)
+      if (this.target !== undefined) this.finishCaughtUp(head);
+      return;
+    }
     // Requests in flight may still bring the last block; wait for them rather than chase a moving target.
-    if (this.nextHeight - 1 >= best - this.opts.caughtUpLag && this.requests.size === 0) {
+    if (head >= best - this.opts.caughtUpLag && syncRequests.length === 0) {
       this.finishCaughtUp(best);
       return;
+    }
+    if (this.target !== undefined && head >= this.target) {
+      // The proven target is reached: what is still in flight may follow it for a moment, but may not hold consensus off.
+      const t = this.now();
+      const fresh = syncRequests.filter((q) => t - q.sentAt < this.opts.targetGraceMs);
+      if (fresh.length === 0) {
+        this.finishCaughtUp(best);
+        return;
+      }
+      clearTimeout(this.graceTimer);
+      this.graceTimer = setTimeout(() => this.tick(), Math.max(1, Math.min(...fresh.map((q) => q.sentAt + this.opts.targetGraceMs - t))));
+      this.graceTimer.unref();
     }
     this.requestMissing(best);
   }
@@ -399,27 +598,17 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
         h++;
         continue;
       }
-      const peerTop = Math.min(limit, this.ranges.get(peerId)!.height);
+      const peerTop = Math.min(limit, this.claimOf(this.ranges.get(peerId)!));
       let count = 0;
       while (count < this.opts.batchSize && h + count <= peerTop && !this.fetched.has(h + count) && !this.pending.has(h + count) && !this.avoid.get(h + count)?.has(peerId)) count++;
-      const msg: GetBlocksMessage = { type: "getBlocks", from: h, count };
-      if (!this.network.send(peerId, Channel.BlockSync, msg)) {
-        this.ranges.delete(peerId);
-        continue;
-      }
-      const key = `${peerId}/${h}`;
-      const timer = setTimeout(() => this.onRequestTimeout(key), this.opts.requestTimeoutMs);
-      timer.unref();
-      this.requests.set(key, { peerId, from: h, count, timer });
-      this.inflightByPeer.set(peerId, (this.inflightByPeer.get(peerId) ?? 0) + 1);
-      for (let i = 0; i < count; i++) this.pending.set(h + i, peerId);
+      if (!this.sendRequest(peerId, h, count, false)) continue;
       h += count;
     }
   }
 
   /** The least busy peer that can serve height h and has not served a refused copy of it. */
   private pickPeer(h: number): string | undefined {
-    const eligible = [...this.ranges].filter(([, r]) => r.base <= h && r.height >= h);
+    const eligible = [...this.ranges].filter(([, r]) => r.base <= h && this.claimOf(r) >= h);
     let avoided = this.avoid.get(h);
     if (avoided && eligible.every(([id]) => avoided!.has(id))) {
       // Every peer that has the height served a refused copy: give them another chance rather than stall.
@@ -442,8 +631,9 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     const req = this.requests.get(key);
     if (!req) return;
     this.finishRequest(key, req);
+    const ms = req.probe ? this.opts.probeTimeoutMs : this.opts.requestTimeoutMs;
     this.log("info", "getBlocks timed out; asking another peer", { peer: req.peerId, from: req.from, count: req.count });
-    this.network.reportBad(req.peerId, `getBlocks ${req.from}+${req.count} unanswered after ${this.opts.requestTimeoutMs} ms`, Penalty.TIMEOUT);
+    this.claimFailed(req.peerId, req.from, `getBlocks ${req.from}+${req.count} unanswered after ${ms} ms`);
     this.tick();
   }
 
@@ -466,8 +656,12 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
         } catch (e) {
           if (!(e instanceof CodedError)) {
             this.log("error", "block sync stopped: applying a block failed locally", { height: h, error: (e as Error).message });
-            this.stop();
+            this.syncing = false;
+            this.dropAllRequests(false);
+            this.fetched.clear();
+            this.avoid.clear();
             this.emit("failed", e as Error);
+            this.emit("ended", { height: this.deps.source.head(), reason: "failed" });
             return;
           }
           this.refuse(h, item.peerId, e);
@@ -476,6 +670,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
         this.nextHeight = h + 1;
         this.avoid.delete(h);
         this.appliedCount++;
+        this.markProven(item.peerId, h);
         this.onApplied();
         this.reportProgress(h);
       }
@@ -511,11 +706,13 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
   private finishCaughtUp(target: number): void {
     const height = this.nextHeight - 1;
     this.syncing = false;
-    this.dropAllRequests();
+    this.dropAllRequests(false);
     this.fetched.clear();
     this.avoid.clear();
+    clearTimeout(this.graceTimer);
     this.log("info", "block sync caught up", { height, target, blocks: this.appliedCount });
     this.emit("caughtUp", { height, target });
+    this.emit("ended", { height, reason: "caughtUp" });
   }
 }
 

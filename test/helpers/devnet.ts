@@ -79,7 +79,7 @@ export class DevnetNode {
   }
 
   /** Spawn the node and wait until its RPC answers (GET /health may say 503 while it syncs). */
-  async start(timeoutMs = 20_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
     // SID_NODE_FLAGS passes flags to each node's runtime (e.g. --cpu-prof to profile the devnet benchmark).
     const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);

@@ -8,7 +8,10 @@ import { encodeCommit, headerHash } from "../../../src/chain/block.js";
 import { fixedKey, hex } from "../../helpers/fixtures.js";
 import { Channel } from "../../../src/p2p/frames.js";
 import type { P2pNetwork, PenaltyEvent } from "../../../src/p2p/network.js";
-import { BlockSync, type SyncProgress } from "../../../src/p2p/sync.js";
+import { BlockSync, CLAIM_NOT_SERVED_PENALTY, type SyncProgress } from "../../../src/p2p/sync.js";
+import type { CanonicalValue } from "../../../src/chain/codec.js";
+import { bytesEqual } from "../../../src/crypto/bytes.js";
+import { verifyCommit } from "../../../src/consensus/vote.js";
 import { MAX_BLOCKS_PER_REQUEST, type BlocksMessage } from "../../../src/p2p/sync-messages.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { MemoryChain, RawPeer, buildChain, connect, eventually, nextEvent, startNetwork } from "../../helpers/p2p.js";
@@ -141,6 +144,119 @@ describe("p2p/sync: block sync", function () {
     c.sync.syncer.start();
     expect(await caughtUp).to.deep.equal([{ height: N - 1, target: N }]);
     expect(a.chain.served).to.equal(0);
+  });
+
+  it("a peer that claims blocks and serves none is penalised and has its claim cut; sync ends with the honest peer's blocks", async () => {
+    const a = await syncNode(MemoryChain.from(CHAIN));
+    const c = await syncNode(new MemoryChain(CHAIN.chainId, CHAIN.genesisHash, CHAIN.validators), { batchSize: 10 });
+    await connect(c.net, a.net);
+    const liar = RawPeer.connect(c.net.listenPort);
+    try {
+      expect(await liar.handshaken).to.equal(true);
+      const claim = 1_000_000_000;
+      liar.sendFrame(Channel.BlockSync, { type: "status", height: claim, baseHeight: 1 });
+      await eventually(() => c.sync.syncer.peerHeights().size === 2, "both statuses at c");
+      expect(c.sync.syncer.bestPeerHeight()).to.equal(claim);
+      expect(c.sync.syncer.provenHeight()).to.equal(undefined);
+      const penalties: PenaltyEvent[] = [];
+      c.net.on("peerPenalized", (e: PenaltyEvent) => {
+        if (e.peer.id === liar.nodeId) penalties.push(e);
+      });
+      // The liar answers every getBlocks with no blocks.
+      let answered = 0;
+      const answering = setInterval(() => {
+        for (; answered < liar.frames.length; answered++) {
+          const m = liar.frames[answered]!.m as { type?: string; from?: number };
+          if (m.type === "getBlocks") liar.sendFrame(Channel.BlockSync, { type: "blocks", from: m.from!, items: [] });
+        }
+      }, 5);
+      const caughtUp = nextEvent<[{ height: number; target: number }]>(c.sync.syncer, "caughtUp");
+      c.sync.syncer.start();
+      const [done] = await caughtUp;
+      clearInterval(answering);
+      expect(done.height).to.equal(N);
+      expect(c.chain.applied).to.deep.equal(Array.from({ length: N }, (_, i) => i + 1));
+      expect(penalties.length).to.be.greaterThan(0);
+      expect(penalties[0]!.reason).to.match(/^claim not served: announced height 1000000000 but served nothing from \d+/);
+      expect(penalties[0]!.penalty).to.equal(CLAIM_NOT_SERVED_PENALTY);
+      // Its claim stands cut at what it could not serve; the honest peer proved every height it served.
+      expect(c.sync.syncer.bestPeerHeight()).to.be.below(claim);
+      expect(c.sync.syncer.provenHeight()).to.equal(N);
+    } finally {
+      liar.ws.terminate();
+    }
+  });
+
+  it("a far claim is probed: one block asked, a forged commit costs the whole budget, a claim alone proves nothing", async () => {
+    let verified = 0;
+    const { net, logs } = await startNetwork();
+    running.push(net);
+    const chain = MemoryChain.from(CHAIN, 5);
+    const sync = new BlockSync(
+      net,
+      {
+        source: chain,
+        applySyncedBlock: (b, cm) => chain.applySyncedBlock(b, cm),
+        verifyCommit: async (b, cm) => {
+          verified++;
+          return bytesEqual(cm.blockHash, headerHash(b.header)) && verifyCommit(CHAIN.chainId, cm, CHAIN.validators);
+        },
+        log: (level, msg, fields) => logs.push({ level, msg, fields }),
+      },
+      { probeIntervalMs: 1 },
+    );
+    syncs.push(sync);
+    // An honest peer far ahead: probed, it proves height 6.
+    const a = await syncNode(MemoryChain.from(CHAIN));
+    await connect(net, a.net);
+    const proven = nextEvent<[{ peerId: string; height: number }]>(sync.syncer, "proven");
+    expect((await proven)[0]).to.deep.equal({ peerId: a.net.nodeId, height: 6 });
+    expect(sync.syncer.provenHeight()).to.equal(6);
+    // A forger far ahead: its commit does not verify.
+    const forger = RawPeer.connect(net.listenPort);
+    try {
+      expect(await forger.handshaken).to.equal(true);
+      const banned = nextEvent<[PenaltyEvent]>(net, "peerPenalized", (e) => e.peer.id === forger.nodeId);
+      forger.sendFrame(Channel.BlockSync, { type: "status", height: 1_000_000, baseHeight: 1 });
+      await eventually(() => forger.frames.some((f) => (f.m as { type?: string }).type === "getBlocks"), "the probe");
+      const ask = forger.frames.find((f) => (f.m as { type?: string }).type === "getBlocks")!.m as { from: number; count: number };
+      expect(ask).to.deep.include({ from: 6, count: 1 });
+      const real = CHAIN.commits[5]!;
+      const forged = { ...real, sigs: [{ validator: real.sigs[0]!.validator, sig: real.sigs[1]!.sig }, ...real.sigs.slice(1)] };
+      forger.sendFrame(Channel.BlockSync, { type: "blocks", from: 6, items: [{ block: CHAIN.blocks[5]!, commit: forged }] } as unknown as CanonicalValue);
+      const [ev] = await banned;
+      expect(ev.reason).to.match(/commit that does not verify/);
+      expect(ev.banned).to.equal(true);
+      expect(verified).to.be.at.least(2);
+      expect(sync.syncer.provenHeight()).to.equal(6);
+    } finally {
+      forger.ws.terminate();
+    }
+    // A liar far ahead that answers with nothing: each claim it repeats and fails costs double the last.
+    const liar = RawPeer.connect(net.listenPort);
+    try {
+      expect(await liar.handshaken).to.equal(true);
+      const penalties: PenaltyEvent[] = [];
+      net.on("peerPenalized", (e: PenaltyEvent) => {
+        if (e.peer.id === liar.nodeId) penalties.push(e);
+      });
+      let answered = 0;
+      for (let round = 1; round <= 3; round++) {
+        liar.sendFrame(Channel.BlockSync, { type: "status", height: 1_000_000, baseHeight: 1 });
+        await eventually(() => liar.frames.filter((f) => (f.m as { type?: string }).type === "getBlocks").length >= round, `probe ${round}`);
+        for (; answered < liar.frames.length; answered++) {
+          const m = liar.frames[answered]!.m as { type?: string; from?: number };
+          if (m.type === "getBlocks") liar.sendFrame(Channel.BlockSync, { type: "blocks", from: m.from!, items: [] });
+        }
+        await eventually(() => penalties.length >= round, `penalty ${round}`);
+      }
+      expect(penalties.map((p) => p.penalty)).to.deep.equal([CLAIM_NOT_SERVED_PENALTY, 2 * CLAIM_NOT_SERVED_PENALTY, 4 * CLAIM_NOT_SERVED_PENALTY]);
+      expect(penalties[2]!.banned).to.equal(true);
+      // Its claim never counted as proof.
+      expect(sync.syncer.provenHeight()).to.equal(6);
+    } finally {
+      liar.ws.terminate();
+    }
   });
 
   it("serves the blocks it has, fewer when asked beyond its head, and refuses oversized requests", async () => {
