@@ -38,7 +38,7 @@ import { ConsensusWal } from "../consensus/wal.js";
 import { type BlockSyncOptions, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
 import { EvidencePool } from "../consensus/evidence-pool.js";
 import { encodeEvidence } from "../consensus/evidence.js";
-import { maxEvidenceAge } from "../chain/genesis.js";
+import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -58,7 +58,7 @@ export interface NodeOptions {
 /** Ports from DESIGN.md: RPC 8660, p2p 8661, loopback unless configured. */
 export const defaultNodeOptions = { rpcPort: 8660, p2pPort: 8661, heartbeatMs: defaultEngineOptions.heartbeatMs };
 
-interface FileConfig {
+export interface FileConfig {
   rpc?: Partial<RpcOptions>;
   p2pPort?: number;
   /** p2p transport options (p2p.persistentPeers, p2p.host, limits). */
@@ -91,6 +91,33 @@ function loadFileConfig(paths: HomePaths): FileConfig {
   positive(cfg.mempool?.maxTxs, "mempool.maxTxs");
   positive(cfg.mempool?.maxBytes, "mempool.maxBytes");
   return cfg;
+}
+
+/**
+ * The BFT engine's options: the chain's timing from genesis (every validator
+ * runs the same), then node.json's "consensus". A timing value there that
+ * differs from genesis still wins (an operator's experiment), with a warning:
+ * a validator slower than the others falls behind them.
+ */
+export function consensusOptionsOf(genesis: Genesis, file: FileConfig["consensus"], configFile: string, log: Pick<Logger, "warn">): Partial<BftEngineOptions> {
+  const t = consensusTiming(genesis.params);
+  const { initialSyncWaitMs: _wait, tendermint: fileTm, ...rest } = { ...file };
+  const fromGenesis = { proposeMs: t.proposeMs, prevoteMs: t.prevoteMs, precommitMs: t.precommitMs, deltaMs: t.deltaMs };
+  const overridden: string[] = [];
+  for (const k of Object.keys(fromGenesis) as (keyof typeof fromGenesis)[]) {
+    const v = fileTm?.[k];
+    if (v !== undefined && v !== fromGenesis[k]) overridden.push(`tendermint.${k}=${String(v)} (genesis ${fromGenesis[k]})`);
+  }
+  if (rest.timeoutCommitMs !== undefined && rest.timeoutCommitMs !== t.commitMs) overridden.push(`timeoutCommitMs=${String(rest.timeoutCommitMs)} (genesis ${t.commitMs})`);
+  if (overridden.length > 0) {
+    log.warn("node.json overrides the chain's consensus timing: this validator may fall behind the others; remove these keys to follow genesis", { file: configFile, overrides: overridden.join(", ") });
+  }
+  return { ...rest, timeoutCommitMs: rest.timeoutCommitMs ?? t.commitMs, tendermint: { ...fileTm, ...fromGenesis, ...definedOnly(fileTm) } };
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  if (!o) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** The stored head must carry a commit by the validators, for its own hash: a check that the data is this chain's. */
@@ -220,7 +247,7 @@ export class SidNode {
         } else {
           log.info("no validator key: running as a full node", { keyFile: paths.validatorKeyFile });
         }
-        const { initialSyncWaitMs: _wait, ...consensusOpts } = { ...fileCfg.consensus };
+        const consensusOpts = consensusOptionsOf(genesis, fileCfg.consensus, paths.configFile, log.child("consensus"));
         // A proposal carries its whole block in one p2p frame: the proposer caps its txs to fit (validators still accept up to params.maxBlockBytes).
         consensusOpts.maxProposalTxBytes ??= proposalTxBytesFor(fileCfg.p2p?.maxFrameBytes ?? defaultP2pOptions.maxFrameBytes);
         const pool = (node.evidencePool = new EvidencePool({}, { chainId: genesis.chainId, store, setAt: (h) => sets.at(h), maxAgeBlocks: maxEvidenceAge(genesis.params) }));
