@@ -532,8 +532,8 @@ export class SidNode {
   }
 
   /**
-   * Why GET /health answers 503, if it does: a storage fault; catching up;
-   * no peer although the node is meant to have some; or a head older than
+   * Why GET /health answers 503, if it does: a storage fault; no peer
+   * although the node is meant to have some; catching up; or a head older than
    * a few block times (five times propose + commit wait, at least 5 s)
    * while a peer announced a higher one.
    */
@@ -541,8 +541,8 @@ export class SidNode {
     if (this.fault) return { status: "faulted", reason: `${this.fault.message}; ${this.fault.remedy}` };
     const head = this.store.head();
     const best = this.net?.sync.syncer.bestPeerHeight();
-    if (this.isSyncing()) return { status: "syncing", reason: `catching up: height ${head.height}${best !== undefined ? `, peers at ${best}` : ""}` };
     if (this.expectsPeers && this.peerCount() === 0) return { status: "no-peers", reason: `no p2p peer connected (height ${head.height}); check persistentPeers and that the peers are reachable` };
+    if (this.isSyncing()) return { status: "syncing", reason: `catching up: height ${head.height}${best !== undefined ? `, peers at ${best}` : ""}` };
     if (this.bft && best !== undefined && best > head.height) {
       const t = consensusTiming(this.genesis.params);
       const staleMs = Math.max(5_000, 5 * (t.proposeMs + t.commitMs));

@@ -79,11 +79,11 @@ export class DevnetNode {
   }
 
   /** Spawn the node and wait until its RPC answers (GET /health may say 503 while it syncs). */
-  async start(timeoutMs = 20_000): Promise<void> {
+  async start(timeoutMs = 20_000, extraArgs: string[] = []): Promise<void> {
     if (this.running) return;
     // SID_NODE_FLAGS passes flags to each node's runtime (e.g. --cpu-prof to profile the devnet benchmark).
     const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-    const proc = spawn(process.execPath, [...flags, CLI, "start", "--home", this.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
+    const proc = spawn(process.execPath, [...flags, CLI, "start", "--home", this.home, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
     this.proc = proc;
     this.exited = new Promise((r) => proc.once("exit", (code) => r(code)));
     const onData = (d: Buffer) => {
@@ -109,6 +109,11 @@ export class DevnetNode {
       }
       await sleep(100);
     }
+  }
+
+  /** Wait for the process to exit on its own; its exit code. */
+  exitCode(): Promise<number | null> {
+    return this.exited;
   }
 
   /** SIGTERM and wait for exit. */
