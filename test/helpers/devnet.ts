@@ -49,6 +49,8 @@ export interface DevnetOptions {
   params?: { maxBlockTxs: number; maxBlockBytes: number };
   /** Extra environment of every node process (e.g. SID_LOG_LEVEL). */
   env?: Record<string, string>;
+  /** How long each node may take to answer RPC after it is spawned (default 20 s). */
+  startTimeoutMs?: number;
 }
 
 export class DevnetNode {
@@ -181,7 +183,7 @@ export async function createDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   };
   const toStart = opts.startOnly ?? nodes.map((_, i) => i);
   try {
-    await Promise.all(toStart.map((i) => nodes[i]!.start()));
+    await Promise.all(toStart.map((i) => nodes[i]!.start(opts.startTimeoutMs)));
   } catch (e) {
     await net.cleanup();
     throw e;

@@ -104,7 +104,8 @@ describe("integration: operating validators on a devnet", function () {
   before(async () => {
     root = mkdtempSync(join(tmpdir(), "sid-ops-"));
     mounts = mountFaultHomes(root);
-    net = await createDevnet({ validators: 4, root, consensus: FAST_CONSENSUS });
+    // A shared machine may take long to start four node processes at once.
+    net = await createDevnet({ validators: 4, root, consensus: FAST_CONSENSUS, startTimeoutMs: 60_000 });
     // The homes' config files are written without fsync; a file system that turns read-only drops what is not on disk yet.
     sh("sync", []);
   });
@@ -137,7 +138,7 @@ describe("integration: operating validators on a devnet", function () {
     expect(add.code, add.stderr + add.stdout).to.equal(0);
 
     readme = new DevnetNode({ name: "readme", home, role: "validator", rpcPort, p2pPort, p2pHost: "127.0.0.1" });
-    await readme.start();
+    await readme.start(60_000);
     await waitFor("the README validator to reach the devnet's head", async () => (await readme!.height()) >= (await v[0]!.height()) - 1, 30_000);
     const from = await readme.height();
     await waitForHeight([readme], from + 100, 90_000);
@@ -158,7 +159,7 @@ describe("integration: operating validators on a devnet", function () {
     rmSync(join(v1.home, "data", "priv_validator_state.json"));
     let refused: Error | undefined;
     try {
-      await v1.start();
+      await v1.start(60_000);
     } catch (e) {
       refused = e as Error;
     }
@@ -167,7 +168,7 @@ describe("integration: operating validators on a devnet", function () {
     expect(refused!.message).to.contain("priv_validator_state.json is missing").and.contain("--reset-guard-state");
 
     const atRestart = await net!.validators[0]!.height();
-    await v1.start(20_000, ["--reset-guard-state"]);
+    await v1.start(60_000, ["--reset-guard-state"]);
     await waitFor("the reset validator to fix its signing floor", async () => /guard state reset.*floor=\d+/.test(v1.output()), 60_000);
     const floor = Number(/guard state reset.*floor=(\d+)/.exec(v1.output())![1]);
     expect(floor).to.be.at.least(atRestart + 10);
@@ -203,7 +204,7 @@ describe("integration: operating validators on a devnet", function () {
     await waitForHeight(others, h + 5, 30_000);
 
     rmSync(filler);
-    await v3.start();
+    await v3.start(60_000);
     await waitToRejoin(v3, others[0]!);
     await checkNoFork(net!.validators);
   });
@@ -238,7 +239,7 @@ describe("integration: operating validators on a devnet", function () {
       // exit 1: errors corrected
     }
     sh("mount", ["-o", "errors=remount-ro", mounts.ext4!.loop, mounts.ext4!.dir]);
-    await v2.start();
+    await v2.start(60_000);
     await waitToRejoin(v2, others[0]!);
     await sleep(500);
     await checkNoFork(net!.validators);
