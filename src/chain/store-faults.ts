@@ -36,7 +36,8 @@ export class StorageFaultError extends CodedError<"STORAGE_FAULT"> {
     const m = `${this.causeCode} ${this.causeMessage}`;
     if (/ENOSPC|No space left|EDQUOT|quota/i.test(m)) return "free disk space, then restart the node (a supervisor restarts it on its own)";
     if (/EROFS|Read-only/i.test(m)) return "make the file system writable again (check the kernel log for disk errors), then restart the node";
-    if (/CORRUPTION|Corruption/i.test(m)) return "the data is damaged: restore it from a backup, or remove data/chain and let the node sync again (keep data/priv_validator_state.json)";
+    // A table, MANIFEST or CURRENT that LevelDB cannot read (cut short, bad checksum) is damage, whatever code it came with.
+    if (/CORRUPTION|Corruption|\.ldb|\.sst|MANIFEST|CURRENT/i.test(m)) return "the data is damaged: restore it from a backup, or remove data/chain and let the node sync again (keep data/priv_validator_state.json)";
     return "check the disk (kernel log, free space, permissions), then restart the node";
   }
 }

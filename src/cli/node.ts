@@ -95,7 +95,14 @@ export function registerNodeCommands(program: Command): void {
       if (opts.heartbeatMs !== undefined) start.heartbeatMs = opts.heartbeatMs;
       if (opts.peers !== undefined) start.peers = opts.peers.split(",").map((p) => p.trim()).filter(Boolean);
       if (opts.resetGuardState) start.resetGuardState = true;
-      const running = await node.startNode(start);
+      let running: Awaited<ReturnType<typeof node.startNode>>;
+      try {
+        running = await node.startNode(start);
+      } catch (e) {
+        const f = e as { code?: unknown; message: string; remedy?: string };
+        if (f.code === "STORAGE_FAULT") throw new CliError(`storage fault: ${f.message}; ${f.remedy ?? ""}`, node.EXIT_STORAGE_FAULT);
+        throw e;
+      }
       printResult(opts, { home, rpcUrl: running.rpcUrl }, `sid node running: RPC ${running.rpcUrl}`);
       const fault = new Promise<{ message: string; remedy: string }>((resolve) => running.onFault(resolve));
       const ended = await Promise.race([untilSignal().then((sig) => ({ sig })), fault.then((f) => ({ fault: f }))]);

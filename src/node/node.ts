@@ -146,7 +146,7 @@ export function storeOpenError(path: string, home: string, e: unknown): Error {
   if (code === "LEVEL_LOCKED") return new NodeConfigError(`${path} is locked: another sid node is using ${home}`);
   const cause = (err.cause?.message ?? err.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, " ").trim();
   const hint = /Corruption|CURRENT|MANIFEST/i.test(cause)
-    ? "the store is damaged: restore data/chain from a backup, or remove it and let the node sync from its peers (keep data/priv_validator_state.json)"
+    ? "the store is damaged: restore data/chain from a backup, or remove data/chain and let the node sync from its peers (keep data/priv_validator_state.json)"
     : /No space|ENOSPC/i.test(cause)
       ? "free disk space and start again"
       : /Read-only|EROFS|EACCES|Permission/i.test(cause)
@@ -416,8 +416,9 @@ export class SidNode {
       await created?.net?.stop().catch(() => {});
       await created?.wal?.close().catch(() => {});
       await preverifier?.close();
-      await store.close();
-      throw e;
+      await store.close().catch(() => {});
+      // A read that failed for the disk's sake while starting (a damaged table, say) is a storage fault, named as one.
+      throw store.faults.fault ?? asStorageFault(e, "chain store", paths.chainDb) ?? e;
     }
   }
 

@@ -64,7 +64,7 @@ describe("chain: storage faults", function () {
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "sid-faults-"))));
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("a newest table that lost its last 100 bytes is reported as a fault when read", async () => {
+    it("tables that lost their last 100 bytes are reported as a fault when read", async () => {
       const path = join(dir, "chain");
       let store = await ChainStore.open(path);
       // Enough data to flush several tables (LevelDB's write buffer is 4 MiB).
@@ -81,8 +81,8 @@ describe("chain: storage faults", function () {
       await store.close();
       const tables = readdirSync(path).filter((f) => f.endsWith(".ldb"));
       expect(tables.length, "tables written").to.be.greaterThan(0);
-      const newest = tables.sort().at(-1)!;
-      truncateSync(join(path, newest), statSync(join(path, newest)).size - 100);
+      // Every table loses its tail (which table LevelDB reads a key from depends on its compactions).
+      for (const t of tables) truncateSync(join(path, t), statSync(join(path, t)).size - 100);
 
       let openError: unknown;
       try {
