@@ -35,6 +35,42 @@ export interface ConsensusParams {
    * keep compiling (readers use maxEvidenceAge()).
    */
   maxEvidenceAgeBlocks?: number;
+  /**
+   * Consensus timing every validator of the chain runs with. A chain's
+   * validators must agree on it: one with longer timeouts (or a longer wait
+   * after each commit) than the others falls behind them. Optional so a
+   * genesis written without it keeps its hash; readers use
+   * consensusTiming(), which gives the defaults when it is absent.
+   */
+  timing?: ConsensusTiming;
+}
+
+/** Tendermint timeouts and the wait after each commit, in ms (a chain parameter: genesis `params.timing`). */
+export interface ConsensusTiming {
+  /** timeoutPropose(0): how long to wait for a round's proposal. */
+  proposeMs: number;
+  /** timeoutPrevote(0): how long to wait for more prevotes after 2f+1 of any kind. */
+  prevoteMs: number;
+  /** timeoutPrecommit(0): how long to wait for more precommits after 2f+1 of any kind. */
+  precommitMs: number;
+  /** Added to each timeout per round (timeout(r) = base + r * deltaMs). */
+  deltaMs: number;
+  /** Wait after a commit before the next height starts (late precommits, txs to gather). */
+  commitMs: number;
+}
+
+/**
+ * The timing of a genesis that names none: the values `npm run devnet` has
+ * run with (loopback peers deliver late precommits within milliseconds, so
+ * a short wait after each commit; measured in test/helpers/devnet.ts).
+ */
+export const defaultConsensusTiming: Readonly<ConsensusTiming> = Object.freeze({ proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250, commitMs: 200 });
+
+const TIMING_KEYS = ["proposeMs", "prevoteMs", "precommitMs", "deltaMs", "commitMs"] as const;
+
+/** The consensus timing of `p`: its `timing`, else the defaults. */
+export function consensusTiming(p: ConsensusParams): ConsensusTiming {
+  return p.timing ?? { ...defaultConsensusTiming };
 }
 
 /** Who governs: DIDs whose approvals, `threshold` of them, run governance actions. */
@@ -61,7 +97,7 @@ export interface Genesis {
   issuers: GenesisIssuer[];
 }
 
-export const defaultConsensusParams: Required<ConsensusParams> = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024, maxEvidenceAgeBlocks: 100_000 };
+export const defaultConsensusParams: Required<Omit<ConsensusParams, "timing">> = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024, maxEvidenceAgeBlocks: 100_000 };
 
 /** The evidence age limit of `p`, its default when unset. */
 export function maxEvidenceAge(p: ConsensusParams): number {
@@ -117,6 +153,8 @@ export function parseGenesis(raw: unknown): Genesis {
         ? defaultConsensusParams.maxEvidenceAgeBlocks
         : posInt(p.maxEvidenceAgeBlocks, "params.maxEvidenceAgeBlocks", 10_000_000),
   };
+  // Only a genesis that names its timing carries it: filling the defaults in would change the hash of older files.
+  if (p.timing !== undefined) params.timing = parseTiming(p.timing);
   return {
     chainId: raw.chainId,
     genesisTime: new Date(raw.genesisTime).toISOString(),
@@ -125,6 +163,22 @@ export function parseGenesis(raw: unknown): Genesis {
     trustees: parseTrustees(raw.trustees),
     issuers: parseIssuers(raw.issuers),
   };
+}
+
+function parseTiming(raw: unknown): ConsensusTiming {
+  if (!isObj(raw)) throw new GenesisError(`params.timing must be {${TIMING_KEYS.join(", ")}}`);
+  const extra = Object.keys(raw).filter((k) => !(TIMING_KEYS as readonly string[]).includes(k));
+  if (extra.length > 0) throw new GenesisError(`params.timing has unknown keys: ${extra.join(", ")} (expected ${TIMING_KEYS.join(", ")})`);
+  const out = { ...defaultConsensusTiming };
+  for (const k of TIMING_KEYS) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    // The same bound as tendermintOptions: at most an hour per timeout.
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > 3_600_000) throw new GenesisError(`params.timing.${k} must be an integer number of ms in [0, 3600000]`);
+    out[k] = v;
+  }
+  if (out.proposeMs === 0) throw new GenesisError("params.timing.proposeMs must be above 0: a round needs time for its proposal");
+  return out;
 }
 
 function genesisDid(v: unknown, what: string): string {

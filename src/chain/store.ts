@@ -42,6 +42,7 @@ import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./val
 import { type Block, type BlockHeader, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
 import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
 import { bytesEqual } from "../crypto/bytes.js";
+import { FaultLatch, guardLevel } from "./store-faults.js";
 import { sha256 } from "../crypto/hash.js";
 import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
@@ -211,6 +212,8 @@ export class ChainStore {
   private proofAnchor: { height: number; header: BlockHeader; commit: Commit } | undefined;
   /** Cached records by state id, including known absences. */
   private readonly dids: LRUCache<string, StateRecord | typeof ABSENT>;
+  /** The first storage fault of this store (faults.fault), and who is told of it (faults.onFault). */
+  faults = new FaultLatch();
 
   private constructor(
     readonly db: Db,
@@ -224,9 +227,12 @@ export class ChainStore {
   }
 
   static async open(path: string, opts: Partial<StoreOptions> = {}): Promise<ChainStore> {
-    const db: Db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+    const latch = new FaultLatch();
+    // Reads and writes that fail for the disk's sake (IO error, corruption, full or read-only disk) are reported to `faults`.
+    const db: Db = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" }), latch, path);
     await db.open();
     const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
+    store.faults = latch;
     const head = await db.get(HEAD);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
     if (head) {

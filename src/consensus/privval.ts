@@ -102,9 +102,41 @@ export class FilePrivValidator {
     return this.persisted;
   }
 
+  /**
+   * After the guard state was lost and the operator reset it: sign nothing
+   * below `networkHeight()` (read when this validator is first asked to
+   * sign) plus `margin`. Whatever it signed before the loss was at most at
+   * the height then in progress, so nothing it signs from the floor on can
+   * conflict with it.
+   */
+  requireFloor(margin: number, networkHeight: () => number, onFixed?: (floor: number) => void): void {
+    if (!Number.isSafeInteger(margin) || margin < 0) throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `margin must be a non-negative integer, got ${String(margin)}`);
+    this.floorRule = { margin, networkHeight, ...(onFixed ? { onFixed } : {}) };
+  }
+
+  /** The height signing starts at after a reset (undefined before the first request, or without a reset). */
+  get signFloor(): number | undefined {
+    return this.floorRule?.floor;
+  }
+
+  private floorRule: { margin: number; networkHeight: () => number; onFixed?: (floor: number) => void; floor?: number } | undefined;
+
+  private checkFloor(height: number): void {
+    const r = this.floorRule;
+    if (!r) return;
+    if (r.floor === undefined) {
+      r.floor = r.networkHeight() + r.margin;
+      r.onFixed?.(r.floor);
+    }
+    if (height < r.floor) {
+      throw new ConsensusError(ConsensusErrorCode.PRIVVAL_STATE, `${this.path}: the guard state was reset; not signing below height ${r.floor} (asked for ${height})`, { path: this.path, floor: r.floor, height });
+    }
+  }
+
   /** Sign a vote of this validator; resolves once the guard state is durable. Throws DoubleSignError on conflict. */
   signVote(chainId: string, vote: UnsignedVote): Promise<Vote> {
     return this.serial(async () => {
+      this.checkFloor(vote.height);
       const { vote: signed, state } = signVote(chainId, vote, this.signer);
       await this.persist(state);
       return signed;
@@ -114,13 +146,26 @@ export class FilePrivValidator {
   /** Sign a proposal (step Propose of its round); resolves once the guard state is durable. */
   signProposal(chainId: string, proposal: UnsignedProposal): Promise<Proposal> {
     return this.serial(async () => {
+      this.checkFloor(proposal.height);
       const { proposal: signed, state } = signProposal(chainId, proposal, this.signer);
       await this.persist(state);
       return signed;
     });
   }
 
+  /** Told when the guard state cannot be written (a full or read-only disk): this validator cannot sign until it can. */
+  onWriteFailure: ((e: Error) => void) | undefined;
+
   private async persist(state: SignState): Promise<void> {
+    try {
+      await this.writeState(state);
+    } catch (e) {
+      this.onWriteFailure?.(e as Error);
+      throw e;
+    }
+  }
+
+  private async writeState(state: SignState): Promise<void> {
     // An identical re-sign of what is already on disk needs no write; an
     // identical re-sign after a failed write does (the memory guard moved on
     // but the file did not).

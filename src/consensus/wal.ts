@@ -150,6 +150,8 @@ export class ConsensusWal {
   private queue: Promise<unknown> = Promise.resolve();
   private failed: Error | undefined;
   private closed = false;
+  /** Told of the first failed write (a full or read-only disk): the log refuses use from then on, so the node must act. */
+  onWriteFailure: ((e: Error) => void) | undefined;
 
   private constructor(
     readonly path: string,
@@ -272,7 +274,10 @@ export class ConsensusWal {
       try {
         return await op();
       } catch (e) {
-        if (writes) this.failed = e as Error;
+        if (writes && !this.failed) {
+          this.failed = e as Error;
+          this.onWriteFailure?.(e as Error);
+        }
         throw e;
       }
     };

@@ -114,7 +114,10 @@ function genesisTemplate(name: string): Record<string, unknown> {
 export interface InitResult {
   created: boolean;
   chainId: string;
+  /** "" for a full node's home (no validator key). */
   validatorAddress: string;
+  /** The validator's public key (hex, compressed): what a genesis or `sid validator add` names; "" for a full node. */
+  validatorPublicKey: string;
   genesisFile: string;
   /** The DID of the local trustee key, when this home has one. */
   trusteeDid?: string;
@@ -151,6 +154,7 @@ export async function initHome(home: string, opts: { dev: boolean; chainId?: str
       created: false,
       chainId: g.chainId,
       validatorAddress: sk ? toHex(validatorAddress(publicKeyOf(sk))) : "",
+      validatorPublicKey: sk ? toHex(publicKeyOf(sk)) : "",
       genesisFile: paths.genesisFile,
       ...(existsSync(paths.trusteeKeyFile) ? { trusteeDid: loadTrusteeKey(paths)?.did } : {}),
     };
@@ -180,5 +184,75 @@ export async function initHome(home: string, opts: { dev: boolean; chainId?: str
     trustees: { members: [trusteeDid], threshold: 1 },
   });
   writeFileSync(paths.genesisFile, JSON.stringify(genesis, null, 2) + "\n");
-  return { created: true, chainId: genesis.chainId, validatorAddress: address, genesisFile: paths.genesisFile, trusteeDid };
+  return { created: true, chainId: genesis.chainId, validatorAddress: address, validatorPublicKey: keyFile.publicKey, genesisFile: paths.genesisFile, trusteeDid };
+}
+
+export interface JoinHomeOptions {
+  /** The network's genesis file, copied into the home. */
+  genesisFile: string;
+  /** Persistent peers ("host:port" or "nodeId@host:port"), written to node.json p2p.persistentPeers. */
+  peers: string[];
+  /** false: a full node's home, without a validator key. */
+  validator: boolean;
+  p2pPort?: number;
+  rpcPort?: number;
+}
+
+/**
+ * A home that joins an existing network: its genesis copied, its peers in
+ * node.json, and a fresh validator key unless it is a full node's. Consensus
+ * timing comes from the genesis, so node.json names none. An existing home
+ * is left alone (created: false).
+ */
+export function initJoinHome(home: string, opts: JoinHomeOptions): InitResult {
+  const paths = homePaths(home);
+  // Checked first: a bad genesis or peer list leaves no half-made home behind.
+  const genesisText = (() => {
+    try {
+      return readFileSync(opts.genesisFile, "utf8");
+    } catch (e) {
+      throw new NodeConfigError(`cannot read genesis file ${opts.genesisFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  })();
+  let genesis: Genesis;
+  try {
+    genesis = parseGenesis(JSON.parse(genesisText));
+  } catch (e) {
+    throw new NodeConfigError(`${opts.genesisFile}: ${(e as Error).message}`);
+  }
+  if (opts.peers.length === 0) throw new NodeConfigError("--peers must name at least one peer of the network (host:port, comma-separated)");
+  for (const p of opts.peers) {
+    if (!/^(?:[0-9a-f]{40}@)?[^\s@]+:\d{1,5}$/.test(p)) throw new NodeConfigError(`peer "${p}" is not host:port or nodeId@host:port`);
+  }
+  if (existsSync(paths.genesisFile)) {
+    const r = initHomeExisting(paths);
+    return r;
+  }
+  for (const d of [paths.configDir, paths.dataDir, paths.keysDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeFileSync(paths.genesisFile, genesisText.endsWith("\n") ? genesisText : genesisText + "\n");
+  const cfg = { p2p: { ...(opts.p2pPort !== undefined ? { port: opts.p2pPort } : {}), persistentPeers: opts.peers }, ...(opts.rpcPort !== undefined ? { rpc: { port: opts.rpcPort } } : {}) };
+  writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2) + "\n");
+  let address = "";
+  let publicKey = "";
+  if (opts.validator) {
+    const key = randomKeyPair();
+    address = toHex(validatorAddress(key.publicKey));
+    publicKey = toHex(key.publicKey);
+    const keyFile: ValidatorKeyFile = { address, publicKey, secretKey: toHex(key.secretKey) };
+    writeFileSync(paths.validatorKeyFile, JSON.stringify(keyFile, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+  }
+  return { created: true, chainId: genesis.chainId, validatorAddress: address, validatorPublicKey: publicKey, genesisFile: paths.genesisFile };
+}
+
+function initHomeExisting(paths: HomePaths): InitResult {
+  const g = loadGenesis(paths);
+  const sk = loadValidatorKey(paths);
+  return {
+    created: false,
+    chainId: g.chainId,
+    validatorAddress: sk ? toHex(validatorAddress(publicKeyOf(sk))) : "",
+    validatorPublicKey: sk ? toHex(publicKeyOf(sk)) : "",
+    genesisFile: paths.genesisFile,
+    ...(existsSync(paths.trusteeKeyFile) ? { trusteeDid: loadTrusteeKey(paths)?.did } : {}),
+  };
 }

@@ -3,7 +3,8 @@ import { createLogger } from "./log.js";
 
 export { resolveHome, initHome, homePaths, NodeConfigError } from "./home.js";
 export type { InitResult, HomePaths } from "./home.js";
-export { SidNode } from "./node.js";
+export { SidNode, EXIT_STORAGE_FAULT, GUARD_RESET_MARGIN } from "./node.js";
+export { initJoinHome } from "./home.js";
 export { validatorInit, initNetworkHomes } from "./network-homes.js";
 
 export interface StartOptions {
@@ -14,11 +15,20 @@ export interface StartOptions {
   p2pPort?: number;
   heartbeatMs?: number;
   peers?: string[];
+  /** Sign again after the guard state was lost (see NodeOptions.resetGuardState). */
+  resetGuardState?: boolean;
   log?: (line: string) => void;
 }
 
+export interface RunningNode {
+  rpcUrl: string;
+  stop(): Promise<void>;
+  /** Called once if a storage fault stops the node, with the one-line cause and what to do. */
+  onFault(fn: (f: { message: string; remedy: string }) => void): void;
+}
+
 /** Start a node (initialising a dev home first when `dev` and the home is empty). */
-export async function startNode(opts: StartOptions): Promise<{ rpcUrl: string; stop(): Promise<void> }> {
+export async function startNode(opts: StartOptions): Promise<RunningNode> {
   const rpc: { port?: number; host?: string } = {};
   if (opts.rpcPort !== undefined) rpc.port = opts.rpcPort;
   if (opts.rpcHost !== undefined) rpc.host = opts.rpcHost;
@@ -30,9 +40,10 @@ export async function startNode(opts: StartOptions): Promise<{ rpcUrl: string; s
       ...(opts.p2pPort !== undefined ? { p2pPort: opts.p2pPort } : {}),
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
       ...(opts.peers !== undefined ? { peers: opts.peers } : {}),
+      ...(opts.resetGuardState ? { resetGuardState: true } : {}),
       mempool: {},
     },
     createLogger(opts.log),
   );
-  return { rpcUrl: node.rpcUrl, stop: () => node.stop() };
+  return { rpcUrl: node.rpcUrl, stop: () => node.stop(), onFault: (fn) => node.onFault((f) => fn({ message: f.message, remedy: f.remedy })) };
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { toHex } from "../crypto/bytes.js";
 import { randomKeyPair } from "../crypto/hd.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
-import { parseGenesis } from "../chain/genesis.js";
+import { type ConsensusTiming, parseGenesis } from "../chain/genesis.js";
 import { validatorAddress } from "../consensus/validators.js";
 import { formatAddress } from "../p2p/index.js";
 import { type ValidatorKeyFile, NodeConfigError, homePaths, initHome, loadValidatorKey } from "./home.js";
@@ -28,11 +28,31 @@ export interface NetworkHomesOptions {
    * namespaces of their own each have an address there.
    */
   p2pHosts?: string[];
-  /** node.json "consensus" of every node (timeouts). */
+  /**
+   * Consensus options in node.json's shape: the chain's timing
+   * (tendermint.proposeMs/prevoteMs/precommitMs/deltaMs, timeoutCommitMs)
+   * goes to genesis params.timing; the rest (catchUpAfterMs,
+   * initialSyncWaitMs, ...) to every node's node.json "consensus".
+   */
   consensus?: Record<string, unknown>;
   /** Extra node.json "p2p" options of every node. */
   p2p?: Record<string, unknown>;
   params?: { maxBlockTxs: number; maxBlockBytes: number };
+}
+
+/** Split node.json-shaped consensus options into the chain's timing (genesis) and the node-local rest. */
+export function splitConsensusOptions(consensus: Record<string, unknown> | undefined): { timing: Partial<ConsensusTiming>; local: Record<string, unknown> } {
+  const timing: Partial<ConsensusTiming> = {};
+  if (!consensus) return { timing, local: {} };
+  const { tendermint, timeoutCommitMs, ...local } = consensus;
+  const tm = { ...(tendermint as Record<string, unknown> | undefined) };
+  for (const k of ["proposeMs", "prevoteMs", "precommitMs", "deltaMs"] as const) {
+    if (typeof tm[k] === "number") timing[k] = tm[k];
+    delete tm[k];
+  }
+  if (typeof timeoutCommitMs === "number") timing.commitMs = timeoutCommitMs;
+  if (Object.keys(tm).length > 0) local.tendermint = tm;
+  return { timing, local };
 }
 
 export interface NetworkNodeHome {
@@ -90,6 +110,7 @@ export async function initNetworkHomes(root: string, opts: NetworkHomesOptions):
   }
   const first = homePaths(nodes[0]!.home);
   const base = JSON.parse(readFileSync(first.genesisFile, "utf8")) as Record<string, unknown>;
+  const split = splitConsensusOptions(opts.consensus);
   const genesis = parseGenesis({
     ...base,
     chainId: opts.chainId,
@@ -99,7 +120,7 @@ export async function initNetworkHomes(root: string, opts: NetworkHomesOptions):
         const sk = loadValidatorKey(homePaths(n.home))!;
         return { name: n.name, publicKey: toHex(publicKeyOf(sk)), power: 10 };
       }),
-    ...(opts.params ? { params: opts.params } : {}),
+    params: { ...(base.params as Record<string, unknown> | undefined), ...opts.params, timing: { ...((base.params as { timing?: object } | undefined)?.timing), ...split.timing } },
   });
   const text = JSON.stringify(genesis, null, 2) + "\n";
   for (const n of nodes) {
@@ -110,7 +131,7 @@ export async function initNetworkHomes(root: string, opts: NetworkHomesOptions):
       rpc: { port: n.rpcPort },
       // host only when not the default, so loopback homes read as before.
       p2p: { ...(n.p2pHost !== "127.0.0.1" ? { host: n.p2pHost } : {}), port: n.p2pPort, persistentPeers: peers, redialBaseMs: 250, redialMaxMs: 2_000, ...opts.p2p },
-      ...(opts.consensus ? { consensus: opts.consensus } : {}),
+      ...(Object.keys(split.local).length > 0 ? { consensus: split.local } : {}),
     };
     writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2) + "\n");
   }

@@ -2,7 +2,7 @@
  * Wiring: genesis, store, mempool, consensus engine and RPC server of one
  * node, started and stopped together.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { secp } from "../crypto/secp256k1.js";
@@ -10,6 +10,7 @@ import { genesisHash, genesisRecords, genesisTimeMs, type Genesis } from "../cha
 import { SignatureVerifier } from "../chain/execute.js";
 import { Mempool, defaultMempoolOptions, type MempoolOptions, type Rejection } from "../chain/mempool.js";
 import { ChainStore } from "../chain/store.js";
+import { StorageFaultError, asStorageFault } from "../chain/store-faults.js";
 import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
@@ -23,7 +24,8 @@ import type { AnchoredStateProof, StateProof } from "../chain/proof.js";
 import { registryMethods } from "../rpc/registry-methods.js";
 import { defaultRpcOptions, resolveRpcOptions, type RpcOptions } from "../rpc/options.js";
 import { NodeEvents, blockCommittedEvent } from "../rpc/events.js";
-import { registerHealth } from "../rpc/health.js";
+import { type HealthProblem, registerHealth } from "../rpc/health.js";
+import { type PeerStatus, netMethods } from "../rpc/net-methods.js";
 import { NodeMetrics, registerMetrics } from "../rpc/metrics.js";
 import { SubscriptionHub, type TxOutcome } from "../rpc/subscriptions.js";
 import { registerWebSocket, type WebSocketEndpoint } from "../rpc/ws.js";
@@ -39,7 +41,7 @@ import { ConsensusWal } from "../consensus/wal.js";
 import { type BlockSyncOptions, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
 import { EvidencePool } from "../consensus/evidence-pool.js";
 import { encodeEvidence } from "../consensus/evidence.js";
-import { maxEvidenceAge } from "../chain/genesis.js";
+import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -54,12 +56,29 @@ export interface NodeOptions {
   /** Longest time without a block; default from config/node.json, else 5 s. */
   heartbeatMs?: number;
   mempool: Partial<MempoolOptions>;
+  /**
+   * The operator says the validator's guard state (data/priv_validator_state.json)
+   * is gone for good: sign again, but never below the network's height (when
+   * first asked to sign) plus GUARD_RESET_MARGIN.
+   */
+  resetGuardState?: boolean;
 }
+
+/**
+ * Heights a validator whose guard state was reset stays silent above the
+ * network's height: whatever it signed before the state was lost was at most
+ * at the height then in progress. CometBFT's double_sign_check_height plays
+ * the same part.
+ */
+export const GUARD_RESET_MARGIN = 10;
+
+/** Exit code of a node stopped by a storage fault (EX_IOERR of sysexits.h): a supervisor restarts it. */
+export const EXIT_STORAGE_FAULT = 74;
 
 /** Ports from DESIGN.md: RPC 8660, p2p 8661, loopback unless configured. */
 export const defaultNodeOptions = { rpcPort: 8660, p2pPort: 8661, heartbeatMs: defaultEngineOptions.heartbeatMs };
 
-interface FileConfig {
+export interface FileConfig {
   rpc?: Partial<RpcOptions>;
   p2pPort?: number;
   /** p2p transport options (p2p.persistentPeers, p2p.host, limits). */
@@ -94,6 +113,49 @@ function loadFileConfig(paths: HomePaths): FileConfig {
   return cfg;
 }
 
+/**
+ * The BFT engine's options: the chain's timing from genesis (every validator
+ * runs the same), then node.json's "consensus". A timing value there that
+ * differs from genesis still wins (an operator's experiment), with a warning:
+ * a validator slower than the others falls behind them.
+ */
+export function consensusOptionsOf(genesis: Genesis, file: FileConfig["consensus"], configFile: string, log: Pick<Logger, "warn">): Partial<BftEngineOptions> {
+  const t = consensusTiming(genesis.params);
+  const { initialSyncWaitMs: _wait, tendermint: fileTm, ...rest } = { ...file };
+  const fromGenesis = { proposeMs: t.proposeMs, prevoteMs: t.prevoteMs, precommitMs: t.precommitMs, deltaMs: t.deltaMs };
+  const overridden: string[] = [];
+  for (const k of Object.keys(fromGenesis) as (keyof typeof fromGenesis)[]) {
+    const v = fileTm?.[k];
+    if (v !== undefined && v !== fromGenesis[k]) overridden.push(`tendermint.${k}=${String(v)} (genesis ${fromGenesis[k]})`);
+  }
+  if (rest.timeoutCommitMs !== undefined && rest.timeoutCommitMs !== t.commitMs) overridden.push(`timeoutCommitMs=${String(rest.timeoutCommitMs)} (genesis ${t.commitMs})`);
+  if (overridden.length > 0) {
+    log.warn("node.json overrides the chain's consensus timing: this validator may fall behind the others; remove these keys to follow genesis", { file: configFile, overrides: overridden.join(", ") });
+  }
+  return { ...rest, timeoutCommitMs: rest.timeoutCommitMs ?? t.commitMs, tendermint: { ...fileTm, ...fromGenesis, ...definedOnly(fileTm) } };
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  if (!o) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A store that does not open: its path and LevelDB's cause (the error itself says only "Database failed to open"), and what to do. */
+export function storeOpenError(path: string, home: string, e: unknown): Error {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.cause?.code ?? err.code;
+  if (code === "LEVEL_LOCKED") return new NodeConfigError(`${path} is locked: another sid node is using ${home}`);
+  const cause = (err.cause?.message ?? err.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, " ").trim();
+  const hint = /Corruption|CURRENT|MANIFEST/i.test(cause)
+    ? "the store is damaged: restore data/chain from a backup, or remove data/chain and let the node sync from its peers (keep data/priv_validator_state.json)"
+    : /No space|ENOSPC/i.test(cause)
+      ? "free disk space and start again"
+      : /Read-only|EROFS|EACCES|Permission/i.test(cause)
+        ? "the node needs write access to it"
+        : "check the path, its permissions and the disk";
+  return new NodeConfigError(`cannot open the chain store ${path}: ${code ? `${code}: ` : ""}${cause}; ${hint}`);
+}
+
 /** The stored head must carry a commit by the validators, for its own hash: a check that the data is this chain's. */
 async function checkHeadCommit(store: ChainStore, chainId: string, validators: ValidatorSet): Promise<void> {
   const head = store.head();
@@ -125,6 +187,11 @@ export class SidNode {
   readonly events = new NodeEvents();
   private hub: SubscriptionHub | undefined;
   private stopMetrics: (() => void) | undefined;
+  /** The storage fault that stopped this node, if any (GET /health answers 503 with it). */
+  fault: StorageFaultError | undefined;
+  private readonly faultListeners: ((f: StorageFaultError) => void)[] = [];
+  /** p2p peers are expected (persistent peers configured, or several validators): none connected is unhealthy. */
+  private expectsPeers = false;
 
   private constructor(
     readonly genesis: Genesis,
@@ -148,9 +215,7 @@ export class SidNode {
     try {
       store = await ChainStore.open(paths.chainDb);
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code;
-      if (cause === "LEVEL_LOCKED") throw new NodeConfigError(`${paths.chainDb} is locked: another sid node is using ${paths.home}`);
-      throw e;
+      throw storeOpenError(paths.chainDb, paths.home, e);
     }
     let preverifier: TxPreverifier | undefined;
     let created: SidNode | undefined;
@@ -180,6 +245,7 @@ export class SidNode {
       });
       const node = new SidNode(genesis, store, mempool, verifier, log);
       created = node;
+      store.faults.onFault((f) => node.onStorageFault(f));
       node.preverifier = preverifier;
       node.validatorSets = sets;
 
@@ -211,9 +277,32 @@ export class SidNode {
         let privval: FilePrivValidator | null = null;
         if (sk) {
           // A key outside today's set still signs once governance adds it (and stops when it removes it): the engine decides per height.
-          privval = await FilePrivValidator.open(join(paths.dataDir, PRIV_VALIDATOR_STATE_FILE), sk);
+          const statePath = join(paths.dataDir, PRIV_VALIDATOR_STATE_FILE);
+          const walPath = join(paths.dataDir, "cs.wal");
+          const stateMissing = !existsSync(statePath);
+          if (stateMissing) {
+            // No guard state on a home that has run before: it was deleted or lost, and this validator may have signed at the heights ahead.
+            const walBytes = existsSync(walPath) ? statSync(walPath).size : 0;
+            const hasRun = store.head().height > 0 || walBytes > 0;
+            if (hasRun && !opts.resetGuardState) {
+              throw new NodeConfigError(
+                `the validator's guard state ${statePath} is missing, but this home has run before (chain height ${store.head().height}, WAL ${walBytes} bytes): ` +
+                  `signing without it could double-sign. Restore the file, or start once with --reset-guard-state to sign again from the network's height + ${GUARD_RESET_MARGIN}`,
+              );
+            }
+          }
+          privval = await FilePrivValidator.open(statePath, sk);
+          if (opts.resetGuardState) {
+            if (!stateMissing) log.warn("--reset-guard-state given but the guard state file exists: it is kept, and signing also waits for the network's height + margin", { file: statePath });
+            privval.requireFloor(GUARD_RESET_MARGIN, () => Math.max(store.head().height, node.net?.sync.syncer.bestPeerHeight() ?? 0), (floor: number) =>
+              log.warn("guard state reset: this validator signs nothing below the floor", { floor, margin: GUARD_RESET_MARGIN }),
+            );
+          }
+          privval.onWriteFailure = (e) => node.reportFault(e, "guard state", statePath);
           node.validatorAddress = privval.address;
-          node.wal = await ConsensusWal.open(join(paths.dataDir, "cs.wal"));
+          node.wal = await ConsensusWal.open(walPath);
+          node.wal.onWriteFailure = (e) => node.reportFault(e, "consensus WAL", walPath);
+          if (node.wal.truncatedBytes > 0) log.warn("cut a torn tail off the consensus WAL (a crash during a write; nothing in it was sent)", { file: walPath, bytes: node.wal.truncatedBytes });
           const head = store.head().height;
           if (!(await sets.at(head + 1)).byAddress(privval.address)) {
             log.info("the validator key is not in the current validator set: following until governance adds it", { address: toHex(privval.address) });
@@ -221,7 +310,7 @@ export class SidNode {
         } else {
           log.info("no validator key: running as a full node", { keyFile: paths.validatorKeyFile });
         }
-        const { initialSyncWaitMs: _wait, ...consensusOpts } = { ...fileCfg.consensus };
+        const consensusOpts = consensusOptionsOf(genesis, fileCfg.consensus, paths.configFile, log.child("consensus"));
         // A proposal carries its whole block in one p2p frame: the proposer caps its txs to fit (validators still accept up to params.maxBlockBytes).
         consensusOpts.maxProposalTxBytes ??= proposalTxBytesFor(fileCfg.p2p?.maxFrameBytes ?? defaultP2pOptions.maxFrameBytes);
         const pool = (node.evidencePool = new EvidencePool({}, { chainId: genesis.chainId, store, setAt: (h) => sets.at(h), maxAgeBlocks: maxEvidenceAge(genesis.params) }));
@@ -259,6 +348,7 @@ export class SidNode {
       // p2p: always with several validators; on a single-validator chain only when asked for (a port or peers), so dev nodes do not claim 8661.
       const peers = [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])];
       const explicitPort = opts.p2pPort ?? fileCfg.p2p?.port ?? fileCfg.p2pPort;
+      node.expectsPeers = peers.length > 0 || !single;
       if (!single || peers.length > 0 || explicitPort !== undefined) {
         try {
           node.net = wireNetwork(
@@ -300,6 +390,7 @@ export class SidNode {
           proveRecord: (id) => node.proveRecord(id),
           now: Date.now,
         }),
+        ...netMethods({ peers: () => node.peerStatuses() }),
         ...validatorMethods({
           head: () => store.head(),
           validatorsAt: (h) => node.validatorsAt(h),
@@ -308,7 +399,7 @@ export class SidNode {
         }),
       });
       node.app = buildServer(rpcOpts, methods, (app) => {
-        registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing() });
+        registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing(), problem: () => node.healthProblem() });
         registerMetrics(app, metrics);
         ws = registerWebSocket(app, { methods, hub, options: rpcOpts });
         registerExplorer(app, { genesisFile: paths.genesisFile });
@@ -329,8 +420,9 @@ export class SidNode {
       await created?.net?.stop().catch(() => {});
       await created?.wal?.close().catch(() => {});
       await preverifier?.close();
-      await store.close();
-      throw e;
+      await store.close().catch(() => {});
+      // A read that failed for the disk's sake while starting (a damaged table, say) is a storage fault, named as one.
+      throw store.faults.fault ?? asStorageFault(e, "chain store", paths.chainDb) ?? e;
     }
   }
 
@@ -353,6 +445,8 @@ export class SidNode {
       proveDid: (d) => this.proveDid(d),
       mempool: this.mempool,
       submitTx: (encoded, wait, timeoutMs) => this.submitTx(encoded, wait, timeoutMs),
+      peerCount: () => this.peerCount(),
+      isCatchingUp: () => this.isSyncing(),
     };
   }
 
@@ -425,9 +519,45 @@ export class SidNode {
     for (const w of set) w(o);
   }
 
-  /** True while block sync is catching up (GET /health answers 503). A single validator is never behind; block sync will answer here. */
+  /** True while block sync is catching up (GET /health answers 503, node_status.catchingUp). A single validator is never behind. */
   isSyncing(): boolean {
-    return this.bft?.isSyncing() ?? false;
+    return (this.bft?.isSyncing() ?? false) || (this.net?.sync.syncer.isSyncing() ?? false);
+  }
+
+  /** Each connected peer with the height it announced (net_peers). */
+  peerStatuses(): PeerStatus[] {
+    if (!this.net) return [];
+    const heights = this.net.sync.syncer.peerHeights();
+    return this.net.network.peers().map((p) => ({
+      id: p.id,
+      address: p.address,
+      direction: p.direction,
+      height: heights.get(p.id)?.height ?? null,
+      score: p.score,
+      listenAddress: p.listenAddress ?? null,
+      connectedAt: new Date(p.connectedAt).toISOString(),
+    }));
+  }
+
+  /**
+   * Why GET /health answers 503, if it does: a storage fault; no peer
+   * although the node is meant to have some; catching up; or a head older than
+   * a few block times (five times propose + commit wait, at least 5 s)
+   * while a peer announced a higher one.
+   */
+  healthProblem(now = Date.now()): HealthProblem | undefined {
+    if (this.fault) return { status: "faulted", reason: `${this.fault.message}; ${this.fault.remedy}` };
+    const head = this.store.head();
+    const best = this.net?.sync.syncer.bestPeerHeight();
+    if (this.expectsPeers && this.peerCount() === 0) return { status: "no-peers", reason: `no p2p peer connected (height ${head.height}); check persistentPeers and that the peers are reachable` };
+    if (this.isSyncing()) return { status: "syncing", reason: `catching up: height ${head.height}${best !== undefined ? `, peers at ${best}` : ""}` };
+    if (this.bft && best !== undefined && best > head.height) {
+      const t = consensusTiming(this.genesis.params);
+      const staleMs = Math.max(5_000, 5 * (t.proposeMs + t.commitMs));
+      const age = now - head.time;
+      if (age > staleMs) return { status: "stale", reason: `head ${head.height} is ${Math.round(age / 1000)} s old while peers are at ${best}` };
+    }
+    return undefined;
   }
 
   /** Connected p2p peers (sid_p2p_peers); none until the node has a p2p layer. */
@@ -459,6 +589,34 @@ export class SidNode {
       const hash = toHex(c.hash);
       this.settle(hash, { status: "committed", hash, height: ev.block.header.height, index });
     });
+  }
+
+  /**
+   * Called once, with the first storage fault of the store, the WAL or the
+   * guard state. The node stops producing and following blocks; the process
+   * is expected to exit (`sid start` exits with EXIT_STORAGE_FAULT), since a
+   * store that failed a write is not trusted to take the next one.
+   */
+  onFault(fn: (f: StorageFaultError) => void): void {
+    if (this.fault) fn(this.fault);
+    else this.faultListeners.push(fn);
+  }
+
+  /** An error of a file this node writes: a storage fault stops the node; other errors are the caller's. */
+  reportFault(e: unknown, source: string, path: string): void {
+    const f = asStorageFault(e, source, path);
+    if (f) this.onStorageFault(f);
+  }
+
+  private onStorageFault(f: StorageFaultError): void {
+    if (this.fault) return;
+    this.fault = f;
+    this.log.error("storage fault: this node stops", { source: f.source, path: f.path, cause: `${f.causeCode}: ${f.causeMessage}`, todo: f.remedy });
+    // Nothing more is decided or applied on a store that failed: the engines stop (their in-flight step ends with an error).
+    void this.engine?.stop().catch(() => {});
+    void this.bft?.stop().catch(() => {});
+    this.net?.sync.syncer.stop();
+    for (const l of this.faultListeners.splice(0)) l(f);
   }
 
   /** Stop accepting requests, finish the block in progress, close the store. */

@@ -46,6 +46,10 @@ export interface NodeReadApi {
     rejection(hash: Uint8Array): Rejection | undefined;
     pendingNonce(did: string): number | undefined;
   };
+  /** Connected p2p peers (node_status.peers); 0 on a node without p2p. */
+  peerCount?(): number;
+  /** True while the node fetches blocks it is behind by (node_status.catchingUp). */
+  isCatchingUp?(): boolean;
   /** Admit a tx; with `wait`, resolve once it is committed or rejected, or after timeoutMs (still pending). */
   submitTx(encoded: Uint8Array, wait: boolean, timeoutMs: number): Promise<SubmitOutcome>;
 }
@@ -136,6 +140,8 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
           mempool: { size: node.mempool.size, bytes: node.mempool.byteSize },
           validator: node.validatorAddress ? toHex(node.validatorAddress) : null,
           signatureBackend: node.signatureBackend,
+          peers: node.peerCount?.() ?? 0,
+          catchingUp: node.isCatchingUp?.() ?? false,
         };
       },
     }),

@@ -49,6 +49,8 @@ export interface DevnetOptions {
   params?: { maxBlockTxs: number; maxBlockBytes: number };
   /** Extra environment of every node process (e.g. SID_LOG_LEVEL). */
   env?: Record<string, string>;
+  /** How long each node may take to answer RPC after it is spawned (default 20 s). */
+  startTimeoutMs?: number;
 }
 
 export class DevnetNode {
@@ -79,11 +81,11 @@ export class DevnetNode {
   }
 
   /** Spawn the node and wait until its RPC answers (GET /health may say 503 while it syncs). */
-  async start(timeoutMs = 60_000): Promise<void> {
+  async start(timeoutMs = 60_000, extraArgs: string[] = []): Promise<void> {
     if (this.running) return;
     // SID_NODE_FLAGS passes flags to each node's runtime (e.g. --cpu-prof to profile the devnet benchmark).
     const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-    const proc = spawn(process.execPath, [...flags, CLI, "start", "--home", this.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
+    const proc = spawn(process.execPath, [...flags, CLI, "start", "--home", this.home, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
     this.proc = proc;
     this.exited = new Promise((r) => proc.once("exit", (code) => r(code)));
     const onData = (d: Buffer) => {
@@ -109,6 +111,11 @@ export class DevnetNode {
       }
       await sleep(100);
     }
+  }
+
+  /** Wait for the process to exit on its own; its exit code. */
+  exitCode(): Promise<number | null> {
+    return this.exited;
   }
 
   /** SIGTERM and wait for exit. */
@@ -176,7 +183,7 @@ export async function createDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   };
   const toStart = opts.startOnly ?? nodes.map((_, i) => i);
   try {
-    await Promise.all(toStart.map((i) => nodes[i]!.start()));
+    await Promise.all(toStart.map((i) => nodes[i]!.start(opts.startTimeoutMs)));
   } catch (e) {
     await net.cleanup();
     throw e;

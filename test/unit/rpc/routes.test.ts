@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import { createLogger } from "../../../src/node/log.js";
 import { fastifyLogger } from "../../../src/node/fastify-logger.js";
 import { type DidChange, NodeEvents, blockCommittedEvent } from "../../../src/rpc/events.js";
-import { registerHealth } from "../../../src/rpc/health.js";
+import { type HealthProblem, registerHealth } from "../../../src/rpc/health.js";
 import { defineMethod, type MethodTable } from "../../../src/rpc/jsonrpc.js";
 import { NodeMetrics, registerMetrics } from "../../../src/rpc/metrics.js";
 import { resolveRpcOptions } from "../../../src/rpc/options.js";
@@ -196,7 +196,27 @@ describe("rpc: health", () => {
       syncing = true;
       res = await app.inject({ method: "GET", url: "/health" });
       expect(res.statusCode).to.equal(503);
-      expect(res.json()).to.deep.equal({ status: "syncing", height: 12, syncing: true });
+      expect(res.json()).to.deep.equal({ status: "syncing", height: 12, syncing: true, reason: "catching up from height 12" });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("answers 503 with the node's problem and its reason, ahead of syncing", async () => {
+    let problem: HealthProblem | undefined = { status: "no-peers", reason: "no p2p peer connected" };
+    const app = buildServer({}, methods(), (a) => registerHealth(a, { height: () => 0, isSyncing: () => true, problem: () => problem }));
+    try {
+      let res = await app.inject({ method: "GET", url: "/health" });
+      expect(res.statusCode).to.equal(503);
+      expect(res.json()).to.deep.equal({ status: "no-peers", height: 0, syncing: true, reason: "no p2p peer connected" });
+      problem = { status: "faulted", reason: "chain store /x: LEVEL_IO_ERROR: IO error" };
+      res = await app.inject({ method: "GET", url: "/health" });
+      expect(res.statusCode).to.equal(503);
+      expect(res.json().status).to.equal("faulted");
+      problem = undefined;
+      res = await app.inject({ method: "GET", url: "/health" });
+      expect(res.statusCode).to.equal(503);
+      expect(res.json().status).to.equal("syncing");
     } finally {
       await app.close();
     }
