@@ -28,6 +28,20 @@ import { didFromPublicKey, parseDid, parseDidUrlWithFragment } from "./syntax.js
 export const DID_CONTEXT = "https://www.w3.org/ns/did/v1";
 export const SECP256K1_2019_CONTEXT = "https://w3id.org/security/suites/secp256k1-2019/v1";
 export const MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1";
+export const JWS_2020_CONTEXT = "https://w3id.org/security/suites/jws-2020/v1";
+/**
+ * sid's own context (contexts/sid-v1.jsonld, served by every node at
+ * /contexts/sid-v1.jsonld): service types, serviceEndpoint outside a
+ * service entry, and a vocabulary for any other service type.
+ */
+export const SID_CONTEXT = "https://w3id.org/sid/v1";
+
+/** The context that defines each verification method type and its key property. */
+export const CONTEXT_OF_METHOD_TYPE: Readonly<Record<VerificationMethodType, string>> = Object.freeze({
+  EcdsaSecp256k1VerificationKey2019: SECP256K1_2019_CONTEXT,
+  Multikey: MULTIKEY_CONTEXT,
+  JsonWebKey2020: JWS_2020_CONTEXT,
+});
 
 export const DOCUMENT_LIMITS: Readonly<{
   maxBytes: 16384;
@@ -597,6 +611,30 @@ export function buildInitialDocument(publicKey: Uint8Array): DidDocument {
     assertionMethod: [keyId],
     capabilityInvocation: [keyId],
   };
+}
+
+/**
+ * The document's @context list completed with what its terms need to mean
+ * something in JSON-LD (DID Core 1.0, section 6.3.1: every property and
+ * type must be defined by a listed context): the suite context of each
+ * verification method type it uses, and the sid context when it has
+ * services (service types and endpoint maps are not defined by the DID
+ * context). Listed contexts keep their order; missing ones follow in a
+ * fixed order, so the result is a pure function of the document. Returns
+ * the document's own list when nothing is missing.
+ */
+export function completeContexts(doc: Pick<DidDocument, "@context"> & Partial<DidDocument>): string | string[] {
+  const listed = typeof doc["@context"] === "string" ? [doc["@context"]] : doc["@context"];
+  const needed = new Set<string>();
+  const methods = [...(doc.verificationMethod ?? [])];
+  for (const rel of RELATIONSHIPS) for (const e of doc[rel] ?? []) if (typeof e !== "string") methods.push(e);
+  for (const vm of methods) {
+    const ctx = CONTEXT_OF_METHOD_TYPE[vm.type];
+    if (ctx !== undefined) needed.add(ctx);
+  }
+  if ((doc.service ?? []).length > 0) needed.add(SID_CONTEXT);
+  const missing = [SECP256K1_2019_CONTEXT, MULTIKEY_CONTEXT, JWS_2020_CONTEXT, SID_CONTEXT].filter((c) => needed.has(c) && !listed.includes(c));
+  return missing.length === 0 ? doc["@context"] : [...listed, ...missing];
 }
 
 /** All verification methods of a (validated) document, top-level and embedded, by absolute id. */
