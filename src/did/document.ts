@@ -36,6 +36,18 @@ export const JWS_2020_CONTEXT = "https://w3id.org/security/suites/jws-2020/v1";
  */
 export const SID_CONTEXT = "https://w3id.org/sid/v1";
 
+/**
+ * Context URL -> file name of its offline copy in the package's contexts/
+ * folder, which every node serves at /contexts/<file>.
+ */
+export const CONTEXT_FILES: Readonly<Record<string, string>> = Object.freeze({
+  [DID_CONTEXT]: "did-v1.jsonld",
+  [SECP256K1_2019_CONTEXT]: "secp256k1-2019-v1.jsonld",
+  [MULTIKEY_CONTEXT]: "multikey-v1.jsonld",
+  [JWS_2020_CONTEXT]: "jws-2020-v1.jsonld",
+  [SID_CONTEXT]: "sid-v1.jsonld",
+});
+
 /** The context that defines each verification method type and its key property. */
 export const CONTEXT_OF_METHOD_TYPE: Readonly<Record<VerificationMethodType, string>> = Object.freeze({
   EcdsaSecp256k1VerificationKey2019: SECP256K1_2019_CONTEXT,

@@ -196,14 +196,16 @@ function versionTimeBound(versionTime: string): number {
 
 /**
  * What a resolver shows of a version: the document in reading order, or,
- * once the DID is deactivated, only its context and id. A deactivated DID
- * has no keys and no services any more (DID Core 1.0, section 8.2
- * "Deactivate"), and a verifier that reads only the document (did-jwt does)
- * must not find the last keys in it and accept what they sign.
+ * once the DID is deactivated, its context, its id and an empty
+ * verificationMethod. A deactivated DID has no keys and no services any
+ * more (DID Core 1.0, section 8.2 "Deactivate"), and a verifier that reads
+ * only the document (did-jwt does) must not find the last keys in it and
+ * accept what they sign. The empty list says so in JSON-LD too: a node
+ * with only an @id is dropped by expansion, which safe mode refuses.
  */
 function shownDocument(doc: DidDocument, deactivated: boolean): DidDocument {
   if (!deactivated) return presentDocument(doc);
-  return { "@context": doc["@context"], id: doc.id };
+  return { "@context": doc["@context"], id: doc.id, verificationMethod: [] };
 }
 
 function success(document: DidDocument, meta: DidDocumentMetadata): DidResolutionResult {

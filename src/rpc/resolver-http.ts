@@ -24,6 +24,8 @@
  * DID, a dereferencing result for a DID URL, with the error name in its
  * metadata and the status of the binding's table.
  */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   ContentType,
@@ -38,11 +40,14 @@ import {
   parseDidUrl,
   resolutionOptionsOf,
 } from "../did/dereference.js";
+import { CONTEXT_FILES } from "../did/document.js";
 import { type DidResolutionResult, type ResolutionError, type ResolutionOptions, resolutionError } from "../did/resolution.js";
 import { negotiate } from "./accept.js";
 import type { ResolveDid } from "./resolve.js";
 
 export const IDENTIFIERS_PREFIX = "/1.0/identifiers/";
+/** Where a node serves the JSON-LD contexts did:sid documents list (contexts/ of the package). */
+export const CONTEXTS_PREFIX = "/contexts/";
 
 export const ResolverMediaType = Object.freeze({
   /** The full resolution result (DID Resolution, section 9). */
@@ -215,11 +220,33 @@ async function answerIdentifier(request: FastifyRequest, reply: FastifyReply, re
   return fullResult ? sendDereferencingResult(reply, result, chosen.offer) : sendContent(reply, result);
 }
 
+/** The package's contexts/ folder, from dist/src/rpc/ or src/rpc/. */
+function contextsDir(): URL {
+  const here = new URL(".", import.meta.url);
+  return new URL(fileURLToPath(here).includes("/dist/src/") ? "../../../contexts/" : "../../contexts/", here);
+}
+
+/**
+ * The contexts as served: read once at start, each file exactly as shipped,
+ * as application/ld+json (what a JSON-LD document loader asks for).
+ */
+function loadContextFiles(): Map<string, Buffer> {
+  const dir = contextsDir();
+  return new Map(Object.values(CONTEXT_FILES).map((file) => [file, readFileSync(new URL(file, dir))]));
+}
+
 /**
  * Register `GET /1.0/identifiers/*` on `app`, answering from `resolveDid`
- * (rpc/resolve.ts). The node calls this from the `extra` hook of buildServer.
+ * (rpc/resolve.ts), and `GET /contexts/<file>`, the JSON-LD contexts the
+ * documents list. The node calls this from the `extra` hook of buildServer.
  */
 export function registerResolverRoutes(app: FastifyInstance, resolveDid: ResolveDid): void {
+  const contexts = loadContextFiles();
+  app.get(`${CONTEXTS_PREFIX}:file`, (request, reply) => {
+    const body = contexts.get((request.params as { file: string }).file);
+    if (!body) return reply.code(404).send({ error: "not found", known: [...contexts.keys()] });
+    return reply.code(200).header("content-type", "application/ld+json").header("cache-control", "public, max-age=86400").send(body);
+  });
   app.register(async (scope) => {
     // Whatever fails inside is an internalError result; its message stays in the log.
     scope.setErrorHandler((err, request, reply) => {

@@ -221,7 +221,7 @@ describe("did/dereference", () => {
       expect(r.contentMetadata, text).to.deep.equal(dead.didDocumentMetadata);
     }
     const whole = dereferenceDidUrl(parseDidUrl(did), dead, undefined);
-    expect(whole.content).to.deep.equal({ "@context": doc["@context"], id: did });
+    expect(whole.content).to.deep.equal({ "@context": doc["@context"], id: did, verificationMethod: [] });
     expect(whole.contentMetadata.deactivated).to.equal(true);
   });
 

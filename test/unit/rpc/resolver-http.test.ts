@@ -209,14 +209,14 @@ describe("rpc: Universal Resolver binding", () => {
         expect(r.type).to.equal("application/did-resolution");
         expectResolutionResult(r.json);
         expect(r.json.didDocumentMetadata.deactivated).to.equal(true);
-        expect(r.json.didDocument).to.deep.equal({ "@context": bobDoc["@context"], id: bob });
+        expect(r.json.didDocument).to.deep.equal({ "@context": bobDoc["@context"], id: bob, verificationMethod: [] });
       }
       const ld = await get(bob, "application/did+ld+json");
       expect([ld.status, ld.type]).to.deep.equal([410, "application/did+ld+json"]);
-      expect(ld.json).to.deep.equal({ "@context": bobDoc["@context"], id: bob });
+      expect(ld.json).to.deep.equal({ "@context": bobDoc["@context"], id: bob, verificationMethod: [] });
       const json = await get(bob, "application/did+json");
       expect([json.status, json.type]).to.deep.equal([410, "application/did+json"]);
-      expect(json.json).to.deep.equal({ id: bob });
+      expect(json.json).to.deep.equal({ id: bob, verificationMethod: [] });
       // its version before the deactivation resolves with 200
       const v1 = await get(`${bob}?versionId=1`);
       expect(v1.status).to.equal(200);
