@@ -797,3 +797,63 @@ function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
     throw err;
   }
 }
+
+// ---------------------------------------------------------------------------
+// What a version changed, for people reading a DID's history.
+
+/** Names of the changes between two versions' documents, as the CLI's editing commands call them. */
+export type DocumentChange =
+  | "add-key"
+  | "remove-key"
+  | "change-key"
+  | "add-service"
+  | "remove-service"
+  | "change-service"
+  | "change-relationships"
+  | "change-controller"
+  | "change-also-known-as"
+  | "change-context";
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** True when two documents say the same (member order aside; @context compared as served, completed). */
+export function sameDocument(a: DidDocument, b: DidDocument): boolean {
+  return canonicalJson({ ...a, "@context": completeContexts(a) }) === canonicalJson({ ...b, "@context": completeContexts(b) });
+}
+
+/**
+ * The changes from `prev` to `next`, in a fixed order (empty when they say
+ * the same). Keys and services are matched by id; a relationship change that
+ * only follows an added or removed key is not listed on its own.
+ */
+export function describeChange(prev: DidDocument, next: DidDocument): DocumentChange[] {
+  const out: DocumentChange[] = [];
+  const before = verificationMethods(prev);
+  const after = verificationMethods(next);
+  if ([...after.keys()].some((id) => !before.has(id))) out.push("add-key");
+  if ([...before.keys()].some((id) => !after.has(id))) out.push("remove-key");
+  if ([...after].some(([id, vm]) => before.has(id) && canonicalJson(before.get(id)) !== canonicalJson(vm))) out.push("change-key");
+  const sBefore = new Map((prev.service ?? []).map((s) => [s.id, s]));
+  const sAfter = new Map((next.service ?? []).map((s) => [s.id, s]));
+  if ([...sAfter.keys()].some((id) => !sBefore.has(id))) out.push("add-service");
+  if ([...sBefore.keys()].some((id) => !sAfter.has(id))) out.push("remove-service");
+  if ([...sAfter].some(([id, s]) => sBefore.has(id) && canonicalJson(sBefore.get(id)) !== canonicalJson(s))) out.push("change-service");
+  // Relationships with references to keys that exist in both versions.
+  const kept = (d: DidDocument, rel: Relationship) =>
+    (d[rel] ?? []).map((e) => (typeof e === "string" ? e : e.id)).filter((id) => before.has(id) && after.has(id)).sort();
+  if (RELATIONSHIPS.some((rel) => canonicalJson(kept(prev, rel)) !== canonicalJson(kept(next, rel)))) out.push("change-relationships");
+  if (canonicalJson(prev.controller ?? null) !== canonicalJson(next.controller ?? null)) out.push("change-controller");
+  if (canonicalJson(prev.alsoKnownAs ?? []) !== canonicalJson(next.alsoKnownAs ?? [])) out.push("change-also-known-as");
+  if (out.length === 0 && canonicalJson(completeContexts(prev)) !== canonicalJson(completeContexts(next))) out.push("change-context");
+  return out;
+}
