@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
 describe("integration: DID lifecycle through the CLI", function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let node: NodeProcess;
   let nodeHome: string;
   let userHome: string;
@@ -108,8 +108,11 @@ describe("integration: DID lifecycle through the CLI", function () {
     const nf = await sid("did", "resolve", "did:sid:2ePAhj1KMfDWmVniUhBsPV5PSHps");
     expect(nf.code).to.equal(1);
     expect(nf.json.didResolutionMetadata.error).to.equal("notFound");
-    const inv = await sid("did", "resolve", "did:example:123");
+    const inv = await sid("did", "resolve", "did:sid:0OIl");
     expect(inv.code).to.equal(1);
     expect(inv.stderr).to.match(/invalidDid/);
+    const other = await sid("did", "resolve", "did:example:123");
+    expect(other.code).to.equal(1);
+    expect(other.stderr).to.match(/methodNotSupported/);
   });
 });
