@@ -430,6 +430,19 @@ describe("rpc: Universal Resolver binding", () => {
     });
   });
 
+  describe("JSON-LD contexts", () => {
+    it("serves each shipped context as application/ld+json, and 404 for any other name", async () => {
+      const res = await app.inject({ method: "GET", url: "/contexts/sid-v1.jsonld" });
+      expect(res.statusCode).to.equal(200);
+      expect(res.headers["content-type"]).to.equal("application/ld+json");
+      expect(JSON.parse(res.body)["@context"].serviceEndpoint["@id"]).to.equal("https://www.w3.org/ns/did#serviceEndpoint");
+      expect((await app.inject({ method: "GET", url: "/contexts/did-v1.jsonld" })).statusCode).to.equal(200);
+      for (const bad of ["/contexts/nope.jsonld", "/contexts/..%2Fpackage.json", "/contexts/README.md"]) {
+        expect((await app.inject({ method: "GET", url: bad })).statusCode, bad).to.equal(404);
+      }
+    });
+  });
+
   describe("Accept negotiation", () => {
     const offers = ["application/did-resolution", 'application/ld+json;profile="https://w3id.org/did-resolution"', "application/did+ld+json"];
     it("picks by q, then specificity, then the server's order", () => {
