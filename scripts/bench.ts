@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: one run on this machine, JSON on stdout.
+ * `npm run bench`: one run on this machine, JSON on stdout; progress and,
+ * at the end, the same figures as a table on stderr.
  *  (a) raw secp256k1 verification rate of the chosen backend, one core;
  *  (b) DID creates from concurrent clients to committed, on a real dev node
  *      process: ops/s and p50/p99 submit-to-committed latency;
@@ -131,10 +132,42 @@ async function load(url: string, method: string, dids: string[]) {
   return { connections: 64, seconds: SECONDS, reqPerSec: round(result.requests.average), latencyMs: { p50: result.latency.p50, p99: result.latency.p99 } };
 }
 
+/** Every leaf of the result as [section, measure, value], in the JSON's order. */
+function summaryRows(result: unknown): Array<[string, string, string]> {
+  const rows: Array<[string, string, string]> = [];
+  const show = (v: unknown): string =>
+    typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : v.toLocaleString("en-US", { maximumFractionDigits: 3 })) : String(v);
+  const walk = (section: string, path: string, v: unknown): void => {
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v)) walk(section, path === "" ? k : `${path}.${k}`, x);
+    } else {
+      rows.push([section, path, Array.isArray(v) ? v.map(show).join(", ") : show(v)]);
+    }
+  };
+  for (const [section, v] of Object.entries(result as Record<string, unknown>)) walk(section, "", v);
+  return rows;
+}
+
+/** The result as an aligned table for people, on stderr (stdout carries only the JSON). */
+function summaryTable(result: unknown): string {
+  const rows = summaryRows(result);
+  const head: [string, string, string] = ["section", "measure", "value"];
+  const widths = [0, 1, 2].map((i) => Math.max(head[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padStart(widths[2]!)}`;
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
+  let last = "";
+  for (const r of rows) {
+    out.push(line([r[0] === last ? "" : r[0], r[1], r[2]]));
+    last = r[0];
+  }
+  return out.join("\n") + "\n";
+}
+
 function report(result: unknown): void {
   const text = JSON.stringify(result, null, 2) + "\n";
   process.stdout.write(text);
   if (args.out) writeFileSync(args.out, text);
+  process.stderr.write(`\n${summaryTable(result)}`);
 }
 
 const SECTIONS = ["versions"] as const;

@@ -3,7 +3,7 @@ import { promises as fs } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import { type DidHistoryEntry, SidClient, SidClientError, type WriteResult } from "../client/sid-client.js";
 import { toHex } from "../crypto/bytes.js";
-import { addService, addVerificationMethod, type DidDocument, type Relationship, removeVerificationMethod, validateDocument, verificationMethods, publicKeyOfMethod } from "../did/document.js";
+import { addService, addVerificationMethod, type DidDocument, type Relationship, removeVerificationMethod, validateDocument, verificationMethods, publicKeyOfMethod, describeChange, sameDocument } from "../did/document.js";
 import { checkResolutionRequest, type ResolutionOptions } from "../did/resolution.js";
 import { didFromPublicKey, parseDid } from "../did/syntax.js";
 import { CliError } from "./errors.js";
@@ -114,7 +114,9 @@ export function registerDidCommands(program: Command): void {
     .action(async (opts: KeyOptions & { doc: string }) => {
       const { client, ring, did: target } = await openWrite(opts);
       const next = validateDocument(documentIn(await readJsonFile(opts.doc)), target);
-      const { document } = await client.current(target);
+      const { document, versionId } = await client.current(target);
+      // A version that changes nothing would only lengthen the history.
+      if (sameDocument(next, document)) throw new CliError(`${opts.doc} holds the current document of ${target} (version ${versionId}) unchanged: nothing to update`);
       const signer = await chooseSigner(client, target, document, ring);
       if (signer.did === target && !publicKeysIn(next).has(toHex(signer.key.key.publicKey))) {
         note(`warning: the new document no longer holds key index ${signer.key.index} of "${ring.name}"`);
@@ -176,14 +178,15 @@ export function registerDidCommands(program: Command): void {
           break;
         }
       }
+      const named = await nameChanges(client, didArg, versions);
       const text =
         versions.length === 0
           ? `${didArg} has no versions${opts.after !== undefined ? ` after ${opts.after}` : ""}`
           : table(
               ["VERSION", "OPERATION", "HEIGHT", "TIME", "TX"],
-              versions.map((v) => [v.versionId, v.operation, String(v.height), v.time, v.txHash]),
+              named.map((v) => [v.versionId, v.changes.join("+"), String(v.height), v.time, v.txHash]),
             );
-      printResult(opts, { did: didArg, versions, next }, next === null ? text : [...(Array.isArray(text) ? text : [text]), `more versions follow: --after ${next}`]);
+      printResult(opts, { did: didArg, versions: named, next }, next === null ? text : [...(Array.isArray(text) ? text : [text]), `more versions follow: --after ${next}`]);
     });
 }
 
@@ -193,6 +196,39 @@ const HISTORY_PAGE_LIMIT = 1000;
 function parseVersionId(value: string): string {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(value)) throw new InvalidArgumentError("expected a version number (1, 2, ...)");
   return value;
+}
+
+/**
+ * Each version with what it changed: create and deactivate as they are, an
+ * update named from the difference between its document and the one before
+ * (add-key, remove-key, add-service, ...; "update" when it changed nothing
+ * those names cover). Computed on read from the versions' documents, so the
+ * chain records nothing more.
+ */
+async function nameChanges<V extends { versionId: string; operation: string }>(client: SidClient, did: string, versions: V[]): Promise<Array<V & { changes: string[] }>> {
+  const docs = new Map<string, DidDocument>();
+  const docOf = async (versionId: string): Promise<DidDocument | undefined> => {
+    if (!docs.has(versionId)) {
+      const r = await client.resolve(did, { versionId });
+      if (r.didDocument) docs.set(versionId, r.didDocument);
+    }
+    return docs.get(versionId);
+  };
+  const out: Array<V & { changes: string[] }> = [];
+  for (let i = 0; i < versions.length; i++) {
+    const v = versions[i]!;
+    let changes: string[] = [v.operation];
+    // The version before may be on an earlier page: it is the one numbered one less.
+    if (v.operation === "update" && Number(v.versionId) > 1) {
+      const [prev, next] = [await docOf(String(Number(v.versionId) - 1)), await docOf(v.versionId)];
+      if (prev && next) {
+        const found = describeChange(prev, next);
+        if (found.length > 0) changes = found;
+      }
+    }
+    out.push({ ...v, changes });
+  }
+  return out;
 }
 
 /** The client, the decrypted key ring and the DID a write command targets. */

@@ -4,6 +4,19 @@ import { CommanderError } from "commander";
 import { describeError, exitCodeOf } from "./errors.js";
 import { buildProgram } from "./program.js";
 
+/** What to try next, for the errors a first run meets most. */
+function hintFor(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  // The p2p listener's error arrives wrapped, with the code only in its message.
+  if (code === "EADDRINUSE" || /\bEADDRINUSE\b/.test(message)) {
+    const where = /\S+:\d+$/.exec(message)?.[0];
+    return `${where ?? "the port"} is taken (another sid node?): stop it, or choose free ports with --rpc-port N and --p2p-port N (or "rpc.port" / "p2p.port" in <home>/config/node.json)`;
+  }
+  if (code === "ECONNREFUSED") return "no node answers at the RPC URL: start one (npm start) or pass --rpc URL / set SID_RPC";
+  return undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
@@ -12,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
     // Commander has already printed its own message (usage errors, help, version).
     if (!(err instanceof CommanderError)) {
       process.stderr.write(`error: ${describeError(err)}\n`);
+      const hint = hintFor(err);
+      if (hint) process.stderr.write(`hint: ${hint}\n`);
       if (process.env.SID_DEBUG === "1" && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
     }
     return exitCodeOf(err);

@@ -8,3 +8,23 @@ export * from "./verify-proof.js";
 export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
 export * from "./resolver.js";
 export * from "./kyc.js";
+export * from "./contexts.js";
+// Keys: BIP39 mnemonics and the HD keys a DID is made from (key i is m/44'/0'/0'/0/<i>).
+export { generateMnemonic, validateMnemonic, deriveKey, randomKeyPair, DID_KEY_PATH_PREFIX, type KeyPair } from "../crypto/hd.js";
+// Documents: the types and the pure editing helpers SidClient.updateDid takes.
+export {
+  type DidDocument,
+  type VerificationMethod,
+  type Service,
+  type Relationship,
+  DID_CONTEXT,
+  SID_CONTEXT,
+  buildInitialDocument,
+  addVerificationMethod,
+  removeVerificationMethod,
+  addService,
+  removeService,
+  completeContexts,
+} from "../did/document.js";
+export { didFromPublicKey } from "../did/syntax.js";
+export type { DidResolutionResult, DidDocumentMetadata, ResolutionOptions } from "../did/resolution.js";

@@ -12,8 +12,10 @@
  *                                        a resource at that endpoint
  *   did:sid:<id>?serviceType=LinkedDomains   every service of that type
  * did:sid defines no DID paths and no other DID parameters; a URL with a
- * path names nothing (notFound), one with an unknown parameter is refused
- * (invalidDidUrl) rather than read as something it does not say.
+ * path names nothing (notFound). A DID parameter did:sid does not know is
+ * ignored, as DID Resolution asks of parameters a resolver does not
+ * support, and listed in ParsedDidUrl.ignoredParams; an empty query (`?`)
+ * or empty fragment (`#`), which the DID URL grammar allows, adds nothing.
  *
  * Pure: no I/O, no clock. The caller resolves the DID first.
  */
@@ -43,8 +45,10 @@ export interface ParsedDidUrl {
   path: string;
   /** Percent-decoded DID parameters of the query. */
   params: Readonly<Partial<Record<DidUrlParameter, string>>>;
-  /** Percent-decoded fragment, when there is one. */
+  /** Percent-decoded fragment, when there is a non-empty one. */
   fragment?: string;
+  /** Names of DID parameters did:sid does not define, ignored (in the order given). */
+  ignoredParams: string[];
 }
 
 export interface DereferencingMetadata {
@@ -155,11 +159,21 @@ export function parseDidUrl(input: unknown): ParsedDidUrl {
     throw new DidUrlError("invalidDid", (e as Error).message);
   }
   const params: Partial<Record<DidUrlParameter, string>> = {};
-  if (query !== undefined) {
-    for (const [name, value] of parseDidQuery(query)) {
+  const ignoredParams: string[] = [];
+  if (query !== undefined && query !== "") {
+    for (const pair of query.split("&")) {
+      if (pair === "") continue;
+      const eq = pair.indexOf("=");
+      const name = percentDecode(eq < 0 ? pair : pair.slice(0, eq), "a parameter name");
       if (!(DID_URL_PARAMETERS as readonly string[]).includes(name)) {
-        urlError(`did:sid has no DID parameter ${quote(name)} (known: ${DID_URL_PARAMETERS.join(", ")})`);
+        if (!ignoredParams.includes(name)) ignoredParams.push(name);
+        continue;
       }
+      // The parameters did:sid defines are scalars with a value: a second one would be a silent guess.
+      if (eq < 0) urlError(`parameter ${quote(name)} has no value`);
+      const value = percentDecode(pair.slice(eq + 1), `parameter ${quote(name)}`);
+      if (value === "") urlError(`parameter ${quote(name)} has an empty value`);
+      if (params[name as DidUrlParameter] !== undefined) urlError(`parameter ${quote(name)} is given more than once`);
       params[name as DidUrlParameter] = value;
     }
   }
@@ -169,11 +183,9 @@ export function parseDidUrl(input: unknown): ParsedDidUrl {
       urlError(`relativeRef ${quote(params.relativeRef)} is not a relative reference (RFC 3986, section 4.2)`);
     }
   }
-  const out: ParsedDidUrl = { didUrl: input, did, path, params };
-  if (fragment !== undefined) {
-    if (fragment === "") urlError("the DID URL has an empty fragment");
-    out.fragment = percentDecode(fragment, "the fragment");
-  }
+  const out: ParsedDidUrl = { didUrl: input, did, path, params, ignoredParams };
+  // An empty fragment names the whole resource (RFC 3986, section 3.5), as no fragment does.
+  if (fragment !== undefined && fragment !== "") out.fragment = percentDecode(fragment, "the fragment");
   return out;
 }
 
@@ -271,8 +283,9 @@ function endpointUrls(services: readonly Service[], relativeRef: string | undefi
  * Errors: the resolution's own (invalidDid, notFound, invalidOptions, ...);
  * notFound for a path, an absent fragment or no matching service;
  * representationNotSupported when the resource has no such representation.
- * A deactivated DID has nothing left to dereference: the result has null
- * content and contentMetadata.deactivated (HTTP 410).
+ * A deactivated DID's document holds only its context and id: the DID URL
+ * of the document gives that, any key or service is notFound; both carry
+ * contentMetadata.deactivated (HTTP 410).
  */
 export function dereferenceDidUrl(url: ParsedDidUrl, resolved: DidResolutionResult, accept?: ContentRepresentation): DereferencingResult {
   const err = resolved.didResolutionMetadata.error;
@@ -280,15 +293,15 @@ export function dereferenceDidUrl(url: ParsedDidUrl, resolved: DidResolutionResu
   const doc = resolved.didDocument;
   const meta = resolved.didDocumentMetadata;
   if (doc === null) return dereferencingError("internalError", "resolution gave no document");
-  if (meta.deactivated) {
-    return { "@context": "https://w3id.org/did-resolution/v1", dereferencingMetadata: {}, content: null, contentMetadata: { ...meta } };
-  }
-  if (url.path !== "") return dereferencingError("notFound", `did:sid defines no DID paths (${quote(url.path)})`);
+  const gone = meta.deactivated ? ` (${url.did} is deactivated: its document has no keys or services)` : "";
+  // The DID was resolved: a resource missing from its document is reported with the document's metadata.
+  const notFound = (message: string): DereferencingResult => ({ ...dereferencingError("notFound", message + gone), contentMetadata: { ...meta } });
+  if (url.path !== "") return notFound(`did:sid defines no DID paths (${quote(url.path)})`);
   const context = doc["@context"];
 
   if (url.params.service !== undefined || url.params.serviceType !== undefined) {
     const selected = (doc.service ?? []).filter((s) => serviceMatches(s, url.did, url.params));
-    if (selected.length === 0) return dereferencingError("notFound", `${url.did} has no service matching ${quote(url.didUrl)}`);
+    if (selected.length === 0) return notFound(`${url.did} has no service matching ${quote(url.didUrl)}`);
     const urls = endpointUrls(selected, url.params.relativeRef, url.fragment);
     const type = accept ?? (urls.length > 0 ? ContentType.URI_LIST : ContentType.DID_LD_JSON);
     if (type === ContentType.URI_LIST) {
@@ -302,7 +315,7 @@ export function dereferenceDidUrl(url: ParsedDidUrl, resolved: DidResolutionResu
   if (url.fragment !== undefined) {
     const id = `${url.did}#${url.fragment}`;
     const obj = identifiedObjects(doc).find((o) => o.id === id);
-    if (!obj) return dereferencingError("notFound", `${url.did} has no verification method or service ${quote(id)}`);
+    if (!obj) return notFound(`${url.did} has no verification method or service ${quote(id)}`);
     const type = accept ?? ContentType.DID_LD_JSON;
     if (type === ContentType.URI_LIST) return dereferencingError("representationNotSupported", `${quote(id)} is not a list of URLs`);
     return found(inRepresentation(obj, context, type), type, meta);

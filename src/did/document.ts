@@ -28,6 +28,32 @@ import { didFromPublicKey, parseDid, parseDidUrlWithFragment } from "./syntax.js
 export const DID_CONTEXT = "https://www.w3.org/ns/did/v1";
 export const SECP256K1_2019_CONTEXT = "https://w3id.org/security/suites/secp256k1-2019/v1";
 export const MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1";
+export const JWS_2020_CONTEXT = "https://w3id.org/security/suites/jws-2020/v1";
+/**
+ * sid's own context (contexts/sid-v1.jsonld, served by every node at
+ * /contexts/sid-v1.jsonld): service types, serviceEndpoint outside a
+ * service entry, and a vocabulary for any other service type.
+ */
+export const SID_CONTEXT = "https://w3id.org/sid/v1";
+
+/**
+ * Context URL -> file name of its offline copy in the package's contexts/
+ * folder, which every node serves at /contexts/<file>.
+ */
+export const CONTEXT_FILES: Readonly<Record<string, string>> = Object.freeze({
+  [DID_CONTEXT]: "did-v1.jsonld",
+  [SECP256K1_2019_CONTEXT]: "secp256k1-2019-v1.jsonld",
+  [MULTIKEY_CONTEXT]: "multikey-v1.jsonld",
+  [JWS_2020_CONTEXT]: "jws-2020-v1.jsonld",
+  [SID_CONTEXT]: "sid-v1.jsonld",
+});
+
+/** The context that defines each verification method type and its key property. */
+export const CONTEXT_OF_METHOD_TYPE: Readonly<Record<VerificationMethodType, string>> = Object.freeze({
+  EcdsaSecp256k1VerificationKey2019: SECP256K1_2019_CONTEXT,
+  Multikey: MULTIKEY_CONTEXT,
+  JsonWebKey2020: JWS_2020_CONTEXT,
+});
 
 export const DOCUMENT_LIMITS: Readonly<{
   maxBytes: 16384;
@@ -599,6 +625,30 @@ export function buildInitialDocument(publicKey: Uint8Array): DidDocument {
   };
 }
 
+/**
+ * The document's @context list completed with what its terms need to mean
+ * something in JSON-LD (DID Core 1.0, section 6.3.1: every property and
+ * type must be defined by a listed context): the suite context of each
+ * verification method type it uses, and the sid context when it has
+ * services (service types and endpoint maps are not defined by the DID
+ * context). Listed contexts keep their order; missing ones follow in a
+ * fixed order, so the result is a pure function of the document. Returns
+ * the document's own list when nothing is missing.
+ */
+export function completeContexts(doc: Pick<DidDocument, "@context"> & Partial<DidDocument>): string | string[] {
+  const listed = typeof doc["@context"] === "string" ? [doc["@context"]] : doc["@context"];
+  const needed = new Set<string>();
+  const methods = [...(doc.verificationMethod ?? [])];
+  for (const rel of RELATIONSHIPS) for (const e of doc[rel] ?? []) if (typeof e !== "string") methods.push(e);
+  for (const vm of methods) {
+    const ctx = CONTEXT_OF_METHOD_TYPE[vm.type];
+    if (ctx !== undefined) needed.add(ctx);
+  }
+  if ((doc.service ?? []).length > 0) needed.add(SID_CONTEXT);
+  const missing = [SECP256K1_2019_CONTEXT, MULTIKEY_CONTEXT, JWS_2020_CONTEXT, SID_CONTEXT].filter((c) => needed.has(c) && !listed.includes(c));
+  return missing.length === 0 ? doc["@context"] : [...listed, ...missing];
+}
+
 /** All verification methods of a (validated) document, top-level and embedded, by absolute id. */
 export function verificationMethods(doc: DidDocument): Map<string, VerificationMethod> {
   const out = new Map<string, VerificationMethod>();
@@ -746,4 +796,64 @@ function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
     if (err instanceof CryptoError) throw new DidError(DidRuleCode.INVALID_DOCUMENT, `public key: ${err.message}`, { path: "" });
     throw err;
   }
+}
+
+// ---------------------------------------------------------------------------
+// What a version changed, for people reading a DID's history.
+
+/** Names of the changes between two versions' documents, as the CLI's editing commands call them. */
+export type DocumentChange =
+  | "add-key"
+  | "remove-key"
+  | "change-key"
+  | "add-service"
+  | "remove-service"
+  | "change-service"
+  | "change-relationships"
+  | "change-controller"
+  | "change-also-known-as"
+  | "change-context";
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** True when two documents say the same (member order aside; @context compared as served, completed). */
+export function sameDocument(a: DidDocument, b: DidDocument): boolean {
+  return canonicalJson({ ...a, "@context": completeContexts(a) }) === canonicalJson({ ...b, "@context": completeContexts(b) });
+}
+
+/**
+ * The changes from `prev` to `next`, in a fixed order (empty when they say
+ * the same). Keys and services are matched by id; a relationship change that
+ * only follows an added or removed key is not listed on its own.
+ */
+export function describeChange(prev: DidDocument, next: DidDocument): DocumentChange[] {
+  const out: DocumentChange[] = [];
+  const before = verificationMethods(prev);
+  const after = verificationMethods(next);
+  if ([...after.keys()].some((id) => !before.has(id))) out.push("add-key");
+  if ([...before.keys()].some((id) => !after.has(id))) out.push("remove-key");
+  if ([...after].some(([id, vm]) => before.has(id) && canonicalJson(before.get(id)) !== canonicalJson(vm))) out.push("change-key");
+  const sBefore = new Map((prev.service ?? []).map((s) => [s.id, s]));
+  const sAfter = new Map((next.service ?? []).map((s) => [s.id, s]));
+  if ([...sAfter.keys()].some((id) => !sBefore.has(id))) out.push("add-service");
+  if ([...sBefore.keys()].some((id) => !sAfter.has(id))) out.push("remove-service");
+  if ([...sAfter].some(([id, s]) => sBefore.has(id) && canonicalJson(sBefore.get(id)) !== canonicalJson(s))) out.push("change-service");
+  // Relationships with references to keys that exist in both versions.
+  const kept = (d: DidDocument, rel: Relationship) =>
+    (d[rel] ?? []).map((e) => (typeof e === "string" ? e : e.id)).filter((id) => before.has(id) && after.has(id)).sort();
+  if (RELATIONSHIPS.some((rel) => canonicalJson(kept(prev, rel)) !== canonicalJson(kept(next, rel)))) out.push("change-relationships");
+  if (canonicalJson(prev.controller ?? null) !== canonicalJson(next.controller ?? null)) out.push("change-controller");
+  if (canonicalJson(prev.alsoKnownAs ?? []) !== canonicalJson(next.alsoKnownAs ?? [])) out.push("change-also-known-as");
+  if (out.length === 0 && canonicalJson(completeContexts(prev)) !== canonicalJson(completeContexts(next))) out.push("change-context");
+  return out;
 }

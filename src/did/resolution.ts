@@ -3,8 +3,8 @@
  * didDocumentMetadata}, for the current version or one picked by versionId
  * or versionTime. Pure: the caller supplies the versions it has read.
  */
-import type { DidDocument } from "./document.js";
-import { parseDid } from "./syntax.js";
+import { type DidDocument, completeContexts } from "./document.js";
+import { otherDidMethodOf, parseDid } from "./syntax.js";
 
 /**
  * Error names of DID Core 1.0 section 7.1.2 and the DID Resolution
@@ -36,6 +36,11 @@ export interface DidDocumentMetadata {
 export interface DidResolutionResult {
   "@context": "https://w3id.org/did-resolution/v1";
   didDocument: DidDocument | null;
+  /**
+   * contentType only in the result of resolveRepresentation (the HTTP
+   * binding); resolve (did_resolve, the SDK) must not give it (DID Core
+   * 1.0, section 7.1.2).
+   */
   didResolutionMetadata: { contentType?: string; error?: ResolutionError; errorMessage?: string };
   didDocumentMetadata: DidDocumentMetadata;
 }
@@ -90,12 +95,16 @@ function orderedMethod(vm: unknown): unknown {
 }
 
 /**
- * The document with its members in reading order. The chain stores it in
- * canonical CBOR, whose key order (shortest first) would put "@context"
- * after "id"; JSON member order carries no meaning, but readers expect it.
+ * The document with its members in reading order, and its @context list
+ * completed with the contexts its key types and services need
+ * (completeContexts), so the JSON-LD representation expands in safe mode
+ * whatever contexts the holder listed. The chain stores it in canonical
+ * CBOR, whose key order (shortest first) would put "@context" after "id";
+ * JSON member order carries no meaning, but readers expect it.
  */
 export function presentDocument(doc: DidDocument): DidDocument {
   const d = ordered(doc, DOC_ORDER) as unknown as Record<string, unknown>;
+  d["@context"] = completeContexts(doc);
   if (Array.isArray(d.verificationMethod)) d.verificationMethod = d.verificationMethod.map(orderedMethod);
   for (const rel of ["authentication", "assertionMethod", "keyAgreement", "capabilityInvocation", "capabilityDelegation"]) {
     if (Array.isArray(d[rel])) d[rel] = (d[rel] as unknown[]).map(orderedMethod);
@@ -118,6 +127,8 @@ export function checkResolutionRequest(did: unknown, opts: ResolutionOptions, no
   try {
     parseDid(did);
   } catch (e) {
+    const method = otherDidMethodOf(did);
+    if (method !== undefined) return resolutionError("methodNotSupported", `this resolver serves did:sid, not did:${method}`);
     return resolutionError("invalidDid", (e as Error).message);
   }
   if (opts.versionId !== undefined && opts.versionTime !== undefined) {
@@ -185,21 +196,23 @@ export function versionTimeBound(versionTime: string): number {
 
 /**
  * What a resolver shows of a version: the document in reading order, or,
- * once the DID is deactivated, only its context and id. A deactivated DID
- * has no keys and no services any more (DID Core 1.0, section 8.2
- * "Deactivate"), and a verifier that reads only the document (did-jwt does)
- * must not find the last keys in it and accept what they sign.
+ * once the DID is deactivated, its context, its id and an empty
+ * verificationMethod. A deactivated DID has no keys and no services any
+ * more (DID Core 1.0, section 8.2 "Deactivate"), and a verifier that reads
+ * only the document (did-jwt does) must not find the last keys in it and
+ * accept what they sign. The empty list says so in JSON-LD too: a node
+ * with only an @id is dropped by expansion, which safe mode refuses.
  */
 function shownDocument(doc: DidDocument, deactivated: boolean): DidDocument {
   if (!deactivated) return presentDocument(doc);
-  return { "@context": doc["@context"], id: doc.id };
+  return { "@context": doc["@context"], id: doc.id, verificationMethod: [] };
 }
 
 function success(document: DidDocument, meta: DidDocumentMetadata): DidResolutionResult {
   return {
     "@context": "https://w3id.org/did-resolution/v1",
     didDocument: shownDocument(document, meta.deactivated === true),
-    didResolutionMetadata: { contentType: DID_LD_JSON },
+    didResolutionMetadata: {},
     didDocumentMetadata: meta,
   };
 }

@@ -62,6 +62,21 @@ export function parseDid(did: unknown): { did: string; idBytes: Uint8Array } {
   return { did, idBytes };
 }
 
+/**
+ * DID Core 1.0 section 3.1 "did" rule: `did:` method-name `:`
+ * method-specific-id, whatever the method. A text that matches it names
+ * a DID of some method; whether this resolver serves that method is another
+ * question (methodNotSupported, not invalidDid).
+ */
+const GENERIC_DID_RE = /^did:([a-z0-9]+):((?:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*:)*(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+)$/;
+
+/** The method name of a syntactically valid DID of a method other than did:sid, else undefined. */
+export function otherDidMethodOf(did: unknown): string | undefined {
+  if (typeof did !== "string" || did.length > 2048) return undefined;
+  const m = GENERIC_DID_RE.exec(did);
+  return m && m[1] !== DID_METHOD ? m[1] : undefined;
+}
+
 export function isValidDid(did: unknown): did is string {
   try {
     parseDid(did);

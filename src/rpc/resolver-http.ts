@@ -24,6 +24,8 @@
  * DID, a dereferencing result for a DID URL, with the error name in its
  * metadata and the status of the binding's table.
  */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   ContentType,
@@ -38,11 +40,14 @@ import {
   parseDidUrl,
   resolutionOptionsOf,
 } from "../did/dereference.js";
+import { CONTEXT_FILES } from "../did/document.js";
 import { type DidResolutionResult, type ResolutionError, type ResolutionOptions, resolutionError } from "../did/resolution.js";
 import { negotiate } from "./accept.js";
 import type { ResolveDid } from "./resolve.js";
 
 export const IDENTIFIERS_PREFIX = "/1.0/identifiers/";
+/** Where a node serves the JSON-LD contexts did:sid documents list (contexts/ of the package). */
+export const CONTEXTS_PREFIX = "/contexts/";
 
 export const ResolverMediaType = Object.freeze({
   /** The full resolution result (DID Resolution, section 9). */
@@ -57,7 +62,7 @@ export const ResolverMediaType = Object.freeze({
 
 const M = ResolverMediaType;
 /** In order of preference: no Accept, or `*` / `*`, gets the first. */
-const RESOLUTION_OFFERS = [M.DID_RESOLUTION, M.DID_RESOLUTION_LD, M.DID_LD_JSON, M.DID_JSON, M.DID];
+const RESOLUTION_OFFERS = [M.DID_RESOLUTION, M.DID_RESOLUTION_LD, M.DID_LD_JSON, M.DID_JSON, M.DID, M.DID_URL_DEREFERENCING, M.DID_URL_DEREFERENCING_LD];
 /** A wildcard gets the resource in its natural representation (see dereferenceDidUrl). */
 const DEREFERENCING_OFFERS = [M.DID_LD_JSON, M.DID_JSON, M.DID, M.URI_LIST, M.DID_URL_DEREFERENCING, M.DID_URL_DEREFERENCING_LD];
 const RESULT_TYPES: readonly string[] = [M.DID_RESOLUTION, M.DID_RESOLUTION_LD, M.DID_URL_DEREFERENCING, M.DID_URL_DEREFERENCING_LD];
@@ -87,15 +92,33 @@ function sendJson(reply: FastifyReply, status: number, contentType: string, body
   return reply.code(status).header("content-type", contentType).header("vary", "Accept").send(Buffer.from(JSON.stringify(body), "utf8"));
 }
 
+/**
+ * The binding's status: an error's, except that a deactivated DID answers
+ * 410 both for its document and for a key or service it no longer has.
+ */
+function statusOf(error: ResolutionError | undefined, deactivated: boolean | undefined): number {
+  if (deactivated && (error === undefined || error === "notFound")) return 410;
+  return error !== undefined ? ERROR_STATUS[error] : 200;
+}
+
+/**
+ * The result of resolveRepresentation: resolve's result plus the media
+ * type of the document it carries (DID Core 1.0, section 7.1.2: contentType
+ * belongs to resolveRepresentation only). The result given may be shared
+ * (the resolver keeps it), so this makes a new one.
+ */
+function asRepresentationResult(result: DidResolutionResult): DidResolutionResult {
+  if (result.didDocument === null) return result;
+  return { ...result, didResolutionMetadata: { ...result.didResolutionMetadata, contentType: M.DID_LD_JSON } };
+}
+
 function sendResolutionResult(reply: FastifyReply, result: DidResolutionResult, type: string = M.DID_RESOLUTION): FastifyReply {
-  const err = result.didResolutionMetadata.error;
-  const status = err !== undefined ? ERROR_STATUS[err] : result.didDocumentMetadata.deactivated ? 410 : 200;
-  return sendJson(reply, status, type === M.DID_RESOLUTION_LD ? type : M.DID_RESOLUTION, result);
+  const status = statusOf(result.didResolutionMetadata.error, result.didDocumentMetadata.deactivated);
+  return sendJson(reply, status, type === M.DID_RESOLUTION_LD ? type : M.DID_RESOLUTION, asRepresentationResult(result));
 }
 
 function sendDereferencingResult(reply: FastifyReply, result: DereferencingResult, type: string = M.DID_URL_DEREFERENCING): FastifyReply {
-  const err = result.dereferencingMetadata.error;
-  const status = err !== undefined ? ERROR_STATUS[err] : result.contentMetadata.deactivated ? 410 : 200;
+  const status = statusOf(result.dereferencingMetadata.error, result.contentMetadata.deactivated);
   return sendJson(reply, status, type === M.DID_URL_DEREFERENCING_LD ? type : M.DID_URL_DEREFERENCING, result);
 }
 
@@ -104,26 +127,27 @@ function asciiUrl(url: string): string {
   return url.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
-/** The document alone, in a DID document representation; errors and deactivation as the full result. */
+/**
+ * The document alone, in a DID document representation (a deactivated
+ * DID's, which holds only its context and id, with 410); errors as the
+ * full result, since a representation has no place for them.
+ */
 function sendResolvedDocument(reply: FastifyReply, result: DidResolutionResult, type: string): FastifyReply {
-  if (RESULT_TYPES.includes(type) || result.didDocument === null || result.didDocumentMetadata.deactivated) {
-    return sendResolutionResult(reply, result, type);
-  }
+  if (RESULT_TYPES.includes(type) || result.didDocument === null) return sendResolutionResult(reply, result, type);
   const { "@context": context, ...rest } = result.didDocument;
-  return sendJson(reply, 200, type, type === M.DID_JSON ? rest : { "@context": context, ...rest });
+  const status = result.didDocumentMetadata.deactivated ? 410 : 200;
+  return sendJson(reply, status, type, type === M.DID_JSON ? rest : { "@context": context, ...rest });
 }
 
 /** The dereferenced resource alone; text/uri-list as a 303 redirect to the first URL (DID Resolution, section 12.1). */
 function sendContent(reply: FastifyReply, result: DereferencingResult): FastifyReply {
   const type = result.dereferencingMetadata.contentType;
-  if (result.dereferencingMetadata.error !== undefined || result.contentMetadata.deactivated || type === undefined) {
-    return sendDereferencingResult(reply, result);
-  }
+  if (result.dereferencingMetadata.error !== undefined || type === undefined) return sendDereferencingResult(reply, result);
   if (type === M.URI_LIST) {
     const urls = result.content as string[];
     return reply.code(303).header("location", asciiUrl(urls[0]!)).header("vary", "Accept").send();
   }
-  return sendJson(reply, 200, type, result.content);
+  return sendJson(reply, statusOf(undefined, result.contentMetadata.deactivated), type, result.content);
 }
 
 function messageOf(e: unknown): string {
@@ -181,6 +205,10 @@ async function answerIdentifier(request: FastifyRequest, reply: FastifyReply, re
   if (!isUrl) {
     const chosen = negotiate(accept, RESOLUTION_OFFERS);
     if (!chosen) return fail("representationNotSupported", `no representation of ${url.did} matches Accept; offered: ${RESOLUTION_OFFERS.join(", ")}`);
+    if (chosen.offer === M.DID_URL_DEREFERENCING || chosen.offer === M.DID_URL_DEREFERENCING_LD) {
+      // A DID is a DID URL too: dereferenced, it gives its document as the content.
+      return sendDereferencingResult(reply, dereferenceDidUrl(url, await resolveDid(url.did, opts)), chosen.offer);
+    }
     return sendResolvedDocument(reply, await resolveDid(url.did, opts), chosen.offer);
   }
 
@@ -192,11 +220,33 @@ async function answerIdentifier(request: FastifyRequest, reply: FastifyReply, re
   return fullResult ? sendDereferencingResult(reply, result, chosen.offer) : sendContent(reply, result);
 }
 
+/** The package's contexts/ folder, from dist/src/rpc/ or src/rpc/. */
+function contextsDir(): URL {
+  const here = new URL(".", import.meta.url);
+  return new URL(fileURLToPath(here).includes("/dist/src/") ? "../../../contexts/" : "../../contexts/", here);
+}
+
+/**
+ * The contexts as served: read once at start, each file exactly as shipped,
+ * as application/ld+json (what a JSON-LD document loader asks for).
+ */
+function loadContextFiles(): Map<string, Buffer> {
+  const dir = contextsDir();
+  return new Map(Object.values(CONTEXT_FILES).map((file) => [file, readFileSync(new URL(file, dir))]));
+}
+
 /**
  * Register `GET /1.0/identifiers/*` on `app`, answering from `resolveDid`
- * (rpc/resolve.ts). The node calls this from the `extra` hook of buildServer.
+ * (rpc/resolve.ts), and `GET /contexts/<file>`, the JSON-LD contexts the
+ * documents list. The node calls this from the `extra` hook of buildServer.
  */
 export function registerResolverRoutes(app: FastifyInstance, resolveDid: ResolveDid): void {
+  const contexts = loadContextFiles();
+  app.get(`${CONTEXTS_PREFIX}:file`, (request, reply) => {
+    const body = contexts.get((request.params as { file: string }).file);
+    if (!body) return reply.code(404).send({ error: "not found", known: [...contexts.keys()] });
+    return reply.code(200).header("content-type", "application/ld+json").header("cache-control", "public, max-age=86400").send(body);
+  });
   app.register(async (scope) => {
     // Whatever fails inside is an internalError result; its message stays in the log.
     scope.setErrorHandler((err, request, reply) => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
 describe("integration: DID lifecycle through the CLI", function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let node: NodeProcess;
   let nodeHome: string;
   let userHome: string;
@@ -65,6 +65,10 @@ describe("integration: DID lifecycle through the CLI", function () {
     const file = join(userHome, "doc.json");
     writeFileSync(file, JSON.stringify({ ...cur, didDocument: { ...cur.didDocument, alsoKnownAs: ["https://alice.example"] } }));
     await ok("did", "update", "--key", "alice", "--doc", file);
+    // the same document again changes nothing: refused, no new version
+    const same = await sid("did", "update", "--key", "alice", "--doc", file);
+    expect(same.code).to.equal(1);
+    expect(same.stderr).to.match(/unchanged: nothing to update/);
     const badFile = join(userHome, "bad.json");
     writeFileSync(badFile, "{ not json");
     const bad = await sid("did", "update", "--key", "alice", "--doc", badFile);
@@ -78,6 +82,10 @@ describe("integration: DID lifecycle through the CLI", function () {
 
     const hist = await ok("did", "history", did);
     expect(hist.versions.map((v: { operation: string }) => v.operation)).to.deep.equal(["create", "update", "update", "update", "update"]);
+    // each change named from the documents (remove-key of #key-1 also drops it from its relationships)
+    expect(hist.versions.map((v: { changes: string[] }) => v.changes.join("+"))).to.deep.equal(["create", "add-key", "remove-key", "add-service", "change-also-known-as"]);
+    const histText = await sid("did", "history", did);
+    expect(histText.stdout).to.match(/add-service/);
 
     const refused = await sid("did", "deactivate", "--key", "alice");
     expect(refused.code).to.not.equal(0);
@@ -100,8 +108,11 @@ describe("integration: DID lifecycle through the CLI", function () {
     const nf = await sid("did", "resolve", "did:sid:2ePAhj1KMfDWmVniUhBsPV5PSHps");
     expect(nf.code).to.equal(1);
     expect(nf.json.didResolutionMetadata.error).to.equal("notFound");
-    const inv = await sid("did", "resolve", "did:example:123");
+    const inv = await sid("did", "resolve", "did:sid:0OIl");
     expect(inv.code).to.equal(1);
     expect(inv.stderr).to.match(/invalidDid/);
+    const other = await sid("did", "resolve", "did:example:123");
+    expect(other.code).to.equal(1);
+    expect(other.stderr).to.match(/methodNotSupported/);
   });
 });

@@ -40,8 +40,15 @@ describe("did/dereference", () => {
   describe("parsing", () => {
     it("splits a DID URL into DID, path, decoded parameters and fragment", () => {
       const u = parseDidUrl(`${did}?service=hub&relativeRef=%2Finbox%3Fa%3D1#top`);
-      expect(u).to.deep.equal({ didUrl: `${did}?service=hub&relativeRef=%2Finbox%3Fa%3D1#top`, did, path: "", params: { service: "hub", relativeRef: "/inbox?a=1" }, fragment: "top" });
-      expect(parseDidUrl(did)).to.deep.equal({ didUrl: did, did, path: "", params: {} });
+      expect(u).to.deep.equal({
+        didUrl: `${did}?service=hub&relativeRef=%2Finbox%3Fa%3D1#top`,
+        did,
+        path: "",
+        params: { service: "hub", relativeRef: "/inbox?a=1" },
+        fragment: "top",
+        ignoredParams: [],
+      });
+      expect(parseDidUrl(did)).to.deep.equal({ didUrl: did, did, path: "", params: {}, ignoredParams: [] });
       expect(parseDidUrl(`${did}/a/b`).path).to.equal("/a/b");
       expect(parseDidUrl(`${did}#key-1`).fragment).to.equal("key-1");
       expect(parseDidUrl(`${did}?versionTime=2026-01-01T00:00:00+01:00`).params.versionTime).to.equal("2026-01-01T00:00:00+01:00");
@@ -64,15 +71,11 @@ describe("did/dereference", () => {
 
     it("says invalidDidUrl for text that is not a DID URL, or one did:sid cannot mean", () => {
       for (const bad of [
-        `${did}#`, // empty fragment
-        `${did}?`, // empty query
         `${did}#a b`,
         `${did}#%zz`,
         `${did}#%FF`, // not UTF-8
         `${did}?service`, // no value
         `${did}?service=`,
-        `${did}?=hub`,
-        `${did}?foo=bar`, // unknown parameter
         `${did}?service=a&service=b`, // repeated
         `${did}?relativeRef=/x`, // relativeRef without a service
         `${did}?service=hub&relativeRef=https://evil.example/`, // not relative
@@ -82,6 +85,24 @@ describe("did/dereference", () => {
       ]) {
         expectUrlError(bad, "invalidDidUrl");
       }
+    });
+
+    it("takes an empty query or fragment, which the grammar allows, as none", () => {
+      for (const text of [`${did}?`, `${did}#`, `${did}?#`, `${did}?versionId=2&`]) {
+        const u = parseDidUrl(text);
+        expect(u.fragment, text).to.equal(undefined);
+        expect(namesDocument(u), text).to.equal(true);
+      }
+      expect(deref(`${did}#`).content).to.deep.equal(resolved.didDocument);
+    });
+
+    it("ignores DID parameters did:sid does not define, and lists them", () => {
+      const u = parseDidUrl(`${did}?foo=bar&versionId=2&flag&foo=baz`);
+      expect(u.params).to.deep.equal({ versionId: "2" });
+      expect(u.ignoredParams).to.deep.equal(["foo", "flag"]);
+      expect(namesDocument(parseDidUrl(`${did}?foo=bar`))).to.equal(true);
+      expect(parseDidUrl(`${did}?=hub`).ignoredParams).to.deep.equal([""]);
+      expect(parseDidUrl(`${did}?foo=bar#key-1`).fragment).to.equal("key-1");
     });
 
     it("keeps '+' in a query value, as RFC 3986 does", () => {
@@ -103,7 +124,7 @@ describe("did/dereference", () => {
     it("gives a verification method as JSON-LD with the document's @context, or as plain JSON without", () => {
       const ld = deref(`${did}#key-1`);
       expect(ld.dereferencingMetadata).to.deep.equal({ contentType: "application/did+ld+json" });
-      expect(ld.content).to.deep.equal({ "@context": doc["@context"], ...doc.verificationMethod![0]! });
+      expect(ld.content).to.deep.equal({ "@context": resolved.didDocument!["@context"], ...doc.verificationMethod![0]! });
       expect(Object.keys(ld.content as object)[0]).to.equal("@context");
       expect(ld.contentMetadata).to.deep.equal(resolved.didDocumentMetadata);
       const json = deref(`${did}#key-2`, ContentType.DID_JSON);
@@ -127,7 +148,8 @@ describe("did/dereference", () => {
       const r = deref(`${did}#key-9`);
       expect(r.dereferencingMetadata.error).to.equal("notFound");
       expect(r.content).to.equal(null);
-      expect(r.contentMetadata).to.deep.equal({});
+      // the DID resolved: the metadata of its document comes with the error
+      expect(r.contentMetadata).to.deep.equal(resolved.didDocumentMetadata);
       expect(deref(`${did}#key-1`, ContentType.URI_LIST).dereferencingMetadata.error).to.equal("representationNotSupported");
     });
   });
@@ -160,7 +182,7 @@ describe("did/dereference", () => {
 
     it("as a document: the resolved document holding only the selected services", () => {
       const r = deref(`${did}?service=hub`, ContentType.DID_LD_JSON);
-      expect(r.content).to.deep.equal({ ...doc, service: [doc.service![0]] });
+      expect(r.content).to.deep.equal({ ...resolved.didDocument, service: [doc.service![0]] });
       const plain = deref(`${did}?service=hub`, ContentType.DID_JSON).content as Record<string, unknown>;
       expect(plain).to.not.have.property("@context");
       expect(plain.service).to.deep.equal([doc.service![0]]);
@@ -189,16 +211,22 @@ describe("did/dereference", () => {
     expect(r).to.deep.equal({ "@context": "https://w3id.org/did-resolution/v1", dereferencingMetadata: { error: "notFound", errorMessage: "not registered" }, content: null, contentMetadata: {} });
   });
 
-  it("gives nothing of a deactivated DID, only its metadata", () => {
+  it("answers notFound for a key or service of a deactivated DID, and its bare document for the DID, with its metadata", () => {
     const dead = resolveCurrent({ document: doc, versionId: 5, created: Date.UTC(2026, 0, 1), updated: Date.UTC(2026, 2, 1), deactivated: true });
-    const r = dereferenceDidUrl(parseDidUrl(`${did}#key-1`), dead, undefined);
-    expect(r.content).to.equal(null);
-    expect(r.contentMetadata.deactivated).to.equal(true);
-    expect(r.dereferencingMetadata.error).to.equal(undefined);
+    for (const text of [`${did}#key-1`, `${did}#hub`, `${did}?service=hub`]) {
+      const r = dereferenceDidUrl(parseDidUrl(text), dead, undefined);
+      expect(r.content, text).to.equal(null);
+      expect(r.dereferencingMetadata.error, text).to.equal("notFound");
+      expect(r.dereferencingMetadata.errorMessage, text).to.match(/deactivated/);
+      expect(r.contentMetadata, text).to.deep.equal(dead.didDocumentMetadata);
+    }
+    const whole = dereferenceDidUrl(parseDidUrl(did), dead, undefined);
+    expect(whole.content).to.deep.equal({ "@context": doc["@context"], id: did, verificationMethod: [] });
+    expect(whole.contentMetadata.deactivated).to.equal(true);
   });
 
   it("gives the whole document for a DID URL that names it", () => {
-    expect(deref(did).content).to.deep.equal(doc);
+    expect(deref(did).content).to.deep.equal(resolved.didDocument);
     expect(deref(did, ContentType.DID_JSON).content).to.not.have.property("@context");
   });
 });

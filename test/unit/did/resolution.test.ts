@@ -1,6 +1,16 @@
 import { expect } from "chai";
 import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
-import { addService, buildInitialDocument } from "../../../src/did/document.js";
+import {
+  DID_CONTEXT,
+  JWS_2020_CONTEXT,
+  MULTIKEY_CONTEXT,
+  SECP256K1_2019_CONTEXT,
+  SID_CONTEXT,
+  addService,
+  buildInitialDocument,
+  completeContexts,
+  type DidDocument,
+} from "../../../src/did/document.js";
 import {
   checkResolutionRequest,
   parseDateTime,
@@ -23,11 +33,14 @@ describe("did/resolution", () => {
     { versionId: 3, time: t("2026-03-01T00:00:00Z"), deactivated: true, document: doc2 },
   ];
   const NOW = t("2026-06-01T00:00:00Z");
+  /** doc2 as served: its contexts completed with the sid context its service needs. */
+  const shown2 = { ...doc2, "@context": completeContexts(doc2) };
   const resolve = (opts: { versionId?: string; versionTime?: string }) => resolveFromVersions(did, versions, opts, NOW);
 
   it("resolves the latest version with created, updated, versionId and deactivated, in whole UTC seconds", () => {
     const r = resolve({});
-    expect(r.didResolutionMetadata).to.deep.equal({ contentType: "application/did+ld+json" });
+    // resolve gives no contentType: only resolveRepresentation does (DID Core 1.0, section 7.1.2)
+    expect(r.didResolutionMetadata).to.deep.equal({});
     expect(r.didDocumentMetadata).to.deep.equal({
       created: "2026-01-01T00:00:00Z",
       updated: "2026-03-01T00:00:00Z",
@@ -38,9 +51,9 @@ describe("did/resolution", () => {
 
   it("shows a deactivated DID without keys, relationships or services, so no verifier finds a key in it", () => {
     const r = resolve({});
-    expect(r.didDocument).to.deep.equal({ "@context": doc2["@context"], id: did });
+    expect(r.didDocument).to.deep.equal({ "@context": doc2["@context"], id: did, verificationMethod: [] });
     // the versions before the deactivation keep their document
-    expect(resolve({ versionId: "2" }).didDocument).to.deep.equal(doc2);
+    expect(resolve({ versionId: "2" }).didDocument).to.deep.equal(shown2);
   });
 
   it("fills every metadata member for each version as DID Resolution says", () => {
@@ -133,7 +146,9 @@ describe("did/resolution", () => {
 
   it("answers invalidDid, notFound and invalidOptions with a null document and empty document metadata", () => {
     for (const [res, err] of [
-      [resolveFromVersions("did:example:1", versions, {}, NOW), "invalidDid"],
+      [resolveFromVersions("did:sid:0OIl", versions, {}, NOW), "invalidDid"],
+      [resolveFromVersions("did:example:1", versions, {}, NOW), "methodNotSupported"],
+      [resolveFromVersions("did:web:example.com", versions, {}, NOW), "methodNotSupported"],
       [resolveFromVersions(did, [], {}, NOW), "notFound"],
       [resolve({ versionId: "9" }), "notFound"],
       [resolve({ versionId: "1", versionTime: "2026-01-01T00:00:00Z" }), "invalidOptions"],
@@ -165,7 +180,7 @@ describe("did/resolution", () => {
     const p = presentDocument(shuffled);
     expect(Object.keys(p)[0]).to.equal("@context");
     expect(Object.keys(p)[1]).to.equal("id");
-    expect(p).to.deep.equal(doc2);
+    expect(p).to.deep.equal(shown2);
   });
 
   it("parses RFC 3339 date-times to the instant they name", () => {
@@ -178,5 +193,33 @@ describe("did/resolution", () => {
     expect(parseDateTime("1900-02-29T00:00:00Z")).to.equal(undefined);
     expect(parseDateTime(20260102)).to.equal(undefined);
     expect(resolutionTime(Date.UTC(2026, 0, 2, 3, 4, 5, 999))).to.equal("2026-01-02T03:04:05Z");
+  });
+
+  describe("contexts on the read side", () => {
+    const vm = doc1.verificationMethod![0]!;
+    it("adds the context each key type and the services need, after the listed ones, and nothing else", () => {
+      const multikey: DidDocument = {
+        "@context": DID_CONTEXT,
+        id: did,
+        verificationMethod: [{ id: vm.id, type: "Multikey", controller: did, publicKeyMultibase: "zQ3sfake" }],
+        authentication: [vm.id],
+      };
+      expect(completeContexts(multikey)).to.deep.equal([DID_CONTEXT, MULTIKEY_CONTEXT]);
+      const jwk: DidDocument = { ...doc1, "@context": [DID_CONTEXT], verificationMethod: [{ ...vm, type: "JsonWebKey2020" }] };
+      expect(completeContexts(jwk)).to.deep.equal([DID_CONTEXT, JWS_2020_CONTEXT]);
+      // an embedded method counts too
+      const embedded: DidDocument = { "@context": DID_CONTEXT, id: did, authentication: [vm] };
+      expect(completeContexts(embedded)).to.deep.equal([DID_CONTEXT, SECP256K1_2019_CONTEXT]);
+      expect(completeContexts(doc2)).to.deep.equal([DID_CONTEXT, SECP256K1_2019_CONTEXT, SID_CONTEXT]);
+      // a document listing all it needs is given back as it is
+      expect(completeContexts(doc1)).to.equal(doc1["@context"]);
+      const listed = { ...doc2, "@context": [DID_CONTEXT, SID_CONTEXT, SECP256K1_2019_CONTEXT] };
+      expect(completeContexts(listed)).to.equal(listed["@context"]);
+    });
+
+    it("serves the completed list, keeps the deactivated document's own list", () => {
+      expect(resolve({ versionId: "2" }).didDocument!["@context"]).to.deep.equal([DID_CONTEXT, SECP256K1_2019_CONTEXT, SID_CONTEXT]);
+      expect(resolve({}).didDocument!["@context"]).to.deep.equal(doc2["@context"]);
+    });
   });
 });

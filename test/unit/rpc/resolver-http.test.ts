@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { DidRecord, DidVersion } from "../../../src/chain/state.js";
 import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
 import { addService, addVerificationMethod, buildInitialDocument, type DidDocument } from "../../../src/did/document.js";
+import { type DidResolutionResult, presentDocument } from "../../../src/did/resolution.js";
 import { negotiate } from "../../../src/rpc/accept.js";
 import { registerResolverRoutes } from "../../../src/rpc/resolver-http.js";
 import { createResolveDid, type DidReadApi } from "../../../src/rpc/resolve.js";
@@ -67,6 +68,8 @@ const alice = aliceV1.id;
 let aliceV2 = addVerificationMethod(aliceV1, publicKeyOf(new Uint8Array(32).fill(2)), "key-2", ["authentication"]);
 aliceV2 = addService(aliceV2, { id: `${alice}#hub`, type: "DIDCommMessaging", serviceEndpoint: "https://hub.example/base/" });
 aliceV2 = addService(aliceV2, { id: `${alice}#profile`, type: "Profile", serviceEndpoint: { origins: "https://profile.example" } });
+/** aliceV2 as the resolver shows it: its contexts completed (the sid context for its services). */
+const shownV2 = presentDocument(aliceV2);
 const bobDoc = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(3)));
 const bob = bobDoc.id;
 const carol = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(4))).id; // never registered
@@ -84,6 +87,11 @@ function expectResolutionResult(body: Json, error?: string): void {
     expect(body.didDocument).to.equal(null);
     expect(body.didDocumentMetadata).to.deep.equal({});
   }
+}
+
+/** What resolveRepresentation answers over HTTP: resolve's result plus the document's contentType. */
+function withContentType(r: DidResolutionResult): DidResolutionResult {
+  return { ...r, didResolutionMetadata: { ...r.didResolutionMetadata, contentType: "application/did+ld+json" } };
 }
 
 /** A dereferencing result body, as every DID URL error answer must be. */
@@ -126,8 +134,8 @@ describe("rpc: Universal Resolver binding", () => {
         expect(r.status, String(accept)).to.equal(200);
         expect(r.type).to.equal("application/did-resolution");
         expectResolutionResult(r.json);
-        expect(r.json).to.deep.equal(await resolveDid(alice, {}));
-        expect(r.json.didDocument).to.deep.equal(aliceV2);
+        expect(r.json).to.deep.equal(withContentType(await resolveDid(alice, {})));
+        expect(r.json.didDocument).to.deep.equal(shownV2);
         expect(r.json.didDocumentMetadata).to.deep.equal({ created: "2026-01-01T12:00:00Z", updated: "2026-02-01T12:00:00Z", versionId: "2" });
       }
     });
@@ -135,7 +143,7 @@ describe("rpc: Universal Resolver binding", () => {
     it("takes the DID percent-encoded", async () => {
       const r = await get(enc(alice));
       expect(r.status).to.equal(200);
-      expect(r.json).to.deep.equal(await resolveDid(alice, {}));
+      expect(r.json).to.deep.equal(withContentType(await resolveDid(alice, {})));
     });
 
     it("answers the result for application/did-resolution and the older ld+json profile, each with its Content-Type", async () => {
@@ -153,15 +161,15 @@ describe("rpc: Universal Resolver binding", () => {
     it("answers the document alone for did+ld+json (with @context) and did+json (without)", async () => {
       const ld = await get(alice, "application/did+ld+json");
       expect([ld.status, ld.type]).to.deep.equal([200, "application/did+ld+json"]);
-      expect(ld.json).to.deep.equal(aliceV2);
+      expect(ld.json).to.deep.equal(shownV2);
       expect(Object.keys(ld.json)[0]).to.equal("@context");
       const json = await get(alice, "application/did+json");
       expect([json.status, json.type]).to.deep.equal([200, "application/did+json"]);
-      const { "@context": _ctx, ...withoutContext } = aliceV2;
+      const { "@context": _ctx, ...withoutContext } = shownV2;
       expect(json.json).to.deep.equal(withoutContext);
       const did11 = await get(alice, "application/did");
       expect([did11.status, did11.type]).to.deep.equal([200, "application/did"]);
-      expect(did11.json).to.deep.equal(aliceV2);
+      expect(did11.json).to.deep.equal(shownV2);
     });
 
     it("follows q-values and specificity", async () => {
@@ -203,15 +211,21 @@ describe("rpc: Universal Resolver binding", () => {
       expectResolutionResult(r.json, "methodNotSupported");
     });
 
-    it("answers 410 with the result (deactivated: true, no keys) for a deactivated DID, whatever the Accept", async () => {
-      for (const accept of [undefined, "application/did-resolution", "application/did+ld+json", "application/did+json"]) {
+    it("answers 410 for a deactivated DID: the result (deactivated: true, no keys), or the bare document in the representation asked for", async () => {
+      for (const accept of [undefined, "application/did-resolution"]) {
         const r = await get(bob, accept);
         expect(r.status, String(accept)).to.equal(410);
         expect(r.type).to.equal("application/did-resolution");
         expectResolutionResult(r.json);
         expect(r.json.didDocumentMetadata.deactivated).to.equal(true);
-        expect(r.json.didDocument).to.deep.equal({ "@context": bobDoc["@context"], id: bob });
+        expect(r.json.didDocument).to.deep.equal({ "@context": bobDoc["@context"], id: bob, verificationMethod: [] });
       }
+      const ld = await get(bob, "application/did+ld+json");
+      expect([ld.status, ld.type]).to.deep.equal([410, "application/did+ld+json"]);
+      expect(ld.json).to.deep.equal({ "@context": bobDoc["@context"], id: bob, verificationMethod: [] });
+      const json = await get(bob, "application/did+json");
+      expect([json.status, json.type]).to.deep.equal([410, "application/did+json"]);
+      expect(json.json).to.deep.equal({ id: bob, verificationMethod: [] });
       // its version before the deactivation resolves with 200
       const v1 = await get(`${bob}?versionId=1`);
       expect(v1.status).to.equal(200);
@@ -234,7 +248,7 @@ describe("rpc: Universal Resolver binding", () => {
       for (const path of [`${alice}?versionId=1`, `${enc(`${alice}?versionId=1`)}`, `${enc(alice)}?versionId=1`]) {
         const r = await get(path);
         expect(r.status, path).to.equal(200);
-        expect(r.json, path).to.deep.equal(expected);
+        expect(r.json, path).to.deep.equal(withContentType(expected));
       }
       const byTime = await get(`${alice}?versionTime=2026-01-15T00:00:00Z`);
       expect(byTime.json.didDocumentMetadata.versionId).to.equal("1");
@@ -279,7 +293,7 @@ describe("rpc: Universal Resolver binding", () => {
     it("ignores resolution options it has no use for", async () => {
       const r = await get(`${alice}?noCache=true&expandRelativeUrls=true`);
       expect(r.status).to.equal(200);
-      expect(r.json).to.deep.equal(await resolveDid(alice, {}));
+      expect(r.json).to.deep.equal(withContentType(await resolveDid(alice, {})));
     });
   });
 
@@ -288,7 +302,7 @@ describe("rpc: Universal Resolver binding", () => {
       const vm = aliceV2.verificationMethod![1]!;
       const ld = await get(enc(`${alice}#key-2`));
       expect([ld.status, ld.type]).to.deep.equal([200, "application/did+ld+json"]);
-      expect(ld.json).to.deep.equal({ "@context": aliceV2["@context"], ...vm });
+      expect(ld.json).to.deep.equal({ "@context": shownV2["@context"], ...vm });
       const json = await get(`${alice}%23key-2`, "application/did+json");
       expect([json.status, json.type]).to.deep.equal([200, "application/did+json"]);
       expect(json.json).to.deep.equal(vm);
@@ -318,7 +332,8 @@ describe("rpc: Universal Resolver binding", () => {
         const r = await get(id);
         expect(r.status, id).to.equal(404);
         expect(r.type).to.equal("application/did-url-dereferencing");
-        expectDereferencingResult(r.json, "notFound");
+        expect(r.json.dereferencingMetadata.error).to.equal("notFound");
+        expect(r.json.content).to.equal(null);
       }
     });
 
@@ -370,9 +385,7 @@ describe("rpc: Universal Resolver binding", () => {
 
     it("answers 400 invalidDidUrl for malformed DID URLs", async () => {
       for (const id of [
-        enc(`${alice}#`),
         enc(`${alice}#a b`),
-        enc(`${alice}?foo=bar`),
         enc(`${alice}?service=a&service=b`),
         `${enc(`${alice}?service=hub`)}?service=hub`, // in the DID URL and the request
         enc(`${alice}?relativeRef=/x`),
@@ -390,12 +403,52 @@ describe("rpc: Universal Resolver binding", () => {
       expectDereferencingResult(badDid.json, "invalidDid");
     });
 
-    it("answers 410 for a DID URL of a deactivated DID", async () => {
-      const r = await get(enc(`${bob}#key-1`));
-      expect(r.status).to.equal(410);
+    it("answers 410 notFound, with the DID's metadata, for a key or service of a deactivated DID", async () => {
+      for (const id of [enc(`${bob}#key-1`), `${bob}?service=hub`]) {
+        const r = await get(id);
+        expect(r.status, id).to.equal(410);
+        expect(r.type).to.equal("application/did-url-dereferencing");
+        expectDereferencingResult(r.json);
+        expect(r.json.content).to.equal(null);
+        expect(r.json.dereferencingMetadata.error).to.equal("notFound");
+        expect(r.json.dereferencingMetadata.errorMessage).to.match(/deactivated/);
+        expect(r.json.contentMetadata.deactivated).to.equal(true);
+      }
+    });
+
+    it("takes an empty fragment or query, and ignores DID parameters did:sid does not define", async () => {
+      for (const id of [enc(`${alice}#`), enc(`${alice}?`), enc(`${alice}?foo=bar`), `${alice}?foo=bar`]) {
+        const r = await get(id);
+        expect(r.status, id).to.equal(200);
+        expect(r.json, id).to.deep.equal(withContentType(await resolveDid(alice, {})));
+      }
+      const key = await get(enc(`${alice}?foo=bar#key-1`));
+      expect([key.status, key.type]).to.deep.equal([200, "application/did+ld+json"]);
+      expect(key.json.id).to.equal(`${alice}#key-1`);
+    });
+
+    it("dereferences a bare DID for application/did-url-dereferencing: its document as the content", async () => {
+      const r = await get(alice, "application/did-url-dereferencing");
+      expect([r.status, r.type]).to.deep.equal([200, "application/did-url-dereferencing"]);
       expectDereferencingResult(r.json);
-      expect(r.json.content).to.equal(null);
-      expect(r.json.contentMetadata.deactivated).to.equal(true);
+      expect(r.json.content).to.deep.equal(shownV2);
+      expect(r.json.dereferencingMetadata).to.deep.equal({ contentType: "application/did+ld+json" });
+      const dead = await get(bob, "application/did-url-dereferencing");
+      expect(dead.status).to.equal(410);
+      expect(dead.json.contentMetadata.deactivated).to.equal(true);
+    });
+  });
+
+  describe("JSON-LD contexts", () => {
+    it("serves each shipped context as application/ld+json, and 404 for any other name", async () => {
+      const res = await app.inject({ method: "GET", url: "/contexts/sid-v1.jsonld" });
+      expect(res.statusCode).to.equal(200);
+      expect(res.headers["content-type"]).to.equal("application/ld+json");
+      expect(JSON.parse(res.body)["@context"].serviceEndpoint["@id"]).to.equal("https://www.w3.org/ns/did#serviceEndpoint");
+      expect((await app.inject({ method: "GET", url: "/contexts/did-v1.jsonld" })).statusCode).to.equal(200);
+      for (const bad of ["/contexts/nope.jsonld", "/contexts/..%2Fpackage.json", "/contexts/README.md"]) {
+        expect((await app.inject({ method: "GET", url: bad })).statusCode, bad).to.equal(404);
+      }
     });
   });
 

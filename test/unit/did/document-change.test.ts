@@ -1,0 +1,46 @@
+import { expect } from "chai";
+import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
+import {
+  DID_CONTEXT,
+  SID_CONTEXT,
+  addService,
+  addVerificationMethod,
+  buildInitialDocument,
+  describeChange,
+  removeService,
+  removeVerificationMethod,
+  sameDocument,
+} from "../../../src/did/document.js";
+
+describe("did/document: what a version changed", () => {
+  const v1 = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(1)));
+  const did = v1.id;
+  const key2 = publicKeyOf(new Uint8Array(32).fill(2));
+  const withKey = addVerificationMethod(v1, key2, "key-2", ["authentication"]);
+  const withService = addService(withKey, { id: `${did}#hub`, type: "LinkedDomains", serviceEndpoint: "https://hub.example" });
+
+  it("names each edit the CLI makes", () => {
+    expect(describeChange(v1, withKey)).to.deep.equal(["add-key"]);
+    expect(describeChange(withKey, removeVerificationMethod(withKey, "#key-1"))).to.deep.equal(["remove-key"]);
+    expect(describeChange(withKey, withService)).to.deep.equal(["add-service"]);
+    expect(describeChange(withService, removeService(withService, "#hub"))).to.deep.equal(["remove-service"]);
+    const moved = { ...withService, service: [{ ...withService.service![0]!, serviceEndpoint: "https://new.example" }] };
+    expect(describeChange(withService, moved)).to.deep.equal(["change-service"]);
+    expect(describeChange(withKey, { ...withKey, assertionMethod: [...withKey.assertionMethod!, `${did}#key-2`] })).to.deep.equal(["change-relationships"]);
+    expect(describeChange(v1, { ...v1, alsoKnownAs: ["https://alice.example"] })).to.deep.equal(["change-also-known-as"]);
+    // several at once, in a fixed order
+    expect(describeChange(v1, withService)).to.deep.equal(["add-key", "add-service"]);
+    expect(describeChange(withService, withService)).to.deep.equal([]);
+  });
+
+  it("takes a document and its served form (member order, completed contexts) as the same", () => {
+    const reordered = Object.fromEntries(Object.entries(withService).reverse()) as typeof withService;
+    expect(sameDocument(withService, reordered)).to.equal(true);
+    const served = { ...withService, "@context": [...(withService["@context"] as string[]), SID_CONTEXT] };
+    expect(sameDocument(withService, served)).to.equal(true);
+    expect(describeChange(withService, served)).to.deep.equal([]);
+    expect(sameDocument(withService, withKey)).to.equal(false);
+    expect(sameDocument(v1, { ...v1, "@context": [DID_CONTEXT, "https://example.com/ctx"] })).to.equal(false);
+    expect(describeChange(v1, { ...v1, "@context": [DID_CONTEXT, "https://example.com/ctx"] })).to.deep.equal(["change-context"]);
+  });
+});
