@@ -8,3 +8,6 @@ export * from "./verify-proof.js";
 export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
 export * from "./resolver.js";
 export * from "./kyc.js";
+export * from "./kyc-store.js";
+export * from "./status-list-client.js";
+export { HOLDER_KEY_PATH_PREFIX, HolderKeys, holderKeyPath } from "./credentials/holder-keys.js";

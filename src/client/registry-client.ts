@@ -1,14 +1,13 @@
 /**
  * The SDK side of governance and the KYC registry: trustees propose and
- * approve actions on the issuer registry, issuers anchor credentials and
- * change their status, and anyone reads issuers, anchors and statuses.
+ * approve actions on the issuer registry, issuers publish their status
+ * lists, and anyone reads issuers and lists (issuer-level data only).
  */
 import type { KeyPair } from "../crypto/hd.js";
 import type { Relationship } from "../did/document.js";
 import type { GovAction } from "../chain/state.js";
-import type { CredentialStatus } from "../did/kyc.js";
 import { SidClient, SidClientError } from "./sid-client.js";
-import { type AnchorParams, type SignedTx, type SignerParams, anchorCredentialTx, credentialStatusTx, findMethodForKey, govApproveTx, govProposeTx } from "./txs.js";
+import { type SignedTx, type SignerParams, findMethodForKey, govApproveTx, govProposeTx, statusListPublishTx } from "./txs.js";
 import { didFromPublicKey } from "../did/syntax.js";
 
 export interface IssuerPeriodJson {
@@ -29,34 +28,18 @@ export interface IssuerJson {
   history: IssuerPeriodJson[];
 }
 
-export interface CredentialJson {
-  id: string;
-  issuer: string;
-  subject: string;
+/** `statuslist_get`: the latest token of one list and what the chain recorded about it. */
+export interface StatusListJson {
+  uri: string;
+  /** The Status List Token, exactly as published. */
+  token: string;
+  /** The types the issuer was accredited for when it created the list. */
   types: string[];
-  digest: string;
-  validFrom: string;
-  validUntil: string | null;
-  anchoredHeight: number;
-  anchored: string;
-  txHash: string;
-  status: CredentialStatus;
-  history: Array<{ status: CredentialStatus; height: number; time: string }>;
-}
-
-export interface CredentialStatusJson {
-  id: string;
-  at: { height: number } | { time: string };
-  status: "active" | "suspended" | "revoked" | "expired" | "notYetValid" | "notAnchored";
-  storedStatus: CredentialStatus | null;
-  issuer: string;
-  subject: string;
-  types: string[];
-  validFrom: string;
-  validUntil: string | null;
-  anchoredHeight: number;
-  issuerAccreditedAtAnchor: boolean;
-  issuerStatus: "active" | "suspended" | "removed" | null;
+  size: number;
+  /** Height and block time of the latest publish. */
+  height: number;
+  time: string | number;
+  proof?: unknown;
 }
 
 export interface ProposalJson {
@@ -95,17 +78,14 @@ export class RegistryClient {
     return this.client.rpc.call("issuer_list", { ...opts });
   }
 
-  credential(id: string): Promise<CredentialJson> {
-    return this.client.rpc.call<CredentialJson>("credential_get", { id });
+  /** The latest token of list `listId` of `issuer` (the whole list, never one index). */
+  statusList(issuer: string, listId: string, opts: { proof?: boolean } = {}): Promise<StatusListJson> {
+    return this.client.rpc.call<StatusListJson>("statuslist_get", { issuer, listId, ...(opts.proof ? { proof: true } : {}) });
   }
 
-  /** Status now, or at a height or an RFC 3339 time. */
-  credentialStatus(id: string, at: { height?: number; time?: string } = {}): Promise<CredentialStatusJson> {
-    return this.client.rpc.call<CredentialStatusJson>("credential_status", { id, ...at });
-  }
-
-  credentials(by: { subject: string } | { issuer: string }, page: { after?: string; limit?: number } = {}): Promise<{ credentials: CredentialJson[]; next: string | null }> {
-    return this.client.rpc.call("credential_list", { ...by, ...page });
+  /** An issuer's lists, by list id (issuer-level: no holder or credential appears). */
+  statusLists(issuer: string, page: { after?: string; limit?: number } = {}): Promise<{ lists: StatusListJson[]; next: string | null }> {
+    return this.client.rpc.call("statuslist_list", { issuer, ...page });
   }
 
   trustees(): Promise<{ members: string[]; threshold: number; updatedHeight: number }> {
@@ -156,16 +136,9 @@ export class RegistryClient {
     return { proposalId, txHash: r.hash, height: r.height, executed: p.status === "executed" && p.executedHeight === r.height };
   }
 
-  /** Anchor a credential, signed by `issuerKey` (a key in the issuer's assertionMethod). */
-  async anchor(issuerDid: string, issuerKey: KeyPair, a: AnchorParams): Promise<{ txHash: string; height: number }> {
-    const tx = anchorCredentialTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), a);
-    const r = await this.client.submitAndCommit(tx);
-    return { txHash: r.hash, height: r.height };
-  }
-
-  /** Revoke ("revoked", final), suspend ("suspended") or reinstate ("active") a credential the issuer anchored. */
-  async setStatus(issuerDid: string, issuerKey: KeyPair, id: string, status: CredentialStatus): Promise<{ txHash: string; height: number }> {
-    const tx = credentialStatusTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), id, status);
+  /** Publish a Status List Token for list `listId`, signed (tx and token) by `issuerKey`, a key in the issuer's assertionMethod. */
+  async publishStatusList(issuerDid: string, issuerKey: KeyPair, listId: string, token: string): Promise<{ txHash: string; height: number }> {
+    const tx = statusListPublishTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), listId, token);
     const r = await this.client.submitAndCommit(tx);
     return { txHash: r.hash, height: r.height };
   }

@@ -99,6 +99,18 @@ export function govApproveTx(s: SignerParams, proposalId: string, action: GovAct
   return registryTx(s, TxType.GovApprove, { proposalId, action });
 }
 
+/**
+ * An issuer publishes the whole Status List Token of one of its lists
+ * (`statuslist/publish`, signed with a key in its assertionMethod): the first
+ * publish of (issuer, listId) creates the list, later ones replace the token.
+ */
+export function statusListPublishTx(s: SignerParams, listId: string, token: string): SignedTx {
+  return sealTx({ v: TX_VERSION, type: STATUS_LIST_PUBLISH, chainId: s.chainId, signer: s.signer, vm: s.vm, seq: s.seq, payload: { listId, token } } as unknown as UnsignedTx, s.secretKey);
+}
+
+/** The tx type tag of a status list publish. */
+export const STATUS_LIST_PUBLISH = "statuslist/publish";
+
 export interface AnchorParams {
   id: string;
   subject: string;
