@@ -4,6 +4,7 @@
  * codes; rpc/errors.ts maps them to JSON-RPC codes in one table.
  */
 import { CodedError } from "../errors.js";
+import { StatusListErrorCode } from "../did/status-list.js";
 
 export enum TxErrorCode {
   DECODE = "TX_DECODE",
@@ -80,7 +81,9 @@ export enum EvidenceErrorCode {
   NOT_FOUND = "EVIDENCE_NOT_FOUND",
 }
 
-export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode | EvidenceErrorCode;
+export { StatusListErrorCode };
+
+export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode | StatusListErrorCode | EvidenceErrorCode;
 
 export class ChainError extends CodedError<ChainErrorCode> {}
 

@@ -15,6 +15,7 @@ import { type CanonicalValue, decodeCanonical, encodeCanonical, endOfItem } from
 import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
 import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
 import type { GovAction } from "./state.js";
+import { StatusListError, StatusListErrorCode, type StatusListToken, isListId, parseStatusListToken } from "../did/status-list.js";
 import { MAX_VALIDATOR_POWER, isValidatorName, isValidatorPublicKeyHex } from "./validators.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { fromHex } from "../crypto/bytes.js";
@@ -22,8 +23,12 @@ import { fromHex } from "../crypto/bytes.js";
 export const TX_VERSION = 1;
 /** Domain tag of tx signatures; votes use another (consensus/vote.ts). */
 export const TX_SIGN_DOMAIN = "sid/tx/v1";
-/** Largest encoded tx: a maximal document (16 KiB) plus envelope, with room. */
+/** Largest encoded tx of every type but statuslist/publish: a maximal document (16 KiB) plus envelope, with room. */
 export const MAX_TX_BYTES = 32 * 1024;
+/** Largest encoded statuslist/publish: a maximal Status List Token plus envelope, with room. */
+export const MAX_STATUS_LIST_TX_BYTES = 512 * 1024;
+/** Largest encoded tx of any type: what transports and the mempool bound a tx by before decoding it. */
+export const MAX_ANY_TX_BYTES = MAX_STATUS_LIST_TX_BYTES;
 /** Sequences stay far below 2^53 so they survive JSON. */
 const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 const CHAIN_ID_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
@@ -40,6 +45,8 @@ export enum TxType {
   CredentialAnchor = "credential/anchor",
   /** The issuer revokes (final), suspends or reinstates a credential. */
   CredentialStatus = "credential/status",
+  /** An issuer publishes the latest Status List Token of one of its lists (creating the list on first publish). */
+  StatusListPublish = "statuslist/publish",
 }
 
 export interface DidCreatePayload {
@@ -76,6 +83,16 @@ export interface CredentialStatusPayload {
   status: CredentialStatus;
 }
 
+/**
+ * Invariant 5: an issuer-level list id and the issuer-signed token of the
+ * whole list; nothing names a holder or a credential.
+ */
+export interface StatusListPublishPayload {
+  listId: string;
+  /** Compact JWS, `typ: statuslist+jwt` (src/did/status-list.ts). */
+  token: string;
+}
+
 interface TxBody<T extends TxType, P> {
   v: typeof TX_VERSION;
   type: T;
@@ -95,7 +112,8 @@ export type UnsignedTx =
   | TxBody<TxType.GovPropose, GovProposePayload>
   | TxBody<TxType.GovApprove, GovApprovePayload>
   | TxBody<TxType.CredentialAnchor, CredentialAnchorPayload>
-  | TxBody<TxType.CredentialStatus, CredentialStatusPayload>;
+  | TxBody<TxType.CredentialStatus, CredentialStatusPayload>
+  | TxBody<TxType.StatusListPublish, StatusListPublishPayload>;
 
 export type Tx = UnsignedTx & { sig: Uint8Array };
 
@@ -296,8 +314,8 @@ export function expectGovAction(v: unknown, field: string): GovAction {
  * mempool and block execution.
  */
 export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
-  if (encoded.length > MAX_TX_BYTES) {
-    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_TX_BYTES}`);
+  if (encoded.length > MAX_ANY_TX_BYTES) {
+    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_ANY_TX_BYTES}`);
   }
   let raw: CanonicalValue;
   try {
@@ -308,6 +326,9 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
   }
   if (!isPlainObject(raw)) bad("tx must be a map", "tx");
   expectKeys(raw, ["v", "type", "chainId", "signer", "vm", "seq", "payload", "sig"], "tx");
+  if (encoded.length > MAX_TX_BYTES && raw.type !== TxType.StatusListPublish) {
+    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_TX_BYTES} (${MAX_STATUS_LIST_TX_BYTES} for ${TxType.StatusListPublish})`);
+  }
   if (raw.v !== TX_VERSION) bad(`unsupported tx version ${String(raw.v)}`, "v");
   if (!isValidChainId(raw.chainId)) bad("chainId must match [a-z0-9][a-z0-9-]{0,47}", "chainId");
   if (raw.chainId !== chainId) {
@@ -380,6 +401,21 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
         bad('payload.status must be "active", "suspended" or "revoked"', "payload.status");
       }
       break;
+    case TxType.StatusListPublish: {
+      expectKeys(p, ["listId", "token"], "payload");
+      if (!isListId(p.listId)) bad("payload.listId must match [A-Za-z0-9_-]{1,64}", "payload.listId");
+      let token: StatusListToken;
+      try {
+        token = parseStatusListToken(p.token);
+      } catch (e) {
+        if (e instanceof StatusListError) throw new ChainError(e.code, `payload.token: ${e.message}`, { field: "payload.token", ...(e.data ?? {}) });
+        throw e;
+      }
+      if (token.issuer !== signer) {
+        throw new ChainError(StatusListErrorCode.WRONG_KEY, "payload.token: header.kid must be a key of the tx signer (the issuer)", { field: "payload.token" });
+      }
+      break;
+    }
     default:
       throw new ChainError(TxErrorCode.UNKNOWN_TYPE, `unknown tx type "${String(raw.type).slice(0, 40)}"`);
   }
