@@ -105,11 +105,8 @@ export function govApproveTx(s: SignerParams, proposalId: string, action: GovAct
  * publish of (issuer, listId) creates the list, later ones replace the token.
  */
 export function statusListPublishTx(s: SignerParams, listId: string, token: string): SignedTx {
-  return sealTx({ v: TX_VERSION, type: STATUS_LIST_PUBLISH, chainId: s.chainId, signer: s.signer, vm: s.vm, seq: s.seq, payload: { listId, token } } as unknown as UnsignedTx, s.secretKey);
+  return sealTx({ v: TX_VERSION, type: TxType.StatusListPublish, chainId: s.chainId, signer: s.signer, vm: s.vm, seq: s.seq, payload: { listId, token } }, s.secretKey);
 }
-
-/** The tx type tag of a status list publish. */
-export const STATUS_LIST_PUBLISH = "statuslist/publish";
 
 export interface AnchorParams {
   id: string;

@@ -218,7 +218,7 @@ describe("client/credentials: verification against the status list", () => {
     [StatusValue.SUSPENDED, VerdictReason.SUSPENDED, "suspended"],
     [StatusValue.UNISSUED, VerdictReason.NOT_ISSUED, "unissued"],
   ] as const) {
-    it(`refuses a copy whose entry is ${StatusValue[value]} (${reason})`, async () => {
+    it(`refuses a copy whose entry is ${status} (${reason})`, async () => {
       const chain = newChain();
       const [copy] = await issue(1);
       chain.publish(listWith([[1000, value]]));
