@@ -5,6 +5,8 @@
  * The node-backed flow runs in test/integration/kyc.test.ts.
  */
 import { expect } from "chai";
+import * as bip39 from "bip39";
+import { HDKey } from "@scure/bip32";
 import { createPrivateKey, sign as nodeSign } from "node:crypto";
 import { base64urlDecode, base64urlEncode, publicKeyToJwk } from "../../../src/crypto/encoding.js";
 import { isHighS } from "../../../src/crypto/secp256k1.js";
@@ -16,6 +18,7 @@ import {
   DEFAULT_SD_DIGESTS,
   HolderKeys,
   StatusValue,
+  holderKeyPath,
   VerdictReason,
   buildStatusListToken,
   issueCopies,
@@ -186,6 +189,15 @@ describe("client/credentials: one-time copies", () => {
         expect((err as CredentialError).code).to.equal(CredentialErrorCode.INVALID_INPUT);
       }
     }
+  });
+
+  it("derives holder copy keys exactly as BIP32 (@scure/bip32) and BIP39 (bip39) do at m/44'/0'/1'/<n>'/<c>'", () => {
+    const root = HDKey.fromMasterSeed(new Uint8Array(bip39.mnemonicToSeedSync(TEST_MNEMONIC)));
+    for (const [n, c] of [[0, 0], [0, 19], [7, 3], [2_000_000_000, 2_147_483_647]] as const) {
+      const expected = root.derive(holderKeyPath(n, c)).privateKey!;
+      expect(Buffer.from(holder.copyKey(n, c).secretKey).toString("hex")).to.equal(Buffer.from(expected).toString("hex"));
+    }
+    expect(holderKeyPath(3, 4)).to.equal("m/44'/0'/1'/3'/4'");
   });
 
   it("derives holder copy keys at m/44'/0'/1'/<n>'/<c>': deterministic, distinct, none a DID key", () => {
