@@ -15,6 +15,7 @@
  * starts a dev node in a temporary home and prints the figures as JSON;
  * `--offline` runs only the parts that need no node (benchKycOffline).
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -201,8 +202,7 @@ export async function benchKycOffline(opts: { copies: number; verifySeconds: num
   const copiesSignedPerSec = (batches * BATCH) / ((performance.now() - t) / 1000);
   const bytes = unissuedList(131_072);
   // Every entry issued, 1% revoked at random indices (the herd a list hides a copy in).
-  const draw = new Uint32Array(131_072);
-  crypto.getRandomValues(draw);
+  const draw = new Uint32Array(randomBytes(4 * 131_072).buffer);
   for (let i = 0; i < 131_072; i++) setStatus(bytes, i, draw[i]! % 100 === 0 ? StatusValue.INVALID : StatusValue.VALID);
   const token = buildStatusListToken({ uri, kid, secretKey: issuerKey.secretKey, bytes, iat: Math.floor(Date.now() / 1000), ttl: 300 });
   const resolution: DidResolutionLike = { didDocument: doc, didResolutionMetadata: {}, didDocumentMetadata: {} };
