@@ -12,7 +12,7 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { type CredentialJson, type GovResult, type IssuerJson, RegistryClient } from "../client/registry-client.js";
+import { type GovResult, type IssuerJson, RegistryClient } from "../client/registry-client.js";
 import { SidClient } from "../client/sid-client.js";
 import { credentialHolderKey, issueAndAnchor, verifyWithNode } from "../client/kyc.js";
 import { presentSdJwtVc } from "../client/credentials/present.js";
@@ -21,7 +21,7 @@ import type { CredentialFormat, JsonValue, Verdict } from "../client/credentials
 import { bytesEqual, fromHex } from "../crypto/bytes.js";
 import type { KeyPair } from "../crypto/hd.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
-import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
+import { KYC_LIMITS, isIssuerName, isTypeName } from "../did/kyc.js";
 import { didFromPublicKey, parseDid } from "../did/syntax.js";
 import type { GovAction } from "../chain/state.js";
 import { findMethodForKey } from "../client/txs.js";
@@ -281,52 +281,6 @@ function registerCredentialCommands(program: Command): void {
       );
     });
 
-  for (const [verb, status] of [
-    ["revoke", "revoked"],
-    ["suspend", "suspended"],
-    ["reinstate", "active"],
-  ] as const) {
-    withCommonOptions(kyc.command(verb))
-      .description(
-        verb === "revoke" ? "revoke a credential (final)" : verb === "suspend" ? "suspend a credential (until reinstated)" : "reinstate a suspended credential",
-      )
-      .argument("<id>", "credential id (32 hex)", parseCredentialId)
-      .requiredOption("--issuer-key <name>", "stored key of the credential's issuer")
-      .action(async (id: string, opts: IssuerKeyOptions) => {
-        const client = new SidClient(opts.rpc);
-        const { did, key } = await issuerSigner(client, await openKeyRing(opts, opts.issuerKey));
-        const r = await new RegistryClient(client).setStatus(did, key, id, status as CredentialStatus);
-        printResult(opts, { id, status, txHash: r.txHash, height: r.height }, `credential ${id} ${status === "active" ? "reinstated" : status}; tx ${r.txHash} at height ${r.height}`);
-      });
-  }
-
-  withCommonOptions(kyc.command("status"))
-    .description("a credential's status now, at a height, or at a time")
-    .argument("<id>", "credential id (32 hex)", parseCredentialId)
-    .addOption(new Option("--height <h>", "status at this block height").argParser(parseHeight).conflicts("at"))
-    .option("--at <time>", "status at this RFC 3339 time", (v: string) => (parseTimeArg(v), v))
-    .action(async (id: string, opts: CommonOptions & { height?: number; at?: string }) => {
-      const at = opts.height !== undefined ? { height: opts.height } : opts.at !== undefined ? { time: opts.at } : {};
-      const s = await RegistryClient.at(opts.rpc).credentialStatus(id, at);
-      printResult(opts, s, [
-        `credential: ${s.id}`,
-        `status:     ${s.status}${"height" in s.at ? ` at height ${s.at.height}` : ` at ${s.at.time}`}`,
-        `issuer:     ${s.issuer} (${s.issuerStatus ?? "not in the registry"}; accredited at anchoring: ${s.issuerAccreditedAtAnchor ? "yes" : "no"})`,
-        `subject:    ${s.subject}`,
-        `types:      ${s.types.join(", ")}`,
-        `valid:      ${s.validFrom} .. ${s.validUntil ?? "no end"}`,
-        `anchored:   height ${s.anchoredHeight}`,
-      ]);
-    });
-
-  withCommonOptions(kyc.command("get"))
-    .description("a credential's anchor: issuer, subject, types, digest, validity, status history")
-    .argument("<id>", "credential id (32 hex)", parseCredentialId)
-    .action(async (id: string, opts: CommonOptions) => {
-      const c = await RegistryClient.at(opts.rpc).credential(id);
-      printResult(opts, c, anchorText(c));
-    });
-
   withCommonOptions(kyc.command("present"))
     .description("make a presentation of an SD-JWT VC that reveals only the chosen claims, bound to a verifier's audience and nonce")
     .argument("<file>", "the credential, as `sid kyc issue` wrote it")
@@ -369,20 +323,6 @@ function registerCredentialCommands(program: Command): void {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-function anchorText(c: CredentialJson): string[] {
-  return [
-    `credential: ${c.id}`,
-    `status:     ${c.status}`,
-    `issuer:     ${c.issuer}`,
-    `subject:    ${c.subject}`,
-    `types:      ${c.types.join(", ")}`,
-    `digest:     ${c.digest}`,
-    `valid:      ${c.validFrom} .. ${c.validUntil ?? "no end"}`,
-    `anchored:   height ${c.anchoredHeight}, ${c.anchored}, tx ${c.txHash}`,
-    `history:    ${c.history.map((h) => `${h.status}@${h.height}`).join(" ")}`,
-  ];
-}
 
 function verdictText(v: Verdict): string[] {
   const lines = [v.valid ? "VALID" : `INVALID: ${v.reason}: ${v.message}`];
@@ -499,11 +439,6 @@ function parseNameList(v: string): string[] {
   return list;
 }
 
-function parseCredentialId(v: string): string {
-  if (!isCredentialId(v)) throw new InvalidArgumentError("expected a credential id: 32 lowercase hex characters");
-  return v;
-}
-
 function parseProposalId(v: string): string {
   if (!/^[0-9a-f]{64}$/.test(v)) throw new InvalidArgumentError("expected a proposal id: 64 lowercase hex characters");
   return v;
@@ -513,11 +448,6 @@ function parseTimeArg(v: string): number {
   const ms = parseDateTime(v);
   if (ms === undefined) throw new InvalidArgumentError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z");
   return ms;
-}
-
-function parseHeight(v: string): number {
-  if (!/^[0-9]{1,15}$/.test(v)) throw new InvalidArgumentError("expected a block height (a non-negative integer)");
-  return Number(v);
 }
 
 function parseLimit(v: string): number {

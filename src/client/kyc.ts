@@ -7,15 +7,12 @@
  * anchor (id, subject, types, digest, validity) goes to the node.
  */
 import type { KeyPair } from "../crypto/hd.js";
-import { fromHex } from "../crypto/bytes.js";
 import { keyForRelationship, type DidDocument } from "../did/document.js";
 import { parseDid } from "../did/syntax.js";
 import { issueJwtVc, issueSdJwtVc } from "./credentials/issue.js";
 import { parseCredential } from "./credentials/format.js";
 import { verifyCredentialPresentation } from "./credentials/verify.js";
 import type {
-  AnchorStatus,
-  AnchoredCredential,
   CredentialFormat,
   CredentialVerificationDeps,
   IssuedCredential,
@@ -24,12 +21,10 @@ import type {
   Verdict,
   VerificationExpectation,
 } from "./credentials/types.js";
-import { RegistryClient, type CredentialJson, type IssuerJson, type IssuerPeriodJson } from "./registry-client.js";
+import { RegistryClient, type IssuerJson, type IssuerPeriodJson } from "./registry-client.js";
 import { RpcError } from "./rpc-client.js";
 import { SidClient, SidClientError } from "./sid-client.js";
 import { findMethodForKey } from "./txs.js";
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Reasons under which the node says "no such record": the verifier's `undefined`, not a failure to read the chain. */
 const NOT_FOUND_REASONS: ReadonlySet<string> = new Set(["CREDENTIAL_NOT_FOUND", "ISSUER_NOT_FOUND"]);
@@ -41,24 +36,6 @@ async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
     if (err instanceof RpcError && err.reason !== undefined && NOT_FOUND_REASONS.has(err.reason)) return undefined;
     throw err;
   }
-}
-
-/** The RPC answer of credential_get in the shape verification reads (ms times, hex digest). */
-export function anchoredCredentialOf(c: CredentialJson): AnchoredCredential {
-  const last = c.history[c.history.length - 1];
-  return {
-    id: c.id,
-    issuer: c.issuer,
-    subject: c.subject,
-    types: c.types,
-    digest: c.digest,
-    validFrom: Date.parse(c.validFrom),
-    validUntil: c.validUntil === null ? null : Date.parse(c.validUntil),
-    anchoredHeight: c.anchoredHeight,
-    anchoredTime: Date.parse(c.anchored),
-    status: c.status,
-    ...(c.history.length > 1 && last ? { statusHeight: last.height } : {}),
-  };
 }
 
 /** The issuer's accreditation period in force at `height` (the latest period starting at or before it). */
@@ -82,28 +59,16 @@ export function rpcVerificationDeps(client: SidClient): CredentialVerificationDe
   const registry = new RegistryClient(client);
   return {
     resolveDid: (did, options) => client.resolve(did, options?.versionTime !== undefined ? { versionTime: options.versionTime } : {}),
-    getAnchor: async (id) => {
-      const c = await orUndefined(registry.credential(id));
-      return c && anchoredCredentialOf(c);
+    // The chain keeps no per-credential anchor or status any more (issuer status lists replace them).
+    getAnchor: async () => {
+      throw new SidClientError("removed", "the chain keeps no per-credential anchors; status lists replace them");
     },
     issuerAt: async (did, height) => {
       const issuer = await orUndefined(registry.issuer(did));
       return issuer && issuerAccreditationAt(issuer, height);
     },
-    statusAt: async (id, timeMs) => {
-      try {
-        const s = await registry.credentialStatus(id, { time: iso(timeMs) });
-        return s.storedStatus ?? undefined;
-      } catch (err) {
-        if (err instanceof RpcError && err.reason !== undefined && NOT_FOUND_REASONS.has(err.reason)) return undefined;
-        // The node refuses a time ahead of its own clock (a verifier's clock a little fast):
-        // nothing can have changed after the node's now, so the current status is the answer.
-        if (err instanceof RpcError && (err.data as { param?: unknown } | undefined)?.param === "time") {
-          const c = await orUndefined(registry.credential(id));
-          return c?.status as AnchorStatus | undefined;
-        }
-        throw err;
-      }
+    statusAt: async () => {
+      throw new SidClientError("removed", "the chain keeps no per-credential status; status lists replace it");
     },
   };
 }
@@ -187,15 +152,8 @@ export async function issueAndAnchor(input: IssueAndAnchorInput): Promise<IssueA
   } else {
     throw new SidClientError("invalidFormat", `format must be sd-jwt-vc or jwt-vc, got ${JSON.stringify(String(input.format)).slice(0, 40)}`);
   }
-  const anchored = await new RegistryClient(client).anchor(issuerDid, issuerKey, {
-    id: credential.credentialId,
-    subject: credential.subject,
-    types: credential.types,
-    digest: fromHex(credential.digest, 32),
-    validFrom: credential.validFrom,
-    validUntil: credential.validUntil,
-  });
-  return { credential, credentialId: credential.credentialId, digest: credential.digest, txHash: anchored.txHash, height: anchored.height };
+  void credential;
+  throw new SidClientError("removed", "the chain keeps no per-credential anchors; issuance publishes a status list instead");
 }
 
 /**

@@ -12,12 +12,10 @@ import { toHex } from "../../../src/crypto/bytes.js";
 import { addVerificationMethod, buildInitialDocument } from "../../../src/did/document.js";
 import { didFromPublicKey } from "../../../src/did/syntax.js";
 import {
-  anchoredCredentialOf,
   credentialHolderKey,
   firstAuthenticationKey,
   issueSdJwtVc,
   issuerAccreditationAt,
-  type CredentialJson,
   type IssuerJson,
 } from "../../../src/client/index.js";
 import { readTrusteeKeyFile } from "../../../src/cli/kyc.js";
@@ -27,43 +25,6 @@ import { fixedKey } from "../../helpers/fixtures.js";
 const ISSUER = "did:sid:2ePAhj1KMfDWmVniUhBsPV5PSHps";
 
 describe("client/kyc glue", () => {
-  it("converts credential_get answers: ISO times to ms, statusHeight only after a status change", () => {
-    const json: CredentialJson = {
-      id: "0123456789abcdef0123456789abcdef",
-      issuer: ISSUER,
-      subject: "did:sid:24tnLsbb5WkzUw5Hfs2iBUewSddx",
-      types: ["KYCBasic"],
-      digest: "ab".repeat(32),
-      validFrom: "2026-01-02T03:04:05.000Z",
-      validUntil: null,
-      anchoredHeight: 7,
-      anchored: "2026-01-02T03:04:06.500Z",
-      txHash: "cd".repeat(32),
-      status: "active",
-      history: [{ status: "active", height: 7, time: "2026-01-02T03:04:06.500Z" }],
-    };
-    const a = anchoredCredentialOf(json);
-    expect(a).to.deep.equal({
-      id: json.id,
-      issuer: json.issuer,
-      subject: json.subject,
-      types: ["KYCBasic"],
-      digest: json.digest,
-      validFrom: Date.UTC(2026, 0, 2, 3, 4, 5),
-      validUntil: null,
-      anchoredHeight: 7,
-      anchoredTime: Date.UTC(2026, 0, 2, 3, 4, 6, 500),
-      status: "active",
-    });
-    const suspended = anchoredCredentialOf({
-      ...json,
-      validUntil: "2027-01-01T00:00:00.000Z",
-      status: "suspended",
-      history: [...json.history, { status: "suspended", height: 9, time: "2026-01-03T00:00:00.000Z" }],
-    });
-    expect(suspended).to.include({ status: "suspended", statusHeight: 9, validUntil: Date.UTC(2027, 0, 1) });
-  });
-
   it("reads the accreditation period in force at a height, none before the first", () => {
     const issuer: IssuerJson = {
       did: ISSUER,
