@@ -9,8 +9,12 @@
  *  (f) proof-carrying resolves served by the node and verified by the SDK;
  *  (g) --subscribers N (1000) websocket newHeads subscribers while DIDs are
  *      created: p50/p99 delay from commit to delivery;
- *  (h) --anchors N (2000) credential anchors to committed (ops/s, p50/p99)
- *      and `sid kyc verify`-equivalent SDK verifications per second;
+ *  (h) --status-changes N (400) status list publishes to committed on lists of
+ *      131,072 entries with 1% revoked (ops/s, p50/p99), and the list fetch
+ *      size and time (scripts/bench/status-lists.ts, also runnable alone);
+ *  (i) one-time credential copies signed and issued per second (batches of
+ *      20, one publish each) and presentations verified per second with a
+ *      cached list (scripts/bench/kyc.ts, also runnable alone);
  * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
  * --state N (100000), --clients N (256; 2048 with --devnet), --seconds N (10), --out FILE
  * (also write the JSON there), --creates-only.
@@ -31,6 +35,7 @@ import { ValidatorSetTracker } from "../src/client/trust.js";
 import { benchProofResolves } from "./bench/proofs.js";
 import { benchResolverHttp } from "./bench/resolver.js";
 import { benchWsNewHeads } from "./bench/ws.js";
+import { benchStatusLists } from "./bench/status-lists.js";
 import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet } from "./bench/devnet.js";
@@ -44,7 +49,7 @@ const { values: args } = parseArgs({
     "creates-only": { type: "boolean", default: false },
     out: { type: "string" },
     subscribers: { type: "string", default: "1000" },
-    anchors: { type: "string", default: "2000" },
+    "status-changes": { type: "string", default: "400" },
     devnet: { type: "boolean", default: false },
   },
 });
@@ -173,8 +178,10 @@ async function main() {
       seconds: SECONDS,
       createDids: (n) => Promise.all(Array.from({ length: n }, () => client.submit(createDidTx(chainId, randomKeyPair()), true))),
     });
-    progress(`(h) ${args.anchors} credential anchors to committed, then SDK verifications for ${SECONDS} s`);
-    const kyc = await benchKyc({ rpcUrl: node.rpcUrl, home, copies: Number(args.anchors), verifySeconds: SECONDS });
+    progress(`(h) ${args["status-changes"]} status list changes to committed, then list fetches`);
+    const statusLists = await benchStatusLists({ rpcUrl: node.rpcUrl, home, changes: Number(args["status-changes"]), fetches: 200 });
+    progress(`(i) one-time copies issued (batches of 20) and presentations verified, ${SECONDS} s`);
+    const kyc = await benchKyc({ rpcUrl: node.rpcUrl, home, copies: 2000, verifySeconds: SECONDS });
     const out = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
       verify,
@@ -184,6 +191,7 @@ async function main() {
       resolverHttp,
       proofs,
       wsNewHeads,
+      statusLists,
       kyc,
       ratios: {
         createsOverVerify: round(creates.opsPerSec / verify.opsPerSec, 3),

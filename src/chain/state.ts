@@ -8,7 +8,7 @@
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { utf8 } from "../crypto/bytes.js";
 import type { DidDocument } from "../did/document.js";
-import type { CredentialRecord, IssuerRecord } from "../did/kyc.js";
+import type { IssuerRecord } from "../did/kyc.js";
 import { type CanonicalValue, PreEncoded, decodeCanonical, encodeCanonical, encodeCanonicalMap } from "./codec.js";
 import { VALIDATORS_ID, type ValidatorSetAction, type ValidatorsRecord } from "./validators.js";
 
@@ -80,7 +80,7 @@ export interface DidStateView {
 }
 
 // ---------------------------------------------------------------------------
-// Registry state: issuers, credentials and governance live beside the DIDs in
+// Registry state: issuers, status lists and governance live beside the DIDs in
 // the same tree. Every record has a state id, a string unique across kinds:
 // a DID record's id is the DID itself ("did:..."); the others are
 // "<kind>:<id>". The tree key of a non-DID record is
@@ -152,12 +152,11 @@ export interface ChainParamsRecord {
   statusListBaseUri: string;
 }
 
-export type RegistryRecord = IssuerRecord | CredentialRecord | TrusteesRecord | ProposalRecord | ValidatorsRecord | StatusListRecord | ChainParamsRecord;
+export type RegistryRecord = IssuerRecord | TrusteesRecord | ProposalRecord | ValidatorsRecord | StatusListRecord | ChainParamsRecord;
 export type StateRecord = DidRecord | RegistryRecord;
 
 export const TRUSTEES_ID = "trustees:";
 export const issuerStateId = (did: string) => `issuer:${did}`;
-export const credentialStateId = (id: string) => `credential:${id}`;
 export const proposalStateId = (id: string) => `proposal:${id}`;
 /** `statuslist:<issuer DID>/<listId>`: its tree key is sha256("sid/state/statuslist\0" || "<issuer DID>/<listId>"). */
 export const statusListStateId = (issuer: string, listId: string) => `statuslist:${issuer}/${listId}`;
@@ -173,8 +172,6 @@ export function stateIdOf(r: StateRecord): string {
   switch (r.kind) {
     case "issuer":
       return issuerStateId(r.did);
-    case "credential":
-      return credentialStateId(r.id);
     case "trustees":
       return TRUSTEES_ID;
     case "proposal":

@@ -12,9 +12,6 @@ import {
   blockByHashKey,
   blockKey,
   commitKey,
-  type CredentialIndexBy,
-  credentialIndexKey,
-  credentialIndexPrefix,
   didKey,
   didVersionKey,
   didVersionPrefix,
@@ -55,8 +52,7 @@ import {
   stateKeyOf,
   viewOfRecords,
 } from "./state.js";
-import type { CredentialEvent } from "./execute.js";
-import type { CredentialRecord } from "../did/kyc.js";
+import type { StatusListRecord } from "./state.js";
 
 export interface ChainHead {
   height: number;
@@ -82,8 +78,6 @@ export interface BlockCommitBatch {
   versions: DidVersion[];
   /** Encodings of documents the versions hold, by document object (BlockEffects.documents): not encoded again. */
   documents?: ReadonlyMap<DidDocument, Uint8Array>;
-  /** Credential anchors and status changes: the subject and issuer indexes. */
-  credentials?: CredentialEvent[];
   smtNodes: Map<string, Uint8Array>;
   /** The validator's double-sign guard state, made durable with the block. */
   signState?: unknown;
@@ -139,7 +133,6 @@ export interface StoreOptions {
 
 export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000 };
 
-const EMPTY = new Uint8Array(0);
 
 /** LevelDB key of a record: bucket D for DIDs, R for the registry. */
 function stateDbKey(id: string): Uint8Array {
@@ -277,7 +270,7 @@ export class ChainStore {
     return (await this.getRecord(did)) as DidRecord | undefined;
   }
 
-  /** Any state record by state id (`did:...`, `issuer:<did>`, `credential:<id>`, ...). */
+  /** Any state record by state id (`did:...`, `issuer:<did>`, `statuslist:<did>/<listId>`, ...). */
   async getRecord(id: string): Promise<StateRecord | undefined> {
     const cached = this.dids.get(id);
     if (cached !== undefined) return cached === ABSENT ? undefined : cached;
@@ -296,16 +289,15 @@ export class ChainStore {
     return out;
   }
 
-  /** Credentials of a subject or an issuer, in id order, `limit` after the id `after`. */
-  async listCredentials(by: CredentialIndexBy, did: string, opts: { after?: string; limit: number }): Promise<CredentialRecord[]> {
-    const prefix = credentialIndexPrefix(by, did);
-    const gt = opts.after !== undefined ? credentialIndexKey(by, did, opts.after) : undefined;
-    const ids: string[] = [];
-    for await (const key of this.db.keys({ ...(gt ? { gt } : { gte: prefix }), lt: prefixEnd(prefix), limit: opts.limit })) {
-      ids.push(Buffer.from(key.subarray(prefix.length)).toString("utf8"));
+  /** The status lists of an issuer, in list id order, `limit` after the list id `after`: a scan of its records' ids. */
+  async listStatusLists(issuer: string, opts: { after?: string; limit: number }): Promise<StatusListRecord[]> {
+    const prefix = registryKey(`statuslist:${issuer}/`);
+    const gt = opts.after !== undefined ? registryKey(`statuslist:${issuer}/${opts.after}`) : undefined;
+    const out: StatusListRecord[] = [];
+    for await (const value of this.db.values({ ...(gt ? { gt } : { gte: prefix }), lt: prefixEnd(prefix), limit: opts.limit })) {
+      out.push(decodeStateRecord(value) as StatusListRecord);
     }
-    const recs = await this.loadState(ids.map((id) => `credential:${id}`));
-    return [...recs.values()].filter((r): r is CredentialRecord => r !== undefined) as CredentialRecord[];
+    return out;
   }
 
   /**
@@ -504,11 +496,6 @@ export class ChainStore {
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
     for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
-    for (const ev of b.credentials ?? []) {
-      if (ev.kind !== "anchor") continue;
-      batch.put(credentialIndexKey("subject", ev.subject, ev.id), EMPTY);
-      batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
-    }
     for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;

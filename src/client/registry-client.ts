@@ -1,7 +1,7 @@
 /**
  * The SDK side of governance and the KYC registry: trustees propose and
  * approve actions on the issuer registry, issuers publish their status
- * lists, and anyone reads issuers and lists (issuer-level data only).
+ * lists, and anyone reads issuers and lists.
  */
 import type { KeyPair } from "../crypto/hd.js";
 import type { Relationship } from "../did/document.js";
@@ -28,18 +28,18 @@ export interface IssuerJson {
   history: IssuerPeriodJson[];
 }
 
-/** `statuslist_get`: the latest token of one list and what the chain recorded about it. */
+/** statuslist_get's answer (statuslist_list gives the same without `token`). */
 export interface StatusListJson {
+  issuer: string;
+  listId: string;
   uri: string;
-  /** The Status List Token, exactly as published. */
-  token: string;
-  /** The types the issuer was accredited for when it created the list. */
   types: string[];
   size: number;
-  /** Height and block time of the latest publish. */
+  iat: number;
   height: number;
-  time: string | number;
-  proof?: unknown;
+  time: string;
+  createdHeight: number;
+  token: string;
 }
 
 export interface ProposalJson {
@@ -78,13 +78,11 @@ export class RegistryClient {
     return this.client.rpc.call("issuer_list", { ...opts });
   }
 
-  /** The latest token of list `listId` of `issuer` (the whole list, never one index). */
-  statusList(issuer: string, listId: string, opts: { proof?: boolean } = {}): Promise<StatusListJson> {
-    return this.client.rpc.call<StatusListJson>("statuslist_get", { issuer, listId, ...(opts.proof ? { proof: true } : {}) });
+  statusList(issuer: string, listId: string): Promise<StatusListJson> {
+    return this.client.rpc.call<StatusListJson>("statuslist_get", { issuer, listId });
   }
 
-  /** An issuer's lists, by list id (issuer-level: no holder or credential appears). */
-  statusLists(issuer: string, page: { after?: string; limit?: number } = {}): Promise<{ lists: StatusListJson[]; next: string | null }> {
+  statusLists(issuer: string, page: { after?: string; limit?: number } = {}): Promise<{ lists: Omit<StatusListJson, "token">[]; next: string | null }> {
     return this.client.rpc.call("statuslist_list", { issuer, ...page });
   }
 
@@ -136,7 +134,7 @@ export class RegistryClient {
     return { proposalId, txHash: r.hash, height: r.height, executed: p.status === "executed" && p.executedHeight === r.height };
   }
 
-  /** Publish a Status List Token for list `listId`, signed (tx and token) by `issuerKey`, a key in the issuer's assertionMethod. */
+  /** Publish the Status List Token of list `listId` (its kid a key in the issuer's assertionMethod), signed by `issuerKey`. */
   async publishStatusList(issuerDid: string, issuerKey: KeyPair, listId: string, token: string): Promise<{ txHash: string; height: number }> {
     const tx = statusListPublishTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), listId, token);
     const r = await this.client.submitAndCommit(tx);

@@ -685,7 +685,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const next = priorities.nextFor(await this.setAt(ex.block.header.height + 1));
     await commitExecuted(this.deps.store, ex, commit, { nextProposerPriorities: next.encode() });
     const dropped = await this.deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
-    this.emit("block", { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, credentials: ex.effects.credentials, evidence: ex.evidence, round: commit.round });
+    this.emit("block", { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, statusLists: ex.effects.statusLists, evidence: ex.evidence, round: commit.round });
     for (const d of dropped) this.emit("txRejected", d);
     if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
   }

@@ -197,7 +197,6 @@ export function commitExecuted(store: ChainStore, ex: ExecutedBlock, commit: Com
     encodedWrites: ex.encodedWrites,
     versions: ex.effects.versions,
     documents: ex.effects.documents,
-    credentials: ex.effects.credentials,
     smtNodes: ex.smtNodes,
     evidence: ex.evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
     ...(extra.signState !== undefined ? { signState: extra.signState } : {}),

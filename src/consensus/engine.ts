@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import type { Block, Commit, EncodedEvidence } from "../chain/block.js";
-import type { CheckedTx, CredentialEvent, SignatureVerifier } from "../chain/execute.js";
+import type { CheckedTx, StatusListEvent, SignatureVerifier } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
@@ -34,8 +34,8 @@ export interface CommittedBlockEvent {
   hash: Uint8Array;
   txs: CheckedTx[];
   versions: DidVersion[];
-  /** Credential anchors and status changes, in commit order. */
-  credentials: CredentialEvent[];
+  /** Status lists published, in commit order. */
+  statusLists: StatusListEvent[];
   /** Evidence of misbehaviour the block committed. */
   evidence: VerifiedEvidence[];
   /** Round of the decision (0 when absent: a single validator always commits in round 0). */
@@ -141,7 +141,7 @@ export class SingleValidatorEngine extends EventEmitter {
     const commit: Commit = { height, round: 0, blockHash: hash, sigs: [{ validator: this.deps.signer.address, sig }] };
     await commitExecuted(store, ex, commit, { signState: state });
     const dropped = await mempool.onBlockCommitted(txs.map((c) => c.hash));
-    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, credentials: effects.credentials, evidence };
+    const event: CommittedBlockEvent = { block, hash, txs, versions: effects.versions, statusLists: effects.statusLists, evidence };
     this.emit("block", event);
     for (const d of dropped) this.emit("txRejected", d);
     if (txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: txs.length, evidence: evidence.length, hash: toHex(hash).slice(0, 16) });

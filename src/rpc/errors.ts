@@ -94,11 +94,7 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [KycErrorCode.ISSUER_EXISTS]: 1501,
   [KycErrorCode.ISSUER_NOT_ACTIVE]: 1502,
   [KycErrorCode.TYPE_NOT_ACCREDITED]: 1503,
-  [KycErrorCode.CREDENTIAL_EXISTS]: 1504,
-  [KycErrorCode.CREDENTIAL_NOT_FOUND]: 1505,
-  [KycErrorCode.NOT_CREDENTIAL_ISSUER]: 1506,
-  [KycErrorCode.BAD_STATUS_CHANGE]: 1507,
-  [KycErrorCode.BAD_VALIDITY]: 1508,
+  // 1504-1508 were the per-credential anchor codes (CREDENTIAL_*), retired with the anchors; never reused.
 
   [StatusListErrorCode.MALFORMED_TOKEN]: 1550,
   [StatusListErrorCode.BAD_HEADER]: 1551,
