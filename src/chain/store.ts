@@ -125,7 +125,7 @@ const proposerPrioritiesKey = (height: number) => metaKey(`proposerPriorities/${
 const PROOF_ATTEMPTS = 5;
 
 export interface StoreOptions {
-  /** State records (DIDs, issuers, credentials, ...) kept decoded in memory. */
+  /** State records (DIDs, issuers, status lists, ...) kept decoded in memory. */
   didCacheSize: number;
   /** Merkle nodes kept in memory. */
   smtCacheSize: number;
@@ -405,7 +405,7 @@ export class ChainStore {
    * never deleted, so that root stays provable while blocks land).
    *
    * Generic over the kind of record: `loadValue` reads the current bytes of
-   * whatever `stateKey` commits to (a DID record, later credential status),
+   * whatever `stateKey` commits to (a DID record, a status list),
    * whose value hash is sha256 of those bytes as for every state record.
    * The bytes are returned only if their sha256 is the value hash the proof
    * reaches: a block that lands between reading the head and reading the
@@ -434,7 +434,7 @@ export class ChainStore {
     return this.proveRecord(did);
   }
 
-  /** proveState for any record by state id (DIDs, credentials, issuers, ...): its tree key and stored bytes. */
+  /** proveState for any record by state id (DIDs, issuers, status lists, ...): its tree key and stored bytes. */
   proveRecord(id: string): Promise<StateProof> {
     return this.proveState(stateKeyOf(id), () => this.db.get(stateDbKey(id)));
   }

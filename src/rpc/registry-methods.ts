@@ -22,6 +22,7 @@ import { type AnchoredStateProof, stateProofToJson } from "../chain/proof.js";
 import { decodeStateRecord } from "../chain/state.js";
 import { type IssuerRecord } from "../did/kyc.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { RpcParamsError } from "./errors.js";
 
 /** What these methods need of a node. */
 export interface RegistryReadApi {
@@ -106,7 +107,7 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       handler: async ({ issuer: iss, listId, proof }) => {
         const id = statusListStateId(iss, listId);
         if (proof) {
-          if (!api.proveRecord) throw new ChainError(StatusListErrorCode.NOT_FOUND, "this node does not serve state proofs");
+          if (!api.proveRecord) throw new RpcParamsError("proof", "this node does not serve state proofs");
           const p = await api.proveRecord(id);
           const proven = p.valueBytes === null ? undefined : (decodeStateRecord(p.valueBytes) as StatusListRecord);
           if (!proven) return { issuer: iss, listId, token: null, proof: stateProofToJson(p) };

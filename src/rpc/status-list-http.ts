@@ -29,7 +29,7 @@ export interface StatusListReadApi {
   getStatusList(issuer: string, listId: string): Promise<StatusListRecord | undefined>;
 }
 
-/** sha256 of the token, remembered per token string: the record's token is one object until the next publish. */
+/** The ETag and max-age of a record, remembered per record object: the store hands out one object per record until the next publish. */
 const etags = new WeakMap<StatusListRecord, { etag: string; maxAge: number }>();
 
 function entityOf(r: StatusListRecord): { etag: string; maxAge: number } {
@@ -68,7 +68,7 @@ export function registerStatusListRoutes(app: FastifyInstance, api: StatusListRe
     const rec = await api.getStatusList(issuer, listId);
     if (!rec) return problem(reply, 404, "notFound", `${issuer} has no status list ${listId}`);
     const { etag, maxAge } = entityOf(rec);
-    reply.header("etag", etag).header("cache-control", `max-age=${maxAge}`).header("vary", "accept-encoding");
+    reply.header("etag", etag).header("cache-control", `max-age=${maxAge}`);
     if (matchesIfNoneMatch(request.headers["if-none-match"], etag)) return reply.code(304).send();
     return reply.code(200).type(STATUS_LIST_MEDIA_TYPE).send(rec.token);
   });

@@ -29,6 +29,8 @@ import {
   unpackStatuses,
   verifyEs256k,
 } from "../../../src/did/status-list.js";
+import { verifyJWS } from "did-jwt";
+import { publicKeyToJwk } from "../../../src/crypto/encoding.js";
 import { fixedKey, testDid } from "../../helpers/fixtures.js";
 
 const ISSUER = testDid(fixedKey(3));
@@ -157,6 +159,16 @@ describe("status list (draft-ietf-oauth-status-list)", () => {
       expect(getStatus(tokenList(t), 7)).to.equal(StatusValue.VALID);
       expect(verifyEs256k(t.signingInput, t.signature, ISSUER.key.publicKey)).to.equal(true);
       expect(verifyEs256k(t.signingInput, t.signature, OTHER.key.publicKey)).to.equal(false);
+    });
+
+    it("a token verifies with an independent JOSE implementation (did-jwt verifyJWS, ES256K), and a tampered one does not", () => {
+      const t = token(newStatusList(SIZE));
+      const vm = { id: ISSUER.keyId, type: "EcdsaSecp256k1VerificationKey2019", controller: ISSUER.did, publicKeyJwk: publicKeyToJwk(ISSUER.key.publicKey) };
+      expect(verifyJWS(t, vm).id).to.equal(ISSUER.keyId);
+      const [h, p, sig] = t.split(".");
+      const other = token(newStatusList(SIZE + 4));
+      expect(() => verifyJWS(`${h}.${other.split(".")[1]}.${sig}`, vm)).to.throw();
+      void p;
     });
 
     it("the signing input is base64url(header).base64url(payload) of exactly those JSON texts", () => {
