@@ -53,7 +53,7 @@ import { CliError } from "./errors.js";
 import { type CommonOptions, getPassphrase, note, printResult, table } from "./io.js";
 import { openKeyRing } from "./keys.js";
 import { homeOf } from "./node-api.js";
-import { withCommonOptions } from "./options.js";
+import { parseUrl, withCommonOptions } from "./options.js";
 import { SIGNER_SEARCH_LIMIT } from "./signer.js";
 import { parseDateTime } from "../did/resolution.js";
 
@@ -272,9 +272,15 @@ function registerCredentialCommands(program: Command): void {
     .requiredOption("--issuer-key <name>", "stored key of the issuer (its index-0 key's DID is the issuer)")
     .option("--size <n>", `entries, ${STATUS_LIST_LIMITS.minSize}-${STATUS_LIST_LIMITS.maxSize} (default ${STATUS_LIST_LIMITS.minSize})`, parseListSize)
     .option("--ttl <seconds>", `how long verifiers may cache the list token (default ${DEFAULT_LIST_TTL})`, parseTtl)
-    .action(async (listId: string, opts: IssuerKeyOptions & { size?: number; ttl?: number }) => {
+    .option("--base-uri <url>", "the chain's genesis statusListBaseUri, when it is not the default http://127.0.0.1:8660", parseUrl)
+    .action(async (listId: string, opts: IssuerKeyOptions & { size?: number; ttl?: number; baseUri?: string }) => {
       const ctx = await openIssuer(opts);
-      const r = await createStatusList(ctx, { listId, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}) });
+      const r = await createStatusList(ctx, {
+        listId,
+        ...(opts.size !== undefined ? { size: opts.size } : {}),
+        ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+        ...(opts.baseUri !== undefined ? { baseUri: opts.baseUri.replace(/\/+$/, "") } : {}),
+      });
       printResult(opts, { listId, ...r }, [`status list ${listId} created: ${r.uri} (${r.size} entries)`, `tx ${r.txHash} at height ${r.height}`]);
     });
 
