@@ -10,9 +10,13 @@
  *  (f) proof-carrying resolves served by the node and verified by the SDK;
  *  (g) --subscribers N (1000) websocket newHeads subscribers while DIDs are
  *      created: p50/p99 delay from commit to delivery;
- *  (h) --anchors N (2000) credential anchors to committed (ops/s, p50/p99)
- *      and `sid kyc verify`-equivalent SDK verifications per second;
- *  (i) versioned resolution on a DID of --versions N (3000) versions of
+ *  (h) --status-changes N (400) status list publishes to committed on lists of
+ *      131,072 entries with 1% revoked (ops/s, p50/p99), and the list fetch
+ *      size and time (scripts/bench/status-lists.ts, also runnable alone);
+ *  (i) one-time credential copies signed and issued per second (batches of
+ *      20, one publish each) and presentations verified per second with a
+ *      cached list (scripts/bench/kyc.ts, also runnable alone);
+ *  (j) versioned resolution on a DID of --versions N (3000) versions of
  *      ~16 KB documents (scripts/bench/versions.ts): version 1, a versionTime,
  *      a random version, as ratios of a one-version DID of the same size;
  *      bounded runs of the requests that once exhausted the heap; the node's
@@ -23,7 +27,7 @@
  * --devnet runs only the devnet section instead (scripts/bench/devnet.ts):
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
- * --section versions runs only (i), on a fresh dev node.
+ * --section versions runs only (j), on a fresh dev node.
  */
 import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
@@ -38,6 +42,7 @@ import { ValidatorSetTracker } from "../src/client/trust.js";
 import { benchProofResolves } from "./bench/proofs.js";
 import { benchResolverHttp } from "./bench/resolver.js";
 import { benchWsNewHeads } from "./bench/ws.js";
+import { benchStatusLists } from "./bench/status-lists.js";
 import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet } from "./bench/devnet.js";
@@ -52,7 +57,7 @@ const { values: args } = parseArgs({
     "creates-only": { type: "boolean", default: false },
     out: { type: "string" },
     subscribers: { type: "string", default: "1000" },
-    anchors: { type: "string", default: "2000" },
+    "status-changes": { type: "string", default: "400" },
     devnet: { type: "boolean", default: false },
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
@@ -175,7 +180,7 @@ const SECTIONS = ["versions"] as const;
 async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | undefined } }) {
   const versions = Number(args.versions);
   if (!Number.isSafeInteger(versions) || versions < 2) throw new Error(`--versions must be an integer of at least 2, got ${args.versions}`);
-  progress(`(i) versioned resolution on a DID of ${versions} versions`);
+  progress(`(j) versioned resolution on a DID of ${versions} versions`);
   return benchVersions({ rpcUrl: node.rpcUrl, pid: node.proc.pid!, versions, seconds: SECONDS, progress });
 }
 
@@ -236,8 +241,10 @@ async function main() {
       seconds: SECONDS,
       createDids: (n) => Promise.all(Array.from({ length: n }, () => client.submit(createDidTx(chainId, randomKeyPair()), true))),
     });
-    progress(`(h) ${args.anchors} credential anchors to committed, then SDK verifications for ${SECONDS} s`);
-    const kyc = await benchKyc({ rpcUrl: node.rpcUrl, home, anchors: Number(args.anchors), verifySeconds: SECONDS });
+    progress(`(h) ${args["status-changes"]} status list changes to committed, then list fetches`);
+    const statusLists = await benchStatusLists({ rpcUrl: node.rpcUrl, home, changes: Number(args["status-changes"]), fetches: 200 });
+    progress(`(i) one-time copies issued (batches of 20) and presentations verified, ${SECONDS} s`);
+    const kyc = await benchKyc({ rpcUrl: node.rpcUrl, home, copies: 2000, verifySeconds: SECONDS });
     const versions = await versionsSection(node);
     const out = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
@@ -248,6 +255,7 @@ async function main() {
       resolverHttp,
       proofs,
       wsNewHeads,
+      statusLists,
       kyc,
       versions,
       ratios: {
@@ -255,7 +263,7 @@ async function main() {
         resolveOverFixed: round(resolve.reqPerSec / fixed.reqPerSec, 3),
         urOverDidResolve: round(resolverHttp.urReqPerSec / resolverHttp.didResolveReqPerSec, 3),
         proofVerifiedOverServed: round(proofs.verifiedPerSec / proofs.servedPerSec, 3),
-        anchorsOverVerify: round(kyc.anchorsPerSec / verify.opsPerSec, 3),
+        copiesSignedOverVerify: round(kyc.copiesSignedPerSec / verify.opsPerSec, 3),
       },
     };
     report(out);

@@ -19,6 +19,7 @@ const shims: Record<string, string> = {
   "node:buffer": join(web, "shims/node-buffer.ts"),
   "node:module": join(web, "shims/node-module.ts"),
   "node:fs": join(web, "shims/node-fs.ts"),
+  "node:zlib": join(web, "shims/node-zlib.ts"),
 };
 
 const nodeShims: Plugin = {

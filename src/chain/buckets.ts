@@ -34,10 +34,9 @@ export enum Bucket {
   DidVersionTime = 0x57, // 'W'
   /** node hash (32) -> encoded sparse Merkle tree node */
   SmtNode = 0x4e, // 'N'
-  /** state id (utf8, "issuer:did:sid:...", "credential:<id>", "trustees:", "proposal:<hex>") -> encoded record */
+  /** state id (utf8, "issuer:did:sid:...", "statuslist:did:sid:.../<listId>", "trustees:", "proposal:<hex>") -> encoded record */
   Registry = 0x52, // 'R'
-  /** 's'|'i' subject-or-issuer DID (utf8) 0x00 credential id (utf8) -> empty: credentials by subject and by issuer */
-  CredentialIndex = 0x58, // 'X'
+  // 0x58 ('X') held an index of credentials by subject and by issuer, removed with the per-credential records; not reused.
   /** effective height (u64be) -> encoded ValidatorEntry[]: every validator set with the height it starts at (genesis at 1) */
   ValidatorSet = 0x53, // 'S'
   /**
@@ -100,11 +99,6 @@ export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersion
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
 export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));
-export type CredentialIndexBy = "subject" | "issuer";
-const INDEX_TAG = { subject: 0x73, issuer: 0x69 } as const;
-export const credentialIndexPrefix = (by: CredentialIndexBy, did: string) =>
-  bucketKey(Bucket.CredentialIndex, Uint8Array.of(INDEX_TAG[by]), utf8(did), Uint8Array.of(0));
-export const credentialIndexKey = (by: CredentialIndexBy, did: string, id: string) => bucketKey(Bucket.CredentialIndex, credentialIndexPrefix(by, did).subarray(1), utf8(id));
 export const validatorSetKey = (effectiveHeight: number) => bucketKey(Bucket.ValidatorSet, u64be(effectiveHeight));
 export const evidenceByHashKey = (hash: Uint8Array) => bucketKey(Bucket.Evidence, Uint8Array.of(0x68), hash);
 export const evidenceOrderPrefix = () => bucketKey(Bucket.Evidence, Uint8Array.of(0x61));

@@ -4,6 +4,7 @@
  * codes; rpc/errors.ts maps them to JSON-RPC codes in one table.
  */
 import { CodedError } from "../errors.js";
+import { StatusListErrorCode } from "../did/status-list.js";
 
 export enum TxErrorCode {
   DECODE = "TX_DECODE",
@@ -55,17 +56,12 @@ export enum GovErrorCode {
   VALIDATOR_SET_FULL = "GOV_VALIDATOR_SET_FULL",
 }
 
-/** The KYC registry: issuers and credential anchors. */
+/** The KYC registry: issuers (status lists have StatusListErrorCode). */
 export enum KycErrorCode {
   ISSUER_NOT_FOUND = "ISSUER_NOT_FOUND",
   ISSUER_EXISTS = "ISSUER_EXISTS",
   ISSUER_NOT_ACTIVE = "ISSUER_NOT_ACTIVE",
   TYPE_NOT_ACCREDITED = "ISSUER_TYPE_NOT_ACCREDITED",
-  CREDENTIAL_EXISTS = "CREDENTIAL_EXISTS",
-  CREDENTIAL_NOT_FOUND = "CREDENTIAL_NOT_FOUND",
-  NOT_CREDENTIAL_ISSUER = "CREDENTIAL_NOT_ISSUER",
-  BAD_STATUS_CHANGE = "CREDENTIAL_BAD_STATUS_CHANGE",
-  BAD_VALIDITY = "CREDENTIAL_BAD_VALIDITY",
 }
 
 /** Evidence of validator misbehaviour in blocks and over RPC (issue 3, part 6). */
@@ -80,7 +76,9 @@ export enum EvidenceErrorCode {
   NOT_FOUND = "EVIDENCE_NOT_FOUND",
 }
 
-export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode | EvidenceErrorCode;
+export { StatusListErrorCode };
+
+export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode | StatusListErrorCode | EvidenceErrorCode;
 
 export class ChainError extends CodedError<ChainErrorCode> {}
 

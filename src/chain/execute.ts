@@ -10,8 +10,21 @@ import { didFromCheckedKey } from "../did/syntax.js";
 import { mapValueBytes } from "./codec.js";
 import { keyForRelationship, type DidDocument } from "../did/document.js";
 import { type Relationship } from "../did/document.js";
-import { type CredentialRecord, type IssuerRecord, statusTransitionError, KYC_LIMITS } from "../did/kyc.js";
+import { type IssuerRecord } from "../did/kyc.js";
+import {
+  STATUS_LIST_LIMITS,
+  StatusListError,
+  StatusListErrorCode,
+  type StatusListToken,
+  checkTransition,
+  decodeLst,
+  packedLength,
+  parseStatusListToken,
+  statusListUri,
+  verifyEs256k,
+} from "../did/status-list.js";
 import { ChainError, DidErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "./errors.js";
+import { DEFAULT_STATUS_LIST_BASE_URI } from "./genesis.js";
 import { PROPOSAL_TTL_BLOCKS, applyGovAction, currentTrustees, sameAction, touchedByAction } from "./governance.js";
 import {
   type DidOperation,
@@ -20,9 +33,12 @@ import {
   type ProposalRecord,
   type StateRecord,
   type StateView,
+  type ChainParamsRecord,
+  type StatusListRecord,
+  CHAIN_PARAMS_ID,
   TRUSTEES_ID,
-  credentialStateId,
   issuerStateId,
+  statusListStateId,
   proposalStateId,
   stateIdOf,
 } from "./state.js";
@@ -43,12 +59,10 @@ export interface CheckedTx {
   encoded: Uint8Array;
 }
 
-/** A credential anchored or changing status: for indexes and subscribers. */
-export interface CredentialEvent {
-  id: string;
+/** A status list published (created or updated): for subscribers. Issuer-level only (invariant 5). */
+export interface StatusListEvent {
   issuer: string;
-  subject: string;
-  kind: "anchor" | "revoke" | "suspend" | "reinstate";
+  listId: string;
   height: number;
 }
 
@@ -57,7 +71,7 @@ export interface TxEffect {
   writes: StateRecord[];
   /** A new DID version (DID operations only). */
   version?: DidVersion;
-  credential?: CredentialEvent;
+  statusList?: StatusListEvent;
 }
 
 /**
@@ -107,10 +121,8 @@ export function touchedKeys(c: { tx: Tx; hash: Uint8Array }): string[] {
       return [tx.signer, TRUSTEES_ID, proposalStateId(toHex(c.hash)), ...touchedByAction(tx.payload.action)];
     case TxType.GovApprove:
       return [tx.signer, TRUSTEES_ID, proposalStateId(tx.payload.proposalId), ...touchedByAction(tx.payload.action)];
-    case TxType.CredentialAnchor:
-      return [tx.signer, issuerStateId(tx.signer), credentialStateId(tx.payload.id), tx.payload.subject];
-    case TxType.CredentialStatus:
-      return [tx.signer, issuerStateId(tx.signer), credentialStateId(tx.payload.id)];
+    case TxType.StatusListPublish:
+      return [tx.signer, issuerStateId(tx.signer), statusListStateId(tx.signer, tx.payload.listId), CHAIN_PARAMS_ID];
   }
 }
 
@@ -263,9 +275,8 @@ export function checkTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffe
     case TxType.GovPropose:
     case TxType.GovApprove:
       return checkGovTx(view, c, ctx);
-    case TxType.CredentialAnchor:
-    case TxType.CredentialStatus:
-      return checkCredentialTx(view, c, ctx);
+    case TxType.StatusListPublish:
+      return checkStatusListTx(view, c, ctx);
   }
 }
 
@@ -336,66 +347,91 @@ function checkGovTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffect {
   return { writes };
 }
 
-const STATUS_EVENT = { active: "reinstate", suspended: "suspend", revoked: "revoke" } as const;
+/** The parsed token of a publish, remembered per decoded payload: a tx is checked at admission and again in its block. */
+const parsedTokens = new WeakMap<object, StatusListToken>();
+
+function tokenOf(payload: { token: string }): StatusListToken {
+  let t = parsedTokens.get(payload);
+  if (!t) {
+    t = asChainError(() => parseStatusListToken(payload.token));
+    parsedTokens.set(payload, t);
+  }
+  return t;
+}
+
+function asChainError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof StatusListError) throw new ChainError(e.code, e.message, e.data);
+    throw e;
+  }
+}
 
 /**
- * Rules (KYC): an anchor is signed with a key in the issuer's
- * `assertionMethod`; the issuer is accredited, active and allowed every
- * type; the subject is a registered, active DID; ids are unique. Status
- * changes come from the credential's issuer only; revocation is final, and
- * reinstating needs an active issuer.
+ * Rules (status lists): a publish is signed by the issuer with a key of its
+ * `assertionMethod`; the token is signed (ES256K, high or low S) by the key
+ * its `kid` names in the same `assertionMethod`, names the list URI in `sub`,
+ * never goes back in `iat`, and carries a list of 2-bit entries whose change
+ * from the current list checkTransition allows. A first publish creates the
+ * list (131,072 to 1,048,576 entries, all UNISSUED) and needs an active
+ * accredited issuer; the list keeps the types the issuer was accredited for
+ * then, and an entry may become VALID only while the issuer is active and
+ * accredited for all of them, so a removed issuer cannot backdate issuance.
  */
-function checkCredentialTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffect {
+function checkStatusListTx(view: StateView, c: CheckedTx, ctx: ExecContext): TxEffect {
   const { tx } = c;
+  if (tx.type !== TxType.StatusListPublish) throw new Error("not a status list tx");
+  const { listId } = tx.payload;
+  const token = tokenOf(tx.payload);
+  if (token.issuer !== tx.signer) throw new ChainError(StatusListErrorCode.WRONG_KEY, `the token's kid ${token.header.kid} is not a key of the signer ${tx.signer}`);
   const issuer = view.get(issuerStateId(tx.signer)) as IssuerRecord | undefined;
-  if (tx.type === TxType.CredentialAnchor) {
-    const p = tx.payload;
-    if (!issuer || issuer.status === "removed") throw new ChainError(KycErrorCode.ISSUER_NOT_FOUND, `${tx.signer} is not an accredited issuer`);
-    if (issuer.status !== "active") throw new ChainError(KycErrorCode.ISSUER_NOT_ACTIVE, `issuer ${tx.signer} is ${issuer.status}`);
-    const denied = p.types.filter((t) => !issuer.types.includes(t));
-    if (denied.length > 0) throw new ChainError(KycErrorCode.TYPE_NOT_ACCREDITED, `issuer ${tx.signer} is not accredited for ${denied.join(", ")}`, { types: denied });
-    const subject = view.getDid(p.subject);
-    if (!subject) throw new ChainError(DidErrorCode.NOT_FOUND, `subject ${p.subject} is not registered`);
-    if (subject.deactivated) throw new ChainError(DidErrorCode.DEACTIVATED, `subject ${p.subject} is deactivated`);
-    if (view.get(credentialStateId(p.id))) throw new ChainError(KycErrorCode.CREDENTIAL_EXISTS, `credential ${p.id} is already anchored`);
-    if (p.validUntil !== null && p.validUntil <= ctx.time) throw new ChainError(KycErrorCode.BAD_VALIDITY, `validUntil ${new Date(p.validUntil).toISOString()} is already past`);
-    const signer = signedBySigner(view, c, ctx, "assertionMethod");
-    const record: CredentialRecord = {
-      kind: "credential",
-      id: p.id,
-      issuer: tx.signer,
-      subject: p.subject,
-      types: p.types,
-      digest: p.digest,
-      validFrom: p.validFrom,
-      validUntil: p.validUntil,
-      anchoredHeight: ctx.height,
-      anchoredTime: ctx.time,
-      txHash: c.hash,
-      status: "active",
-      history: [{ status: "active", height: ctx.height, time: ctx.time }],
-    };
-    return { writes: [signer, record], credential: { id: p.id, issuer: tx.signer, subject: p.subject, kind: "anchor", height: ctx.height } };
+  const id = statusListStateId(tx.signer, listId);
+  const existing = view.get(id) as StatusListRecord | undefined;
+  if (!existing) {
+    if (!issuer || issuer.status === "removed") throw new ChainError(KycErrorCode.ISSUER_NOT_FOUND, `${tx.signer} is not an accredited issuer; it cannot create a status list`);
+    if (issuer.status !== "active") throw new ChainError(KycErrorCode.ISSUER_NOT_ACTIVE, `issuer ${tx.signer} is ${issuer.status}; it cannot create a status list`);
   }
-  if (tx.type !== TxType.CredentialStatus) throw new Error("not a credential tx");
-  const p = tx.payload;
-  const cred = view.get(credentialStateId(p.id)) as CredentialRecord | undefined;
-  if (!cred) throw new ChainError(KycErrorCode.CREDENTIAL_NOT_FOUND, `credential ${p.id} is not anchored`);
-  if (cred.issuer !== tx.signer) throw new ChainError(KycErrorCode.NOT_CREDENTIAL_ISSUER, `only ${cred.issuer}, the issuer, may change the status of ${p.id}`);
-  const refused = statusTransitionError(cred.status, p.status);
-  if (refused) throw new ChainError(KycErrorCode.BAD_STATUS_CHANGE, refused, { status: cred.status });
-  if (cred.history.length >= KYC_LIMITS.maxStatusChanges) {
-    throw new ChainError(KycErrorCode.BAD_STATUS_CHANGE, `credential ${p.id} has had ${KYC_LIMITS.maxStatusChanges} status changes; only revocation remains`);
-  }
-  if (p.status === "active" && issuer?.status !== "active") {
-    throw new ChainError(KycErrorCode.ISSUER_NOT_ACTIVE, `issuer ${tx.signer} is ${issuer?.status ?? "not accredited"}; it cannot reinstate credentials`);
+  const params = view.get(CHAIN_PARAMS_ID) as ChainParamsRecord | undefined;
+  const uri = statusListUri(params?.statusListBaseUri ?? DEFAULT_STATUS_LIST_BASE_URI, tx.signer, listId);
+  if (token.payload.sub !== uri) throw new ChainError(StatusListErrorCode.WRONG_SUBJECT, `the token's sub must be the list URI ${uri}`, { uri });
+  if (existing && token.payload.iat < existing.iat) {
+    throw new ChainError(StatusListErrorCode.STALE_TOKEN, `the token's iat ${token.payload.iat} is before the current token's ${existing.iat}`, { iat: existing.iat });
   }
   const signer = signedBySigner(view, c, ctx, "assertionMethod");
-  const next: CredentialRecord = { ...cred, status: p.status, history: [...cred.history, { status: p.status, height: ctx.height, time: ctx.time }] };
-  return {
-    writes: [signer, next],
-    credential: { id: p.id, issuer: cred.issuer, subject: cred.subject, kind: STATUS_EVENT[p.status], height: ctx.height },
+  const key = keyForRelationship(signer.document, "assertionMethod", token.header.kid);
+  if (!key) throw new ChainError(StatusListErrorCode.WRONG_KEY, `${token.header.kid} is not in the assertionMethod of the current document of ${tx.signer}`);
+  if (!verifyEs256k(token.signingInput, token.signature, key)) throw new ChainError(StatusListErrorCode.BAD_SIGNATURE, `the token's signature does not verify with ${token.header.kid}`);
+  // Bounded by the largest list whatever the current size: a list that grew past it is a size change, past the bound a bomb.
+  const list = asChainError(() => decodeLst(token.payload.status_list.lst, packedLength(STATUS_LIST_LIMITS.maxSize)));
+  const size = list.length * 4;
+  let old: Uint8Array | undefined;
+  if (existing) {
+    if (size !== existing.size) throw new ChainError(StatusListErrorCode.SIZE_CHANGED, `the list has ${existing.size} entries; the token has ${size}`, { size: existing.size });
+    old = asChainError(() => decodeLst(parseStatusListToken(existing.token).payload.status_list.lst, packedLength(existing.size)));
+  } else if (size < STATUS_LIST_LIMITS.minSize || size > STATUS_LIST_LIMITS.maxSize) {
+    throw new ChainError(StatusListErrorCode.BAD_LIST, `a list has ${STATUS_LIST_LIMITS.minSize} to ${STATUS_LIST_LIMITS.maxSize} entries, this one ${size}`, { size });
+  }
+  const types = existing ? existing.types : issuer!.types;
+  const issuerMayIssue = issuer !== undefined && issuer.status === "active" && types.every((t) => issuer.types.includes(t));
+  const violation = checkTransition(old, list, { issuerMayIssue });
+  if (violation) {
+    throw new ChainError(violation.code, violation.message, { index: violation.index, ...(violation.from !== undefined ? { from: violation.from } : {}), ...(violation.to !== undefined ? { to: violation.to } : {}) });
+  }
+  const record: StatusListRecord = {
+    kind: "statuslist",
+    issuer: tx.signer,
+    listId,
+    uri,
+    types,
+    size,
+    token: tx.payload.token,
+    iat: token.payload.iat,
+    height: ctx.height,
+    time: ctx.time,
+    createdHeight: existing ? existing.createdHeight : ctx.height,
   };
+  return { writes: [signer, record], statusList: { issuer: tx.signer, listId, height: ctx.height } };
 }
 
 /** A view whose writes shadow a base view; used to apply txs one after another. */
@@ -417,7 +453,7 @@ export interface BlockEffects {
   /** Records written, by state id. */
   writes: Map<string, StateRecord>;
   versions: DidVersion[];
-  credentials: CredentialEvent[];
+  statusLists: StatusListEvent[];
   /**
    * The canonical encoding of each document a create or update brought, by
    * document object: a view into the tx's own bytes (a canonical encoding's
@@ -442,14 +478,14 @@ function documentOf(c: CheckedTx): { document: DidDocument; bytes: Uint8Array } 
 export function applyBlockTxs(view: StateView, txs: readonly CheckedTx[], ctx: ExecContext): BlockEffects {
   const overlay = new OverlayView(view);
   const versions: DidVersion[] = [];
-  const credentials: CredentialEvent[] = [];
+  const statusLists: StatusListEvent[] = [];
   const documents = new Map<DidDocument, Uint8Array>();
   txs.forEach((c, i) => {
     try {
       const effect = checkTx(overlay, c, ctx);
       overlay.apply(effect);
       if (effect.version) versions.push(effect.version);
-      if (effect.credential) credentials.push(effect.credential);
+      if (effect.statusList) statusLists.push(effect.statusList);
       const doc = documentOf(c);
       if (doc) documents.set(doc.document, doc.bytes);
     } catch (e) {
@@ -457,6 +493,6 @@ export function applyBlockTxs(view: StateView, txs: readonly CheckedTx[], ctx: E
       throw e;
     }
   });
-  return { writes: overlay.writes, versions, credentials, documents };
+  return { writes: overlay.writes, versions, statusLists, documents };
 }
 

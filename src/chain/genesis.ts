@@ -11,7 +11,7 @@ import { encodeCanonical } from "./codec.js";
 import { MAX_TRUSTEES, isValidChainId } from "./tx.js";
 import { parseDid } from "../did/syntax.js";
 import { KYC_LIMITS, isIssuerName, isTypeName, type IssuerRecord } from "../did/kyc.js";
-import type { StateRecord, TrusteesRecord } from "./state.js";
+import type { ChainParamsRecord, StateRecord, TrusteesRecord } from "./state.js";
 import { genesisValidatorsRecord } from "./validators.js";
 import { CodedError } from "../errors.js";
 
@@ -95,6 +95,34 @@ export interface Genesis {
   /** No trustees (members empty) means governance is off. */
   trustees: GenesisTrustees;
   issuers: GenesisIssuer[];
+  /**
+   * Base of the URIs status lists are served at (`<base>/status-lists/<id>/<listId>`);
+   * absent in older genesis files, which mean DEFAULT_STATUS_LIST_BASE_URI.
+   */
+  statusListBaseUri?: string;
+}
+
+/** What a genesis without `statusListBaseUri` means: the default RPC address. */
+export const DEFAULT_STATUS_LIST_BASE_URI = "http://127.0.0.1:8660";
+
+export function statusListBaseUriOf(g: Genesis): string {
+  return g.statusListBaseUri ?? DEFAULT_STATUS_LIST_BASE_URI;
+}
+
+/** An http(s) origin with an optional path, no query or fragment, no trailing slash. */
+function parseBaseUri(v: unknown): string {
+  if (typeof v !== "string" || v.length === 0 || v.length > 200) throw new GenesisError("statusListBaseUri must be an http(s) URL of at most 200 chars");
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new GenesisError("statusListBaseUri must be an http(s) URL");
+  }
+  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.search !== "" || u.hash !== "" || u.username !== "" || u.password !== "" || v.endsWith("/")) {
+    throw new GenesisError("statusListBaseUri must be an http(s) URL without query, fragment, credentials or trailing slash");
+  }
+  if (u.href !== v && u.href !== `${v}/`) throw new GenesisError(`statusListBaseUri must be written in normal form (${u.href.replace(/\/$/, "")})`);
+  return v;
 }
 
 export const defaultConsensusParams: Required<Omit<ConsensusParams, "timing">> = { maxBlockTxs: 5_000, maxBlockBytes: 8 * 1024 * 1024, maxEvidenceAgeBlocks: 100_000 };
@@ -162,6 +190,8 @@ export function parseGenesis(raw: unknown): Genesis {
     params,
     trustees: parseTrustees(raw.trustees),
     issuers: parseIssuers(raw.issuers),
+    // Present only when given, so the hash of an older genesis file stays what it was.
+    ...(raw.statusListBaseUri === undefined ? {} : { statusListBaseUri: parseBaseUri(raw.statusListBaseUri) }),
   };
 }
 
@@ -227,6 +257,10 @@ export function genesisRecords(g: Genesis): StateRecord[] {
   if (g.trustees.members.length > 0) {
     const t: TrusteesRecord = { kind: "trustees", members: g.trustees.members, threshold: g.trustees.threshold, updatedHeight: 0 };
     out.push(t);
+  }
+  if (g.statusListBaseUri !== undefined) {
+    const params: ChainParamsRecord = { kind: "chainparams", statusListBaseUri: g.statusListBaseUri };
+    out.push(params);
   }
   for (const i of g.issuers) {
     const rec: IssuerRecord = {

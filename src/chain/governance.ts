@@ -55,8 +55,8 @@ function withPeriod(rec: IssuerRecord | undefined, did: string, p: IssuerPeriod)
 /**
  * Rule: run an approved action. Issuers are added when absent or removed,
  * suspended when active, reinstated when suspended, removed unless removed;
- * every change is a new period in the issuer's history, so credentials it
- * anchored before stay checkable against the accreditation of their time.
+ * every change is a new period in the issuer's history, so the accreditation
+ * in force at any height stays known.
  */
 export function applyGovAction(view: StateView, a: GovAction, ctx: GovContext): RegistryRecord[] {
   if (a.kind === "trustees/set") {

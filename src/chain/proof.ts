@@ -14,7 +14,7 @@ import { fromBase64, fromHex, toBase64, toHex } from "../crypto/bytes.js";
 import { CodedError } from "../errors.js";
 import type { BlockHeader, Commit, CommitSig } from "./block.js";
 import { type SmtProof, decodeSmtProof, encodeSmtProof } from "./smt.js";
-import { isValidChainId, MAX_TX_BYTES } from "./tx.js";
+import { isValidChainId, MAX_ANY_TX_BYTES } from "./tx.js";
 
 export const PROOF_FORMAT = "sid-proof/v1";
 
@@ -24,11 +24,11 @@ export const PROOF_FORMAT = "sid-proof/v1";
  */
 export const MAX_PROOF_VALIDATORS = 150;
 /**
- * Largest record a proof carries. A DID record holds one document, and a
- * document arrives in one tx of at most MAX_TX_BYTES, so twice that leaves
- * room for the record's own fields.
+ * Largest record a proof carries. A record holds what one tx brought (a
+ * document, or a status list token) and every tx is at most
+ * MAX_ANY_TX_BYTES, so twice that leaves room for the record's own fields.
  */
-export const MAX_PROOF_RECORD_BYTES = 2 * MAX_TX_BYTES;
+export const MAX_PROOF_RECORD_BYTES = 2 * MAX_ANY_TX_BYTES;
 /** Sizes fixed by the header format (chain/block.ts): sha256 digests and 20-byte addresses. */
 const HASH_BYTES = 32;
 const ADDRESS_BYTES = 20;

@@ -8,7 +8,7 @@
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { utf8 } from "../crypto/bytes.js";
 import type { DidDocument } from "../did/document.js";
-import type { CredentialRecord, IssuerRecord } from "../did/kyc.js";
+import type { IssuerRecord } from "../did/kyc.js";
 import { type CanonicalValue, PreEncoded, decodeCanonical, encodeCanonical, encodeCanonicalMap } from "./codec.js";
 import { VALIDATORS_ID, type ValidatorSetAction, type ValidatorsRecord } from "./validators.js";
 
@@ -80,7 +80,7 @@ export interface DidStateView {
 }
 
 // ---------------------------------------------------------------------------
-// Registry state: issuers, credentials and governance live beside the DIDs in
+// Registry state: issuers, status lists and governance live beside the DIDs in
 // the same tree. Every record has a state id, a string unique across kinds:
 // a DID record's id is the DID itself ("did:..."); the others are
 // "<kind>:<id>". The tree key of a non-DID record is
@@ -121,13 +121,46 @@ export type GovAction =
   | { kind: "trustees/set"; members: string[]; threshold: number }
   | ValidatorSetAction;
 
-export type RegistryRecord = IssuerRecord | CredentialRecord | TrusteesRecord | ProposalRecord | ValidatorsRecord;
+/**
+ * One issuer status list: the latest issuer-signed Status List Token, kept
+ * byte for byte, and what the chain checked it against. Invariant 5: keyed by
+ * issuer and list id, nothing per holder or per credential.
+ */
+export interface StatusListRecord {
+  kind: "statuslist";
+  issuer: string;
+  listId: string;
+  /** The URI the list is served at and credentials name (the token's `sub`). */
+  uri: string;
+  /** The types the issuer was accredited for when the list was created: VALID entries were issued while accredited for them. */
+  types: string[];
+  /** Entries (2 bits each). */
+  size: number;
+  /** The latest token, exactly as published. */
+  token: string;
+  /** The token's `iat` (seconds); a later publish may not go back. */
+  iat: number;
+  /** Height and block time (ms) of the latest publish, and the height of the first. */
+  height: number;
+  time: number;
+  createdHeight: number;
+}
+
+/** Chain-wide settings genesis sets that the rules read (absent: every default). */
+export interface ChainParamsRecord {
+  kind: "chainparams";
+  statusListBaseUri: string;
+}
+
+export type RegistryRecord = IssuerRecord | TrusteesRecord | ProposalRecord | ValidatorsRecord | StatusListRecord | ChainParamsRecord;
 export type StateRecord = DidRecord | RegistryRecord;
 
 export const TRUSTEES_ID = "trustees:";
 export const issuerStateId = (did: string) => `issuer:${did}`;
-export const credentialStateId = (id: string) => `credential:${id}`;
 export const proposalStateId = (id: string) => `proposal:${id}`;
+/** `statuslist:<issuer DID>/<listId>`: its tree key is sha256("sid/state/statuslist\0" || "<issuer DID>/<listId>"). */
+export const statusListStateId = (issuer: string, listId: string) => `statuslist:${issuer}/${listId}`;
+export const CHAIN_PARAMS_ID = "chainparams:";
 
 export function isDidStateId(id: string): boolean {
   return id.startsWith("did:");
@@ -139,14 +172,16 @@ export function stateIdOf(r: StateRecord): string {
   switch (r.kind) {
     case "issuer":
       return issuerStateId(r.did);
-    case "credential":
-      return credentialStateId(r.id);
     case "trustees":
       return TRUSTEES_ID;
     case "proposal":
       return proposalStateId(r.id);
     case "validators":
       return VALIDATORS_ID;
+    case "statuslist":
+      return statusListStateId(r.issuer, r.listId);
+    case "chainparams":
+      return CHAIN_PARAMS_ID;
   }
 }
 

@@ -13,9 +13,6 @@ import {
   blockByHashKey,
   blockKey,
   commitKey,
-  type CredentialIndexBy,
-  credentialIndexKey,
-  credentialIndexPrefix,
   didKey,
   didVersionEntryKey,
   didVersionEntryPrefix,
@@ -63,8 +60,7 @@ import {
   stateKeyOf,
   viewOfRecords,
 } from "./state.js";
-import type { CredentialEvent } from "./execute.js";
-import type { CredentialRecord } from "../did/kyc.js";
+import type { StatusListRecord } from "./state.js";
 
 export interface ChainHead {
   height: number;
@@ -90,8 +86,6 @@ export interface BlockCommitBatch {
   versions: DidVersion[];
   /** Encodings of documents the versions hold, by document object (BlockEffects.documents): not encoded again. */
   documents?: ReadonlyMap<DidDocument, Uint8Array>;
-  /** Credential anchors and status changes: the subject and issuer indexes. */
-  credentials?: CredentialEvent[];
   smtNodes: Map<string, Uint8Array>;
   /** The validator's double-sign guard state, made durable with the block. */
   signState?: unknown;
@@ -167,6 +161,9 @@ const VERSION_INDEX = metaKey("versionIndex");
 const VERSION_INDEX_LAYOUT = 1;
 /** Versions indexed per batch when open() builds the indexes of an older store. */
 const REINDEX_BATCH = 1_000;
+
+/** The value of index keys whose key says it all. */
+const EMPTY = new Uint8Array(0);
 /** meta "proposerPriorities/<height>" -> encoded ProposerPriorities of that height. */
 const proposerPrioritiesKey = (height: number) => metaKey(`proposerPriorities/${height}`);
 /**
@@ -177,7 +174,7 @@ const proposerPrioritiesKey = (height: number) => metaKey(`proposerPriorities/${
 const PROOF_ATTEMPTS = 5;
 
 export interface StoreOptions {
-  /** State records (DIDs, issuers, credentials, ...) kept decoded in memory. */
+  /** State records (DIDs, issuers, status lists, ...) kept decoded in memory. */
   didCacheSize: number;
   /** Merkle nodes kept in memory. */
   smtCacheSize: number;
@@ -185,7 +182,6 @@ export interface StoreOptions {
 
 export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000 };
 
-const EMPTY = new Uint8Array(0);
 
 /** LevelDB key of a record: bucket D for DIDs, R for the registry. */
 function stateDbKey(id: string): Uint8Array {
@@ -371,7 +367,7 @@ export class ChainStore {
     return (await this.getRecord(did)) as DidRecord | undefined;
   }
 
-  /** Any state record by state id (`did:...`, `issuer:<did>`, `credential:<id>`, ...). */
+  /** Any state record by state id (`did:...`, `issuer:<did>`, `statuslist:<did>/<listId>`, ...). */
   async getRecord(id: string): Promise<StateRecord | undefined> {
     const cached = this.dids.get(id);
     if (cached !== undefined) return cached === ABSENT ? undefined : cached;
@@ -390,16 +386,15 @@ export class ChainStore {
     return out;
   }
 
-  /** Credentials of a subject or an issuer, in id order, `limit` after the id `after`. */
-  async listCredentials(by: CredentialIndexBy, did: string, opts: { after?: string; limit: number }): Promise<CredentialRecord[]> {
-    const prefix = credentialIndexPrefix(by, did);
-    const gt = opts.after !== undefined ? credentialIndexKey(by, did, opts.after) : undefined;
-    const ids: string[] = [];
-    for await (const key of this.db.keys({ ...(gt ? { gt } : { gte: prefix }), lt: prefixEnd(prefix), limit: opts.limit })) {
-      ids.push(Buffer.from(key.subarray(prefix.length)).toString("utf8"));
+  /** The status lists of an issuer, in list id order, `limit` after the list id `after`: a scan of its records' ids. */
+  async listStatusLists(issuer: string, opts: { after?: string; limit: number }): Promise<StatusListRecord[]> {
+    const prefix = registryKey(`statuslist:${issuer}/`);
+    const gt = opts.after !== undefined ? registryKey(`statuslist:${issuer}/${opts.after}`) : undefined;
+    const out: StatusListRecord[] = [];
+    for await (const value of this.db.values({ ...(gt ? { gt } : { gte: prefix }), lt: prefixEnd(prefix), limit: opts.limit })) {
+      out.push(decodeStateRecord(value) as StatusListRecord);
     }
-    const recs = await this.loadState(ids.map((id) => `credential:${id}`));
-    return [...recs.values()].filter((r): r is CredentialRecord => r !== undefined) as CredentialRecord[];
+    return out;
   }
 
   /**
@@ -558,7 +553,7 @@ export class ChainStore {
    * never deleted, so that root stays provable while blocks land).
    *
    * Generic over the kind of record: `loadValue` reads the current bytes of
-   * whatever `stateKey` commits to (a DID record, later credential status),
+   * whatever `stateKey` commits to (a DID record, a status list),
    * whose value hash is sha256 of those bytes as for every state record.
    * The bytes are returned only if their sha256 is the value hash the proof
    * reaches: a block that lands between reading the head and reading the
@@ -587,7 +582,7 @@ export class ChainStore {
     return this.proveRecord(did);
   }
 
-  /** proveState for any record by state id (DIDs, credentials, issuers, ...): its tree key and stored bytes. */
+  /** proveState for any record by state id (DIDs, issuers, status lists, ...): its tree key and stored bytes. */
   proveRecord(id: string): Promise<StateProof> {
     return this.proveState(stateKeyOf(id), () => this.db.get(stateDbKey(id)));
   }
@@ -649,11 +644,6 @@ export class ChainStore {
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
     for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
-    for (const ev of b.credentials ?? []) {
-      if (ev.kind !== "anchor") continue;
-      batch.put(credentialIndexKey("subject", ev.subject, ev.id), EMPTY);
-      batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
-    }
     for (const v of b.versions) {
       batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
       batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));

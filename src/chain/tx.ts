@@ -13,8 +13,9 @@ import { parseDid, parseDidUrlWithFragment } from "../did/syntax.js";
 import { validateDecodedDocument, type DidDocument } from "../did/document.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical, endOfItem } from "./codec.js";
 import { ChainError, CodecError, DidErrorCode, TxErrorCode } from "./errors.js";
-import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
+import { KYC_LIMITS, isIssuerName, isTypeName } from "../did/kyc.js";
 import type { GovAction } from "./state.js";
+import { StatusListError, StatusListErrorCode, type StatusListToken, isListId, parseStatusListToken } from "../did/status-list.js";
 import { MAX_VALIDATOR_POWER, isValidatorName, isValidatorPublicKeyHex } from "./validators.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { fromHex } from "../crypto/bytes.js";
@@ -22,8 +23,12 @@ import { fromHex } from "../crypto/bytes.js";
 export const TX_VERSION = 1;
 /** Domain tag of tx signatures; votes use another (consensus/vote.ts). */
 export const TX_SIGN_DOMAIN = "sid/tx/v1";
-/** Largest encoded tx: a maximal document (16 KiB) plus envelope, with room. */
+/** Largest encoded tx of every type but statuslist/publish: a maximal document (16 KiB) plus envelope, with room. */
 export const MAX_TX_BYTES = 32 * 1024;
+/** Largest encoded statuslist/publish: a maximal Status List Token plus envelope, with room. */
+export const MAX_STATUS_LIST_TX_BYTES = 512 * 1024;
+/** Largest encoded tx of any type: what transports and the mempool bound a tx by before decoding it. */
+export const MAX_ANY_TX_BYTES = MAX_STATUS_LIST_TX_BYTES;
 /** Sequences stay far below 2^53 so they survive JSON. */
 const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 const CHAIN_ID_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
@@ -36,10 +41,8 @@ export enum TxType {
   GovPropose = "gov/propose",
   /** A trustee approves a pending proposal, restating its action so the signature covers it. */
   GovApprove = "gov/approve",
-  /** An accredited issuer anchors a credential: digest, subject, types, validity. */
-  CredentialAnchor = "credential/anchor",
-  /** The issuer revokes (final), suspends or reinstates a credential. */
-  CredentialStatus = "credential/status",
+  /** An issuer publishes the latest Status List Token of one of its lists (creating the list on first publish). */
+  StatusListPublish = "statuslist/publish",
 }
 
 export interface DidCreatePayload {
@@ -62,18 +65,14 @@ export interface GovApprovePayload {
   proposalId: string;
   action: GovAction;
 }
-/** Invariant 5: the schema has no field that could hold a claim value. */
-export interface CredentialAnchorPayload {
-  id: string;
-  subject: string;
-  types: string[];
-  digest: Uint8Array;
-  validFrom: number;
-  validUntil: number | null;
-}
-export interface CredentialStatusPayload {
-  id: string;
-  status: CredentialStatus;
+/**
+ * Invariant 5: an issuer-level list id and the issuer-signed token of the
+ * whole list; nothing names a holder or a credential.
+ */
+export interface StatusListPublishPayload {
+  listId: string;
+  /** Compact JWS, `typ: statuslist+jwt` (src/did/status-list.ts). */
+  token: string;
 }
 
 interface TxBody<T extends TxType, P> {
@@ -94,8 +93,7 @@ export type UnsignedTx =
   | TxBody<TxType.DidDeactivate, DidDeactivatePayload>
   | TxBody<TxType.GovPropose, GovProposePayload>
   | TxBody<TxType.GovApprove, GovApprovePayload>
-  | TxBody<TxType.CredentialAnchor, CredentialAnchorPayload>
-  | TxBody<TxType.CredentialStatus, CredentialStatusPayload>;
+  | TxBody<TxType.StatusListPublish, StatusListPublishPayload>;
 
 export type Tx = UnsignedTx & { sig: Uint8Array };
 
@@ -208,19 +206,6 @@ function expectDocument(v: unknown, did: string, field: string): DidDocument {
   }
 }
 
-function expectCredentialId(v: unknown, field: string): string {
-  if (!isCredentialId(v)) bad(`${field} must be 32 lowercase hex chars`, field);
-  return v;
-}
-
-/** ms since the Unix epoch, between 2000 and 2200: a time, not a place for data. */
-function expectTime(v: unknown, field: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 946_684_800_000 || v > 7_258_118_400_000) {
-    bad(`${field} must be a time in ms since the Unix epoch (years 2000-2199)`, field);
-  }
-  return v;
-}
-
 function expectTypeList(v: unknown, max: number, field: string): string[] {
   if (!Array.isArray(v) || v.length === 0 || v.length > max) bad(`${field} must list 1 to ${max} type names`, field);
   v.forEach((t, i) => {
@@ -296,8 +281,8 @@ export function expectGovAction(v: unknown, field: string): GovAction {
  * mempool and block execution.
  */
 export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
-  if (encoded.length > MAX_TX_BYTES) {
-    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_TX_BYTES}`);
+  if (encoded.length > MAX_ANY_TX_BYTES) {
+    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_ANY_TX_BYTES}`);
   }
   let raw: CanonicalValue;
   try {
@@ -308,6 +293,9 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
   }
   if (!isPlainObject(raw)) bad("tx must be a map", "tx");
   expectKeys(raw, ["v", "type", "chainId", "signer", "vm", "seq", "payload", "sig"], "tx");
+  if (encoded.length > MAX_TX_BYTES && raw.type !== TxType.StatusListPublish) {
+    throw new ChainError(TxErrorCode.TOO_LARGE, `tx is ${encoded.length} bytes, limit ${MAX_TX_BYTES} (${MAX_STATUS_LIST_TX_BYTES} for ${TxType.StatusListPublish})`);
+  }
   if (raw.v !== TX_VERSION) bad(`unsupported tx version ${String(raw.v)}`, "v");
   if (!isValidChainId(raw.chainId)) bad("chainId must match [a-z0-9][a-z0-9-]{0,47}", "chainId");
   if (raw.chainId !== chainId) {
@@ -361,25 +349,21 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
       if (typeof p.proposalId !== "string" || !/^[0-9a-f]{64}$/.test(p.proposalId)) bad("payload.proposalId must be 64 lowercase hex chars", "payload.proposalId");
       expectGovAction(p.action, "payload.action");
       break;
-    case TxType.CredentialAnchor:
-      expectKeys(p, ["id", "subject", "types", "digest", "validFrom", "validUntil"], "payload");
-      expectCredentialId(p.id, "payload.id");
-      expectDid(p.subject, "payload.subject");
-      expectTypeList(p.types, KYC_LIMITS.maxCredentialTypes, "payload.types");
-      if (!(p.digest instanceof Uint8Array) || p.digest.length !== 32) bad("payload.digest must be 32 bytes (sha256)", "payload.digest");
-      expectTime(p.validFrom, "payload.validFrom");
-      if (p.validUntil !== null) {
-        expectTime(p.validUntil, "payload.validUntil");
-        if ((p.validUntil as number) <= (p.validFrom as number)) bad("payload.validUntil must be after validFrom", "payload.validUntil");
+    case TxType.StatusListPublish: {
+      expectKeys(p, ["listId", "token"], "payload");
+      if (!isListId(p.listId)) bad("payload.listId must match [A-Za-z0-9_-]{1,64}", "payload.listId");
+      let token: StatusListToken;
+      try {
+        token = parseStatusListToken(p.token);
+      } catch (e) {
+        if (e instanceof StatusListError) throw new ChainError(e.code, `payload.token: ${e.message}`, { field: "payload.token", ...(e.data ?? {}) });
+        throw e;
+      }
+      if (token.issuer !== signer) {
+        throw new ChainError(StatusListErrorCode.WRONG_KEY, "payload.token: header.kid must be a key of the tx signer (the issuer)", { field: "payload.token" });
       }
       break;
-    case TxType.CredentialStatus:
-      expectKeys(p, ["id", "status"], "payload");
-      expectCredentialId(p.id, "payload.id");
-      if (p.status !== "active" && p.status !== "suspended" && p.status !== "revoked") {
-        bad('payload.status must be "active", "suspended" or "revoked"', "payload.status");
-      }
-      break;
+    }
     default:
       throw new ChainError(TxErrorCode.UNKNOWN_TYPE, `unknown tx type "${String(raw.type).slice(0, 40)}"`);
   }
@@ -401,6 +385,5 @@ export function txTargetDid(tx: Tx): string {
 
 /** A JSON view of a tx for RPC answers. */
 export function txToJson(tx: Tx): Record<string, unknown> {
-  const payload = tx.type === TxType.CredentialAnchor ? { ...tx.payload, digest: toHex(tx.payload.digest) } : tx.payload;
-  return { v: tx.v, type: tx.type, chainId: tx.chainId, signer: tx.signer, vm: tx.vm, seq: tx.seq, payload, sig: toHex(tx.sig) };
+  return { v: tx.v, type: tx.type, chainId: tx.chainId, signer: tx.signer, vm: tx.vm, seq: tx.seq, payload: tx.payload, sig: toHex(tx.sig) };
 }

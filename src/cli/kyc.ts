@@ -1,35 +1,59 @@
 /**
  * `sid issuer ...`, `sid gov ...`, `sid kyc ...`: the KYC registry from the
- * command line. Trustees accredit issuers through governance; issuers issue,
- * anchor, revoke, suspend and reinstate credentials; holders present them
- * selectively; verifiers check a presentation against the node.
+ * command line. Trustees accredit issuers through governance; issuers keep
+ * status lists on chain and issue one-time copies into them, and suspend,
+ * reinstate or revoke every copy of a credential; holders request copies
+ * (one fresh key each), keep them, and present each copy once, selectively;
+ * verifiers check a presentation against the issuer's DID and whole list.
  *
  * Files the commands read (trustee key, claims, credentials) are bounded and
  * validated before use; files they write (credentials, presentations) are
  * created 0600 and never overwrite an existing file, since they hold
  * personal data.
  */
+import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { type CredentialJson, type GovResult, type IssuerJson, RegistryClient } from "../client/registry-client.js";
+import { type GovResult, type IssuerJson, RegistryClient } from "../client/registry-client.js";
 import { SidClient } from "../client/sid-client.js";
-import { credentialHolderKey, issueAndAnchor, verifyWithNode } from "../client/kyc.js";
-import { presentSdJwtVc } from "../client/credentials/present.js";
-import { CREDENTIAL_LIMITS } from "../client/credentials/contract.js";
+import {
+  DEFAULT_COPIES,
+  DEFAULT_LIST_TTL,
+  ISSUANCE_KIND,
+  type IssuerContext,
+  type KycIssuance,
+  LOW_COPIES_WARNING,
+  changeCredentialStatus,
+  createStatusList,
+  issueCredentials,
+  issuerContext,
+  makeRequest,
+  presentCopy,
+  readRequest,
+  receiveIssuance,
+  verifyWithNode,
+} from "../client/kyc.js";
+import { HolderStore, IssuerStore } from "../client/kyc-store.js";
+import { type CachedStatusList, StatusListCache, type StatusListCacheOptions } from "../client/status-list-client.js";
+import { HOLDER_KEY_PATH_PREFIX, HolderKeys } from "../client/credentials/holder-keys.js";
+import { MAX_COPIES } from "../client/credentials/issue.js";
+import { CREDENTIAL_LIMITS, isCredentialId } from "../client/credentials/contract.js";
+import { LIST_ID_RE, STATUS_LIST_LIMITS } from "../client/credentials/status-token.js";
 import type { CredentialFormat, JsonValue, Verdict } from "../client/credentials/types.js";
+import { keyExists, loadMnemonic } from "../client/keystore.js";
 import { bytesEqual, fromHex } from "../crypto/bytes.js";
 import type { KeyPair } from "../crypto/hd.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
-import { type CredentialStatus, KYC_LIMITS, isCredentialId, isIssuerName, isTypeName } from "../did/kyc.js";
+import { KYC_LIMITS, isIssuerName, isTypeName } from "../did/kyc.js";
 import { didFromPublicKey, parseDid } from "../did/syntax.js";
 import type { GovAction } from "../chain/state.js";
 import { findMethodForKey } from "../client/txs.js";
 import { CliError } from "./errors.js";
-import { type CommonOptions, printResult, table } from "./io.js";
-import { type KeyRing, openKeyRing } from "./keys.js";
+import { type CommonOptions, getPassphrase, note, printResult, table } from "./io.js";
+import { openKeyRing } from "./keys.js";
 import { homeOf } from "./node-api.js";
-import { withCommonOptions } from "./options.js";
+import { parseUrl, withCommonOptions } from "./options.js";
 import { SIGNER_SEARCH_LIMIT } from "./signer.js";
 import { parseDateTime } from "../did/resolution.js";
 
@@ -39,6 +63,10 @@ const MAX_TRUSTEE_KEY_FILE_BYTES = 4096;
 const MAX_CLAIMS_FILE_BYTES = 4 * CREDENTIAL_LIMITS.maxClaimsBytes;
 /** A credential or presentation is at most maxSerializedChars (ASCII) plus a newline. */
 const MAX_CREDENTIAL_FILE_BYTES = CREDENTIAL_LIMITS.maxSerializedChars + 2;
+/** A request holds at most MAX_COPIES public JWKs of ~150 bytes. */
+const MAX_REQUEST_FILE_BYTES = 256 * 1024;
+/** An issuance holds at most MAX_COPIES copies. */
+const MAX_ISSUANCE_FILE_BYTES = 1000 * (CREDENTIAL_LIMITS.maxSerializedChars + 8) + 4096;
 
 export interface TrusteeOptions extends CommonOptions {
   trusteeKey?: string;
@@ -234,162 +262,220 @@ export async function readTrusteeKeyFile(file: string): Promise<KeyPair> {
 // sid kyc
 
 function registerCredentialCommands(program: Command): void {
-  const kyc = program.command("kyc").description("issue, anchor, revoke, present and verify KYC credentials");
+  const kyc = program.command("kyc").description("KYC credentials: status lists, one-time copies, presentations, verification");
+
+  // -- issuer ---------------------------------------------------------------
+
+  withCommonOptions(kyc.command("list-create"))
+    .description(`create a status list on chain (every entry UNISSUED); copies are then issued into it`)
+    .argument("<listId>", "the list's name, 1-64 of [A-Za-z0-9_-], e.g. kyc-2026", parseListId)
+    .requiredOption("--issuer-key <name>", "stored key of the issuer (its index-0 key's DID is the issuer)")
+    .option("--size <n>", `entries, ${STATUS_LIST_LIMITS.minSize}-${STATUS_LIST_LIMITS.maxSize} (default ${STATUS_LIST_LIMITS.minSize})`, parseListSize)
+    .option("--ttl <seconds>", `how long verifiers may cache the list token (default ${DEFAULT_LIST_TTL})`, parseTtl)
+    .option("--base-uri <url>", "the chain's genesis statusListBaseUri, when it is not the default http://127.0.0.1:8660", parseUrl)
+    .action(async (listId: string, opts: IssuerKeyOptions & { size?: number; ttl?: number; baseUri?: string }) => {
+      const ctx = await openIssuer(opts);
+      const r = await createStatusList(ctx, {
+        listId,
+        ...(opts.size !== undefined ? { size: opts.size } : {}),
+        ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+        ...(opts.baseUri !== undefined ? { baseUri: opts.baseUri.replace(/\/+$/, "") } : {}),
+      });
+      printResult(opts, { listId, ...r }, [`status list ${listId} created: ${r.uri} (${r.size} entries)`, `tx ${r.txHash} at height ${r.height}`]);
+    });
 
   withCommonOptions(kyc.command("issue"))
-    .description("issue a credential to a subject DID and anchor it on chain; writes the credential to --out and prints its id")
-    .requiredOption("--issuer-key <name>", "stored key of the issuer (its index-0 key's DID is the issuer)")
-    .requiredOption("--subject <did>", "the subject's (holder's) DID", parseDidArg)
-    .requiredOption("--claims <file>", "JSON object of claims, e.g. {\"given_name\": \"Alice\", \"age_over_18\": true}")
+    .description("issue one-time copies of a credential into a status list and publish the list (one tx); writes the copies for the holder to --out")
+    .requiredOption("--issuer-key <name>", "stored key of the issuer")
+    .requiredOption("--list <listId>", "the issuer's status list to issue into (sid kyc list-create)", parseListId)
     .requiredOption("--type <type>", "credential type the issuer is accredited for, e.g. KYCBasic", parseTypeName)
-    .requiredOption("--out <file>", "where to write the credential (created 0600; must not exist)")
-    .option("--valid-until <time>", "end of validity, RFC 3339, e.g. 2027-01-01T00:00:00Z", parseTimeArg)
+    .requiredOption("--claims <file>", "JSON object of claims, e.g. {\"given_name\": \"Alice\", \"age_over_18\": true}")
+    .option("--request <file>", "the holder's request (sid kyc request): one public key per copy (SD-JWT VC)")
+    .option("--copies <n>", `copies of a JWT VC (default ${DEFAULT_COPIES}); an SD-JWT VC gets one per key of the request`, parseCopies)
+    .requiredOption("--out <file>", "where to write the copies for the holder (created 0600; must not exist)")
+    .option("--valid-until <time>", "end of validity, RFC 3339 (rounded down to its UTC day)", parseTimeArg)
+    .option("--label <text>", "your own note for this credential (kept in your home only)")
     .addOption(new Option("--format <format>", "credential format").choices(["sd-jwt-vc", "jwt-vc"]).default("sd-jwt-vc"))
-    .action(async (opts: IssuerKeyOptions & { subject: string; claims: string; type: string; out: string; validUntil?: number; format: CredentialFormat }) => {
+    .action(async (opts: IssuerKeyOptions & { list: string; type: string; claims: string; request?: string; copies?: number; out: string; validUntil?: number; label?: string; format: CredentialFormat }) => {
       const claims = await readClaimsFile(opts.claims);
-      const client = new SidClient(opts.rpc);
-      const { did: issuerDid, key } = await issuerSigner(client, await openKeyRing(opts, opts.issuerKey));
-      // Claim the output file before anchoring, so an anchored credential always has somewhere to go.
+      let request: ReturnType<typeof readRequest> | undefined;
+      if (opts.format === "sd-jwt-vc") {
+        if (opts.request === undefined) throw new CliError("an SD-JWT VC is bound to the holder's keys: pass --request FILE (the holder makes it with sid kyc request)");
+        if (opts.copies !== undefined) throw new CliError("--copies is for a JWT VC; an SD-JWT VC gets one copy per key of the request");
+        request = readRequest(await readJsonFile(opts.request, MAX_REQUEST_FILE_BYTES, "request file"));
+      } else if (opts.request !== undefined) {
+        throw new CliError("a JWT VC has no holder binding: use --copies N, not --request");
+      }
+      const ctx = await openIssuer(opts);
       const out = await createPrivateFile(opts.out);
-      let r: Awaited<ReturnType<typeof issueAndAnchor>>;
+      let r: Awaited<ReturnType<typeof issueCredentials>>;
       try {
-        r = await issueAndAnchor({
-          client,
-          issuerDid,
-          issuerKey: key,
-          subjectDid: opts.subject,
-          type: opts.type,
-          claims,
-          format: opts.format,
-          ...(opts.validUntil !== undefined ? { validUntil: opts.validUntil } : {}),
-        });
+        r = await issueCredentials(ctx, opts.list, [
+          {
+            type: opts.type,
+            claims,
+            format: opts.format,
+            ...(request ? { holderKeys: request.keys } : { copies: opts.copies ?? DEFAULT_COPIES }),
+            ...(opts.validUntil !== undefined ? { validUntil: opts.validUntil } : {}),
+            ...(opts.label !== undefined ? { label: opts.label } : {}),
+          },
+        ]);
       } catch (err) {
         await out.close();
         await fs.rm(opts.out, { force: true });
         throw err;
       }
+      const issued = r.credentials[0]!;
+      const file: KycIssuance = { kind: ISSUANCE_KIND, version: 1, requestId: request?.requestId ?? null, credentialId: issued.credentialId, issuer: ctx.issuerDid, credentialType: opts.type, format: opts.format, copies: issued.copies };
       try {
-        await out.writeFile(r.credential.credential + "\n");
+        await out.writeFile(JSON.stringify(file) + "\n");
       } finally {
         await out.close();
       }
-      const c = r.credential;
       printResult(
         opts,
-        { credentialId: r.credentialId, file: opts.out, format: c.format, issuer: c.issuer, subject: c.subject, types: c.types, digest: r.digest, validFrom: iso(c.validFrom), validUntil: c.validUntil === null ? null : iso(c.validUntil), txHash: r.txHash, height: r.height },
-        [r.credentialId, `${c.format} credential written to ${opts.out}; anchored in tx ${r.txHash} at height ${r.height}`],
+        { credentialId: issued.credentialId, copies: issued.copies.length, file: opts.out, format: opts.format, type: opts.type, list: opts.list, txHash: r.txHash, height: r.height },
+        [issued.credentialId, `${issued.copies.length} ${opts.format} copies written to ${opts.out}; list ${opts.list} published in tx ${r.txHash} at height ${r.height}`],
       );
     });
 
-  for (const [verb, status] of [
-    ["revoke", "revoked"],
-    ["suspend", "suspended"],
-    ["reinstate", "active"],
+  for (const [verb, status, what] of [
+    ["revoke", "revoked", "revoke every copy of a credential (final)"],
+    ["suspend", "suspended", "suspend every copy of a credential (until reinstated)"],
+    ["reinstate", "valid", "reinstate every copy of a suspended credential"],
   ] as const) {
     withCommonOptions(kyc.command(verb))
-      .description(
-        verb === "revoke" ? "revoke a credential (final)" : verb === "suspend" ? "suspend a credential (until reinstated)" : "reinstate a suspended credential",
-      )
-      .argument("<id>", "credential id (32 hex)", parseCredentialId)
+      .description(`${what}: one list publish`)
+      .argument("<id>", "credential id (32 hex, as sid kyc issue printed it)", parseCredentialId)
       .requiredOption("--issuer-key <name>", "stored key of the credential's issuer")
       .action(async (id: string, opts: IssuerKeyOptions) => {
-        const client = new SidClient(opts.rpc);
-        const { did, key } = await issuerSigner(client, await openKeyRing(opts, opts.issuerKey));
-        const r = await new RegistryClient(client).setStatus(did, key, id, status as CredentialStatus);
-        printResult(opts, { id, status, txHash: r.txHash, height: r.height }, `credential ${id} ${status === "active" ? "reinstated" : status}; tx ${r.txHash} at height ${r.height}`);
+        const ctx = await openIssuer(opts);
+        const [r] = await changeCredentialStatus(ctx, [{ credentialId: id, status }]);
+        printResult(opts, { id, status, listId: r!.listId, txHash: r!.txHash, height: r!.height }, `credential ${id} ${status === "valid" ? "reinstated" : status} (every copy); list ${r!.listId} published in tx ${r!.txHash} at height ${r!.height}`);
       });
   }
 
   withCommonOptions(kyc.command("status"))
-    .description("a credential's status now, at a height, or at a time")
-    .argument("<id>", "credential id (32 hex)", parseCredentialId)
-    .addOption(new Option("--height <h>", "status at this block height").argParser(parseHeight).conflicts("at"))
-    .option("--at <time>", "status at this RFC 3339 time", (v: string) => (parseTimeArg(v), v))
-    .action(async (id: string, opts: CommonOptions & { height?: number; at?: string }) => {
-      const at = opts.height !== undefined ? { height: opts.height } : opts.at !== undefined ? { time: opts.at } : {};
-      const s = await RegistryClient.at(opts.rpc).credentialStatus(id, at);
-      printResult(opts, s, [
-        `credential: ${s.id}`,
-        `status:     ${s.status}${"height" in s.at ? ` at height ${s.at.height}` : ` at ${s.at.time}`}`,
-        `issuer:     ${s.issuer} (${s.issuerStatus ?? "not in the registry"}; accredited at anchoring: ${s.issuerAccreditedAtAnchor ? "yes" : "no"})`,
-        `subject:    ${s.subject}`,
-        `types:      ${s.types.join(", ")}`,
-        `valid:      ${s.validFrom} .. ${s.validUntil ?? "no end"}`,
-        `anchored:   height ${s.anchoredHeight}`,
+    .description("the issuer's own credentials and lists, from its home (the chain has no per-credential record)")
+    .argument("[id]", "one credential id", parseCredentialId)
+    .requiredOption("--issuer-key <name>", "stored key of the issuer")
+    .action(async (id: string | undefined, opts: IssuerKeyOptions) => {
+      const ring = await openKeyRing(opts, opts.issuerKey);
+      const issuerDid = didFromPublicKey(ring.key(0).publicKey);
+      const store = IssuerStore.open(await homeOf(opts), issuerDid);
+      const all = [...(await store.credentials()).values()].filter((c) => id === undefined || c.id === id);
+      if (id !== undefined && all.length === 0) throw new CliError(`this issuer's home has no credential ${id}`);
+      const lists = [];
+      for (const listId of await store.listIds()) {
+        const l = await store.list(listId);
+        lists.push({ listId, uri: l.uri, size: l.size, free: l.freeCount(), publishedHeight: l.publishedHeight });
+      }
+      const rows = all.map((c) => [c.id, c.status, c.type, c.format, `${c.listId}:${c.indices.length}`, c.issued, c.label ?? ""]);
+      printResult(opts, { issuer: issuerDid, lists, credentials: all }, [
+        `issuer: ${issuerDid}`,
+        ...lists.map((l) => `list ${l.listId}: ${l.free} of ${l.size} indices free, last published at height ${l.publishedHeight ?? "-"} (${l.uri})`),
+        ...(rows.length === 0 ? ["no credentials"] : table(["CREDENTIAL", "STATUS", "TYPE", "FORMAT", "LIST:COPIES", "ISSUED", "LABEL"], rows)),
       ]);
     });
 
-  withCommonOptions(kyc.command("get"))
-    .description("a credential's anchor: issuer, subject, types, digest, validity, status history")
-    .argument("<id>", "credential id (32 hex)", parseCredentialId)
-    .action(async (id: string, opts: CommonOptions) => {
-      const c = await RegistryClient.at(opts.rpc).credential(id);
-      printResult(opts, c, anchorText(c));
-    });
+  // -- holder ---------------------------------------------------------------
 
-  withCommonOptions(kyc.command("present"))
-    .description("make a presentation of an SD-JWT VC that reveals only the chosen claims, bound to a verifier's audience and nonce")
-    .argument("<file>", "the credential, as `sid kyc issue` wrote it")
-    .requiredOption("--disclose <list>", "comma-separated claims to reveal, e.g. given_name,age_over_18", parseNameList)
-    .requiredOption("--key <name>", "stored key of the holder (a key of it must be the credential's holder key)")
-    .requiredOption("--audience <aud>", "the verifier's identifier, as it asked")
-    .requiredOption("--nonce <nonce>", "the verifier's fresh nonce")
-    .requiredOption("--out <file>", "where to write the presentation (created 0600; must not exist)")
-    .action(async (file: string, opts: CommonOptions & { disclose: string[]; key: string; audience: string; nonce: string; out: string }) => {
-      const credential = await readCredentialFile(file);
-      const holderKey = credentialHolderKey(credential);
-      if (!holderKey) throw new CliError(`${file} is not an SD-JWT VC (only those can be presented selectively; a JWT VC is shown whole)`);
-      const ring = await openKeyRing(opts, opts.key);
-      const index = findRingIndex(ring, holderKey);
-      if (index === undefined) throw new CliError(`no key of "${ring.name}" (indexes 0..${SIGNER_SEARCH_LIMIT - 1}) is the credential's holder key`);
-      const presentation = await presentSdJwtVc({ credential, disclose: opts.disclose, holderSecretKey: ring.key(index).secretKey, audience: opts.audience, nonce: opts.nonce });
+  withCommonOptions(kyc.command("request"))
+    .description(`make a request for one-time copies: a fresh key per copy from your mnemonic (${HOLDER_KEY_PATH_PREFIX}/<credential n>'/<copy n>'); give the file to the issuer`)
+    .requiredOption("--key <name>", "your stored key (its mnemonic derives the copy keys)")
+    .option("--copies <n>", `copies, 1-${MAX_COPIES} (default ${DEFAULT_COPIES})`, parseCopies)
+    .requiredOption("--out <file>", "where to write the request (must not exist)")
+    .action(async (opts: CommonOptions & { key: string; copies?: number; out: string }) => {
+      const { store, keys } = await openHolder(opts, opts.key);
       const out = await createPrivateFile(opts.out);
       try {
-        await out.writeFile(presentation + "\n");
+        const req = await makeRequest(store, keys, opts.copies ?? DEFAULT_COPIES);
+        await out.writeFile(JSON.stringify(req) + "\n");
+        printResult(opts, { requestId: req.requestId, copies: req.keys.length, file: opts.out }, `request ${req.requestId} for ${req.keys.length} copies written to ${opts.out}`);
       } finally {
         await out.close();
       }
-      printResult(opts, { file: opts.out, disclosed: opts.disclose, audience: opts.audience }, `presentation of ${opts.disclose.join(", ")} for ${opts.audience} written to ${opts.out}`);
     });
 
+  withCommonOptions(kyc.command("receive"))
+    .description("store the copies an issuer wrote (sid kyc issue --out) in your home, after checking each is bound to your keys")
+    .argument("<file>", "the issuer's file of copies")
+    .requiredOption("--key <name>", "your stored key (the one the request was made with)")
+    .action(async (file: string, opts: CommonOptions & { key: string }) => {
+      const v = await readJsonFile(file, MAX_ISSUANCE_FILE_BYTES, "issuance file");
+      const { store, keys } = await openHolder(opts, opts.key);
+      const c = await receiveIssuance(store, keys, v);
+      printResult(opts, { credentialId: c.id, issuer: c.issuer, type: c.type, format: c.format, copies: c.copies.length }, `credential ${c.id} (${c.type} from ${c.issuer}): ${c.copies.length} copies stored`);
+    });
+
+  withCommonOptions(kyc.command("credentials"))
+    .description("the credentials in your home and how many unused copies each has left")
+    .requiredOption("--key <name>", "your stored key")
+    .action(async (opts: CommonOptions & { key: string }) => {
+      const store = HolderStore.open(await homeOf(opts), opts.key);
+      const all = await Promise.all((await store.credentialIds()).map((id) => store.credential(id)));
+      const rows = all.map((c) => ({ id: c.id, type: c.type, issuer: c.issuer, format: c.format, unused: c.copies.filter((x) => !x.used).length, copies: c.copies.length }));
+      printResult(opts, { credentials: rows }, rows.length === 0 ? ["no credentials"] : table(["CREDENTIAL", "TYPE", "FORMAT", "UNUSED", "ISSUER"], rows.map((r) => [r.id, r.type, r.format, `${r.unused}/${r.copies}`, r.issuer])));
+    });
+
+  withCommonOptions(kyc.command("present"))
+    .description("present a credential with a copy never shown before, revealing only the chosen claims, bound to a verifier's audience and nonce")
+    .argument("<id>", "credential id (sid kyc credentials)", parseCredentialId)
+    .option("--disclose <list>", "comma-separated claims to reveal, e.g. given_name,age_over_18 (SD-JWT VC)", parseNameList)
+    .requiredOption("--key <name>", "your stored key")
+    .requiredOption("--audience <aud>", "the verifier's identifier, as it asked")
+    .requiredOption("--nonce <nonce>", "the verifier's fresh nonce")
+    .requiredOption("--out <file>", "where to write the presentation (created 0600; must not exist)")
+    .action(async (id: string, opts: CommonOptions & { disclose?: string[]; key: string; audience: string; nonce: string; out: string }) => {
+      const { store, keys } = await openHolder(opts, opts.key);
+      const out = await createPrivateFile(opts.out);
+      let r: Awaited<ReturnType<typeof presentCopy>>;
+      try {
+        r = await presentCopy(store, keys, id, { disclose: opts.disclose ?? [], audience: opts.audience, nonce: opts.nonce });
+        await out.writeFile(r.presentation + "\n");
+      } catch (err) {
+        await out.close();
+        await fs.rm(opts.out, { force: true });
+        throw err;
+      }
+      await out.close();
+      if (r.remaining <= LOW_COPIES_WARNING) {
+        note(`warning: ${r.remaining === 0 ? "no" : `only ${r.remaining}`} unused ${r.remaining === 1 ? "copy" : "copies"} of credential ${id} left; ask the issuer for more (sid kyc request)`);
+      }
+      printResult(opts, { file: opts.out, disclosed: opts.disclose ?? [], audience: opts.audience, remaining: r.remaining }, `presentation${opts.disclose ? ` of ${opts.disclose.join(", ")}` : ""} for ${opts.audience} written to ${opts.out} (${r.remaining} unused copies left)`);
+    });
+
+  // -- verifier -------------------------------------------------------------
+
   withCommonOptions(kyc.command("verify"))
-    .description("verify a presentation (or credential) against the node; exit 0 when valid, 1 when not")
-    .argument("<file>", "the presentation or credential")
+    .description("verify a presentation (or copy) against the issuer's DID and its whole status list (cached by ETag in your home); exit 0 when VALID, 1 when not")
+    .argument("<file>", "the presentation or copy")
     .option("--audience <aud>", "the audience the presentation must be made for")
     .option("--nonce <nonce>", "the nonce the presentation must carry")
     .action(async (file: string, opts: CommonOptions & { audience?: string; nonce?: string }) => {
       const presentation = await readCredentialFile(file);
-      const verdict = await verifyWithNode(new SidClient(opts.rpc), presentation, {
-        ...(opts.audience !== undefined ? { audience: opts.audience } : {}),
-        ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
-      });
+      const client = new SidClient(opts.rpc);
+      const lists = new StatusListCache(client, diskCache(join(await homeOf(opts), "kyc", "cache", "status-lists")));
+      const verdict = await verifyWithNode(
+        client,
+        presentation,
+        {
+          ...(opts.audience !== undefined ? { audience: opts.audience } : {}),
+          ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
+        },
+        lists,
+      );
       printResult(opts, verdict, verdictText(verdict));
       if (!verdict.valid) throw new CliError(`the credential is not valid: ${verdict.reason}`);
     });
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-function anchorText(c: CredentialJson): string[] {
-  return [
-    `credential: ${c.id}`,
-    `status:     ${c.status}`,
-    `issuer:     ${c.issuer}`,
-    `subject:    ${c.subject}`,
-    `types:      ${c.types.join(", ")}`,
-    `digest:     ${c.digest}`,
-    `valid:      ${c.validFrom} .. ${c.validUntil ?? "no end"}`,
-    `anchored:   height ${c.anchoredHeight}, ${c.anchored}, tx ${c.txHash}`,
-    `history:    ${c.history.map((h) => `${h.status}@${h.height}`).join(" ")}`,
-  ];
-}
-
 function verdictText(v: Verdict): string[] {
   const lines = [v.valid ? "VALID" : `INVALID: ${v.reason}: ${v.message}`];
-  if (v.credentialId !== null) lines.push(`credential: ${v.credentialId} (${v.format})`);
+  if (v.format !== null) lines.push(`format:     ${v.format}`);
   if (v.issuer !== null) lines.push(`issuer:     ${v.issuer}`);
-  if (v.subject !== null) lines.push(`subject:    ${v.subject}`);
   if (v.types.length > 0) lines.push(`types:      ${v.types.join(", ")}`);
+  if (v.statusListUri !== null) lines.push(`list:       ${v.statusListUri}`);
   if (v.status !== null) lines.push(`status:     ${v.status}`);
   if (v.valid) {
     const names = Object.keys(v.disclosed);
@@ -399,22 +485,57 @@ function verdictText(v: Verdict): string[] {
   return lines;
 }
 
-/** The issuer DID (index 0 of the ring) and a ring key in its assertionMethod (index 0 first, as usual). */
-async function issuerSigner(client: SidClient, ring: KeyRing): Promise<{ did: string; key: KeyPair }> {
+/** The issuer context: the DID of index 0 of the ring and a ring key in its assertionMethod (index 0 first). */
+async function openIssuer(opts: IssuerKeyOptions): Promise<IssuerContext> {
+  const ring = await openKeyRing(opts, opts.issuerKey);
+  const client = new SidClient(opts.rpc);
   const did = didFromPublicKey(ring.key(0).publicKey);
   const { document } = await client.current(did);
   for (let index = 0; index < SIGNER_SEARCH_LIMIT; index++) {
     const key = ring.key(index);
-    if (findMethodForKey(document, key.publicKey, "assertionMethod")) return { did, key };
+    if (findMethodForKey(document, key.publicKey, "assertionMethod")) return issuerContext(client, await homeOf(opts), did, key);
   }
   throw new CliError(`no key of "${ring.name}" (indexes 0..${SIGNER_SEARCH_LIMIT - 1}) is in the assertionMethod of ${did}`);
 }
 
-function findRingIndex(ring: KeyRing, publicKey: Uint8Array): number | undefined {
-  for (let index = 0; index < SIGNER_SEARCH_LIMIT; index++) {
-    if (bytesEqual(ring.key(index).publicKey, publicKey)) return index;
+/** The holder's store and copy keys for stored key `name` (asks its passphrase). */
+async function openHolder(opts: { home?: string }, name: string): Promise<{ store: HolderStore; keys: HolderKeys }> {
+  const home = await homeOf(opts);
+  if (!(await keyExists(home, name))) throw new CliError(`no key named "${name}" in ${home}/keys (see: sid keys list)`);
+  const passphrase = await getPassphrase(`for key "${name}"`, false);
+  const mnemonic = await loadMnemonic(home, name, passphrase);
+  return { store: HolderStore.open(home, name), keys: new HolderKeys(mnemonic) };
+}
+
+/** The verifier's list cache on disk: one file per list URI, so the next `sid kyc verify` revalidates with If-None-Match. */
+function diskCache(dir: string): StatusListCacheOptions {
+  const fileOf = (uri: string) => join(dir, `${createHash("sha256").update(uri).digest("hex")}.json`);
+  return {
+    load: async (uri) => {
+      try {
+        const text = await readBoundedFile(fileOf(uri), 4 * 1024 * 1024, "status list cache");
+        const v = JSON.parse(text) as CachedStatusList;
+        return v.uri === uri && typeof v.token === "string" && Array.isArray(v.types) ? v : undefined;
+      } catch {
+        return undefined; // a missing or damaged cache entry is a cache miss
+      }
+    },
+    save: async (entry) => {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      const tmp = `${fileOf(entry.uri)}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
+      await fs.rename(tmp, fileOf(entry.uri));
+    },
+  };
+}
+
+async function readJsonFile(file: string, maxBytes: number, what: string): Promise<unknown> {
+  const text = await readBoundedFile(file, maxBytes, what);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(`${what} ${file} is not valid JSON: ${(err as Error).message}`);
   }
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -504,6 +625,29 @@ function parseCredentialId(v: string): string {
   return v;
 }
 
+function parseListId(v: string): string {
+  if (!LIST_ID_RE.test(v)) throw new InvalidArgumentError("expected a list id: 1-64 of [A-Za-z0-9_-]");
+  return v;
+}
+
+function parseListSize(v: string): number {
+  const n = /^[0-9]{1,8}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= STATUS_LIST_LIMITS.minSize && n <= STATUS_LIST_LIMITS.maxSize)) throw new InvalidArgumentError(`expected ${STATUS_LIST_LIMITS.minSize}-${STATUS_LIST_LIMITS.maxSize}`);
+  return n;
+}
+
+function parseTtl(v: string): number {
+  const n = /^[0-9]{1,7}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= 86_400)) throw new InvalidArgumentError("expected 1-86400 seconds");
+  return n;
+}
+
+function parseCopies(v: string): number {
+  const n = /^[0-9]{1,4}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_COPIES)) throw new InvalidArgumentError(`expected 1-${MAX_COPIES}`);
+  return n;
+}
+
 function parseProposalId(v: string): string {
   if (!/^[0-9a-f]{64}$/.test(v)) throw new InvalidArgumentError("expected a proposal id: 64 lowercase hex characters");
   return v;
@@ -513,11 +657,6 @@ function parseTimeArg(v: string): number {
   const ms = parseDateTime(v);
   if (ms === undefined) throw new InvalidArgumentError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z");
   return ms;
-}
-
-function parseHeight(v: string): number {
-  if (!/^[0-9]{1,15}$/.test(v)) throw new InvalidArgumentError("expected a block height (a non-negative integer)");
-  return Number(v);
 }
 
 function parseLimit(v: string): number {

@@ -28,3 +28,6 @@ export {
 } from "../did/document.js";
 export { didFromPublicKey } from "../did/syntax.js";
 export type { DidResolutionResult, DidDocumentMetadata, ResolutionOptions } from "../did/resolution.js";
+export * from "./kyc-store.js";
+export * from "./status-list-client.js";
+export { HOLDER_KEY_PATH_PREFIX, HolderKeys, holderKeyPath } from "./credentials/holder-keys.js";

@@ -1,14 +1,13 @@
 /**
  * The SDK side of governance and the KYC registry: trustees propose and
- * approve actions on the issuer registry, issuers anchor credentials and
- * change their status, and anyone reads issuers, anchors and statuses.
+ * approve actions on the issuer registry, issuers publish their status
+ * lists, and anyone reads issuers and lists.
  */
 import type { KeyPair } from "../crypto/hd.js";
 import type { Relationship } from "../did/document.js";
 import type { GovAction } from "../chain/state.js";
-import type { CredentialStatus } from "../did/kyc.js";
 import { SidClient, SidClientError } from "./sid-client.js";
-import { type AnchorParams, type SignedTx, type SignerParams, anchorCredentialTx, credentialStatusTx, findMethodForKey, govApproveTx, govProposeTx } from "./txs.js";
+import { type SignedTx, type SignerParams, findMethodForKey, govApproveTx, govProposeTx, statusListPublishTx } from "./txs.js";
 import { didFromPublicKey } from "../did/syntax.js";
 
 export interface IssuerPeriodJson {
@@ -29,34 +28,18 @@ export interface IssuerJson {
   history: IssuerPeriodJson[];
 }
 
-export interface CredentialJson {
-  id: string;
+/** statuslist_get's answer (statuslist_list gives the same without `token`). */
+export interface StatusListJson {
   issuer: string;
-  subject: string;
+  listId: string;
+  uri: string;
   types: string[];
-  digest: string;
-  validFrom: string;
-  validUntil: string | null;
-  anchoredHeight: number;
-  anchored: string;
-  txHash: string;
-  status: CredentialStatus;
-  history: Array<{ status: CredentialStatus; height: number; time: string }>;
-}
-
-export interface CredentialStatusJson {
-  id: string;
-  at: { height: number } | { time: string };
-  status: "active" | "suspended" | "revoked" | "expired" | "notYetValid" | "notAnchored";
-  storedStatus: CredentialStatus | null;
-  issuer: string;
-  subject: string;
-  types: string[];
-  validFrom: string;
-  validUntil: string | null;
-  anchoredHeight: number;
-  issuerAccreditedAtAnchor: boolean;
-  issuerStatus: "active" | "suspended" | "removed" | null;
+  size: number;
+  iat: number;
+  height: number;
+  time: string;
+  createdHeight: number;
+  token: string;
 }
 
 export interface ProposalJson {
@@ -95,17 +78,12 @@ export class RegistryClient {
     return this.client.rpc.call("issuer_list", { ...opts });
   }
 
-  credential(id: string): Promise<CredentialJson> {
-    return this.client.rpc.call<CredentialJson>("credential_get", { id });
+  statusList(issuer: string, listId: string): Promise<StatusListJson> {
+    return this.client.rpc.call<StatusListJson>("statuslist_get", { issuer, listId });
   }
 
-  /** Status now, or at a height or an RFC 3339 time. */
-  credentialStatus(id: string, at: { height?: number; time?: string } = {}): Promise<CredentialStatusJson> {
-    return this.client.rpc.call<CredentialStatusJson>("credential_status", { id, ...at });
-  }
-
-  credentials(by: { subject: string } | { issuer: string }, page: { after?: string; limit?: number } = {}): Promise<{ credentials: CredentialJson[]; next: string | null }> {
-    return this.client.rpc.call("credential_list", { ...by, ...page });
+  statusLists(issuer: string, page: { after?: string; limit?: number } = {}): Promise<{ lists: Omit<StatusListJson, "token">[]; next: string | null }> {
+    return this.client.rpc.call("statuslist_list", { issuer, ...page });
   }
 
   trustees(): Promise<{ members: string[]; threshold: number; updatedHeight: number }> {
@@ -156,16 +134,9 @@ export class RegistryClient {
     return { proposalId, txHash: r.hash, height: r.height, executed: p.status === "executed" && p.executedHeight === r.height };
   }
 
-  /** Anchor a credential, signed by `issuerKey` (a key in the issuer's assertionMethod). */
-  async anchor(issuerDid: string, issuerKey: KeyPair, a: AnchorParams): Promise<{ txHash: string; height: number }> {
-    const tx = anchorCredentialTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), a);
-    const r = await this.client.submitAndCommit(tx);
-    return { txHash: r.hash, height: r.height };
-  }
-
-  /** Revoke ("revoked", final), suspend ("suspended") or reinstate ("active") a credential the issuer anchored. */
-  async setStatus(issuerDid: string, issuerKey: KeyPair, id: string, status: CredentialStatus): Promise<{ txHash: string; height: number }> {
-    const tx = credentialStatusTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), id, status);
+  /** Publish the Status List Token of list `listId` (its kid a key in the issuer's assertionMethod), signed by `issuerKey`. */
+  async publishStatusList(issuerDid: string, issuerKey: KeyPair, listId: string, token: string): Promise<{ txHash: string; height: number }> {
+    const tx = statusListPublishTx(await this.signer(issuerDid, issuerKey, "assertionMethod"), listId, token);
     const r = await this.client.submitAndCommit(tx);
     return { txHash: r.hash, height: r.height };
   }

@@ -5,7 +5,6 @@ import { buildInitialDocument, type DidDocument, type Relationship, verification
 import { bytesEqual } from "../crypto/bytes.js";
 import { type Tx, TX_VERSION, TxType, type UnsignedTx, encodeTx, signTx, txHash } from "../chain/tx.js";
 import type { GovAction } from "../chain/state.js";
-import type { CredentialStatus } from "../did/kyc.js";
 
 export interface SignedTx {
   tx: Tx;
@@ -81,7 +80,7 @@ export interface SignerParams {
   secretKey: Uint8Array;
 }
 
-function registryTx<T extends TxType.GovPropose | TxType.GovApprove | TxType.CredentialAnchor | TxType.CredentialStatus>(
+function registryTx<T extends TxType.GovPropose | TxType.GovApprove | TxType.StatusListPublish>(
   s: SignerParams,
   type: T,
   payload: Extract<UnsignedTx, { type: T }>["payload"],
@@ -99,22 +98,7 @@ export function govApproveTx(s: SignerParams, proposalId: string, action: GovAct
   return registryTx(s, TxType.GovApprove, { proposalId, action });
 }
 
-export interface AnchorParams {
-  id: string;
-  subject: string;
-  types: string[];
-  /** sha256 of the issuer-signed credential. */
-  digest: Uint8Array;
-  validFrom: number;
-  validUntil: number | null;
-}
-
-/** An accredited issuer anchors a credential (signed with a key in its assertionMethod). */
-export function anchorCredentialTx(s: SignerParams, a: AnchorParams): SignedTx {
-  return registryTx(s, TxType.CredentialAnchor, { id: a.id, subject: a.subject, types: a.types, digest: a.digest, validFrom: a.validFrom, validUntil: a.validUntil });
-}
-
-/** The issuer revokes ("revoked", final), suspends ("suspended") or reinstates ("active") a credential. */
-export function credentialStatusTx(s: SignerParams, id: string, status: CredentialStatus): SignedTx {
-  return registryTx(s, TxType.CredentialStatus, { id, status });
+/** An issuer publishes the latest Status List Token of its list `listId` (signed with a key in its assertionMethod). */
+export function statusListPublishTx(s: SignerParams, listId: string, token: string): SignedTx {
+  return registryTx(s, TxType.StatusListPublish, { listId, token });
 }

@@ -13,8 +13,8 @@ import { headerHash } from "../chain/block.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "../chain/codec.js";
 import { type AnchoredStateProof, ProofError, ProofErrorCode, parseStateProofJson } from "../chain/proof.js";
 import { verifySmtProof } from "../chain/smt.js";
-import { type DidRecord, credentialStateId, didStateKey, stateKeyOf } from "../chain/state.js";
-import { type CredentialRecord, type EffectiveStatus, effectiveStatus, isCredentialId } from "../did/kyc.js";
+import { type DidRecord, type StatusListRecord, didStateKey, stateKeyOf, statusListStateId } from "../chain/state.js";
+import { isListId } from "../did/status-list.js";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { ValidatorSet, validatorAddress } from "../consensus/validators.js";
@@ -142,63 +142,48 @@ function verifyProofCommit(p: AnchoredStateProof, chainId: string, trusted: Vali
   }
 }
 
-/** What a valid credential-status proof established. */
-export interface VerifiedCredentialStatus {
-  id: string;
+/** What a valid status-list proof established. */
+export interface VerifiedStatusList {
+  issuer: string;
+  listId: string;
   height: number;
   time: number;
   blockHash: string;
-  /** The proven anchor, or null when the credential is proven not anchored. */
-  record: CredentialRecord | null;
-  /** The status at `now` judged from the proven record: revoked, suspended, expired, notYetValid, active, or notAnchored. */
-  status: EffectiveStatus | "notAnchored";
+  /** The proven list record (its token exactly as published), or null when the list is proven not to exist. */
+  record: StatusListRecord | null;
 }
 
 /**
- * Verifies a credential_status answer carrying a proof (credential_status
- * with `proof: true`): the same anchor and commit checks as a DID, the
- * credential's state key, and the answer's fields against the proven anchor.
- * The status is judged here, at the client's own `now`, from the proven
- * stored status and validity window.
+ * Verifies a statuslist_get answer carrying a proof (`proof: true`): the
+ * same anchor and commit checks as a DID, the list's state key, and the
+ * answer's token and fields against the proven record. The token's own
+ * signature and entries are the caller's to check (src/did/status-list.ts).
  */
-export function verifyCredentialStatusProof(
-  result: unknown,
-  opts: { id: string; chainId: string; trusted: TrustedValidators; now: number },
-): VerifiedCredentialStatus {
-  if (!isCredentialId(opts.id)) throw new ProofError(ProofErrorCode.MALFORMED, "the credential id must be 32 lowercase hex chars");
-  const { p, blockHash, trusted } = verifyProofAnchor(result, opts, "credential_status");
-  const stateId = credentialStateId(opts.id);
-  const record = p.valueBytes === null ? null : decodeCredentialRecord(p.valueBytes, opts.id);
-  verifyLeaf(p, stateKeyOf(stateId), `credential ${opts.id}`);
+export function verifyStatusListProof(result: unknown, opts: { issuer: string; listId: string; chainId: string; trusted: TrustedValidators }): VerifiedStatusList {
+  try {
+    parseDid(opts.issuer);
+  } catch {
+    throw new ProofError(ProofErrorCode.MALFORMED, "the issuer must be a did:sid DID");
+  }
+  if (!isListId(opts.listId)) throw new ProofError(ProofErrorCode.MALFORMED, "the list id must match [A-Za-z0-9_-]{1,64}");
+  const { p, blockHash, trusted } = verifyProofAnchor(result, opts, "statuslist_get");
+  const label = `status list ${opts.issuer}/${opts.listId}`;
+  const record = p.valueBytes === null ? null : decodeStatusListRecord(p.valueBytes, opts.issuer, opts.listId);
+  verifyLeaf(p, stateKeyOf(statusListStateId(opts.issuer, opts.listId)), label);
   const shown = result as Record<string, unknown>;
-  const mismatch = (why: string) => new ProofError(ProofErrorCode.METADATA_MISMATCH, `credential_status ${why}`);
+  const mismatch = (why: string) => new ProofError(ProofErrorCode.METADATA_MISMATCH, `statuslist_get ${why}`);
   if (record) {
-    const expect: Record<string, unknown> = {
-      id: record.id,
-      issuer: record.issuer,
-      subject: record.subject,
-      storedStatus: record.status,
-      anchoredHeight: record.anchoredHeight,
-      validFrom: new Date(record.validFrom).toISOString(),
-      validUntil: record.validUntil === null ? null : new Date(record.validUntil).toISOString(),
-    };
-    for (const [k, v] of Object.entries(expect)) if (shown[k] !== v) throw mismatch(`${k} is ${JSON.stringify(shown[k])}, the proven anchor gives ${JSON.stringify(v)}`);
-    if (JSON.stringify(shown.types) !== JSON.stringify(record.types)) throw mismatch("types differ from the proven anchor's");
-  } else if (shown.status !== "notAnchored") {
-    throw mismatch(`status is ${JSON.stringify(shown.status)}, the proof shows the credential is not anchored`);
+    const expect: Record<string, unknown> = { issuer: record.issuer, listId: record.listId, uri: record.uri, size: record.size, token: record.token, height: record.height };
+    for (const [k, v] of Object.entries(expect)) if (shown[k] !== v) throw mismatch(`${k} differs from the proven record's`);
+    if (JSON.stringify(shown.types) !== JSON.stringify(record.types)) throw mismatch("types differ from the proven record's");
+  } else if (shown.token !== null) {
+    throw mismatch(`shows a token, the proof shows ${label} does not exist`);
   }
   verifyProofCommit(p, opts.chainId, trusted);
-  return {
-    id: opts.id,
-    height: p.header.height,
-    time: p.header.time,
-    blockHash: toHex(blockHash),
-    record,
-    status: record ? effectiveStatus(record.status, record, opts.now) : "notAnchored",
-  };
+  return { issuer: opts.issuer, listId: opts.listId, height: p.header.height, time: p.header.time, blockHash: toHex(blockHash), record };
 }
 
-function decodeCredentialRecord(bytes: Uint8Array, id: string): CredentialRecord {
+function decodeStatusListRecord(bytes: Uint8Array, issuer: string, listId: string): StatusListRecord {
   let value: CanonicalValue;
   try {
     value = decodeCanonical(bytes);
@@ -207,11 +192,9 @@ function decodeCredentialRecord(bytes: Uint8Array, id: string): CredentialRecord
   }
   const r = value as Record<string, CanonicalValue>;
   const bad = (why: string) => new ProofError(ProofErrorCode.BAD_RECORD, `the record ${why}`);
-  if (!isPlainObject(r) || r.kind !== "credential" || r.id !== id) throw bad(`is not the anchor of credential ${id}`);
-  if (r.status !== "active" && r.status !== "suspended" && r.status !== "revoked") throw bad("has no valid status");
-  if (typeof r.validFrom !== "number" || (r.validUntil !== null && typeof r.validUntil !== "number")) throw bad("has no valid validity window");
-  if (!Array.isArray(r.types) || typeof r.issuer !== "string" || typeof r.subject !== "string" || typeof r.anchoredHeight !== "number") throw bad("lacks its fields");
-  return r as unknown as CredentialRecord;
+  if (!isPlainObject(r) || r.kind !== "statuslist" || r.issuer !== issuer || r.listId !== listId) throw bad(`is not status list ${issuer}/${listId}`);
+  if (typeof r.token !== "string" || typeof r.uri !== "string" || typeof r.size !== "number" || !Array.isArray(r.types) || typeof r.height !== "number") throw bad("lacks its fields");
+  return r as unknown as StatusListRecord;
 }
 
 /** The listed validators as a set; names are not hashed, addresses derive from the keys. */

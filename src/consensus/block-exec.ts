@@ -198,7 +198,6 @@ export function commitExecuted(store: ChainStore, ex: ExecutedBlock, commit: Com
     encodedWrites: ex.encodedWrites,
     versions: ex.effects.versions,
     documents: ex.effects.documents,
-    credentials: ex.effects.credentials,
     smtNodes: ex.smtNodes,
     evidence: ex.evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
     ...(extra.signState !== undefined ? { signState: extra.signState } : {}),
@@ -230,7 +229,7 @@ export interface BlockApplyDeps {
 export async function applyExecutedBlock(deps: BlockApplyDeps, ex: ExecutedBlock, commit: Commit, extra: { signState?: unknown; nextProposerPriorities?: Uint8Array } = {}): Promise<AppliedBlock> {
   await commitExecuted(deps.store, ex, commit, extra);
   const dropped = await deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
-  const event: CommittedBlockEvent = { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, credentials: ex.effects.credentials, evidence: ex.evidence, round: commit.round };
+  const event: CommittedBlockEvent = { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, statusLists: ex.effects.statusLists, evidence: ex.evidence, round: commit.round };
   deps.onBlock(event);
   for (const d of dropped) deps.onTxRejected(d);
   return { event, dropped };

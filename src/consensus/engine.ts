@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import type { Block, Commit, EncodedEvidence } from "../chain/block.js";
-import type { CheckedTx, CredentialEvent, SignatureVerifier } from "../chain/execute.js";
+import type { CheckedTx, StatusListEvent, SignatureVerifier } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
@@ -34,8 +34,8 @@ export interface CommittedBlockEvent {
   hash: Uint8Array;
   txs: CheckedTx[];
   versions: DidVersion[];
-  /** Credential anchors and status changes, in commit order. */
-  credentials: CredentialEvent[];
+  /** Status lists published, in commit order. */
+  statusLists: StatusListEvent[];
   /** Evidence of misbehaviour the block committed. */
   evidence: VerifiedEvidence[];
   /** Round of the decision (0 when absent: a single validator always commits in round 0). */

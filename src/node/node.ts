@@ -32,6 +32,8 @@ import { registerWebSocket, type WebSocketEndpoint } from "../rpc/ws.js";
 import { fastifyLogger } from "./fastify-logger.js";
 import { registerResolverRoutes } from "../rpc/resolver-http.js";
 import { registerExplorer } from "../explorer/routes.js";
+import { registerStatusListRoutes } from "../rpc/status-list-http.js";
+import { type StatusListRecord, statusListStateId } from "../chain/state.js";
 import { createResolveDid } from "../rpc/resolve.js";
 import { type HomePaths, NodeConfigError, homePaths, initHome, loadGenesis, loadValidatorKey } from "./home.js";
 import { join } from "node:path";
@@ -386,7 +388,7 @@ export class SidNode {
           head: () => store.head(),
           getRecord: (id) => store.getRecord(id),
           listRecords: (kind, o) => store.listRecords(kind, o),
-          listCredentials: (by, did, o) => store.listCredentials(by, did, o),
+          listStatusLists: (issuer, o) => store.listStatusLists(issuer, o),
           proveRecord: (id) => node.proveRecord(id),
           now: Date.now,
         }),
@@ -404,6 +406,7 @@ export class SidNode {
         ws = registerWebSocket(app, { methods, hub, options: rpcOpts });
         registerExplorer(app, { genesisFile: paths.genesisFile });
         registerResolverRoutes(app, createResolveDid(node.readApi()));
+        registerStatusListRoutes(app, { getStatusList: async (issuer, listId) => (await store.getRecord(statusListStateId(issuer, listId))) as StatusListRecord | undefined });
       });
       const address = await node.app.listen({ host: rpcOpts.host, port: rpcOpts.port });
       node.rpcUrl = address.replace("[::1]", "127.0.0.1");
@@ -455,7 +458,7 @@ export class SidNode {
     return this.proveRecord(did);
   }
 
-  /** Any record's state proof (DIDs, credentials, ...) plus the validator set that signed its commit. */
+  /** Any record's state proof (DIDs, issuers, status lists, ...) plus the validator set that signed its commit. */
   proveRecord(id: string): Promise<AnchoredStateProof> {
     return this.proveWithValidators(this.store.proveRecord(id));
   }
@@ -583,7 +586,7 @@ export class SidNode {
     this.net?.announceBlock();
     this.evidencePool?.onBlockCommitted(ev.block.header.height, ev.evidence.map((e) => e.hash));
     this.events.emit("block", blockCommittedEvent(ev, Date.now(), ev.round ?? 0));
-    for (const c of ev.credentials) this.events.emit("credential", c);
+    for (const s of ev.statusLists) this.events.emit("statusList", s);
     if (this.waiters.size === 0) return;
     ev.txs.forEach((c, index) => {
       const hash = toHex(c.hash);

@@ -15,7 +15,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { CanonicalValue } from "../chain/codec.js";
-import { MAX_TX_BYTES, txHash } from "../chain/tx.js";
+import { MAX_ANY_TX_BYTES, txHash } from "../chain/tx.js";
 import { toHex } from "../crypto/bytes.js";
 import { P2pErrorCode } from "./errors.js";
 import { Penalty } from "./limits.js";
@@ -42,7 +42,7 @@ const check = new WireCheck(P2pErrorCode.INVALID_MESSAGE);
 
 /**
  * The tx channel's wire form: an array of 1..MAX_TX_BATCH byte strings, each
- * one encoded tx of 1..MAX_TX_BYTES bytes, MAX_TX_BATCH_BYTES at most in all.
+ * one encoded tx of 1..MAX_ANY_TX_BYTES bytes, MAX_TX_BATCH_BYTES at most in all.
  * Anything else is an invalid message (the peer is scored for it). Only the
  * shape is checked here; each tx is decoded by admission.
  */
@@ -52,7 +52,7 @@ export function decodeTxBatch(m: CanonicalValue): Uint8Array[] {
   let total = 0;
   for (let i = 0; i < items.length; i++) {
     const tx = check.bytes(items[i], `tx batch[${i}]`);
-    if (tx.length === 0 || tx.length > MAX_TX_BYTES) throw check.fail(`tx batch[${i}]`, `expected 1..${MAX_TX_BYTES} bytes, got ${tx.length}`);
+    if (tx.length === 0 || tx.length > MAX_ANY_TX_BYTES) throw check.fail(`tx batch[${i}]`, `expected 1..${MAX_ANY_TX_BYTES} bytes, got ${tx.length}`);
     total += tx.length;
   }
   if (total > MAX_TX_BATCH_BYTES) throw check.fail("tx batch", `expected at most ${MAX_TX_BATCH_BYTES} tx bytes in all, got ${total}`);

@@ -4,7 +4,7 @@
  * docs/errors.md is the human-readable copy of APP_ERROR_CODES; a unit test
  * keeps both in step with the code enums of the other rooms.
  */
-import { BlockErrorCode, DidErrorCode, EvidenceErrorCode, GovErrorCode, KycErrorCode, TxErrorCode } from "../chain/errors.js";
+import { BlockErrorCode, DidErrorCode, EvidenceErrorCode, GovErrorCode, KycErrorCode, StatusListErrorCode, TxErrorCode } from "../chain/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { DidRuleCode } from "../did/errors.js";
 import { SubscriptionErrorCode } from "./ws-errors.js";
@@ -30,7 +30,7 @@ export interface RpcLogger {
 }
 
 /** Every string code a handler may throw, across all rooms. */
-export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | SubscriptionErrorCode | EvidenceErrorCode;
+export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | StatusListErrorCode | SubscriptionErrorCode | EvidenceErrorCode;
 
 /**
  * String error code -> stable JSON-RPC error code. Numbers are part of the
@@ -40,7 +40,7 @@ export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErr
  *   1200-1299 block
  *   1300-1399 crypto
  *   1400-1499 governance
- *   1500-1599 KYC registry (issuers, credentials)
+ *   1500-1599 KYC registry (issuers; 1550-1599 status lists)
  *   1600-1699 WebSocket subscriptions
  *   1700-1799 evidence of validator misbehaviour
  * `satisfies` makes a new enum member without a number a compile error.
@@ -94,11 +94,23 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [KycErrorCode.ISSUER_EXISTS]: 1501,
   [KycErrorCode.ISSUER_NOT_ACTIVE]: 1502,
   [KycErrorCode.TYPE_NOT_ACCREDITED]: 1503,
-  [KycErrorCode.CREDENTIAL_EXISTS]: 1504,
-  [KycErrorCode.CREDENTIAL_NOT_FOUND]: 1505,
-  [KycErrorCode.NOT_CREDENTIAL_ISSUER]: 1506,
-  [KycErrorCode.BAD_STATUS_CHANGE]: 1507,
-  [KycErrorCode.BAD_VALIDITY]: 1508,
+  // 1504-1508 were the per-credential anchor codes (CREDENTIAL_*), retired with the anchors; never reused.
+
+  [StatusListErrorCode.MALFORMED_TOKEN]: 1550,
+  [StatusListErrorCode.BAD_HEADER]: 1551,
+  [StatusListErrorCode.BAD_PAYLOAD]: 1552,
+  [StatusListErrorCode.BAD_LIST]: 1553,
+  [StatusListErrorCode.BAD_SIGNATURE]: 1554,
+  [StatusListErrorCode.WRONG_KEY]: 1555,
+  [StatusListErrorCode.WRONG_SUBJECT]: 1556,
+  [StatusListErrorCode.STALE_TOKEN]: 1557,
+  [StatusListErrorCode.SIZE_CHANGED]: 1558,
+  [StatusListErrorCode.NOT_UNISSUED]: 1559,
+  [StatusListErrorCode.REVOCATION_FINAL]: 1560,
+  [StatusListErrorCode.BACK_TO_UNISSUED]: 1561,
+  [StatusListErrorCode.ISSUE_NOT_ALLOWED]: 1562,
+  [StatusListErrorCode.BAD_TRANSITION]: 1563,
+  [StatusListErrorCode.NOT_FOUND]: 1564,
   [SubscriptionErrorCode.NOT_FOUND]: 1600,
   [SubscriptionErrorCode.LIMIT]: 1601,
 

@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import { type Block, headerToJson } from "../chain/block.js";
-import type { CheckedTx, CredentialEvent } from "../chain/execute.js";
+import type { CheckedTx, StatusListEvent } from "../chain/execute.js";
 import type { DidOperation, DidVersion } from "../chain/state.js";
 
 /** The header of a committed block, as newHeads subscribers receive it. */
@@ -57,17 +57,16 @@ export interface TxRejectedEvent {
 }
 
 /**
- * A change of a credential's on-chain status: the node emits one per
- * anchored, revoked, suspended or reinstated credential, in commit order,
- * right after its block's event; the `credentials` topic filters them by
- * issuer, subject and id.
+ * A status list published: the node emits one per statuslist/publish, in
+ * commit order, right after its block's event; the `statusLists` topic
+ * filters them by issuer. Issuer-level only: nothing names a holder.
  */
-export type { CredentialEvent } from "../chain/execute.js";
+export type { StatusListEvent } from "../chain/execute.js";
 
 export interface NodeEventMap {
   block: [BlockCommittedEvent];
   txRejected: [TxRejectedEvent];
-  credential: [CredentialEvent];
+  statusList: [StatusListEvent];
 }
 
 /** The node's event source. Listeners run synchronously inside emit: they must not block or throw. */

@@ -64,8 +64,8 @@ export type SubmitOutcome =
 
 const HASH_PARAM = { type: "string", required: true, maxLength: 64, pattern: "^[0-9a-f]{64}$" } as const;
 const DID_PARAM = { type: "string", required: true, maxLength: 256 } as const;
-/** Base64 of the largest tx (32 KiB) with room. */
-const TX_PARAM = { type: "string", required: true, maxLength: 48 * 1024 } as const;
+/** Base64 of the largest tx (MAX_ANY_TX_BYTES, a status list publish of 512 KiB) with room. */
+const TX_PARAM = { type: "string", required: true, maxLength: 700 * 1024 } as const;
 const MAX_WAIT_MS = 60_000;
 /**
  * did_history pages: `limit` entries by default, at most HISTORY_MAX_LIMIT,

@@ -1,34 +1,26 @@
 /**
- * JSON-RPC methods of the KYC registry and of governance: issuers,
- * credential anchors and their status (current, or at a height or time),
- * trustees and proposals. Read-only; writes are txs through tx_submit.
- * Answers hold what the chain holds: ids, DIDs, types, digests, times and
- * statuses, never a claim value.
+ * JSON-RPC methods of the KYC registry and of governance: issuers, issuer
+ * status lists, trustees and proposals. Read-only; writes are txs through
+ * tx_submit. Answers hold what the chain holds: issuers, types, lists and
+ * times. Invariant 5: nothing is asked or answered per holder or per
+ * credential; a status list is fetched whole, so the node cannot tell which
+ * entry a verifier looks at.
  */
-import { toHex } from "../crypto/bytes.js";
-import { ChainError, GovErrorCode, KycErrorCode } from "../chain/errors.js";
+import { ChainError, GovErrorCode, KycErrorCode, StatusListErrorCode } from "../chain/errors.js";
 import {
   type ProposalRecord,
   type StateRecord,
+  type StatusListRecord,
   type TrusteesRecord,
   TRUSTEES_ID,
-  credentialStateId,
   issuerStateId,
   proposalStateId,
+  statusListStateId,
 } from "../chain/state.js";
 import type { ChainHead } from "../chain/store.js";
 import { type AnchoredStateProof, stateProofToJson } from "../chain/proof.js";
 import { decodeStateRecord } from "../chain/state.js";
-import type { CredentialIndexBy } from "../chain/buckets.js";
-import {
-  type CredentialRecord,
-  type IssuerRecord,
-  effectiveStatus,
-  issuerMayAttest,
-  issuerPeriodAt,
-  storedStatusAt,
-} from "../did/kyc.js";
-import { parseDateTime } from "../did/resolution.js";
+import { type IssuerRecord } from "../did/kyc.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
 
@@ -37,15 +29,15 @@ export interface RegistryReadApi {
   head(): ChainHead;
   getRecord(id: string): Promise<StateRecord | undefined>;
   listRecords(kind: string, opts: { after?: string; limit: number }): Promise<StateRecord[]>;
-  listCredentials(by: CredentialIndexBy, did: string, opts: { after?: string; limit: number }): Promise<CredentialRecord[]>;
-  /** Wall-clock now, ms (expiry is judged against it when no time is asked). */
+  listStatusLists(issuer: string, opts: { after?: string; limit: number }): Promise<StatusListRecord[]>;
+  /** Wall-clock now, ms. */
   now(): number;
-  /** A record's state proof against the latest committed header (credential_status with proof). */
+  /** A record's state proof against the latest committed header (statuslist_get with proof). */
   proveRecord?(id: string): Promise<AnchoredStateProof>;
 }
 
 const DID = { type: "string", maxLength: 256, pattern: "^did:sid:[1-9A-HJ-NP-Za-km-z]{1,64}$" } as const;
-const CRED_ID = { type: "string", required: true, maxLength: 32, pattern: "^[0-9a-f]{32}$" } as const;
+const LIST_ID = { type: "string", maxLength: 64, pattern: "^[A-Za-z0-9_-]{1,64}$" } as const;
 const LIMIT = { type: "integer", minimum: 1, maximum: 500 } as const;
 const DEFAULT_LIMIT = 100;
 
@@ -63,32 +55,27 @@ export function issuerToJson(r: IssuerRecord): Record<string, unknown> {
   };
 }
 
-export function credentialToJson(r: CredentialRecord): Record<string, unknown> {
+/** A list's summary: everything but the token. */
+export function statusListSummaryToJson(r: StatusListRecord): Record<string, unknown> {
   return {
-    id: r.id,
     issuer: r.issuer,
-    subject: r.subject,
+    listId: r.listId,
+    uri: r.uri,
     types: r.types,
-    digest: toHex(r.digest),
-    validFrom: iso(r.validFrom),
-    validUntil: r.validUntil === null ? null : iso(r.validUntil),
-    anchoredHeight: r.anchoredHeight,
-    anchored: iso(r.anchoredTime),
-    txHash: toHex(r.txHash),
-    status: r.status,
-    history: r.history.map((c) => ({ status: c.status, height: c.height, time: iso(c.time) })),
+    size: r.size,
+    iat: r.iat,
+    height: r.height,
+    time: iso(r.time),
+    createdHeight: r.createdHeight,
   };
+}
+
+export function statusListToJson(r: StatusListRecord): Record<string, unknown> {
+  return { ...statusListSummaryToJson(r), token: r.token };
 }
 
 function proposalToJson(p: ProposalRecord): Record<string, unknown> {
   return { ...p, kind: undefined };
-}
-
-/** The strict RFC 3339 rule resolution uses (no impossible dates such as Feb 30). */
-function parseTime(v: string, param: string): number {
-  const ms = parseDateTime(v);
-  if (ms === undefined) throw new RpcParamsError(param, "must be an RFC 3339 date-time, e.g. 2026-01-02T03:04:05Z");
-  return ms;
 }
 
 export function registryMethods(api: RegistryReadApi): MethodTable {
@@ -96,36 +83,6 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     const r = (await api.getRecord(issuerStateId(did))) as IssuerRecord | undefined;
     if (!r) throw new ChainError(KycErrorCode.ISSUER_NOT_FOUND, `${did} has never been an issuer`);
     return r;
-  };
-  const credential = async (id: string) => {
-    const r = (await api.getRecord(credentialStateId(id))) as CredentialRecord | undefined;
-    if (!r) throw new ChainError(KycErrorCode.CREDENTIAL_NOT_FOUND, `credential ${id} is not anchored`);
-    return r;
-  };
-  /**
-   * The status answer at a height or a time. At a height, expiry is judged at
-   * the later of the anchor time and the head's time (the block time of an
-   * older height is not at hand); at a time, at that time.
-   */
-  const statusAnswer = async (r: CredentialRecord, at: { height: number } | { time: number }, now: number) => {
-    const stored = storedStatusAt(r, at);
-    const judgeAt = "time" in at ? at.time : Math.min(now, Math.max(r.anchoredTime, api.head().time));
-    const iss = (await api.getRecord(issuerStateId(r.issuer))) as IssuerRecord | undefined;
-    const period = iss ? issuerPeriodAt(iss, r.anchoredHeight) : undefined;
-    return {
-      id: r.id,
-      at: "time" in at ? { time: iso(at.time) } : { height: at.height },
-      status: stored === undefined ? "notAnchored" : effectiveStatus(stored, r, judgeAt),
-      storedStatus: stored ?? null,
-      issuer: r.issuer,
-      subject: r.subject,
-      types: r.types,
-      validFrom: iso(r.validFrom),
-      validUntil: r.validUntil === null ? null : iso(r.validUntil),
-      anchoredHeight: r.anchoredHeight,
-      issuerAccreditedAtAnchor: issuerMayAttest(period, r.types),
-      issuerStatus: iss?.status ?? null,
-    };
   };
   return {
     issuer_get: defineMethod<{ did: string }, Record<string, unknown>>({
@@ -143,48 +100,31 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       },
     }),
 
-    credential_get: defineMethod<{ id: string }, Record<string, unknown>>({
-      description: "A credential anchor: issuer, subject, types, digest, validity, status and its history.",
-      params: { id: CRED_ID },
-      handler: async ({ id }) => credentialToJson(await credential(id)),
-    }),
-
-    credential_status: defineMethod<{ id: string; height?: number; time?: string; proof?: boolean }, Record<string, unknown>>({
+    statuslist_get: defineMethod<{ issuer: string; listId: string; proof?: boolean }, Record<string, unknown>>({
       description:
-        "A credential's status now, or at a height or time: revoked, suspended, expired, notYetValid or active, and whether its issuer was accredited for its types when it was anchored. With proof: true (current status only), a Merkle proof of the anchor against a committed header.",
-      params: {
-        id: CRED_ID,
-        height: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-        time: { type: "string", maxLength: 40 },
-        proof: { type: "boolean" },
-      },
-      handler: async ({ id, height, time, proof }) => {
-        if (height !== undefined && time !== undefined) throw new RpcParamsError("time", "give at most one of height or time");
-        if (proof && (height !== undefined || time !== undefined)) throw new RpcParamsError("proof", "proofs are of the current state: leave out height and time");
-        const head = api.head();
-        if (height !== undefined && height > head.height) throw new RpcParamsError("height", `is above the head (${head.height})`);
+        "An issuer's status list: its latest Status List Token exactly as published, the list URI, the types the issuer was accredited for when it created the list, its size and the height and time of the latest publish. With proof: true, a Merkle proof of the list record (or of its absence) against a committed header.",
+      params: { issuer: { ...DID, required: true }, listId: { ...LIST_ID, required: true }, proof: { type: "boolean" } },
+      handler: async ({ issuer: iss, listId, proof }) => {
+        const id = statusListStateId(iss, listId);
         if (proof) {
           if (!api.proveRecord) throw new RpcParamsError("proof", "this node does not serve state proofs");
-          const p = await api.proveRecord(credentialStateId(id));
-          const proven = p.valueBytes === null ? undefined : (decodeStateRecord(p.valueBytes) as CredentialRecord);
-          if (!proven) return { id, at: { height: p.height }, status: "notAnchored", proof: stateProofToJson(p) };
-          return { ...(await statusAnswer(proven, { height: p.height }, api.now())), proof: stateProofToJson(p) };
+          const p = await api.proveRecord(id);
+          const proven = p.valueBytes === null ? undefined : (decodeStateRecord(p.valueBytes) as StatusListRecord);
+          if (!proven) return { issuer: iss, listId, token: null, proof: stateProofToJson(p) };
+          return { ...statusListToJson(proven), proof: stateProofToJson(p) };
         }
-        const r = await credential(id);
-        const atTime = time !== undefined ? parseTime(time, "time") : undefined;
-        if (atTime !== undefined && atTime > api.now()) throw new RpcParamsError("time", "is in the future");
-        return statusAnswer(r, height !== undefined ? { height } : { time: atTime ?? api.now() }, api.now());
+        const r = (await api.getRecord(id)) as StatusListRecord | undefined;
+        if (!r) throw new ChainError(StatusListErrorCode.NOT_FOUND, `${iss} has no status list ${listId}`);
+        return statusListToJson(r);
       },
     }),
 
-    credential_list: defineMethod<{ subject?: string; issuer?: string; after?: string; limit?: number }, Record<string, unknown>>({
-      description: "Credentials of one subject or one issuer, in id order, `limit` after the id `after`.",
-      params: { subject: DID, issuer: DID, after: { ...CRED_ID, required: false }, limit: LIMIT },
-      handler: async ({ subject, issuer: iss, after, limit = DEFAULT_LIMIT }) => {
-        if ((subject === undefined) === (iss === undefined)) throw new RpcParamsError("subject", "give exactly one of subject or issuer");
-        const by: CredentialIndexBy = subject !== undefined ? "subject" : "issuer";
-        const recs = await api.listCredentials(by, (subject ?? iss)!, { ...(after !== undefined ? { after } : {}), limit });
-        return { credentials: recs.map(credentialToJson), next: recs.length === limit ? recs[recs.length - 1]!.id : null };
+    statuslist_list: defineMethod<{ issuer: string; after?: string; limit?: number }, Record<string, unknown>>({
+      description: "The status lists of one issuer (summaries, no tokens), in list id order, `limit` after the list id `after`.",
+      params: { issuer: { ...DID, required: true }, after: LIST_ID, limit: LIMIT },
+      handler: async ({ issuer: iss, after, limit = DEFAULT_LIMIT }) => {
+        const recs = await api.listStatusLists(iss, { ...(after !== undefined ? { after } : {}), limit });
+        return { lists: recs.map(statusListSummaryToJson), next: recs.length === limit ? recs[recs.length - 1]!.listId : null };
       },
     }),
 

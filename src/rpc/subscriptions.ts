@@ -12,11 +12,11 @@
 import { randomBytes } from "node:crypto";
 import { parseDid } from "../did/syntax.js";
 import { RpcParamsError } from "./errors.js";
-import type { BlockCommittedEvent, CredentialEvent, NodeEvents, TxRejectedEvent } from "./events.js";
+import type { BlockCommittedEvent, NodeEvents, StatusListEvent, TxRejectedEvent } from "./events.js";
 import { type MethodTable, type RpcContext, defineMethod } from "./jsonrpc.js";
 import { SubscriptionError, SubscriptionErrorCode } from "./ws-errors.js";
 
-export const TOPICS = Object.freeze(["newHeads", "did", "credentials", "tx"] as const);
+export const TOPICS = Object.freeze(["newHeads", "did", "statusLists", "tx"] as const);
 export type Topic = (typeof TOPICS)[number];
 
 /** The final status of a tx, as a `tx` subscription reports it. */
@@ -34,10 +34,9 @@ export interface NotificationSink {
   overflow(): void;
 }
 
-export interface CredentialFilter {
+/** The statusLists topic filters by issuer only: invariant 5, nothing per holder or credential to filter by. */
+export interface StatusListFilter {
   issuer?: string;
-  subject?: string;
-  id?: string;
 }
 
 /** Most notifications held for a subscription between its creation and the answer to `subscribe`. */
@@ -56,7 +55,7 @@ export class Subscription {
     readonly owner: Subscriber,
     /** The DID (did topic) or tx hash (tx topic) this subscription is indexed by; undefined for all. */
     readonly key: string | undefined,
-    readonly credentialFilter: CredentialFilter | undefined,
+    readonly statusListFilter: StatusListFilter | undefined,
   ) {}
 
   /** Deliver one event, `resultJson` being the already-serialized result. */
@@ -109,8 +108,8 @@ export class Subscriber {
         limit: this.maxSubscriptions,
       });
     }
-    const { key, credentialFilter } = checkFilter(topic, filter);
-    const sub = new Subscription(newSubscriptionId(), topic, this, key, credentialFilter);
+    const { key, statusListFilter } = checkFilter(topic, filter);
+    const sub = new Subscription(newSubscriptionId(), topic, this, key, statusListFilter);
     if (this.closed) {
       sub.ended = true;
       return sub;
@@ -179,7 +178,7 @@ function filterString(filter: Record<string, unknown>, key: string): string | un
 }
 
 /** Validate a topic's filter; the result says how the subscription is indexed. */
-function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined): { key?: string; credentialFilter?: CredentialFilter } {
+function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined): { key?: string; statusListFilter?: StatusListFilter } {
   const f = filter ?? {};
   switch (topic) {
     case "newHeads":
@@ -195,14 +194,15 @@ function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined):
         throw new RpcParamsError("filter.did", (e as Error).message);
       }
     }
-    case "credentials": {
-      filterKeys(topic, f, ["issuer", "subject", "id"]);
-      const credentialFilter: CredentialFilter = {};
-      for (const k of ["issuer", "subject", "id"] as const) {
-        const v = filterString(f, k);
-        if (v !== undefined) credentialFilter[k] = v;
+    case "statusLists": {
+      filterKeys(topic, f, ["issuer"]);
+      const issuer = filterString(f, "issuer");
+      if (issuer === undefined) return { statusListFilter: {} };
+      try {
+        return { statusListFilter: { issuer: parseDid(issuer).did } };
+      } catch (e) {
+        throw new RpcParamsError("filter.issuer", (e as Error).message);
       }
-      return { credentialFilter };
     }
     case "tx": {
       filterKeys(topic, f, ["hash"]);
@@ -214,8 +214,8 @@ function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined):
   }
 }
 
-function credentialMatches(f: CredentialFilter, ev: CredentialEvent): boolean {
-  return (f.issuer === undefined || f.issuer === ev.issuer) && (f.subject === undefined || f.subject === ev.subject) && (f.id === undefined || f.id === ev.id);
+function statusListMatches(f: StatusListFilter, ev: StatusListEvent): boolean {
+  return f.issuer === undefined || f.issuer === ev.issuer;
 }
 
 function addTo(index: Map<string, Set<Subscription>>, key: string, sub: Subscription): void {
@@ -240,19 +240,19 @@ export class SubscriptionHub {
   private readonly heads = new Set<Subscription>();
   private readonly allDids = new Set<Subscription>();
   private readonly didsByKey = new Map<string, Set<Subscription>>();
-  private readonly credentials = new Set<Subscription>();
+  private readonly statusLists = new Set<Subscription>();
   private readonly txsByHash = new Map<string, Set<Subscription>>();
   private count = 0;
-  private readonly listeners: { block: (ev: BlockCommittedEvent) => void; txRejected: (ev: TxRejectedEvent) => void; credential: (ev: CredentialEvent) => void };
+  private readonly listeners: { block: (ev: BlockCommittedEvent) => void; txRejected: (ev: TxRejectedEvent) => void; statusList: (ev: StatusListEvent) => void };
 
   constructor(
     private readonly events: NodeEvents,
     readonly lookupTx: TxOutcomeLookup,
   ) {
-    this.listeners = { block: (ev) => this.onBlock(ev), txRejected: (ev) => this.onTxRejected(ev), credential: (ev) => this.onCredential(ev) };
+    this.listeners = { block: (ev) => this.onBlock(ev), txRejected: (ev) => this.onTxRejected(ev), statusList: (ev) => this.onStatusList(ev) };
     events.on("block", this.listeners.block);
     events.on("txRejected", this.listeners.txRejected);
-    events.on("credential", this.listeners.credential);
+    events.on("statusList", this.listeners.statusList);
   }
 
   /** Live subscriptions, all connections together. */
@@ -264,7 +264,7 @@ export class SubscriptionHub {
   dispose(): void {
     this.events.off("block", this.listeners.block);
     this.events.off("txRejected", this.listeners.txRejected);
-    this.events.off("credential", this.listeners.credential);
+    this.events.off("statusList", this.listeners.statusList);
   }
 
   add(sub: Subscription): void {
@@ -277,8 +277,8 @@ export class SubscriptionHub {
         if (sub.key === undefined) this.allDids.add(sub);
         else addTo(this.didsByKey, sub.key, sub);
         break;
-      case "credentials":
-        this.credentials.add(sub);
+      case "statusLists":
+        this.statusLists.add(sub);
         break;
       case "tx":
         addTo(this.txsByHash, sub.key!, sub);
@@ -299,8 +299,8 @@ export class SubscriptionHub {
           deleteFrom(this.didsByKey, sub.key, sub);
         }
         break;
-      case "credentials":
-        removed = this.credentials.delete(sub);
+      case "statusLists":
+        removed = this.statusLists.delete(sub);
         break;
       case "tx":
         removed = this.txsByHash.get(sub.key!)?.has(sub) === true;
@@ -348,12 +348,12 @@ export class SubscriptionHub {
     for (const sub of [...subs]) this.settleTx(sub, { hash: ev.hash, status: "rejected", error: { code: ev.error.code, message: ev.error.message } });
   }
 
-  private onCredential(ev: CredentialEvent): void {
-    if (this.credentials.size === 0) return;
+  private onStatusList(ev: StatusListEvent): void {
+    if (this.statusLists.size === 0) return;
     let json: string | undefined;
-    for (const sub of this.credentials) {
-      if (!credentialMatches(sub.credentialFilter ?? {}, ev)) continue;
-      json ??= JSON.stringify({ id: ev.id, issuer: ev.issuer, subject: ev.subject, kind: ev.kind, height: ev.height });
+    for (const sub of this.statusLists) {
+      if (!statusListMatches(sub.statusListFilter ?? {}, ev)) continue;
+      json ??= JSON.stringify({ issuer: ev.issuer, listId: ev.listId, height: ev.height });
       sub.notify(json);
     }
   }
@@ -382,7 +382,7 @@ function sessionOf(ctx: RpcContext): SubscriptionSession {
 export function subscriptionMethods(): MethodTable {
   return {
     subscribe: defineMethod<{ topic: Topic; filter?: Record<string, unknown> }, string>({
-      description: "Open a subscription; notifications carry the returned id. Topics: newHeads, did, credentials, tx.",
+      description: "Open a subscription; notifications carry the returned id. Topics: newHeads, did, statusLists, tx.",
       params: { topic: { type: "string", required: true, enum: TOPICS }, filter: { type: "object" } },
       handler: async ({ topic, filter }, ctx) => {
         const session = sessionOf(ctx);

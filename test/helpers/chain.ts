@@ -55,7 +55,6 @@ export async function replayInto(source: ChainStore, replica: ChainStore): Promi
       writes: eff.writes,
       encodedWrites: encoded,
       versions: eff.versions,
-      credentials: eff.credentials,
       smtNodes: nodes,
       evidence: b.evidence.map((e) => {
         const ev = decodeEvidence(e);

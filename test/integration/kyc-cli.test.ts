@@ -1,11 +1,12 @@
 /**
  * The KYC flow through the `sid` command against a real dev node process:
- * the home's trustee accredits an issuer, the issuer issues and anchors a
- * credential, the holder presents two claims, the verifier's verdict and
- * exit code follow the credential's status.
+ * the home's trustee accredits an issuer, the issuer creates a status list,
+ * the holder requests copies (one key each), the issuer issues into the
+ * list, the holder receives and presents one copy at a time, the verifier's
+ * verdict and exit code follow suspend, reinstate and revoke.
  */
 import { expect } from "chai";
-import { statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
@@ -43,50 +44,76 @@ describe("integration: KYC through the CLI", function () {
     removeHome(userHome);
   });
 
-  it("issues, presents and verifies; verify exits 1 with the reason once the credential is revoked", async () => {
+  it("list-create, request, issue, receive, present (warning when few copies remain), verify, suspend/reinstate/revoke, status", async () => {
     const issuer = await ok("keys", "new", "--name", "acme");
-    const holder = await ok("keys", "new", "--name", "alice");
+    await ok("keys", "new", "--name", "alice");
     await ok("did", "create", "--key", "acme");
-    await ok("did", "create", "--key", "alice");
 
     const trusteeKey = join(nodeHome, "config", "trustee_key.json");
     const added = await ok("issuer", "add", issuer.did, "--name", "Acme KYC", "--types", "KYCBasic", "--trustee-key", trusteeKey);
     expect(added.executed).to.equal(true);
-    expect((await ok("issuer", "get", issuer.did)).status).to.equal("active");
+
+    const list = await ok("kyc", "list-create", "kyc-1", "--issuer-key", "acme");
+    expect(list.size).to.equal(131072);
+    expect(list.uri).to.match(/\/status-lists\/[1-9A-HJ-NP-Za-km-z]+\/kyc-1$/);
+
+    // The holder asks for 4 copies: one fresh public key each, no DID.
+    const reqFile = join(userHome, "req.json");
+    const req = await ok("kyc", "request", "--key", "alice", "--copies", "3", "--out", reqFile);
+    expect(req.copies).to.equal(3);
+    expect(readFileSync(reqFile, "utf8")).to.not.include("did:sid");
 
     const claims = join(userHome, "claims.json");
     writeFileSync(claims, JSON.stringify({ given_name: "Alice", family_name: "Liddell", birthdate: "1852-05-04", age_over_18: true }));
-    const credFile = join(userHome, "alice.cred");
-    const issued = await ok("kyc", "issue", "--issuer-key", "acme", "--subject", holder.did, "--claims", claims, "--type", "KYCBasic", "--out", credFile);
+    const issuedFile = join(userHome, "issued.json");
+    const issued = await ok("kyc", "issue", "--issuer-key", "acme", "--list", "kyc-1", "--type", "KYCBasic", "--claims", claims, "--request", reqFile, "--out", issuedFile);
     expect(issued.credentialId).to.match(/^[0-9a-f]{32}$/);
-    expect(statSync(credFile).mode & 0o777).to.equal(0o600);
-    // a second issue may not overwrite the first credential
-    const clobber = await sid("kyc", "issue", "--issuer-key", "acme", "--subject", holder.did, "--claims", claims, "--type", "KYCBasic", "--out", credFile);
-    expect(clobber.code).to.equal(1);
-    expect(clobber.stderr).to.match(/exists/);
+    expect(issued.copies).to.equal(3);
+    expect(statSync(issuedFile).mode & 0o777).to.equal(0o600);
 
-    const presFile = join(userHome, "alice.pres");
-    await ok("kyc", "present", credFile, "--disclose", "given_name,age_over_18", "--key", "alice", "--audience", "https://bar.example", "--nonce", "n-1", "--out", presFile);
+    const got = await ok("kyc", "receive", issuedFile, "--key", "alice");
+    expect(got).to.include({ credentialId: issued.credentialId, copies: 3, issuer: issuer.did });
 
-    const verdict = await ok("kyc", "verify", presFile, "--audience", "https://bar.example", "--nonce", "n-1");
-    expect(verdict.valid).to.equal(true);
+    const present = async (n: number, nonce: string) => {
+      const file = join(userHome, `p${n}.txt`);
+      const r = await sid("kyc", "present", issued.credentialId, "--disclose", "given_name,age_over_18", "--key", "alice", "--audience", "https://bar.example", "--nonce", nonce, "--out", file);
+      expect(r.code, r.stderr).to.equal(0);
+      return { file, remaining: r.json.remaining as number, stderr: r.stderr };
+    };
+    const p1 = await present(1, "n-1");
+    expect(p1.remaining).to.equal(2);
+    expect(p1.stderr).to.match(/only 2 unused copies/);
+
+    const verdict = await ok("kyc", "verify", p1.file, "--audience", "https://bar.example", "--nonce", "n-1");
+    expect(verdict).to.include({ valid: true, status: "valid", issuer: issuer.did });
     expect(verdict.disclosed).to.deep.equal({ given_name: "Alice", age_over_18: true });
-    expect(verdict.issuer).to.equal(issuer.did);
+    expect(verdict).to.not.have.any.keys("subject", "credentialId");
 
-    const replay = await sid("kyc", "verify", presFile, "--audience", "https://bar.example", "--nonce", "n-2");
-    expect(replay.code).to.equal(1);
-    expect(replay.json.reason).to.equal("NONCE_MISMATCH");
+    await ok("kyc", "suspend", issued.credentialId, "--issuer-key", "acme");
+    const p2 = await present(2, "n-3");
+    const suspended = await sid("kyc", "verify", p2.file, "--audience", "https://bar.example", "--nonce", "n-3");
+    expect(suspended.code).to.equal(1);
+    expect(suspended.json).to.include({ valid: false, reason: "SUSPENDED", status: "suspended" });
+    await ok("kyc", "reinstate", issued.credentialId, "--issuer-key", "acme");
+    expect((await ok("kyc", "verify", p2.file, "--audience", "https://bar.example", "--nonce", "n-3")).valid).to.equal(true);
 
     await ok("kyc", "revoke", issued.credentialId, "--issuer-key", "acme");
-    const revoked = await sid("kyc", "verify", presFile, "--audience", "https://bar.example", "--nonce", "n-1");
+    const revoked = await sid("kyc", "verify", p1.file, "--audience", "https://bar.example", "--nonce", "n-1");
     expect(revoked.code).to.equal(1);
     expect(revoked.json).to.include({ valid: false, reason: "REVOKED", status: "revoked" });
-    expect(revoked.stderr).to.match(/REVOKED/);
-    const text = await runCli(["kyc", "verify", presFile, "--rpc", node.rpcUrl], env);
-    expect(text.code).to.equal(1);
-    expect(text.stdout).to.match(/^INVALID: REVOKED/);
+    const again = await sid("kyc", "reinstate", issued.credentialId, "--issuer-key", "acme");
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/revoked, which is final/);
 
-    expect((await ok("kyc", "status", issued.credentialId)).status).to.equal("revoked");
-    expect((await ok("kyc", "status", issued.credentialId, "--height", String(issued.height))).status).to.equal("active");
+    const status = await ok("kyc", "status", "--issuer-key", "acme");
+    expect(status.credentials.map((c: { id: string; status: string }) => [c.id, c.status])).to.deep.equal([[issued.credentialId, "revoked"]]);
+    expect(status.lists[0]).to.include({ listId: "kyc-1", size: 131072, free: 131072 - 3 });
+
+    // The last copies: the warning says none is left, then present fails.
+    const p3 = await present(3, "n-4");
+    expect(p3.stderr).to.match(/no unused copies/);
+    const none = await sid("kyc", "present", issued.credentialId, "--key", "alice", "--audience", "a", "--nonce", "n", "--out", join(userHome, "p5.txt"));
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.match(/every copy/);
   });
 });

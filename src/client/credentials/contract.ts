@@ -1,18 +1,16 @@
 /**
- * The fixed contract between credentials (off chain) and their anchors (on
- * chain): credential ids, type names, the SD-JWT VC `vct`, the anchored
- * digest, and the conversion of times. The chain side uses the same rules.
+ * The fixed contract of sid credentials: type names and the SD-JWT VC
+ * `vct`, local credential ids, rounded times, the fixed `_sd` length, and
+ * the limits verification enforces.
  */
 import { randomBytes } from "node:crypto";
 import { sha256 } from "../../crypto/hash.js";
 import { toHex, utf8 } from "../../crypto/bytes.js";
 
-import { CREDENTIAL_ID_RE, TYPE_NAME_RE, isCredentialId, isTypeName } from "../../did/kyc.js";
+import { TYPE_NAME_RE, isTypeName } from "../../did/kyc.js";
 
-/** The chain's rules for ids and type names (did/kyc.ts), shared, not copied. */
-export { CREDENTIAL_ID_RE, TYPE_NAME_RE, isCredentialId, isTypeName };
-/** Inside a credential, the id is the JWT `jti` in this URN namespace. */
-export const CREDENTIAL_JTI_PREFIX = "urn:sid:credential:";
+/** The chain's rule for type names (did/kyc.ts), shared, not copied. */
+export { TYPE_NAME_RE, isTypeName };
 /** SD-JWT VC `vct` of a type: `urn:sid:type:<Type>`. */
 export const VCT_PREFIX = "urn:sid:type:";
 
@@ -22,21 +20,20 @@ export const SD_JWT_VC_TYP = "dc+sd-jwt";
 export const VC_CONTEXT_V1 = "https://www.w3.org/2018/credentials/v1";
 export const VC_BASE_TYPE = "VerifiableCredential";
 
+/**
+ * An issuer's local name for one credential (all its copies): 16 random
+ * bytes in hex. It lives in the issuer's home and the holder's, never in a
+ * copy, on chain or in a presentation.
+ */
+export const CREDENTIAL_ID_RE = /^[0-9a-f]{32}$/;
+
+export function isCredentialId(v: unknown): v is string {
+  return typeof v === "string" && CREDENTIAL_ID_RE.test(v);
+}
+
 /** A fresh credential id (16 random bytes, lowercase hex). */
 export function newCredentialId(): string {
   return randomBytes(16).toString("hex");
-}
-
-/** `urn:sid:credential:<hex>` for a credential id. */
-export function credentialJti(credentialId: string): string {
-  return CREDENTIAL_JTI_PREFIX + credentialId;
-}
-
-/** The credential id inside a `jti`, or undefined if the jti is not `urn:sid:credential:<32 hex>`. */
-export function credentialIdFromJti(jti: unknown): string | undefined {
-  if (typeof jti !== "string" || !jti.startsWith(CREDENTIAL_JTI_PREFIX)) return undefined;
-  const id = jti.slice(CREDENTIAL_JTI_PREFIX.length);
-  return isCredentialId(id) ? id : undefined;
 }
 
 export function vctOfType(type: string): string {
@@ -59,24 +56,25 @@ export function issuerSignedJwt(credential: string): string {
   return tilde < 0 ? credential : credential.slice(0, tilde);
 }
 
-/**
- * Rule (anchor digest): sha256, lowercase hex, of the UTF-8 bytes of the
- * issuer-signed JWT's compact serialization. Disclosures and key binding
- * stay outside it, so every presentation of a credential maps to one anchor.
- */
+/** sha256, lowercase hex, of the issuer-signed JWT: a copy's fingerprint in the holder's store (never sent anywhere). */
 export function credentialDigest(credential: string): string {
   return toHex(sha256(utf8(issuerSignedJwt(credential))));
 }
 
-/** JWT NumericDate (seconds) of an on-chain time (ms), rounded so validity never grows: up for a start. */
-export function startSeconds(ms: number): number {
-  return Math.ceil(ms / 1000);
+export const DAY_SECONDS = 86_400;
+
+/**
+ * Rule (rounded times): `iat`, `nbf` and `exp` are whole UTC days (a
+ * multiple of 86,400 s), so every copy an issuer makes on one day carries
+ * the same times and none points at its batch. A moment is rounded down:
+ * the start of its day.
+ */
+export function dayStart(ms: number): number {
+  return Math.floor(ms / 1000 / DAY_SECONDS) * DAY_SECONDS;
 }
 
-/** JWT NumericDate (seconds) of an on-chain end time (ms), rounded down so validity never grows. */
-export function endSeconds(ms: number): number {
-  return Math.floor(ms / 1000);
-}
+/** Entries of `_sd` every SD-JWT VC of a type carries (claims plus decoys) unless the issuer asks for more. */
+export const DEFAULT_SD_DIGESTS = 32;
 
 /** JWT claim names a credential uses itself; a subject claim may not take them. */
 export const RESERVED_CLAIM_NAMES: ReadonlySet<string> = new Set([

@@ -11,26 +11,31 @@ import { jwkToPublicKey } from "../../crypto/encoding.js";
 import { isValidDid } from "../../did/syntax.js";
 import { CREDENTIAL_LIMITS, SD_JWT_VC_TYP, VC_BASE_TYPE, VC_CONTEXT_V1, isTypeName, typeOfVct } from "./contract.js";
 import { ES256K, SD_HASH_ALG, decodeJws, isPlainObject, type DecodedJws } from "./jose.js";
+import { readStatusClaim, type StatusReference } from "./status-token.js";
 import type { CredentialFormat, JsonValue } from "./types.js";
 
-/** Members an SD-JWT VC of ours has in clear; everything else is a disclosure (no personal data in clear). */
-const SD_JWT_VC_CLEAR_CLAIMS: ReadonlySet<string> = new Set(["iss", "sub", "iat", "nbf", "exp", "vct", "jti", "cnf", "_sd", "_sd_alg"]);
+/**
+ * Members an SD-JWT VC of ours has in clear; everything else is a
+ * disclosure (no personal data in clear). No `sub` and no `jti`: either
+ * would be the same in every presentation and link them.
+ */
+const SD_JWT_VC_CLEAR_CLAIMS: ReadonlySet<string> = new Set(["iss", "iat", "nbf", "exp", "vct", "cnf", "status", "_sd", "_sd_alg"]);
 /** A sha-256 digest in base64url: 43 characters. */
 const SHA256_B64URL_RE = /^[A-Za-z0-9_-]{43}$/;
 
 export interface ParsedCredential {
   format: CredentialFormat;
-  /** The issuer-signed JWT, as text (what the anchor digest covers) and decoded. */
+  /** The issuer-signed JWT, as text and decoded. */
   issuerJwtText: string;
   issuerJwt: DecodedJws;
   kid: string;
   issuer: string;
-  subject: string;
   types: string[];
   /** JWT NumericDates (seconds). */
   nbf: number;
   exp: number | undefined;
-  jti: unknown;
+  /** Where the copy's status lives. */
+  status: StatusReference;
   /** SD-JWT: the presented disclosures, as sent. */
   disclosures: string[];
   /** SD-JWT: digests the issuer signed (top-level `_sd`). */
@@ -122,14 +127,16 @@ function parseSdJwtVc(text: string): ParseResult {
   };
 }
 
-/** iss, sub, nbf, exp and jti, shared by both formats; a string names the problem. */
-function commonClaims(payload: Record<string, unknown>): Pick<ParsedCredential, "issuer" | "subject" | "nbf" | "exp" | "jti"> | string {
+/** iss, nbf, exp and status, shared by both formats; a string names the problem. */
+function commonClaims(payload: Record<string, unknown>): Pick<ParsedCredential, "issuer" | "nbf" | "exp" | "status"> | string {
   if (!isValidDid(payload.iss)) return "iss must be a did:sid DID";
-  if (!isValidDid(payload.sub)) return "sub must be a did:sid DID";
+  if (payload.sub !== undefined || payload.jti !== undefined) return "sub and jti must not be in clear (they would link every presentation)";
   if (payload.iat !== undefined && !isNumericDate(payload.iat)) return "iat must be a NumericDate";
   if (!isNumericDate(payload.nbf)) return "nbf (validFrom) must be a NumericDate";
   if (payload.exp !== undefined && !(isNumericDate(payload.exp) && payload.exp > payload.nbf)) return "exp (validUntil) must be a NumericDate after nbf";
-  return { issuer: payload.iss, subject: payload.sub, nbf: payload.nbf, exp: payload.exp as number | undefined, jti: payload.jti };
+  const status = readStatusClaim(payload.status);
+  if (typeof status === "string") return status;
+  return { issuer: payload.iss, nbf: payload.nbf, exp: payload.exp as number | undefined, status };
 }
 
 function parseJwtVc(text: string): ParseResult {
@@ -156,10 +163,8 @@ function parseJwtVc(text: string): ParseResult {
   }
   const subjectObject = vc.credentialSubject;
   if (!isPlainObject(subjectObject)) return fail("vc.credentialSubject must be an object");
-  if (subjectObject.id !== undefined && subjectObject.id !== common.subject) return fail("vc.credentialSubject.id differs from sub");
   const subjectClaims: Record<string, JsonValue> = {};
   for (const [name, value] of Object.entries(subjectObject)) {
-    if (name === "id") continue;
     Object.defineProperty(subjectClaims, name, { value: value as JsonValue, enumerable: true, writable: true, configurable: true });
   }
   return {

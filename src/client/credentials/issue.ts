@@ -1,17 +1,10 @@
 /**
- * Issuing KYC credentials off chain, in two formats:
- *
- * - SD-JWT VC (RFC 9901 selective disclosure, `typ: dc+sd-jwt`): every
- *   subject claim is a salted disclosure, so the holder later reveals only
- *   the claims a verifier needs; the credential is bound to a holder key
- *   (`cnf.jwk`) and each presentation proves possession of it.
- * - JWT VC (W3C VC Data Model 1.1, JWT encoding, via did-jwt-vc): all claims
- *   in clear in `credentialSubject`. No selective disclosure and no holder
- *   binding: whoever holds the JWT can show it, and shows all of it.
- *
- * Both are signed ES256K by a key in the issuer's assertionMethod, named by
- * the header `kid`, and both return the fields of the on-chain anchor
- * (id, digest, types, validity). Claim values never reach the chain.
+ * Issuing KYC credentials off chain as batches of one-time copies, in two
+ * formats (SD-JWT VC with selective disclosure and holder binding, or a
+ * W3C VC 1.1 JWT with all claims in clear). Each copy names its status list
+ * entry (`status.status_list`, draft-ietf-oauth-status-list section 6.1);
+ * the issuer makes those entries VALID on chain with one list publish for
+ * the whole batch. Claim values never reach the chain.
  */
 import { SDJwtVcInstance, type SdJwtVcPayload } from "@sd-jwt/sd-jwt-vc";
 import { ES256KSigner } from "did-jwt";
@@ -23,36 +16,32 @@ import { parseDid, parseDidUrlWithFragment } from "../../did/syntax.js";
 import {
   CLAIM_NAME_RE,
   CREDENTIAL_LIMITS,
+  DEFAULT_SD_DIGESTS,
   RESERVED_CLAIM_NAMES,
   SD_JWT_VC_TYP,
   VC_BASE_TYPE,
   VC_CONTEXT_V1,
   SD_JWT_KEYS,
-  credentialDigest,
-  credentialJti,
-  endSeconds,
-  isCredentialId,
+  dayStart,
   isTypeName,
-  newCredentialId,
-  startSeconds,
   vctOfType,
 } from "./contract.js";
 import { invalidInput } from "./errors.js";
 import { ES256K, SD_HASH_ALG, es256kSigner, saltGenerator, sdHasher } from "./jose.js";
-import type { IssueJwtVcInput, IssueSdJwtVcInput, IssuedCredential, JsonValue } from "./types.js";
+import { readStatusClaim, statusClaim } from "./status-token.js";
+import type { IssueCopiesInput, JsonValue } from "./types.js";
 
-/** The checked, normalized common part of both issue inputs. */
+/** The checked, normalized input common to every copy. */
 interface CheckedIssue {
   issuerDid: string;
   issuerKid: string;
   issuerSecretKey: Uint8Array;
-  subjectDid: string;
   type: string;
   claims: Record<string, JsonValue>;
-  credentialId: string;
   iat: number;
   nbf: number;
   exp: number | undefined;
+  sdDigests: number;
 }
 
 const utf8Length = (s: string) => Buffer.byteLength(s, "utf8");
@@ -112,7 +101,7 @@ function checkClaims(claims: unknown): Record<string, JsonValue> {
   return copy;
 }
 
-function checkIssue(input: IssueJwtVcInput): CheckedIssue {
+function checkIssue(input: IssueCopiesInput): CheckedIssue {
   if (typeof input !== "object" || input === null) invalidInput("input", "must be an object");
   const issuerDid = checkDid("issuerDid", input.issuerDid);
   let kidDid: string;
@@ -127,58 +116,82 @@ function checkIssue(input: IssueJwtVcInput): CheckedIssue {
   } catch (err) {
     invalidInput("issuerSecretKey", err instanceof CryptoError ? err.message : "must be a 32-byte secp256k1 secret key");
   }
-  const subjectDid = checkDid("subjectDid", input.subjectDid);
   if (!isTypeName(input.type)) invalidInput("type", "must be a letter then up to 63 of [A-Za-z0-9._-] (e.g. KYCBasic)");
   const claims = checkClaims(input.claims);
-  const validFrom = checkTime("validFrom", input.validFrom);
-  const nbf = startSeconds(validFrom);
+  const iat = dayStart(checkTime("issuedAt", input.issuedAt ?? Date.now()));
+  const nbf = input.validFrom === undefined ? iat : dayStart(checkTime("validFrom", input.validFrom));
   let exp: number | undefined;
   if (input.validUntil !== undefined) {
-    exp = endSeconds(checkTime("validUntil", input.validUntil));
-    if (exp <= nbf) invalidInput("validUntil", "must be at least a second after validFrom");
+    exp = dayStart(checkTime("validUntil", input.validUntil));
+    if (exp <= nbf) invalidInput("validUntil", "must fall on a later UTC day than validFrom (times are rounded to the day)");
   }
-  const credentialId = input.credentialId ?? newCredentialId();
-  if (!isCredentialId(credentialId)) invalidInput("credentialId", "must be 32 lowercase hex characters");
-  const iat = Math.floor(checkTime("issuedAt", input.issuedAt ?? Date.now()) / 1000);
-  return { issuerDid, issuerKid: input.issuerKid, issuerSecretKey: input.issuerSecretKey, subjectDid, type: input.type, claims, credentialId, iat, nbf, exp };
+  const sdDigests = input.sdDigests ?? DEFAULT_SD_DIGESTS;
+  if (!Number.isSafeInteger(sdDigests) || sdDigests < 1 || sdDigests > CREDENTIAL_LIMITS.maxClaims * 2) {
+    invalidInput("sdDigests", `must be an integer in [1, ${CREDENTIAL_LIMITS.maxClaims * 2}]`);
+  }
+  if (input.format === "sd-jwt-vc" && Object.keys(claims).length > sdDigests) {
+    invalidInput("claims", `${Object.keys(claims).length} claims do not fit the type's ${sdDigests} _sd entries (raise sdDigests for every credential of the type)`);
+  }
+  if (!Array.isArray(input.copies) || input.copies.length < 1 || input.copies.length > MAX_COPIES) {
+    invalidInput("copies", `must list 1-${MAX_COPIES} copies`);
+  }
+  return { issuerDid, issuerKid: input.issuerKid, issuerSecretKey: input.issuerSecretKey, type: input.type, claims, iat, nbf, exp, sdDigests };
 }
 
-function issued(format: IssuedCredential["format"], credential: string, c: CheckedIssue): IssuedCredential {
-  return {
-    format,
-    credential,
-    credentialId: c.credentialId,
-    digest: credentialDigest(credential),
-    issuer: c.issuerDid,
-    subject: c.subjectDid,
-    types: [c.type],
-    validFrom: c.nbf * 1000,
-    validUntil: c.exp === undefined ? null : c.exp * 1000,
-  };
+/** Most copies one issuance makes: one-time copies for years of presentations, not a bulk export. */
+export const MAX_COPIES = 1000;
+
+function checkStatus(i: number, status: unknown): { status_list: { idx: number; uri: string } } {
+  const ref = readStatusClaim({ status_list: status });
+  if (typeof ref === "string") invalidInput(`copies[${i}].status`, ref);
+  return statusClaim(ref);
 }
 
 /**
- * Issue an SD-JWT VC: header `{typ: "dc+sd-jwt", alg: "ES256K", kid}`,
- * payload `iss, sub, iat, nbf, exp?, vct, jti, cnf.jwk` in clear and every
- * subject claim as a salted sha-256 disclosure (`_sd`, `_sd_alg`).
- * Returns the compact `jwt~disclosure~...~` and the anchor fields.
+ * Issue one-time copies of one credential, each a separate signed
+ * credential: its own salts, holder key (`cnf.jwk`) and status index, no
+ * `sub` and no `jti`, times rounded to the day, and (SD-JWT VC) `_sd`
+ * padded with decoy digests to the type's fixed length, so two copies share
+ * only issuer-level values (iss, kid, vct, the list URI, the day, the `_sd`
+ * length).
+ *
+ * - SD-JWT VC (RFC 9901, `typ: dc+sd-jwt`): every subject claim is a salted
+ *   disclosure; `iss, iat, nbf, exp?, vct, cnf, status, _sd, _sd_alg` in clear.
+ * - JWT VC (W3C VC 1.1 JWT via did-jwt-vc): all claims in clear in
+ *   `vc.credentialSubject`, no holder binding, the same `status` claim.
  */
-export async function issueSdJwtVc(input: IssueSdJwtVcInput): Promise<IssuedCredential> {
+export async function issueCopies(input: IssueCopiesInput): Promise<string[]> {
   const c = checkIssue(input);
-  try {
-    assertCompressedPublicKey(input.holderPublicKey);
-  } catch (err) {
-    invalidInput("holderPublicKey", err instanceof CryptoError ? err.message : "must be a 33-byte compressed secp256k1 key");
+  const out: string[] = [];
+  for (const [i, copy] of input.copies.entries()) {
+    if (typeof copy !== "object" || copy === null) invalidInput(`copies[${i}]`, "must be an object");
+    const status = checkStatus(i, copy.status);
+    if (input.format === "sd-jwt-vc") {
+      try {
+        assertCompressedPublicKey(copy.holderPublicKey);
+      } catch (err) {
+        invalidInput(`copies[${i}].holderPublicKey`, err instanceof CryptoError ? err.message : "must be a 33-byte compressed secp256k1 key");
+      }
+      out.push(await issueSdJwtCopy(c, copy.holderPublicKey, status));
+    } else if (input.format === "jwt-vc") {
+      if (copy.holderPublicKey !== undefined) invalidInput(`copies[${i}].holderPublicKey`, "a JWT VC has no holder binding");
+      out.push(await issueJwtCopy(c, status));
+    } else {
+      invalidInput("format", "must be sd-jwt-vc or jwt-vc");
+    }
   }
+  return out;
+}
+
+async function issueSdJwtCopy(c: CheckedIssue, holderPublicKey: Uint8Array, status: ReturnType<typeof statusClaim>): Promise<string> {
   const payload: SdJwtVcPayload = {
     iss: c.issuerDid,
-    sub: c.subjectDid,
     iat: c.iat,
     nbf: c.nbf,
     ...(c.exp === undefined ? {} : { exp: c.exp }),
     vct: vctOfType(c.type),
-    jti: credentialJti(c.credentialId),
-    cnf: { jwk: publicKeyToJwk(input.holderPublicKey) },
+    cnf: { jwk: publicKeyToJwk(holderPublicKey) },
+    status,
     ...c.claims,
   };
   const sdJwtVc = new SDJwtVcInstance({
@@ -188,38 +201,29 @@ export async function issueSdJwtVc(input: IssueSdJwtVcInput): Promise<IssuedCred
     hashAlg: SD_HASH_ALG,
     saltGenerator,
   });
-  // Only the subject claims are disclosable; iss, vct, cnf and the times stay in clear (SD-JWT VC section 3.2.2).
-  const frame = { _sd: Object.keys(c.claims) } as Parameters<typeof sdJwtVc.issue>[1];
+  const names = Object.keys(c.claims);
+  // Only the subject claims are disclosable; iss, vct, cnf, status and the times stay in clear (SD-JWT VC section 3.2.2).
+  // Decoys (RFC 9901 section 4.2.5) bring _sd to the type's fixed length; the library sorts _sd, so position tells nothing.
+  const frame = { _sd: names, _sd_decoy: c.sdDigests - names.length } as Parameters<typeof sdJwtVc.issue>[1];
   // typ set here, not left to the library's default, because verification insists on it.
-  const credential = await sdJwtVc.issue(payload, frame, { header: { typ: SD_JWT_VC_TYP, kid: c.issuerKid } });
-  return issued("sd-jwt-vc", credential, c);
+  return sdJwtVc.issue(payload, frame, { header: { typ: SD_JWT_VC_TYP, kid: c.issuerKid } });
 }
 
-/**
- * Issue a W3C VC 1.1 JWT with did-jwt-vc: `vc.@context` the VC 1.1 context,
- * `vc.type` `["VerifiableCredential", type]`, `vc.credentialSubject`
- * `{id: subjectDid, ...claims}`, `sub`, `jti`, `iat`, `nbf`, `exp?`; header
- * `{alg: "ES256K", kid, typ: "JWT"}`. All claims are visible to anyone who
- * sees the JWT: use issueSdJwtVc when the holder should disclose selectively.
- */
-export async function issueJwtVc(input: IssueJwtVcInput): Promise<IssuedCredential> {
-  const c = checkIssue(input);
+async function issueJwtCopy(c: CheckedIssue, status: ReturnType<typeof statusClaim>): Promise<string> {
   const payload: JwtCredentialPayload = {
-    sub: c.subjectDid,
     iat: c.iat,
     nbf: c.nbf,
     ...(c.exp === undefined ? {} : { exp: c.exp }),
-    jti: credentialJti(c.credentialId),
+    status,
     vc: {
       "@context": [VC_CONTEXT_V1],
       type: [VC_BASE_TYPE, c.type],
-      credentialSubject: { id: c.subjectDid, ...c.claims },
+      credentialSubject: { ...c.claims },
     },
   };
-  const credential = await createVerifiableCredentialJwt(
+  return createVerifiableCredentialJwt(
     payload,
     { did: c.issuerDid, signer: ES256KSigner(c.issuerSecretKey), alg: ES256K },
     { header: { alg: ES256K, kid: c.issuerKid } },
   );
-  return issued("jwt-vc", credential, c);
 }

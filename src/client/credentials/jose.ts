@@ -5,14 +5,17 @@
  * the library's, because verification must refuse lenient base64 and bad UTF-8).
  *
  * ES256K signs sha256(ASCII(header "." payload)) and serializes the 64-byte
- * compact r||s signature in base64url; signDigest always gives low-S, and
- * verifyDigest accepts only low-S, so a signature has one valid encoding.
+ * compact r||s signature in base64url. We always sign low-S, but verify
+ * either half: RFC 8812 has no low-S rule, and wallets and issuers that sign
+ * with plain OpenSSL or WebCrypto produce high-S about half the time. (Chain
+ * txs keep their low-S rule: a tx hash must not be malleable; a JOSE
+ * signature is never hashed into an identifier.)
  */
 import { randomBytes } from "node:crypto";
 import { sha256 } from "../../crypto/hash.js";
 import { utf8 } from "../../crypto/bytes.js";
 import { base64urlDecode, base64urlEncode } from "../../crypto/encoding.js";
-import { signDigest, verifyDigest } from "../../crypto/secp256k1.js";
+import { isHighS, signDigest, verifyDigest } from "../../crypto/secp256k1.js";
 
 export const ES256K = "ES256K";
 /** The only `_sd_alg` we issue and accept (the default of RFC 9901). */
@@ -30,15 +33,36 @@ export function es256kSigner(secretKey: Uint8Array): (signingInput: string) => s
   return (signingInput) => es256kSign(signingInput, secretKey);
 }
 
-/** True iff `signature` (base64url) is a valid low-S ES256K signature of `signingInput` by `publicKey`. */
+/** Order of the secp256k1 group (SEC 2, section 2.4.1). */
+const CURVE_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/**
+ * The low-S twin (r, n - s) of a 64-byte r||s signature whose s is high,
+ * or undefined when s is not below n (no valid signature has such an s).
+ */
+export function lowSOf(sig: Uint8Array): Uint8Array | undefined {
+  if (sig.length !== 64 || !isHighS(sig)) return sig;
+  const s = BigInt("0x" + Buffer.from(sig.subarray(32)).toString("hex"));
+  if (s >= CURVE_N) return undefined;
+  const out = new Uint8Array(64);
+  out.set(sig.subarray(0, 32), 0);
+  out.set(Buffer.from((CURVE_N - s).toString(16).padStart(64, "0"), "hex"), 32);
+  return out;
+}
+
+/**
+ * True iff `signature` (base64url r||s) is a valid ES256K signature of
+ * `signingInput` by `publicKey`, with s in either half (RFC 8812): a high-S
+ * signature is checked as its low-S twin, which verifies iff it does.
+ */
 export function es256kVerify(signingInput: string, signature: string, publicKey: Uint8Array): boolean {
-  let sig: Uint8Array;
+  let sig: Uint8Array | undefined;
   try {
-    sig = base64urlDecode(signature);
+    sig = lowSOf(base64urlDecode(signature));
   } catch {
     return false;
   }
-  return verifyDigest(sig, sha256(utf8(signingInput)), publicKey);
+  return sig !== undefined && verifyDigest(sig, sha256(utf8(signingInput)), publicKey);
 }
 
 /** The hasher @sd-jwt calls for disclosure digests and sd_hash; anything but sha-256 is refused. */

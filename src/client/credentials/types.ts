@@ -1,9 +1,9 @@
 /**
- * The shapes the credential SDK shares with its callers and with the chain
- * side: what an issuer gets back, what a verifier is told, and the narrow
- * interfaces through which verification reads the chain (anchors, issuer
- * accreditation, DID documents). Verification depends on these interfaces
- * only, so it runs against a node's RPC, an indexer, or an in-memory fake.
+ * The shapes the credential SDK shares with its callers: what an issuer
+ * gives, what a verifier is told, and the narrow interface through which
+ * verification reads the chain (DID documents, status lists). Verification
+ * depends on that interface only, so it runs against a node, an HTTP cache
+ * of its lists, or an in-memory fake.
  */
 
 /** A JSON value, as a claim carries it. */
@@ -12,33 +12,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /** The two credential formats: SD-JWT VC (selective disclosure) and a W3C VC 1.1 JWT (all or nothing). */
 export type CredentialFormat = "sd-jwt-vc" | "jwt-vc";
 
-/** Status of an anchored credential as the chain records it. */
-export type AnchorStatus = "active" | "suspended" | "revoked";
-
 /** Status of an accredited issuer in the on-chain issuer registry. */
 export type IssuerStatus = "active" | "suspended" | "removed";
-
-/**
- * What the chain holds about one credential (no claim values: DESIGN.md invariant 5).
- * Times are ms since the epoch, as everywhere on chain.
- */
-export interface AnchoredCredential {
-  /** 32 lowercase hex characters. */
-  id: string;
-  issuer: string;
-  subject: string;
-  types: string[];
-  /** sha256 hex of the issuer-signed JWT (see credentialDigest). */
-  digest: string;
-  validFrom: number;
-  validUntil: number | null;
-  /** Height and block time of the block that anchored the credential. */
-  anchoredHeight: number;
-  anchoredTime: number;
-  status: AnchorStatus;
-  /** Height of the last status change, if any. */
-  statusHeight?: number;
-}
 
 /** An entry of the issuer registry as of some height. */
 export interface IssuerAccreditation {
@@ -59,20 +34,28 @@ export interface DidResolutionLike {
   didDocumentMetadata?: { deactivated?: boolean };
 }
 
+/** The latest Status List Token of a list and what the chain recorded about the list. */
+export interface StatusListSnapshot {
+  /** The list URI (the token's `sub`). */
+  uri: string;
+  /** The compact JWS, exactly as published. */
+  token: string;
+  /** The types the issuer was accredited for when it created the list: the chain let indices turn VALID only for these. */
+  types: string[];
+  /** Block time (ms) of the publish that carried this token: the issuer's document version it was checked against. */
+  time: number;
+}
+
 /** How verification reads the chain. Any of these may throw; verification lets such errors through. */
 export interface CredentialVerificationDeps {
   /** W3C DID resolution; `versionTime` is an RFC 3339 date-time (the version in force at that moment). */
   resolveDid(did: string, options?: { versionTime?: string }): Promise<DidResolutionLike>;
-  /** The anchor of a credential, by its 32-hex id. */
-  getAnchor(credentialId: string): Promise<AnchoredCredential | undefined>;
-  /** The issuer's registry entry as of a block height. */
-  issuerAt(issuerDid: string, height: number): Promise<IssuerAccreditation | undefined>;
   /**
-   * The credential's status at a moment (ms). When given, it replaces the
-   * anchor's current status, so a verifier can ask "was it valid then?";
-   * undefined means the credential was not anchored at that moment.
+   * The whole list a credential names (never a single index, so the node
+   * cannot tell which credential is checked); undefined when the chain has no
+   * list at that URI.
    */
-  statusAt?(credentialId: string, timeMs: number): Promise<AnchorStatus | undefined>;
+  statusList(uri: string): Promise<StatusListSnapshot | undefined>;
 }
 
 /** What the verifier expects of this presentation. */
@@ -95,32 +78,29 @@ export interface VerificationExpectation {
 export enum VerdictReason {
   /** Not a credential of ours: bad serialization, header, claims or sizes. */
   MALFORMED = "MALFORMED",
-  /** No `jti` of the form urn:sid:credential:<32 hex>. */
-  MISSING_CREDENTIAL_ID = "MISSING_CREDENTIAL_ID",
-  NOT_ANCHORED = "NOT_ANCHORED",
-  /** The issuer-signed JWT does not hash to the anchored digest. */
-  DIGEST_MISMATCH = "DIGEST_MISMATCH",
-  /** The anchor's issuer, subject, types or validity differ from the credential's. */
-  ANCHOR_MISMATCH = "ANCHOR_MISMATCH",
-  /** The issuer DID did not resolve (or was deactivated) at anchoring time. */
+  /** The issuer DID does not resolve (or is deactivated). */
   ISSUER_DID_UNRESOLVED = "ISSUER_DID_UNRESOLVED",
-  /** The header `kid` is not in the issuer's assertionMethod at anchoring time. */
+  /** The header `kid` is not in the issuer's assertionMethod. */
   KEY_NOT_ASSERTION_METHOD = "KEY_NOT_ASSERTION_METHOD",
   BAD_SIGNATURE = "BAD_SIGNATURE",
-  ISSUER_NOT_ACCREDITED = "ISSUER_NOT_ACCREDITED",
+  /** The chain has no status list at the credential's `status.status_list.uri`. */
+  STATUS_LIST_NOT_FOUND = "STATUS_LIST_NOT_FOUND",
+  /** The status list token is malformed, not the issuer's, for another URI, expired, or badly signed. */
+  STATUS_LIST_INVALID = "STATUS_LIST_INVALID",
+  /** The list's types (the issuer's accreditation when it created the list) do not cover the credential's type. */
   TYPE_NOT_ACCREDITED = "TYPE_NOT_ACCREDITED",
+  /** Status INVALID at the credential's index: revoked by its issuer (final). */
   REVOKED = "REVOKED",
+  /** Status SUSPENDED at the credential's index. */
   SUSPENDED = "SUSPENDED",
+  /** Status UNISSUED at the credential's index: the chain never saw it issued while the issuer was accredited. */
+  NOT_ISSUED = "NOT_ISSUED",
   EXPIRED = "EXPIRED",
   NOT_YET_VALID = "NOT_YET_VALID",
   /** A presented disclosure is not one the issuer signed (tampered, foreign, duplicated or colliding). */
   DISCLOSURE_MISMATCH = "DISCLOSURE_MISMATCH",
   /** Key binding was required and the presentation has none. */
   KEY_BINDING_MISSING = "KEY_BINDING_MISSING",
-  /** The subject DID does not resolve or is deactivated. */
-  SUBJECT_DID_UNRESOLVED = "SUBJECT_DID_UNRESOLVED",
-  /** The credential's `cnf.jwk` is not an authentication or assertionMethod key of the subject DID. */
-  HOLDER_KEY_MISMATCH = "HOLDER_KEY_MISMATCH",
   /** The KB-JWT is malformed or not signed by the `cnf` key. */
   BAD_KEY_BINDING = "BAD_KEY_BINDING",
   AUDIENCE_MISMATCH = "AUDIENCE_MISMATCH",
@@ -130,8 +110,8 @@ export enum VerdictReason {
   SD_HASH_MISMATCH = "SD_HASH_MISMATCH",
 }
 
-/** The credential's standing at `now`: the anchored status, or "expired" past validUntil. */
-export type VerdictStatus = AnchorStatus | "expired";
+/** The copy's status as its list says (or "expired" past `exp`). */
+export type VerdictStatus = "valid" | "revoked" | "suspended" | "unissued" | "expired";
 
 export interface Verdict {
   valid: boolean;
@@ -139,55 +119,45 @@ export interface Verdict {
   reason?: VerdictReason;
   message?: string;
   format: CredentialFormat | null;
-  /** As far as they could be read (null before the credential parsed). */
-  credentialId: string | null;
+  /** As far as they could be read (null before the credential parsed): issuer-level values only. */
   issuer: string | null;
-  subject: string | null;
   types: string[];
+  /** The status list the copy names (issuer-level: shared by every copy in the list). */
+  statusListUri: string | null;
   /** The claims the verifier may rely on: only when valid, otherwise empty. */
   disclosed: Record<string, JsonValue>;
-  /** Null until the anchor was found. */
+  /** Null until the status list was read. */
   status: VerdictStatus | null;
 }
 
-/** Input of issueSdJwtVc; times in ms since the epoch. */
-export interface IssueSdJwtVcInput {
+/** One copy to issue: its status index and, for an SD-JWT VC, its holder key. */
+export interface CopySpec {
+  /** 33-byte compressed key the holder will prove possession of (becomes `cnf.jwk`); SD-JWT VC only. */
+  holderPublicKey?: Uint8Array;
+  /** Where the copy's status lives. */
+  status: { uri: string; idx: number };
+}
+
+/** Input of issueCopies; times in ms since the epoch (rounded to whole UTC days). */
+export interface IssueCopiesInput {
+  format: CredentialFormat;
   issuerDid: string;
   /** Full DID URL of a key in the issuer's assertionMethod, e.g. did:sid:...#key-1. */
   issuerKid: string;
   /** 32-byte secp256k1 secret key of issuerKid. */
   issuerSecretKey: Uint8Array;
-  subjectDid: string;
-  /** 33-byte compressed key the holder will prove possession of (becomes `cnf.jwk`). */
-  holderPublicKey: Uint8Array;
   /** Credential type name, e.g. KYCBasic. */
   type: string;
   claims: Record<string, JsonValue>;
-  validFrom: number;
+  /** Default: issuedAt. Rounded down to its day. */
+  validFrom?: number;
+  /** Rounded down to its day; must be a later day than validFrom. */
   validUntil?: number;
-  /** 32 lowercase hex; a fresh random id when absent. */
-  credentialId?: string;
-  /** Issuance time (`iat`); the clock when absent. */
+  /** Default: the clock. Rounded down to its day. */
   issuedAt?: number;
-}
-
-/** Input of issueJwtVc: the same, without a holder key (a JWT VC has no key binding). */
-export type IssueJwtVcInput = Omit<IssueSdJwtVcInput, "holderPublicKey">;
-
-/** An issued credential and the fields its on-chain anchor carries. */
-export interface IssuedCredential {
-  format: CredentialFormat;
-  /** Compact serialization: `jwt~disclosure~...~` for SD-JWT VC, a JWT for JWT VC. */
-  credential: string;
-  credentialId: string;
-  /** sha256 hex of the issuer-signed JWT: what the anchor stores. */
-  digest: string;
-  issuer: string;
-  subject: string;
-  types: string[];
-  /** As signed: whole seconds, validFrom rounded up and validUntil down, so the anchor and the JWT agree. */
-  validFrom: number;
-  validUntil: number | null;
+  /** SD-JWT VC: entries of `_sd` (claims plus decoys), the same for every credential of the type; default DEFAULT_SD_DIGESTS. */
+  sdDigests?: number;
+  copies: CopySpec[];
 }
 
 /** Input of presentSdJwtVc. */

@@ -5,31 +5,31 @@
  * reason, so the same input always gets the same reason:
  *
  *   1. format                 MALFORMED
- *   2. credential id          MISSING_CREDENTIAL_ID
- *   3. anchor exists          NOT_ANCHORED
- *   4. anchored digest        DIGEST_MISMATCH
- *   5. anchor fields          ANCHOR_MISMATCH
- *   6. issuer key and sig     ISSUER_DID_UNRESOLVED, KEY_NOT_ASSERTION_METHOD, BAD_SIGNATURE
- *   7. accreditation          ISSUER_NOT_ACCREDITED, TYPE_NOT_ACCREDITED
- *   8. status and validity    REVOKED, SUSPENDED, EXPIRED, NOT_YET_VALID
- *   9. disclosures            DISCLOSURE_MISMATCH
- *  10. holder binding         KEY_BINDING_MISSING, SUBJECT_DID_UNRESOLVED, HOLDER_KEY_MISMATCH,
- *                             BAD_KEY_BINDING, AUDIENCE_MISMATCH, NONCE_MISMATCH, SD_HASH_MISMATCH
+ *   2. issuer key and sig     ISSUER_DID_UNRESOLVED, KEY_NOT_ASSERTION_METHOD, BAD_SIGNATURE
+ *   3. status list            STATUS_LIST_NOT_FOUND, STATUS_LIST_INVALID
+ *   4. accreditation          TYPE_NOT_ACCREDITED
+ *   5. status and validity    REVOKED, SUSPENDED, NOT_ISSUED, EXPIRED, NOT_YET_VALID
+ *   6. disclosures            DISCLOSURE_MISMATCH
+ *   7. holder binding         KEY_BINDING_MISSING, BAD_KEY_BINDING, AUDIENCE_MISMATCH,
+ *                             NONCE_MISMATCH, SD_HASH_MISMATCH
  *
- * Both formats take the same path through steps 2-8: the issuer key rules
- * (kid in assertionMethod as of anchoring, ES256K signature) are checked by
- * our own code for both, not delegated per format.
+ * Proof of issuance while accredited: the chain lets a list entry turn
+ * VALID only while the list's issuer is active and accredited for the
+ * list's types (recorded when the list was created), and never lets it go
+ * back to UNISSUED. So a copy whose entry is VALID (or SUSPENDED), in a
+ * list whose types include the copy's type, was issued while accredited;
+ * no per-credential record is needed. ES256K signatures (credential,
+ * list token, KB-JWT) are accepted with high or low S (RFC 8812).
  */
-import { bytesEqual } from "../../crypto/bytes.js";
-import { validateDocument, keyForRelationship, type DidDocument, type Relationship } from "../../did/document.js";
+import { validateDocument, keyForRelationship, type DidDocument } from "../../did/document.js";
 import { parseDidUrlWithFragment } from "../../did/syntax.js";
-import { CREDENTIAL_LIMITS, RESERVED_CLAIM_NAMES, SD_JWT_KEYS, credentialDigest, credentialIdFromJti } from "./contract.js";
+import { CREDENTIAL_LIMITS, DAY_SECONDS, RESERVED_CLAIM_NAMES, SD_JWT_KEYS } from "./contract.js";
 import { invalidInput } from "./errors.js";
 import { parseCredential, type ParsedCredential } from "./format.js";
 import { ES256K, decodeJsonSegment, es256kVerify, sdDigest } from "./jose.js";
+import { StatusValue, getStatus, parseStatusListToken, parseStatusListUri, statusBytesLength, verifyStatusListSignature, type ParsedStatusListToken } from "./status-token.js";
 import {
   VerdictReason,
-  type AnchoredCredential,
   type CredentialVerificationDeps,
   type DidResolutionLike,
   type JsonValue,
@@ -39,8 +39,6 @@ import {
 
 /** KB-JWT media type (RFC 9901 section 4.3). */
 export const KB_JWT_TYP = "kb+jwt";
-/** Relationships whose keys may hold a credential for the subject (brief: authentication or assertionMethod). */
-const HOLDER_RELATIONSHIPS: readonly Relationship[] = ["authentication", "assertionMethod"];
 
 /** A failed check: the reason code and a message for people. */
 class Refusal {
@@ -73,63 +71,123 @@ function usableDocument(did: string, res: DidResolutionLike): DidDocument | stri
   }
 }
 
-function sameTypes(a: readonly string[], b: readonly string[]): boolean {
-  const sa = new Set(a);
-  return sa.size === new Set(b).size && b.every((t) => sa.has(t));
+/** The assertionMethod key `kid` names in a resolved document, or a refusal. */
+function assertionKey(doc: DidDocument | string, did: string, kid: string, when: string): Uint8Array | Refusal {
+  if (typeof doc === "string") return new Refusal(VerdictReason.ISSUER_DID_UNRESOLVED, `issuer ${did} ${when}: ${doc}`);
+  const key = keyForRelationship(doc, "assertionMethod", kid);
+  return key ?? new Refusal(VerdictReason.KEY_NOT_ASSERTION_METHOD, `${kid} is not in the issuer's assertionMethod ${when}`);
 }
 
-/** Step 5: the anchor describes this credential (issuer, subject, types, validity). */
-function checkAnchorFields(c: ParsedCredential, anchor: AnchoredCredential): void {
-  const mismatch = (what: string) => refuse(VerdictReason.ANCHOR_MISMATCH, `the anchor's ${what} differs from the credential's`);
-  if (anchor.issuer !== c.issuer) mismatch("issuer");
-  if (anchor.subject !== c.subject) mismatch("subject");
-  if (!Array.isArray(anchor.types) || !sameTypes(anchor.types, c.types)) mismatch("types");
-  if (anchor.validFrom !== c.nbf * 1000) mismatch("validFrom");
-  if ((anchor.validUntil ?? null) !== (c.exp === undefined ? null : c.exp * 1000)) mismatch("validUntil");
+function checkKidOfIssuer(kid: string, issuer: string, reason: VerdictReason, what: string): void {
+  let kidDid: string;
+  try {
+    kidDid = parseDidUrlWithFragment(kid).did;
+  } catch {
+    refuse(reason, `the ${what} kid is not a DID URL with a fragment`);
+  }
+  if (kidDid !== issuer) refuse(reason, `the ${what} kid is a key of ${kidDid}, not of the issuer ${issuer}`);
 }
 
 /**
- * Step 6. Rule (issuer key): the header kid is a key of the issuer DID in
- * its assertionMethod in the document version in force when the credential
- * was anchored (chain time, not the issuer's own iat, which it could
- * backdate), and the ES256K signature verifies with that key. A key rotated
- * out later does not invalidate what it signed while it was in force.
+ * Step 2. Rule (issuer key): the header kid is a key in the issuer's
+ * assertionMethod and the ES256K signature verifies with it. The current
+ * document is asked first; a key rotated out since is looked up in the
+ * version in force at the end of the copy's issuance day (the copy's `iat`
+ * is rounded down to its day). A stale key cannot make a copy count: only
+ * a VALID entry published by the issuer on chain does (step 5).
  */
-async function checkIssuerSignature(c: ParsedCredential, anchor: AnchoredCredential, deps: CredentialVerificationDeps): Promise<void> {
-  let kidDid: string;
-  try {
-    kidDid = parseDidUrlWithFragment(c.kid).did;
-  } catch {
-    refuse(VerdictReason.KEY_NOT_ASSERTION_METHOD, "the header kid is not a DID URL with a fragment");
+async function checkIssuerSignature(c: ParsedCredential, deps: CredentialVerificationDeps, now: number): Promise<void> {
+  checkKidOfIssuer(c.kid, c.issuer, VerdictReason.KEY_NOT_ASSERTION_METHOD, "credential's");
+  let key = assertionKey(usableDocument(c.issuer, await deps.resolveDid(c.issuer)), c.issuer, c.kid, "now");
+  if (key instanceof Refusal) {
+    const iat = c.issuerJwt.payload.iat;
+    if (typeof iat === "number" && Number.isSafeInteger(iat)) {
+      const versionTime = iso(Math.min((iat + DAY_SECONDS) * 1000 - 1, now));
+      const earlier = assertionKey(usableDocument(c.issuer, await deps.resolveDid(c.issuer, { versionTime })), c.issuer, c.kid, `at ${versionTime}`);
+      if (!(earlier instanceof Refusal)) key = earlier;
+    }
   }
-  if (kidDid !== c.issuer) refuse(VerdictReason.KEY_NOT_ASSERTION_METHOD, `the header kid is a key of ${kidDid}, not of the issuer`);
-  const versionTime = iso(anchor.anchoredTime);
-  const doc = usableDocument(c.issuer, await deps.resolveDid(c.issuer, { versionTime }));
-  if (typeof doc === "string") refuse(VerdictReason.ISSUER_DID_UNRESOLVED, `issuer ${c.issuer} at ${versionTime}: ${doc}`);
-  const key = keyForRelationship(doc, "assertionMethod", c.kid);
-  if (!key) refuse(VerdictReason.KEY_NOT_ASSERTION_METHOD, `${c.kid} is not in the issuer's assertionMethod at ${versionTime}`);
+  if (key instanceof Refusal) throw key;
   if (!es256kVerify(c.issuerJwt.signingInput, c.issuerJwt.signature, key)) {
     refuse(VerdictReason.BAD_SIGNATURE, `the credential's signature does not verify with ${c.kid}`);
   }
 }
 
-/** Step 7. Rule (accreditation): the issuer was active and accredited for every type at the anchoring height. */
-async function checkAccreditation(c: ParsedCredential, anchor: AnchoredCredential, deps: CredentialVerificationDeps): Promise<void> {
-  const entry = await deps.issuerAt(c.issuer, anchor.anchoredHeight);
-  if (!entry || entry.did !== c.issuer) {
-    refuse(VerdictReason.ISSUER_NOT_ACCREDITED, `${c.issuer} was not in the issuer registry at height ${anchor.anchoredHeight}`);
-  }
-  if (entry.status !== "active") {
-    refuse(VerdictReason.ISSUER_NOT_ACCREDITED, `${c.issuer} was ${entry.status} at height ${anchor.anchoredHeight}`);
-  }
-  const missing = c.types.filter((t) => !entry.types.includes(t));
-  if (missing.length > 0) {
-    refuse(VerdictReason.TYPE_NOT_ACCREDITED, `${c.issuer} was not accredited for ${missing.join(", ")} at height ${anchor.anchoredHeight}`);
-  }
+/** The same deps, with each DID resolution asked at most once per verification. */
+function memoizedResolution(deps: CredentialVerificationDeps): CredentialVerificationDeps {
+  const seen = new Map<string, Promise<DidResolutionLike>>();
+  return {
+    statusList: (uri) => deps.statusList(uri),
+    resolveDid: (did, options) => {
+      const key = `${did} ${options?.versionTime ?? ""}`;
+      let p = seen.get(key);
+      if (!p) {
+        p = deps.resolveDid(did, options);
+        seen.set(key, p);
+      }
+      return p;
+    },
+  };
+}
+
+/** Parsed tokens by their text: inflating a list is the costly part, and the result is a pure function of the token. */
+const parsedTokens = new Map<string, ParsedStatusListToken>();
+const PARSED_TOKENS_MAX = 64;
+
+function parseTokenCached(token: string): ParsedStatusListToken | string {
+  const hit = parsedTokens.get(token);
+  if (hit) return hit;
+  const parsed = parseStatusListToken(token);
+  if (typeof parsed === "string") return parsed;
+  if (parsedTokens.size >= PARSED_TOKENS_MAX) parsedTokens.delete(parsedTokens.keys().next().value!);
+  parsedTokens.set(token, parsed);
+  return parsed;
 }
 
 /**
- * Step 9. Rule (RFC 9901 section 7.1): every presented disclosure hashes to
+ * Step 3. Rule (status list): the chain has a list at the copy's URI; its
+ * token is a well-formed Status List Token whose `sub` is that URI, signed
+ * by a key of the copy's issuer (checked against the issuer document in
+ * force when the token was published), not expired, and long enough to
+ * hold the copy's index. The URI names the issuer, so a copy cannot borrow
+ * another issuer's list.
+ */
+async function checkStatusList(c: ParsedCredential, deps: CredentialVerificationDeps, now: number): Promise<{ bytes: Uint8Array; types: string[] }> {
+  const { uri, idx } = c.status;
+  const ref = parseStatusListUri(uri);
+  if (!ref || `did:sid:${ref.issuerId}` !== c.issuer) refuse(VerdictReason.STATUS_LIST_INVALID, `the status list ${uri} is not one of the issuer's`);
+  const snapshot = await deps.statusList(uri);
+  if (!snapshot) refuse(VerdictReason.STATUS_LIST_NOT_FOUND, `the chain has no status list at ${uri}`);
+  const t = parseTokenCached(snapshot.token);
+  if (typeof t === "string") refuse(VerdictReason.STATUS_LIST_INVALID, `the status list token is malformed: ${t}`);
+  if (t.sub !== uri) refuse(VerdictReason.STATUS_LIST_INVALID, "the status list token is for another URI");
+  if (t.exp !== undefined && now >= t.exp * 1000) refuse(VerdictReason.STATUS_LIST_INVALID, `the status list token expired at ${iso(t.exp * 1000)}`);
+  checkKidOfIssuer(t.kid, c.issuer, VerdictReason.STATUS_LIST_INVALID, "status list token's");
+  // The chain checked the token against the issuer's document when it was published: ask the current one first, then that version.
+  let key = keyOfDocument(usableDocument(c.issuer, await deps.resolveDid(c.issuer)), t.kid);
+  if (typeof key === "string" || !verifyStatusListSignature(t, key)) {
+    const versionTime = iso(snapshot.time);
+    key = keyOfDocument(usableDocument(c.issuer, await deps.resolveDid(c.issuer, { versionTime })), t.kid);
+    if (typeof key === "string") refuse(VerdictReason.STATUS_LIST_INVALID, `the status list token's key ${t.kid} at ${versionTime}: ${key}`);
+    if (!verifyStatusListSignature(t, key)) refuse(VerdictReason.STATUS_LIST_INVALID, `the status list token's signature does not verify with ${t.kid}`);
+  }
+  if (statusBytesLength(idx + 1) > t.bytes.length) refuse(VerdictReason.STATUS_LIST_INVALID, `the status list has no index ${idx}`);
+  if (!Array.isArray(snapshot.types)) refuse(VerdictReason.STATUS_LIST_INVALID, "the chain gave no types for the list");
+  return { bytes: t.bytes, types: snapshot.types };
+}
+
+/** The key a list token's kid names: any verification method of the issuer's document (the chain checked it at publish). */
+function keyOfDocument(doc: DidDocument | string, kid: string): Uint8Array | string {
+  if (typeof doc === "string") return doc;
+  for (const rel of ["assertionMethod", "authentication", "capabilityInvocation"] as const) {
+    const key = keyForRelationship(doc, rel, kid);
+    if (key) return key;
+  }
+  return "is not a key of the issuer's document";
+}
+
+/**
+ * Step 6. Rule (RFC 9901 section 7.1): every presented disclosure hashes to
  * a digest in the signed `_sd`, none twice, each is a [salt, name, value]
  * claim disclosure whose name is not already in the payload. Returns the
  * revealed claims.
@@ -174,13 +232,13 @@ function nestedProblem(v: unknown, depth: number): string | undefined {
 }
 
 /**
- * Step 10. Rules (holder binding): the credential's cnf key is an
- * authentication or assertionMethod key of the subject DID today (a holder
- * who rotated the key away can no longer present), the KB-JWT is signed by
- * it, is for this verifier and this nonce, and its sd_hash covers exactly
- * the issuer JWT and the disclosures presented with it.
+ * Step 7. Rules (holder binding): the KB-JWT is signed by the copy's own
+ * key (`cnf.jwk`, a one-time key from the holder's seed, tied to no DID so
+ * that presentations do not link), is for this verifier and this nonce, and
+ * its sd_hash covers exactly the issuer JWT and the disclosures presented
+ * with it.
  */
-async function checkKeyBinding(c: ParsedCredential, expect: VerificationExpectation, deps: CredentialVerificationDeps): Promise<void> {
+async function checkKeyBinding(c: ParsedCredential, expect: VerificationExpectation): Promise<void> {
   const required = expect.requireKeyBinding ?? c.format === "sd-jwt-vc";
   if (c.format === "jwt-vc") {
     if (required) refuse(VerdictReason.KEY_BINDING_MISSING, "key binding is required and a JWT VC carries none");
@@ -192,16 +250,6 @@ async function checkKeyBinding(c: ParsedCredential, expect: VerificationExpectat
     return;
   }
   const holderKey = c.holderKey!;
-  const doc = usableDocument(c.subject, await deps.resolveDid(c.subject));
-  if (typeof doc === "string") refuse(VerdictReason.SUBJECT_DID_UNRESOLVED, `subject ${c.subject}: ${doc}`);
-  const holderListed = HOLDER_RELATIONSHIPS.some((rel) =>
-    (doc[rel] ?? []).some((entry) => {
-      const key = keyForRelationship(doc, rel, typeof entry === "string" ? entry : entry.id);
-      return key !== undefined && bytesEqual(key, holderKey);
-    }),
-  );
-  if (!holderListed) refuse(VerdictReason.HOLDER_KEY_MISMATCH, "cnf.jwk is not an authentication or assertionMethod key of the subject DID");
-
   const { header, payload } = kb.jws;
   if (header.typ !== KB_JWT_TYP || header.alg !== ES256K) refuse(VerdictReason.BAD_KEY_BINDING, `the KB-JWT header must have typ ${KB_JWT_TYP} and alg ${ES256K}`);
   if (!Number.isSafeInteger(payload.iat) || typeof payload.aud !== "string" || typeof payload.nonce !== "string" || typeof payload.sd_hash !== "string") {
@@ -238,53 +286,43 @@ export async function verifyCredentialPresentation(
   if (!Number.isSafeInteger(expect.now) || expect.now < 0) invalidInput("expect.now", "must be a non-negative integer of ms since the epoch");
   if (expect.requireKeyBinding !== undefined && typeof expect.requireKeyBinding !== "boolean") invalidInput("expect.requireKeyBinding", "must be a boolean");
 
-  const verdict: Verdict = { valid: false, format: null, credentialId: null, issuer: null, subject: null, types: [], disclosed: {}, status: null };
+  deps = memoizedResolution(deps);
+  const verdict: Verdict = { valid: false, format: null, issuer: null, types: [], statusListUri: null, disclosed: {}, status: null };
   try {
     // 1. format
     const parsed = parseCredential(presentation);
     if (!parsed.ok) refuse(VerdictReason.MALFORMED, parsed.message);
     const c = parsed.value;
-    Object.assign(verdict, { format: c.format, issuer: c.issuer, subject: c.subject, types: c.types });
+    Object.assign(verdict, { format: c.format, issuer: c.issuer, types: c.types, statusListUri: c.status.uri });
 
-    // 2. credential id
-    const credentialId = credentialIdFromJti(c.jti);
-    if (credentialId === undefined) refuse(VerdictReason.MISSING_CREDENTIAL_ID, "jti must be urn:sid:credential:<32 lowercase hex>");
-    verdict.credentialId = credentialId;
+    // 2. issuer key and signature
+    await checkIssuerSignature(c, deps, expect.now);
 
-    // 3-5. the anchor: exists, same digest, same fields
-    const anchor = await deps.getAnchor(credentialId);
-    if (!anchor || anchor.id !== credentialId) refuse(VerdictReason.NOT_ANCHORED, `credential ${credentialId} is not anchored on chain`);
-    if (credentialDigest(c.issuerJwtText) !== anchor.digest) {
-      refuse(VerdictReason.DIGEST_MISMATCH, "the issuer-signed JWT does not hash to the anchored digest");
-    }
-    checkAnchorFields(c, anchor);
+    // 3. the whole status list (never one index: the node cannot tell which copy is checked)
+    const list = await checkStatusList(c, deps, expect.now);
 
-    // 6-7. issuer key, signature, accreditation
-    await checkIssuerSignature(c, anchor, deps);
-    await checkAccreditation(c, anchor, deps);
+    // 4. accreditation: the list's types are those the issuer was accredited for when the chain let entries turn VALID
+    const missing = c.types.filter((t) => !list.types.includes(t));
+    if (missing.length > 0) refuse(VerdictReason.TYPE_NOT_ACCREDITED, `the status list is for ${list.types.join(", ") || "no types"}, not ${missing.join(", ")}`);
 
-    // 8. status at `now`
-    const status = deps.statusAt ? await deps.statusAt(credentialId, expect.now) : anchor.status;
-    if (status === undefined) refuse(VerdictReason.NOT_ANCHORED, `credential ${credentialId} was not anchored at ${iso(expect.now)}`);
+    // 5. status and validity at `now`
+    const value = getStatus(list.bytes, c.status.idx);
     const validFrom = c.nbf * 1000;
     const validUntil = c.exp === undefined ? null : c.exp * 1000;
-    // JWT rules (RFC 7519 section 4.1.4-5): invalid on or after exp, and before nbf.
-    if (status !== "active" && status !== "suspended" && status !== "revoked") {
-      // The chain side broke its contract: no verdict can be given.
-      invalidInput("anchor status", `unknown status ${JSON.stringify(String(status)).slice(0, 80)}`);
-    }
     const expired = validUntil !== null && expect.now >= validUntil;
-    verdict.status = status === "active" && expired ? "expired" : status;
-    if (status === "revoked") refuse(VerdictReason.REVOKED, `credential ${credentialId} is revoked`);
-    if (status === "suspended") refuse(VerdictReason.SUSPENDED, `credential ${credentialId} is suspended`);
-    if (expired) refuse(VerdictReason.EXPIRED, `credential ${credentialId} expired at ${iso(validUntil)}`);
-    if (expect.now < validFrom) refuse(VerdictReason.NOT_YET_VALID, `credential ${credentialId} is valid from ${iso(validFrom)}`);
+    verdict.status = value === StatusValue.VALID ? (expired ? "expired" : "valid") : value === StatusValue.INVALID ? "revoked" : value === StatusValue.SUSPENDED ? "suspended" : "unissued";
+    if (value === StatusValue.INVALID) refuse(VerdictReason.REVOKED, "the issuer revoked this credential");
+    if (value === StatusValue.SUSPENDED) refuse(VerdictReason.SUSPENDED, "the issuer suspended this credential");
+    if (value === StatusValue.UNISSUED) refuse(VerdictReason.NOT_ISSUED, "the status list says no credential was issued at this index");
+    // JWT rules (RFC 7519 section 4.1.4-5): invalid on or after exp, and before nbf.
+    if (expired) refuse(VerdictReason.EXPIRED, `the credential expired at ${iso(validUntil)}`);
+    if (expect.now < validFrom) refuse(VerdictReason.NOT_YET_VALID, `the credential is valid from ${iso(validFrom)}`);
 
-    // 9. disclosures
+    // 6. disclosures
     const disclosed = c.format === "sd-jwt-vc" ? checkDisclosures(c) : c.subjectClaims;
 
-    // 10. holder binding
-    await checkKeyBinding(c, expect, deps);
+    // 7. holder binding
+    await checkKeyBinding(c, expect);
 
     return { ...verdict, valid: true, disclosed };
   } catch (err) {

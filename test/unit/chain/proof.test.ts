@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import { headerHash } from "../../../src/chain/block.js";
 import { BlockErrorCode } from "../../../src/chain/errors.js";
-import { ProofErrorCode, parseStateProofJson, stateProofToJson } from "../../../src/chain/proof.js";
+import { MAX_PROOF_RECORD_BYTES, ProofErrorCode, parseStateProofJson, stateProofToJson } from "../../../src/chain/proof.js";
 import { verifySmtProof } from "../../../src/chain/smt.js";
 import { decodeDidRecord, didStateKey, encodeDidRecord } from "../../../src/chain/state.js";
 import { didKey } from "../../../src/chain/buckets.js";
@@ -143,7 +143,7 @@ describe("chain/store: state proofs", function () {
       ["zero power", (j) => (j.validators[0].power = 0)],
       ["unpadded base64", (j) => (j.record = j.record.replace(/=+$/, "") + "A")],
       ["record not a string", (j) => (j.record = [1, 2])],
-      ["oversized record", (j) => (j.record = "A".repeat(90_000))],
+      ["oversized record", (j) => (j.record = "A".repeat(Math.ceil((MAX_PROOF_RECORD_BYTES + 3) / 3) * 4))],
       ["smt sibling", (j) => (j.smtProof.siblings = ["00"])],
       ["not an object", (j) => (j.header = [])],
     ];

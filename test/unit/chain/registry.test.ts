@@ -3,22 +3,48 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addVerificationMethod } from "../../../src/did/document.js";
-import { effectiveStatus, issuerMayAttest, issuerPeriodAt, storedStatusAt, type CredentialRecord, type IssuerRecord } from "../../../src/did/kyc.js";
-import { anchorCredentialTx, credentialStatusTx, govApproveTx, govProposeTx, type AnchorParams, type SignerParams } from "../../../src/client/txs.js";
+import { deflateSync } from "node:zlib";
+import { issuerMayAttest, issuerPeriodAt, type IssuerRecord } from "../../../src/did/kyc.js";
+import { govApproveTx, govProposeTx, sealTx, statusListPublishTx, type SignerParams } from "../../../src/client/txs.js";
+import {
+  STATUS_LIST_LIMITS,
+  StatusListErrorCode,
+  StatusValue,
+  buildStatusListPayload,
+  getStatus,
+  newStatusList,
+  parseStatusListToken,
+  setStatus,
+  signStatusListToken,
+  statusListSigningInput,
+  statusListUri,
+  tokenList,
+} from "../../../src/did/status-list.js";
+import { base64urlEncode } from "../../../src/crypto/encoding.js";
+import { malleate } from "../../../src/crypto/secp256k1.js";
 import { checkTx, type CheckedTx, type ExecContext } from "../../../src/chain/execute.js";
-import { genesisHash, genesisRecords, parseGenesis } from "../../../src/chain/genesis.js";
+import { DEFAULT_STATUS_LIST_BASE_URI, genesisHash, genesisRecords, parseGenesis, statusListBaseUriOf } from "../../../src/chain/genesis.js";
 import { GovErrorCode, KycErrorCode, TxErrorCode, DidErrorCode } from "../../../src/chain/errors.js";
 import { PROPOSAL_TTL_BLOCKS } from "../../../src/chain/governance.js";
-import { type GovAction, type ProposalRecord, type TrusteesRecord, credentialStateId, issuerStateId, proposalStateId, TRUSTEES_ID } from "../../../src/chain/state.js";
+import {
+  type GovAction,
+  type ProposalRecord,
+  type StatusListRecord,
+  type TrusteesRecord,
+  issuerStateId,
+  proposalStateId,
+  stateKeyOf,
+  statusListStateId,
+  TRUSTEES_ID,
+} from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { decodeTx, encodeTx, TxType } from "../../../src/chain/tx.js";
+import { MAX_STATUS_LIST_TX_BYTES, MAX_TX_BYTES, TX_VERSION, decodeTx, encodeTx, TxType } from "../../../src/chain/tx.js";
 import { encodeCanonical, decodeCanonical } from "../../../src/chain/codec.js";
 import {
   CHAIN_ID,
   MapView,
   checked,
   createTx,
-  deactivateTx,
   execContext,
   expectChainError,
   fixedKey,
@@ -36,8 +62,6 @@ const T3 = testDid(fixedKey(0x13));
 const ISSUER = testDid(fixedKey(0x21));
 const SUBJECT = testDid(fixedKey(0x31));
 const OTHER = testDid(fixedKey(0x41));
-const ID1 = "0123456789abcdef0123456789abcdef";
-const ID2 = "fedcba9876543210fedcba9876543210";
 const NOW = 1_700_000_000_000;
 
 /** Signs as `d` with its #key-1 at sequence `seq`. */
@@ -45,8 +69,29 @@ function as(d: TestDid, seq: number, vm = d.keyId, secretKey = d.key.secretKey):
   return { chainId: CHAIN_ID, signer: d.did, vm, seq, secretKey };
 }
 
-function anchor(id = ID1, over: Partial<AnchorParams> = {}): AnchorParams {
-  return { id, subject: SUBJECT.did, types: ["KYCBasic"], digest: new Uint8Array(32).fill(7), validFrom: NOW - 1000, validUntil: NOW + 86_400_000, ...over };
+const LIST = "list-1";
+const SIZE = STATUS_LIST_LIMITS.minSize;
+const IAT = Math.floor(NOW / 1000);
+
+interface TokenOptions {
+  listId?: string;
+  iat?: number;
+  kid?: string;
+  secretKey?: Uint8Array;
+  uri?: string;
+}
+
+/** A Status List Token of `packed` for `issuer`'s list, signed with its #key-1 unless told otherwise. */
+function tokenFor(issuer: TestDid, packed: Uint8Array, o: TokenOptions = {}): string {
+  const uri = o.uri ?? statusListUri(DEFAULT_STATUS_LIST_BASE_URI, issuer.did, o.listId ?? LIST);
+  return signStatusListToken(o.kid ?? issuer.keyId, buildStatusListPayload({ issuer: issuer.did, uri, iat: o.iat ?? IAT, packed }), o.secretKey ?? issuer.key.secretKey);
+}
+
+/** The list with the given entries changed. */
+function withEntries(packed: Uint8Array, entries: Array<[number, StatusValue]>): Uint8Array {
+  const out = packed.slice();
+  for (const [i, v] of entries) setStatus(out, i, v);
+  return out;
 }
 
 class Chain {
@@ -73,8 +118,15 @@ class Chain {
   issuer(did = ISSUER.did) {
     return this.view.get(issuerStateId(did)) as IssuerRecord | undefined;
   }
-  credential(id = ID1) {
-    return this.view.get(credentialStateId(id)) as CredentialRecord | undefined;
+  list(issuer = ISSUER.did, listId = LIST) {
+    return this.view.get(statusListStateId(issuer, listId)) as StatusListRecord | undefined;
+  }
+  /** A publish by `by` (default the issuer) of `token`. */
+  publishTx(token: string, by: TestDid = ISSUER, listId = LIST): CheckedTx {
+    return checked(statusListPublishTx(as(by, this.nonce(by)), listId, token));
+  }
+  publish(packed: Uint8Array, o: TokenOptions = {}) {
+    return this.run(this.publishTx(tokenFor(ISSUER, packed, o), ISSUER, o.listId ?? LIST));
   }
   nonce(d: TestDid) {
     return this.view.getDid(d.did)!.nonce;
@@ -195,90 +247,151 @@ describe("registry: governance", () => {
   });
 });
 
-describe("registry: credential anchors and status", () => {
-  it("an accredited issuer anchors a credential: the record holds digest, ids, types, validity and status only", () => {
+describe("registry: status lists (chain rules)", () => {
+  it("an accredited issuer creates a list: every entry UNISSUED; the record keeps the token, the types it was accredited for, the size", () => {
     const chain = setup(1);
-    const c = checked(anchorCredentialTx(as(ISSUER, 1), anchor()));
-    const effect = chain.run(c);
-    expect(effect.credential).to.deep.include({ id: ID1, issuer: ISSUER.did, subject: SUBJECT.did, kind: "anchor" });
-    const rec = chain.credential()!;
-    expect(Object.keys(rec).sort()).to.deep.equal(
-      ["anchoredHeight", "anchoredTime", "digest", "history", "id", "issuer", "kind", "status", "subject", "txHash", "types", "validFrom", "validUntil"].sort(),
-    );
-    expect(rec.status).to.equal("active");
-    expect(chain.nonce(ISSUER)).to.equal(2);
+    const token = tokenFor(ISSUER, newStatusList(SIZE));
+    const effect = chain.run(chain.publishTx(token));
+    const rec = chain.list()!;
+    expect(rec).to.deep.equal({
+      kind: "statuslist",
+      issuer: ISSUER.did,
+      listId: LIST,
+      uri: `${DEFAULT_STATUS_LIST_BASE_URI}/status-lists/${ISSUER.did.slice("did:sid:".length)}/${LIST}`,
+      types: ["KYCBasic", "AgeOver18"],
+      size: SIZE,
+      token,
+      iat: IAT,
+      height: rec.createdHeight,
+      time: rec.time,
+      createdHeight: rec.createdHeight,
+    });
+    expect(effect.statusList).to.deep.equal({ issuer: ISSUER.did, listId: LIST, height: rec.height });
+    // The tree key is separated by kind.
+    expect(hex(stateKeyOf(statusListStateId(ISSUER.did, LIST)))).to.not.equal(hex(stateKeyOf(ISSUER.did)));
   });
 
-  it("refuses anchors by non-issuers, suspended or removed issuers, and for types not accredited", () => {
+  it("a first publish needs an active accredited issuer, a list of 131,072 to 1,048,576 entries, all UNISSUED", () => {
+    const none = setup(1, false);
+    none.fails(none.publishTx(tokenFor(ISSUER, newStatusList(SIZE))), KycErrorCode.ISSUER_NOT_FOUND);
     const chain = setup(1);
-    chain.fails(checked(anchorCredentialTx(as(OTHER, 1), anchor())), KycErrorCode.ISSUER_NOT_FOUND);
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 1), anchor(ID1, { types: ["KYCBasic", "Passport"] }))), KycErrorCode.TYPE_NOT_ACCREDITED);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE - 4))), StatusListErrorCode.BAD_LIST);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(STATUS_LIST_LIMITS.maxSize + 4))), StatusListErrorCode.BAD_LIST);
+    const e = chain.fails(chain.publishTx(tokenFor(ISSUER, withEntries(newStatusList(SIZE), [[77, StatusValue.VALID]]))), StatusListErrorCode.NOT_UNISSUED);
+    expect(e.data?.index).to.equal(77);
     govAct(chain, { kind: "issuer/suspend", did: ISSUER.did });
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 1), anchor())), KycErrorCode.ISSUER_NOT_ACTIVE);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE))), KycErrorCode.ISSUER_NOT_ACTIVE);
     govAct(chain, { kind: "issuer/remove", did: ISSUER.did });
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 1), anchor())), KycErrorCode.ISSUER_NOT_FOUND);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE))), KycErrorCode.ISSUER_NOT_FOUND);
   });
 
-  it("refuses an anchor signed with a key outside the issuer's assertionMethod", () => {
+  it("issue, suspend, reinstate, revoke; revocation is final: INVALID back to VALID (or anything) is refused", () => {
     const chain = setup(1);
-    const k2 = fixedKey(0x22);
-    const doc = addVerificationMethod(ISSUER.doc, k2.publicKey, "auth-only", ["authentication"]);
-    chain.run(updateTx(writeParams(ISSUER, 1, 1), doc));
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 2, `${ISSUER.did}#auth-only`, k2.secretKey), anchor())), TxErrorCode.UNAUTHORIZED);
-    chain.run(checked(anchorCredentialTx(as(ISSUER, 2), anchor())));
+    const l0 = newStatusList(SIZE);
+    chain.publish(l0);
+    const l1 = withEntries(l0, [[10, StatusValue.VALID], [11, StatusValue.VALID], [SIZE - 1, StatusValue.VALID]]);
+    chain.publish(l1, { iat: IAT + 1 });
+    const l2 = withEntries(l1, [[10, StatusValue.SUSPENDED], [11, StatusValue.INVALID]]);
+    chain.publish(l2, { iat: IAT + 2 });
+    const l3 = withEntries(l2, [[10, StatusValue.VALID]]);
+    chain.publish(l3, { iat: IAT + 3 });
+    expect(getStatus(tokenList(parseStatusListToken(chain.list()!.token)), 10)).to.equal(StatusValue.VALID);
+    expect(getStatus(tokenList(parseStatusListToken(chain.list()!.token)), 11)).to.equal(StatusValue.INVALID);
+    for (const to of [StatusValue.VALID, StatusValue.SUSPENDED, StatusValue.UNISSUED]) {
+      const e = chain.fails(chain.publishTx(tokenFor(ISSUER, withEntries(l3, [[11, to]]), { iat: IAT + 4 })), StatusListErrorCode.REVOCATION_FINAL);
+      expect(e.data).to.include({ index: 11, from: StatusValue.INVALID, to });
+    }
+    // An older token (republished) would undo the revocation: refused as stale, and as a transition.
+    chain.fails(chain.publishTx(tokenFor(ISSUER, l1, { iat: IAT + 1 })), StatusListErrorCode.STALE_TOKEN);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, l1, { iat: IAT + 9 })), StatusListErrorCode.REVOCATION_FINAL);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, withEntries(l3, [[10, StatusValue.UNISSUED]]), { iat: IAT + 4 })), StatusListErrorCode.BACK_TO_UNISSUED);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, withEntries(l3, [[12, StatusValue.SUSPENDED]]), { iat: IAT + 4 })), StatusListErrorCode.BAD_TRANSITION);
+    expect(chain.list()!.createdHeight).to.be.below(chain.list()!.height);
   });
 
-  it("refuses unknown or deactivated subjects, duplicate ids and already-expired credentials", () => {
+  it("the size never changes", () => {
     const chain = setup(1);
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 1), anchor(ID1, { subject: testDid(fixedKey(0x66)).did }))), DidErrorCode.NOT_FOUND);
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 1), anchor(ID1, { validFrom: NOW - 10_000, validUntil: NOW - 5000 }))), KycErrorCode.BAD_VALIDITY);
-    chain.run(checked(anchorCredentialTx(as(ISSUER, 1), anchor())));
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 2), anchor())), KycErrorCode.CREDENTIAL_EXISTS);
-    chain.run(deactivateTx(writeParams(SUBJECT, 1, 1)));
-    chain.fails(checked(anchorCredentialTx(as(ISSUER, 2), anchor(ID2))), DidErrorCode.DEACTIVATED);
+    chain.publish(newStatusList(SIZE));
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE * 2))), StatusListErrorCode.SIZE_CHANGED);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE - 4))), StatusListErrorCode.SIZE_CHANGED);
   });
 
-  it("status: suspend and reinstate by the issuer only; revocation is final; history answers status at a height or time", () => {
-    const chain = setup(1);
-    chain.run(checked(anchorCredentialTx(as(ISSUER, 1), anchor())));
-    const anchoredAt = { height: chain.height - 1, time: chain.time - 1000 };
-    chain.fails(checked(credentialStatusTx(as(OTHER, 1), ID1, "revoked")), KycErrorCode.NOT_CREDENTIAL_ISSUER);
-    chain.fails(checked(credentialStatusTx(as(ISSUER, 2), ID2, "revoked")), KycErrorCode.CREDENTIAL_NOT_FOUND);
-    chain.fails(checked(credentialStatusTx(as(ISSUER, 2), ID1, "active")), KycErrorCode.BAD_STATUS_CHANGE);
-    chain.run(checked(credentialStatusTx(as(ISSUER, 2), ID1, "suspended")));
-    const suspendedAt = chain.height - 1;
-    chain.run(checked(credentialStatusTx(as(ISSUER, 3), ID1, "active")));
-    chain.run(checked(credentialStatusTx(as(ISSUER, 4), ID1, "revoked")));
-    const revokedAt = chain.height - 1;
-    chain.fails(checked(credentialStatusTx(as(ISSUER, 5), ID1, "active")), KycErrorCode.BAD_STATUS_CHANGE);
-    chain.fails(checked(credentialStatusTx(as(ISSUER, 5), ID1, "suspended")), KycErrorCode.BAD_STATUS_CHANGE);
-    const rec = chain.credential()!;
-    expect(rec.status).to.equal("revoked");
-    expect(storedStatusAt(rec, { height: anchoredAt.height - 1 })).to.equal(undefined);
-    expect(storedStatusAt(rec, { height: anchoredAt.height })).to.equal("active");
-    expect(storedStatusAt(rec, { time: anchoredAt.time })).to.equal("active");
-    expect(storedStatusAt(rec, { height: suspendedAt })).to.equal("suspended");
-    expect(storedStatusAt(rec, { height: revokedAt - 1 })).to.equal("active");
-    expect(storedStatusAt(rec, { height: revokedAt })).to.equal("revoked");
-    expect(effectiveStatus("active", rec, rec.validUntil!)).to.equal("expired");
-    expect(effectiveStatus("active", rec, rec.validFrom - 1)).to.equal("notYetValid");
-    expect(effectiveStatus("suspended", rec, rec.validUntil! + 1)).to.equal("suspended");
+  it("UNISSUED -> VALID is refused once the issuer is suspended, removed, or no longer accredited for the list's types; it may still suspend and revoke", () => {
+    for (const change of ["suspend", "remove", "retype"] as const) {
+      const chain = setup(1);
+      const l0 = withEntries(newStatusList(SIZE), []);
+      chain.publish(l0);
+      const l1 = withEntries(l0, [[1, StatusValue.VALID], [2, StatusValue.VALID]]);
+      chain.publish(l1);
+      if (change === "suspend") govAct(chain, { kind: "issuer/suspend", did: ISSUER.did });
+      if (change === "remove") govAct(chain, { kind: "issuer/remove", did: ISSUER.did });
+      if (change === "retype") {
+        govAct(chain, { kind: "issuer/remove", did: ISSUER.did });
+        govAct(chain, { kind: "issuer/add", did: ISSUER.did, name: "Acme KYC", types: ["KYCBasic"] });
+        expect(chain.issuer()?.status).to.equal("active");
+      }
+      const e = chain.fails(chain.publishTx(tokenFor(ISSUER, withEntries(l1, [[3, StatusValue.VALID]]))), StatusListErrorCode.ISSUE_NOT_ALLOWED);
+      expect(e.data?.index, change).to.equal(3);
+      chain.publish(withEntries(l1, [[1, StatusValue.SUSPENDED], [2, StatusValue.INVALID], [4, StatusValue.INVALID]]));
+      if (change !== "suspend") chain.publish(withEntries(l1, [[1, StatusValue.VALID], [2, StatusValue.INVALID], [4, StatusValue.INVALID]]));
+    }
   });
 
-  it("a suspended issuer may still revoke but not reinstate", () => {
+  it("a token signed by another key, naming a key outside assertionMethod, or published by another signer is refused", () => {
     const chain = setup(1);
-    chain.run(checked(anchorCredentialTx(as(ISSUER, 1), anchor())));
-    chain.run(checked(anchorCredentialTx(as(ISSUER, 2), anchor(ID2))));
-    chain.run(checked(credentialStatusTx(as(ISSUER, 3), ID2, "suspended")));
-    govAct(chain, { kind: "issuer/suspend", did: ISSUER.did });
-    chain.fails(checked(credentialStatusTx(as(ISSUER, 4), ID2, "active")), KycErrorCode.ISSUER_NOT_ACTIVE);
-    chain.run(checked(credentialStatusTx(as(ISSUER, 4), ID1, "revoked")));
-    expect(chain.credential()!.status).to.equal("revoked");
+    chain.publish(newStatusList(SIZE));
+    const next = withEntries(newStatusList(SIZE), [[5, StatusValue.VALID]]);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, next, { secretKey: OTHER.key.secretKey })), StatusListErrorCode.BAD_SIGNATURE);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, next, { kid: `${ISSUER.did}#key-9` })), StatusListErrorCode.WRONG_KEY);
+    // The issuer's token carried by another DID's tx: refused before state (the kid names another DID).
+    expectChainError(() => decodeTx(statusListPublishTx(as(OTHER, 1), LIST, tokenFor(ISSUER, next)).encoded, CHAIN_ID), StatusListErrorCode.WRONG_KEY);
+    // A key rotated out of the issuer's document no longer signs its lists.
+    const withKey2 = addVerificationMethod(chain.view.getDid(ISSUER.did)!.document, OTHER.key.publicKey, "key-2", ["assertionMethod"]);
+    chain.run(updateTx(writeParams(ISSUER, 1, chain.nonce(ISSUER)), withKey2));
+    chain.publish(next, { kid: `${ISSUER.did}#key-2`, secretKey: OTHER.key.secretKey });
+    expect(getStatus(tokenList(parseStatusListToken(chain.list()!.token)), 5)).to.equal(StatusValue.VALID);
+  });
+
+  it("accepts a token whose JOSE signature is high-S (the tx signature stays low-S)", () => {
+    const chain = setup(1);
+    const token = tokenFor(ISSUER, newStatusList(SIZE));
+    const [h, p, sig] = token.split(".");
+    const high = `${h}.${p}.${base64urlEncode(malleate(Buffer.from(sig!, "base64url")))}`;
+    chain.run(chain.publishTx(high));
+    expect(chain.list()!.token).to.equal(high);
+  });
+
+  it("the token's sub must be the list URI under the genesis statusListBaseUri", () => {
+    const chain = setup(1);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE), { uri: "https://elsewhere.example/status-lists/x/list-1" })), StatusListErrorCode.WRONG_SUBJECT);
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE), { listId: "list-2" }), ISSUER, LIST), StatusListErrorCode.WRONG_SUBJECT);
+    const base = "https://kyc.example.org/sid";
+    const g = parseGenesis({ chainId: CHAIN_ID, genesisTime: new Date(NOW).toISOString(), validators: [{ name: "v", publicKey: hex(fixedKey(1).publicKey), power: 1 }], statusListBaseUri: base });
+    chain.view.put(...genesisRecords(g).filter((r) => (r as { kind: string }).kind === "chainparams"));
+    chain.fails(chain.publishTx(tokenFor(ISSUER, newStatusList(SIZE))), StatusListErrorCode.WRONG_SUBJECT);
+    chain.publish(newStatusList(SIZE), { uri: statusListUri(base, ISSUER.did, LIST) });
+    expect(chain.list()!.uri).to.equal(`${base}/status-lists/${ISSUER.did.slice(8)}/${LIST}`);
+  });
+
+  it("a zip bomb in lst is refused with STATUSLIST_BAD_LIST; malformed tokens with their typed errors at decode", () => {
+    const chain = setup(1);
+    const payload = buildStatusListPayload({ issuer: ISSUER.did, uri: statusListUri(DEFAULT_STATUS_LIST_BASE_URI, ISSUER.did, LIST), iat: IAT, packed: new Uint8Array(4) });
+    payload.status_list.lst = base64urlEncode(deflateSync(new Uint8Array(32 * 1024 * 1024).fill(0xff)));
+    const bomb = signStatusListToken(ISSUER.keyId, payload, ISSUER.key.secretKey);
+    const e = chain.fails(chain.publishTx(bomb), StatusListErrorCode.BAD_LIST);
+    expect(e.message).to.match(/more than 262144 bytes/);
+    const input = statusListSigningInput(ISSUER.keyId, payload);
+    const bad: Array<[string, string]> = [
+      ["not.a.jws.at-all", StatusListErrorCode.MALFORMED_TOKEN],
+      [`${input}`, StatusListErrorCode.MALFORMED_TOKEN],
+      [`${base64urlEncode(Buffer.from(JSON.stringify({ alg: "none", typ: "statuslist+jwt", kid: ISSUER.keyId })))}.${input.split(".")[1]}.${base64urlEncode(new Uint8Array(64))}`, StatusListErrorCode.BAD_HEADER],
+    ];
+    for (const [token, code] of bad) expectChainError(() => decodeTx(statusListPublishTx(as(ISSUER, 1), LIST, token).encoded, CHAIN_ID), code);
   });
 });
 
 describe("registry: tx schema (no place for personal data)", () => {
-  const signed = anchorCredentialTx(as(ISSUER, 1), anchor());
+  const signed = statusListPublishTx(as(ISSUER, 1), LIST, tokenFor(ISSUER, newStatusList(SIZE)));
 
   function reencodeWithPayload(mutate: (p: Record<string, unknown>) => void): Uint8Array {
     const raw = decodeCanonical(signed.encoded) as Record<string, unknown>;
@@ -287,30 +400,41 @@ describe("registry: tx schema (no place for personal data)", () => {
     return encodeCanonical({ ...raw, payload } as never);
   }
 
-  it("decodes a well-formed anchor", () => {
+  it("the tx types are DID operations, governance and status list publishes: none is per holder or per credential", () => {
+    expect(Object.values(TxType).sort()).to.deep.equal(["did/create", "did/deactivate", "did/update", "gov/approve", "gov/propose", "statuslist/publish"]);
+  });
+
+  it("decodes a well-formed publish; its payload is exactly {listId, token}", () => {
     const tx = decodeTx(signed.encoded, CHAIN_ID);
-    expect(tx.type).to.equal(TxType.CredentialAnchor);
+    expect(tx.type).to.equal(TxType.StatusListPublish);
+    expect(Object.keys(tx.payload).sort()).to.deep.equal(["listId", "token"]);
     expect(encodeTx(tx)).to.deep.equal(signed.encoded);
   });
 
-  it("refuses extra fields, such as a claim value, and malformed ids, types, digests and times", () => {
+  it("refuses extra fields, such as a subject or a credential id, and malformed list ids", () => {
     const cases: Array<[string, (p: Record<string, unknown>) => void]> = [
-      ["extra field", (p) => (p.name = "Alice Example")],
-      ["id with data", (p) => (p.id = "alice-example-1990-01-01")],
-      ["uppercase id", (p) => (p.id = ID1.toUpperCase())],
-      ["type with spaces", (p) => (p.types = ["born 1990"])],
-      ["no types", (p) => (p.types = [])],
-      ["repeated type", (p) => (p.types = ["KYCBasic", "KYCBasic"])],
-      ["short digest", (p) => (p.digest = new Uint8Array(31))],
-      ["digest as text", (p) => (p.digest = "Alice")],
-      ["validUntil before validFrom", (p) => (p.validUntil = (p.validFrom as number) - 1)],
-      ["time out of range", (p) => (p.validFrom = 19_900_101)],
-      ["missing field", (p) => delete p.validUntil],
+      ["subject", (p) => (p.subject = SUBJECT.did)],
+      ["credential id", (p) => (p.id = "0123456789abcdef0123456789abcdef")],
+      ["list id with spaces", (p) => (p.listId = "Alice Example")],
+      ["list id too long", (p) => (p.listId = "a".repeat(65))],
+      ["token not a string", (p) => (p.token = 7)],
+      ["missing token", (p) => delete p.token],
     ];
     for (const [what, mutate] of cases) {
-      expectChainError(() => decodeTx(reencodeWithPayload(mutate), CHAIN_ID), TxErrorCode.BAD_FIELD);
-      void what;
+      let code: string | undefined;
+      try {
+        decodeTx(reencodeWithPayload(mutate), CHAIN_ID);
+      } catch (e) {
+        code = (e as { code?: string }).code;
+      }
+      expect(code, what).to.be.oneOf([TxErrorCode.BAD_FIELD, StatusListErrorCode.MALFORMED_TOKEN]);
     }
+  });
+
+  it("a publish may be up to MAX_STATUS_LIST_TX_BYTES; other txs stay within MAX_TX_BYTES", () => {
+    const big = sealTx({ v: TX_VERSION, type: TxType.GovPropose, chainId: CHAIN_ID, signer: T1.did, vm: T1.keyId, seq: 0, payload: { action: { kind: "issuer/add", did: ISSUER.did, name: "x".repeat(MAX_TX_BYTES), types: ["KYCBasic"] } } } as never, T1.key.secretKey);
+    expectChainError(() => decodeTx(big.encoded, CHAIN_ID), TxErrorCode.TOO_LARGE);
+    expectChainError(() => decodeTx(new Uint8Array(MAX_STATUS_LIST_TX_BYTES + 1), CHAIN_ID), TxErrorCode.TOO_LARGE);
   });
 
   it("refuses malformed governance actions", () => {
@@ -352,6 +476,19 @@ describe("registry: genesis", () => {
     expect(genesisRecords(withTrustees).map((r) => (r as { kind: string }).kind)).to.deep.equal(["validators", "trustees"]);
   });
 
+  it("statusListBaseUri: absent means the default (and the hash of an older file is unchanged); given, it is state at height 0", () => {
+    const plain = parseGenesis(base);
+    expect(statusListBaseUriOf(plain)).to.equal(DEFAULT_STATUS_LIST_BASE_URI);
+    expect("statusListBaseUri" in plain).to.equal(false);
+    const withBase = parseGenesis({ ...base, statusListBaseUri: "https://kyc.example.org" });
+    expect(statusListBaseUriOf(withBase)).to.equal("https://kyc.example.org");
+    expect(hex(genesisHash(withBase))).to.not.equal(hex(genesisHash(plain)));
+    expect(genesisRecords(withBase).map((r) => (r as { kind: string }).kind)).to.deep.equal(["validators", "chainparams"]);
+    for (const bad of ["ftp://x.example", "https://x.example/", "https://x.example?q=1", "not a url", 7]) {
+      expect(() => parseGenesis({ ...base, statusListBaseUri: bad }), String(bad)).to.throw(/statusListBaseUri/);
+    }
+  });
+
   it("refuses malformed trustees and issuers", () => {
     const bad: unknown[] = [
       { ...base, trustees: { members: [T1.did], threshold: 2 } },
@@ -370,7 +507,7 @@ describe("registry: through the store", () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "sid-registry-"))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("genesis records are state at height 0; anchors are indexed by subject and issuer; a replica replays to the same roots", async () => {
+  it("genesis records are state at height 0; status lists are listed by issuer; a replica replays to the same roots", async () => {
     const g = parseGenesis({
       chainId: CHAIN_ID,
       genesisTime: new Date(NOW).toISOString(),
@@ -391,17 +528,19 @@ describe("registry: through the store", () => {
       const { mempool, engine } = await poolAndEngine(store, 100);
       for (const d of [ISSUER, SUBJECT, OTHER]) await mempool.add(createTx(d).encoded);
       await engine.produceBlock();
-      const far = Date.now() + 10 * 86_400_000;
-      await mempool.add(anchorCredentialTx(as(ISSUER, 1), anchor(ID1, { validUntil: far })).encoded);
-      await mempool.add(anchorCredentialTx(as(ISSUER, 2), anchor(ID2, { validUntil: far, subject: OTHER.did })).encoded);
-      await mempool.add(credentialStatusTx(as(ISSUER, 3), ID1, "suspended").encoded);
+      await mempool.add(statusListPublishTx(as(ISSUER, 1), "a", tokenFor(ISSUER, newStatusList(SIZE), { listId: "a" })).encoded);
+      await mempool.add(statusListPublishTx(as(ISSUER, 2), "b", tokenFor(ISSUER, newStatusList(SIZE), { listId: "b" })).encoded);
+      await engine.produceBlock();
+      const issued = withEntries(newStatusList(SIZE), [[9, StatusValue.VALID]]);
+      await mempool.add(statusListPublishTx(as(ISSUER, 3), "a", tokenFor(ISSUER, issued, { listId: "a", iat: IAT + 1 })).encoded);
       await engine.produceBlock();
 
-      expect((await store.listCredentials("subject", SUBJECT.did, { limit: 10 })).map((c) => c.id)).to.deep.equal([ID1]);
-      expect((await store.listCredentials("issuer", ISSUER.did, { limit: 10 })).map((c) => c.id)).to.deep.equal([ID1, ID2]);
-      expect((await store.listCredentials("issuer", ISSUER.did, { after: ID1, limit: 10 })).map((c) => c.id)).to.deep.equal([ID2]);
-      expect((await store.listCredentials("issuer", OTHER.did, { limit: 10 })).length).to.equal(0);
-      expect(((await store.getRecord(credentialStateId(ID1))) as CredentialRecord).status).to.equal("suspended");
+      expect((await store.listStatusLists(ISSUER.did, { limit: 10 })).map((l) => l.listId)).to.deep.equal(["a", "b"]);
+      expect((await store.listStatusLists(ISSUER.did, { after: "a", limit: 10 })).map((l) => l.listId)).to.deep.equal(["b"]);
+      expect((await store.listStatusLists(OTHER.did, { limit: 10 })).length).to.equal(0);
+      const a = (await store.getRecord(statusListStateId(ISSUER.did, "a"))) as StatusListRecord;
+      expect(getStatus(tokenList(parseStatusListToken(a.token)), 9)).to.equal(StatusValue.VALID);
+      expect(a.createdHeight).to.be.below(a.height);
       expect((await store.listRecords("issuer", { limit: 10 })).length).to.equal(1);
 
       await replayInto(store, replica);

@@ -4,6 +4,7 @@ import { decode as cborgDecode, encode as cborgEncode } from "cborg";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "../../../src/chain/codec.js";
 import { ChainError, DidErrorCode, TxErrorCode } from "../../../src/chain/errors.js";
 import {
+  MAX_ANY_TX_BYTES,
   MAX_TX_BYTES,
   TX_VERSION,
   TxType,
@@ -16,7 +17,8 @@ import {
   txTargetDid,
   txToJson,
 } from "../../../src/chain/tx.js";
-import { anchorCredentialTx, createDidTx, credentialStatusTx, deactivateDidTx, govApproveTx, govProposeTx, sealTx, updateDidTx } from "../../../src/client/txs.js";
+import { buildStatusListPayload, newStatusList, signStatusListToken, statusListUri } from "../../../src/did/status-list.js";
+import { createDidTx, deactivateDidTx, statusListPublishTx, govApproveTx, govProposeTx, sealTx, updateDidTx } from "../../../src/client/txs.js";
 import { malleate, isHighS } from "../../../src/crypto/secp256k1.js";
 import { addVerificationMethod } from "../../../src/did/document.js";
 import { CHAIN_ID, expectChainError, fixedKey, hex, testDid, writeParams } from "../../helpers/fixtures.js";
@@ -93,9 +95,10 @@ describe("chain/tx decodeTx", () => {
   });
 
   describe("size and codec", () => {
-    it("refuses more than MAX_TX_BYTES with TX_TOO_LARGE, before decoding", () => {
-      reject(new Uint8Array(MAX_TX_BYTES + 1), TxErrorCode.TOO_LARGE);
-      // At the limit the size rule passes and the codec rule applies.
+    it("refuses more than MAX_ANY_TX_BYTES with TX_TOO_LARGE, before decoding", () => {
+      reject(new Uint8Array(MAX_ANY_TX_BYTES + 1), TxErrorCode.TOO_LARGE);
+      // At the limit the size rule passes and the codec rule applies; past MAX_TX_BYTES only a status list publish is let through (registry.test).
+      reject(new Uint8Array(MAX_ANY_TX_BYTES), TxErrorCode.DECODE);
       reject(new Uint8Array(MAX_TX_BYTES), TxErrorCode.DECODE);
     });
 
@@ -296,8 +299,11 @@ describe("chain/tx txSigningDigestOfEncoded", () => {
     deactivate: deactivateA,
     "gov/propose": govProposeTx(signer, { kind: "issuer/add", did: B.did, name: "Issuer B", types: ["KYCBasic", "AgeOver18"] }),
     "gov/approve": govApproveTx({ ...signer, seq: 1_000_000 }, "ab".repeat(32), { kind: "issuer/remove", did: B.did }),
-    "credential/anchor": anchorCredentialTx(signer, { id: "0f".repeat(16), subject: B.did, types: ["KYCBasic"], digest: new Uint8Array(32).fill(7), validFrom: 1_700_000_000_000, validUntil: null }),
-    "credential/status": credentialStatusTx({ ...signer, seq: 0 }, "0f".repeat(16), "revoked"),
+    "statuslist/publish": statusListPublishTx(
+      { ...signer, seq: 0 },
+      "list-1",
+      signStatusListToken(A.keyId, buildStatusListPayload({ issuer: A.did, uri: statusListUri("http://127.0.0.1:8660", A.did, "list-1"), iat: 1_800_000_000, packed: newStatusList(131_072) }), A.key.secretKey),
+    ),
   };
   for (const [name, s] of Object.entries(cases)) {
     it(`${name}: equals the digest of the re-encoded unsigned tx`, () => {

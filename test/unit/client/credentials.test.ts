@@ -1,51 +1,55 @@
 /**
- * KYC credentials off chain: issue, present and verify SD-JWT VC and JWT VC
- * against an in-memory chain (DID versions resolved with the real resolution
- * rules, anchors, an issuer registry with history). No node: the lead's
- * integration test runs the same verifier against a real one.
+ * KYC credentials off chain: one-time copies (SD-JWT VC and JWT VC),
+ * presentations and verification against an in-memory chain (DID versions
+ * resolved with the real resolution rules, status lists as signed tokens).
+ * The node-backed flow runs in test/integration/kyc.test.ts.
  */
 import { expect } from "chai";
-import { verifyCredential as didJwtVcVerifyCredential } from "did-jwt-vc";
-import { Resolver } from "did-resolver";
-import { base64urlDecode, base64urlEncode } from "../../../src/crypto/encoding.js";
-import { utf8 } from "../../../src/crypto/bytes.js";
-import { addVerificationMethod, buildInitialDocument, removeVerificationMethod, type DidDocument } from "../../../src/did/document.js";
+import * as bip39 from "bip39";
+import { HDKey } from "@scure/bip32";
+import { createPrivateKey, sign as nodeSign } from "node:crypto";
+import { base64urlDecode, base64urlEncode, publicKeyToJwk } from "../../../src/crypto/encoding.js";
+import { isHighS } from "../../../src/crypto/secp256k1.js";
+import { buildInitialDocument, type DidDocument } from "../../../src/did/document.js";
 import { resolveFromVersions, type VersionInfo } from "../../../src/did/resolution.js";
 import {
   CredentialError,
   CredentialErrorCode,
+  DEFAULT_SD_DIGESTS,
+  HolderKeys,
+  StatusValue,
+  holderKeyPath,
   VerdictReason,
-  credentialDigest,
-  credentialIdFromJti,
-  issueJwtVc,
-  issueSdJwtVc,
-  newCredentialId,
+  buildStatusListToken,
+  issueCopies,
   presentSdJwtVc,
+  setStatus,
+  statusListUri,
+  unissuedList,
   verifyCredentialPresentation,
-  type AnchorStatus,
-  type AnchoredCredential,
   type CredentialVerificationDeps,
-  type IssueSdJwtVcInput,
-  type IssuedCredential,
-  type IssuerAccreditation,
   type JsonValue,
-  type Verdict,
+  type StatusListSnapshot,
   type VerificationExpectation,
 } from "../../../src/client/index.js";
-import { es256kSign, sdDigest } from "../../../src/client/credentials/jose.js";
-import { fixedKey } from "../../helpers/fixtures.js";
+import { decodeJws, decodeJsonSegment, es256kVerify } from "../../../src/client/credentials/jose.js";
+import { TEST_MNEMONIC, fixedKey } from "../../helpers/fixtures.js";
+import type { KeyPair } from "../../../src/crypto/hd.js";
+import { deriveKey } from "../../../src/crypto/hd.js";
 
 const DAY = 86_400_000;
-/** Issuance moment; a whole second so validFrom survives the trip to JWT seconds unchanged. */
-const T0 = 1_750_000_000_000;
+const T0 = Date.UTC(2026, 5, 15, 13, 47, 12);
 const AUDIENCE = "https://verifier.example/kyc";
 const NONCE = "n-0S6_WzA2Mj";
+const BASE = "http://127.0.0.1:8660";
+const SIZE = 131_072;
 
 const issuerKey = fixedKey(0x11);
-const holderKey = fixedKey(0x22);
 const strangerKey = fixedKey(0x33);
-const issuerAuthOnlyKey = fixedKey(0x44);
-const issuerNewKey = fixedKey(0x55);
+const issuerDoc = buildInitialDocument(issuerKey.publicKey);
+const ISSUER = issuerDoc.id;
+const KID = `${ISSUER}#key-1`;
+const LIST_URI = statusListUri(BASE, ISSUER, "kyc-1");
 
 const CLAIMS: Record<string, JsonValue> = {
   given_name: "Annelie",
@@ -54,645 +58,371 @@ const CLAIMS: Record<string, JsonValue> = {
   document_number: "P-CHE-4471902",
   age_over_18: true,
 };
-/** The values a presentation of given_name and age_over_18 must not leak. */
 const HIDDEN_VALUES = ["Vandermeulen-Okafor", "1987-03-14", "P-CHE-4471902"];
 
-/** The chain as verification reads it: DID versions, anchors, and an issuer registry with history. */
+const holder = new HolderKeys(TEST_MNEMONIC);
+
+/** The chain as verification reads it: DID versions and status lists. */
 class FakeChain implements CredentialVerificationDeps {
   readonly versions = new Map<string, VersionInfo[]>();
-  readonly anchors = new Map<string, AnchoredCredential>();
-  /** Per issuer: registry entries from a height on, ascending. */
-  readonly registry = new Map<string, Array<{ fromHeight: number; entry: IssuerAccreditation }>>();
-  readonly resolutions: Array<{ did: string; versionTime?: string }> = [];
-  statusAtOverride: ((id: string, timeMs: number) => Promise<AnchorStatus | undefined>) | undefined;
+  readonly lists = new Map<string, StatusListSnapshot>();
+  readonly listReads: string[] = [];
 
-  addVersion(doc: DidDocument, time: number, deactivated = false): void {
+  addVersion(doc: DidDocument, time: number): void {
     const list = this.versions.get(doc.id) ?? [];
-    list.push({ versionId: list.length + 1, time, deactivated, document: doc });
+    list.push({ versionId: list.length + 1, time, deactivated: false, document: doc });
     this.versions.set(doc.id, list);
   }
 
   async resolveDid(did: string, options?: { versionTime?: string }) {
-    this.resolutions.push({ did, ...(options?.versionTime ? { versionTime: options.versionTime } : {}) });
     return resolveFromVersions(did, this.versions.get(did) ?? [], options ?? {}, Number.MAX_SAFE_INTEGER);
   }
 
-  anchor(c: IssuedCredential, at: { height: number; time: number }, overrides: Partial<AnchoredCredential> = {}): AnchoredCredential {
-    const a: AnchoredCredential = {
-      id: c.credentialId,
-      issuer: c.issuer,
-      subject: c.subject,
-      types: c.types,
-      digest: c.digest,
-      validFrom: c.validFrom,
-      validUntil: c.validUntil,
-      anchoredHeight: at.height,
-      anchoredTime: at.time,
-      status: "active",
-      ...overrides,
-    };
-    this.anchors.set(a.id, a);
-    return a;
+  async statusList(uri: string): Promise<StatusListSnapshot | undefined> {
+    this.listReads.push(uri);
+    return this.lists.get(uri);
   }
 
-  async getAnchor(id: string) {
-    return this.anchors.get(id);
-  }
-
-  setIssuer(fromHeight: number, entry: IssuerAccreditation): void {
-    const list = this.registry.get(entry.did) ?? [];
-    list.push({ fromHeight, entry });
-    this.registry.set(entry.did, list);
-  }
-
-  async issuerAt(did: string, height: number) {
-    let found: IssuerAccreditation | undefined;
-    for (const { fromHeight, entry } of this.registry.get(did) ?? []) if (fromHeight <= height) found = entry;
-    return found;
+  /** Publish `bytes` as the list at `uri`, signed by `key` (the issuer's key-1 by default). */
+  publish(bytes: Uint8Array, opts: { uri?: string; key?: KeyPair; kid?: string; types?: string[]; sub?: string } = {}): void {
+    const uri = opts.uri ?? LIST_URI;
+    const token = buildStatusListToken({ uri: opts.sub ?? uri, kid: opts.kid ?? KID, secretKey: (opts.key ?? issuerKey).secretKey, bytes, iat: Math.floor(T0 / 1000), ttl: 300 });
+    this.lists.set(uri, { uri, token, types: opts.types ?? ["KYCBasic"], time: T0 });
   }
 }
 
-/** statusAt is optional: a chain that offers it is a FakeChain plus this method. */
-function withStatusAt(chain: FakeChain, statusAt: (id: string, timeMs: number) => Promise<AnchorStatus | undefined>): CredentialVerificationDeps {
-  return {
-    resolveDid: (did, o) => chain.resolveDid(did, o),
-    getAnchor: (id) => chain.getAnchor(id),
-    issuerAt: (did, h) => chain.issuerAt(did, h),
-    statusAt,
-  };
-}
-
-interface World {
-  chain: FakeChain;
-  issuerDoc: DidDocument;
-  holderDoc: DidDocument;
-  issuerDid: string;
-  holderDid: string;
-}
-
-/** Issuer and holder DIDs registered a day before T0; issuer accredited for KYCBasic from height 1. */
-function world(): World {
+function newChain(): FakeChain {
   const chain = new FakeChain();
-  const issuerDoc = addVerificationMethod(buildInitialDocument(issuerKey.publicKey), issuerAuthOnlyKey.publicKey, "key-2", ["authentication"]);
-  const holderDoc = buildInitialDocument(holderKey.publicKey);
   chain.addVersion(issuerDoc, T0 - DAY);
-  chain.addVersion(holderDoc, T0 - DAY);
-  chain.setIssuer(1, { did: issuerDoc.id, name: "Example KYC AG", types: ["KYCBasic"], status: "active" });
-  return { chain, issuerDoc, holderDoc, issuerDid: issuerDoc.id, holderDid: holderDoc.id };
+  return chain;
 }
 
-function sdInput(w: World, overrides: Partial<IssueSdJwtVcInput> = {}): IssueSdJwtVcInput {
-  return {
-    issuerDid: w.issuerDid,
-    issuerKid: `${w.issuerDid}#key-1`,
+const expectation = (over: Partial<VerificationExpectation> = {}): VerificationExpectation => ({ audience: AUDIENCE, nonce: NONCE, now: T0 + 1000, ...over });
+
+async function issue(n: number, opts: { claims?: Record<string, JsonValue>; firstIdx?: number; credentialN?: number; validUntil?: number } = {}): Promise<string[]> {
+  return issueCopies({
+    format: "sd-jwt-vc",
+    issuerDid: ISSUER,
+    issuerKid: KID,
     issuerSecretKey: issuerKey.secretKey,
-    subjectDid: w.holderDid,
-    holderPublicKey: holderKey.publicKey,
     type: "KYCBasic",
-    claims: CLAIMS,
-    validFrom: T0,
-    validUntil: T0 + 365 * DAY,
+    claims: opts.claims ?? CLAIMS,
     issuedAt: T0,
-    ...overrides,
-  };
+    validUntil: opts.validUntil ?? T0 + 365 * DAY,
+    copies: Array.from({ length: n }, (_, i) => ({ holderPublicKey: holder.copyKey(opts.credentialN ?? 0, i).publicKey, status: { uri: LIST_URI, idx: (opts.firstIdx ?? 1000) + i * 7919 } })),
+  });
 }
 
-const ANCHOR_AT = { height: 10, time: T0 + 5_000 };
-const NOW = T0 + DAY;
-const EXPECT: VerificationExpectation = { audience: AUDIENCE, nonce: NONCE, now: NOW };
-
-/** Issue the standard credential and anchor it at ANCHOR_AT. */
-async function issuedAndAnchored(w: World, overrides: Partial<IssueSdJwtVcInput> = {}): Promise<IssuedCredential> {
-  const issued = await issueSdJwtVc(sdInput(w, overrides));
-  w.chain.anchor(issued, ANCHOR_AT);
-  return issued;
+/** A list where the given indices are VALID and all others UNISSUED. */
+function listWith(entries: Array<[number, StatusValue]>): Uint8Array {
+  const bytes = unissuedList(SIZE);
+  for (const [i, v] of entries) setStatus(bytes, i, v);
+  return bytes;
 }
 
-function present(credential: string, disclose = ["given_name", "age_over_18"], holderSecretKey = holderKey.secretKey): Promise<string> {
-  return presentSdJwtVc({ credential, disclose, holderSecretKey, audience: AUDIENCE, nonce: NONCE, now: NOW - 60_000 });
+function payloadOf(credential: string): Record<string, unknown> {
+  return decodeJws(credential.split("~")[0]!)!.payload;
 }
 
-function b64json(v: unknown): string {
-  return base64urlEncode(utf8(JSON.stringify(v)));
-}
+const present = (credential: string, copyN = 0, disclose = ["given_name", "age_over_18"], over: { audience?: string; nonce?: string; now?: number } = {}) =>
+  presentSdJwtVc({ credential, disclose, holderSecretKey: holder.copyKey(0, copyN).secretKey, audience: over.audience ?? AUDIENCE, nonce: over.nonce ?? NONCE, now: over.now ?? T0 + 1000 });
 
-function unb64json(segment: string): unknown {
-  return JSON.parse(Buffer.from(base64urlDecode(segment)).toString("utf8"));
-}
-
-/** A KB-JWT signed by `secretKey` over `withoutKb` (`jwt~disclosures~`), made by hand so tests can forge one. */
-function keyBindingJwt(withoutKb: string, secretKey: Uint8Array, aud = AUDIENCE, nonce = NONCE): string {
-  const signingInput = `${b64json({ typ: "kb+jwt", alg: "ES256K" })}.${b64json({ iat: Math.floor(NOW / 1000) - 60, aud, nonce, sd_hash: sdDigest(withoutKb) })}`;
-  return `${signingInput}.${es256kSign(signingInput, secretKey)}`;
-}
-
-/** The issuer JWT of `jwt` with its payload changed and re-signed by `secretKey`. */
-function resign(jwt: string, change: (payload: Record<string, unknown>) => void, secretKey: Uint8Array): string {
+/** Re-sign a compact JWS with node:crypto (OpenSSL, IEEE P1363 r||s, not normalized) until s is high. */
+function resignHighS(jwt: string, key: KeyPair): string {
   const [h, p] = jwt.split(".");
-  const payload = unb64json(p!) as Record<string, unknown>;
-  change(payload);
-  const signingInput = `${h}.${b64json(payload)}`;
-  return `${signingInput}.${es256kSign(signingInput, secretKey)}`;
-}
-
-function parts(presentation: string): { jwt: string; disclosures: string[]; kb: string } {
-  const all = presentation.split("~");
-  return { jwt: all[0]!, disclosures: all.slice(1, -1), kb: all[all.length - 1]! };
-}
-
-function expectRefused(v: Verdict, reason: VerdictReason): void {
-  expect(v.valid, `expected ${reason}, got ${JSON.stringify(v)}`).to.equal(false);
-  expect(v.reason, v.message).to.equal(reason);
-  expect(v.message).to.be.a("string").and.not.equal("");
-  expect(v.disclosed).to.deep.equal({});
-}
-
-function expectValid(v: Verdict): void {
-  expect(v.valid, `expected valid, got ${v.reason}: ${v.message}`).to.equal(true);
-  expect(v.reason).to.equal(undefined);
-}
-
-async function expectCredentialError(p: Promise<unknown>, code: CredentialErrorCode): Promise<CredentialError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(CredentialError);
-    expect((err as CredentialError).code).to.equal(code);
-    return err as CredentialError;
+  const jwk = { ...publicKeyToJwk(key.publicKey), d: base64urlEncode(key.secretKey) };
+  const pk = createPrivateKey({ key: jwk, format: "jwk" });
+  for (let i = 0; i < 200; i++) {
+    const sig = nodeSign("sha256", Buffer.from(`${h}.${p}`), { key: pk, dsaEncoding: "ieee-p1363" });
+    if (isHighS(sig)) return `${h}.${p}.${base64urlEncode(sig)}`;
   }
-  expect.fail(`expected CredentialError ${code}`);
+  throw new Error("no high-S signature in 200 tries");
 }
 
-describe("client/credentials", function () {
-  describe("contract", function () {
-    it("credential ids are 32 lowercase hex and round-trip through the jti URN", function () {
-      const id = newCredentialId();
-      expect(id).to.match(/^[0-9a-f]{32}$/);
-      expect(newCredentialId()).to.not.equal(id);
-      expect(credentialIdFromJti(`urn:sid:credential:${id}`)).to.equal(id);
-      expect(credentialIdFromJti(`urn:sid:credential:${id.toUpperCase()}`)).to.equal(undefined);
-      expect(credentialIdFromJti(`urn:sid:credential:${id}0`)).to.equal(undefined);
-      expect(credentialIdFromJti(id)).to.equal(undefined);
-      expect(credentialIdFromJti(7)).to.equal(undefined);
-    });
-
-    it("the anchored digest is sha256 hex of the issuer-signed JWT only (known answer)", function () {
-      // sha256("abc"), FIPS 180-2 appendix B.1
-      const abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-      expect(credentialDigest("abc")).to.equal(abc);
-      expect(credentialDigest("abc~WyJzIiwibiIsInYiXQ~")).to.equal(abc);
-      expect(credentialDigest("abc~d1~d2~kb.jwt.sig")).to.equal(abc);
-    });
-  });
-
-  describe("SD-JWT VC", function () {
-    it("issues every claim as a salted disclosure under a dc+sd-jwt ES256K header with the issuer kid", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      const { jwt, disclosures, kb } = parts(issued.credential);
-      expect(kb).to.equal("");
-      expect(disclosures).to.have.length(5);
-      const [h, p] = jwt.split(".");
-      expect(unb64json(h!)).to.deep.equal({ typ: "dc+sd-jwt", kid: `${w.issuerDid}#key-1`, alg: "ES256K" });
-      const payload = unb64json(p!) as Record<string, unknown>;
-      expect(payload).to.include({ iss: w.issuerDid, sub: w.holderDid, iat: T0 / 1000, nbf: T0 / 1000, exp: (T0 + 365 * DAY) / 1000 });
-      expect(payload.vct).to.equal("urn:sid:type:KYCBasic");
-      expect(payload.jti).to.equal(`urn:sid:credential:${issued.credentialId}`);
-      expect(payload._sd_alg).to.equal("sha-256");
-      expect((payload.cnf as { jwk: unknown }).jwk).to.deep.equal(w.holderDoc.verificationMethod![0]!.publicKeyJwk);
-      for (const name of Object.keys(CLAIMS)) expect(payload).to.not.have.property(name);
-      const sd = payload._sd as string[];
-      expect(sd).to.have.length(5);
-      expect(disclosures.map(sdDigest).sort()).to.deep.equal([...sd].sort());
-      const decoded = disclosures.map((d) => unb64json(d) as [string, string, JsonValue]);
-      expect(Object.fromEntries(decoded.map(([, n, v]) => [n, v]))).to.deep.equal(CLAIMS);
-      expect(new Set(decoded.map(([salt]) => salt)).size).to.equal(5);
-      expect(issued).to.include({ format: "sd-jwt-vc", issuer: w.issuerDid, subject: w.holderDid, validFrom: T0, validUntil: T0 + 365 * DAY });
-      expect(issued.types).to.deep.equal(["KYCBasic"]);
-      expect(issued.digest).to.equal(credentialDigest(jwt));
-    });
-
-    it("presents two of five claims and the verifier accepts exactly those two", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const presentation = await present(issued.credential);
-      const v = await verifyCredentialPresentation(presentation, w.chain, EXPECT);
-      expectValid(v);
-      expect(v.disclosed).to.deep.equal({ given_name: "Annelie", age_over_18: true });
-      expect(v).to.include({ format: "sd-jwt-vc", credentialId: issued.credentialId, issuer: w.issuerDid, subject: w.holderDid, status: "active" });
-      expect(v.types).to.deep.equal(["KYCBasic"]);
-      // The issuer key was looked up as of anchoring time; the holder's document as of now.
-      expect(w.chain.resolutions).to.deep.include({ did: w.issuerDid, versionTime: new Date(ANCHOR_AT.time).toISOString() });
-      expect(w.chain.resolutions).to.deep.include({ did: w.holderDid });
-    });
-
-    it("the presentation text holds none of the undisclosed claim values, raw or base64url-decoded", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const presentation = await present(issued.credential);
-      const segments = presentation.split(/[~.]/).filter((s) => s !== "");
-      const decoded = segments.map((s) => Buffer.from(base64urlDecode(s)).toString("latin1"));
-      // Control: the disclosed values are there once decoded, so the search does look in the right place.
-      expect(decoded.join("\n")).to.include("Annelie");
-      for (const secret of HIDDEN_VALUES) {
-        expect(presentation).to.not.include(secret);
-        for (const text of decoded) expect(text).to.not.include(secret);
-      }
-      // ... while the full credential does carry them (the check above is not vacuous).
-      const full = issued.credential.split(/[~.]/).filter((s) => s !== "").map((s) => Buffer.from(base64urlDecode(s)).toString("latin1"));
-      for (const secret of HIDDEN_VALUES) expect(full.join("\n")).to.include(secret);
-    });
-
-    it("refuses a tampered disclosure even under a fresh, valid key binding (DISCLOSURE_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const { jwt, disclosures } = parts(await present(issued.credential));
-      const [salt, name] = unb64json(disclosures[0]!) as [string, string, JsonValue];
-      expect(name).to.equal("given_name");
-      const tampered = [b64json([salt, name, "Mallory"]), disclosures[1]!];
-      const withoutKb = `${jwt}~${tampered.join("~")}~`;
-      const v = await verifyCredentialPresentation(withoutKb + keyBindingJwt(withoutKb, holderKey.secretKey), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.DISCLOSURE_MISMATCH);
-    });
-
-    it("refuses a disclosure with the right name and value under another salt (DISCLOSURE_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const { jwt } = parts(issued.credential);
-      const foreign = b64json([base64urlEncode(new Uint8Array(16).fill(9)), "family_name", "Vandermeulen-Okafor"]);
-      const withoutKb = `${jwt}~${foreign}~`;
-      const v = await verifyCredentialPresentation(withoutKb + keyBindingJwt(withoutKb, holderKey.secretKey), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.DISCLOSURE_MISMATCH);
-    });
-
-    it("refuses signed disclosures holding nested SD-JWT keys or nesting too deep (DISCLOSURE_MISMATCH)", async function () {
-      let deep: JsonValue = "bottom";
-      for (let i = 0; i < 20; i++) deep = { inner: deep };
-      for (const value of [{ street: "Hauptstrasse 1", _sd: ["x"] }, deep]) {
-        const w = world();
-        const issued = await issueSdJwtVc(sdInput(w));
-        const disclosure = b64json([base64urlEncode(new Uint8Array(16).fill(7)), "address", value]);
-        // The issuer itself signs the odd disclosure, so only the value check can refuse it.
-        const jwt = resign(parts(issued.credential).jwt, (p) => (p._sd = [...(p._sd as string[]), sdDigest(disclosure)].sort()), issuerKey.secretKey);
-        w.chain.anchor({ ...issued, digest: credentialDigest(jwt) }, ANCHOR_AT);
-        const withoutKb = `${jwt}~${disclosure}~`;
-        const v = await verifyCredentialPresentation(withoutKb + keyBindingJwt(withoutKb, holderKey.secretKey), w.chain, EXPECT);
-        expectRefused(v, VerdictReason.DISCLOSURE_MISMATCH);
-      }
-    });
-
-    it("refuses a key binding signed by a key other than cnf (BAD_KEY_BINDING)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const { jwt, disclosures } = parts(await present(issued.credential));
-      const withoutKb = `${jwt}~${disclosures.join("~")}~`;
-      const v = await verifyCredentialPresentation(withoutKb + keyBindingJwt(withoutKb, strangerKey.secretKey), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.BAD_KEY_BINDING);
-    });
-
-    it("refuses a presentation made for another audience (AUDIENCE_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const presentation = await present(issued.credential);
-      const v = await verifyCredentialPresentation(presentation, w.chain, { ...EXPECT, audience: "https://other-verifier.example" });
-      expectRefused(v, VerdictReason.AUDIENCE_MISMATCH);
-    });
-
-    it("refuses a replayed presentation: same text, the verifier's new nonce (NONCE_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const presentation = await present(issued.credential);
-      expectValid(await verifyCredentialPresentation(presentation, w.chain, EXPECT));
-      const v = await verifyCredentialPresentation(presentation, w.chain, { ...EXPECT, nonce: "a-fresh-nonce" });
-      expectRefused(v, VerdictReason.NONCE_MISMATCH);
-    });
-
-    it("refuses a key binding whose sd_hash does not cover the presented disclosures (SD_HASH_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const { jwt, disclosures, kb } = parts(await present(issued.credential));
-      // Drop a disclosure but keep the holder's KB-JWT: each part alone is genuine.
-      const v = await verifyCredentialPresentation(`${jwt}~${disclosures[0]}~${kb}`, w.chain, EXPECT);
-      expectRefused(v, VerdictReason.SD_HASH_MISMATCH);
-    });
-
-    it("refuses a credential whose cnf key is not a key of the subject DID (HOLDER_KEY_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w, { holderPublicKey: strangerKey.publicKey });
-      const presentation = await present(issued.credential, ["given_name"], strangerKey.secretKey);
-      expectRefused(await verifyCredentialPresentation(presentation, w.chain, EXPECT), VerdictReason.HOLDER_KEY_MISMATCH);
-    });
-
-    it("refuses a presentation once the holder has deactivated the subject DID (SUBJECT_DID_UNRESOLVED)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const presentation = await present(issued.credential);
-      expectValid(await verifyCredentialPresentation(presentation, w.chain, EXPECT));
-      w.chain.addVersion(w.holderDoc, T0 + DAY / 2, true);
-      expectRefused(await verifyCredentialPresentation(presentation, w.chain, EXPECT), VerdictReason.SUBJECT_DID_UNRESOLVED);
-    });
-
-    it("refuses a credential whose issuer DID did not exist when it was anchored (ISSUER_DID_UNRESOLVED)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      w.chain.anchor(issued, { height: 10, time: T0 - 2 * DAY });
-      expectRefused(await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT), VerdictReason.ISSUER_DID_UNRESOLVED);
-    });
-
-    it("requires key binding by default: a bare credential is refused, accepted whole only when binding is waived", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      expectRefused(await verifyCredentialPresentation(issued.credential, w.chain, EXPECT), VerdictReason.KEY_BINDING_MISSING);
-      const v = await verifyCredentialPresentation(issued.credential, w.chain, { now: NOW, requireKeyBinding: false });
-      expectValid(v);
-      expect(v.disclosed).to.deep.equal(CLAIMS);
-    });
-
-    it("refuses a kid that is only an authentication key of the issuer (KEY_NOT_ASSERTION_METHOD)", async function () {
-      const w = world();
-      await issuedAndAnchored(w); // the regular one, so the registry is populated alike
-      const issued = await issuedAndAnchored(w, { issuerKid: `${w.issuerDid}#key-2`, issuerSecretKey: issuerAuthOnlyKey.secretKey });
-      const v = await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.KEY_NOT_ASSERTION_METHOD);
-    });
-
-    it("refuses a signature by another key under the issuer's kid (BAD_SIGNATURE)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w, { issuerSecretKey: strangerKey.secretKey });
-      const v = await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.BAD_SIGNATURE);
-    });
-
-    it("refuses a credential whose issuer JWT does not hash to the anchored digest (DIGEST_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const other = await issueSdJwtVc(sdInput(w, { credentialId: issued.credentialId, claims: { given_name: "Annelie", age_over_18: false } }));
-      // The same id, a different credential: what an issuer would try to swap in after anchoring.
-      const v = await verifyCredentialPresentation(await present(other.credential), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.DIGEST_MISMATCH);
-      expect(v.credentialId).to.equal(issued.credentialId);
-    });
-
-    it("refuses a credential that was never anchored (NOT_ANCHORED)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      const v = await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.NOT_ANCHORED);
-      expect(v.status).to.equal(null);
-    });
-
-    it("refuses an anchor that names another subject (ANCHOR_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      w.chain.anchor(issued, ANCHOR_AT, { subject: w.issuerDid });
-      expectRefused(await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT), VerdictReason.ANCHOR_MISMATCH);
-    });
-
-    it("refuses a jti that is not urn:sid:credential:<32 hex> (MISSING_CREDENTIAL_ID)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      const { jwt, disclosures } = parts(issued.credential);
-      const forged = resign(jwt, (p) => (p.jti = "urn:uuid:1234"), issuerKey.secretKey);
-      const v = await verifyCredentialPresentation(`${forged}~${disclosures.join("~")}~`, w.chain, { now: NOW, requireKeyBinding: false });
-      expectRefused(v, VerdictReason.MISSING_CREDENTIAL_ID);
-    });
-
-    it("refuses revoked and suspended credentials with their status", async function () {
-      for (const status of ["revoked", "suspended"] as const) {
-        const w = world();
-        const issued = await issueSdJwtVc(sdInput(w));
-        w.chain.anchor(issued, ANCHOR_AT, { status, statusHeight: 20 });
-        const v = await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT);
-        expectRefused(v, status === "revoked" ? VerdictReason.REVOKED : VerdictReason.SUSPENDED);
-        expect(v.status).to.equal(status);
-      }
-    });
-
-    it("asks statusAt for the status at `now` when the chain offers it", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const asked: number[] = [];
-      const deps = withStatusAt(w.chain, async (_id, t) => {
-        asked.push(t);
-        return t < T0 + 2 * DAY ? "active" : "revoked";
-      });
-      const presentation = await present(issued.credential);
-      expectValid(await verifyCredentialPresentation(presentation, deps, EXPECT));
-      expectRefused(await verifyCredentialPresentation(presentation, deps, { ...EXPECT, now: T0 + 3 * DAY }), VerdictReason.REVOKED);
-      expect(asked).to.deep.equal([NOW, T0 + 3 * DAY]);
-    });
-
-    it("refuses on and after validUntil (EXPIRED), accepts a millisecond before", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w, { validUntil: T0 + 30 * DAY });
-      const presentation = await present(issued.credential);
-      expectValid(await verifyCredentialPresentation(presentation, w.chain, { ...EXPECT, now: T0 + 30 * DAY - 1 }));
-      const v = await verifyCredentialPresentation(presentation, w.chain, { ...EXPECT, now: T0 + 30 * DAY });
-      expectRefused(v, VerdictReason.EXPIRED);
-      expect(v.status).to.equal("expired");
-    });
-
-    it("refuses before validFrom (NOT_YET_VALID)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w, { validFrom: T0 + 7 * DAY });
-      const presentation = await present(issued.credential);
-      expectRefused(await verifyCredentialPresentation(presentation, w.chain, EXPECT), VerdictReason.NOT_YET_VALID);
-      expectValid(await verifyCredentialPresentation(presentation, w.chain, { ...EXPECT, now: T0 + 7 * DAY }));
-    });
-
-    it("judges accreditation at the anchoring height: a later suspension spares older credentials", async function () {
-      const w = world();
-      w.chain.setIssuer(50, { did: w.issuerDid, name: "Example KYC AG", types: ["KYCBasic"], status: "suspended" });
-      const before = await issueSdJwtVc(sdInput(w));
-      w.chain.anchor(before, { height: 40, time: T0 + 5_000 });
-      const after = await issueSdJwtVc(sdInput(w));
-      w.chain.anchor(after, { height: 60, time: T0 + 9_000 });
-      expectValid(await verifyCredentialPresentation(await present(before.credential), w.chain, EXPECT));
-      expectRefused(await verifyCredentialPresentation(await present(after.credential), w.chain, EXPECT), VerdictReason.ISSUER_NOT_ACCREDITED);
-    });
-
-    it("refuses an issuer that is not in the registry at all (ISSUER_NOT_ACCREDITED)", async function () {
-      const w = world();
-      w.chain.registry.clear();
-      const issued = await issuedAndAnchored(w);
-      expectRefused(await verifyCredentialPresentation(await present(issued.credential), w.chain, EXPECT), VerdictReason.ISSUER_NOT_ACCREDITED);
-    });
-
-    it("refuses a type the issuer is not accredited for (TYPE_NOT_ACCREDITED)", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w, { type: "AgeOver18", claims: { age_over_18: true } });
-      const v = await verifyCredentialPresentation(await present(issued.credential, ["age_over_18"]), w.chain, EXPECT);
-      expectRefused(v, VerdictReason.TYPE_NOT_ACCREDITED);
-      expect(v.types).to.deep.equal(["AgeOver18"]);
-    });
-
-    it("checks the issuer key as of anchoring: a later rotation keeps old credentials, a rotated-out key signs no new ones", async function () {
-      const w = world();
-      const old = await issuedAndAnchored(w);
-      // Day 2: the issuer adds key-3 and removes key-1.
-      const rotated = removeVerificationMethod(addVerificationMethod(w.issuerDoc, issuerNewKey.publicKey, "key-3", ["assertionMethod"]), "#key-1");
-      w.chain.addVersion(rotated, T0 + 2 * DAY);
-      const later = { height: 90, time: T0 + 3 * DAY };
-      const now = T0 + 4 * DAY;
-      expectValid(await verifyCredentialPresentation(await present(old.credential), w.chain, { ...EXPECT, now }));
-
-      const byOldKey = await issueSdJwtVc(sdInput(w));
-      w.chain.anchor(byOldKey, later);
-      expectRefused(await verifyCredentialPresentation(await present(byOldKey.credential), w.chain, { ...EXPECT, now }), VerdictReason.KEY_NOT_ASSERTION_METHOD);
-
-      const byNewKey = await issueSdJwtVc(sdInput(w, { issuerKid: `${w.issuerDid}#key-3`, issuerSecretKey: issuerNewKey.secretKey }));
-      w.chain.anchor(byNewKey, later);
-      expectValid(await verifyCredentialPresentation(await present(byNewKey.credential), w.chain, { ...EXPECT, now }));
-    });
-
-    it("refuses what is not a credential of ours (MALFORMED) without throwing", async function () {
-      const w = world();
-      const issued = await issuedAndAnchored(w);
-      const { jwt, disclosures } = parts(issued.credential);
-      const withClearClaim = resign(jwt, (p) => (p.family_name = "Vandermeulen-Okafor"), issuerKey.secretKey);
-      for (const bad of [
-        "",
-        "not a credential",
-        "a.b.c",
-        `${jwt}~~`,
-        `${withClearClaim}~${disclosures.join("~")}~`,
-        `${jwt}~${disclosures.join("~")}~not-a-jwt`,
-        "x".repeat(70_000),
-        42 as unknown as string,
-      ]) {
-        const v = await verifyCredentialPresentation(bad, w.chain, EXPECT);
-        expectRefused(v, VerdictReason.MALFORMED);
-      }
-    });
-  });
-
-  describe("presentSdJwtVc input", function () {
-    it("names the available claims when asked for one the credential lacks (UNKNOWN_CLAIM)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      const err = await expectCredentialError(present(issued.credential, ["given_name", "nationality"]), CredentialErrorCode.UNKNOWN_CLAIM);
-      expect(err.data).to.deep.equal({ unknown: ["nationality"], available: Object.keys(CLAIMS).sort() });
-      expect(err.message).to.include("nationality").and.include("document_number");
-    });
-
-    it("refuses a holder key that is not the credential's cnf key (HOLDER_KEY_MISMATCH)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      await expectCredentialError(present(issued.credential, ["given_name"], strangerKey.secretKey), CredentialErrorCode.HOLDER_KEY_MISMATCH);
-    });
-
-    it("refuses a presentation as input and a JWT VC (MALFORMED)", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w));
-      await expectCredentialError(present(await present(issued.credential)), CredentialErrorCode.MALFORMED);
-      const { holderPublicKey: _unused, ...jwtInput } = sdInput(w);
-      const jwtVc = await issueJwtVc(jwtInput);
-      await expectCredentialError(present(jwtVc.credential), CredentialErrorCode.MALFORMED);
-    });
-  });
-
-  describe("issue input", function () {
-    it("refuses reserved or malformed claim names, bad types, foreign kids, bad keys and inverted validity (INVALID_INPUT)", async function () {
-      const w = world();
-      const bad: Array<[string, Partial<IssueSdJwtVcInput>]> = [
-        ["reserved claim", { claims: { sub: "x" } }],
-        ["SD-JWT key in a claim name", { claims: { _sd: ["x"] } }],
-        ["SD-JWT key nested in a value", { claims: { address: { _sd: ["x"] } } }],
-        ["undefined value", { claims: { a: undefined as unknown as JsonValue } }],
-        ["non-finite number", { claims: { a: Number.NaN } }],
-        ["type name", { type: "KYC Basic" }],
-        ["kid of another DID", { issuerKid: `${w.holderDid}#key-1` }],
-        ["kid without fragment", { issuerKid: w.issuerDid }],
-        ["issuer DID", { issuerDid: "did:example:123" }],
-        ["holder key", { holderPublicKey: new Uint8Array(33) }],
-        ["validUntil before validFrom", { validUntil: T0 - 1 }],
-        ["credential id", { credentialId: "ABC" }],
-      ];
-      for (const [what, overrides] of bad) {
-        const err = await expectCredentialError(issueSdJwtVc(sdInput(w, overrides)), CredentialErrorCode.INVALID_INPUT);
-        expect(err.message, what).to.be.a("string").and.not.equal("");
-      }
-    });
-
-    it("rounds validity inward to whole seconds and reports the rounded values for the anchor", async function () {
-      const w = world();
-      const issued = await issueSdJwtVc(sdInput(w, { validFrom: T0 + 1, validUntil: T0 + DAY + 999 }));
-      expect(issued.validFrom).to.equal(T0 + 1000);
-      expect(issued.validUntil).to.equal(T0 + DAY);
-      const payload = unb64json(issued.credential.split(".")[1]!) as Record<string, number>;
-      expect(payload.nbf).to.equal((T0 + 1000) / 1000);
-      expect(payload.exp).to.equal((T0 + DAY) / 1000);
-    });
-  });
-
-  describe("JWT VC", function () {
-    async function issuedJwtVc(w: World) {
-      const { holderPublicKey: _unused, ...input } = sdInput(w);
-      const issued = await issueJwtVc(input);
-      w.chain.anchor(issued, ANCHOR_AT);
-      return issued;
+describe("client/credentials: one-time copies", () => {
+  it("issues copies with their own key, index and salts, no sub or jti, fixed _sd length and day-rounded times", async () => {
+    const copies = await issue(5);
+    expect(copies).to.have.length(5);
+    const payloads = copies.map(payloadOf);
+    for (const [i, p] of payloads.entries()) {
+      expect(p).to.not.have.any.keys("sub", "jti");
+      expect(p.iss).to.equal(ISSUER);
+      expect(p.vct).to.equal("urn:sid:type:KYCBasic");
+      expect(p._sd).to.have.length(DEFAULT_SD_DIGESTS);
+      expect((p.iat as number) % 86_400).to.equal(0);
+      expect((p.nbf as number) % 86_400).to.equal(0);
+      expect((p.exp as number) % 86_400).to.equal(0);
+      expect(p.iat).to.equal(Date.UTC(2026, 5, 15) / 1000);
+      expect(p.status).to.deep.equal({ status_list: { idx: 1000 + i * 7919, uri: LIST_URI } });
+      expect((p.cnf as { jwk: unknown }).jwk).to.deep.equal(publicKeyToJwk(holder.copyKey(0, i).publicKey));
+      for (const v of HIDDEN_VALUES.concat(["Annelie"])) expect(copies[i]!.split("~")[0]).to.not.include(v);
     }
-
-    it("issues a VC 1.1 JWT with kid and verifies it: all claims disclosed, no key binding", async function () {
-      const w = world();
-      const issued = await issuedJwtVc(w);
-      expect(issued.credential).to.not.include("~");
-      const [h, p] = issued.credential.split(".");
-      expect(unb64json(h!)).to.include({ alg: "ES256K", kid: `${w.issuerDid}#key-1`, typ: "JWT" });
-      const payload = unb64json(p!) as Record<string, unknown>;
-      expect(payload).to.include({ iss: w.issuerDid, sub: w.holderDid, nbf: T0 / 1000, jti: `urn:sid:credential:${issued.credentialId}` });
-      expect(payload.vc).to.deep.equal({
-        "@context": ["https://www.w3.org/2018/credentials/v1"],
-        type: ["VerifiableCredential", "KYCBasic"],
-        credentialSubject: { id: w.holderDid, ...CLAIMS },
-      });
-      expect(issued.digest).to.equal(credentialDigest(issued.credential));
-
-      const v = await verifyCredentialPresentation(issued.credential, w.chain, { now: NOW });
-      expectValid(v);
-      expect(v.disclosed).to.deep.equal(CLAIMS);
-      expect(v).to.include({ format: "jwt-vc", credentialId: issued.credentialId, issuer: w.issuerDid, subject: w.holderDid, status: "active" });
-      expectRefused(await verifyCredentialPresentation(issued.credential, w.chain, { now: NOW, requireKeyBinding: true }), VerdictReason.KEY_BINDING_MISSING);
-    });
-
-    it("is accepted by did-jwt-vc through a did-resolver over the same DID documents", async function () {
-      const w = world();
-      const issued = await issuedJwtVc(w);
-      const resolver = new Resolver({ sid: async (did) => (await w.chain.resolveDid(did)) as never });
-      const result = await didJwtVcVerifyCredential(issued.credential, resolver, { policies: { now: NOW / 1000 } });
-      expect(result.verified).to.equal(true);
-      expect(result.signer.id).to.equal(`${w.issuerDid}#key-1`);
-      expect(result.verifiableCredential.credentialSubject).to.include({ id: w.holderDid, family_name: "Vandermeulen-Okafor" });
-    });
-
-    it("shares the issuer-key rules: a forged signature and a non-assertion kid are refused", async function () {
-      const w = world();
-      const issued = await issuedJwtVc(w);
-      const forged = resign(issued.credential, () => undefined, strangerKey.secretKey);
-      w.chain.anchor({ ...issued, digest: credentialDigest(forged) }, ANCHOR_AT);
-      expectRefused(await verifyCredentialPresentation(forged, w.chain, { now: NOW }), VerdictReason.BAD_SIGNATURE);
-
-      const { holderPublicKey: _unused, ...input } = sdInput(w, { issuerKid: `${w.issuerDid}#key-2`, issuerSecretKey: issuerAuthOnlyKey.secretKey });
-      const byAuthKey = await issueJwtVc(input);
-      w.chain.anchor(byAuthKey, ANCHOR_AT);
-      expectRefused(await verifyCredentialPresentation(byAuthKey.credential, w.chain, { now: NOW }), VerdictReason.KEY_NOT_ASSERTION_METHOD);
-    });
-
-    it("refuses a JWT VC with a revoked anchor and one never anchored", async function () {
-      const w = world();
-      const issued = await issuedJwtVc(w);
-      w.chain.anchor(issued, ANCHOR_AT, { status: "revoked" });
-      expectRefused(await verifyCredentialPresentation(issued.credential, w.chain, { now: NOW }), VerdictReason.REVOKED);
-      w.chain.anchors.clear();
-      expectRefused(await verifyCredentialPresentation(issued.credential, w.chain, { now: NOW }), VerdictReason.NOT_ANCHORED);
-    });
+    const digests = payloads.flatMap((p) => p._sd as string[]);
+    expect(new Set(digests).size).to.equal(digests.length, "no digest is shared between copies (own salts, own decoys)");
+    expect(new Set(payloads.map((p) => JSON.stringify(p.cnf))).size).to.equal(5);
   });
 
-  describe("verify input", function () {
-    it("throws INVALID_INPUT for a bad expectation rather than judging the credential", async function () {
-      const w = world();
-      await expectCredentialError(verifyCredentialPresentation("x", w.chain, { now: Number.NaN }), CredentialErrorCode.INVALID_INPUT);
-      await expectCredentialError(verifyCredentialPresentation("x", w.chain, { now: 1.5 }), CredentialErrorCode.INVALID_INPUT);
+  it("keeps _sd at the type's length whatever the number of claims, and refuses more claims than it holds", async () => {
+    const few = payloadOf((await issue(1, { claims: { age_over_18: true } }))[0]!);
+    expect(few._sd).to.have.length(DEFAULT_SD_DIGESTS);
+    const many = Object.fromEntries(Array.from({ length: DEFAULT_SD_DIGESTS + 1 }, (_, i) => [`c${i}`, i]));
+    try {
+      await issue(1, { claims: many });
+      expect.fail("issued more claims than _sd holds");
+    } catch (err) {
+      expect(err).to.be.instanceOf(CredentialError);
+      expect((err as CredentialError).code).to.equal(CredentialErrorCode.INVALID_INPUT);
+    }
+  });
+
+  it("refuses a copy without a valid status reference or holder key", async () => {
+    const base = { format: "sd-jwt-vc" as const, issuerDid: ISSUER, issuerKid: KID, issuerSecretKey: issuerKey.secretKey, type: "KYCBasic", claims: CLAIMS };
+    for (const copy of [
+      { holderPublicKey: holder.copyKey(0, 0).publicKey, status: { uri: "https://elsewhere.example/x", idx: 1 } },
+      { holderPublicKey: holder.copyKey(0, 0).publicKey, status: { uri: LIST_URI, idx: -1 } },
+      { holderPublicKey: new Uint8Array(33), status: { uri: LIST_URI, idx: 1 } },
+    ]) {
+      try {
+        await issueCopies({ ...base, copies: [copy] });
+        expect.fail("accepted a bad copy");
+      } catch (err) {
+        expect((err as CredentialError).code).to.equal(CredentialErrorCode.INVALID_INPUT);
+      }
+    }
+  });
+
+  it("derives holder copy keys exactly as BIP32 (@scure/bip32) and BIP39 (bip39) do at m/44'/0'/1'/<n>'/<c>'", () => {
+    const root = HDKey.fromMasterSeed(new Uint8Array(bip39.mnemonicToSeedSync(TEST_MNEMONIC)));
+    for (const [n, c] of [[0, 0], [0, 19], [7, 3], [2_000_000_000, 2_147_483_647]] as const) {
+      const expected = root.derive(holderKeyPath(n, c)).privateKey!;
+      expect(Buffer.from(holder.copyKey(n, c).secretKey).toString("hex")).to.equal(Buffer.from(expected).toString("hex"));
+    }
+    expect(holderKeyPath(3, 4)).to.equal("m/44'/0'/1'/3'/4'");
+  });
+
+  it("derives holder copy keys at m/44'/0'/1'/<n>'/<c>': deterministic, distinct, none a DID key", () => {
+    const again = new HolderKeys(TEST_MNEMONIC);
+    expect(Buffer.from(again.copyKey(3, 4).publicKey)).to.deep.equal(Buffer.from(holder.copyKey(3, 4).publicKey));
+    const keys = new Set<string>();
+    for (let n = 0; n < 3; n++) for (let c = 0; c < 5; c++) keys.add(Buffer.from(holder.copyKey(n, c).publicKey).toString("hex"));
+    expect(keys.size).to.equal(15);
+    for (let i = 0; i < 3; i++) expect(keys.has(Buffer.from(deriveKey(TEST_MNEMONIC, i).publicKey).toString("hex"))).to.equal(false);
+  });
+});
+
+describe("client/credentials: verification against the status list", () => {
+  it("accepts a fresh presentation of a VALID copy and reveals only the chosen claims", async () => {
+    const chain = newChain();
+    const [copy] = await issue(1);
+    chain.publish(listWith([[1000, StatusValue.VALID]]));
+    const p = await present(copy!);
+    for (const v of HIDDEN_VALUES) expect(p).to.not.include(v);
+    const verdict = await verifyCredentialPresentation(p, chain, expectation());
+    expect(verdict.reason, verdict.message).to.equal(undefined);
+    expect(verdict.valid).to.equal(true);
+    expect(verdict.status).to.equal("valid");
+    expect(verdict.disclosed).to.deep.equal({ given_name: "Annelie", age_over_18: true });
+    expect(chain.listReads).to.deep.equal([LIST_URI], "the whole list is read by its URI, never an index");
+  });
+
+  for (const [value, reason, status] of [
+    [StatusValue.INVALID, VerdictReason.REVOKED, "revoked"],
+    [StatusValue.SUSPENDED, VerdictReason.SUSPENDED, "suspended"],
+    [StatusValue.UNISSUED, VerdictReason.NOT_ISSUED, "unissued"],
+  ] as const) {
+    it(`refuses a copy whose entry is ${status} (${reason})`, async () => {
+      const chain = newChain();
+      const [copy] = await issue(1);
+      chain.publish(listWith([[1000, value]]));
+      const v = await verifyCredentialPresentation(await present(copy!), chain, expectation());
+      expect(v.valid).to.equal(false);
+      expect(v.reason).to.equal(reason);
+      expect(v.status).to.equal(status);
+      expect(v.disclosed).to.deep.equal({});
     });
+  }
+
+  it("refuses when the list's types do not cover the credential's type (not accredited for it when the list was made)", async () => {
+    const chain = newChain();
+    const [copy] = await issue(1);
+    chain.publish(listWith([[1000, StatusValue.VALID]]), { types: ["AgeOver18"] });
+    expect((await verifyCredentialPresentation(await present(copy!), chain, expectation())).reason).to.equal(VerdictReason.TYPE_NOT_ACCREDITED);
+  });
+
+  it("refuses a missing list, a list signed by another key, and a token for another URI", async () => {
+    const [copy] = await issue(1);
+    const p = await present(copy!);
+    const none = newChain();
+    expect((await verifyCredentialPresentation(p, none, expectation())).reason).to.equal(VerdictReason.STATUS_LIST_NOT_FOUND);
+    const forged = newChain();
+    forged.publish(listWith([[1000, StatusValue.VALID]]), { key: strangerKey });
+    expect((await verifyCredentialPresentation(p, forged, expectation())).reason).to.equal(VerdictReason.STATUS_LIST_INVALID);
+    const moved = newChain();
+    moved.publish(listWith([[1000, StatusValue.VALID]]), { sub: statusListUri(BASE, ISSUER, "other") });
+    expect((await verifyCredentialPresentation(p, moved, expectation())).reason).to.equal(VerdictReason.STATUS_LIST_INVALID);
+  });
+
+  it("refuses a copy naming another issuer's list", async () => {
+    const chain = newChain();
+    const stranger = buildInitialDocument(strangerKey.publicKey);
+    chain.addVersion(stranger, T0 - DAY);
+    const foreignUri = statusListUri(BASE, stranger.id, "kyc-1");
+    const [copy] = await issueCopies({
+      format: "sd-jwt-vc", issuerDid: ISSUER, issuerKid: KID, issuerSecretKey: issuerKey.secretKey, type: "KYCBasic", claims: CLAIMS, issuedAt: T0,
+      copies: [{ holderPublicKey: holder.copyKey(0, 0).publicKey, status: { uri: foreignUri, idx: 1000 } }],
+    });
+    chain.publish(listWith([[1000, StatusValue.VALID]]), { uri: foreignUri, key: strangerKey, kid: `${stranger.id}#key-1` });
+    expect((await verifyCredentialPresentation(await present(copy!), chain, expectation())).reason).to.equal(VerdictReason.STATUS_LIST_INVALID);
+  });
+
+  it("binds presentations to audience and nonce, and requires the KB-JWT", async () => {
+    const chain = newChain();
+    const [copy] = await issue(1);
+    chain.publish(listWith([[1000, StatusValue.VALID]]));
+    const p = await present(copy!);
+    expect((await verifyCredentialPresentation(p, chain, expectation({ audience: "https://other.example" }))).reason).to.equal(VerdictReason.AUDIENCE_MISMATCH);
+    expect((await verifyCredentialPresentation(p, chain, expectation({ nonce: "other" }))).reason).to.equal(VerdictReason.NONCE_MISMATCH);
+    expect((await verifyCredentialPresentation(copy!, chain, expectation())).reason).to.equal(VerdictReason.KEY_BINDING_MISSING);
+    // A KB-JWT by another copy's key does not bind this copy.
+    const wrong = await presentSdJwtVc({ credential: copy!, disclose: [], holderSecretKey: holder.copyKey(0, 0).secretKey, audience: AUDIENCE, nonce: NONCE, now: T0 });
+    const kb = wrong.split("~").pop()!;
+    const [h, pl] = kb.split(".");
+    const forged = `${wrong.slice(0, wrong.length - kb.length)}${h}.${pl}.${base64urlEncode(new Uint8Array(64).fill(1))}`;
+    expect((await verifyCredentialPresentation(forged, chain, expectation())).reason).to.equal(VerdictReason.BAD_KEY_BINDING);
+  });
+
+  it("refuses an expired copy and one not yet valid", async () => {
+    const chain = newChain();
+    const [copy] = await issue(1, { validUntil: T0 + 2 * DAY });
+    chain.publish(listWith([[1000, StatusValue.VALID]]));
+    const p = await present(copy!);
+    expect((await verifyCredentialPresentation(p, chain, expectation({ now: T0 + 3 * DAY }))).reason).to.equal(VerdictReason.EXPIRED);
+    expect((await verifyCredentialPresentation(p, chain, expectation({ now: T0 - 2 * DAY }))).reason).to.equal(VerdictReason.NOT_YET_VALID);
+  });
+
+  it("refuses a tampered disclosure and a copy with a claim in clear", async () => {
+    const chain = newChain();
+    const [copy] = await issue(1);
+    chain.publish(listWith([[1000, StatusValue.VALID]]));
+    const parts = copy!.split("~");
+    const fake = base64urlEncode(Buffer.from(JSON.stringify(["c2FsdA", "given_name", "Mallory"])));
+    const tampered = [parts[0], fake, ""].join("~");
+    expect((await verifyCredentialPresentation(tampered, chain, expectation({ requireKeyBinding: false }))).reason).to.equal(VerdictReason.DISCLOSURE_MISMATCH);
+    const jws = decodeJws(parts[0]!)!;
+    const withSub = `${jws.signingInput.split(".")[0]}.${base64urlEncode(Buffer.from(JSON.stringify({ ...jws.payload, sub: "did:sid:2ePAhj1KMfDWmVniUhBsPV5PSHps" })))}.${jws.signature}~`;
+    expect((await verifyCredentialPresentation(withSub, chain, expectation({ requireKeyBinding: false }))).reason).to.equal(VerdictReason.MALFORMED);
+  });
+});
+
+describe("client/credentials: ES256K with high or low S (RFC 8812)", () => {
+  it("verifies a copy, a KB-JWT and a status list token signed high-S by node:crypto", async () => {
+    const chain = newChain();
+    const [copy] = await issue(1);
+    const [jwt, ...rest] = copy!.split("~");
+    const highCopy = [resignHighS(jwt!, issuerKey), ...rest].join("~");
+    expect(isHighS(base64urlDecode(highCopy.split("~")[0]!.split(".")[2]!))).to.equal(true);
+    // The status list token, re-signed high-S too.
+    chain.publish(listWith([[1000, StatusValue.VALID]]));
+    const snap = chain.lists.get(LIST_URI)!;
+    chain.lists.set(LIST_URI, { ...snap, token: resignHighS(snap.token, issuerKey) });
+    const p = await present(highCopy);
+    const kb = p.split("~").pop()!;
+    const highP = p.slice(0, p.length - kb.length) + resignHighS(kb, holder.copyKey(0, 0));
+    const v = await verifyCredentialPresentation(highP, chain, expectation());
+    expect(v.reason, v.message).to.equal(undefined);
+    expect(v.valid).to.equal(true);
+  });
+
+  it("still refuses a high-S signature by the wrong key and an s at or above n", () => {
+    const [h, p] = ["eyJhbGciOiJFUzI1NksifQ", "e30"];
+    const good = resignHighS(`${h}.${p}.x`, issuerKey).split(".")[2]!;
+    expect(es256kVerify(`${h}.${p}`, good, issuerKey.publicKey)).to.equal(true);
+    expect(es256kVerify(`${h}.${p}`, good, strangerKey.publicKey)).to.equal(false);
+    const sig = base64urlDecode(good);
+    sig.fill(0xff, 32);
+    expect(es256kVerify(`${h}.${p}`, base64urlEncode(sig), issuerKey.publicKey)).to.equal(false);
+  });
+});
+
+describe("client/credentials: JWT VC copies", () => {
+  it("issue all claims in clear, no sub, jti or holder key, and verify against the same list", async () => {
+    const chain = newChain();
+    const copies = await issueCopies({
+      format: "jwt-vc", issuerDid: ISSUER, issuerKid: KID, issuerSecretKey: issuerKey.secretKey, type: "KYCBasic", claims: CLAIMS, issuedAt: T0,
+      copies: [{ status: { uri: LIST_URI, idx: 5 } }, { status: { uri: LIST_URI, idx: 6 } }],
+    });
+    chain.publish(listWith([[5, StatusValue.VALID], [6, StatusValue.INVALID]]));
+    const p = payloadOf(copies[0]!);
+    expect(p).to.not.have.any.keys("sub", "jti");
+    expect((p.vc as { credentialSubject: unknown }).credentialSubject).to.deep.equal(CLAIMS);
+    const ok = await verifyCredentialPresentation(copies[0]!, chain, expectation());
+    expect(ok.valid, ok.message).to.equal(true);
+    expect(ok.disclosed).to.deep.equal(CLAIMS);
+    expect((await verifyCredentialPresentation(copies[1]!, chain, expectation())).reason).to.equal(VerdictReason.REVOKED);
+  });
+});
+
+/**
+ * Every value of a decoded presentation, by path: the JWT header and
+ * payload, each disclosure's salt, name and value, and the KB-JWT header
+ * and payload; the signatures too.
+ */
+function fieldsOf(presentation: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (path: string, v: unknown) => {
+    if (v !== null && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) walk(`${path}.${k}`, x);
+    } else {
+      out.set(path, JSON.stringify(v));
+    }
+  };
+  const parts = presentation.split("~");
+  const jwt = decodeJws(parts[0]!)!;
+  walk("header", jwt.header);
+  walk("payload", jwt.payload);
+  out.set("signature", jwt.signature);
+  const disclosures = parts.slice(1, -1).map((d) => decodeJsonSegment(d) as [string, string, unknown]).sort((a, b) => a[1].localeCompare(b[1]));
+  for (const [salt, name, value] of disclosures) {
+    out.set(`disclosure.${name}.salt`, JSON.stringify(salt));
+    walk(`disclosure.${name}.value`, value);
+  }
+  const kb = decodeJws(parts[parts.length - 1]!)!;
+  walk("kb.header", kb.header);
+  walk("kb.payload", kb.payload);
+  out.set("kb.signature", kb.signature);
+  return out;
+}
+
+describe("client/credentials: unlinkability of two presentations", () => {
+  it("two presentations of one credential to two verifiers share only issuer-level values and the disclosed claim", async () => {
+    const chain = newChain();
+    const copies = await issue(2);
+    chain.publish(listWith([[1000, StatusValue.VALID], [1000 + 7919, StatusValue.VALID]]));
+    const a = await present(copies[0]!, 0, ["age_over_18"], { audience: "https://bank.example", nonce: "nonce-a", now: T0 + 1000 });
+    const b = await present(copies[1]!, 1, ["age_over_18"], { audience: "https://shop.example", nonce: "nonce-b", now: T0 + 61_000 });
+    for (const [p, aud, nonce] of [[a, "https://bank.example", "nonce-a"], [b, "https://shop.example", "nonce-b"]] as const) {
+      expect((await verifyCredentialPresentation(p, chain, expectation({ audience: aud, nonce }))).valid).to.equal(true);
+    }
+    const fa = fieldsOf(a);
+    const fb = fieldsOf(b);
+    expect([...fa.keys()].sort()).to.deep.equal([...fb.keys()].sort(), "the same shape, field for field");
+    // Issuer-level (the same for every copy the issuer makes of the type that day) or chosen by the holder.
+    const allowed = new Set([
+      "header.alg", "header.typ", "header.kid",
+      "payload.iss", "payload.vct", "payload.iat", "payload.nbf", "payload.exp", "payload._sd_alg",
+      "payload.status.status_list.uri",
+      "payload.cnf.jwk.kty", "payload.cnf.jwk.crv",
+      "disclosure.age_over_18.value",
+      "kb.header.alg", "kb.header.typ",
+    ]);
+    const shared: string[] = [];
+    for (const [path, va] of fa) if (fb.get(path) === va && !allowed.has(path)) shared.push(path);
+    expect(shared, "values shared beyond issuer-level ones").to.deep.equal([]);
+    // Values shared under different paths would link them too (e.g. one digest in both _sd lists).
+    const valuesA = new Set([...fa].filter(([p]) => !allowed.has(p)).map(([, v]) => v));
+    const crossShared = [...fb].filter(([p, v]) => !allowed.has(p) && valuesA.has(v) && v !== "true" && v !== "false");
+    expect(crossShared).to.deep.equal([]);
+    expect((JSON.parse(fa.get("payload._sd.0")!) as string).length).to.equal(43);
+    expect([...fa.keys()].filter((k) => k.startsWith("payload._sd.")).length).to.equal([...fb.keys()].filter((k) => k.startsWith("payload._sd.")).length);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
-import { BlockErrorCode, ChainError, CodecError, DidErrorCode, TxErrorCode, GovErrorCode, KycErrorCode } from "../../../src/chain/errors.js";
+import { BlockErrorCode, ChainError, CodecError, DidErrorCode, TxErrorCode, GovErrorCode, KycErrorCode, StatusListErrorCode } from "../../../src/chain/errors.js";
 import { CryptoError, CryptoErrorCode } from "../../../src/crypto/errors.js";
 import { DidError, DidRuleCode } from "../../../src/did/errors.js";
 import { APP_ERROR_CODES, RpcParamsError, toJsonRpcError } from "../../../src/rpc/errors.js";
@@ -494,6 +494,7 @@ describe("rpc: application error codes", () => {
     ["CryptoErrorCode", CryptoErrorCode],
     ["GovErrorCode", GovErrorCode],
     ["KycErrorCode", KycErrorCode],
+    ["StatusListErrorCode", StatusListErrorCode],
     ["SubscriptionErrorCode", SubscriptionErrorCode],
   ];
 
@@ -518,6 +519,7 @@ describe("rpc: application error codes", () => {
     range(1300, CryptoErrorCode);
     range(1400, GovErrorCode);
     range(1500, KycErrorCode);
+    range(1550, StatusListErrorCode);
     range(1600, SubscriptionErrorCode);
     // Tx numbers follow the order of TxErrorCode.
     expect(Object.values(TxErrorCode).map((r) => APP_ERROR_CODES[r])).to.deep.equal(Object.values(TxErrorCode).map((_, i) => 1000 + i));

@@ -227,8 +227,11 @@ describe("rpc: WebSocket endpoint", function () {
           [["tx", {}], "filter.hash"],
           [["tx"], "filter.hash"],
           [["tx", { hash: "ABCD" }], "filter.hash"],
-          [["credentials", { issuer: "" }], "filter.issuer"],
-          [["credentials", { holder: DID_A }], "filter"],
+          [["statusLists", { issuer: "" }], "filter.issuer"],
+          [["statusLists", { issuer: "did:web:x" }], "filter.issuer"],
+          [["statusLists", { holder: DID_A }], "filter"],
+          [["statusLists", { subject: DID_A }], "filter"],
+          [["credentials"], "topic"],
         ];
         for (const [params, param] of cases) {
           const r = await c.call("subscribe", params);
@@ -347,24 +350,21 @@ describe("rpc: WebSocket endpoint", function () {
       }
     });
 
-    it("matches credential events by issuer, subject and id", async () => {
+    it("streams status list publishes, all or by issuer, issuer-level only", async () => {
       const c = await h.open();
       try {
-        const any = await c.result("subscribe", ["credentials"]);
-        const byIssuer = await c.result("subscribe", ["credentials", { issuer: DID_A }]);
-        const bySubjectAndId = await c.result("subscribe", ["credentials", { subject: DID_B, id: "cred-2" }]);
+        const any = await c.result("subscribe", ["statusLists"]);
+        const byIssuer = await c.result("subscribe", ["statusLists", { issuer: DID_A }]);
         const evs = [
-          { id: "cred-1", issuer: DID_A, subject: DID_B, kind: "anchor", height: 30 },
-          { id: "cred-2", issuer: DID_B, subject: DID_B, kind: "anchor", height: 30 },
-          { id: "cred-2", issuer: DID_B, subject: DID_B, kind: "revoke", height: 31 },
-          { id: "cred-3", issuer: DID_B, subject: DID_A, kind: "suspend", height: 32 },
+          { issuer: DID_A, listId: "l1", height: 30 },
+          { issuer: DID_B, listId: "l1", height: 30 },
+          { issuer: DID_A, listId: "l2", height: 31 },
         ] as const;
-        for (const ev of evs) h.events.emit("credential", { ...ev });
-        await c.notificationsAtLeast(any, 4);
+        for (const ev of evs) h.events.emit("statusList", { ...ev });
+        await c.notificationsAtLeast(any, 3);
         await c.result("echo", ["sync"]);
         expect(c.notifications(any)).to.deep.equal(evs);
-        expect(c.notifications(byIssuer).map((e) => e.id)).to.deep.equal(["cred-1"]);
-        expect(c.notifications(bySubjectAndId).map((e) => e.kind)).to.deep.equal(["anchor", "revoke"]);
+        expect(c.notifications(byIssuer).map((e) => e.listId)).to.deep.equal(["l1", "l2"]);
       } finally {
         await c.close();
       }
