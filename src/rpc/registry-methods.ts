@@ -31,6 +31,7 @@ import {
 import { parseDateTime } from "../did/resolution.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
+import { pageByBytes } from "./paging.js";
 
 /** What these methods need of a node. */
 export interface RegistryReadApi {
@@ -137,9 +138,10 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     issuer_list: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
       description: "Issuers in DID order, `limit` after the DID `after`; `next` is the cursor of the following page.",
       params: { after: DID, limit: LIMIT },
-      handler: async ({ after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = (await api.listRecords("issuer", { ...(after !== undefined ? { after } : {}), limit })) as IssuerRecord[];
-        return { issuers: recs.map(issuerToJson), next: recs.length === limit ? recs[recs.length - 1]!.did : null };
+        const page = pageByBytes(recs, limit, ctx, issuerToJson, (r) => r.did);
+        return { issuers: page.items, next: page.next };
       },
     }),
 
@@ -180,11 +182,12 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     credential_list: defineMethod<{ subject?: string; issuer?: string; after?: string; limit?: number }, Record<string, unknown>>({
       description: "Credentials of one subject or one issuer, in id order, `limit` after the id `after`.",
       params: { subject: DID, issuer: DID, after: { ...CRED_ID, required: false }, limit: LIMIT },
-      handler: async ({ subject, issuer: iss, after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ subject, issuer: iss, after, limit = DEFAULT_LIMIT }, ctx) => {
         if ((subject === undefined) === (iss === undefined)) throw new RpcParamsError("subject", "give exactly one of subject or issuer");
         const by: CredentialIndexBy = subject !== undefined ? "subject" : "issuer";
         const recs = await api.listCredentials(by, (subject ?? iss)!, { ...(after !== undefined ? { after } : {}), limit });
-        return { credentials: recs.map(credentialToJson), next: recs.length === limit ? recs[recs.length - 1]!.id : null };
+        const page = pageByBytes(recs, limit, ctx, credentialToJson, (r) => r.id);
+        return { credentials: page.items, next: page.next };
       },
     }),
 
@@ -211,9 +214,10 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     gov_proposals: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
       description: "Proposals in id order, `limit` after the id `after`.",
       params: { after: { type: "string", maxLength: 64, pattern: "^[0-9a-f]{64}$" }, limit: LIMIT },
-      handler: async ({ after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = (await api.listRecords("proposal", { ...(after !== undefined ? { after } : {}), limit })) as ProposalRecord[];
-        return { proposals: recs.map(proposalToJson), next: recs.length === limit ? recs[recs.length - 1]!.id : null };
+        const page = pageByBytes(recs, limit, ctx, proposalToJson, (r) => r.id);
+        return { proposals: page.items, next: page.next };
       },
     }),
   };
