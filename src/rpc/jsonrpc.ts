@@ -512,15 +512,24 @@ function joinAnswer(entries: { text: string }[], batch: boolean): string {
   return batch ? "[" + entries.map((e) => e.text).join(",") + "]" : entries[0]!.text;
 }
 
+/** An answer ready to send, and what to send instead when the transport has no room for it. */
+export interface BoundedAnswer {
+  text: string;
+  /** The same ids, each with a SEND_REFUSED error naming `limit` (a few hundred bytes per id). */
+  refusal(limit: AnswerLimit): string;
+}
+
 /**
  * Parse, dispatch and serialize one body; undefined when no response is due.
  * Never throws. Every answer is bounded: a call's answer by maxAnswerBytes, a
- * batch's by maxBatchAnswerBytes (BatchAnswers), and what the transport has
- * no room for (`admit`) is replaced by SEND_REFUSED errors with the same ids.
+ * batch's by maxBatchAnswerBytes (BatchAnswers).
  */
-export async function handleJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<string | undefined> {
+export async function answerJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<BoundedAnswer | undefined> {
   const parsed = parseJsonRpcText(text);
-  if (!parsed.ok) return JSON.stringify(parsed.response);
+  if (!parsed.ok) {
+    const only = JSON.stringify(parsed.response);
+    return { text: only, refusal: () => only };
+  }
   const body = parsed.value;
   const maxAnswerBytes = opts.maxAnswerBytes ?? DEFAULT_ANSWER_LIMITS.maxAnswerBytes;
   let entries: { id: JsonRpcId; text: string }[];
@@ -544,13 +553,23 @@ export async function handleJsonRpcText(methods: MethodTable, text: string, opts
     }
   } catch (e) {
     opts.log?.error({ err: e }, "JSON-RPC dispatch failed");
-    return JSON.stringify(failure(null, internalError()));
+    const only = JSON.stringify(failure(null, internalError()));
+    return { text: only, refusal: () => only };
   }
-  const out = joinAnswer(entries, isBatch);
-  const refused = opts.admit?.(Buffer.byteLength(out, "utf8"));
-  if (refused === undefined) return out;
-  return joinAnswer(
-    entries.map((e) => ({ text: JSON.stringify(failure(e.id, sendRefused(refused))) })),
-    isBatch,
-  );
+  const ids = entries.map((e) => e.id);
+  return {
+    text: joinAnswer(entries, isBatch),
+    refusal: (limit) => joinAnswer(ids.map((id) => ({ text: JSON.stringify(failure(id, sendRefused(limit))) })), isBatch),
+  };
+}
+
+/**
+ * answerJsonRpcText as text; what the transport has no room for (`admit`)
+ * is replaced by SEND_REFUSED errors with the same ids. Never throws.
+ */
+export async function handleJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<string | undefined> {
+  const answer = await answerJsonRpcText(methods, text, opts);
+  if (answer === undefined) return undefined;
+  const refused = opts.admit?.(Buffer.byteLength(answer.text, "utf8"));
+  return refused === undefined ? answer.text : answer.refusal(refused);
 }
