@@ -11,12 +11,18 @@
  *      created: p50/p99 delay from commit to delivery;
  *  (h) --anchors N (2000) credential anchors to committed (ops/s, p50/p99)
  *      and `sid kyc verify`-equivalent SDK verifications per second;
+ *  (i) versioned resolution on a DID of --versions N (3000) versions of
+ *      ~16 KB documents (scripts/bench/versions.ts): version 1, a versionTime,
+ *      a random version, as ratios of a one-version DID of the same size;
+ *      bounded runs of the requests that once exhausted the heap; the node's
+ *      peak RSS during the section;
  * and the ratios (b)/(a) and (c)/(d). Flags: --creates N (20000),
  * --state N (100000), --clients N (256; 2048 with --devnet), --seconds N (10), --out FILE
  * (also write the JSON there), --creates-only.
  * --devnet runs only the devnet section instead (scripts/bench/devnet.ts):
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
+ * --section versions runs only (i), on a fresh dev node.
  */
 import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
@@ -34,6 +40,7 @@ import { benchWsNewHeads } from "./bench/ws.js";
 import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet } from "./bench/devnet.js";
+import { benchVersions } from "./bench/versions.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +53,8 @@ const { values: args } = parseArgs({
     subscribers: { type: "string", default: "1000" },
     anchors: { type: "string", default: "2000" },
     devnet: { type: "boolean", default: false },
+    section: { type: "string" },
+    versions: { type: "string", default: "3000" },
   },
 });
 const CREATES = Number(args.creates ?? (args.devnet ? "10000" : "20000"));
@@ -128,7 +137,28 @@ function report(result: unknown): void {
   if (args.out) writeFileSync(args.out, text);
 }
 
+const SECTIONS = ["versions"] as const;
+
+async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | undefined } }) {
+  const versions = Number(args.versions);
+  if (!Number.isSafeInteger(versions) || versions < 2) throw new Error(`--versions must be an integer of at least 2, got ${args.versions}`);
+  progress(`(i) versioned resolution on a DID of ${versions} versions`);
+  return benchVersions({ rpcUrl: node.rpcUrl, pid: node.proc.pid!, versions, seconds: SECONDS, progress });
+}
+
 async function main() {
+  if (args.section !== undefined) {
+    if (!(SECTIONS as readonly string[]).includes(args.section)) throw new Error(`unknown --section ${args.section}; known: ${SECTIONS.join(", ")}`);
+    const home = tempHome("sid-bench-");
+    const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
+    try {
+      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, versions: await versionsSection(node) });
+    } finally {
+      await node.stop();
+      removeHome(home);
+    }
+    return;
+  }
   if (args.devnet) {
     report(await benchDevnet({ creates: CREATES, clients: CLIENTS, seconds: SECONDS, progress }));
     return;
@@ -175,6 +205,7 @@ async function main() {
     });
     progress(`(h) ${args.anchors} credential anchors to committed, then SDK verifications for ${SECONDS} s`);
     const kyc = await benchKyc({ rpcUrl: node.rpcUrl, home, anchors: Number(args.anchors), verifySeconds: SECONDS });
+    const versions = await versionsSection(node);
     const out = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
       verify,
@@ -185,6 +216,7 @@ async function main() {
       proofs,
       wsNewHeads,
       kyc,
+      versions,
       ratios: {
         createsOverVerify: round(creates.opsPerSec / verify.opsPerSec, 3),
         resolveOverFixed: round(resolve.reqPerSec / fixed.reqPerSec, 3),

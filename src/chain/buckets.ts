@@ -5,7 +5,10 @@
 import { utf8 } from "../crypto/bytes.js";
 
 export enum Bucket {
-  /** name (utf8) -> value: "head" (ChainHead), "genesisHash", "signState" (validator's double-sign guard) */
+  /**
+   * name (utf8) -> value: "head" (ChainHead), "genesisHash", "signState" (validator's double-sign guard),
+   * "versionIndex" (u8: layout of the DidVersionEntry and DidVersionTime indexes, absent before they existed)
+   */
   Meta = 0x4d, // 'M'
   /** height (u64be) -> encoded Block */
   Block = 0x42, // 'B'
@@ -19,6 +22,16 @@ export enum Bucket {
   Did = 0x44, // 'D'
   /** did (utf8) 0x00 versionId (u32be) -> encoded DidVersion: the history */
   DidVersion = 0x56, // 'V'
+  /**
+   * did (utf8) 0x00 versionId (u32be) -> cbor {operation, height, time, txHash}: each version without its
+   * document, for history pages and the next version's time in resolution metadata
+   */
+  DidVersionEntry = 0x49, // 'I'
+  /**
+   * did (utf8) 0x00 time (u64be, block time in ms) versionId (u32be) -> empty: the version valid at a
+   * time is the last key not after (did, time, 0xffffffff), one reverse seek
+   */
+  DidVersionTime = 0x57, // 'W'
   /** node hash (32) -> encoded sparse Merkle tree node */
   SmtNode = 0x4e, // 'N'
   /** state id (utf8, "issuer:did:sid:...", "credential:<id>", "trustees:", "proposal:<hex>") -> encoded record */
@@ -59,6 +72,10 @@ export function readU64be(b: Uint8Array): number {
   return Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0));
 }
 
+export function readU32be(b: Uint8Array, offset = 0): number {
+  return new DataView(b.buffer, b.byteOffset + offset, 4).getUint32(0);
+}
+
 export function u32be(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);
@@ -74,6 +91,12 @@ export const didKey = (did: string) => bucketKey(Bucket.Did, utf8(did));
 export const didVersionKey = (did: string, versionId: number) =>
   bucketKey(Bucket.DidVersion, utf8(did), Uint8Array.of(0), u32be(versionId));
 export const didVersionPrefix = (did: string) => bucketKey(Bucket.DidVersion, utf8(did), Uint8Array.of(0));
+export const didVersionEntryKey = (did: string, versionId: number) =>
+  bucketKey(Bucket.DidVersionEntry, utf8(did), Uint8Array.of(0), u32be(versionId));
+export const didVersionEntryPrefix = (did: string) => bucketKey(Bucket.DidVersionEntry, utf8(did), Uint8Array.of(0));
+export const didVersionTimeKey = (did: string, time: number, versionId: number) =>
+  bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0), u64be(time), u32be(versionId));
+export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
 export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));

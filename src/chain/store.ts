@@ -9,6 +9,7 @@ import { Level } from "level";
 import { LRUCache } from "lru-cache";
 import { decodeCanonical, encodeCanonical } from "./codec.js";
 import {
+  Bucket,
   blockByHashKey,
   blockKey,
   commitKey,
@@ -16,14 +17,19 @@ import {
   credentialIndexKey,
   credentialIndexPrefix,
   didKey,
+  didVersionEntryKey,
+  didVersionEntryPrefix,
   didVersionKey,
   didVersionPrefix,
+  didVersionTimeKey,
+  didVersionTimePrefix,
   evidenceByHashKey,
   evidenceByValidatorKey,
   evidenceByValidatorPrefix,
   evidenceOrderKey,
   evidenceOrderPrefix,
   metaKey,
+  readU32be,
   readU64be,
   registryKey,
   registryPrefix,
@@ -41,6 +47,7 @@ import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
 import type { DidDocument } from "../did/document.js";
 import {
+  type DidOperation,
   type DidRecord,
   type DidVersion,
   type StateRecord,
@@ -114,6 +121,35 @@ export interface StoredEvidence extends EvidenceLocation {
   encoded: Uint8Array;
 }
 
+/** One version of a DID without its document: what history pages list and resolution metadata needs of a neighbour. */
+export interface DidVersionEntry {
+  versionId: number;
+  operation: DidOperation;
+  height: number;
+  /** Block time, ms since the Unix epoch. */
+  time: number;
+  txHash: Uint8Array;
+}
+
+/** A page of a DID's versions, in version order. */
+export interface DidVersionPage {
+  entries: DidVersionEntry[];
+  /** Whether versions follow the last entry (the page stopped at its count or byte bound). */
+  more: boolean;
+}
+
+/** The largest version number the history keys hold (u32be). */
+const MAX_VERSION_ID = 0xffff_ffff;
+
+function encodeVersionEntry(v: DidVersion): Uint8Array {
+  return encodeCanonical({ operation: v.operation, height: v.height, time: v.time, txHash: v.txHash });
+}
+
+function decodeVersionEntry(versionId: number, raw: Uint8Array): DidVersionEntry {
+  const e = decodeCanonical(raw) as unknown as Omit<DidVersionEntry, "versionId">;
+  return { versionId, operation: e.operation, height: e.height, time: e.time, txHash: e.txHash };
+}
+
 type Db = Level<Uint8Array, Uint8Array>;
 /** Cache entry meaning "no such record". */
 const ABSENT = Symbol("absent");
@@ -121,6 +157,15 @@ const ABSENT = Symbol("absent");
 const HEAD = metaKey("head");
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
+/**
+ * Layout of the version indexes (DidVersionEntry, DidVersionTime). A store
+ * written before they existed has no marker: open() builds them from the
+ * versions, once. A marker of another layout is refused with a resync hint.
+ */
+const VERSION_INDEX = metaKey("versionIndex");
+const VERSION_INDEX_LAYOUT = 1;
+/** Versions indexed per batch when open() builds the indexes of an older store. */
+const REINDEX_BATCH = 1_000;
 /** meta "proposerPriorities/<height>" -> encoded ProposerPriorities of that height. */
 const proposerPrioritiesKey = (height: number) => metaKey(`proposerPriorities/${height}`);
 /**
@@ -144,6 +189,10 @@ const EMPTY = new Uint8Array(0);
 /** LevelDB key of a record: bucket D for DIDs, R for the registry. */
 function stateDbKey(id: string): Uint8Array {
   return isDidStateId(id) ? didKey(id) : registryKey(id);
+}
+
+function isVersionId(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_VERSION_ID;
 }
 
 /** The first key after every key starting with `prefix`. */
@@ -180,6 +229,14 @@ export class ChainStore {
     const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
     const head = await db.get(HEAD);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
+    if (head) {
+      try {
+        await store.checkVersionIndex();
+      } catch (e) {
+        await db.close();
+        throw e;
+      }
+    }
     return store;
   }
 
@@ -216,8 +273,39 @@ export class ChainStore {
       for (const p of vals.pending) batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));
     }
     batch.put(HEAD, encodeCanonical(head as never));
+    batch.put(VERSION_INDEX, Uint8Array.of(VERSION_INDEX_LAYOUT));
     await batch.write({ sync: true });
     this.headCache = head;
+  }
+
+  /**
+   * The version indexes are read-side only (no state root covers them), so
+   * a store written before they existed is indexed from its versions here,
+   * in batches; the marker goes last, so a crash midway redoes the work.
+   */
+  private async checkVersionIndex(): Promise<void> {
+    const mark = await this.db.get(VERSION_INDEX);
+    if (mark) {
+      if (mark.length === 1 && mark[0] === VERSION_INDEX_LAYOUT) return;
+      throw new Error(
+        `the data dir's DID version index has layout ${Buffer.from(mark).toString("hex")}, this node reads layout ${VERSION_INDEX_LAYOUT}: ` +
+          "run the node version that wrote it, or resync (remove data/chain and start the node again)",
+      );
+    }
+    let batch = this.db.batch();
+    let pending = 0;
+    for await (const raw of this.db.values({ gte: Uint8Array.of(Bucket.DidVersion), lt: Uint8Array.of(Bucket.DidVersion + 1) })) {
+      const v = decodeDidVersion(raw);
+      batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
+      batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
+      if (++pending === REINDEX_BATCH) {
+        await batch.write();
+        batch = this.db.batch();
+        pending = 0;
+      }
+    }
+    batch.put(VERSION_INDEX, Uint8Array.of(VERSION_INDEX_LAYOUT));
+    await batch.write({ sync: true });
   }
 
   /**
@@ -361,6 +449,12 @@ export class ChainStore {
     });
   }
 
+  /**
+   * Every version of `did`, documents included: unbounded, for tests and
+   * offline tools. Serving code reads one version (getDidVersion), one
+   * entry (getDidVersionEntry), a page (didVersionPage) or a time
+   * (didVersionAt).
+   */
   async getDidVersions(did: string): Promise<DidVersion[]> {
     const prefix = didVersionPrefix(did);
     const upper = new Uint8Array(prefix);
@@ -376,8 +470,53 @@ export class ChainStore {
     return raw ? decode(raw) : undefined;
   }
 
-  getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
+  /** One version with its document: one LevelDB get. */
+  async getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
+    if (!isVersionId(versionId)) return undefined;
     return this.read(didVersionKey(did, versionId), decodeDidVersion);
+  }
+
+  /** One version without its document (operation, height, time, tx): one small get. */
+  async getDidVersionEntry(did: string, versionId: number): Promise<DidVersionEntry | undefined> {
+    if (!isVersionId(versionId)) return undefined;
+    return this.read(didVersionEntryKey(did, versionId), (raw) => decodeVersionEntry(versionId, raw));
+  }
+
+  /**
+   * The number of the version of `did` valid at `time` (ms): the latest one
+   * whose block time is not after it, by one reverse seek in the time index.
+   * Undefined when `did` had no version yet then.
+   */
+  async didVersionAt(did: string, time: number): Promise<number | undefined> {
+    if (!(time >= 0)) return undefined;
+    const t = Math.min(Math.floor(time), Number.MAX_SAFE_INTEGER);
+    for await (const key of this.db.keys({ gte: didVersionTimePrefix(did), lte: didVersionTimeKey(did, t, MAX_VERSION_ID), reverse: true, limit: 1 })) {
+      return readU32be(key, key.length - 4);
+    }
+    return undefined;
+  }
+
+  /**
+   * Versions of `did` after version `after` (0: from the first), in version
+   * order, at most `limit` of them and at most `maxBytes` of stored entries
+   * (always at least one, so every page moves on). Reads the entry index
+   * only, never a document.
+   */
+  async didVersionPage(did: string, opts: { after?: number; limit: number; maxBytes: number }): Promise<DidVersionPage> {
+    const after = opts.after ?? 0;
+    if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`after must be a version number (0 or more), got ${after}`);
+    if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) throw new RangeError(`limit must be a positive integer, got ${opts.limit}`);
+    const entries: DidVersionEntry[] = [];
+    if (after >= MAX_VERSION_ID) return { entries, more: false };
+    const prefix = didVersionEntryPrefix(did);
+    const range = after === 0 ? { gte: prefix } : { gt: didVersionEntryKey(did, after) };
+    let bytes = 0;
+    for await (const [key, value] of this.db.iterator({ ...range, lt: prefixEnd(prefix), limit: opts.limit + 1 })) {
+      if (entries.length === opts.limit || (entries.length > 0 && bytes + value.length > opts.maxBytes)) return { entries, more: true };
+      bytes += value.length;
+      entries.push(decodeVersionEntry(readU32be(key, key.length - 4), value));
+    }
+    return { entries, more: false };
   }
 
   getBlock(height: number): Promise<Block | undefined> {
@@ -509,7 +648,11 @@ export class ChainStore {
       batch.put(credentialIndexKey("subject", ev.subject, ev.id), EMPTY);
       batch.put(credentialIndexKey("issuer", ev.issuer, ev.id), EMPTY);
     }
-    for (const v of b.versions) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
+    for (const v of b.versions) {
+      batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
+      batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
+      batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
+    }
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
     for (const p of vals?.pending ?? []) batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));

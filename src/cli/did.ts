@@ -1,7 +1,7 @@
 /** `sid did ...`: register, edit, deactivate and read did:sid DIDs through a node's RPC. */
 import { promises as fs } from "node:fs";
-import type { Command } from "commander";
-import { SidClient, SidClientError, type WriteResult } from "../client/sid-client.js";
+import { InvalidArgumentError, type Command } from "commander";
+import { type DidHistoryEntry, SidClient, SidClientError, type WriteResult } from "../client/sid-client.js";
 import { toHex } from "../crypto/bytes.js";
 import { addService, addVerificationMethod, type DidDocument, type Relationship, removeVerificationMethod, validateDocument, verificationMethods, publicKeyOfMethod } from "../did/document.js";
 import { checkResolutionRequest, type ResolutionOptions } from "../did/resolution.js";
@@ -9,7 +9,7 @@ import { didFromPublicKey, parseDid } from "../did/syntax.js";
 import { CliError } from "./errors.js";
 import { type CommonOptions, note, printResult, table } from "./io.js";
 import { openKeyRing, type KeyRing } from "./keys.js";
-import { parseKeyIndex, parseRelationships, withCommonOptions } from "./options.js";
+import { parseKeyIndex, parsePositiveInt, parseRelationships, withCommonOptions } from "./options.js";
 import { SIGNER_SEARCH_LIMIT, absoluteIdIn, controllersOf, findAuthenticationKey, nextFreeIndex, publicKeysIn, type FoundKey } from "./signer.js";
 
 interface KeyOptions extends CommonOptions {
@@ -156,20 +156,43 @@ export function registerDidCommands(program: Command): void {
     });
 
   withCommonOptions(did.command("history"))
-    .description("list the versions of a DID")
+    .description("list the versions of a DID, following the node's pages")
     .argument("<did>", "the DID")
-    .action(async (didArg: string, opts: CommonOptions) => {
+    .option("--after <versionId>", "start after this version", parseVersionId)
+    .option("--limit <n>", "list at most this many versions (the JSON output's next is where to go on)", parsePositiveInt)
+    .action(async (didArg: string, opts: CommonOptions & { after?: string; limit?: number }) => {
       checkDid(didArg);
-      const versions = await new SidClient(opts.rpc).history(didArg);
+      const client = new SidClient(opts.rpc);
+      const versions: DidHistoryEntry[] = [];
+      let next: string | null = null;
+      const want = opts.limit ?? Infinity;
+      for await (const page of client.historyPages(didArg, { ...(opts.after !== undefined ? { after: opts.after } : {}), limit: Math.min(want, HISTORY_PAGE_LIMIT) })) {
+        versions.push(...page.versions.slice(0, want - versions.length));
+        next = page.next;
+        if (versions.length >= want) {
+          // Stopped inside or at the end of a page: go on after the last version listed, if any follow.
+          const last = versions[versions.length - 1];
+          if (last && last.versionId !== page.versions[page.versions.length - 1]?.versionId) next = last.versionId;
+          break;
+        }
+      }
       const text =
         versions.length === 0
-          ? `${didArg} has no versions`
+          ? `${didArg} has no versions${opts.after !== undefined ? ` after ${opts.after}` : ""}`
           : table(
               ["VERSION", "OPERATION", "HEIGHT", "TIME", "TX"],
               versions.map((v) => [v.versionId, v.operation, String(v.height), v.time, v.txHash]),
             );
-      printResult(opts, { did: didArg, versions }, text);
+      printResult(opts, { did: didArg, versions, next }, next === null ? text : [...(Array.isArray(text) ? text : [text]), `more versions follow: --after ${next}`]);
     });
+}
+
+/** Versions asked per did_history page (the node's maximum; it may answer fewer to bound the page's bytes). */
+const HISTORY_PAGE_LIMIT = 1000;
+
+function parseVersionId(value: string): string {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(value)) throw new InvalidArgumentError("expected a version number (1, 2, ...)");
+  return value;
 }
 
 /** The client, the decrypted key ring and the DID a write command targets. */

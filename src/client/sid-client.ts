@@ -46,6 +46,13 @@ export interface WriteResult {
   versionId: string;
 }
 
+/** One page of did_history: `next` is the `after` of the following page, null on the last. */
+export interface DidHistoryPage {
+  did: string;
+  versions: DidHistoryEntry[];
+  next: string | null;
+}
+
 export class SidClientError extends CodedError {}
 
 /** A resolution result checked against a proof: `resolution` is what the proof established (see `proof`). */
@@ -118,8 +125,36 @@ export class SidClient {
     return { resolution, proof };
   }
 
+  /** One page of a DID's versions: up to `limit` (the node bounds it too) after version `after`. */
+  async historyPage(did: string, opts: { after?: string; limit?: number } = {}): Promise<DidHistoryPage> {
+    const page = await this.rpc.call<{ did: string; versions: DidHistoryEntry[]; next?: string | null }>("did_history", { did, ...opts });
+    return { did: page.did, versions: page.versions, next: page.next ?? null };
+  }
+
+  /**
+   * A DID's versions page by page, following the node's `next` cursors from
+   * after version `after` (from the first without it). Throws
+   * HISTORY_CURSOR when a node's cursor does not move forward, instead of
+   * asking again forever.
+   */
+  async *historyPages(did: string, opts: { after?: string; limit?: number } = {}): AsyncGenerator<DidHistoryPage> {
+    let after = opts.after;
+    for (;;) {
+      const page = await this.historyPage(did, { ...(after !== undefined ? { after } : {}), ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
+      yield page;
+      if (page.next === null) return;
+      if (!/^[1-9][0-9]{0,15}$/.test(page.next) || (after !== undefined && Number(page.next) <= Number(after))) {
+        throw new SidClientError("HISTORY_CURSOR", `did_history of ${did} answered cursor ${JSON.stringify(page.next).slice(0, 40)} after ${after ?? "the start"}`);
+      }
+      after = page.next;
+    }
+  }
+
+  /** Every version of `did`, in order, following the pages (see historyPages). */
   async history(did: string): Promise<DidHistoryEntry[]> {
-    return (await this.rpc.call<{ versions: DidHistoryEntry[] }>("did_history", { did })).versions;
+    const out: DidHistoryEntry[] = [];
+    for await (const page of this.historyPages(did)) out.push(...page.versions);
+    return out;
   }
 
   async nextSequence(did: string): Promise<number> {

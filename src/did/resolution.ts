@@ -178,7 +178,7 @@ export function parseDateTime(text: unknown): number | undefined {
  * a later one of the same second. With sub-second digits (did_history gives
  * milliseconds) it is exact.
  */
-function versionTimeBound(versionTime: string): number {
+export function versionTimeBound(versionTime: string): number {
   const t = parseDateTime(versionTime)!;
   return /\.\d/.test(versionTime) ? t : t + 999;
 }
@@ -228,17 +228,30 @@ export function resolveFromVersions(did: string, versions: readonly VersionInfo[
     for (let i = 0; i < versions.length && versions[i]!.time <= bound; i++) index = i;
     if (index < 0) return resolutionError("notFound", `${did} did not exist at ${opts.versionTime}`);
   }
-  const v = versions[index]!;
-  const next = versions[index + 1];
-  const meta: DidDocumentMetadata = { created: resolutionTime(versions[0]!.time) };
-  if (index > 0) meta.updated = resolutionTime(v.time);
-  meta.versionId = String(v.versionId);
-  if (v.deactivated) meta.deactivated = true;
+  return resolveVersion(versions[index]!, versions[0]!.time, versions[index + 1]);
+}
+
+/**
+ * The result for one version, given only what its metadata needs besides
+ * the version itself: the time of version 1 (`created`) and the number and
+ * time of the version after it, if any (`nextVersionId`, `nextUpdate`).
+ * Metadata rules as in resolveFromVersions; a store that indexes versions
+ * reads these with two small lookups instead of the whole history.
+ */
+export function resolveVersion(
+  version: VersionInfo,
+  createdTime: number,
+  next: { versionId: number; time: number } | undefined,
+): DidResolutionResult {
+  const meta: DidDocumentMetadata = { created: resolutionTime(createdTime) };
+  if (version.versionId > 1) meta.updated = resolutionTime(version.time);
+  meta.versionId = String(version.versionId);
+  if (version.deactivated) meta.deactivated = true;
   if (next) {
     meta.nextVersionId = String(next.versionId);
     meta.nextUpdate = resolutionTime(next.time);
   }
-  return success(v.document, meta);
+  return success(version.document, meta);
 }
 
 /** Fast path: the current version, from the current record alone (the same answer as resolveFromVersions for the latest). */

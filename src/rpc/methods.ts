@@ -8,7 +8,7 @@ import { type Block, commitToJson, headerHash, headerToJson } from "../chain/blo
 import { BlockErrorCode, ChainError, DidErrorCode } from "../chain/errors.js";
 import { type DidRecord, type DidVersion, decodeDidRecord } from "../chain/state.js";
 import { type AnchoredStateProof, type StateProofJson, stateProofToJson } from "../chain/proof.js";
-import type { ChainHead, TxLocation } from "../chain/store.js";
+import type { ChainHead, DidVersionEntry, DidVersionPage, TxLocation } from "../chain/store.js";
 import { decodeTx, txHash, txToJson } from "../chain/tx.js";
 import type { Rejection } from "../chain/mempool.js";
 import type { CheckedTx } from "../chain/execute.js";
@@ -32,7 +32,11 @@ export interface NodeReadApi {
   getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined>;
   getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined>;
   getDid(did: string): Promise<DidRecord | undefined>;
-  getDidVersions(did: string): Promise<DidVersion[]>;
+  getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined>;
+  getDidVersionEntry(did: string, versionId: number): Promise<DidVersionEntry | undefined>;
+  didVersionAt(did: string, time: number): Promise<number | undefined>;
+  /** Versions after `after` (0: from the first), bounded by count and by stored bytes (ChainStore.didVersionPage). */
+  didVersionPage(did: string, opts: { after?: number; limit: number; maxBytes: number }): Promise<DidVersionPage>;
   /** The latest record of `did` (or its absence) proven against the head, with the validators that signed it; for did_resolve with proof. */
   proveDid?(did: string): Promise<AnchoredStateProof>;
   mempool: {
@@ -59,6 +63,16 @@ const DID_PARAM = { type: "string", required: true, maxLength: 256 } as const;
 /** Base64 of the largest tx (32 KiB) with room. */
 const TX_PARAM = { type: "string", required: true, maxLength: 48 * 1024 } as const;
 const MAX_WAIT_MS = 60_000;
+/**
+ * did_history pages: `limit` entries by default, at most HISTORY_MAX_LIMIT,
+ * and at most HISTORY_PAGE_BYTES of stored entries (about 85 bytes each,
+ * about 160 as JSON), so one page answers at most about 130 KB.
+ */
+const HISTORY_DEFAULT_LIMIT = 100;
+const HISTORY_MAX_LIMIT = 1000;
+const HISTORY_PAGE_BYTES = 64 * 1024;
+/** A version number as text, as versionId is everywhere. */
+const VERSION_ID_PARAM = { type: "string", maxLength: 16, pattern: "^(0|[1-9][0-9]{0,15})$" } as const;
 
 function blockToJson(block: Block, hash: Uint8Array): Record<string, unknown> {
   return {
@@ -201,21 +215,26 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    did_history: defineMethod<{ did: string }, Record<string, unknown>>({
-      params: { did: DID_PARAM },
-      handler: async ({ did }) => {
+    did_history: defineMethod<{ did: string; after?: string; limit?: number }, Record<string, unknown>>({
+      description:
+        "The versions of a DID in order (operation, height, time, tx), `limit` after the version `after`; `next` is the cursor of the following page, null on the last.",
+      params: { did: DID_PARAM, after: VERSION_ID_PARAM, limit: { type: "integer", minimum: 1, maximum: HISTORY_MAX_LIMIT } },
+      handler: async ({ did, after, limit = HISTORY_DEFAULT_LIMIT }) => {
         requireDid(did);
-        const versions = await node.getDidVersions(did);
-        if (versions.length === 0) throw new ChainError(DidErrorCode.NOT_FOUND, `${did} is not registered`);
+        const rec = await node.getDid(did);
+        if (!rec) throw new ChainError(DidErrorCode.NOT_FOUND, `${did} is not registered`);
+        const page = await node.didVersionPage(did, { after: after === undefined ? 0 : Number(after), limit, maxBytes: HISTORY_PAGE_BYTES });
+        const last = page.entries[page.entries.length - 1];
         return {
           did,
-          versions: versions.map((v) => ({
+          versions: page.entries.map((v) => ({
             versionId: String(v.versionId),
             operation: v.operation,
             height: v.height,
             time: new Date(v.time).toISOString(),
             txHash: toHex(v.txHash),
           })),
+          next: page.more && last ? String(last.versionId) : null,
         };
       },
     }),

@@ -47,9 +47,18 @@ class FakeChain implements DidReadApi {
     if (did === this.failOn) throw new Error("disk on fire at /var/secret");
     return this.records.get(did);
   }
-  async getDidVersions(did: string) {
+  private history(did: string): DidVersion[] {
     if (did === this.failOn) throw new Error("disk on fire at /var/secret");
     return this.versions.get(did) ?? [];
+  }
+  async getDidVersion(did: string, versionId: number) {
+    return this.history(did).find((v) => v.versionId === versionId);
+  }
+  async getDidVersionEntry(did: string, versionId: number) {
+    return this.history(did).find((v) => v.versionId === versionId);
+  }
+  async didVersionAt(did: string, time: number) {
+    return this.history(did).filter((v) => v.time <= time).pop()?.versionId;
   }
 }
 
