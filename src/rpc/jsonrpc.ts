@@ -108,6 +108,8 @@ export const AnswerLimitCode = Object.freeze({
   BATCH_ANSWER_TOO_LARGE: -32002,
   /** The transport has no room for the answer now (a WebSocket send queue, or the node's bytes of answers not yet taken). */
   SEND_REFUSED: -32003,
+  /** HTTP: the node is receiving rpc.maxBodiesInFlight request bodies already (sent with HTTP 503). */
+  BODIES_BUSY: -32004,
 } as const);
 
 /** A size limit by its rpc option name and value. */

@@ -20,6 +20,8 @@ export interface RpcOptions {
    * already behind whose notification does not fit is closed with 4008.
    */
   maxSendBytes: number;
+  /** Most request bodies being received at once; one more request with a body gets HTTP 503 (-32004). Bounds half-received bodies to this many times bodyLimit. */
+  maxBodiesInFlight: number;
   /** Most open TCP connections to the RPC port (HTTP and WebSocket together); more are closed at once. */
   maxConnections: number;
   /** A request's line and headers must arrive within this (HTTP 408, then closed). */
@@ -75,6 +77,8 @@ export const defaultRpcOptions: RpcOptions = Object.freeze({
   maxSendBytes: 256 * 1024 * 1024,
   // wsMaxConnections and room for HTTP clients beside them.
   maxConnections: 2500,
+  // 128 x bodyLimit (1 MiB): the part of the memory budget half-received bodies may take.
+  maxBodiesInFlight: 128,
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 20_000,
   requestTimeoutMs: 30_000,
@@ -116,6 +120,7 @@ export function resolveRpcOptions(opts: Partial<RpcOptions> = {}): RpcOptions {
   assertInteger("maxPageBytes", out.maxPageBytes, 1024, 2 ** 30);
   assertInteger("maxSendBytes", out.maxSendBytes, 1024 * 1024, 2 ** 40);
   assertInteger("maxConnections", out.maxConnections, 1, 1_000_000);
+  assertInteger("maxBodiesInFlight", out.maxBodiesInFlight, 1, 1_000_000);
   assertInteger("headersTimeoutMs", out.headersTimeoutMs, 100, 3600_000);
   assertInteger("bodyTimeoutMs", out.bodyTimeoutMs, 100, 3600_000);
   assertInteger("requestTimeoutMs", out.requestTimeoutMs, 100, 3600_000);

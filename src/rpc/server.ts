@@ -7,7 +7,7 @@ import { STATUS_CODES } from "node:http";
 import fastifyCors from "@fastify/cors";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { JsonRpcErrorCode, invalidRequest, internalError, type JsonRpcErrorObject } from "./errors.js";
-import { compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
+import { AnswerLimitCode, compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
 import { resolveRpcOptions, type RpcOptions } from "./options.js";
 import { IDENTIFIERS_PREFIX, sendMalformedIdentifier } from "./resolver-http.js";
 import { type SendBudget, sendBudgetOf } from "./send-budget.js";
@@ -44,6 +44,14 @@ class OneLineRequestLog extends LogController {
     if (error) reply.log.error({ ...fields, err: error }, "request failed");
     else reply.log.info(fields, "request");
   }
+}
+
+function bodiesBusy(max: number): JsonRpcErrorObject {
+  return {
+    code: AnswerLimitCode.BODIES_BUSY,
+    message: `The node is receiving ${max} request bodies already (rpc.maxBodiesInFlight): try again shortly`,
+    data: { limit: "maxBodiesInFlight", max },
+  };
 }
 
 function sendRpcError(reply: FastifyReply, status: number, error: JsonRpcErrorObject): FastifyReply {
@@ -159,20 +167,36 @@ export function buildServer(
   app.server.maxConnections = o.maxConnections;
   const budget = sendBudgetOf(app, o.maxSendBytes);
 
-  // A body must arrive within bodyTimeoutMs of the headers; a client that trickles it is cut off.
+  // A body must arrive within bodyTimeoutMs of the headers; a client that trickles it is cut off. At most
+  // maxBodiesInFlight bodies are received at once, so bodies held half-received take at most that many times bodyLimit.
+  let bodiesInFlight = 0;
   app.addHook("onRequest", (request, reply, done) => {
     const raw = request.raw;
     const h = raw.headers;
-    if (!raw.complete && (h["transfer-encoding"] !== undefined || (h["content-length"] !== undefined && h["content-length"] !== "0"))) {
-      const timer = setTimeout(() => {
-        request.log.info({ url: request.url.slice(0, 200), ms: o.bodyTimeoutMs }, "request body not received in time: connection closed");
-        raw.destroy();
-      }, o.bodyTimeoutMs).unref();
-      const clear = () => clearTimeout(timer);
-      raw.once("end", clear);
-      raw.once("close", clear);
-      reply.raw.once("finish", clear);
+    if (raw.complete || (h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0"))) return done();
+    if (bodiesInFlight >= o.maxBodiesInFlight) {
+      reply
+        .code(503)
+        .header("connection", "close")
+        .type("application/json; charset=utf-8")
+        .send(JSON.stringify({ jsonrpc: "2.0", id: null, error: bodiesBusy(o.maxBodiesInFlight) }));
+      return;
     }
+    bodiesInFlight++;
+    let open = true;
+    const timer = setTimeout(() => {
+      request.log.info({ url: request.url.slice(0, 200), ms: o.bodyTimeoutMs }, "request body not received in time: connection closed");
+      raw.destroy();
+    }, o.bodyTimeoutMs).unref();
+    const clear = () => {
+      clearTimeout(timer);
+      if (open) bodiesInFlight--;
+      open = false;
+    };
+    raw.once("end", clear);
+    raw.once("close", clear);
+    reply.raw.once("finish", clear);
+    reply.raw.once("close", clear);
     done();
   });
 

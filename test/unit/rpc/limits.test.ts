@@ -201,7 +201,7 @@ describe("rpc: HTTP limits", function () {
 
   it("has safe defaults and refuses inconsistent timeouts", () => {
     const d = resolveRpcOptions({});
-    expect(d).to.include({ headersTimeoutMs: 10_000, bodyTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 90_000, maxConnections: 2500 });
+    expect(d).to.include({ headersTimeoutMs: 10_000, bodyTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 90_000, maxConnections: 2500, maxBodiesInFlight: 128 });
     expect(d.maxConnections).to.be.greaterThan(d.wsMaxConnections);
     expect(() => resolveRpcOptions({ headersTimeoutMs: 40_000 })).to.throw(/headersTimeoutMs/);
     expect(() => resolveRpcOptions({ maxConnections: 0 })).to.throw(/maxConnections/);
@@ -243,6 +243,29 @@ describe("rpc: HTTP limits", function () {
     try {
       const got = await trickle(port, "POST / HTTP/1.1\r\nHost: x\r\n");
       expect(got).to.match(/^HTTP\/1\.1 408/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("refuses a request body past maxBodiesInFlight with 503 and -32004 at once", async () => {
+    const { app, port } = await listen({ maxBodiesInFlight: 2, bodyTimeoutMs: 5_000 });
+    try {
+      const stalled = [0, 1].map(() => {
+        const s = net.connect(port, "127.0.0.1", () => s.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n["));
+        s.on("error", () => {});
+        return s;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call("echo", { v: [3] })) });
+      expect(res.status).to.equal(503);
+      const json = (await res.json()) as Json;
+      expect(json.error.code).to.equal(AnswerLimitCode.BODIES_BUSY);
+      expect(json.error.data).to.deep.equal({ limit: "maxBodiesInFlight", max: 2 });
+      for (const s of stalled) s.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call("echo", { v: [4] })) });
+      expect(((await again.json()) as Json).result).to.deep.equal([4]);
     } finally {
       await app.close();
     }
