@@ -20,7 +20,7 @@ export interface RpcOptions {
    * already behind whose notification does not fit is closed with 4008.
    */
   maxSendBytes: number;
-  /** Most request bodies being received at once; one more request with a body gets HTTP 503 (-32004). Bounds half-received bodies to this many times bodyLimit. */
+  /** Most request bodies over 64 KiB (or of unstated length) being received at once; one more gets HTTP 503 (-32004). Bounds half-received large bodies to this many times bodyLimit; smaller ones to maxConnections x 64 KiB. */
   maxBodiesInFlight: number;
   /** Most open TCP connections to the RPC port (HTTP and WebSocket together); more are closed at once. */
   maxConnections: number;

@@ -46,6 +46,9 @@ class OneLineRequestLog extends LogController {
   }
 }
 
+/** Bodies up to this size (by content-length) are not counted against maxBodiesInFlight. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
 function bodiesBusy(max: number): JsonRpcErrorObject {
   return {
     code: AnswerLimitCode.BODIES_BUSY,
@@ -174,7 +177,13 @@ export function buildServer(
     const raw = request.raw;
     const h = raw.headers;
     if (raw.complete || (h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0"))) return done();
-    if (bodiesInFlight >= o.maxBodiesInFlight) {
+    // Small bodies do not count: they are bounded by maxConnections x SMALL_BODY_BYTES, and a client with
+    // an ordinary request is served while others hold every slot for large ones.
+    const declared = h["content-length"] === undefined ? undefined : Number(h["content-length"]);
+    const small = declared !== undefined && declared <= SMALL_BODY_BYTES;
+    if (!small && bodiesInFlight >= o.maxBodiesInFlight) {
+      // The body is not read: once the answer is out, the connection goes, with whatever the client still sends.
+      reply.raw.once("finish", () => raw.socket?.destroy?.());
       reply
         .code(503)
         .header("connection", "close")
@@ -182,8 +191,8 @@ export function buildServer(
         .send(JSON.stringify({ jsonrpc: "2.0", id: null, error: bodiesBusy(o.maxBodiesInFlight) }));
       return;
     }
-    bodiesInFlight++;
-    let open = true;
+    if (!small) bodiesInFlight++;
+    let open = !small;
     const timer = setTimeout(() => {
       request.log.info({ url: request.url.slice(0, 200), ms: o.bodyTimeoutMs }, "request body not received in time: connection closed");
       raw.destroy();

@@ -248,24 +248,27 @@ describe("rpc: HTTP limits", function () {
     }
   });
 
-  it("refuses a request body past maxBodiesInFlight with 503 and -32004 at once", async () => {
+  it("refuses a large request body past maxBodiesInFlight with 503 and -32004 at once, and still serves small ones", async () => {
     const { app, port } = await listen({ maxBodiesInFlight: 2, bodyTimeoutMs: 5_000 });
+    const post = (body: string) => fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const large = JSON.stringify(call("echo", { v: ["y".repeat(70 * 1024)] }));
     try {
       const stalled = [0, 1].map(() => {
-        const s = net.connect(port, "127.0.0.1", () => s.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n["));
+        const s = net.connect(port, "127.0.0.1", () => s.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n["));
         s.on("error", () => {});
         return s;
       });
       await new Promise((r) => setTimeout(r, 200));
-      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call("echo", { v: [3] })) });
+      const res = await post(large);
       expect(res.status).to.equal(503);
       const json = (await res.json()) as Json;
       expect(json.error.code).to.equal(AnswerLimitCode.BODIES_BUSY);
       expect(json.error.data).to.deep.equal({ limit: "maxBodiesInFlight", max: 2 });
+      // A small body does not need a slot.
+      expect(((await (await post(JSON.stringify(call("echo", { v: [3] })))).json()) as Json).result).to.deep.equal([3]);
       for (const s of stalled) s.destroy();
       await new Promise((r) => setTimeout(r, 200));
-      const again = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(call("echo", { v: [4] })) });
-      expect(((await again.json()) as Json).result).to.deep.equal([4]);
+      expect(((await (await post(large)).json()) as Json).result[0]).to.have.length(70 * 1024);
     } finally {
       await app.close();
     }
