@@ -514,6 +514,9 @@ function joinAnswer(entries: { text: string }[], batch: boolean): string {
   return batch ? "[" + entries.map((e) => e.text).join(",") + "]" : entries[0]!.text;
 }
 
+/** Calls of one batch running at once (enough for waits such as tx_submit with wait to overlap). */
+const BATCH_CONCURRENCY = 16;
+
 /** An answer ready to send, and what to send instead when the transport has no room for it. */
 export interface BoundedAnswer {
   text: string;
@@ -544,12 +547,20 @@ export async function answerJsonRpcText(methods: MethodTable, text: string, opts
       entries = [{ id: one.id, text: boundedText(one, maxAnswerBytes, opts.log).text }];
     } else {
       const batch = new BatchAnswers(body.length, opts.maxBatchAnswerBytes ?? DEFAULT_ANSWER_LIMITS.maxBatchAnswerBytes);
-      await Promise.all(
-        (body as unknown[]).map(async (req, i) => {
-          const r = await dispatchOne(methods, req, opts);
+      // At most BATCH_CONCURRENCY calls of a batch run at once, each worker giving the event loop a
+      // turn between calls: a large batch neither holds all its answers under construction at once
+      // nor makes one long turn of the loop that keeps other clients (and node_status) waiting.
+      const reqs = body as unknown[];
+      let next = 0;
+      const worker = async () => {
+        while (next < reqs.length) {
+          const i = next++;
+          const r = await dispatchOne(methods, reqs[i], opts);
           if (r !== undefined) batch.add(i, r.id, boundedText(r, maxAnswerBytes, opts.log));
-        }),
-      );
+          if (next < reqs.length) await new Promise<void>((res) => setImmediate(res));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, reqs.length) }, worker));
       entries = batch.entries();
       if (entries.length === 0) return undefined;
     }

@@ -494,8 +494,12 @@ describe("rpc: WebSocket endpoint", function () {
         const budget = sendBudgetOf(h.app, 0);
         (c.socket as unknown as { _socket: { pause(): void } })._socket.pause();
         const before = blobCalls;
-        const asked = 200;
-        for (let i = 0; i < asked; i++) c.send({ jsonrpc: "2.0", id: i, method: "blob", params: { bytes: 200 * 1024 } });
+        const asked = 100;
+        // Spaced, so that frames sent after the node paused the connection are not already in its read buffer.
+        for (let i = 0; i < asked; i++) {
+          c.send({ jsonrpc: "2.0", id: i, method: "blob", params: { bytes: 200 * 1024 } });
+          await new Promise((r) => setTimeout(r, 10));
+        }
         // The kernel's buffers fill first, then the node's queue; from then on the node stops reading the client.
         await eventually(() => budget.bytes > 0, "answers queued in the node");
         let peak = 0;
