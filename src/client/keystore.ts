@@ -46,8 +46,14 @@ export interface ScryptParams {
  */
 export const DEFAULT_SCRYPT_PARAMS: ScryptParams = Object.freeze({ N: 2 ** 15, r: 8, p: 1 });
 
-/** Bounds on the cost a key file may ask for: 2^20 x r=16 is 2 GiB, far above any honest file. */
-const SCRYPT_LIMITS = Object.freeze({ minLogN: 10, maxLogN: 20, maxR: 16, maxP: 4 });
+/**
+ * Bounds on the cost a key file may ask for. The upper bounds are the
+ * parameters this keystore writes: a file asking for more was not written
+ * by us, and reading it must not cost more than reading one of ours (a
+ * tampered file could otherwise demand N=2^20, r=16: seconds of CPU and
+ * 2 GiB). The lower bound keeps a file from being made cheap to attack.
+ */
+const SCRYPT_LIMITS = Object.freeze({ minLogN: 10, maxLogN: Math.log2(DEFAULT_SCRYPT_PARAMS.N), maxR: DEFAULT_SCRYPT_PARAMS.r, maxP: DEFAULT_SCRYPT_PARAMS.p });
 
 export const KEYSTORE_VERSION = 1;
 export const KEY_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -276,7 +282,7 @@ function checkScryptParams(p: ScryptParams): void {
   if (!ok) {
     throw new KeystoreError(
       KeystoreErrorCode.KEY_FILE_CORRUPT,
-      `scrypt parameters out of range: N must be 2^${SCRYPT_LIMITS.minLogN}..2^${SCRYPT_LIMITS.maxLogN}, r 1..${SCRYPT_LIMITS.maxR}, p 1..${SCRYPT_LIMITS.maxP}`,
+      `scrypt parameters N=${p.N}, r=${p.r}, p=${p.p} refused before deriving anything: N must be a power of two from 2^${SCRYPT_LIMITS.minLogN} to 2^${SCRYPT_LIMITS.maxLogN}, r 1..${SCRYPT_LIMITS.maxR}, p 1..${SCRYPT_LIMITS.maxP} (this keystore writes N=2^${SCRYPT_LIMITS.maxLogN}, r=${SCRYPT_LIMITS.maxR}, p=${SCRYPT_LIMITS.maxP} and reads nothing costlier)`,
     );
   }
 }

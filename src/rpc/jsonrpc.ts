@@ -49,6 +49,8 @@ export interface RpcContext {
    * subscriptions); undefined over HTTP. Methods that need one check its type.
    */
   session?: unknown;
+  /** Most bytes of JSON one page of a list method may hold (pageByBytes in paging.ts reads it). */
+  maxPageBytes?: number;
 }
 
 export interface RpcMethod<P = any, R = unknown> {
@@ -75,11 +77,64 @@ export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
 export interface DispatchOptions {
   /** Most entries in one batch array. */
   maxBatch: number;
+  /** Most bytes of one call's answer (its whole response object as sent); a larger one becomes ANSWER_TOO_LARGE. Default DEFAULT_ANSWER_LIMITS. */
+  maxAnswerBytes?: number;
+  /** Most bytes of a batch's answers together; the entries past it become BATCH_ANSWER_TOO_LARGE (see handleJsonRpcText). */
+  maxBatchAnswerBytes?: number;
+  /** Passed to every handler as `ctx.maxPageBytes`. */
+  maxPageBytes?: number;
+  /**
+   * The transport's room for an answer of `bytes` bytes: undefined when it
+   * may be sent, else the limit that refuses it. A refused answer is
+   * replaced by SEND_REFUSED errors, one per id, which are sent instead.
+   */
+  admit?: (bytes: number) => AnswerLimit | undefined;
   /** Where internal errors are logged (never sent to the client). */
   log?: RpcLogger;
   signal?: AbortSignal;
   /** Passed to every handler as `ctx.session`. */
   session?: unknown;
+}
+
+/**
+ * Codes of the answer budgets, in JSON-RPC's range for implementation-defined
+ * server errors (-32000 to -32099): they come from this layer, whatever the
+ * method. `data` names the limit: `{limit, max}`, the rpc option and its value.
+ */
+export const AnswerLimitCode = Object.freeze({
+  /** One call's answer is larger than maxAnswerBytes. */
+  ANSWER_TOO_LARGE: -32001,
+  /** A batch's answers together are larger than maxBatchAnswerBytes. */
+  BATCH_ANSWER_TOO_LARGE: -32002,
+  /** The transport has no room for the answer now (a WebSocket send queue, or the node's bytes of answers not yet taken). */
+  SEND_REFUSED: -32003,
+  /** HTTP: the node is receiving rpc.maxBodiesInFlight request bodies already (sent with HTTP 503). */
+  BODIES_BUSY: -32004,
+} as const);
+
+/** A size limit by its rpc option name and value. */
+export interface AnswerLimit {
+  limit: string;
+  max: number;
+}
+
+/** What an answer may weigh when the caller gives no limits (the rpc defaults say the same). */
+export const DEFAULT_ANSWER_LIMITS = Object.freeze({ maxAnswerBytes: 1024 * 1024, maxBatchAnswerBytes: 4 * 1024 * 1024, maxPageBytes: 256 * 1024 });
+
+function answerTooLarge(max: number): JsonRpcErrorObject {
+  return { code: AnswerLimitCode.ANSWER_TOO_LARGE, message: `Answer larger than ${max} bytes (rpc.maxAnswerBytes): ask for less, e.g. a smaller page`, data: { limit: "maxAnswerBytes", max } };
+}
+
+function batchAnswerTooLarge(max: number): JsonRpcErrorObject {
+  return {
+    code: AnswerLimitCode.BATCH_ANSWER_TOO_LARGE,
+    message: `The batch's answers are larger than ${max} bytes together (rpc.maxBatchAnswerBytes): send this call again, alone or in a smaller batch`,
+    data: { limit: "maxBatchAnswerBytes", max },
+  };
+}
+
+function sendRefused(l: AnswerLimit): JsonRpcErrorObject {
+  return { code: AnswerLimitCode.SEND_REFUSED, message: `No room to send an answer of this size now (rpc.${l.limit} = ${l.max} bytes): read what was sent, or ask for less`, data: { limit: l.limit, max: l.max } };
 }
 
 // ---------------------------------------------------------------------------
@@ -237,8 +292,9 @@ function failure(id: JsonRpcId, error: JsonRpcErrorObject): JsonRpcFailure {
   return { jsonrpc: "2.0", id, error };
 }
 
+/** A number id must survive JSON: 1e309 parses to Infinity, which would be sent back as null. */
 function isValidId(id: unknown): id is JsonRpcId {
-  return id === null || typeof id === "string" || typeof id === "number";
+  return id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
 }
 
 const MAX_ECHO = 200;
@@ -255,7 +311,7 @@ async function dispatchOne(methods: MethodTable, req: unknown, opts: DispatchOpt
   const idOk = !hasId || isValidId(req.id);
   const id: JsonRpcId = hasId && idOk ? (req.id as JsonRpcId) : null;
   if (req.jsonrpc !== "2.0") return failure(id, invalidRequest('jsonrpc must be "2.0"'));
-  if (!idOk) return failure(null, invalidRequest("id must be a string, number or null"));
+  if (!idOk) return failure(null, invalidRequest("id must be a string, a finite number or null"));
   if (typeof req.method !== "string") return failure(id, invalidRequest("method must be a string"));
   const params = req.params;
   if (params !== undefined && typeof params !== "object") return failure(id, invalidRequest("params must be an object or array"));
@@ -269,7 +325,7 @@ async function dispatchOne(methods: MethodTable, req: unknown, opts: DispatchOpt
   } else {
     try {
       const checked = validatorOf(name, method)(params);
-      const result = await method.handler(checked, { signal: opts.signal, session: opts.session });
+      const result = await method.handler(checked, { signal: opts.signal, session: opts.session, maxPageBytes: opts.maxPageBytes ?? DEFAULT_ANSWER_LIMITS.maxPageBytes });
       if (!hasId) return undefined;
       // `result` is required in a success response; JSON has no undefined.
       return { jsonrpc: "2.0", id, result: result === undefined ? null : result };
@@ -310,11 +366,25 @@ export async function dispatch(
 // ---------------------------------------------------------------------------
 // Text in, text out: shared by HTTP and WS.
 
-class ForbiddenKeyError extends Error {}
-
-function rejectProtoKey(key: string, value: unknown): unknown {
-  if (key === "__proto__") throw new ForbiddenKeyError();
-  return value;
+/**
+ * Whether a parsed value holds a `__proto__` key at any depth. JSON.parse
+ * makes such a key an own property (it does not set the prototype), so it is
+ * found with hasOwn. Iterative, so depth costs no stack: a deeply nested body
+ * gets the same answer whether or not it holds an escape.
+ */
+function hasProtoKey(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const x of v) if (typeof x === "object" && x !== null) stack.push(x);
+      continue;
+    }
+    if (Object.hasOwn(v, "__proto__")) return true;
+    for (const x of Object.values(v)) if (typeof x === "object" && x !== null) stack.push(x);
+  }
+  return false;
 }
 
 export type ParsedBody = { ok: true; value: unknown } | { ok: false; response: JsonRpcFailure };
@@ -327,17 +397,18 @@ export function parseJsonRpcText(text: string): ParsedBody {
   if (text.trim() === "") {
     return { ok: false, response: failure(null, { code: JsonRpcErrorCode.PARSE_ERROR, message: "Parse error", data: { reason: "empty body" } }) };
   }
+  let value: unknown;
   try {
-    // The reviver is slow, so only walk bodies that could spell the key (plainly or by escapes).
-    const suspicious = text.includes("__proto__") || text.includes("\\u");
-    return { ok: true, value: suspicious ? JSON.parse(text, rejectProtoKey) : JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (e) {
-    if (e instanceof ForbiddenKeyError) {
-      return { ok: false, response: failure(null, invalidRequest('forbidden key "__proto__"')) };
-    }
     const reason = e instanceof SyntaxError ? echo(e.message) : "malformed JSON";
     return { ok: false, response: failure(null, { code: JsonRpcErrorCode.PARSE_ERROR, message: "Parse error", data: { reason } }) };
   }
+  // Only walk bodies that could spell the key (plainly or by escapes).
+  if ((text.includes("__proto__") || text.includes("\\u")) && hasProtoKey(value)) {
+    return { ok: false, response: failure(null, invalidRequest('forbidden key "__proto__"')) };
+  }
+  return { ok: true, value };
 }
 
 function stringifyOne(r: JsonRpcResponse, log?: RpcLogger): string {
@@ -363,10 +434,155 @@ export function serializeResponse(response: JsonRpcResponse | JsonRpcResponse[],
   }
 }
 
-/** Parse, dispatch and serialize one body; undefined when no response is due. Never throws. */
-export async function handleJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<string | undefined> {
+/** One entry's text, or ANSWER_TOO_LARGE in its place. */
+function boundedText(r: JsonRpcResponse, maxAnswerBytes: number, log?: RpcLogger): { text: string; bytes: number; ok: boolean } {
+  const text = stringifyOne(r, log);
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes <= maxAnswerBytes) return { text, bytes, ok: "result" in r };
+  const err = JSON.stringify(failure(r.id, answerTooLarge(maxAnswerBytes)));
+  return { text: err, bytes: Buffer.byteLength(err), ok: false };
+}
+
+/**
+ * A batch's answers under one byte budget, whatever order they finish in:
+ * an entry's result is sent when the results of it and of every entry
+ * before it (in request order) fit the budget together; the other results
+ * become BATCH_ANSWER_TOO_LARGE. Errors are sent as they are and not
+ * counted (each is small and there are at most maxBatch). Results past the
+ * budget are dropped as they arrive, so a batch never holds more than the
+ * budget plus one answer.
+ */
+class BatchAnswers {
+  private readonly texts: (string | undefined)[];
+  private readonly sizes: number[];
+  private readonly ids: JsonRpcId[];
+  private readonly kept: boolean[];
+  private used = 0;
+  /** Every result at or after this index is over the budget. */
+  private cutoff: number;
+
+  constructor(
+    n: number,
+    private readonly max: number,
+  ) {
+    this.texts = new Array(n);
+    this.sizes = new Array(n).fill(0);
+    this.ids = new Array(n).fill(null);
+    this.kept = new Array(n).fill(false);
+    this.cutoff = n;
+  }
+
+  add(i: number, id: JsonRpcId, a: { text: string; bytes: number; ok: boolean }): void {
+    this.ids[i] = id;
+    if (!a.ok) {
+      this.texts[i] = a.text;
+      return;
+    }
+    if (i >= this.cutoff) {
+      this.texts[i] = this.overBudget(id);
+      return;
+    }
+    this.texts[i] = a.text;
+    this.sizes[i] = a.bytes;
+    this.kept[i] = true;
+    this.used += a.bytes;
+    for (let h = this.cutoff - 1; this.used > this.max && h >= 0; h--) {
+      if (!this.kept[h]) continue;
+      this.kept[h] = false;
+      this.used -= this.sizes[h]!;
+      this.texts[h] = this.overBudget(this.ids[h]!);
+      this.cutoff = h;
+    }
+  }
+
+  private overBudget(id: JsonRpcId): string {
+    return JSON.stringify(failure(id, batchAnswerTooLarge(this.max)));
+  }
+
+  /** The answered entries in request order, with their ids (notifications have none). */
+  entries(): { id: JsonRpcId; text: string }[] {
+    const out: { id: JsonRpcId; text: string }[] = [];
+    this.texts.forEach((text, i) => {
+      if (text !== undefined) out.push({ id: this.ids[i]!, text });
+    });
+    return out;
+  }
+}
+
+/** The texts joined as sent: one object, or a batch array. */
+function joinAnswer(entries: { text: string }[], batch: boolean): string {
+  return batch ? "[" + entries.map((e) => e.text).join(",") + "]" : entries[0]!.text;
+}
+
+/** Calls of one batch running at once (enough for waits such as tx_submit with wait to overlap). */
+const BATCH_CONCURRENCY = 16;
+
+/** An answer ready to send, and what to send instead when the transport has no room for it. */
+export interface BoundedAnswer {
+  text: string;
+  /** The same ids, each with a SEND_REFUSED error naming `limit` (a few hundred bytes per id). */
+  refusal(limit: AnswerLimit): string;
+}
+
+/**
+ * Parse, dispatch and serialize one body; undefined when no response is due.
+ * Never throws. Every answer is bounded: a call's answer by maxAnswerBytes, a
+ * batch's by maxBatchAnswerBytes (BatchAnswers).
+ */
+export async function answerJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<BoundedAnswer | undefined> {
   const parsed = parseJsonRpcText(text);
-  if (!parsed.ok) return JSON.stringify(parsed.response);
-  const response = await dispatch(methods, parsed.value, opts);
-  return response === undefined ? undefined : serializeResponse(response, opts.log);
+  if (!parsed.ok) {
+    const only = JSON.stringify(parsed.response);
+    return { text: only, refusal: () => only };
+  }
+  const body = parsed.value;
+  const maxAnswerBytes = opts.maxAnswerBytes ?? DEFAULT_ANSWER_LIMITS.maxAnswerBytes;
+  let entries: { id: JsonRpcId; text: string }[];
+  const isBatch = Array.isArray(body) && body.length > 0 && body.length <= opts.maxBatch;
+  try {
+    if (!isBatch) {
+      const r = Array.isArray(body) ? await dispatch(methods, body, opts) : await dispatchOne(methods, body, opts);
+      if (r === undefined) return undefined;
+      const one = r as JsonRpcResponse;
+      entries = [{ id: one.id, text: boundedText(one, maxAnswerBytes, opts.log).text }];
+    } else {
+      const batch = new BatchAnswers(body.length, opts.maxBatchAnswerBytes ?? DEFAULT_ANSWER_LIMITS.maxBatchAnswerBytes);
+      // At most BATCH_CONCURRENCY calls of a batch run at once, each worker giving the event loop a
+      // turn between calls: a large batch neither holds all its answers under construction at once
+      // nor makes one long turn of the loop that keeps other clients (and node_status) waiting.
+      const reqs = body as unknown[];
+      let next = 0;
+      const worker = async () => {
+        while (next < reqs.length) {
+          const i = next++;
+          const r = await dispatchOne(methods, reqs[i], opts);
+          if (r !== undefined) batch.add(i, r.id, boundedText(r, maxAnswerBytes, opts.log));
+          if (next < reqs.length) await new Promise<void>((res) => setImmediate(res));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, reqs.length) }, worker));
+      entries = batch.entries();
+      if (entries.length === 0) return undefined;
+    }
+  } catch (e) {
+    opts.log?.error({ err: e }, "JSON-RPC dispatch failed");
+    const only = JSON.stringify(failure(null, internalError()));
+    return { text: only, refusal: () => only };
+  }
+  const ids = entries.map((e) => e.id);
+  return {
+    text: joinAnswer(entries, isBatch),
+    refusal: (limit) => joinAnswer(ids.map((id) => ({ text: JSON.stringify(failure(id, sendRefused(limit))) })), isBatch),
+  };
+}
+
+/**
+ * answerJsonRpcText as text; what the transport has no room for (`admit`)
+ * is replaced by SEND_REFUSED errors with the same ids. Never throws.
+ */
+export async function handleJsonRpcText(methods: MethodTable, text: string, opts: DispatchOptions): Promise<string | undefined> {
+  const answer = await answerJsonRpcText(methods, text, opts);
+  if (answer === undefined) return undefined;
+  const refused = opts.admit?.(Buffer.byteLength(answer.text, "utf8"));
+  return refused === undefined ? answer.text : answer.refusal(refused);
 }

@@ -7,6 +7,33 @@ export interface RpcOptions {
   bodyLimit: number;
   /** Most requests in one JSON-RPC batch array. */
   maxBatch: number;
+  /** Most bytes of one call's answer; a larger one is error -32001 ANSWER_TOO_LARGE. */
+  maxAnswerBytes: number;
+  /** Most bytes of a batch's answers together; calls past it get -32002 BATCH_ANSWER_TOO_LARGE. */
+  maxBatchAnswerBytes: number;
+  /** Most bytes of JSON in one page of a list method (issuer_list, credential_list, ...); the page ends early with a `next` cursor. */
+  maxPageBytes: number;
+  /**
+   * Most bytes of answers and notifications the node holds for all clients
+   * together that the OS has not taken yet (HTTP answers being written, WS
+   * send queues). An answer past it is -32003 SEND_REFUSED; a WS client
+   * already behind whose notification does not fit is closed with 4008.
+   */
+  maxSendBytes: number;
+  /** Most request bodies over 64 KiB (or of unstated length) being received at once; one more gets HTTP 503 (-32004). Bounds half-received large bodies to this many times bodyLimit; smaller ones to maxConnections x 64 KiB. */
+  maxBodiesInFlight: number;
+  /** Most open TCP connections to the RPC port (HTTP and WebSocket together); more are closed at once. */
+  maxConnections: number;
+  /** A request's line and headers must arrive within this (HTTP 408, then closed). */
+  headersTimeoutMs: number;
+  /** A request's body must arrive within this from the end of its headers; else the connection is closed. */
+  bodyTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this (HTTP 408, then closed). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no bytes either way for this long is closed (above tx_submit's longest wait, 60 s). */
+  idleTimeoutMs: number;
   /** fastify `logger` option: false, true, pino options, or a pino-compatible logger instance. */
   logger: boolean | object;
   /**
@@ -43,6 +70,20 @@ export const defaultRpcOptions: RpcOptions = Object.freeze({
   port: 8660,
   bodyLimit: 1024 * 1024,
   maxBatch: 100,
+  maxAnswerBytes: 1024 * 1024,
+  maxBatchAnswerBytes: 4 * 1024 * 1024,
+  maxPageBytes: 256 * 1024,
+  // With the other defaults, the part of the memory budget (docs/limits.md) that answers waiting for slow clients may take.
+  maxSendBytes: 256 * 1024 * 1024,
+  // wsMaxConnections and room for HTTP clients beside them.
+  maxConnections: 2500,
+  // 128 x bodyLimit (1 MiB): the part of the memory budget half-received bodies may take.
+  maxBodiesInFlight: 128,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 20_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 90_000,
   logger: false,
   cors: false,
   wsMaxFrameBytes: 1024 * 1024,
@@ -74,6 +115,20 @@ export function resolveRpcOptions(opts: Partial<RpcOptions> = {}): RpcOptions {
   assertInteger("port", out.port, 0, 65535);
   assertInteger("bodyLimit", out.bodyLimit, 1, 2 ** 31 - 1);
   assertInteger("maxBatch", out.maxBatch, 1, 1_000_000);
+  assertInteger("maxAnswerBytes", out.maxAnswerBytes, 1024, 2 ** 30);
+  assertInteger("maxBatchAnswerBytes", out.maxBatchAnswerBytes, 1024, 2 ** 30);
+  assertInteger("maxPageBytes", out.maxPageBytes, 1024, 2 ** 30);
+  assertInteger("maxSendBytes", out.maxSendBytes, 1024 * 1024, 2 ** 40);
+  assertInteger("maxConnections", out.maxConnections, 1, 1_000_000);
+  assertInteger("maxBodiesInFlight", out.maxBodiesInFlight, 1, 1_000_000);
+  assertInteger("headersTimeoutMs", out.headersTimeoutMs, 100, 3600_000);
+  assertInteger("bodyTimeoutMs", out.bodyTimeoutMs, 100, 3600_000);
+  assertInteger("requestTimeoutMs", out.requestTimeoutMs, 100, 3600_000);
+  assertInteger("keepAliveTimeoutMs", out.keepAliveTimeoutMs, 100, 3600_000);
+  assertInteger("idleTimeoutMs", out.idleTimeoutMs, 100, 24 * 3600_000);
+  if (out.headersTimeoutMs > out.requestTimeoutMs) {
+    throw new RangeError(`rpc option headersTimeoutMs (${out.headersTimeoutMs}) must not exceed requestTimeoutMs (${out.requestTimeoutMs})`);
+  }
   if (typeof out.logger !== "boolean" && (typeof out.logger !== "object" || out.logger === null)) {
     throw new TypeError("rpc option logger: expected boolean or object");
   }

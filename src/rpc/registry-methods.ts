@@ -23,6 +23,7 @@ import { decodeStateRecord } from "../chain/state.js";
 import { type IssuerRecord } from "../did/kyc.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
+import { pageByBytes } from "./paging.js";
 
 /** What these methods need of a node. */
 export interface RegistryReadApi {
@@ -94,9 +95,10 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     issuer_list: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
       description: "Issuers in DID order, `limit` after the DID `after`; `next` is the cursor of the following page.",
       params: { after: DID, limit: LIMIT },
-      handler: async ({ after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = (await api.listRecords("issuer", { ...(after !== undefined ? { after } : {}), limit })) as IssuerRecord[];
-        return { issuers: recs.map(issuerToJson), next: recs.length === limit ? recs[recs.length - 1]!.did : null };
+        const page = pageByBytes(recs, limit, ctx, issuerToJson, (r) => r.did);
+        return { issuers: page.items, next: page.next };
       },
     }),
 
@@ -122,9 +124,10 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     statuslist_list: defineMethod<{ issuer: string; after?: string; limit?: number }, Record<string, unknown>>({
       description: "The status lists of one issuer (summaries, no tokens), in list id order, `limit` after the list id `after`.",
       params: { issuer: { ...DID, required: true }, after: LIST_ID, limit: LIMIT },
-      handler: async ({ issuer: iss, after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ issuer: iss, after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = await api.listStatusLists(iss, { ...(after !== undefined ? { after } : {}), limit });
-        return { lists: recs.map(statusListSummaryToJson), next: recs.length === limit ? recs[recs.length - 1]!.listId : null };
+        const page = pageByBytes(recs, limit, ctx, statusListSummaryToJson, (r) => r.listId);
+        return { lists: page.items, next: page.next };
       },
     }),
 
@@ -151,9 +154,10 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     gov_proposals: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
       description: "Proposals in id order, `limit` after the id `after`.",
       params: { after: { type: "string", maxLength: 64, pattern: "^[0-9a-f]{64}$" }, limit: LIMIT },
-      handler: async ({ after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = (await api.listRecords("proposal", { ...(after !== undefined ? { after } : {}), limit })) as ProposalRecord[];
-        return { proposals: recs.map(proposalToJson), next: recs.length === limit ? recs[recs.length - 1]!.id : null };
+        const page = pageByBytes(recs, limit, ctx, proposalToJson, (r) => r.id);
+        return { proposals: page.items, next: page.next };
       },
     }),
   };

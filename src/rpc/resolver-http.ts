@@ -122,6 +122,14 @@ function sendDereferencingResult(reply: FastifyReply, result: DereferencingResul
   return sendJson(reply, status, type === M.DID_URL_DEREFERENCING_LD ? type : M.DID_URL_DEREFERENCING, result);
 }
 
+/**
+ * The answer to an identifier that cannot even be percent-decoded (the
+ * router refuses such a path before the route runs): an invalidDid result.
+ */
+export function sendMalformedIdentifier(reply: FastifyReply, message: string): FastifyReply {
+  return sendResolutionResult(reply, resolutionError("invalidDid", message));
+}
+
 /** A Location header value: HTTP fields are ASCII, so other characters of an endpoint URL are percent-encoded. */
 function asciiUrl(url: string): string {
   return url.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));

@@ -13,6 +13,7 @@ import { evidenceToJson } from "../consensus/evidence-rules.js";
 import type { ValidatorSet } from "../consensus/validators.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
+import { pageByBytes } from "./paging.js";
 
 /** What these methods need of a node: ChainStore and the node's set-by-height. */
 export interface ValidatorReadApi {
@@ -65,13 +66,14 @@ export function validatorMethods(api: ValidatorReadApi): MethodTable {
     evidence_list: defineMethod<{ validator?: string; after?: string; limit?: number }, Record<string, unknown>>({
       description: "Committed evidence in commit order, all or one validator's (by address), `limit` after the evidence hash `after`.",
       params: { validator: ADDRESS, after: HASH, limit: LIMIT },
-      handler: async ({ validator, after, limit = DEFAULT_LIMIT }) => {
+      handler: async ({ validator, after, limit = DEFAULT_LIMIT }, ctx) => {
         const items = await api.listEvidence({
           ...(validator !== undefined ? { validator: Buffer.from(validator, "hex") } : {}),
           ...(after !== undefined ? { after: Buffer.from(after, "hex") } : {}),
           limit,
         });
-        return { evidence: items.map(storedEvidenceToJson), next: items.length === limit ? toHex(items[items.length - 1]!.hash) : null };
+        const page = pageByBytes(items, limit, ctx, storedEvidenceToJson, (e) => toHex(e.hash));
+        return { evidence: page.items, next: page.next };
       },
     }),
   };

@@ -5,12 +5,17 @@
  * Boundaries (DESIGN.md invariant 6), each a RpcOptions member:
  * - frames larger than wsMaxFrameBytes close the connection with 1009;
  * - past wsMaxConnections an upgrade gets HTTP 503;
- * - a client that does not take what is sent (written bytes not yet flushed,
- *   or messages not yet flushed, past wsMaxQueueBytes / wsMaxQueueMessages)
- *   is closed with 4008 "subscriber too slow": sends never wait, so a slow
- *   client costs the node a bounded buffer and nothing else;
- * - past wsMaxPendingRequests answers being worked on, the node stops reading
- *   that connection until some are sent (TCP back-pressure on the client).
+ * - the send queue (bytes the OS has not taken yet) holds at most
+ *   wsMaxQueueBytes, the message being queued included, and at most
+ *   wsMaxQueueMessages messages; the queues of all connections together
+ *   count against the node's maxSendBytes. An answer that does not fit is
+ *   replaced by a small -32003 SEND_REFUSED error; a notification that does
+ *   not fit (or that error) closes the connection with 4008 "subscriber too
+ *   slow". Sends never wait, so a slow client costs the node a bounded buffer;
+ * - while the connection's queue is not empty, and while wsMaxPendingRequests
+ *   answers are being worked on, the node does not read the connection (TCP
+ *   back-pressure on the client): a client that does not read its answers
+ *   cannot make the node work on more.
  * Binary frames and non-JSON text are answered with JSON-RPC errors.
  */
 import type { IncomingMessage } from "node:http";
@@ -18,8 +23,9 @@ import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { invalidRequest, type RpcLogger } from "./errors.js";
-import { compileMethods, handleJsonRpcText, type MethodTable } from "./jsonrpc.js";
+import { answerJsonRpcText, type BoundedAnswer, compileMethods, type MethodTable } from "./jsonrpc.js";
 import { originAllowed, type RpcOptions } from "./options.js";
+import { type SendBudget, sendBudgetOf } from "./send-budget.js";
 import { type NotificationSink, Subscriber, SubscriptionHub, SubscriptionSession, subscriptionMethods } from "./subscriptions.js";
 
 export const WS_PATH = "/ws";
@@ -61,6 +67,13 @@ export interface WebSocketEndpoint {
   close(): Promise<void>;
 }
 
+/**
+ * Room past wsMaxQueueBytes for SEND_REFUSED answers (each a few hundred
+ * bytes): the queue of a client that stopped reading may hold this much
+ * more, so its pending requests are answered rather than the connection cut.
+ */
+const REFUSAL_RESERVE_BYTES = 64 * 1024;
+
 /** One client connection: a bounded, never-waiting sink for answers and notifications. */
 class WsConnection implements NotificationSink {
   /** Messages handed to the socket whose write has not completed yet. */
@@ -68,10 +81,14 @@ class WsConnection implements NotificationSink {
   private pendingRequests = 0;
   private paused = false;
   private closing = false;
+  /** This connection's queued bytes as last counted in the node's SendBudget. */
+  private counted = 0;
   alive = true;
   readonly subscriber: Subscriber;
   private readonly onFlushed = () => {
     this.unflushed--;
+    this.recount();
+    this.updateReading();
   };
 
   constructor(
@@ -80,21 +97,79 @@ class WsConnection implements NotificationSink {
     hub: SubscriptionHub,
     private readonly methods: MethodTable,
     private readonly log: WsLogger,
+    private readonly budget: SendBudget,
   ) {
     this.subscriber = new Subscriber(hub, this, o.wsMaxSubscriptions);
   }
 
-  send(text: string): void {
-    if (this.closing || this.socket.readyState !== WebSocket.OPEN) return;
+  /** Bring the node-wide count in line with what this connection holds now. */
+  private recount(): void {
+    const now = this.closing && this.socket.readyState === WebSocket.CLOSED ? 0 : this.socket.bufferedAmount;
+    this.budget.add(now - this.counted);
+    this.counted = now;
+  }
+
+  /**
+   * Whether a message of `bytes` fits: this connection's queue with the
+   * message counted, and, when something is already queued here, the node's
+   * budget (a client that keeps up has its messages taken by the OS at once).
+   */
+  private room(bytes: number, reserve = 0): { limit: string; max: number } | undefined {
     const queued = this.socket.bufferedAmount;
-    // One message always fits an empty queue, however large: the bound is on what piles up.
-    if ((queued > 0 && queued + text.length > this.o.wsMaxQueueBytes) || this.unflushed >= this.o.wsMaxQueueMessages) {
-      this.log.warn({ queuedBytes: queued, queuedMessages: this.unflushed }, "closing a WebSocket client that does not keep up");
+    if (queued + bytes > this.o.wsMaxQueueBytes + reserve) return { limit: "wsMaxQueueBytes", max: this.o.wsMaxQueueBytes };
+    if (this.unflushed >= this.o.wsMaxQueueMessages) return { limit: "wsMaxQueueMessages", max: this.o.wsMaxQueueMessages };
+    if (!this.budget.fits(bytes) && (queued > 0 || bytes > this.o.wsMaxQueueBytes / 2)) return { limit: "maxSendBytes", max: this.o.maxSendBytes };
+    return undefined;
+  }
+
+  /** The bytes of `text` for the bounds: exact only when the cheap bound (3 bytes per UTF-16 unit) does not settle it. */
+  private bytesOf(text: string): number {
+    return text.length * 3 + this.socket.bufferedAmount <= this.o.wsMaxQueueBytes && this.budget.fits(text.length * 3) ? text.length : Buffer.byteLength(text, "utf8");
+  }
+
+  /**
+   * Send an answer, decided at the moment it is handed to the socket: when
+   * it does not fit the queue, its SEND_REFUSED errors go instead, with a
+   * reserve past the queue bound (they are small), so a client that comes
+   * back finds why; only if even they do not fit is the connection closed.
+   */
+  sendAnswer(answer: BoundedAnswer): void {
+    if (this.closing || this.socket.readyState !== WebSocket.OPEN) return;
+    const refused = this.room(this.bytesOf(answer.text));
+    if (refused === undefined) this.send(answer.text);
+    else this.send(answer.refusal(refused), REFUSAL_RESERVE_BYTES);
+  }
+
+  /** Queue a message, or close the connection (4008) when it does not fit; `reserve` is room allowed past wsMaxQueueBytes. */
+  send(text: string, reserve = 0): void {
+    if (this.closing || this.socket.readyState !== WebSocket.OPEN) return;
+    const bytes = this.bytesOf(text);
+    const refused = this.room(bytes, reserve);
+    if (refused !== undefined) {
+      this.log.warn({ queuedBytes: this.socket.bufferedAmount, queuedMessages: this.unflushed, messageBytes: bytes, limit: refused.limit }, "closing a WebSocket client that does not keep up");
       this.end(WsCloseCode.TOO_SLOW, "subscriber too slow");
       return;
     }
     this.unflushed++;
     this.socket.send(text, this.onFlushed);
+    this.recount();
+    this.updateReading();
+  }
+
+  /**
+   * Read the connection only while its queue is empty and it has room for
+   * more requests: answers to a client that does not read are not worked on.
+   */
+  private updateReading(): void {
+    if (this.closing) return;
+    const hold = this.pendingRequests >= this.o.wsMaxPendingRequests || (this.unflushed > 0 && this.socket.bufferedAmount > 0);
+    if (hold && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!hold && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
   }
 
   overflow(): void {
@@ -113,6 +188,8 @@ class WsConnection implements NotificationSink {
   gone(): void {
     this.closing = true;
     this.subscriber.close();
+    this.budget.add(-this.counted);
+    this.counted = 0;
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -127,22 +204,23 @@ class WsConnection implements NotificationSink {
 
   private async handle(text: string): Promise<void> {
     this.pendingRequests++;
-    if (this.pendingRequests >= this.o.wsMaxPendingRequests && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    this.updateReading();
     const session = new SubscriptionSession(this.subscriber);
     try {
-      // Never throws: every failure is a JSON-RPC error in `out`.
-      const out = await handleJsonRpcText(this.methods, text, { maxBatch: this.o.maxBatch, log: this.log, session });
-      if (out !== undefined) this.send(out);
+      // Never throws: every failure is a JSON-RPC error in the answer.
+      const answer = await answerJsonRpcText(this.methods, text, {
+        maxBatch: this.o.maxBatch,
+        maxAnswerBytes: this.o.maxAnswerBytes,
+        maxBatchAnswerBytes: this.o.maxBatchAnswerBytes,
+        maxPageBytes: this.o.maxPageBytes,
+        log: this.log,
+        session,
+      });
+      if (answer !== undefined) this.sendAnswer(answer);
       session.activateOpened();
     } finally {
       this.pendingRequests--;
-      if (this.paused && this.pendingRequests < this.o.wsMaxPendingRequests && !this.closing) {
-        this.paused = false;
-        this.socket.resume();
-      }
+      this.updateReading();
     }
   }
 }
@@ -165,6 +243,7 @@ export function registerWebSocket(app: FastifyInstance, deps: WebSocketDeps): We
   compileMethods(methods);
   const log = app.log.child({ module: "ws" }) as unknown as WsLogger;
   const connections = new Set<WsConnection>();
+  const budget = sendBudgetOf(app, o.maxSendBytes);
   let closing = false;
 
   const serverOptions = {
@@ -193,12 +272,13 @@ export function registerWebSocket(app: FastifyInstance, deps: WebSocketDeps): We
       return refuseUpgrade(socket, 403, "Forbidden", "this origin may not use the node (see rpc.cors)");
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WsConnection(ws, o, deps.hub, methods, log);
+      const conn = new WsConnection(ws, o, deps.hub, methods, log, budget);
       connections.add(conn);
       ws.on("message", (data, isBinary) => conn.onMessage(data, isBinary));
       ws.on("pong", () => (conn.alive = true));
       // The library closes the connection after an error (1009 for a large frame, 1002 for a protocol error).
-      ws.on("error", (err) => log.info({ err: { message: err.message, code: (err as { code?: unknown }).code } }, "WebSocket error"));
+      // Plain fields: the node's log would print an `err` that is not an Error as "[object Object]".
+      ws.on("error", (err) => log.info({ error: err.message, code: (err as { code?: unknown }).code }, "WebSocket error"));
       ws.on("close", (code) => {
         connections.delete(conn);
         conn.gone();

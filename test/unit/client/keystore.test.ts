@@ -185,6 +185,22 @@ describe("client/keystore", () => {
     }
   });
 
+  it("refuses a key file asking for a costlier scrypt than the keystore writes, naming the bound", async () => {
+    await createKeyFile(home, "k", TEST_MNEMONIC, PASS, { scrypt: FAST });
+    const file = keyFilePath(home, "k");
+    const good = await fs.readFile(file, "utf8");
+    const kdf = (N: number, r: number, p: number) => good.replace(/"N": \d+/, `"N": ${N}`).replace(/"r": \d+/, `"r": ${r}`).replace(/"p": \d+/, `"p": ${p}`);
+    for (const [N, r, p] of [[2 ** 20, 16, 1], [2 ** 16, 8, 1], [2 ** 15, 9, 1], [2 ** 15, 8, 2], [2 ** 10, 8, 4]] as const) {
+      await fs.writeFile(file, kdf(N, r, p));
+      const err = await expectKeystoreError(loadMnemonic(home, "k", PASS), KeystoreErrorCode.KEY_FILE_CORRUPT);
+      expect(err.message).to.include(`N=${N}, r=${r}, p=${p} refused before deriving anything`);
+      expect(err.message).to.include("writes N=2^15, r=8, p=1");
+    }
+    // The parameters it writes are read; the salt and tag no longer match, so the key fails to authenticate, not to parse.
+    await fs.writeFile(file, kdf(2 ** 15, 8, 1));
+    await expectKeystoreError(loadMnemonic(home, "k", PASS), KeystoreErrorCode.BAD_PASSPHRASE);
+  });
+
   it("refuses an oversized key file before parsing it", async () => {
     await fs.mkdir(path.join(home, "keys"), { recursive: true });
     await fs.writeFile(keyFilePath(home, "big"), " ".repeat(100_000));

@@ -11,6 +11,7 @@ import { type BlockCommittedEvent, type DidChange, NodeEvents } from "../../../s
 import { defineMethod, type MethodTable } from "../../../src/rpc/jsonrpc.js";
 import { type RpcOptions, resolveRpcOptions } from "../../../src/rpc/options.js";
 import { buildServer } from "../../../src/rpc/server.js";
+import { sendBudgetOf } from "../../../src/rpc/send-budget.js";
 import { SubscriptionHub, type TxOutcome } from "../../../src/rpc/subscriptions.js";
 import { registerWebSocket, type WebSocketEndpoint } from "../../../src/rpc/ws.js";
 import { fixedKey, testDid } from "../../helpers/fixtures.js";
@@ -50,8 +51,18 @@ function change(did: string, versionId: number, height: number, operation: DidCh
   return { did, operation, versionId: String(versionId), height, txHash: hash(versionId) };
 }
 
+/** How many times `blob` ran, across harnesses. */
+let blobCalls = 0;
+
 function testMethods(): MethodTable {
   return {
+    blob: defineMethod<{ bytes: number }, string>({
+      params: { bytes: { type: "integer", required: true, minimum: 0, maximum: 8 * 1024 * 1024 } },
+      handler: ({ bytes }) => {
+        blobCalls++;
+        return "x".repeat(bytes);
+      },
+    }),
     echo: defineMethod<{ msg: string }, string>({ params: { msg: { type: "string", required: true, maxLength: 64 } }, handler: (p) => p.msg }),
     fail: defineMethod({
       params: {},
@@ -452,6 +463,59 @@ describe("rpc: WebSocket endpoint", function () {
         const closed = await slow.closed;
         expect(closed).to.deep.equal({ code: 4008, reason: "subscriber too slow" });
         await fast.close();
+      } finally {
+        await h.close();
+      }
+    });
+
+    it("refuses an answer larger than the send queue with -32003 instead of queueing it, and keeps the connection", async () => {
+      const h = await startHarness({ wsMaxQueueBytes: 64 * 1024 });
+      try {
+        const c = await h.open();
+        const r = await c.call("blob", { bytes: 100 * 1024 });
+        expect(r.result).to.equal(undefined);
+        expect(r.error.code).to.equal(-32003);
+        expect(r.error.data).to.deep.equal({ limit: "wsMaxQueueBytes", max: 64 * 1024 });
+        expect((await c.call("blob", { bytes: 60 * 1024 })).result).to.have.length(60 * 1024);
+        // In a batch every id gets the error.
+        c.send([{ jsonrpc: "2.0", id: "a", method: "blob", params: { bytes: 40 * 1024 } }, { jsonrpc: "2.0", id: "b", method: "blob", params: { bytes: 40 * 1024 } }]);
+        const batch = await c.waitFor((m) => Array.isArray(m));
+        expect(batch.map((e: Json) => [e.id, e.error.code])).to.deep.equal([["a", -32003], ["b", -32003]]);
+        await c.close();
+      } finally {
+        await h.close();
+      }
+    });
+
+    it("does not read a client that does not read its answers, and holds at most its queue bound for it", async () => {
+      const h = await startHarness({ wsMaxQueueBytes: 256 * 1024 });
+      try {
+        const c = await h.open();
+        const budget = sendBudgetOf(h.app, 0);
+        (c.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+        const before = blobCalls;
+        const asked = 100;
+        // Spaced, so that frames sent after the node paused the connection are not already in its read buffer.
+        for (let i = 0; i < asked; i++) {
+          c.send({ jsonrpc: "2.0", id: i, method: "blob", params: { bytes: 200 * 1024 } });
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        // The kernel's buffers fill first, then the node's queue; from then on the node stops reading the client.
+        await eventually(() => budget.bytes > 0, "answers queued in the node");
+        let peak = 0;
+        for (let i = 0; i < 30; i++) {
+          peak = Math.max(peak, budget.bytes);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(peak).to.be.at.most(256 * 1024);
+        const handled = blobCalls - before;
+        expect(handled, "requests the node worked on while the client did not read").to.be.below(asked);
+        // Once it reads, every request is answered: a result, or -32003 for what did not fit; nothing is lost.
+        (c.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+        await c.until(() => c.received.filter((m) => typeof m.id === "number").length === asked, 20_000, "every answer");
+        for (const m of c.received) expect(m.result?.length === 200 * 1024 || m.error?.code === -32003, JSON.stringify(m).slice(0, 100)).to.equal(true);
+        expect(budget.bytes).to.equal(0);
+        await c.close();
       } finally {
         await h.close();
       }
