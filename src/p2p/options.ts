@@ -108,7 +108,7 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   txAdmissionsInFlight: 512,
   // A height carries a proposal and a few votes per validator and round; blocks and statuses come at block rate;
   // evidence is rare. Tx batches are budgeted per tx above.
-  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 50, tx: 200 },
+  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 200, tx: 200 },
   redialBaseMs: 1_000,
   redialMaxMs: 60_000,
 });
