@@ -23,6 +23,12 @@ export class TokenBucket {
     this.last = t;
   }
 
+  /** Whether the bucket holds `n` tokens now (nothing taken). */
+  holds(n: number): boolean {
+    this.refill();
+    return this.tokens >= n;
+  }
+
   /** Take `n` tokens if the bucket holds them; false (and nothing taken) otherwise. */
   tryTake(n: number): boolean {
     this.refill();
@@ -92,8 +98,10 @@ export class TxBudget {
 
   /** Charge a received batch of `count` txs and `bytes` bytes; the budget it overran (the batch is then dropped whole), or undefined. */
   receive(count: number, bytes: number): TxBudgetOverrun | undefined {
-    if (!this.txs.tryTake(count)) return "txs";
-    if (!this.bytes.tryTake(bytes)) return "bytes";
+    if (!this.txs.holds(count)) return "txs";
+    if (!this.bytes.holds(bytes)) return "bytes";
+    this.txs.tryTake(count);
+    this.bytes.tryTake(bytes);
     return undefined;
   }
 

@@ -101,9 +101,9 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   txFlushDelayMs: 5,
   // Above what the chain can carry (a few thousand txs/s at most on one machine), so an honest relay never meets them;
   // a stranger gets at most one core's tenth of signature checks (native verify does about 15,000/s).
-  txBudgetTxsPerSec: 4_000,
-  txBudgetBytesPerSec: 8 * MiB,
-  txBudgetSigChecksPerSec: 1_500,
+  txBudgetTxsPerSec: 2_000,
+  txBudgetBytesPerSec: 4 * MiB,
+  txBudgetSigChecksPerSec: 1_000,
   txInboundQueueMax: 2_048,
   txAdmissionsInFlight: 512,
   // A height carries a proposal and a few votes per validator and round; blocks and statuses come at block rate;

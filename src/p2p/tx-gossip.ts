@@ -117,6 +117,14 @@ export const MAX_INBOUND_TX_BYTES = 2 * MAX_TX_BATCH_BYTES;
 /** Admissions started per event-loop turn: a slice short enough that a consensus message waits for one at most. */
 export const ADMISSION_SLICE = 64;
 
+/**
+ * Admissions of one peer's txs in flight at once. A forger is judged (and
+ * banned) on its first few txs; this bounds how many more of its txs are
+ * being checked by then. Enough for an honest relay: admissions take a few
+ * ms, so 32 at once pass thousands of txs per second.
+ */
+export const MAX_ADMISSIONS_PER_PEER = 32;
+
 interface InboundTx {
   key: string;
   encoded: Uint8Array;
@@ -136,6 +144,8 @@ interface PeerQueue {
   inboundBytes: number;
   budget: TxBudget;
   info: PeerInfo;
+  /** Its txs in admission now. */
+  admitting: number;
 }
 
 export class TxGossip {
@@ -312,7 +322,8 @@ export class TxGossip {
     this.pumpScheduled = false;
     if (this.closed) return;
     const max = this.network.opts.txAdmissionsInFlight;
-    const peers = [...this.queues.values()].filter((q) => q.inbound.length > 0);
+    const ready = (q: PeerQueue) => q.inbound.length > 0 && q.admitting < MAX_ADMISSIONS_PER_PEER;
+    const peers = [...this.queues.values()].filter(ready);
     const overSigChecks = new Map<PeerQueue, number>();
     let started = 0;
     while (peers.length > 0 && started < ADMISSION_SLICE && this.inFlight < max) {
@@ -320,8 +331,8 @@ export class TxGossip {
       const q = peers[this.turn]!;
       const next = q.inbound.shift()!;
       q.inboundBytes -= next.encoded.length;
-      if (q.inbound.length === 0) peers.splice(this.turn, 1);
       if (!q.budget.admit()) {
+        if (q.inbound.length === 0) peers.splice(this.turn, 1);
         // Dropped unadmitted: forget it, so that the same tx from another peer is admitted.
         if (this.known.peek(next.key) === next.have) this.known.delete(next.key);
         overSigChecks.set(q, (overSigChecks.get(q) ?? 0) + 1);
@@ -329,22 +340,27 @@ export class TxGossip {
         continue;
       }
       started++;
-      this.startAdmission(q.info, next);
+      this.startAdmission(q, next);
+      if (!ready(q)) peers.splice(this.turn, 1);
     }
     for (const [q, n] of overSigChecks) this.overrun(q, "signature checks", n);
     if (peers.length > 0 && this.inFlight < max) this.schedulePump();
   }
 
-  private startAdmission(peer: PeerInfo, t: InboundTx): void {
+  private startAdmission(q: PeerQueue, t: InboundTx): void {
+    const peer = q.info;
     this.inFlight++;
+    q.admitting++;
     this.admit(t.encoded, peer).then(
       (admitted) => {
+        q.admitting--;
         if (typeof admitted === "object") {
           this.network.reportBad(peer.id, `invalid tx: ${admitted.fault}`, admitted.penalty ?? Penalty.INVALID_MESSAGE);
           this.admitted(t.key, t.encoded, t.have, false);
         } else this.admitted(t.key, t.encoded, t.have, admitted);
       },
       (e: unknown) => {
+        q.admitting--;
         this.log("warn", "tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
         this.admitted(t.key, t.encoded, t.have, false);
       },
@@ -431,6 +447,7 @@ export class TxGossip {
       bytes: earlier?.bytes ?? 0,
       inbound: earlier?.inbound ?? [],
       inboundBytes: earlier?.inboundBytes ?? 0,
+      admitting: earlier?.admitting ?? 0,
       budget: earlier?.budget ?? new TxBudget({ txsPerSec: txBudgetTxsPerSec, bytesPerSec: txBudgetBytesPerSec, sigChecksPerSec: txBudgetSigChecksPerSec }, this.network.now),
       info: peer,
     });
