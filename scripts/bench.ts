@@ -17,6 +17,9 @@
  * --devnet runs only the devnet section instead (scripts/bench/devnet.ts):
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
+ * --devnet --attack flood: the honest commit rate while one hostile peer per
+ * validator floods forged txs, over the unflooded rate of the same run
+ * (--creates N per phase, 4000 there; --clients N, 1024 there).
  */
 import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
@@ -33,7 +36,7 @@ import { benchResolverHttp } from "./bench/resolver.js";
 import { benchWsNewHeads } from "./bench/ws.js";
 import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
-import { benchDevnet } from "./bench/devnet.js";
+import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +49,7 @@ const { values: args } = parseArgs({
     subscribers: { type: "string", default: "1000" },
     anchors: { type: "string", default: "2000" },
     devnet: { type: "boolean", default: false },
+    attack: { type: "string" },
   },
 });
 const CREATES = Number(args.creates ?? (args.devnet ? "10000" : "20000"));
@@ -129,6 +133,12 @@ function report(result: unknown): void {
 }
 
 async function main() {
+  if (args.attack !== undefined && (!args.devnet || args.attack !== "flood")) throw new Error(`--attack takes "flood", with --devnet; got ${JSON.stringify(args.attack)}`);
+  if (args.devnet && args.attack === "flood") {
+    // Two phases of closed-loop creates: 4,000 each by default, from 1,024 clients.
+    report(await benchDevnetFlood({ creates: Number(args.creates ?? "4000"), clients: Number(args.clients ?? "1024"), seconds: SECONDS, progress }));
+    return;
+  }
   if (args.devnet) {
     report(await benchDevnet({ creates: CREATES, clients: CLIENTS, seconds: SECONDS, progress }));
     return;

@@ -200,7 +200,7 @@ export async function sybilFlood(
       ...(limits.maxBufferedBytes !== undefined ? { maxBufferedBytes: limits.maxBufferedBytes } : {}),
     });
     out.sent += r.sent;
-    if (r.closed) await Promise.race([peer.closed, sleep(1_000)]);
+    if (r.closed) await Promise.race([peer.closed, sleep(3_000)]);
     if (peer.closeCode !== undefined) out.closeCodes.push(peer.closeCode);
     if (peer.banned) out.bans++;
     peer.close();

@@ -146,7 +146,8 @@ describe("hostile peers against a 4-validator devnet", function () {
         const base = out.sent;
         const r = await peer.flood((i) => frameAt(base + i), { maxMessages: ATTACK_FRAMES - out.sent, maxMs: Math.max(1, deadline - Date.now()), stop });
         out.sent += r.sent;
-        if (r.closed) await Promise.race([peer.closed, sleep(1_000)]);
+        if (r.closed) await Promise.race([peer.closed, sleep(3_000)]);
+        if (peer.closeCode !== undefined) out.closeCodes.push(peer.closeCode);
         if (peer.banned) out.bans++;
         peer.close();
       }
