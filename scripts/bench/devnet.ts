@@ -247,7 +247,16 @@ export async function benchDevnetFlood(opts: DevnetBenchOptions): Promise<FloodB
   const honestA = makeTxs(chainId, opts.creates);
   const honestB = makeTxs(chainId, opts.creates);
   progress("starting 4 validators and 1 full node");
-  const net = await createDevnet({ validators: 4, fullNodes: 1, chainId, consensus, env: { SID_LOG_LEVEL: "warn" } });
+  // On a loaded machine a node may take longer than createDevnet's start timeout: try again twice.
+  let net: Awaited<ReturnType<typeof createDevnet>> | undefined;
+  for (let attempt = 1; !net; attempt++) {
+    try {
+      net = await createDevnet({ validators: 4, fullNodes: 1, chainId, consensus, env: { SID_LOG_LEVEL: "warn" } });
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      progress(`devnet start failed (${(e as Error).message.split("\n")[0]}); again`);
+    }
+  }
   try {
     await waitForHeight(net.nodes, 2, 30_000);
     const v0 = net.validators[0]!;
