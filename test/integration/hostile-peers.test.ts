@@ -75,7 +75,9 @@ describe("hostile peers against a 4-validator devnet", function () {
   }
 
   before(async () => {
-    net = await createDevnet({ validators: 4 });
+    // Started with a longer timeout than createDevnet's: on a loaded machine a node can take over 20 s to come up.
+    net = await createDevnet({ validators: 4, startOnly: [] });
+    await Promise.all(net.nodes.map((n) => n.start(90_000)));
     await waitForHeight(net.validators, 2);
     const status = await net.validators[0]!.rpc<{ genesisHash: string }>("node_status");
     genesisHash = fromHex(status.genesisHash, 32);
