@@ -107,8 +107,8 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   txInboundQueueMax: 2_048,
   txAdmissionsInFlight: 512,
   // A height carries a proposal and a few votes per validator and round; blocks and statuses come at block rate;
-  // evidence is rare. Tx batches are budgeted per tx above.
-  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 200, tx: 200 },
+  // evidence is rare. Tx batches are budgeted per tx above; their frame budget is well above an honest relay's (a flush every 5 ms, plus full batches).
+  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 200, tx: 1_000 },
   redialBaseMs: 1_000,
   redialMaxMs: 60_000,
 });
