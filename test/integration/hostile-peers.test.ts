@@ -42,6 +42,18 @@ async function heightsRise(nodes: DevnetNode[], withinMs = 10_000): Promise<void
   );
 }
 
+/** A node's height, polled every 200 ms until stop(). */
+async function followHeight(node: DevnetNode): Promise<{ value: number; stop(): void }> {
+  const h = { value: await node.height(), stop: () => clearInterval(timer) };
+  const timer = setInterval(() => {
+    node.height().then(
+      (v) => (h.value = v),
+      () => {},
+    );
+  }, 200);
+  return h;
+}
+
 /** Penalty or ban log lines a node wrote about `nodeIds`. */
 function penaltiesOf(node: DevnetNode, nodeIds: Set<string>): number {
   let n = 0;
@@ -167,21 +179,33 @@ describe("hostile peers against a 4-validator devnet", function () {
 
   it("a flood of votes with bad signatures is banned", async () => {
     const addr = fromHex(net.validators[3]!.info.address!, 20);
-    const height = (await net.validators[2]!.height()) + 1;
-    const res = await floodOf("vote", (i) =>
-      encodeFrame(Channel.Consensus, encodeWireConsensus({ kind: "vote", vote: { type: VoteStep.Prevote, height, round: i % 1000, blockHash: random(32), validator: addr, sig: random(64) } })),
-    );
-    expect(res.bans, JSON.stringify(res)).to.be.greaterThan(0);
+    // Votes for the height in progress (older ones are dropped unexamined): followed while the flood runs.
+    const head = await followHeight(net.validators[2]!);
+    try {
+      const res = await floodOf("vote", (i) =>
+        encodeFrame(Channel.Consensus, encodeWireConsensus({ kind: "vote", vote: { type: VoteStep.Prevote, height: head.value + 1, round: i % 1000, blockHash: random(32), validator: addr, sig: random(64) } })),
+      );
+      expect(res.bans, JSON.stringify(res)).to.be.greaterThan(0);
+    } finally {
+      head.stop();
+    }
   });
 
   it("a flood of proposals carrying large blocks is banned", async () => {
     const addr = fromHex(net.validators[3]!.info.address!, 20);
-    const height = (await net.validators[2]!.height()) + 1;
+    const head = await followHeight(net.validators[2]!);
     const block = random(256 * 1024);
-    const res = await floodOf("proposal", (i) =>
-      encodeFrame(Channel.Consensus, encodeWireConsensus({ kind: "proposal", proposal: { height, round: i % 1000, polRound: -1, blockHash: random(32), proposer: addr, sig: random(64) }, block })),
-    );
-    expect(res.bans, JSON.stringify(res)).to.be.greaterThan(0);
+    try {
+      const res = await floodOf("proposal", (i) =>
+        encodeFrame(
+          Channel.Consensus,
+          encodeWireConsensus({ kind: "proposal", proposal: { height: head.value + 1, round: i % 1000, polRound: -1, blockHash: random(32), proposer: addr, sig: random(64) }, block }),
+        ),
+      );
+      expect(res.bans, JSON.stringify(res)).to.be.greaterThan(0);
+    } finally {
+      head.stop();
+    }
   });
 
   it("a flood of block sync statuses is rate limited and banned", async () => {
