@@ -141,7 +141,8 @@ describe("hostile peers against a 4-validator devnet", function () {
   it("garbage after the handshake gets the peer banned at once, again and again, while the validators commit", async () => {
     const v = net.validators[1]!;
     const res = await during((stop) => sybilFlood(target(v), () => random(1 + Math.floor(Math.random() * 4096)), { maxMessages: ATTACK_FRAMES, maxMs: ATTACK_MS * 2, maxConnections: 200 }, stop));
-    expect(res.bans).to.equal(res.connections - res.refused);
+    // Every connection is banned, but the last, which the end of the attack may cut before its garbage is judged.
+    expect(res.bans, JSON.stringify(res)).to.be.at.least(res.connections - res.refused - 1);
     expect(res.bans).to.be.greaterThan(0);
   });
 
