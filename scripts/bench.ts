@@ -28,6 +28,9 @@
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
  * --section versions runs only (j), on a fresh dev node.
+ * --devnet --attack flood: the honest commit rate while one hostile peer per
+ * validator floods forged txs, over the unflooded rate of the same run
+ * (--creates N per phase, 4000 there; --clients N, 1024 there).
  */
 import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
@@ -45,7 +48,7 @@ import { benchWsNewHeads } from "./bench/ws.js";
 import { benchStatusLists } from "./bench/status-lists.js";
 import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
-import { benchDevnet } from "./bench/devnet.js";
+import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 import { benchVersions } from "./bench/versions.js";
 
 const { values: args } = parseArgs({
@@ -61,6 +64,7 @@ const { values: args } = parseArgs({
     devnet: { type: "boolean", default: false },
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
+    attack: { type: "string" },
   },
 });
 const CREATES = Number(args.creates ?? (args.devnet ? "10000" : "20000"));
@@ -185,6 +189,12 @@ async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | un
 }
 
 async function main() {
+  if (args.attack !== undefined && (!args.devnet || args.attack !== "flood")) throw new Error(`--attack takes "flood", with --devnet; got ${JSON.stringify(args.attack)}`);
+  if (args.devnet && args.attack === "flood") {
+    // Two phases of closed-loop creates: 4,000 each by default, from 1,024 clients.
+    report(await benchDevnetFlood({ creates: Number(args.creates ?? "4000"), clients: Number(args.clients ?? "1024"), seconds: SECONDS, progress }));
+    return;
+  }
   if (args.section !== undefined) {
     if (!(SECTIONS as readonly string[]).includes(args.section)) throw new Error(`unknown --section ${args.section}; known: ${SECTIONS.join(", ")}`);
     const home = tempHome("sid-bench-");

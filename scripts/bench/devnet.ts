@@ -16,8 +16,24 @@
  *  (e) the ratio (b)/(a).
  * The run ends with the no-fork check over every node, the full node
  * included.
+ *
+ * `--attack flood` (benchDevnetFlood) measures instead the honest commit
+ * rate under a forged-tx flood: the same closed-loop creates as (b), first
+ * unflooded, then while one hostile peer per validator floods tx batches of
+ * `did/update` txs with the right sequence and version and random
+ * signatures (a banned flooder comes back with a fresh node key at once, so
+ * the flood lasts the whole phase); the ratio flooded / unflooded, both
+ * figures with their p50/p99, the flood's size and bans, and each
+ * validator's resident memory before and after.
  */
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { buildInitialDocument } from "../../src/did/document.js";
+import { Worker } from "node:worker_threads";
+import { decodeTx, encodeTx } from "../../src/chain/tx.js";
+import { fromHex } from "../../src/crypto/bytes.js";
+import { updateDidTx } from "../../src/client/index.js";
+import type { SybilFloodResult } from "../../test/helpers/hostile-peer.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { secp } from "../../src/crypto/secp256k1.js";
 import { createDidTx, type SignedTx } from "../../src/client/index.js";
@@ -191,6 +207,129 @@ export async function benchDevnet(opts: DevnetBenchOptions): Promise<DevnetBench
       blocks,
       noForkUpToHeight,
       ratios: { finalizedCreatesOverVerify: round(finalizedCreates.opsPerSec / verify.opsPerSec, 3) },
+    };
+  } finally {
+    await net.cleanup();
+  }
+}
+
+export interface FloodBenchResult {
+  machine: DevnetBenchResult["machine"];
+  devnet: { validators: number; fullNodes: number; consensus: Record<string, unknown> };
+  unflooded: { txs: number; clients: number; seconds: number; opsPerSec: number; latencyMs: LatencySummary; blocksPerSec: number };
+  flooded: { txs: number; clients: number; seconds: number; opsPerSec: number; latencyMs: LatencySummary; blocksPerSec: number };
+  flood: {
+    peersPerValidator: 1;
+    batchTxs: number;
+    framesSent: number;
+    forgedTxsSent: number;
+    connections: number;
+    bans: number;
+    refused: number;
+    /** How the node closed the flooders' connections: close code -> count (4025 a ban, 4011 refused as banned). */
+    closeCodes: Record<string, number>;
+    perValidator: Omit<SybilFloodResult, "nodeIds" | "closeCodes">[];
+  };
+  validatorRssMiB: { before: number[]; after: number[] };
+  noForkUpToHeight: number;
+  ratios: { floodedOverUnflooded: number };
+}
+
+function rssMiB(node: DevnetNode): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${node.proc!.pid}/status`, "utf8"));
+    return m ? round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Forged txs per flood frame: a full batch. */
+const FLOOD_BATCH = 256;
+
+/** `--devnet --attack flood`: the honest commit rate with and without one forged-tx flooder per validator. */
+export async function benchDevnetFlood(opts: DevnetBenchOptions): Promise<FloodBenchResult> {
+  const progress = opts.progress ?? (() => {});
+  if (!Number.isSafeInteger(opts.creates) || opts.creates < 1) throw new Error(`--creates must be a positive integer, got ${opts.creates}`);
+  if (!Number.isSafeInteger(opts.clients) || opts.clients < 1) throw new Error(`--clients must be a positive integer, got ${opts.clients}`);
+  const consensus = opts.consensus ?? DEVNET_CONSENSUS;
+  const chainId = "sid-devnet";
+  progress(`generating 2 x ${opts.creates} signed creates`);
+  const honestA = makeTxs(chainId, opts.creates);
+  const honestB = makeTxs(chainId, opts.creates);
+  progress("starting 4 validators and 1 full node");
+  // Started here rather than by createDevnet, with a longer timeout: on a loaded machine a node can take over 20 s to come up.
+  const net = await createDevnet({ validators: 4, fullNodes: 1, chainId, consensus, env: { SID_LOG_LEVEL: "warn" }, startOnly: [] });
+  try {
+    await Promise.all(net.nodes.map((n) => n.start(120_000)));
+  } catch (e) {
+    await net.cleanup();
+    throw e;
+  }
+  try {
+    await waitForHeight(net.nodes, 2, 30_000);
+    const v0 = net.validators[0]!;
+    const genesisHash = fromHex((await v0.rpc<{ genesisHash: string }>("node_status")).genesisHash, 32);
+    // The DID whose next update the flooders copy with random signatures; its key must stand for the race window first.
+    const key = randomKeyPair();
+    const created = await v0.rpc<{ status: string; height: number }>("tx_submit", { tx: createDidTx(chainId, key).base64, wait: true });
+    const doc = buildInitialDocument(key.publicKey);
+    const template = decodeTx(
+      Uint8Array.from(Buffer.from(updateDidTx({ chainId, did: doc.id, prevVersionId: "1", signer: doc.id, seq: 1, vm: `${doc.id}#key-1`, secretKey: key.secretKey }, doc).base64, "base64")),
+      chainId,
+    );
+    await waitForHeight(net.validators, created.height + 11, 60_000);
+
+    const phase = async (txs: SignedTx[]) => {
+      const h0 = await v0.height();
+      const t0 = performance.now();
+      const r = await sustained(net.validators, txs, opts.clients);
+      const blocksPerSec = round(((await v0.height()) - h0) / ((performance.now() - t0) / 1000), 2);
+      return { ...r, blocksPerSec };
+    };
+    progress(`unflooded: ${opts.creates} creates to finalized from ${opts.clients} clients`);
+    const unflooded = await phase(honestA);
+    progress(`unflooded: ${unflooded.opsPerSec} ops/s, p99 ${unflooded.latencyMs.p99} ms`);
+    const before = net.validators.map(rssMiB);
+
+    progress("flooded: one forged-tx flooder per validator");
+    // The flooders run on a worker thread of their own, so that they do not delay the honest clients' requests here.
+    const worker = new Worker(new URL("./flood-worker.js", import.meta.url), {
+      workerData: { targets: net.validators.map((v) => ({ port: v.info.p2pPort, chainId, genesisHash })), chainId, template: encodeTx(template), batchTxs: FLOOD_BATCH },
+    });
+    const floods = new Promise<SybilFloodResult[]>((resolve, reject) => {
+      worker.once("message", (r: SybilFloodResult[]) => resolve(r));
+      worker.once("error", reject);
+    });
+    const flooded = await phase(honestB).finally(() => worker.postMessage("stop"));
+    const results = await floods;
+    await worker.terminate();
+    const after = net.validators.map(rssMiB);
+    progress(`flooded: ${flooded.opsPerSec} ops/s, p99 ${flooded.latencyMs.p99} ms`);
+
+    const to = await v0.height();
+    await waitForHeight(net.nodes, to, 60_000);
+    const noForkUpToHeight = await checkNoFork(net.nodes);
+    const sum = (f: (r: SybilFloodResult) => number) => results.reduce((a, r) => a + f(r), 0);
+    return {
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+      devnet: { validators: net.validators.length, fullNodes: net.fullNodes.length, consensus },
+      unflooded,
+      flooded,
+      flood: {
+        peersPerValidator: 1,
+        batchTxs: FLOOD_BATCH,
+        framesSent: sum((r) => r.sent),
+        forgedTxsSent: sum((r) => r.sent) * FLOOD_BATCH,
+        connections: sum((r) => r.connections),
+        bans: sum((r) => r.bans),
+        refused: sum((r) => r.refused),
+        closeCodes: results.flatMap((r) => r.closeCodes).reduce<Record<string, number>>((m, c) => ((m[c] = (m[c] ?? 0) + 1), m), {}),
+        perValidator: results.map(({ nodeIds: _n, closeCodes: _c, ...r }) => r),
+      },
+      validatorRssMiB: { before, after },
+      noForkUpToHeight,
+      ratios: { floodedOverUnflooded: round(flooded.opsPerSec / unflooded.opsPerSec, 3) },
     };
   } finally {
     await net.cleanup();

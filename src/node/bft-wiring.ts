@@ -12,8 +12,11 @@ import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
 import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
 import { ChainError, DidErrorCode, TxErrorCode } from "../chain/errors.js";
-import { TxType } from "../chain/tx.js";
+import { TxType, decodeTx, txSigningDigestOfEncoded } from "../chain/tx.js";
 import { bytesEqual } from "../crypto/bytes.js";
+import { verifyDigest } from "../crypto/secp256k1.js";
+import { keyForRelationship } from "../did/document.js";
+import type { PeerInfo } from "../p2p/index.js";
 import type { EvidencePool } from "../consensus/evidence-pool.js";
 import type { Logger } from "./log.js";
 
@@ -84,6 +87,15 @@ export interface NodeNetwork {
   stop(): Promise<void>;
 }
 
+/**
+ * What a refused gossiped tx says about the peer that sent it, as a verdict
+ * (accept / ignore / reject, as gossip validation has it): `ignore` for a
+ * refusal that may be a race (a block, its signer's other txs, a key
+ * rotation this node or the peer has not seen yet), `reject` with a penalty
+ * for one no honest peer sends. The rules are stated in docs/p2p.md ("Txs").
+ */
+export type TxVerdict = { verdict: "ignore" } | { verdict: "reject"; penalty: number; reason: string };
+
 /** Refusals no state can explain: the tx does not decode, is for another chain, or is a create that contradicts its own document. */
 const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
   TxErrorCode.DECODE,
@@ -97,14 +109,59 @@ const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
   DidErrorCode.ID_MISMATCH,
 ]);
 
+/**
+ * Blocks a signer's committed record must have stood unchanged, and the
+ * most a peer may lag behind this node, for a bad signature on the
+ * signer's tx to be held against the peer: within that window the peer and
+ * this node hold the same key for the signer.
+ */
+export const FORGED_TX_WINDOW_BLOCKS = 10;
+
 const CREATE_TYPE = encodeCanonical(TxType.DidCreate);
 
-function isStatelessRefusal(e: ChainError, encoded: Uint8Array): boolean {
-  if (STATELESS_REFUSALS.has(e.code)) return true;
-  // A create is checked against the key in its own document: a bad signature there is forged, not stale.
-  if (e.code !== TxErrorCode.BAD_SIGNATURE) return false;
+export interface TxVerdictContext {
+  chainId: string;
+  headHeight(): number;
+  /** The height the peer announced (block sync status), undefined before its first. */
+  peerHeight(peerId: string): number | undefined;
+  /** Whether a tx in this node's pool changes the signer (its record as admission saw it may then be a pending one). */
+  hasPending(did: string): boolean;
+  committedDid(did: string): Promise<{ document: Parameters<typeof keyForRelationship>[0]; updatedHeight: number; deactivated: boolean } | undefined>;
+}
+
+/**
+ * The verdict on a gossiped tx the mempool refused with `e`. A bad signature
+ * on a tx that is not a create is the peer's fault only when no race can
+ * explain it: the peer is neither ahead of this node nor more than
+ * FORGED_TX_WINDOW_BLOCKS behind (an honest peer announces each block
+ * before it relays txs checked against it, over the same connection); the
+ * signer's committed record has not changed in that window and no pooled tx
+ * changes it, so the peer checked the tx against the same key; and the
+ * signature fails against that committed key. A peer that relays such a tx
+ * did not check it.
+ */
+export async function txVerdictOf(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
+  if (STATELESS_REFUSALS.has(e.code)) return { verdict: "reject", penalty: Penalty.INVALID_MESSAGE, reason: `${e.code}: ${e.message}` };
+  if (e.code !== TxErrorCode.BAD_SIGNATURE) return { verdict: "ignore" };
   const type = mapValueBytes(encoded, "type");
-  return type !== undefined && bytesEqual(type, CREATE_TYPE);
+  // A create is checked against the key in its own document: a bad signature there is forged, not stale.
+  if (type !== undefined && bytesEqual(type, CREATE_TYPE)) return { verdict: "reject", penalty: Penalty.INVALID_MESSAGE, reason: `${e.code}: ${e.message}` };
+  const head = ctx.headHeight();
+  const announced = ctx.peerHeight(from.id);
+  if (announced !== undefined && (announced > head || announced < head - FORGED_TX_WINDOW_BLOCKS)) return { verdict: "ignore" };
+  let tx;
+  try {
+    tx = decodeTx(encoded, ctx.chainId);
+  } catch {
+    return { verdict: "ignore" };
+  }
+  if (ctx.hasPending(tx.signer)) return { verdict: "ignore" };
+  const signer = await ctx.committedDid(tx.signer);
+  if (!signer || signer.deactivated || signer.updatedHeight > head - FORGED_TX_WINDOW_BLOCKS) return { verdict: "ignore" };
+  const relationship = tx.type === TxType.StatusListPublish ? "assertionMethod" : "authentication";
+  const key = keyForRelationship(signer.document, relationship, tx.vm);
+  if (!key || verifyDigest(tx.sig, txSigningDigestOfEncoded(encoded), key)) return { verdict: "ignore" };
+  return { verdict: "reject", penalty: Penalty.FORGED_TX, reason: `forged tx: signature of ${tx.signer} does not verify against its committed key ${tx.vm}` };
 }
 
 export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): NodeNetwork {
@@ -119,8 +176,17 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   const { store, mempool, engine } = deps;
 
   // Txs travel in batches (tx-gossip.ts). The same admission as a tx over RPC; only admitted txs are relayed.
+  // Filled in below, once block sync (which knows each peer's announced height) exists.
+  let peerHeight: (peerId: string) => number | undefined = () => undefined;
+  const verdictContext: TxVerdictContext = {
+    chainId: deps.chainId,
+    headHeight: () => store.head().height,
+    peerHeight: (id) => peerHeight(id),
+    hasPending: (did) => mempool.pendingRecord(did) !== undefined,
+    committedDid: (did) => store.getDid(did),
+  };
   const txGossip = new TxGossip(network, {
-    admit: async (encoded) => {
+    admit: async (encoded, from) => {
       try {
         await mempool.add(encoded);
         return true;
@@ -129,9 +195,9 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
           plog.warn("tx admission failed", { error: (e as Error)?.message ?? String(e) });
           return false;
         }
-        // Malformed or forged whatever the state: the peer's fault. Other refusals may be races (a block, its signer's
-        // other txs): dropped, not relayed, not held against the peer.
-        return isStatelessRefusal(e, encoded) ? { fault: `${e.code}: ${e.message}` } : false;
+        // Malformed or forged: the peer's fault. Other refusals may be races: dropped, not relayed, not held against the peer.
+        const v = await txVerdictOf(e, encoded, from, verdictContext);
+        return v.verdict === "reject" ? { fault: v.reason, penalty: v.penalty } : false;
       }
     },
   });
@@ -199,6 +265,8 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
     { ...deps.blockSync, caughtUpLag: 0 },
   );
+
+  peerHeight = (id) => sync.syncer.peerHeights().get(id)?.height;
 
   const catchUp = (target?: number): Promise<void> =>
     new Promise((resolve) => {

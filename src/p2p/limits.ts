@@ -23,6 +23,12 @@ export class TokenBucket {
     this.last = t;
   }
 
+  /** Whether the bucket holds `n` tokens now (nothing taken). */
+  holds(n: number): boolean {
+    this.refill();
+    return this.tokens >= n;
+  }
+
   /** Take `n` tokens if the bucket holds them; false (and nothing taken) otherwise. */
   tryTake(n: number): boolean {
     this.refill();
@@ -65,7 +71,45 @@ export const Penalty = Object.freeze({
   BAD_BLOCK: 100,
   /** A request that went unanswered in time (a slow or overloaded peer, not proof of malice). */
   TIMEOUT: 5,
+  /** Tx gossip beyond the peer's budget (txs, bytes, signature checks or queued txs): the txs are dropped. */
+  TX_BUDGET_OVERRUN: 10,
+  /** A gossiped tx whose signature fails where no race can explain it (docs/p2p.md, "forged txs"). */
+  FORGED_TX: 50,
 });
+
+/** Which budget a batch of gossiped txs overran. */
+export type TxBudgetOverrun = "txs" | "bytes" | "signature checks" | "queue";
+
+/**
+ * One peer's tx gossip budgets: txs and bytes received per second, and
+ * txs sent on to admission (each may cost a signature check) per second.
+ * Each bucket holds two seconds' worth, so an honest burst passes.
+ */
+export class TxBudget {
+  private readonly txs: TokenBucket;
+  private readonly bytes: TokenBucket;
+  private readonly sigChecks: TokenBucket;
+
+  constructor(limits: { txsPerSec: number; bytesPerSec: number; sigChecksPerSec: number }, now: () => number) {
+    this.txs = new TokenBucket(limits.txsPerSec, 2 * limits.txsPerSec, now);
+    this.bytes = new TokenBucket(limits.bytesPerSec, 2 * limits.bytesPerSec, now);
+    this.sigChecks = new TokenBucket(limits.sigChecksPerSec, 2 * limits.sigChecksPerSec, now);
+  }
+
+  /** Charge a received batch of `count` txs and `bytes` bytes; the budget it overran (the batch is then dropped whole), or undefined. */
+  receive(count: number, bytes: number): TxBudgetOverrun | undefined {
+    if (!this.txs.holds(count)) return "txs";
+    if (!this.bytes.holds(bytes)) return "bytes";
+    this.txs.tryTake(count);
+    this.bytes.tryTake(bytes);
+    return undefined;
+  }
+
+  /** Charge one tx sent on to admission; false when the signature-check budget is spent (the tx is dropped). */
+  admit(): boolean {
+    return this.sigChecks.tryTake(1);
+  }
+}
 
 /** A score that heals toward 0 over time, read lazily. */
 export class PeerScore {

@@ -94,6 +94,8 @@ export interface NetworkCounters {
   duplicatesDropped: number;
   /** Gossip frames forwarded to peers on behalf of others. */
   relayed: number;
+  /** Messages dropped because their channel's per-peer budget was spent. */
+  overBudget: number;
 }
 
 interface PersistentPeer {
@@ -118,7 +120,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
   readonly local: LocalIdentity;
   readonly log: P2pLog;
   readonly now: () => number;
-  readonly counters: NetworkCounters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, duplicatesDropped: 0, relayed: 0 };
+  readonly counters: NetworkCounters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, duplicatesDropped: 0, relayed: 0, overBudget: 0 };
 
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
@@ -366,6 +368,14 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
       this.penalize(conn, P2pErrorCode.FRAME_TOO_LARGE, `${data.length}-byte frame on channel ${frame.ch} (limit ${reg.maxBytes})`, Penalty.FRAME_TOO_LARGE);
       return;
     }
+    // Each kind of message has its own budget, so a flood of one kind is dropped before its handler runs and cannot
+    // use up the connection's overall rate that the others need.
+    const rate = this.channelRate(frame.ch);
+    if (rate !== undefined && !conn.takeChannelBudget(frame.ch, rate)) {
+      this.counters.overBudget++;
+      this.penalize(conn, P2pErrorCode.RATE_LIMITED, `more than ${rate} messages/s on channel ${frame.ch}`, Penalty.RATE_LIMITED);
+      return;
+    }
     let id: string | undefined;
     if (reg.handler.gossip) {
       id = toHex(sha256(data));
@@ -433,6 +443,23 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     const conn = new Connection(ws, "inbound", ip, address, this);
     this.connections.add(conn);
     conn.start();
+  }
+
+  /** The per-peer inbound message budget of a channel (options.channelRatePerSec), undefined for a channel without one. */
+  private channelRate(ch: number): number | undefined {
+    const r = this.opts.channelRatePerSec;
+    switch (ch) {
+      case Channel.Tx:
+        return r.tx;
+      case Channel.Consensus:
+        return r.consensus;
+      case Channel.Evidence:
+        return r.evidence;
+      case Channel.BlockSync:
+        return r.blockSync;
+      default:
+        return undefined;
+    }
   }
 
   private countAdmitted(direction: "inbound" | "outbound"): number {

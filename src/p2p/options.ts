@@ -46,6 +46,25 @@ export interface P2pOptions {
    * txs queued in the same event-loop turn go together.
    */
   txFlushDelayMs: number;
+  /**
+   * Tx gossip budgets per peer (tx-gossip.ts): txs and tx bytes received
+   * per second, and txs sent on to admission per second (each may cost a
+   * signature check). A tx beyond a budget is dropped, never queued; a peer
+   * that keeps overrunning is penalised and, repeated, banned.
+   */
+  txBudgetTxsPerSec: number;
+  txBudgetBytesPerSec: number;
+  txBudgetSigChecksPerSec: number;
+  /** Txs of one peer waiting for admission; beyond it a batch is dropped (an overrun). */
+  txInboundQueueMax: number;
+  /** Gossiped txs in admission at once, over all peers: bounds the memory and the work tx gossip can hold. */
+  txAdmissionsInFlight: number;
+  /**
+   * Messages per second per peer on each channel (the inbound message
+   * budget of consensus, evidence and block sync), beyond the connection's
+   * overall rate: a message beyond its channel's budget is dropped and scored.
+   */
+  channelRatePerSec: { consensus: number; evidence: number; blockSync: number; tx: number };
   /** First redial delay of a persistent peer; doubles per failure up to redialMaxMs. */
   redialBaseMs: number;
   redialMaxMs: number;
@@ -80,6 +99,16 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   seenCacheSize: 50_000,
   // A few ms add little to a tx's path to a block (blocks take hundreds of ms) and let a node under load send tens of txs per frame.
   txFlushDelayMs: 5,
+  // Above what the chain can carry (a few thousand txs/s at most on one machine), so an honest relay never meets them;
+  // a stranger gets at most one core's tenth of signature checks (native verify does about 15,000/s).
+  txBudgetTxsPerSec: 2_000,
+  txBudgetBytesPerSec: 4 * MiB,
+  txBudgetSigChecksPerSec: 1_000,
+  txInboundQueueMax: 2_048,
+  txAdmissionsInFlight: 512,
+  // A height carries a proposal and a few votes per validator and round; blocks and statuses come at block rate;
+  // evidence is rare. Tx batches are budgeted per tx above; their frame budget is well above an honest relay's (a flush every 5 ms, plus full batches).
+  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 200, tx: 1_000 },
   redialBaseMs: 1_000,
   redialMaxMs: 60_000,
 });
@@ -123,6 +152,18 @@ export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
   if (typeof out.banLoopbackAddresses !== "boolean") throw badOption("banLoopbackAddresses", "a boolean", out.banLoopbackAddresses);
   checkInteger("seenCacheSize", out.seenCacheSize, 1, 10_000_000);
   checkInteger("txFlushDelayMs", out.txFlushDelayMs, 0, 10_000);
+  checkInteger("txBudgetTxsPerSec", out.txBudgetTxsPerSec, 1, 10_000_000);
+  checkInteger("txBudgetBytesPerSec", out.txBudgetBytesPerSec, 1024, 4096 * MiB);
+  checkInteger("txBudgetSigChecksPerSec", out.txBudgetSigChecksPerSec, 1, 10_000_000);
+  checkInteger("txInboundQueueMax", out.txInboundQueueMax, 256, 10_000_000);
+  checkInteger("txAdmissionsInFlight", out.txAdmissionsInFlight, 1, 1_000_000);
+  const rates = out.channelRatePerSec as unknown;
+  if (typeof rates !== "object" || rates === null || Array.isArray(rates)) throw badOption("channelRatePerSec", "an object", rates);
+  out.channelRatePerSec = { ...defaultP2pOptions.channelRatePerSec, ...(rates as Partial<P2pOptions["channelRatePerSec"]>) };
+  for (const [k, v] of Object.entries(out.channelRatePerSec)) {
+    if (!(k in defaultP2pOptions.channelRatePerSec)) throw badOption(`channelRatePerSec.${k}`, "one of consensus, evidence, blockSync, tx", k);
+    checkInteger(`channelRatePerSec.${k}`, v, 1, 10_000_000);
+  }
   checkInteger("redialBaseMs", out.redialBaseMs, 1, 3_600_000);
   checkInteger("redialMaxMs", out.redialMaxMs, out.redialBaseMs, 24 * 3_600_000);
   return out;

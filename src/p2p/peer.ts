@@ -73,6 +73,8 @@ export class Connection {
   private readonly messageBucket: TokenBucket;
   private readonly byteBucket: TokenBucket;
   private pendingSends = 0;
+  /** Per-channel inbound message budgets, made on a channel's first message. */
+  private readonly channelBuckets = new Map<number, TokenBucket>();
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
@@ -126,6 +128,19 @@ export class Connection {
 
   get isClosed(): boolean {
     return this.state === "closed";
+  }
+
+  /**
+   * Charge one inbound message to its channel's budget of `ratePerSec`
+   * (two seconds' worth of burst); false when the budget is spent.
+   */
+  takeChannelBudget(ch: number, ratePerSec: number): boolean {
+    let bucket = this.channelBuckets.get(ch);
+    if (!bucket) {
+      bucket = new TokenBucket(ratePerSec, 2 * ratePerSec, this.host.now);
+      this.channelBuckets.set(ch, bucket);
+    }
+    return bucket.tryTake(1);
   }
 
   /** Call once the socket is open: sends our hello. */

@@ -12,13 +12,22 @@
  * again (one sha256 and a lookup, no decode).
  * The channel is registered with "manual" gossip: the network still drops
  * copies of whole frames, and this module alone decides what to relay.
+ *
+ * Inbound txs are the lowest priority work of a node. A received batch is
+ * charged to its peer's budgets (txs and bytes per second) and its new txs
+ * wait in that peer's bounded inbound queue; a scheduler takes them in turn
+ * from every peer's queue, a slice per event-loop turn, while fewer than
+ * `txAdmissionsInFlight` admissions run, each charged to the peer's
+ * signature-check budget. Socket reads (consensus, block sync) run between
+ * slices, so a flood of txs delays a vote by one slice at most. Txs beyond a
+ * budget or a full queue are dropped and the peer is scored for it.
  */
 import { LRUCache } from "lru-cache";
 import type { CanonicalValue } from "../chain/codec.js";
 import { MAX_ANY_TX_BYTES, txHash } from "../chain/tx.js";
 import { toHex } from "../crypto/bytes.js";
 import { P2pErrorCode } from "./errors.js";
-import { Penalty } from "./limits.js";
+import { Penalty, TxBudget, type TxBudgetOverrun } from "./limits.js";
 import { Channel } from "./frames.js";
 import type { P2pLog } from "./log.js";
 import type { P2pNetwork } from "./network.js";
@@ -66,6 +75,8 @@ export function decodeTxBatch(m: CanonicalValue): Uint8Array[] {
  */
 export interface TxFault {
   fault: string;
+  /** Points the peer loses; Penalty.INVALID_MESSAGE when absent. */
+  penalty?: number;
 }
 
 /**
@@ -74,7 +85,7 @@ export interface TxFault {
  * peer (the tx lost a race with a block or another tx of its signer), a
  * TxFault when it is.
  */
-export type TxAdmit = (encoded: Uint8Array) => Promise<boolean | TxFault>;
+export type TxAdmit = (encoded: Uint8Array, from: PeerInfo) => Promise<boolean | TxFault>;
 
 export interface TxGossipDeps {
   admit: TxAdmit;
@@ -94,6 +105,31 @@ export interface TxGossipCounters {
   txsDropped: number;
   /** Txs taken out of a peer's queue before the flush because that peer sent them to us meanwhile. */
   relaysSaved: number;
+  /** Txs received and dropped unadmitted: beyond the sender's budgets, its full inbound queue, or its disconnection. */
+  overBudget: number;
+  /** Times a peer overran a budget (each scored). */
+  overruns: number;
+}
+
+/** Most tx bytes waiting for admission per peer: two full batches. */
+export const MAX_INBOUND_TX_BYTES = 2 * MAX_TX_BATCH_BYTES;
+
+/** Admissions started per event-loop turn: a slice short enough that a consensus message waits for one at most. */
+export const ADMISSION_SLICE = 64;
+
+/**
+ * Admissions of one peer's txs in flight at once. A forger is judged (and
+ * banned) on its first few txs; this bounds how many more of its txs are
+ * being checked by then. Enough for an honest relay: admissions take a few
+ * ms, so 32 at once pass thousands of txs per second.
+ */
+export const MAX_ADMISSIONS_PER_PEER = 32;
+
+interface InboundTx {
+  key: string;
+  encoded: Uint8Array;
+  /** The dedupe entry made when the tx was queued; removed again when the tx is dropped unadmitted. */
+  have: Set<number>;
 }
 
 /** The txs waiting to go to one connected peer. */
@@ -103,10 +139,29 @@ interface PeerQueue {
   /** Tx hash (hex) -> encoded tx, in queue order; keyed so that a tx the peer sends us meanwhile leaves the queue. */
   txs: Map<string, Uint8Array>;
   bytes: number;
+  /** Received txs waiting for admission, oldest first, and their bytes. */
+  inbound: InboundTx[];
+  inboundBytes: number;
+  budget: TxBudget;
+  info: PeerInfo;
+  /** Its txs in admission now. */
+  admitting: number;
 }
 
 export class TxGossip {
-  readonly counters: TxGossipCounters = { batchesIn: 0, txsIn: 0, duplicatesIn: 0, admitted: 0, refused: 0, batchesOut: 0, txsOut: 0, txsDropped: 0, relaysSaved: 0 };
+  readonly counters: TxGossipCounters = {
+    batchesIn: 0,
+    txsIn: 0,
+    duplicatesIn: 0,
+    admitted: 0,
+    refused: 0,
+    batchesOut: 0,
+    txsOut: 0,
+    txsDropped: 0,
+    relaysSaved: 0,
+    overBudget: 0,
+    overruns: 0,
+  };
 
   private readonly admit: TxAdmit;
   private readonly log: P2pLog;
@@ -120,8 +175,11 @@ export class TxGossip {
   private nextToken = 1;
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private inFlight = 0;
+  private pumpScheduled = false;
+  /** Round-robin position over the peers' inbound queues. */
+  private turn = 0;
   private closed = false;
-  private readonly onConnected = (peer: PeerInfo) => this.addPeer(peer.id);
+  private readonly onConnected = (peer: PeerInfo) => this.addPeer(peer);
   private readonly onDisconnected = (peer: PeerInfo) => this.dropPeer(peer.id);
 
   /** Registers channel 1 on `network` (before it starts) and follows its peers. */
@@ -142,7 +200,7 @@ export class TxGossip {
     });
     network.on("peerConnected", this.onConnected);
     network.on("peerDisconnected", this.onDisconnected);
-    for (const p of network.peers()) this.addPeer(p.id);
+    for (const p of network.peers()) this.addPeer(p);
   }
 
   /** Send a tx this node admitted itself (RPC) to every peer that does not have it; the number of peers it was queued for. */
@@ -167,7 +225,17 @@ export class TxGossip {
     return this.flushTimer !== undefined;
   }
 
-  /** No tx queued for any peer and no admission in flight: nothing more will be sent until new txs come. */
+  /** Received txs of a peer waiting for admission; undefined for a peer not connected. */
+  inboundFor(peerId: string): number | undefined {
+    return this.queues.get(peerId)?.inbound.length;
+  }
+
+  /** Gossiped txs in admission now. */
+  get admissionsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** No tx queued for any peer or for admission, and no admission in flight: nothing more will be sent until new txs come. */
   get idle(): boolean {
     return this.inFlight === 0 && this.queuesEmpty();
   }
@@ -186,12 +254,24 @@ export class TxGossip {
 
   private receive(peer: PeerInfo, txs: Uint8Array[]): void {
     if (this.closed) return;
-    // Frames come only from connected peers; a stray one gets a token of its own rather than a queue that nothing would remove.
-    const from = this.queues.get(peer.id) ?? { token: this.nextToken++, txs: new Map<string, Uint8Array>(), bytes: 0 };
+    // Frames come only from connected peers; one from a peer just dropped is dropped with it.
+    const from = this.queues.get(peer.id);
     this.counters.batchesIn++;
     this.counters.txsIn += txs.length;
-    // Admissions start in batch order within this turn: the mempool checks them in that order, so txs of one signer with
-    // consecutive sequences in one batch are all admitted (tested with a real mempool in tx-gossip.test.ts).
+    if (!from) {
+      this.counters.overBudget += txs.length;
+      return;
+    }
+    let bytes = 0;
+    for (const encoded of txs) bytes += encoded.length;
+    const over = from.budget.receive(txs.length, bytes);
+    if (over) {
+      this.counters.overBudget += txs.length;
+      this.overrun(from, over, txs.length);
+      return;
+    }
+    const { txInboundQueueMax } = this.network.opts;
+    let dropped = 0;
     for (const encoded of txs) {
       const key = toHex(txHash(encoded));
       const seen = this.known.get(key);
@@ -205,26 +285,91 @@ export class TxGossip {
         }
         continue;
       }
+      if (from.inbound.length >= txInboundQueueMax || from.inboundBytes + encoded.length > MAX_INBOUND_TX_BYTES) {
+        dropped++;
+        continue;
+      }
       const have = new Set([from.token]);
       this.known.set(key, have);
-      this.inFlight++;
-      this.admit(encoded).then(
-        (admitted) => {
-          if (typeof admitted === "object") {
-            this.network.reportBad(peer.id, `invalid tx: ${admitted.fault}`, Penalty.INVALID_MESSAGE);
-            this.admitted(key, encoded, have, false);
-          } else this.admitted(key, encoded, have, admitted);
-        },
-        (e: unknown) => {
-          this.log("warn", "tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
-          this.admitted(key, encoded, have, false);
-        },
-      );
+      from.inbound.push({ key, encoded, have });
+      from.inboundBytes += encoded.length;
     }
+    if (dropped > 0) {
+      this.counters.overBudget += dropped;
+      this.overrun(from, "queue", dropped);
+    }
+    this.schedulePump();
+  }
+
+  private overrun(q: PeerQueue, budget: TxBudgetOverrun, txs: number): void {
+    this.counters.overruns++;
+    this.network.reportBad(q.info.id, `tx gossip over its ${budget} budget: ${txs} txs dropped`, Penalty.TX_BUDGET_OVERRUN);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.closed) return;
+    this.pumpScheduled = true;
+    setImmediate(() => this.pump());
+  }
+
+  /**
+   * Start admissions: one tx at a time from each peer's inbound queue in
+   * turn (so no peer's flood holds back another's txs, and each peer's txs
+   * start in the order they came), at most ADMISSION_SLICE per turn and
+   * while fewer than txAdmissionsInFlight run.
+   */
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.closed) return;
+    const max = this.network.opts.txAdmissionsInFlight;
+    const ready = (q: PeerQueue) => q.inbound.length > 0 && q.admitting < MAX_ADMISSIONS_PER_PEER;
+    const peers = [...this.queues.values()].filter(ready);
+    const overSigChecks = new Map<PeerQueue, number>();
+    let started = 0;
+    while (peers.length > 0 && started < ADMISSION_SLICE && this.inFlight < max) {
+      this.turn = (this.turn + 1) % peers.length;
+      const q = peers[this.turn]!;
+      const next = q.inbound.shift()!;
+      q.inboundBytes -= next.encoded.length;
+      if (!q.budget.admit()) {
+        if (q.inbound.length === 0) peers.splice(this.turn, 1);
+        // Dropped unadmitted: forget it, so that the same tx from another peer is admitted.
+        if (this.known.peek(next.key) === next.have) this.known.delete(next.key);
+        overSigChecks.set(q, (overSigChecks.get(q) ?? 0) + 1);
+        this.counters.overBudget++;
+        continue;
+      }
+      started++;
+      this.startAdmission(q, next);
+      if (!ready(q)) peers.splice(this.turn, 1);
+    }
+    for (const [q, n] of overSigChecks) this.overrun(q, "signature checks", n);
+    if (peers.length > 0 && this.inFlight < max) this.schedulePump();
+  }
+
+  private startAdmission(q: PeerQueue, t: InboundTx): void {
+    const peer = q.info;
+    this.inFlight++;
+    q.admitting++;
+    this.admit(t.encoded, peer).then(
+      (admitted) => {
+        q.admitting--;
+        if (typeof admitted === "object") {
+          this.network.reportBad(peer.id, `invalid tx: ${admitted.fault}`, admitted.penalty ?? Penalty.INVALID_MESSAGE);
+          this.admitted(t.key, t.encoded, t.have, false);
+        } else this.admitted(t.key, t.encoded, t.have, admitted);
+      },
+      (e: unknown) => {
+        q.admitting--;
+        this.log("warn", "tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
+        this.admitted(t.key, t.encoded, t.have, false);
+      },
+    );
   }
 
   private admitted(key: string, encoded: Uint8Array, have: Set<number>, admitted: boolean): void {
     this.inFlight--;
+    this.schedulePump();
     if (!admitted) {
       this.counters.refused++;
       return;
@@ -293,9 +438,19 @@ export class TxGossip {
   }
 
   /** A new connection gets a new token; txs still queued for an earlier connection of the same node go to this one. */
-  private addPeer(peerId: string): void {
-    const earlier = this.queues.get(peerId);
-    this.queues.set(peerId, { token: this.nextToken++, txs: earlier?.txs ?? new Map(), bytes: earlier?.bytes ?? 0 });
+  private addPeer(peer: PeerInfo): void {
+    const earlier = this.queues.get(peer.id);
+    const { txBudgetTxsPerSec, txBudgetBytesPerSec, txBudgetSigChecksPerSec } = this.network.opts;
+    this.queues.set(peer.id, {
+      token: this.nextToken++,
+      txs: earlier?.txs ?? new Map(),
+      bytes: earlier?.bytes ?? 0,
+      inbound: earlier?.inbound ?? [],
+      inboundBytes: earlier?.inboundBytes ?? 0,
+      admitting: earlier?.admitting ?? 0,
+      budget: earlier?.budget ?? new TxBudget({ txsPerSec: txBudgetTxsPerSec, bytesPerSec: txBudgetBytesPerSec, sigChecksPerSec: txBudgetSigChecksPerSec }, this.network.now),
+      info: peer,
+    });
   }
 
   private dropPeer(peerId: string): void {
@@ -303,11 +458,15 @@ export class TxGossip {
     if (!q) return;
     this.queues.delete(peerId);
     this.counters.txsDropped += q.txs.size;
+    // Its txs not yet admitted go with it; forgotten, so that the same txs from other peers are admitted.
+    for (const t of q.inbound) if (this.known.peek(t.key) === t.have) this.known.delete(t.key);
+    this.counters.overBudget += q.inbound.length;
+    q.inbound = [];
     if (this.queuesEmpty()) this.cancelFlush();
   }
 
   private queuesEmpty(): boolean {
-    for (const q of this.queues.values()) if (q.txs.size > 0) return false;
+    for (const q of this.queues.values()) if (q.txs.size > 0 || q.inbound.length > 0) return false;
     return true;
   }
 }
