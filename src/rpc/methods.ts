@@ -166,14 +166,15 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       params: { hash: HASH_PARAM },
       handler: async ({ hash }) => {
         const h = fromHex(hash, 32);
-        const pending = node.mempool.get(h);
-        if (pending) return { hash, status: "pending", tx: txToJson(pending.tx) };
+        // Committed first: a copy of a committed tx can still sit in the pool for a moment (it is dropped when reaped).
         const loc = await node.getTxLocation(h);
         if (loc) {
           const block = await blockAt(loc.height);
           const encoded = block.txs[loc.index]!;
           return { hash, status: "committed", height: loc.height, index: loc.index, tx: txToJson(decodeTx(encoded, node.chainId)) };
         }
+        const pending = node.mempool.get(h);
+        if (pending) return { hash, status: "pending", tx: txToJson(pending.tx) };
         const rejected = node.mempool.rejection(h);
         if (rejected) return { hash, status: "rejected", error: rejected };
         return { hash, status: "unknown" };

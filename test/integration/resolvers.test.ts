@@ -135,7 +135,10 @@ describe("integration: resolvers (did-resolver, did-jwt, did-jwt-vc, Universal R
     const legacy = 'application/ld+json;profile="https://w3id.org/did-resolution"';
     expect((await ur(did, legacy)).headers.get("content-type")).to.equal(legacy);
 
-    const notAcceptable = await ur(did, "text/html");
+    // A browser is sent to the explorer's page of the DID; a type the route cannot give is still 406.
+    const browser = await ur(did, "text/html");
+    expect([browser.status, browser.headers.get("location")]).to.deep.equal([303, `/#/did/${did}`]);
+    const notAcceptable = await ur(did, "image/png");
     expect(notAcceptable.status).to.equal(406);
     expect(((await notAcceptable.json()) as any).didResolutionMetadata.error).to.equal("representationNotSupported");
 

@@ -137,13 +137,15 @@ describe("integration: a DID with hundreds of versions", function () {
     const all = await runCli(["did", "history", did, "--rpc", node.rpcUrl, "--json"]);
     expect(all.code, all.stderr).to.equal(0);
     const parsed = JSON.parse(all.stdout);
-    expect(parsed.versions).to.deep.equal(history);
+    // The CLI adds what each version changed (create, then the updates' names) to the node's entries.
+    expect(parsed.versions.map(({ changes: _c, ...v }: { changes: string[] }) => v)).to.deep.equal(history);
+    expect(parsed.versions[0].changes).to.deep.equal(["create"]);
     expect(parsed.next).to.equal(null);
 
     const window = await runCli(["did", "history", did, "--rpc", node.rpcUrl, "--json", "--after", "10", "--limit", "5"]);
     expect(window.code, window.stderr).to.equal(0);
     const w = JSON.parse(window.stdout);
-    expect(w.versions).to.deep.equal(history.slice(10, 15));
+    expect(w.versions.map(({ changes: _c, ...v }: { changes: string[] }) => v)).to.deep.equal(history.slice(10, 15));
     expect(w.next).to.equal("15");
 
     const text = await runCli(["did", "history", did, "--rpc", node.rpcUrl, "--after", String(VERSIONS - 2)]);
