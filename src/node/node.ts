@@ -148,7 +148,7 @@ export function storeOpenError(path: string, home: string, e: unknown): Error {
   const code = err.cause?.code ?? err.code;
   if (code === "LEVEL_LOCKED") return new NodeConfigError(`${path} is locked: another sid node is using ${home}`);
   const cause = (err.cause?.message ?? err.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, " ").trim();
-  const hint = /Corruption|CURRENT|MANIFEST/i.test(cause)
+  const hint = /corruption|CURRENT|MANIFEST|\.ldb|\.sst/i.test(`${code ?? ""} ${cause}`)
     ? "the store is damaged: restore data/chain from a backup, or remove data/chain and let the node sync from its peers (keep data/priv_validator_state.json)"
     : /No space|ENOSPC/i.test(cause)
       ? "free disk space and start again"
