@@ -465,15 +465,22 @@ function registerCredentialCommands(program: Command): void {
         },
         lists,
       );
-      printResult(opts, verdict, verdictText(verdict));
+      // The issuer's registered name beside its DID (issuer-level, public); a node without it just leaves the name out.
+      const issuerName = verdict.issuer === null ? undefined : await client.rpc.call<{ name?: string }>("issuer_get", { did: verdict.issuer }).then((r) => r.name, () => undefined);
+      const skipped = [opts.audience === undefined ? "--audience" : "", opts.nonce === undefined ? "--nonce" : ""].filter(Boolean);
+      const lines = verdictText(verdict, issuerName);
+      if (verdict.valid && skipped.length > 0) {
+        lines.push(`warning:    replay checks skipped (no ${skipped.join(" or ")}): anyone who saw this presentation could show it again`);
+      }
+      printResult(opts, { ...verdict, ...(issuerName !== undefined ? { issuerName } : {}), replayChecksSkipped: skipped }, lines);
       if (!verdict.valid) throw new CliError(`the credential is not valid: ${verdict.reason}`);
     });
 }
 
-function verdictText(v: Verdict): string[] {
+function verdictText(v: Verdict, issuerName?: string): string[] {
   const lines = [v.valid ? "VALID" : `INVALID: ${v.reason}: ${v.message}`];
   if (v.format !== null) lines.push(`format:     ${v.format}`);
-  if (v.issuer !== null) lines.push(`issuer:     ${v.issuer}`);
+  if (v.issuer !== null) lines.push(`issuer:     ${issuerName !== undefined ? `${issuerName} (${v.issuer})` : v.issuer}`);
   if (v.types.length > 0) lines.push(`types:      ${v.types.join(", ")}`);
   if (v.statusListUri !== null) lines.push(`list:       ${v.statusListUri}`);
   if (v.status !== null) lines.push(`status:     ${v.status}`);

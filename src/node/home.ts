@@ -147,18 +147,7 @@ export function loadTrusteeKey(paths: HomePaths): { did: string; secretKey: Uint
  */
 export async function initHome(home: string, opts: { dev: boolean; chainId?: string; force?: boolean }): Promise<InitResult> {
   const paths = homePaths(home);
-  if (existsSync(paths.genesisFile) && !opts.force) {
-    const g = loadGenesis(paths);
-    const sk = loadValidatorKey(paths);
-    return {
-      created: false,
-      chainId: g.chainId,
-      validatorAddress: sk ? toHex(validatorAddress(publicKeyOf(sk))) : "",
-      validatorPublicKey: sk ? toHex(publicKeyOf(sk)) : "",
-      genesisFile: paths.genesisFile,
-      ...(existsSync(paths.trusteeKeyFile) ? { trusteeDid: loadTrusteeKey(paths)?.did } : {}),
-    };
-  }
+  if (existsSync(paths.genesisFile) && !opts.force) return initHomeExisting(paths);
   if (opts.force && existsSync(paths.chainDb)) {
     throw new NodeConfigError(`${paths.home} already holds chain data; --force would orphan it. Remove ${paths.dataDir} first.`);
   }

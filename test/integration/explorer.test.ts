@@ -98,7 +98,11 @@ describe("integration: the explorer in a headless browser", function () {
   });
 
   it("checks the DID's proof in the browser against the genesis validators and shows the verdict", async () => {
+    // A fresh load: going from this DID's version page to its page is a hash change only, and the old view's button
+    // would still be there for a moment.
+    await page.goto("about:blank");
     await page.goto(`${node!.rpcUrl}/#/did/${did}`);
+    await page.locator("#timeline").waitFor();
     await page.locator("#check-proof").click();
     const verdict = page.locator("#proof-verdict");
     await verdict.locator("text=Proof verified").waitFor({ timeout: 15_000 });

@@ -88,6 +88,12 @@ describe("integration: KYC through the CLI", function () {
     expect(verdict).to.include({ valid: true, status: "valid", issuer: issuer.did });
     expect(verdict.disclosed).to.deep.equal({ given_name: "Alice", age_over_18: true });
     expect(verdict).to.not.have.any.keys("subject", "credentialId");
+    expect(verdict.replayChecksSkipped).to.deep.equal([]);
+    expect(verdict.issuerName).to.be.a("string").and.not.equal("");
+    // Without the verifier's audience and nonce the signature still checks, and the answer says the replay checks were skipped.
+    const unbound = await ok("kyc", "verify", p1.file);
+    expect(unbound).to.include({ valid: true });
+    expect(unbound.replayChecksSkipped).to.deep.equal(["--audience", "--nonce"]);
 
     await ok("kyc", "suspend", issued.credentialId, "--issuer-key", "acme");
     const p2 = await present(2, "n-3");
