@@ -89,9 +89,8 @@ export class FaultLatch {
 }
 
 /**
- * Wrap a LevelDB handle's reads and writes so that a storage fault is
- * reported to `latch`; the error still reaches the caller unchanged.
- * Iterators are read by RPC listings mostly and are not wrapped.
+ * Wrap a LevelDB handle's reads, writes and iterators so that a storage
+ * fault is reported to `latch`; the error still reaches the caller unchanged.
  */
 export function guardLevel<D extends object>(db: D, latch: FaultLatch, path: string): D {
   const report = (e: unknown) => latch.report(e, "chain store", path);
@@ -101,6 +100,12 @@ export function guardLevel<D extends object>(db: D, latch: FaultLatch, path: str
     if (typeof fn !== "function") continue;
     const bound = (fn as (...a: unknown[]) => Promise<unknown>).bind(db);
     target[name] = (...args: unknown[]) => bound(...args).catch((e: unknown) => Promise.reject(report(e)));
+  }
+  for (const name of ["iterator", "keys", "values"] as const) {
+    const fn = target[name];
+    if (typeof fn !== "function") continue;
+    const bound = (fn as (...a: unknown[]) => Record<string, unknown>).bind(db);
+    target[name] = (...args: unknown[]) => guardIterator(bound(...args), report);
   }
   const batch = target.batch;
   if (typeof batch === "function") {
@@ -115,4 +120,15 @@ export function guardLevel<D extends object>(db: D, latch: FaultLatch, path: str
     };
   }
   return db;
+}
+
+/** An iterator whose reads (next, nextv, all; for-await reads through next) report a storage fault. */
+function guardIterator<I extends Record<string, unknown>>(it: I, report: (e: unknown) => unknown): I {
+  for (const name of ["next", "nextv", "all"] as const) {
+    const fn = it[name];
+    if (typeof fn !== "function") continue;
+    const bound = (fn as (...a: unknown[]) => Promise<unknown>).bind(it);
+    (it as Record<string, unknown>)[name] = (...args: unknown[]) => bound(...args).catch((e: unknown) => Promise.reject(report(e)));
+  }
+  return it;
 }

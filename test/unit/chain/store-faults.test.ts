@@ -64,9 +64,9 @@ describe("chain: storage faults", function () {
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "sid-faults-"))));
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("tables that lost their last 100 bytes are reported as a fault when read", async () => {
-      const path = join(dir, "chain");
-      let store = await ChainStore.open(path);
+    /** A store whose every table lost its last 100 bytes, reopened; or the open error when LevelDB checked the tables at open. */
+    async function damagedStore(path: string): Promise<{ store: ChainStore; keys: Uint8Array[] } | { openError: unknown }> {
+      const store = await ChainStore.open(path);
       // Enough data to flush several tables (LevelDB's write buffer is 4 MiB).
       const keys: Uint8Array[] = [];
       for (let b = 0; b < 12; b++) {
@@ -83,19 +83,30 @@ describe("chain: storage faults", function () {
       expect(tables.length, "tables written").to.be.greaterThan(0);
       // Every table loses its tail (which table LevelDB reads a key from depends on its compactions).
       for (const t of tables) truncateSync(join(path, t), statSync(join(path, t)).size - 100);
-
-      let openError: unknown;
       try {
-        store = await ChainStore.open(path);
+        return { store: await ChainStore.open(path), keys };
       } catch (e) {
-        openError = e;
+        return { openError: e };
       }
-      if (openError) {
-        // LevelDB may check the table at open: then the open error names the path and the cause.
-        const msg = storeOpenError(path, dir, openError).message;
-        expect(msg).to.contain(path).and.match(/Corruption|IO error/i);
-        return;
-      }
+    }
+
+    /** LevelDB may check the table at open: then the open error names the path and the cause. */
+    function expectOpenError(path: string, openError: unknown): void {
+      const msg = storeOpenError(path, dir, openError).message;
+      expect(msg).to.contain(path).and.match(/Corruption|IO error/i);
+    }
+
+    function expectFaultLatched(store: ChainStore, path: string): void {
+      expect(store.faults.fault).to.be.instanceOf(StorageFaultError);
+      expect(store.faults.fault!.path).to.equal(path);
+      expect(store.faults.fault!.causeCode).to.match(/LEVEL_CORRUPTION|LEVEL_IO_ERROR/);
+    }
+
+    it("tables that lost their last 100 bytes are reported as a fault when read", async () => {
+      const path = join(dir, "chain");
+      const damaged = await damagedStore(path);
+      if ("openError" in damaged) return expectOpenError(path, damaged.openError);
+      const { store, keys } = damaged;
       const failures: unknown[] = [];
       for (const k of keys) {
         try {
@@ -106,9 +117,23 @@ describe("chain: storage faults", function () {
       }
       await store.close();
       expect(failures.length, "reads of the damaged table fail").to.be.greaterThan(0);
-      expect(store.faults.fault).to.be.instanceOf(StorageFaultError);
-      expect(store.faults.fault!.path).to.equal(path);
-      expect(store.faults.fault!.causeCode).to.match(/LEVEL_CORRUPTION|LEVEL_IO_ERROR/);
+      expectFaultLatched(store, path);
+    });
+
+    it("a damaged table read through an iterator (as RPC listings read) is reported as a fault too", async () => {
+      const path = join(dir, "chain");
+      const damaged = await damagedStore(path);
+      if ("openError" in damaged) return expectOpenError(path, damaged.openError);
+      const { store } = damaged;
+      let failure: unknown;
+      try {
+        for await (const v of store.db.values({ gte: new Uint8Array(Buffer.from("zz-test-")), lt: new Uint8Array(Buffer.from("zz-test.")) })) void v;
+      } catch (e) {
+        failure = e;
+      }
+      await store.close();
+      expect(failure, "the scan of the damaged tables fails").to.not.equal(undefined);
+      expectFaultLatched(store, path);
     });
 
     it("a store whose CURRENT file is damaged fails to open with its path and LevelDB's cause", async () => {
