@@ -24,7 +24,7 @@ import type { AnchoredStateProof, StateProof } from "../chain/proof.js";
 import { registryMethods } from "../rpc/registry-methods.js";
 import { defaultRpcOptions, resolveRpcOptions, type RpcOptions } from "../rpc/options.js";
 import { NodeEvents, blockCommittedEvent } from "../rpc/events.js";
-import { type HealthProblem, registerHealth } from "../rpc/health.js";
+import { type HealthProblem, healthProblemOf, registerHealth } from "../rpc/health.js";
 import { type PeerStatus, netMethods } from "../rpc/net-methods.js";
 import { NodeMetrics, registerMetrics } from "../rpc/metrics.js";
 import { SubscriptionHub, type TxOutcome } from "../rpc/subscriptions.js";
@@ -542,25 +542,20 @@ export class SidNode {
     }));
   }
 
-  /**
-   * Why GET /health answers 503, if it does: a storage fault; no peer
-   * although the node is meant to have some; catching up; or a head older than
-   * a few block times (five times propose + commit wait, at least 5 s)
-   * while a peer announced a higher one.
-   */
+  /** Why GET /health answers 503, if it does (healthProblemOf); stale after five times propose + commit wait, at least 5 s. */
   healthProblem(now = Date.now()): HealthProblem | undefined {
-    if (this.fault) return { status: "faulted", reason: `${this.fault.message}; ${this.fault.remedy}` };
-    const head = this.store.head();
-    const best = this.net?.sync.syncer.bestPeerHeight();
-    if (this.expectsPeers && this.peerCount() === 0) return { status: "no-peers", reason: `no p2p peer connected (height ${head.height}); check persistentPeers and that the peers are reachable` };
-    if (this.isSyncing()) return { status: "syncing", reason: `catching up: height ${head.height}${best !== undefined ? `, peers at ${best}` : ""}` };
-    if (this.bft && best !== undefined && best > head.height) {
-      const t = consensusTiming(this.genesis.params);
-      const staleMs = Math.max(5_000, 5 * (t.proposeMs + t.commitMs));
-      const age = now - head.time;
-      if (age > staleMs) return { status: "stale", reason: `head ${head.height} is ${Math.round(age / 1000)} s old while peers are at ${best}` };
-    }
-    return undefined;
+    const t = consensusTiming(this.genesis.params);
+    return healthProblemOf({
+      fault: this.fault,
+      expectsPeers: this.expectsPeers,
+      peerCount: this.peerCount(),
+      syncing: this.isSyncing(),
+      bft: this.bft !== undefined,
+      head: this.store.head(),
+      bestPeerHeight: this.net?.sync.syncer.bestPeerHeight(),
+      staleAfterMs: Math.max(5_000, 5 * (t.proposeMs + t.commitMs)),
+      now,
+    });
   }
 
   /** Connected p2p peers (sid_p2p_peers); none until the node has a p2p layer. */

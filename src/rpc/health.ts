@@ -26,6 +26,41 @@ export interface HealthSources {
   problem?(): HealthProblem | undefined;
 }
 
+/** What a node knows of itself when its health is asked. */
+export interface HealthFacts {
+  /** The storage fault that stopped it, if one did. */
+  fault?: { message: string; remedy: string };
+  /** Whether it is meant to have p2p peers (a BFT node with persistent peers). */
+  expectsPeers: boolean;
+  peerCount: number;
+  syncing: boolean;
+  /** A multi-validator chain, where a head that stops moving means something. */
+  bft: boolean;
+  head: { height: number; time: number };
+  /** The highest height a connected peer announced, if any did. */
+  bestPeerHeight?: number;
+  /** How long a head may stand still while peers are ahead before the node is stale (ms). */
+  staleAfterMs: number;
+  now: number;
+}
+
+/**
+ * Why GET /health answers 503, if it does, most serious first: a storage
+ * fault; no peer although the node is meant to have some; catching up; or a
+ * head older than `staleAfterMs` while a peer announced a higher one.
+ */
+export function healthProblemOf(f: HealthFacts): HealthProblem | undefined {
+  if (f.fault) return { status: "faulted", reason: `${f.fault.message}; ${f.fault.remedy}` };
+  const best = f.bestPeerHeight;
+  if (f.expectsPeers && f.peerCount === 0) return { status: "no-peers", reason: `no p2p peer connected (height ${f.head.height}); check persistentPeers and that the peers are reachable` };
+  if (f.syncing) return { status: "syncing", reason: `catching up: height ${f.head.height}${best !== undefined ? `, peers at ${best}` : ""}` };
+  if (f.bft && best !== undefined && best > f.head.height) {
+    const age = f.now - f.head.time;
+    if (age > f.staleAfterMs) return { status: "stale", reason: `head ${f.head.height} is ${Math.round(age / 1000)} s old while peers are at ${best}` };
+  }
+  return undefined;
+}
+
 export interface HealthReport {
   status: HealthStatus;
   height: number;

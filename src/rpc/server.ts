@@ -146,6 +146,8 @@ export function buildServer(
     connectionTimeout: o.idleTimeoutMs,
     keepAliveTimeout: o.keepAliveTimeoutMs,
     requestTimeout: o.requestTimeoutMs,
+    // Stopping the node cuts every open connection: a client sending a body slowly must not hold the stop until its timeout.
+    forceCloseConnections: true,
     http: {
       headersTimeout: o.headersTimeoutMs,
       requestTimeout: o.requestTimeoutMs,

@@ -6,7 +6,9 @@
  */
 import { expect } from "chai";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
+import WebSocket from "ws";
 import { DevnetNode, waitFor } from "../helpers/devnet.js";
 import { freePort, removeHome, runCli, tempHome } from "../helpers/node-process.js";
 
@@ -96,10 +98,25 @@ describe("integration: sid init for each role, peers and health", function () {
     expect((await full!.rpc<{ peers: number }>("node_status")).peers).to.equal(0);
   });
 
-  it("SIGTERM ends the node process, exit code 0", async () => {
-    // The bound (10 s, then exit 1) is for a stop that hangs; a healthy node stops well within it.
-    expect(await full!.stop()).to.equal(0);
-    expect(full!.output()).to.contain("stopping sid node").and.contain("sid node stopped");
+  it("SIGTERM ends the node process cleanly (exit code 0) even while a client holds a half-sent request and a WebSocket it does not read", async () => {
+    // The bound (10 s, then exit 1) is for a stop that hangs on the disk; clients must not hold the stop until their timeouts.
+    const url = new URL(full!.rpcUrl);
+    const slow = connect(Number(url.port), url.hostname);
+    await new Promise<void>((r) => slow.once("connect", () => r()));
+    slow.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{");
+    slow.on("error", () => {});
+    const ws = new WebSocket(`ws://${url.host}/ws`);
+    ws.on("error", () => {});
+    await new Promise<void>((r) => ws.once("open", () => r()));
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscribe", params: ["newBlocks"] }));
+    ws.pause();
+    try {
+      expect(await full!.stop()).to.equal(0);
+    } finally {
+      slow.destroy();
+      ws.terminate();
+    }
+    expect(full!.output()).to.contain("stopping sid node").and.contain("sid node stopped").and.not.contain("did not stop within");
   });
 
   it("a store that does not open is named with its path and LevelDB's cause, exit code 1", async () => {
