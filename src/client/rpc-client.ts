@@ -23,6 +23,9 @@ export class RpcTransportError extends Error {
   }
 }
 
+/** Fetch failures that mean the connection was closed under the request, not that the node is down. */
+const CLOSED_ON_SEND = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"]);
+
 export class RpcClient {
   private nextId = 1;
   constructor(
@@ -30,20 +33,31 @@ export class RpcClient {
     private readonly timeoutMs = 60_000,
   ) {}
 
+  /**
+   * Call `method`. A request that meets a connection the node closed as it
+   * was sent (a pooled keep-alive socket that timed out on the node's side:
+   * UND_ERR_SOCKET, ECONNRESET, EPIPE) is sent once more on a new one. Every
+   * sid method is safe to send twice: reads are reads, and a tx the node
+   * already has is refused as TX_DUPLICATE or TX_ALREADY_COMMITTED, which
+   * SidClient.submit takes for "sent".
+   */
   async call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     const id = this.nextId++;
-    let res: Response;
-    try {
-      res = await fetch(this.url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      throw new RpcTransportError(`cannot reach node at ${this.url}${cause ? ` (${cause})` : ""}: ${(e as Error).message}`);
+    const body = JSON.stringify({ jsonrpc: "2.0", id, method, params });
+    let res: Response | undefined;
+    for (let attempt = 0; res === undefined; attempt++) {
+      try {
+        res = await fetch(this.url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      } catch (e) {
+        const cause = (e as { cause?: { code?: string } }).cause?.code;
+        if (attempt === 0 && cause !== undefined && CLOSED_ON_SEND.has(cause)) continue;
+        throw new RpcTransportError(`cannot reach node at ${this.url}${cause ? ` (${cause})` : ""}: ${(e as Error).message}`);
+      }
     }
+    return this.answer<T>(res);
+  }
+
+  private async answer<T>(res: Response): Promise<T> {
     let body: { result?: T; error?: { code: number; message: string; data?: unknown } };
     try {
       body = (await res.json()) as typeof body;

@@ -5,7 +5,7 @@
 import type { KeyPair } from "../crypto/hd.js";
 import type { DidDocument } from "../did/document.js";
 import type { DidResolutionResult, ResolutionOptions } from "../did/resolution.js";
-import { RpcClient } from "./rpc-client.js";
+import { RpcClient, RpcError } from "./rpc-client.js";
 import { type SignedTx, createDidTx, deactivateDidTx, findMethodForKey, updateDidTx } from "./txs.js";
 import { CodedError } from "../errors.js";
 import type { StateProofJson } from "../chain/proof.js";
@@ -80,8 +80,20 @@ export class SidClient {
 
   /** Submit a signed tx and wait until it is committed (or rejected, which throws RpcError). */
   /** Submit; with `wait`, the node answers at commit or after `waitMs` (its default 30 s), still pending. */
-  submit(tx: SignedTx, wait = true, waitMs?: number): Promise<SubmitResult> {
-    return this.rpc.call<SubmitResult>("tx_submit", { tx: tx.base64, wait, ...(waitMs !== undefined ? { timeoutMs: waitMs } : {}) });
+  async submit(tx: SignedTx, wait = true, waitMs?: number): Promise<SubmitResult> {
+    try {
+      return await this.rpc.call<SubmitResult>("tx_submit", { tx: tx.base64, wait, ...(waitMs !== undefined ? { timeoutMs: waitMs } : {}) });
+    } catch (e) {
+      // The node has this very tx already (an earlier send of it arrived): it is pending there, or committed.
+      if (e instanceof RpcError && (e.reason === "TX_DUPLICATE" || e.reason === "TX_ALREADY_COMMITTED")) return this.afterDuplicate(tx.hash);
+      throw e;
+    }
+  }
+
+  private async afterDuplicate(hash: string): Promise<SubmitResult> {
+    const got = await this.rpc.call<{ status: string; height?: number; index?: number }>("tx_get", { hash });
+    if (got.status === "committed") return { hash, status: "committed", height: got.height!, index: got.index! };
+    return { hash, status: "pending" };
   }
 
   /**

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
-import { RpcTransportError, SidClient, createDidTx } from "../../src/client/index.js";
+import { SidClient, createDidTx } from "../../src/client/index.js";
 import { fromHex } from "../../src/crypto/bytes.js";
 import { Channel } from "../../src/p2p/index.js";
 import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
@@ -32,12 +32,7 @@ async function submitAll(net: Devnet, count: number): Promise<{ did: string; hei
     ks.map(async (k, i) => {
       const client = new SidClient(net.validators[i % net.validators.length]!.rpcUrl);
       const tx = createDidTx(chainId, k);
-      // After the unit tests this process has pooled keep-alive sockets to servers long closed; a new node on a
-      // reused port can meet one as a socket error. Submitting the same tx again is safe: it is the same tx.
-      const r = await client.submitAndCommit(tx, 30_000).catch((e) => {
-        if (!(e instanceof RpcTransportError)) throw e;
-        return client.submitAndCommit(tx, 30_000);
-      });
+      const r = await client.submitAndCommit(tx, 30_000);
       return { did: tx.tx.signer, height: r.height };
     }),
   );
