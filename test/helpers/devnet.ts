@@ -132,8 +132,14 @@ export class DevnetNode {
 
   async rpc<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     const r = await fetch(this.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-    const body = (await r.json()) as { result?: T; error?: { code: number; message: string } };
-    if (body.error) throw new Error(`${this.name} ${method}: ${body.error.message}`);
+    const text = await r.text();
+    let body: { result?: T; error?: { code: number; message: string } };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new Error(`${this.name} ${method}: HTTP ${r.status} with a body that is not JSON: ${text.slice(0, 300)}`);
+    }
+    if (body.error) throw new Error(`${this.name} ${method}: HTTP ${r.status} ${typeof body.error === "object" && body.error.message !== undefined ? body.error.message : text.slice(0, 300)}`);
     return body.result as T;
   }
 
