@@ -101,6 +101,7 @@ export interface HeaderJson {
   evidenceHash: string;
   stateRoot: string;
   validatorsHash: string;
+  nextValidatorsHash: string;
   proposer: string;
   lastCommitHash: string;
 }
@@ -133,6 +134,7 @@ export function headerToProofJson(h: BlockHeader): HeaderJson {
     evidenceHash: toHex(h.evidenceHash),
     stateRoot: toHex(h.stateRoot),
     validatorsHash: toHex(h.validatorsHash),
+    nextValidatorsHash: toHex(h.nextValidatorsHash),
     proposer: toHex(h.proposer),
     lastCommitHash: toHex(h.lastCommitHash),
   };
@@ -198,7 +200,7 @@ export function parseStateProofJson(j: unknown): AnchoredStateProof {
 }
 
 function parseHeader(j: unknown): BlockHeader {
-  const h = object(j, "header", ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"]);
+  const h = object(j, "header", ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "nextValidatorsHash", "proposer", "lastCommitHash"]);
   if (!isValidChainId(h.chainId)) throw malformed("header.chainId", "must match [a-z0-9][a-z0-9-]{0,47}");
   return {
     chainId: h.chainId,
@@ -209,6 +211,7 @@ function parseHeader(j: unknown): BlockHeader {
     evidenceHash: hex(h.evidenceHash, "header.evidenceHash", HASH_BYTES),
     stateRoot: hex(h.stateRoot, "header.stateRoot", HASH_BYTES),
     validatorsHash: hex(h.validatorsHash, "header.validatorsHash", HASH_BYTES),
+    nextValidatorsHash: hex(h.nextValidatorsHash, "header.nextValidatorsHash", HASH_BYTES),
     proposer: hex(h.proposer, "header.proposer", ADDRESS_BYTES),
     lastCommitHash: hex(h.lastCommitHash, "header.lastCommitHash", HASH_BYTES),
   };
