@@ -1,7 +1,7 @@
 /**
  * Blocks: a header (chain id, height, time, previous hash, tx root, evidence
- * root, state root after this block, validators hash, proposer, hash of the
- * last commit), the encoded txs, the encoded evidence, and the commit
+ * root, state root after this block, validators hash, next validators hash,
+ * proposer, hash of the last commit), the encoded txs, the encoded evidence, and the commit
  * signatures of the previous block. The block
  * hash is sha256 of the canonical header encoding.
  */
@@ -22,7 +22,15 @@ export interface BlockHeader {
   evidenceHash: Uint8Array;
   /** State root after applying this block's txs. */
   stateRoot: Uint8Array;
+  /** Hash of the validator set that signs this block's commit (ValidatorSet.hash). */
   validatorsHash: Uint8Array;
+  /**
+   * Hash of the validator set that signs the commit of height+1. Governance
+   * changes made in block H start at H + 2, so the proposer of H already
+   * knows the set of H + 1; the set of H vouches for it by committing H,
+   * which is what lets a light client follow any change of the set.
+   */
+  nextValidatorsHash: Uint8Array;
   /** Address (20 bytes) of the proposing validator. */
   proposer: Uint8Array;
   /** Hash of lastCommit (zero bytes when there is none, at height 1). */
@@ -121,6 +129,7 @@ export function headerToJson(h: BlockHeader): Record<string, unknown> {
     evidenceHash: toHex(h.evidenceHash),
     stateRoot: toHex(h.stateRoot),
     validatorsHash: toHex(h.validatorsHash),
+    nextValidatorsHash: toHex(h.nextValidatorsHash),
     proposer: toHex(h.proposer),
     lastCommitHash: toHex(h.lastCommitHash),
   };

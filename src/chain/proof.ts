@@ -65,6 +65,12 @@ export enum ProofErrorCode {
   BAD_COMMIT = "PROOF_BAD_COMMIT",
   /** A validator-set transition offered to a tracker is not committed as the rule requires. */
   BAD_TRANSITION = "PROOF_BAD_TRANSITION",
+  /** The validator set offered as a header's next set does not hash to header.nextValidatorsHash. */
+  NEXT_VALIDATORS_MISMATCH = "PROOF_NEXT_VALIDATORS_MISMATCH",
+  /** Skipping verification: the trusted set's signers in the new commit hold no more than the trust level of its power (bisect). */
+  NOT_ENOUGH_TRUST = "PROOF_NOT_ENOUGH_TRUST",
+  /** A header does not follow the trusted one (height, time, prevHash), conflicts with a trusted header of its height, or bisection gave up. */
+  BAD_HEADER_CHAIN = "PROOF_BAD_HEADER_CHAIN",
 }
 
 export class ProofError extends CodedError<ProofErrorCode> {}
@@ -101,6 +107,7 @@ export interface HeaderJson {
   evidenceHash: string;
   stateRoot: string;
   validatorsHash: string;
+  nextValidatorsHash: string;
   proposer: string;
   lastCommitHash: string;
 }
@@ -133,6 +140,7 @@ export function headerToProofJson(h: BlockHeader): HeaderJson {
     evidenceHash: toHex(h.evidenceHash),
     stateRoot: toHex(h.stateRoot),
     validatorsHash: toHex(h.validatorsHash),
+    nextValidatorsHash: toHex(h.nextValidatorsHash),
     proposer: toHex(h.proposer),
     lastCommitHash: toHex(h.lastCommitHash),
   };
@@ -172,10 +180,7 @@ export function parseStateProofJson(j: unknown): AnchoredStateProof {
   const height = integer(p.height, "height", 1);
   const header = parseHeader(p.header);
   const commit = parseCommit(p.commit);
-  const validators = list(p.validators, "validators").map((v, i) => {
-    const o = object(v, `validators[${i}]`, ["publicKey", "power"]);
-    return { publicKey: hex(o.publicKey, `validators[${i}].publicKey`, PUBLIC_KEY_BYTES), power: integer(o.power, `validators[${i}].power`, 1) };
-  });
+  const validators = parseValidatorsJson(p.validators);
   let valueBytes: Uint8Array | null = null;
   if (p.record !== null) {
     if (typeof p.record !== "string") throw malformed("record", "must be base64 or null");
@@ -197,8 +202,26 @@ export function parseStateProofJson(j: unknown): AnchoredStateProof {
   return { height, header, commit, validators, valueBytes, proof };
 }
 
+/** A validator list as proofs carry it ({publicKey, power}, 1 to MAX_PROOF_VALIDATORS); MALFORMED otherwise. */
+export function parseValidatorsJson(j: unknown): ProofValidator[] {
+  return list(j, "validators").map((v, i) => {
+    const o = object(v, `validators[${i}]`, ["publicKey", "power"]);
+    return { publicKey: hex(o.publicKey, `validators[${i}].publicKey`, PUBLIC_KEY_BYTES), power: integer(o.power, `validators[${i}].power`, 1) };
+  });
+}
+
+/** A header in the proof JSON shape (headerToProofJson, time in ms), strictly; MALFORMED otherwise. */
+export function parseHeaderJson(j: unknown): BlockHeader {
+  return parseHeader(j);
+}
+
+/** A commit in the proof JSON shape (commitToProofJson), strictly; MALFORMED otherwise. */
+export function parseCommitJson(j: unknown): Commit {
+  return parseCommit(j);
+}
+
 function parseHeader(j: unknown): BlockHeader {
-  const h = object(j, "header", ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"]);
+  const h = object(j, "header", ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "nextValidatorsHash", "proposer", "lastCommitHash"]);
   if (!isValidChainId(h.chainId)) throw malformed("header.chainId", "must match [a-z0-9][a-z0-9-]{0,47}");
   return {
     chainId: h.chainId,
@@ -209,6 +232,7 @@ function parseHeader(j: unknown): BlockHeader {
     evidenceHash: hex(h.evidenceHash, "header.evidenceHash", HASH_BYTES),
     stateRoot: hex(h.stateRoot, "header.stateRoot", HASH_BYTES),
     validatorsHash: hex(h.validatorsHash, "header.validatorsHash", HASH_BYTES),
+    nextValidatorsHash: hex(h.nextValidatorsHash, "header.nextValidatorsHash", HASH_BYTES),
     proposer: hex(h.proposer, "header.proposer", ADDRESS_BYTES),
     lastCommitHash: hex(h.lastCommitHash, "header.lastCommitHash", HASH_BYTES),
   };

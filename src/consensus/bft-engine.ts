@@ -345,6 +345,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const pr = await this.prioritiesAt(h, set);
     const ex = await verifyCommittedBlock(this.exec, block, commit, {
       validators: set,
+      nextValidators: await this.setAt(h + 1),
       lastValidators: h > 1 ? await this.setAt(h - 1) : undefined,
       proposerOf: (round) => pr.advance(round).proposer(),
       setAt: (height) => this.setAt(height),
@@ -435,6 +436,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       if (!bytesEqual(block.header.proposer, p.proposer)) throw new BlockValidationError("header proposer is not the proposal's signer");
       ex = await validateBlock(this.exec, block, {
         validators: await this.setAt(p.height),
+        nextValidators: await this.setAt(p.height + 1),
         lastValidators: p.height > 1 ? await this.setAt(p.height - 1) : undefined,
         proposer: this.proposerOf(p.round),
         maxTime: this.deps.clock() + this.opts.maxClockDriftMs,
@@ -773,6 +775,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       time: Math.max(this.deps.clock(), head.time + 1),
       proposer: this.deps.privval!.address,
       validators: await this.setAt(height),
+      nextValidators: await this.setAt(height + 1),
       lastCommit,
       evidence,
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),

@@ -65,6 +65,8 @@ export interface BuildBlockInput {
   time: number;
   proposer: Uint8Array;
   validators: ValidatorSet;
+  /** The set that signs height+1 (header nextValidatorsHash): known, since changes made at H start at H + 2. */
+  nextValidators: ValidatorSet;
   /** The commit of height-1 (null at height 1). */
   lastCommit: Commit | null;
   /** Evidence to include, already checked with checkBlockEvidence for this height. */
@@ -106,6 +108,7 @@ export async function buildBlock(deps: BlockExecDeps, mempool: Mempool, input: B
     evidenceHash: evidenceMerkleRoot(evidence.map((e) => e.encoded)),
     stateRoot: root,
     validatorsHash: input.validators.hash,
+    nextValidatorsHash: input.nextValidators.hash,
     proposer: input.proposer,
     lastCommitHash: input.lastCommit ? commitHash(input.lastCommit) : ZERO_HASH,
   };
@@ -116,6 +119,8 @@ export async function buildBlock(deps: BlockExecDeps, mempool: Mempool, input: B
 export interface ValidateBlockRules {
   /** The set that signs this height (header validatorsHash). */
   validators: ValidatorSet;
+  /** The set that signs height+1 (header nextValidatorsHash). */
+  nextValidators: ValidatorSet;
   /** The set that signed height-1 (lastCommit). */
   lastValidators: ValidatorSet | undefined;
   /** The proposer this height and round must have (priorities). */
@@ -128,7 +133,8 @@ export interface ValidateBlockRules {
 
 /**
  * valid(v) for a block on the store's head: the links (chain id, height,
- * prevHash, lastCommit that verifies against the previous set), the
+ * prevHash, lastCommit that verifies against the previous set), the sets
+ * the header names (this height's and the next one's), the
  * proposer, the time (after the previous block's, not too far ahead), the
  * size bounds, and the header roots equal to what re-executing its txs
  * gives. Throws BlockValidationError; returns the executed block.
@@ -143,6 +149,9 @@ export async function validateBlock(deps: BlockExecDeps, block: Block, rules: Va
   if (!(h.time > head.time)) throw fail(`time ${h.time} is not after the previous block's ${head.time}`);
   if (rules.maxTime !== undefined && h.time > rules.maxTime) throw fail(`time ${h.time} is more than the allowed drift ahead of this node's clock`);
   if (!bytesEqual(h.validatorsHash, rules.validators.hash)) throw fail("validatorsHash does not name this height's validator set");
+  if (!bytesEqual(h.nextValidatorsHash, rules.nextValidators.hash)) {
+    throw fail(`nextValidatorsHash ${toHex(h.nextValidatorsHash)} does not name the validator set of height ${h.height + 1} (${toHex(rules.nextValidators.hash)})`);
+  }
   if (!bytesEqual(h.proposer, rules.proposer)) throw fail(`proposer ${toHex(h.proposer)} is not the expected ${toHex(rules.proposer)}`);
   if (h.height === 1) {
     if (block.lastCommit !== null || !bytesEqual(h.lastCommitHash, ZERO_HASH)) throw fail("block 1 carries no lastCommit");

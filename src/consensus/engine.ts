@@ -132,6 +132,7 @@ export class SingleValidatorEngine extends EventEmitter {
       time,
       proposer: this.deps.signer.address,
       validators: set,
+      nextValidators: await this.sets.at(height + 1),
       lastCommit,
       evidence,
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),

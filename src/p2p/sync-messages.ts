@@ -48,7 +48,7 @@ export type SyncMessage = StatusMessage | GetBlocksMessage | BlocksMessage;
 
 const check = new WireCheck(P2pErrorCode.INVALID_MESSAGE);
 
-const HEADER_KEYS = ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "proposer", "lastCommitHash"] as const;
+const HEADER_KEYS = ["chainId", "height", "time", "prevHash", "txRoot", "evidenceHash", "stateRoot", "validatorsHash", "nextValidatorsHash", "proposer", "lastCommitHash"] as const;
 
 function decodeHeader(v: CanonicalValue | undefined, what: string): BlockHeader {
   const r = check.record(v, what, HEADER_KEYS);
@@ -61,6 +61,7 @@ function decodeHeader(v: CanonicalValue | undefined, what: string): BlockHeader 
     evidenceHash: check.bytes(r.evidenceHash, `${what}.evidenceHash`, 32),
     stateRoot: check.bytes(r.stateRoot, `${what}.stateRoot`, 32),
     validatorsHash: check.bytes(r.validatorsHash, `${what}.validatorsHash`, 32),
+    nextValidatorsHash: check.bytes(r.nextValidatorsHash, `${what}.nextValidatorsHash`, 32),
     proposer: check.bytes(r.proposer, `${what}.proposer`, 20),
     lastCommitHash: check.bytes(r.lastCommitHash, `${what}.lastCommitHash`, 32),
   };

@@ -22,6 +22,7 @@ export interface HeadSummary {
   evidenceHash: string;
   stateRoot: string;
   validatorsHash: string;
+  nextValidatorsHash: string;
   proposer: string;
   lastCommitHash: string;
   txCount: number;

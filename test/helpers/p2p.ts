@@ -239,6 +239,7 @@ export function buildChain(n: number, keys: readonly KeyPair[], signers = keys.l
         evidenceHash: ZERO_HASH,
         stateRoot: new Uint8Array(32).fill(0x22),
         validatorsHash: validators.hash,
+        nextValidatorsHash: validators.hash,
         proposer: validators.validators[height % keys.length]!.address,
         lastCommitHash: lastCommit ? commitHash(lastCommit) : ZERO_HASH,
       },

@@ -96,6 +96,7 @@ export function headerOf(p: StateProofJson): BlockHeader {
     evidenceHash: unhex(h.evidenceHash),
     stateRoot: unhex(h.stateRoot),
     validatorsHash: unhex(h.validatorsHash),
+    nextValidatorsHash: unhex(h.nextValidatorsHash),
     proposer: unhex(h.proposer),
     lastCommitHash: unhex(h.lastCommitHash),
   };
@@ -126,6 +127,7 @@ export function reanchor(
     evidenceHash: hex(header.evidenceHash),
     stateRoot: hex(header.stateRoot),
     validatorsHash: hex(header.validatorsHash),
+    nextValidatorsHash: hex(header.nextValidatorsHash),
     proposer: hex(header.proposer),
     lastCommitHash: hex(header.lastCommitHash),
   };

@@ -46,6 +46,7 @@ function forgedItem(chainId: string, height: number): { block: Block; commit: Co
     evidenceHash: randomBytes(32),
     stateRoot: randomBytes(32),
     validatorsHash: randomBytes(32),
+    nextValidatorsHash: randomBytes(32),
     proposer: randomBytes(20),
     lastCommitHash: randomBytes(32),
   };

@@ -16,6 +16,7 @@ interface Header {
   prevHash: string;
   stateRoot: string;
   validatorsHash: string;
+  nextValidatorsHash: string;
   proposer: string;
   [k: string]: unknown;
 }

@@ -49,6 +49,7 @@ function header(): BlockHeader {
     evidenceHash: new Uint8Array(32).fill(9),
     stateRoot: new Uint8Array(32).fill(3),
     validatorsHash: new Uint8Array(32).fill(4),
+    nextValidatorsHash: new Uint8Array(32).fill(0x44),
     proposer: new Uint8Array(20).fill(5),
     lastCommitHash: new Uint8Array(32).fill(6),
   };
@@ -133,6 +134,7 @@ describe("chain/block", () => {
       ["evidenceHash", (x) => (x.evidenceHash[0]! ^= 1)],
       ["stateRoot", (x) => (x.stateRoot[15]! ^= 1)],
       ["validatorsHash", (x) => (x.validatorsHash[0]! ^= 1)],
+      ["nextValidatorsHash", (x) => (x.nextValidatorsHash[31]! ^= 1)],
       ["proposer", (x) => (x.proposer[19]! ^= 1)],
       ["lastCommitHash", (x) => (x.lastCommitHash[3]! ^= 1)],
     ];

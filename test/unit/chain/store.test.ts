@@ -35,6 +35,7 @@ async function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: Di
     evidenceHash: ZERO_HASH,
     stateRoot: root,
     validatorsHash: new Uint8Array(32).fill(0x56),
+    nextValidatorsHash: new Uint8Array(32).fill(0x56),
     proposer: new Uint8Array(20).fill(0x50),
     lastCommitHash: ZERO_HASH,
   };

@@ -155,6 +155,10 @@ describe("validator set and evidence through the store and the engine", () => {
       const b3 = await engine.produceBlock();
       expect(b3.block.evidence).to.deep.equal([]);
       expect(hex(b3.block.header.validatorsHash)).to.equal(hex(genesisSet.hash));
+      // Block 3 names the set that signs block 4: the one block 2's change puts in force there.
+      const withNew = ValidatorSet.fromEntries([...g.validators, { name: "new", publicKey: hex(NEW.publicKey), power: 2 }]);
+      expect(hex(b3.block.header.nextValidatorsHash)).to.equal(hex(withNew.hash));
+      expect(hex(b2.block.header.nextValidatorsHash), "block 2's own change is not in force at 3").to.equal(hex(genesisSet.hash));
 
       // The trustee removes the equivocator (block 4, in force from 6). Block 4 is the first signed by the 3-validator set.
       await mempool.add(govProposeTx(as(T1, 2), { kind: "validator/set", publicKey: hex(V1.publicKey), name: "", power: 0 }).encoded);
@@ -176,9 +180,14 @@ describe("validator set and evidence through the store and the engine", () => {
       // Evidence at height 3 against v1 is still valid (v1 is in the set at 3) ...
       expect(await checkBlockEvidence([equivocation(3)], { chainId: CHAIN_ID, height: 5, maxAgeBlocks: 5 }, store, sets)).to.have.length(1);
 
-      await engine.produceBlock(); // 5
+      const b5 = await engine.produceBlock(); // 5: signed by the three, names the two that sign 6
       const b6 = await engine.produceBlock(); // 6: v1 is gone
-      expect(hex(b6.block.header.validatorsHash)).to.equal(hex(ValidatorSet.fromEntries([g.validators[0]!, { name: "new", publicKey: hex(NEW.publicKey), power: 2 }]).hash));
+      const two = ValidatorSet.fromEntries([g.validators[0]!, { name: "new", publicKey: hex(NEW.publicKey), power: 2 }]);
+      expect(hex(b6.block.header.validatorsHash)).to.equal(hex(two.hash));
+      expect(hex(b4.block.header.nextValidatorsHash)).to.equal(hex(three.hash));
+      expect(hex(b6.block.header.nextValidatorsHash)).to.equal(hex(two.hash));
+      expect(hex(b5.block.header.validatorsHash)).to.equal(hex(three.hash));
+      expect(hex(b5.block.header.nextValidatorsHash)).to.equal(hex(two.hash));
 
       // RPC evidence answers.
       const list = await call("evidence_list", {});

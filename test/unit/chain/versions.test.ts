@@ -39,6 +39,7 @@ async function commitVersions(store: ChainStore, time: number, versions: DidVers
     evidenceHash: ZERO_HASH,
     stateRoot: root,
     validatorsHash: new Uint8Array(32).fill(0x56),
+    nextValidatorsHash: new Uint8Array(32).fill(0x56),
     proposer: new Uint8Array(20).fill(0x50),
     lastCommitHash: ZERO_HASH,
   };

@@ -36,6 +36,7 @@ function header(height: number, set: ValidatorSet, chainId = CHAIN_ID): BlockHea
     evidenceHash: ZERO_HASH,
     stateRoot: ZERO_HASH,
     validatorsHash: set.hash,
+    nextValidatorsHash: set.hash,
     proposer: validatorAddress(NEW[0]!.publicKey),
     lastCommitHash: ZERO_HASH,
   };

@@ -163,6 +163,7 @@ describe("consensus/bft-engine: hand-over to block sync and back", function () {
       time: GENESIS_TIME + 5_000,
       proposer: PROPOSER,
       validators: SET,
+      nextValidators: SET,
       lastCommit: null,
       onRejected: () => {},
     });

@@ -10,6 +10,7 @@ import { headerHash } from "../../../src/chain/block.js";
 import { SignatureVerifier } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { type BlockExecDeps, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "../../../src/consensus/block-exec.js";
+import { ValidatorSet } from "../../../src/consensus/validators.js";
 import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
 
@@ -32,7 +33,7 @@ describe("consensus/block-exec: validating a proposal", function () {
     return { store, mempool };
   }
 
-  const rules = { validators: VALIDATORS, lastValidators: undefined, proposer: PROPOSER, maxTime: undefined, setAt: async () => VALIDATORS };
+  const rules = { validators: VALIDATORS, nextValidators: VALIDATORS, lastValidators: undefined, proposer: PROPOSER, maxTime: undefined, setAt: async () => VALIDATORS };
 
   it("reuses the pool's decoded txs where it has them and reaches the proposer's header either way", async () => {
     const txs = [1, 2, 3, 4].map((i) => createTx(testDid(fixedKey(0x60 + i))));
@@ -44,6 +45,7 @@ describe("consensus/block-exec: validating a proposal", function () {
       time: GENESIS_TIME + 1000,
       proposer: PROPOSER,
       validators: VALIDATORS,
+      nextValidators: VALIDATORS,
       lastCommit: null,
       onRejected: () => expect.fail("no tx is rejected"),
     });
@@ -80,12 +82,36 @@ describe("consensus/block-exec: validating a proposal", function () {
     for (const s of [proposer, v, w]) await s.store.close();
   });
 
+  it("refuses a block whose nextValidatorsHash does not name the next height's set, and builds one that does", async () => {
+    const proposer = await chain();
+    const deps = (store: ChainStore): BlockExecDeps => ({ chainId: CHAIN_ID, store, verifier: new SignatureVerifier(), params: PARAMS });
+    const built = await buildBlock(deps(proposer.store), proposer.mempool, { height: 1, time: GENESIS_TIME + 1000, proposer: PROPOSER, validators: VALIDATORS, nextValidators: VALIDATORS, lastCommit: null, onRejected: () => {} });
+    expect(hex(built.block.header.nextValidatorsHash)).to.equal(hex(VALIDATORS.hash));
+    const v = await chain();
+    const other = ValidatorSet.fromGenesis([{ name: "x", publicKey: hex(fixedKey(0x7a).publicKey), power: 5 }]);
+    for (const [label, block, r] of [
+      ["a forged hash", { ...built.block, header: { ...built.block.header, nextValidatorsHash: new Uint8Array(32).fill(7) } }, rules],
+      ["a header naming this set where the next height has another", built.block, { ...rules, nextValidators: other }],
+    ] as const) {
+      let err: unknown;
+      try {
+        await validateBlock(deps(v.store), block, r);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, label).to.be.instanceOf(BlockValidationError);
+      expect((err as Error).message, label).to.match(/nextValidatorsHash/);
+    }
+    expect(hex((await validateBlock(deps(v.store), built.block, rules)).hash)).to.equal(hex(built.hash));
+    for (const s of [proposer, v]) await s.store.close();
+  });
+
   it("still refuses a block whose txs do not give its state root when the pool knows them", async () => {
     const txs = [5, 6].map((i) => createTx(testDid(fixedKey(0x60 + i))));
     const proposer = await chain();
     for (const c of txs) await proposer.mempool.add(c.encoded);
     const deps = (store: ChainStore): BlockExecDeps => ({ chainId: CHAIN_ID, store, verifier: new SignatureVerifier(), params: PARAMS });
-    const built = await buildBlock(deps(proposer.store), proposer.mempool, { height: 1, time: GENESIS_TIME + 1000, proposer: PROPOSER, validators: VALIDATORS, lastCommit: null, onRejected: () => {} });
+    const built = await buildBlock(deps(proposer.store), proposer.mempool, { height: 1, time: GENESIS_TIME + 1000, proposer: PROPOSER, validators: VALIDATORS, nextValidators: VALIDATORS, lastCommit: null, onRejected: () => {} });
     const v = await chain();
     for (const c of txs) await v.mempool.add(c.encoded);
     const forged = { ...built.block, header: { ...built.block.header, stateRoot: new Uint8Array(32).fill(9) } };

@@ -176,6 +176,7 @@ function emptyBlockParts(height: number): Block {
       evidenceHash: ZERO_HASH,
       stateRoot: ZERO_HASH,
       validatorsHash: ZERO_HASH,
+      nextValidatorsHash: ZERO_HASH,
       proposer: new Uint8Array(20),
       lastCommitHash: ZERO_HASH,
     },

@@ -36,6 +36,7 @@ function blockEvent(height: number, txHashes: string[] = [], didChanges: DidChan
       evidenceHash: hash(0),
       stateRoot: hash(2000 + height),
       validatorsHash: hash(3),
+      nextValidatorsHash: hash(3),
       proposer: "ab".repeat(20),
       lastCommitHash: hash(4),
       txCount: txHashes.length,
