@@ -85,11 +85,26 @@ class WsConnection implements NotificationSink {
   private counted = 0;
   alive = true;
   readonly subscriber: Subscriber;
+  /** Who waits for the queue to empty (export streams, before their next page). */
+  private drainWaiters: (() => void)[] = [];
   private readonly onFlushed = () => {
     this.unflushed--;
     this.recount();
     this.updateReading();
+    if (this.unflushed === 0) this.wakeDrainWaiters();
   };
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once every queued message has been written out, or the connection is closing. */
+  drained(): Promise<void> {
+    if (this.unflushed === 0 || this.closing) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
+  }
 
   constructor(
     readonly socket: WebSocket,
@@ -181,6 +196,7 @@ class WsConnection implements NotificationSink {
     if (this.closing) return;
     this.closing = true;
     this.subscriber.close();
+    this.wakeDrainWaiters();
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(code, reason);
   }
 
@@ -188,6 +204,7 @@ class WsConnection implements NotificationSink {
   gone(): void {
     this.closing = true;
     this.subscriber.close();
+    this.wakeDrainWaiters();
     this.budget.add(-this.counted);
     this.counted = 0;
   }
