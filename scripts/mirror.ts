@@ -142,7 +142,11 @@ export class ExportVerifier {
 
   private pendingTransitions: VerifiedPage["transitions"] = [];
 
-  /** Verify one page that follows `last`; on success `last` moves to its final seq. Throws MirrorError. */
+  /**
+   * Verify one page that follows `last`; on success `last` moves to its
+   * final seq. The DIDs the page wrote are returned: the caller keeps them
+   * where its DidSource reads before the next page. Throws MirrorError.
+   */
   async verifyPage(page: ExportPage): Promise<VerifiedPage> {
     if (typeof page !== "object" || page === null || !Array.isArray(page.entries)) throw bad(MirrorErrorCode.MALFORMED, "not an export page");
     this.pendingTransitions = [];
