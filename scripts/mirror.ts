@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { type BlockHeader, type Commit, decodeCommit, txMerkleRoot } from "../src/chain/block.js";
 import { decodeCanonical } from "../src/chain/codec.js";
 import { exportOpOf } from "../src/chain/export-log.js";
-import { type Tx, TxType, decodeTx, txSigningDigestOfEncoded } from "../src/chain/tx.js";
+import { type Tx, TxType, txSigningDigestOfEncoded } from "../src/chain/tx.js";
 import type { ValidatorEntry } from "../src/chain/validators.js";
 import { RpcClient } from "../src/client/rpc-client.js";
 import { ValidatorSetTracker, powerSigned } from "../src/client/trust.js";
@@ -165,7 +165,9 @@ export class ExportVerifier {
       const bytes = fromBase64(e.tx);
       const hash = toHex(sha256(bytes));
       if (hash !== e.txHash || block.txHashes[e.index] !== hash) throw bad(MirrorErrorCode.NOT_IN_BLOCK, `op ${e.seq}: its tx is not tx ${e.index} of block ${e.height}`);
-      const tx = decodeTx(bytes, this.chainId);
+      // The tx is the committed block's (checked above): the validators ran decodeTx's checks on it when they executed the block.
+      const tx = decodeCanonical(bytes) as unknown as Tx;
+      if (tx.chainId !== this.chainId) throw bad(MirrorErrorCode.WRONG_OP, `op ${e.seq}: its tx is for chain ${tx.chainId}`);
       const op = exportOpOf(tx, sha256(bytes));
       if (op.kind !== e.kind || op.subject !== e.subject || op.action !== e.action || op.proposal !== e.proposal) {
         throw bad(MirrorErrorCode.WRONG_OP, `op ${e.seq} is named ${e.kind} of ${e.subject}; its tx is ${op.kind} of ${op.subject}`);
@@ -299,19 +301,31 @@ export class Mirror {
     let ops = 0;
     let last = this.cursor;
     const progress = (): MirrorProgress => ({ seq: this.cursor, last, ops, seconds: (performance.now() - t0) / 1000 });
-    while (!this.stopped) {
-      const room = opts.maxOps === undefined ? Infinity : opts.maxOps - ops;
-      if (room <= 0) break;
-      const page = await this.fetchPage(Math.min(opts.limit ?? 1000, room));
-      last = page.last;
-      if (page.entries.length > 0) {
-        ops += await this.apply(page);
-        opts.onProgress?.(progress());
+    const limit = opts.limit ?? 1000;
+    const room = () => (opts.maxOps === undefined ? limit : Math.min(limit, opts.maxOps - ops));
+    // The next page is fetched while this one is verified: the node works while the mirror does.
+    let fetching: Promise<ExportPage> | undefined;
+    try {
+      while (!this.stopped && room() > 0) {
+        const page = await (fetching ?? this.fetchPage(room()));
+        fetching = undefined;
+        last = page.last;
+        const tail = page.entries[page.entries.length - 1];
+        const more = page.next !== null && tail !== undefined;
+        const ahead = opts.maxOps === undefined ? limit : Math.min(limit, opts.maxOps - ops - page.entries.length);
+        if (more && ahead > 0) fetching = this.rpc.call<ExportPage>("registry_export", { after: tail.seq, limit: ahead, blocks: true });
+        if (page.entries.length > 0) {
+          ops += await this.apply(page);
+          opts.onProgress?.(progress());
+        }
+        if (!more) {
+          if (!opts.follow) break;
+          await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+        }
       }
-      if (page.next === null && this.cursor >= page.last) {
-        if (!opts.follow) break;
-        await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
-      }
+    } finally {
+      // A page fetched ahead that is not used: its failure (the node gone) is not this run's.
+      fetching?.catch(() => undefined);
     }
     return progress();
   }
