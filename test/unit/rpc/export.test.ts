@@ -12,7 +12,7 @@ import { ChainStore } from "../../../src/chain/store.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { decodeCommit, encodeCommit } from "../../../src/chain/block.js";
 import { fromBase64, toBase64 } from "../../../src/crypto/bytes.js";
-import { ExportPageReader, type ExportPage } from "../../../src/rpc/export-methods.js";
+import { ExportPageReader, ExportStream, type ExportPage } from "../../../src/rpc/export-methods.js";
 import { ExportVerifier, type MirroredDid, MirrorError, MirrorErrorCode } from "../../../scripts/mirror.js";
 import { VALIDATORS } from "../../helpers/chain.js";
 import { OTHER, SUBJECT, buildExportChain } from "../../helpers/export-chain.js";
@@ -175,5 +175,57 @@ describe("rpc/export: pages and the mirror's checks", function () {
     // With the signer's real document it verifies.
     const right = new Map<string, MirroredDid>([[SUBJECT.did, { document: SUBJECT.doc, deactivated: false }]]);
     expect((await verifierOf(right, upd.seq - 1).verifyPage(page)).ops.length).to.equal(1);
+  });
+
+  it("streams pages one at a time, the next only once the connection drained the last: a slow client is paged, not buffered for", async () => {
+    const sent: ExportPage[] = [];
+    let release: (() => void) | undefined;
+    let ended = false;
+    const stream = new ExportStream(
+      reader,
+      {
+        notify: (json) => sent.push(JSON.parse(json) as ExportPage),
+        // Queue empty before the first page; after each page, drained only when the test says so.
+        drained: () => (sent.length === 0 ? Promise.resolve() : new Promise<void>((r) => (release = r))),
+        ended: () => ended,
+      },
+      { after: 0, blocks: false, maxBytes: 2000 },
+    );
+    const settle = () => new Promise((r) => setTimeout(r, 30));
+    const entriesSent = () => sent.reduce((n, p) => n + p.entries.length, 0);
+    /** Until the stream waits for the client (a page out, the queue not drained) or has sent everything. */
+    const waiting = async () => {
+      for (let i = 0; i < 500 && release === undefined && entriesSent() < total; i++) await settle();
+    };
+    stream.poke();
+    await settle();
+    expect(sent.length, "nothing before start").to.equal(0);
+    stream.start();
+    await waiting();
+    expect(sent.length).to.equal(1);
+    // New blocks arrive while the client has not taken its page: still one page queued.
+    stream.poke();
+    stream.poke();
+    await settle();
+    expect(sent.length).to.equal(1);
+    while (release) {
+      const r = release;
+      release = undefined;
+      const before = sent.length;
+      // Once everything is out, the pokes made meanwhile only find nothing new: no page.
+      const allOut = entriesSent() === total;
+      r();
+      await waiting();
+      expect(sent.length).to.equal(allOut ? before : before + 1);
+    }
+    const seqs = sent.flatMap((p) => p.entries.map((e) => e.seq));
+    expect(seqs).to.deep.equal(Array.from({ length: total }, (_, i) => i + 1));
+    expect(sent.length).to.be.greaterThan(1);
+    expect(stream.position).to.equal(total);
+    // An ended subscription sends nothing more.
+    ended = true;
+    stream.poke();
+    await settle();
+    expect(sent.flatMap((p) => p.entries).length).to.equal(total);
   });
 });
