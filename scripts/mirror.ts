@@ -86,8 +86,8 @@ function relationshipOf(tx: Tx): Relationship {
  * `last` is the seq of the last op verified.
  */
 export class ExportVerifier {
-  /** Blocks already shown committed, by height: hex hash of their header bytes. */
-  private readonly committed = new Map<number, string>();
+  /** Blocks already shown committed, by height: their hash and tx hashes (a page leaves out the block of the previous page's last op). */
+  private readonly committed = new Map<number, { hash: string; txHashes: string[] }>();
 
   constructor(
     readonly chainId: string,
@@ -99,6 +99,8 @@ export class ExportVerifier {
   ) {}
 
   private async checkBlock(height: number, b: ExportBlockJson | undefined): Promise<{ hash: string; txHashes: string[] }> {
+    const known = this.committed.get(height);
+    if (!b && known) return known;
     if (!b || typeof b.header !== "string" || typeof b.commit !== "string" || !Array.isArray(b.txHashes)) {
       throw bad(MirrorErrorCode.MALFORMED, `the page carries no block ${height} (ask registry_export with blocks: true)`);
     }
@@ -117,7 +119,7 @@ export class ExportVerifier {
     if (toHex(commit.blockHash) !== hash) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height}: the commit signs ${toHex(commit.blockHash)}, the header hashes to ${hash}`);
     const txHashes = b.txHashes.map((h) => fromHex(String(h), 32));
     if (!bytesEqual(txMerkleRoot(txHashes), header.txRoot)) throw bad(MirrorErrorCode.NOT_IN_BLOCK, `block ${height}: the tx hashes do not give the header's txRoot`);
-    if (this.committed.get(height) !== hash) {
+    if (known?.hash !== hash) {
       let set = this.trusted.setFor(height);
       if (set && !bytesEqual(set.hash, header.validatorsHash)) {
         const entries = await this.fetchValidators(height);
@@ -133,7 +135,7 @@ export class ExportVerifier {
       if (!set || !bytesEqual(set.hash, header.validatorsHash)) throw bad(MirrorErrorCode.UNCOMMITTED, `no trusted validator set for block ${height}`);
       const signed = powerSigned(this.chainId, commit, set);
       if (signed < set.quorum()) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height}: the trusted validators signed ${signed} of ${set.totalPower} power, more than 2/3 is needed`);
-      this.committed.set(height, hash);
+      this.committed.set(height, { hash, txHashes: b.txHashes.map(String) });
       // Only the newest few heights come again (a block split across pages).
       if (this.committed.size > 64) this.committed.delete(this.committed.keys().next().value as number);
     }
@@ -289,12 +291,21 @@ export class Mirror {
     // One atomic batch: after any crash the store holds the cursor with exactly the ops before it. Not fsynced
     // per page (that was most of the mirror's time): a power loss may take the last pages back, never half of one.
     await batch.write();
+    const tail = v.ops[v.ops.length - 1];
+    if (tail) this.lastHeight = tail.height;
     return v.ops.length;
   }
 
+  /** Height of the last op kept: the verifier holds its block, so pages after it leave it out. */
+  private lastHeight: number | undefined;
+
   /** Fetch the page after the cursor (at most `limit` entries). */
   fetchPage(limit: number): Promise<ExportPage> {
-    return this.rpc.call<ExportPage>("registry_export", { after: this.cursor, limit, blocks: true });
+    return this.fetchAfter(this.cursor, this.lastHeight, limit);
+  }
+
+  private fetchAfter(after: number, knownBlock: number | undefined, limit: number): Promise<ExportPage> {
+    return this.rpc.call<ExportPage>("registry_export", { after, limit, blocks: true, ...(knownBlock !== undefined ? { knownBlock } : {}) });
   }
 
   /** Follow the node: fetch, verify and keep pages until caught up (or maxOps, or stop()). */
@@ -315,7 +326,7 @@ export class Mirror {
         const tail = page.entries[page.entries.length - 1];
         const more = page.next !== null && tail !== undefined;
         const ahead = opts.maxOps === undefined ? limit : Math.min(limit, opts.maxOps - ops - page.entries.length);
-        if (more && ahead > 0) fetching = this.rpc.call<ExportPage>("registry_export", { after: tail.seq, limit: ahead, blocks: true });
+        if (more && ahead > 0) fetching = this.fetchAfter(tail.seq, tail.height, ahead);
         if (page.entries.length > 0) {
           ops += await this.apply(page);
           opts.onProgress?.(progress());

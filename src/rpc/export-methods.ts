@@ -68,6 +68,8 @@ export interface ExportPageRequest {
   after: number;
   limit: number;
   blocks: boolean;
+  /** A height whose block the client holds from an earlier page: it is not sent again. */
+  knownBlock?: number;
   /** Most bytes of JSON the page's entries and blocks may hold (at least one entry is always given). */
   maxBytes: number;
 }
@@ -137,7 +139,7 @@ export class ExportPageReader {
       let size = Buffer.byteLength(JSON.stringify(json)) + 1;
       const key = String(e.height);
       let blockJson: ExportBlockJson | undefined;
-      if (req.blocks && blocks[key] === undefined) {
+      if (req.blocks && blocks[key] === undefined && e.height !== req.knownBlock) {
         const bj = await this.blockJson(e.height, b);
         blockJson = bj.json;
         size += bj.bytes;
@@ -160,12 +162,17 @@ const SEQ_PARAM = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGE
 /** `registry_export`. */
 export function exportMethods(reader: ExportPageReader): MethodTable {
   return {
-    registry_export: defineMethod<{ after?: number; limit?: number; blocks?: boolean }, ExportPage>({
+    registry_export: defineMethod<{ after?: number; limit?: number; blocks?: boolean; knownBlock?: number }, ExportPage>({
       description:
-        "Every DID operation and registry change in commit order, each with its gap-free sequence number, the signed tx and where it is: `limit` entries with seq > `after` (0: from the first), bounded by bytes; `next` is the cursor of the following page, null when the page reached `last`. With blocks: true, the headers, commits and tx hashes a mirror needs to check each entry.",
-      params: { after: SEQ_PARAM, limit: { type: "integer", minimum: 1, maximum: EXPORT_MAX_LIMIT }, blocks: { type: "boolean" } },
-      handler: ({ after = 0, limit = EXPORT_DEFAULT_LIMIT, blocks = false }, ctx) =>
-        reader.readPage({ after, limit, blocks, maxBytes: ctx.maxPageBytes ?? DEFAULT_ANSWER_LIMITS.maxPageBytes }),
+        "Every DID operation and registry change in commit order, each with its gap-free sequence number, the signed tx and where it is: `limit` entries with seq > `after` (0: from the first), bounded by bytes; `next` is the cursor of the following page, null when the page reached `last`. With blocks: true, the headers, commits and tx hashes a mirror needs to check each entry, but for the height `knownBlock` (one the client holds from its previous page).",
+      params: {
+        after: SEQ_PARAM,
+        limit: { type: "integer", minimum: 1, maximum: EXPORT_MAX_LIMIT },
+        blocks: { type: "boolean" },
+        knownBlock: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+      },
+      handler: ({ after = 0, limit = EXPORT_DEFAULT_LIMIT, blocks = false, knownBlock }, ctx) =>
+        reader.readPage({ after, limit, blocks, ...(knownBlock !== undefined ? { knownBlock } : {}), maxBytes: ctx.maxPageBytes ?? DEFAULT_ANSWER_LIMITS.maxPageBytes }),
     }),
   };
 }
@@ -198,6 +205,8 @@ export interface ExportStreamOptions {
  */
 export class ExportStream {
   private cursor: number;
+  /** Height of the last entry sent: its block went with an earlier page. */
+  private lastHeight: number | undefined;
   private running = false;
   private again = false;
   private active = false;
@@ -239,9 +248,17 @@ export class ExportStream {
         for (;;) {
           await this.sink.drained();
           if (this.sink.ended()) return;
-          const page = await this.reader.readPage({ after: this.cursor, limit: this.opts.limit ?? EXPORT_MAX_LIMIT, blocks: this.opts.blocks, maxBytes: this.opts.maxBytes });
+          const page = await this.reader.readPage({
+            after: this.cursor,
+            limit: this.opts.limit ?? EXPORT_MAX_LIMIT,
+            blocks: this.opts.blocks,
+            ...(this.lastHeight !== undefined ? { knownBlock: this.lastHeight } : {}),
+            maxBytes: this.opts.maxBytes,
+          });
           if (this.sink.ended() || page.entries.length === 0) break;
-          this.cursor = page.entries[page.entries.length - 1]!.seq;
+          const tail = page.entries[page.entries.length - 1]!;
+          this.cursor = tail.seq;
+          this.lastHeight = tail.height;
           this.sink.notify(JSON.stringify(page));
           if (page.next === null) break;
         }

@@ -88,6 +88,10 @@ describe("rpc/export: pages and the mirror's checks", function () {
     expect(byCount.next).to.equal(5);
     expect(byCount.blocks).to.equal(undefined);
     expect((await reader.readPage({ after: total, limit: 10, blocks: true, maxBytes: 1 << 20 })).entries).to.deep.equal([]);
+    // A block the client holds from its previous page is left out; the others come.
+    const known = await reader.readPage({ after: 0, limit: 1000, blocks: true, knownBlock: 1, maxBytes: 1 << 20 });
+    expect(Object.keys(known.blocks!).sort()).to.deep.equal(Object.keys(full.blocks!).filter((h) => h !== "1").sort());
+    expect(known.entries).to.deep.equal(full.entries);
   });
 
   it("the mirror's verifier accepts the pages, in any page size, and ends at the last seq", async () => {
