@@ -339,11 +339,16 @@ export class ChainStore {
       return;
     }
     let seq = 0;
+    let expected = 1;
     let batch = this.db.batch();
     let blocks = 0;
     for await (const raw of this.db.values({ gte: blockKey(1), lt: Uint8Array.of(Bucket.Block + 1) })) {
       const block = decodeBlock(raw);
       const height = block.header.height;
+      // The numbers count every tx from block 1: a store without its early blocks cannot be numbered from them.
+      if (height !== expected++) {
+        throw new Error(`the data dir has no export log and its blocks start at height ${height}, not 1: its ops cannot be numbered; resync (remove data/chain and start the node again)`);
+      }
       for (let index = 0; index < block.txs.length; index++) batch.put(exportKey(++seq), encodeExportEntry(height, index));
       if (++blocks === EXPORT_REINDEX_BLOCKS) {
         await batch.write();

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Bucket, metaKey } from "../../../src/chain/buckets.js";
+import { Bucket, blockKey, metaKey } from "../../../src/chain/buckets.js";
 import { type ExportEntry, decodeExportEntry, encodeExportEntry, exportOpOf } from "../../../src/chain/export-log.js";
 import { genesisRecords } from "../../../src/chain/genesis.js";
 import { issuerStateId, statusListStateId } from "../../../src/chain/state.js";
@@ -149,6 +149,22 @@ describe("chain/export-log: sequence numbers in the store", function () {
     expect(store.lastExportSeq()).to.equal(committed);
     expect(await allEntries(store)).to.deep.equal(before);
     expect(hex((await store.db.get(metaKey("exportSeq")))!)).to.equal(committed.toString(16).padStart(16, "0"));
+  });
+
+  it("refuses to number a store without the log whose blocks do not start at height 1", async () => {
+    const path = join(dir, "no-early-blocks");
+    let other = await ChainStore.open(path);
+    await buildExportChain(other);
+    const exportKeys: Uint8Array[] = [];
+    for await (const key of other.db.keys({ gte: Uint8Array.of(Bucket.Export), lt: Uint8Array.of(Bucket.Export + 1) })) exportKeys.push(key);
+    await other.db.batch([...exportKeys.map((key) => ({ type: "del" as const, key })), { type: "del" as const, key: metaKey("exportSeq") }, { type: "del" as const, key: blockKey(1) }]);
+    await other.close();
+    let thrown: Error | undefined;
+    await ChainStore.open(path).then(
+      (s) => s.close(),
+      (e: Error) => (thrown = e),
+    );
+    expect(thrown?.message).to.match(/blocks start at height 2, not 1.*resync/);
   });
 
   it("refuses a damaged sequence marker, naming the way out", async () => {
