@@ -7,7 +7,9 @@
  * Each event's result is serialized once and spliced into every subscriber's
  * envelope. Delivery is a synchronous hand-off to the subscriber's sink
  * (a bounded queue that drops a slow client): the broadcast path never waits
- * for a client.
+ * for a client. The `export` topic pulls instead: its pages are read from the
+ * store after the subscription's cursor, the next once the connection has
+ * written the last out (ExportStream), so a slow client is paged, not dropped.
  */
 import { randomBytes } from "node:crypto";
 import { parseDid } from "../did/syntax.js";

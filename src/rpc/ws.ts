@@ -12,6 +12,8 @@
  *   replaced by a small -32003 SEND_REFUSED error; a notification that does
  *   not fit (or that error) closes the connection with 4008 "subscriber too
  *   slow". Sends never wait, so a slow client costs the node a bounded buffer;
+ * - an `export` subscription sends its next page only once the queue is
+ *   empty (drained()), so it holds at most one page of the queue;
  * - while the connection's queue is not empty, and while wsMaxPendingRequests
  *   answers are being worked on, the node does not read the connection (TCP
  *   back-pressure on the client): a client that does not read its answers
