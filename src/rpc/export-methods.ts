@@ -77,8 +77,11 @@ export interface ExportPageRequest {
 /** Entries per page when the client names no limit, and at most. */
 export const EXPORT_DEFAULT_LIMIT = 100;
 export const EXPORT_MAX_LIMIT = 1000;
-/** Decoded blocks kept for consecutive pages (a page's entries are mostly in one or two blocks). */
-const BLOCK_CACHE = 16;
+/**
+ * Decoded blocks kept for consecutive pages (a page's entries are mostly in
+ * one or two blocks). Few: a block may hold maxBlockBytes (8 MiB) of txs.
+ */
+const BLOCK_CACHE = 4;
 
 interface CachedBlock {
   block: Block;
