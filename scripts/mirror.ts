@@ -238,10 +238,10 @@ export class Mirror {
 
   /** Open (or create) the mirror in `dir`, following the node at `rpcUrl`, trusting the validators of the genesis file. */
   static async open(opts: { dir: string; rpcUrl: string; genesisFile: string }): Promise<Mirror> {
+    const trusted = ValidatorSetTracker.fromGenesisFile(opts.genesisFile);
     const db: Db = new Level<string, string>(opts.dir, { valueEncoding: "utf8" });
     await db.open();
     const rpc = new RpcClient(opts.rpcUrl);
-    const trusted = ValidatorSetTracker.fromGenesisFile(opts.genesisFile);
     const cursor = Number((await db.get(CURSOR)) ?? "0");
     const source: DidSource = {
       getDid: async (did) => {
@@ -251,14 +251,19 @@ export class Mirror {
     };
     const fetchValidators = async (height: number) => (await rpc.call<{ validators: ValidatorEntry[] }>("validators_get", { height })).validators;
     const verifier = new ExportVerifier(trusted.chainId, trusted, source, fetchValidators, cursor);
-    // The validator-set changes followed before: the tracker follows them again from the kept header and commit.
-    for await (const raw of db.values({ gte: "t:", lt: "t;" })) {
-      const t = JSON.parse(raw) as VerifiedPage["transitions"][number];
-      trusted.acceptTransition({
-        header: decodeCanonical(fromBase64(t.header)) as unknown as BlockHeader,
-        commit: decodeCommit(fromBase64(t.commit)),
-        validators: ValidatorSet.fromEntries(t.validators),
-      });
+    try {
+      // The validator-set changes followed before: the tracker follows them again from the kept header and commit.
+      for await (const raw of db.values({ gte: "t:", lt: "t;" })) {
+        const t = JSON.parse(raw) as VerifiedPage["transitions"][number];
+        trusted.acceptTransition({
+          header: decodeCanonical(fromBase64(t.header)) as unknown as BlockHeader,
+          commit: decodeCommit(fromBase64(t.commit)),
+          validators: ValidatorSet.fromEntries(t.validators),
+        });
+      }
+    } catch (e) {
+      await db.close();
+      throw e;
     }
     return new Mirror(db, rpc, verifier);
   }
