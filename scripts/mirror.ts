@@ -373,7 +373,8 @@ async function main(): Promise<void> {
   const mirror = await Mirror.open({ dir: a.dir, rpcUrl: a.rpc, genesisFile: a.genesis });
   process.once("SIGINT", () => mirror.stop());
   process.once("SIGTERM", () => mirror.stop());
-  let shown = 0;
+  // The first page is shown at once, then at most one line a second.
+  let shown = -1;
   try {
     const start = mirror.cursor;
     process.stderr.write(`[mirror] ${a.rpc} from op ${start}\n`);

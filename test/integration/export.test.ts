@@ -7,7 +7,7 @@
  * stopped, and refuses a tampered entry keeping nothing of it.
  */
 import { expect } from "chai";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -168,6 +168,32 @@ describe("integration: the export stream of a node", function () {
       for (const seq of [1, 20, 21, last]) expect(await mirror.getOp(seq)).to.deep.equal(all[seq - 1]);
       const deactivated = all.find((e) => e.kind === "did/deactivate")!;
       expect((await mirror.getDid(deactivated.subject))?.deactivated).to.equal(true);
+    } finally {
+      await mirror.close();
+    }
+  });
+
+  it("the mirror, killed with SIGKILL while it follows, resumes with every op once", async () => {
+    const mdir = join(dir, "mirror-killed");
+    const genesis = join(home, "config", "genesis.json");
+    const args = [MIRROR_SCRIPT, "--rpc", node.rpcUrl, "--genesis", genesis, "--dir", mdir, "--limit", "2"];
+    const child = spawn(process.execPath, [...args, "--follow"], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    const exited = new Promise((r) => child.once("exit", r));
+    // Killed once it has kept its first page (usually mid-way: it has many pages of 2 to go; either way it must resume exactly).
+    for (let i = 0; i < 200 && !/op \d+ of/.test(err); i++) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGKILL");
+    await exited;
+    expect(err, "the mirror made progress before it was killed").to.match(/op \d+ of \d+/);
+    const out = JSON.parse((await run(process.execPath, args)).stdout) as Json;
+    const last = (await client.rpc.call<ExportPage>("registry_export", { after: 0, limit: 1 })).last;
+    expect(out.cursor).to.equal(last);
+    expect(out.from + out.verified).to.equal(last);
+    const mirror = await Mirror.open({ dir: mdir, rpcUrl: node.rpcUrl, genesisFile: genesis });
+    try {
+      const all = await exportAll(1000);
+      for (let seq = 1; seq <= last; seq++) expect(await mirror.getOp(seq), `op ${seq}`).to.deep.equal(all[seq - 1]);
     } finally {
       await mirror.close();
     }
