@@ -28,6 +28,10 @@
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
  * --section versions runs only (j), on a fresh dev node.
+ * --section export runs only the export stream (scripts/bench/export.ts) on a
+ * fresh dev node: --export-ops N (20000) ops committed, then followed by the
+ * verifying mirror from op 0, its ops/s as a ratio of the raw verification
+ * rate measured in the same run.
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
  * (--creates N per phase, 4000 there; --clients N, 1024 there).
@@ -50,6 +54,7 @@ import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 import { benchVersions } from "./bench/versions.js";
+import { benchExport } from "./bench/export.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +70,7 @@ const { values: args } = parseArgs({
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
     attack: { type: "string" },
+    "export-ops": { type: "string", default: "20000" },
   },
 });
 const CREATES = Number(args.creates ?? (args.devnet ? "10000" : "20000"));
@@ -179,7 +185,7 @@ function report(result: unknown): void {
   process.stderr.write(`\n${summaryTable(result)}`);
 }
 
-const SECTIONS = ["versions"] as const;
+const SECTIONS = ["versions", "export"] as const;
 
 async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | undefined } }) {
   const versions = Number(args.versions);
@@ -200,7 +206,14 @@ async function main() {
     const home = tempHome("sid-bench-");
     const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
     try {
-      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, versions: await versionsSection(node) });
+      const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version };
+      if (args.section === "export") {
+        const ops = Number(args["export-ops"]);
+        if (!Number.isSafeInteger(ops) || ops < 1) throw new Error(`--export-ops must be a positive integer, got ${args["export-ops"]}`);
+        report({ machine, export: await benchExport({ rpcUrl: node.rpcUrl, home, ops, progress }) });
+      } else {
+        report({ machine, versions: await versionsSection(node) });
+      }
     } finally {
       await node.stop();
       removeHome(home);

@@ -7,7 +7,9 @@ import { utf8 } from "../crypto/bytes.js";
 export enum Bucket {
   /**
    * name (utf8) -> value: "head" (ChainHead), "genesisHash", "signState" (validator's double-sign guard),
-   * "versionIndex" (u8: layout of the DidVersionEntry and DidVersionTime indexes, absent before they existed)
+   * "versionIndex" (u8: layout of the DidVersionEntry and DidVersionTime indexes, absent before they existed),
+   * "exportSeq" (u64be: the last export sequence number assigned, 0 before the first tx; absent before the
+   * Export bucket existed)
    */
   Meta = 0x4d, // 'M'
   /** height (u64be) -> encoded Block */
@@ -46,6 +48,11 @@ export enum Bucket {
    *   'v' validator address (20) height (u64be) index (u32be) -> evidence hash   (by validator)
    */
   Evidence = 0x45, // 'E'
+  /**
+   * export seq (u64be, from 1) -> height (u64be) tx index (u32be): the export log, every committed tx in
+   * commit order (height, then index) with a gap-free global number; the tx itself stays in its block
+   */
+  Export = 0x4f, // 'O'
 }
 
 export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
@@ -96,6 +103,7 @@ export const didVersionEntryPrefix = (did: string) => bucketKey(Bucket.DidVersio
 export const didVersionTimeKey = (did: string, time: number, versionId: number) =>
   bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0), u64be(time), u32be(versionId));
 export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0));
+export const exportKey = (seq: number) => bucketKey(Bucket.Export, u64be(seq));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
 export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));

@@ -25,6 +25,7 @@ import {
   evidenceByValidatorPrefix,
   evidenceOrderKey,
   evidenceOrderPrefix,
+  exportKey,
   metaKey,
   readU32be,
   readU64be,
@@ -35,6 +36,7 @@ import {
   u64be,
   validatorSetKey,
 } from "./buckets.js";
+import { type ExportEntry, decodeExportEntry, encodeExportEntry } from "./export-log.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import { type Block, type BlockHeader, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
 import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
@@ -159,6 +161,14 @@ const SIGN_STATE = metaKey("signState");
  */
 const VERSION_INDEX = metaKey("versionIndex");
 const VERSION_INDEX_LAYOUT = 1;
+/**
+ * The last export sequence number assigned (u64be), written with every
+ * block. A store written before the export log existed has none: open()
+ * numbers its committed txs from its blocks, once (the marker goes last).
+ */
+const EXPORT_SEQ = metaKey("exportSeq");
+/** Blocks numbered per batch when open() builds the export log of an older store. */
+const EXPORT_REINDEX_BLOCKS = 200;
 /** Versions indexed per batch when open() builds the indexes of an older store. */
 const REINDEX_BATCH = 1_000;
 
@@ -204,6 +214,8 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
 export class ChainStore {
   readonly smt: SparseMerkleTree;
   private headCache: ChainHead | undefined;
+  /** The last export sequence number committed (0 before the first tx). */
+  private exportSeq = 0;
   /** Header and commit of the latest height proven against: one block decode per height, not per proof. */
   private proofAnchor: { height: number; header: BlockHeader; commit: Commit } | undefined;
   /** Cached records by state id, including known absences. */
@@ -234,6 +246,7 @@ export class ChainStore {
     if (head) {
       try {
         await store.checkVersionIndex();
+        await store.checkExportLog();
       } catch (e) {
         await db.close();
         throw e;
@@ -276,8 +289,10 @@ export class ChainStore {
     }
     batch.put(HEAD, encodeCanonical(head as never));
     batch.put(VERSION_INDEX, Uint8Array.of(VERSION_INDEX_LAYOUT));
+    batch.put(EXPORT_SEQ, u64be(0));
     await batch.write({ sync: true });
     this.headCache = head;
+    this.exportSeq = 0;
   }
 
   /**
@@ -308,6 +323,59 @@ export class ChainStore {
     }
     batch.put(VERSION_INDEX, Uint8Array.of(VERSION_INDEX_LAYOUT));
     await batch.write({ sync: true });
+  }
+
+  /**
+   * The export log is derived from the blocks (no state root covers it), so
+   * a store written before it existed is numbered here from its blocks, in
+   * height order, in batches; the last sequence number goes last, so a
+   * crash midway numbers again from the start (the same numbers).
+   */
+  private async checkExportLog(): Promise<void> {
+    const mark = await this.db.get(EXPORT_SEQ);
+    if (mark) {
+      if (mark.length !== 8) throw new Error(`the data dir's export sequence marker is ${mark.length} bytes, expected 8: resync (remove data/chain and start the node again)`);
+      this.exportSeq = readU64be(mark);
+      return;
+    }
+    let seq = 0;
+    let expected = 1;
+    let batch = this.db.batch();
+    let blocks = 0;
+    for await (const raw of this.db.values({ gte: blockKey(1), lt: Uint8Array.of(Bucket.Block + 1) })) {
+      const block = decodeBlock(raw);
+      const height = block.header.height;
+      // The numbers count every tx from block 1: a store without its early blocks cannot be numbered from them.
+      if (height !== expected++) {
+        throw new Error(`the data dir has no export log and its blocks start at height ${height}, not 1: its ops cannot be numbered; resync (remove data/chain and start the node again)`);
+      }
+      for (let index = 0; index < block.txs.length; index++) batch.put(exportKey(++seq), encodeExportEntry(height, index));
+      if (++blocks === EXPORT_REINDEX_BLOCKS) {
+        await batch.write();
+        batch = this.db.batch();
+        blocks = 0;
+      }
+    }
+    batch.put(EXPORT_SEQ, u64be(seq));
+    await batch.write({ sync: true });
+    this.exportSeq = seq;
+  }
+
+  /** The last export sequence number committed: the number of txs in blocks 1 to the head. */
+  lastExportSeq(): number {
+    return this.exportSeq;
+  }
+
+  /** Export log entries with seq > `after`, in order, at most `limit` of them. */
+  async exportEntries(after: number, limit: number): Promise<ExportEntry[]> {
+    if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`after must be a sequence number (0 or more), got ${after}`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    const out: ExportEntry[] = [];
+    if (after >= this.exportSeq) return out;
+    for await (const [key, value] of this.db.iterator({ gt: exportKey(after), lt: Uint8Array.of(Bucket.Export + 1), limit })) {
+      out.push(decodeExportEntry(readU64be(key.subarray(1)), value));
+    }
+    return out;
   }
 
   /**
@@ -643,6 +711,10 @@ export class ChainStore {
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
+    // Every tx of a block changed state: each gets the next export number, in block order.
+    const firstSeq = this.exportSeq + 1;
+    b.txHashes.forEach((_, index) => batch.put(exportKey(firstSeq + index), encodeExportEntry(h.height, index)));
+    batch.put(EXPORT_SEQ, u64be(firstSeq - 1 + b.txHashes.length));
     for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
     for (const v of b.versions) {
       batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
@@ -664,6 +736,7 @@ export class ChainStore {
     if (b.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(h.height + 1), b.nextProposerPriorities);
     await batch.write({ sync: true });
     for (const [id, r] of b.writes) this.dids.set(id, r);
+    this.exportSeq = firstSeq - 1 + b.txHashes.length;
     this.headCache = head;
   }
 }

@@ -22,6 +22,7 @@ import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
 import type { AnchoredStateProof, StateProof } from "../chain/proof.js";
 import { registryMethods } from "../rpc/registry-methods.js";
+import { ExportPageReader, exportMethods } from "../rpc/export-methods.js";
 import { defaultRpcOptions, resolveRpcOptions, type RpcOptions } from "../rpc/options.js";
 import { NodeEvents, blockCommittedEvent } from "../rpc/events.js";
 import { type HealthProblem, healthProblemOf, registerHealth } from "../rpc/health.js";
@@ -370,7 +371,16 @@ export class SidNode {
         throw new NodeConfigError(`rpc options (${paths.configFile} "rpc" or flags): ${(e as Error).message}`);
       }
       let ws: WebSocketEndpoint | undefined;
-      const hub = (node.hub = new SubscriptionHub(node.events, (hash) => node.txOutcome(hash)));
+      const exportReader = new ExportPageReader({
+        chainId: genesis.chainId,
+        lastExportSeq: () => store.lastExportSeq(),
+        exportEntries: (after, limit) => store.exportEntries(after, limit),
+        getBlock: (h) => store.getBlock(h),
+        getCommit: (h) => store.getCommit(h),
+      });
+      // One export page is one notification: it must fit a connection's send queue with room to spare.
+      const exportPageBytes = Math.min(rpcOpts.maxPageBytes, Math.floor(rpcOpts.wsMaxQueueBytes / 2));
+      const hub = (node.hub = new SubscriptionHub(node.events, (hash) => node.txOutcome(hash), { reader: exportReader, pageBytes: exportPageBytes }));
       const metrics = new NodeMetrics(
         {
           height: () => store.head().height,
@@ -392,6 +402,7 @@ export class SidNode {
           proveRecord: (id) => node.proveRecord(id),
           now: Date.now,
         }),
+        ...exportMethods(exportReader),
         ...netMethods({ peers: () => node.peerStatuses() }),
         ...validatorMethods({
           head: () => store.head(),

@@ -7,7 +7,9 @@
  * Each event's result is serialized once and spliced into every subscriber's
  * envelope. Delivery is a synchronous hand-off to the subscriber's sink
  * (a bounded queue that drops a slow client): the broadcast path never waits
- * for a client.
+ * for a client. The `export` topic pulls instead: its pages are read from the
+ * store after the subscription's cursor, the next once the connection has
+ * written the last out (ExportStream), so a slow client is paged, not dropped.
  */
 import { randomBytes } from "node:crypto";
 import { parseDid } from "../did/syntax.js";
@@ -15,8 +17,9 @@ import { RpcParamsError } from "./errors.js";
 import type { BlockCommittedEvent, NodeEvents, StatusListEvent, TxRejectedEvent } from "./events.js";
 import { type MethodTable, type RpcContext, defineMethod } from "./jsonrpc.js";
 import { SubscriptionError, SubscriptionErrorCode } from "./ws-errors.js";
+import { type ExportPageReader, ExportStream } from "./export-methods.js";
 
-export const TOPICS = Object.freeze(["newHeads", "did", "statusLists", "tx"] as const);
+export const TOPICS = Object.freeze(["newHeads", "did", "statusLists", "tx", "export"] as const);
 export type Topic = (typeof TOPICS)[number];
 
 /** The final status of a tx, as a `tx` subscription reports it. */
@@ -32,6 +35,20 @@ export interface NotificationSink {
   send(text: string): void;
   /** Called when notifications pile up before they can even be queued: the client is dropped as too slow. */
   overflow(): void;
+  /** Resolves once everything queued has been written out (the export topic sends its next page then); absent: at once. */
+  drained?(): Promise<void>;
+}
+
+/** The export topic's filter: the seq to stream after, and whether pages carry block headers and commits. */
+export interface ExportFilter {
+  after: number;
+  blocks: boolean;
+}
+
+/** How the hub serves the export topic: the page reader and the byte bound of one page (one notification). */
+export interface ExportTopicOptions {
+  reader: ExportPageReader;
+  pageBytes: number;
 }
 
 /** The statusLists topic filters by issuer only: invariant 5, nothing per holder or credential to filter by. */
@@ -56,7 +73,11 @@ export class Subscription {
     /** The DID (did topic) or tx hash (tx topic) this subscription is indexed by; undefined for all. */
     readonly key: string | undefined,
     readonly statusListFilter: StatusListFilter | undefined,
+    readonly exportFilter?: ExportFilter,
   ) {}
+
+  /** The export topic's stream, started once the subscription is active. */
+  exportStream: ExportStream | undefined;
 
   /** Deliver one event, `resultJson` being the already-serialized result. */
   notify(resultJson: string): void {
@@ -83,6 +104,7 @@ export class Subscription {
     if (held === undefined) return;
     this.held = undefined;
     for (const text of held) this.owner.sink.send(text);
+    this.exportStream?.start();
   }
 }
 
@@ -108,8 +130,9 @@ export class Subscriber {
         limit: this.maxSubscriptions,
       });
     }
-    const { key, statusListFilter } = checkFilter(topic, filter);
-    const sub = new Subscription(newSubscriptionId(), topic, this, key, statusListFilter);
+    const { key, statusListFilter, exportFilter } = checkFilter(topic, filter);
+    if (topic === "export" && !this.hub.servesExport) throw new RpcParamsError("topic", "this node does not serve the export topic");
+    const sub = new Subscription(newSubscriptionId(), topic, this, key, statusListFilter, exportFilter);
     if (this.closed) {
       sub.ended = true;
       return sub;
@@ -178,7 +201,7 @@ function filterString(filter: Record<string, unknown>, key: string): string | un
 }
 
 /** Validate a topic's filter; the result says how the subscription is indexed. */
-function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined): { key?: string; statusListFilter?: StatusListFilter } {
+function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined): { key?: string; statusListFilter?: StatusListFilter; exportFilter?: ExportFilter } {
   const f = filter ?? {};
   switch (topic) {
     case "newHeads":
@@ -211,6 +234,14 @@ function checkFilter(topic: Topic, filter: Record<string, unknown> | undefined):
       if (!HASH_RE.test(hash)) throw new RpcParamsError("filter.hash", "expected 64 lowercase hex characters");
       return { key: hash };
     }
+    case "export": {
+      filterKeys(topic, f, ["after", "blocks"]);
+      const after = f.after ?? 0;
+      if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) throw new RpcParamsError("filter.after", "expected an export sequence number (an integer, 0 or more)");
+      const blocks = f.blocks ?? false;
+      if (typeof blocks !== "boolean") throw new RpcParamsError("filter.blocks", "expected a boolean");
+      return { exportFilter: { after, blocks } };
+    }
   }
 }
 
@@ -242,17 +273,24 @@ export class SubscriptionHub {
   private readonly didsByKey = new Map<string, Set<Subscription>>();
   private readonly statusLists = new Set<Subscription>();
   private readonly txsByHash = new Map<string, Set<Subscription>>();
+  private readonly exports = new Set<Subscription>();
   private count = 0;
   private readonly listeners: { block: (ev: BlockCommittedEvent) => void; txRejected: (ev: TxRejectedEvent) => void; statusList: (ev: StatusListEvent) => void };
 
   constructor(
     private readonly events: NodeEvents,
     readonly lookupTx: TxOutcomeLookup,
+    private readonly exportTopic?: ExportTopicOptions,
   ) {
     this.listeners = { block: (ev) => this.onBlock(ev), txRejected: (ev) => this.onTxRejected(ev), statusList: (ev) => this.onStatusList(ev) };
     events.on("block", this.listeners.block);
     events.on("txRejected", this.listeners.txRejected);
     events.on("statusList", this.listeners.statusList);
+  }
+
+  /** Whether the export topic is served (the hub was given a page reader). */
+  get servesExport(): boolean {
+    return this.exportTopic !== undefined;
   }
 
   /** Live subscriptions, all connections together. */
@@ -283,7 +321,21 @@ export class SubscriptionHub {
       case "tx":
         addTo(this.txsByHash, sub.key!, sub);
         break;
+      case "export":
+        this.exports.add(sub);
+        sub.exportStream = this.exportStreamOf(sub);
+        break;
     }
+  }
+
+  /** The stream of an export subscription: pages into the subscription, the next once the connection drained the last. */
+  private exportStreamOf(sub: Subscription): ExportStream {
+    const sink = sub.owner.sink;
+    return new ExportStream(
+      this.exportTopic!.reader,
+      { notify: (json) => sub.notify(json), drained: () => sink.drained?.() ?? Promise.resolve(), ended: () => sub.ended },
+      { ...sub.exportFilter!, maxBytes: this.exportTopic!.pageBytes },
+    );
   }
 
   delete(sub: Subscription): void {
@@ -305,6 +357,9 @@ export class SubscriptionHub {
       case "tx":
         removed = this.txsByHash.get(sub.key!)?.has(sub) === true;
         deleteFrom(this.txsByHash, sub.key!, sub);
+        break;
+      case "export":
+        removed = this.exports.delete(sub);
         break;
     }
     if (removed) this.count--;
@@ -340,6 +395,7 @@ export class SubscriptionHub {
         for (const sub of [...subs]) this.settleTx(sub, { hash, status: "committed", height, index });
       });
     }
+    if (ev.txHashes.length > 0) for (const sub of this.exports) sub.exportStream?.poke();
   }
 
   private onTxRejected(ev: TxRejectedEvent): void {
@@ -382,7 +438,7 @@ function sessionOf(ctx: RpcContext): SubscriptionSession {
 export function subscriptionMethods(): MethodTable {
   return {
     subscribe: defineMethod<{ topic: Topic; filter?: Record<string, unknown> }, string>({
-      description: "Open a subscription; notifications carry the returned id. Topics: newHeads, did, statusLists, tx.",
+      description: "Open a subscription; notifications carry the returned id. Topics: newHeads, did, statusLists, tx, export.",
       params: { topic: { type: "string", required: true, enum: TOPICS }, filter: { type: "object" } },
       handler: async ({ topic, filter }, ctx) => {
         const session = sessionOf(ctx);

@@ -12,6 +12,8 @@
  *   replaced by a small -32003 SEND_REFUSED error; a notification that does
  *   not fit (or that error) closes the connection with 4008 "subscriber too
  *   slow". Sends never wait, so a slow client costs the node a bounded buffer;
+ * - an `export` subscription sends its next page only once the queue is
+ *   empty (drained()), so it holds at most one page of the queue;
  * - while the connection's queue is not empty, and while wsMaxPendingRequests
  *   answers are being worked on, the node does not read the connection (TCP
  *   back-pressure on the client): a client that does not read its answers
@@ -85,11 +87,26 @@ class WsConnection implements NotificationSink {
   private counted = 0;
   alive = true;
   readonly subscriber: Subscriber;
+  /** Who waits for the queue to empty (export streams, before their next page). */
+  private drainWaiters: (() => void)[] = [];
   private readonly onFlushed = () => {
     this.unflushed--;
     this.recount();
     this.updateReading();
+    if (this.unflushed === 0) this.wakeDrainWaiters();
   };
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once every queued message has been written out, or the connection is closing. */
+  drained(): Promise<void> {
+    if (this.unflushed === 0 || this.closing) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
+  }
 
   constructor(
     readonly socket: WebSocket,
@@ -181,6 +198,7 @@ class WsConnection implements NotificationSink {
     if (this.closing) return;
     this.closing = true;
     this.subscriber.close();
+    this.wakeDrainWaiters();
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(code, reason);
   }
 
@@ -188,6 +206,7 @@ class WsConnection implements NotificationSink {
   gone(): void {
     this.closing = true;
     this.subscriber.close();
+    this.wakeDrainWaiters();
     this.budget.add(-this.counted);
     this.counted = 0;
   }
