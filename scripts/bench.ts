@@ -28,6 +28,9 @@
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
  * --section versions runs only (j), on a fresh dev node.
+ * --scale N grows a dev node to N DIDs and measures at every tenth (scripts/bench/scale.ts):
+ * write ops/s, did_resolve p50/p99 at 64 connections for --seconds (5 there),
+ * RSS, bytes per DID on disk and by bucket, Merkle cache hit rate.
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
  * (--creates N per phase, 4000 there; --clients N, 1024 there).
@@ -50,6 +53,7 @@ import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 import { benchVersions } from "./bench/versions.js";
+import { benchScale, scaleTable } from "./bench/scale.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +69,7 @@ const { values: args } = parseArgs({
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
     attack: { type: "string" },
+    scale: { type: "string" },
   },
 });
 const CREATES = Number(args.creates ?? (args.devnet ? "10000" : "20000"));
@@ -193,6 +198,14 @@ async function main() {
   if (args.devnet && args.attack === "flood") {
     // Two phases of closed-loop creates: 4,000 each by default, from 1,024 clients.
     report(await benchDevnetFlood({ creates: Number(args.creates ?? "4000"), clients: Number(args.clients ?? "1024"), seconds: SECONDS, progress }));
+    return;
+  }
+  if (args.scale !== undefined) {
+    const result = await benchScale({ dids: Number(args.scale), seconds: Number(process.argv.includes("--seconds") ? args.seconds : "5"), progress });
+    const text = JSON.stringify(result, null, 2) + "\n";
+    process.stdout.write(text);
+    if (args.out) writeFileSync(args.out, text);
+    process.stderr.write(`\n${scaleTable(result)}`);
     return;
   }
   if (args.section !== undefined) {

@@ -123,6 +123,9 @@ const EMPTY_REF: SubtreeRef = { hash: EMPTY, kind: KIND_EMPTY };
 export class SparseMerkleTree {
   private readonly reader: SmtNodeReader;
   private readonly cache: NodeCache;
+  /** Node lookups answered by the cache, and those that went to the store, since construction. */
+  private hits = 0;
+  private misses = 0;
 
   constructor(reader: SmtNodeReader, opts: { cacheSize?: number } = {}) {
     if (reader === null || typeof reader !== "object" || typeof reader.getNode !== "function") {
@@ -277,9 +280,16 @@ export class SparseMerkleTree {
     return node;
   }
 
+  /** Cache hits and misses of node lookups since construction (a miss is one store read). */
+  cacheStats(): { hits: number; misses: number } {
+    return { hits: this.hits, misses: this.misses };
+  }
+
   /** The node `hash` at `depth` (0 = root) if cached. */
   private cached(hash: Uint8Array, depth: number): TreeNode | undefined {
     const node = this.cache.get(hash);
+    if (node === undefined) this.misses++;
+    else this.hits++;
     if (node !== undefined && node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
     return node;
   }

@@ -378,6 +378,7 @@ export class SidNode {
           peers: () => node.peerCount(),
           wsConnections: () => ws?.connections ?? 0,
           wsSubscriptions: () => hub.size,
+          smtCache: () => store.smt.cacheStats(),
         },
         { processMetrics: true },
       );
