@@ -74,13 +74,33 @@ function makeTxs(chainId: string, n: number): SignedTx[] {
   return out;
 }
 
+/**
+ * fetch, tried again once when the connection fails: a kept-alive socket the
+ * server closed while the bench was signing the next tenth fails the first
+ * request sent on it. Only for requests that are safe to repeat (reads, and
+ * submits, which the mempool de-duplicates by hash).
+ */
+async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
+async function nodeStatus(url: string): Promise<{ height: number; mempool: { size: number } }> {
+  const r = await rpc(url, { jsonrpc: "2.0", id: 1, method: "node_status", params: {} });
+  if (!r.result) throw new Error(`node_status: ${JSON.stringify(r.error)}`);
+  return r.result;
+}
+
 async function rpc(url: string, body: unknown): Promise<any> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetchAgain(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return res.json();
 }
 
 /** Submit every tx (batches, mempool kept under MEMPOOL_HIGH) and wait until all are committed; returns seconds. */
-async function grow(url: string, client: SidClient, txs: SignedTx[]): Promise<number> {
+async function grow(url: string, txs: SignedTx[]): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < txs.length; i += BATCH) {
     const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
@@ -88,14 +108,14 @@ async function grow(url: string, client: SidClient, txs: SignedTx[]): Promise<nu
     const err = res.find((r) => r.error);
     if (err) throw new Error(`tx_submit failed: ${err.error!.message}`);
     for (let waited = 0; ; waited++) {
-      const st = await client.status();
+      const st = await nodeStatus(url);
       if (st.mempool.size < MEMPOOL_HIGH) break;
       if (waited > 60_000) throw new Error("the mempool did not drain in 20 min");
       await new Promise((r) => setTimeout(r, 20));
     }
   }
   for (let waited = 0; ; waited++) {
-    const st = await client.status();
+    const st = await nodeStatus(url);
     if (st.mempool.size === 0) break;
     if (waited > 60_000) throw new Error("the mempool did not drain in 50 min");
     await new Promise((r) => setTimeout(r, 20));
@@ -150,7 +170,7 @@ function du(dir: string): number {
 }
 
 async function smtCounters(url: string): Promise<{ hits: number; misses: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetchAgain(`${url}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
   return { hits: read("sid_smt_cache_hits_total"), misses: read("sid_smt_cache_misses_total") };
 }
@@ -191,13 +211,13 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       const txs = makeTxs(chainId, count);
       const genSeconds = (performance.now() - g0) / 1000;
       const c0 = await smtCounters(node.rpcUrl);
-      const seconds = await grow(node.rpcUrl, client, txs);
+      const seconds = await grow(node.rpcUrl, txs);
       for (const t of txs) dids.push(t.tx.signer);
       txs.length = 0;
       const resolve = await resolveLoad(node.rpcUrl, dids, opts.seconds);
       const c1 = await smtCounters(node.rpcUrl);
       const lookups = c1.hits - c0.hits + (c1.misses - c0.misses);
-      const st = await client.status();
+      const st = await nodeStatus(node.rpcUrl);
       const row: ScaleRow = {
         dids: dids.length,
         height: st.height,
@@ -237,6 +257,9 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         lastResolveOverFirst: round(last.resolve.reqPerSec / first.resolve.reqPerSec, 3),
       },
     };
+  } catch (e) {
+    opts.progress(`failed; the node's last output:\n${node.output().slice(-4000)}`);
+    throw e;
   } finally {
     if (!stopped) await node.stop();
     removeHome(home);

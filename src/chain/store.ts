@@ -7,7 +7,7 @@
  */
 import { Level } from "level";
 import { LRUCache } from "lru-cache";
-import { decodeCanonical, encodeCanonical } from "./codec.js";
+import { decodeCanonical, encodeCanonical, endOfItem, mapValueBytes } from "./codec.js";
 import {
   Bucket,
   blockByHashKey,
@@ -17,7 +17,6 @@ import {
   didVersionEntryKey,
   didVersionEntryPrefix,
   didVersionKey,
-  didVersionPrefix,
   didVersionTimeKey,
   didVersionTimePrefix,
   evidenceByHashKey,
@@ -190,6 +189,35 @@ function stateDbKey(id: string): Uint8Array {
 
 function isVersionId(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 1 && n <= MAX_VERSION_ID;
+}
+
+/**
+ * The encoded tx at `index` of an encoded block, as a view into it: the
+ * "txs" array is walked item by item, nothing else is decoded. Undefined
+ * when there is no such tx.
+ */
+function blockTxBytes(block: Uint8Array, index: number): Uint8Array | undefined {
+  const txs = mapValueBytes(block, "txs");
+  if (!txs || txs.length === 0 || txs[0]! >> 5 !== 4) return undefined;
+  const { count, pos: first } = arrayHead(txs);
+  if (index < 0 || index >= count) return undefined;
+  let pos = first;
+  for (let i = 0; i < index; i++) pos = endOfItem(txs, pos);
+  // A byte string: its head, then its bytes.
+  const end = endOfItem(txs, pos);
+  const { count: len, pos: start } = arrayHead(txs, pos);
+  return start + len === end ? txs.subarray(start, end) : undefined;
+}
+
+/** The argument of the CBOR head at `pos` (a length or count) and where the content starts. */
+function arrayHead(bytes: Uint8Array, pos = 0): { count: number; pos: number } {
+  const info = bytes[pos]! & 0x1f;
+  if (info < 24) return { count: info, pos: pos + 1 };
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos + 1);
+  if (info === 24) return { count: view.getUint8(0), pos: pos + 2 };
+  if (info === 25) return { count: view.getUint16(0), pos: pos + 3 };
+  if (info === 26) return { count: view.getUint32(0), pos: pos + 5 };
+  return { count: Number(view.getBigUint64(0)), pos: pos + 9 };
 }
 
 /** The first key after every key starting with `prefix`. */
@@ -457,11 +485,14 @@ export class ChainStore {
    * (didVersionAt).
    */
   async getDidVersions(did: string): Promise<DidVersion[]> {
-    const prefix = didVersionPrefix(did);
-    const upper = new Uint8Array(prefix);
-    upper[upper.length - 1] = 1;
+    const prefix = didVersionEntryPrefix(did);
+    const ids: number[] = [];
+    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) ids.push(readU32be(key, key.length - 4));
     const out: DidVersion[] = [];
-    for await (const value of this.db.values({ gte: prefix, lt: upper })) out.push(decodeDidVersion(value));
+    for (const id of ids) {
+      const v = await this.getDidVersion(did, id);
+      if (v) out.push(v);
+    }
     return out;
   }
 
@@ -471,10 +502,35 @@ export class ChainStore {
     return raw ? decode(raw) : undefined;
   }
 
-  /** One version with its document: one LevelDB get. */
+  /**
+   * One version with its document. A version stored whole (an older layout,
+   * or one no tx brought) is one get; otherwise the entry, the tx's location
+   * and the tx itself inside its block (see documentOfVersion).
+   */
   async getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
     if (!isVersionId(versionId)) return undefined;
-    return this.read(didVersionKey(did, versionId), decodeDidVersion);
+    const [whole, rawEntry] = await this.db.getMany([didVersionKey(did, versionId), didVersionEntryKey(did, versionId)]);
+    if (whole) return decodeDidVersion(whole);
+    if (!rawEntry) return undefined;
+    const e = decodeVersionEntry(versionId, rawEntry);
+    const document = await this.documentOfVersion(did, e);
+    return { did, versionId, operation: e.operation, height: e.height, time: e.time, txHash: e.txHash, document };
+  }
+
+  /**
+   * The document of a version whose entry is `e` and which is not stored
+   * whole: its create or update tx brought it, read from the block by the tx
+   * index without decoding the rest of the block. A store missing any of
+   * these is damaged.
+   */
+  private async documentOfVersion(did: string, e: DidVersionEntry): Promise<DidDocument> {
+    const loc = await this.getTxLocation(e.txHash);
+    const rawBlock = loc && loc.height === e.height ? await this.db.get(blockKey(loc.height)) : undefined;
+    const tx = rawBlock && blockTxBytes(rawBlock, loc!.index);
+    const payload = tx && mapValueBytes(tx, "payload");
+    const doc = payload && mapValueBytes(payload, "document");
+    if (!doc) throw new Error(`store damaged: the tx of ${did} version ${e.versionId} (${Buffer.from(e.txHash).toString("hex")}) holds no document in block ${e.height}; resync this node's data dir`);
+    return decodeCanonical(doc) as unknown as DidDocument;
   }
 
   /** One version without its document (operation, height, time, tx): one small get. */
@@ -644,8 +700,13 @@ export class ChainStore {
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
     for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
+    const inBlock = new Set(b.txHashes.map((t) => Buffer.from(t).toString("hex")));
     for (const v of b.versions) {
-      batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
+      // One copy of each document: a create's or update's document is read back from its tx in this
+      // block. A version whose tx brought no document (a deactivation, once per DID) or that no tx of
+      // the block brought (a caller's own history) is stored whole.
+      const fromTx = v.operation !== "deactivate" && inBlock.has(Buffer.from(v.txHash).toString("hex"));
+      if (!fromTx) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
       batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
       batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
     }
