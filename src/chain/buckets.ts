@@ -34,6 +34,12 @@ export enum Bucket {
   DidVersionTime = 0x57, // 'W'
   /** node hash (32) -> encoded sparse Merkle tree node */
   SmtNode = 0x4e, // 'N'
+  /**
+   * height (u64be) node hash (32) -> empty, or (when the node may be created again) u8 leaf, u16be depth,
+   * a key on its path (32): a Merkle node the tree at that height no longer holds, deleted with its entry
+   * once no kept height needs it (store.ts, StoreOptions.stateHistory)
+   */
+  StaleSmtNode = 0x73, // 's'
   /** state id (utf8, "issuer:did:sid:...", "statuslist:did:sid:.../<listId>", "trustees:", "proposal:<hex>") -> encoded record */
   Registry = 0x52, // 'R'
   // 0x58 ('X') held an index of credentials by subject and by issuer, removed with the per-credential records; not reused.
@@ -97,6 +103,7 @@ export const didVersionTimeKey = (did: string, time: number, versionId: number) 
   bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0), u64be(time), u32be(versionId));
 export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
+export const staleSmtNodeKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.StaleSmtNode, u64be(height), hash);
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
 export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));
 export const validatorSetKey = (effectiveHeight: number) => bucketKey(Bucket.ValidatorSet, u64be(effectiveHeight));

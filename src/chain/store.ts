@@ -30,18 +30,20 @@ import {
   registryKey,
   registryPrefix,
   smtNodeKey,
+  staleSmtNodeKey,
   txIndexKey,
   u64be,
   validatorSetKey,
 } from "./buckets.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import { type Block, type BlockHeader, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
-import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
-import { bytesEqual } from "../crypto/bytes.js";
+import { SparseMerkleTree, EMPTY_ROOT, type StaleNode } from "./smt.js";
+import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { FaultLatch, guardLevel } from "./store-faults.js";
 import { sha256 } from "../crypto/hash.js";
 import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
+import type { SmtProof } from "./smt.js";
 import type { DidDocument } from "../did/document.js";
 import {
   type DidOperation,
@@ -149,6 +151,10 @@ type Db = Level<Uint8Array, Uint8Array>;
 const ABSENT = Symbol("absent");
 
 const HEAD = metaKey("head");
+/** meta "stateKeptFrom" -> u64be: the lowest height whose state tree is whole (older ones are pruned). */
+const STATE_KEPT_FROM = metaKey("stateKeptFrom");
+/** Stale-node computations kept for the commit that follows them (one per proposal considered at a height). */
+const PENDING_STALE = 16;
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
 /**
@@ -177,9 +183,15 @@ export interface StoreOptions {
   didCacheSize: number;
   /** Merkle nodes kept in memory. */
   smtCacheSize: number;
+  /**
+   * Heights whose whole state tree is kept (K >= 2): the head and the K-1
+   * before it stay provable; a Merkle node only older trees held is deleted
+   * when the block K heights after it stopped being current commits.
+   */
+  stateHistory: number;
 }
 
-export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000 };
+export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000, stateHistory: 100 };
 
 
 /** LevelDB key of a record: bucket D for DIDs, R for the registry. */
@@ -220,6 +232,19 @@ function arrayHead(bytes: Uint8Array, pos = 0): { count: number; pos: number } {
   return { count: Number(view.getBigUint64(0)), pos: pos + 9 };
 }
 
+/** The value of a stale-node entry whose node may be created again: u8 leaf, u16be depth, the path key (32). */
+function encodeStaleTrail(n: StaleNode): Uint8Array {
+  const out = new Uint8Array(3 + n.path.length);
+  out[0] = n.leaf ? 1 : 0;
+  new DataView(out.buffer).setUint16(1, n.depth);
+  out.set(n.path, 3);
+  return out;
+}
+
+function decodeStaleTrail(hash: Uint8Array, v: Uint8Array): { hash: Uint8Array; leaf: boolean; depth: number; path: Uint8Array } {
+  return { hash, leaf: v[0] === 1, depth: new DataView(v.buffer, v.byteOffset + 1, 2).getUint16(0), path: v.subarray(3) };
+}
+
 /** The first key after every key starting with `prefix`. */
 function prefixEnd(prefix: Uint8Array): Uint8Array {
   const end = new Uint8Array(prefix);
@@ -238,11 +263,21 @@ export class ChainStore {
   private readonly dids: LRUCache<string, StateRecord | typeof ABSENT>;
   /** The first storage fault of this store (faults.fault), and who is told of it (faults.onFault). */
   faults = new FaultLatch();
+  /** K of StoreOptions.stateHistory. */
+  private readonly stateHistory: number;
+  /** The lowest height whose state tree is whole. */
+  private keptFrom = 0;
+  /** Nodes each state root computed from the head's root made stale, by "<from hex>:<root hex>", for commitBlock. */
+  private readonly pendingStale = new LRUCache<string, StaleNode[]>({ max: PENDING_STALE });
 
   private constructor(
     readonly db: Db,
     opts: StoreOptions,
   ) {
+    if (!Number.isSafeInteger(opts.stateHistory) || opts.stateHistory < 2) {
+      throw new RangeError(`stateHistory must be an integer of at least 2 (the head and the height before it), got ${opts.stateHistory}`);
+    }
+    this.stateHistory = opts.stateHistory;
     this.dids = new LRUCache({ max: opts.didCacheSize });
     this.smt = new SparseMerkleTree(
       { getNode: (hash) => this.db.get(smtNodeKey(hash)) },
@@ -257,8 +292,9 @@ export class ChainStore {
     await db.open();
     const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
     store.faults = latch;
-    const head = await db.get(HEAD);
+    const [head, keptFrom] = await db.getMany([HEAD, STATE_KEPT_FROM]);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
+    if (keptFrom) store.keptFrom = readU64be(keptFrom);
     if (head) {
       try {
         await store.checkVersionIndex();
@@ -682,9 +718,11 @@ export class ChainStore {
       const doc = "kind" in r ? undefined : documents?.get(r.document);
       const bytes = doc ? encodeDidRecord(r as DidRecord, doc) : encodeStateRecord(r);
       encoded.set(id, bytes);
-      return { key: stateKeyOf(id), value: sha256(bytes) };
+      // A DID record never repeats (every write moves its nonce or version on); other records may.
+      return { key: stateKeyOf(id), value: sha256(bytes), mayRepeat: !isDidStateId(id) };
     });
-    const { root, newNodes } = await this.smt.update(from, updates);
+    const { root, newNodes, staleNodes } = await this.smt.update(from, updates);
+    this.pendingStale.set(`${toHex(from)}:${toHex(root)}`, staleNodes);
     return { root, nodes: newNodes, encoded };
   }
 
@@ -695,6 +733,10 @@ export class ChainStore {
     // times cheaper than an array of operations for the thousands of puts
     // (mostly Merkle nodes) a full block makes.
     const batch = this.db.batch();
+    // Deletes first: a node pruned here and made again by this block is put back below.
+    const keptFrom = await this.pruneInto(batch, h.height, h.stateRoot);
+    const stale = this.headCache ? this.pendingStale.get(`${toHex(this.headCache.stateRoot)}:${toHex(h.stateRoot)}`) : undefined;
+    for (const n of stale ?? []) batch.put(staleSmtNodeKey(h.height, n.hash), n.mayReturn ? encodeStaleTrail(n) : EMPTY);
     batch.put(blockKey(h.height), encodeBlock(b.block));
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
@@ -726,6 +768,68 @@ export class ChainStore {
     await batch.write({ sync: true });
     for (const [id, r] of b.writes) this.dids.set(id, r);
     this.headCache = head;
+    this.keptFrom = keptFrom;
+    this.pendingStale.clear();
+  }
+
+  /**
+   * Adds to `batch` the deletion of every Merkle node no kept tree needs
+   * once `height` commits with `root`: the nodes that went stale at or
+   * before height - K + 1 (the trees that held them are older than the
+   * oldest kept, height - K + 1), with their index entries. A node that may
+   * have been created again since (flagged in its entry) is kept if the new
+   * tree holds it. Returns the lowest height whose tree stays whole.
+   */
+  private async pruneInto(batch: ReturnType<Db["batch"]>, height: number, root: Uint8Array): Promise<number> {
+    const oldestKept = height - this.stateHistory + 1;
+    if (oldestKept < 1) return this.keptFrom;
+    for await (const [key, value] of this.db.iterator({ gte: staleSmtNodeKey(0, EMPTY_ROOT), lt: staleSmtNodeKey(oldestKept + 1, EMPTY_ROOT) })) {
+      batch.del(key);
+      const hash = key.subarray(9);
+      if (value.length > 0) {
+        const trail = decodeStaleTrail(hash, value);
+        // A node the new tree still holds (or one its walk cannot read yet: this block's own) stays.
+        const live = await this.smt.holds(root, trail).catch(() => true);
+        if (live) continue;
+      }
+      batch.del(smtNodeKey(hash));
+    }
+    const keptFrom = Math.max(this.keptFrom, oldestKept);
+    batch.put(STATE_KEPT_FROM, u64be(keptFrom));
+    return keptFrom;
+  }
+
+  /** The lowest height whose state tree is whole: proofs at older heights fail with BLOCK_STATE_PRUNED. */
+  stateKeptFrom(): number {
+    return Math.max(this.keptFrom, 1);
+  }
+
+  /**
+   * A proof of the value under `stateKey` (or of its absence) in the state
+   * tree of `height`, with that block's header: the leaf carries the value
+   * hash the record had then. Throws BLOCK_NOT_FOUND for a height with no
+   * block, BLOCK_STATE_PRUNED for a height older than the kept trees.
+   */
+  async proveStateAt(height: number, stateKey: Uint8Array): Promise<{ height: number; header: BlockHeader; proof: SmtProof }> {
+    if (!Number.isSafeInteger(height) || height < 1 || height > this.head().height) {
+      throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}; the head is ${this.head().height}`);
+    }
+    const pruned = () =>
+      new ChainError(
+        BlockErrorCode.STATE_PRUNED,
+        `the state tree of height ${height} is pruned: this node keeps heights ${this.stateKeptFrom()} to ${this.head().height} (stateHistory ${this.stateHistory})`,
+        { height, keptFrom: this.stateKeptFrom() },
+      );
+    if (height < this.keptFrom) throw pruned();
+    const block = await this.getBlock(height);
+    if (!block) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}`);
+    try {
+      return { height, header: block.header, proof: await this.smt.prove(block.header.stateRoot, stateKey) };
+    } catch (e) {
+      // A commit that landed meanwhile may have pruned the tree under the walk.
+      if (height < this.keptFrom) throw pruned();
+      throw e;
+    }
   }
 }
 
