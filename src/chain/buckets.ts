@@ -29,7 +29,8 @@ export enum Bucket {
   DidVersionEntry = 0x49, // 'I'
   /**
    * did (utf8) 0x00 time (u64be, block time in ms) versionId (u32be) -> empty: the version valid at a
-   * time is the last key not after (did, time, 0xffffffff), one reverse seek
+   * time is the last key not after (did, time, 0xffffffff), one reverse seek. Versions from the second
+   * on: when the seek finds none, the first version's entry (DidVersionEntry) says whether it was valid.
    */
   DidVersionTime = 0x57, // 'W'
   /** node hash (32) -> encoded sparse Merkle tree node */

@@ -363,7 +363,8 @@ export class ChainStore {
     for await (const raw of this.db.values({ gte: Uint8Array.of(Bucket.DidVersion), lt: Uint8Array.of(Bucket.DidVersion + 1) })) {
       const v = decodeDidVersion(raw);
       batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
-      batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
+      // The first version's time is in its entry: didVersionAt falls back to it.
+      if (v.versionId > 1) batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
       if (++pending === REINDEX_BATCH) {
         await batch.write();
         batch = this.db.batch();
@@ -577,8 +578,9 @@ export class ChainStore {
 
   /**
    * The number of the version of `did` valid at `time` (ms): the latest one
-   * whose block time is not after it, by one reverse seek in the time index.
-   * Undefined when `did` had no version yet then.
+   * whose block time is not after it, by one reverse seek in the time index
+   * (and the first version's entry when the seek finds none). Undefined when
+   * `did` had no version yet then.
    */
   async didVersionAt(did: string, time: number): Promise<number | undefined> {
     if (!(time >= 0)) return undefined;
@@ -586,7 +588,9 @@ export class ChainStore {
     for await (const key of this.db.keys({ gte: didVersionTimePrefix(did), lte: didVersionTimeKey(did, t, MAX_VERSION_ID), reverse: true, limit: 1 })) {
       return readU32be(key, key.length - 4);
     }
-    return undefined;
+    // The time index holds versions from the second on (a store of the older layout holds the first too).
+    const first = await this.getDidVersionEntry(did, 1);
+    return first && first.time <= t ? 1 : undefined;
   }
 
   /**
@@ -750,7 +754,8 @@ export class ChainStore {
       const fromTx = v.operation !== "deactivate" && inBlock.has(Buffer.from(v.txHash).toString("hex"));
       if (!fromTx) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
       batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
-      batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
+      // The first version's time is in its entry: didVersionAt falls back to it.
+      if (v.versionId > 1) batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
     }
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
