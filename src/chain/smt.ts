@@ -263,8 +263,11 @@ export class SparseMerkleTree {
     const left = node.first;
     const right = node.second;
     const mid = splitIndex(entries, lo, hi, depth);
-    const l: SubtreeRef = lo < mid ? await this.updateSubtree(left, depth + 1, entries, lo, mid, out) : { hash: left, kind: undefined };
-    const r: SubtreeRef = mid < hi ? await this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined };
+    // Both sides at once: their cache misses reach the reader together, which may read them in one call.
+    const [l, r] = await Promise.all([
+      lo < mid ? this.updateSubtree(left, depth + 1, entries, lo, mid, out) : { hash: left, kind: undefined },
+      mid < hi ? this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined },
+    ]);
     if (bytesEqual(l.hash, left) && bytesEqual(r.hash, right)) return node;
     out.stale.push({ hash: node.hash, path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
 
