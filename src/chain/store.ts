@@ -191,7 +191,16 @@ export interface StoreOptions {
   stateHistory: number;
 }
 
-export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000, stateHistory: 100 };
+/**
+ * 50,000 decoded records: a decoded DID record with its document, and the
+ * resolution result kept beside it, take some KB of heap each, so 200,000
+ * of them held most of a GB. Records beyond it come from LevelDB's own block
+ * cache (LEVEL_CACHE_BYTES, compressed blocks' plain bytes) in one get.
+ */
+export const defaultStoreOptions: StoreOptions = { didCacheSize: 50_000, smtCacheSize: 400_000, stateHistory: 100 };
+
+/** LevelDB's block cache: 64 MiB of table blocks (its default is 8 MiB), cheaper per record than decoded objects. */
+const LEVEL_CACHE_BYTES = 64 * 1024 * 1024;
 
 
 /** LevelDB key of a record: bucket D for DIDs, R for the registry. */
@@ -307,7 +316,7 @@ export class ChainStore {
   static async open(path: string, opts: Partial<StoreOptions> = {}): Promise<ChainStore> {
     const latch = new FaultLatch();
     // Reads and writes that fail for the disk's sake (IO error, corruption, full or read-only disk) are reported to `faults`.
-    const db: Db = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" }), latch, path);
+    const db: Db = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES }), latch, path);
     await db.open();
     const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
     store.faults = latch;
