@@ -10,8 +10,13 @@ export enum Bucket {
    * "versionIndex" (u8: layout of the DidVersionEntry and DidVersionTime indexes, absent before they existed)
    */
   Meta = 0x4d, // 'M'
-  /** height (u64be) -> encoded Block */
+  /**
+   * height (u64be) -> encoded Block, its txs in BlockTx (the txs array left empty); a store of the earlier
+   * layout has them here, inline
+   */
   Block = 0x42, // 'B'
+  /** height (u64be) index (u32be) -> encoded tx: a block's txs, one key each, so one tx is one get */
+  BlockTx = 0x62, // 'b'
   /** height (u64be) -> encoded Commit for the block at that height (the "seen commit") */
   Commit = 0x43, // 'C'
   /** block hash (32) -> height (u64be) */
@@ -90,6 +95,7 @@ export function u32be(n: number): Uint8Array {
 
 export const metaKey = (name: string) => bucketKey(Bucket.Meta, utf8(name));
 export const blockKey = (height: number) => bucketKey(Bucket.Block, u64be(height));
+export const blockTxKey = (height: number, index: number) => bucketKey(Bucket.BlockTx, u64be(height), u32be(index));
 export const commitKey = (height: number) => bucketKey(Bucket.Commit, u64be(height));
 export const blockByHashKey = (hash: Uint8Array) => bucketKey(Bucket.BlockByHash, hash);
 export const txIndexKey = (hash: Uint8Array) => bucketKey(Bucket.TxIndex, hash);

@@ -12,6 +12,7 @@ import {
   Bucket,
   blockByHashKey,
   blockKey,
+  blockTxKey,
   commitKey,
   didKey,
   didVersionEntryKey,
@@ -570,7 +571,7 @@ export class ChainStore {
   /**
    * One version with its document. A version stored whole (an older layout,
    * or one no tx brought) is one get; otherwise the entry, the tx's location
-   * and the tx itself inside its block (see documentOfVersion).
+   * and the tx (see documentOfVersion): three small gets.
    */
   async getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
     if (!isVersionId(versionId)) return undefined;
@@ -584,14 +585,19 @@ export class ChainStore {
 
   /**
    * The document of a version whose entry is `e` and which is not stored
-   * whole: its create or update tx brought it, read from the block by the tx
-   * index without decoding the rest of the block. A store missing any of
+   * whole: its create or update tx brought it, read by the tx index from the
+   * block's own key for that tx (or, in a block of the earlier layout, from
+   * the block's tx array without decoding the rest). A store missing any of
    * these is damaged.
    */
   private async documentOfVersion(did: string, e: DidVersionEntry): Promise<DidDocument> {
     const loc = await this.getTxLocation(e.txHash);
-    const rawBlock = loc && loc.height === e.height ? await this.db.get(blockKey(loc.height)) : undefined;
-    const tx = rawBlock && blockTxBytes(rawBlock, loc!.index);
+    let tx = loc && loc.height === e.height ? await this.db.get(blockTxKey(loc.height, loc.index)) : undefined;
+    if (loc && !tx) {
+      // A block of the earlier layout, its txs inline.
+      const rawBlock = await this.db.get(blockKey(loc.height));
+      tx = rawBlock && blockTxBytes(rawBlock, loc.index);
+    }
     const payload = tx && mapValueBytes(tx, "payload");
     const doc = payload && mapValueBytes(payload, "document");
     if (!doc) throw new Error(`store damaged: the tx of ${did} version ${e.versionId} (${Buffer.from(e.txHash).toString("hex")}) holds no document in block ${e.height}; resync this node's data dir`);
@@ -644,8 +650,12 @@ export class ChainStore {
     return { entries, more: false };
   }
 
-  getBlock(height: number): Promise<Block | undefined> {
-    return this.read(blockKey(height), decodeBlock);
+  async getBlock(height: number): Promise<Block | undefined> {
+    const block = await this.read(blockKey(height), decodeBlock);
+    // A block of the earlier layout holds its txs inline; otherwise they are under BlockTx.
+    if (!block || block.txs.length > 0) return block;
+    for await (const tx of this.db.values({ gte: blockTxKey(height, 0), lt: blockTxKey(height + 1, 0) })) block.txs.push(tx);
+    return block;
   }
 
   getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined> {
@@ -769,7 +779,9 @@ export class ChainStore {
     const keptFrom = await this.pruneInto(batch, h.height, h.stateRoot);
     const stale = this.headCache ? this.pendingStale.get(`${toHex(this.headCache.stateRoot)}:${toHex(h.stateRoot)}`) : undefined;
     for (const n of stale ?? []) batch.put(staleSmtNodeKey(h.height, n.hash), n.mayReturn ? encodeStaleTrail(n) : EMPTY);
-    batch.put(blockKey(h.height), encodeBlock(b.block));
+    // The header, evidence and last commit in one key, each tx in its own: a version's document is then one small get.
+    batch.put(blockKey(h.height), encodeBlock({ ...b.block, txs: [] }));
+    b.block.txs.forEach((tx, index) => batch.put(blockTxKey(h.height, index), tx));
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
