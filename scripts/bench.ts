@@ -32,6 +32,9 @@
  * fresh dev node: --export-ops N (20000) ops committed, then followed by the
  * verifying mirror from op 0, its ops/s as a ratio of the raw verification
  * rate measured in the same run.
+ * --scale N grows a dev node to N DIDs and measures at every tenth (scripts/bench/scale.ts):
+ * write ops/s, did_resolve p50/p99 at 64 connections for --seconds (5 there),
+ * RSS, bytes per DID on disk and by bucket, Merkle cache hit rate.
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
  * (--creates N per phase, 4000 there; --clients N, 1024 there).
@@ -55,6 +58,7 @@ import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 import { benchVersions } from "./bench/versions.js";
 import { benchExport } from "./bench/export.js";
+import { benchScale, scaleTable } from "./bench/scale.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -71,6 +75,7 @@ const { values: args } = parseArgs({
     versions: { type: "string", default: "3000" },
     attack: { type: "string" },
     "export-ops": { type: "string", default: "20000" },
+    scale: { type: "string" },
   },
 });
 const CREATES = Number(args.creates ?? (args.devnet ? "10000" : "20000"));
@@ -199,6 +204,14 @@ async function main() {
   if (args.devnet && args.attack === "flood") {
     // Two phases of closed-loop creates: 4,000 each by default, from 1,024 clients.
     report(await benchDevnetFlood({ creates: Number(args.creates ?? "4000"), clients: Number(args.clients ?? "1024"), seconds: SECONDS, progress }));
+    return;
+  }
+  if (args.scale !== undefined) {
+    const result = await benchScale({ dids: Number(args.scale), seconds: Number(process.argv.includes("--seconds") ? args.seconds : "5"), progress });
+    const text = JSON.stringify(result, null, 2) + "\n";
+    process.stdout.write(text);
+    if (args.out) writeFileSync(args.out, text);
+    process.stderr.write(`\n${scaleTable(result)}`);
     return;
   }
   if (args.section !== undefined) {

@@ -12,8 +12,13 @@ export enum Bucket {
    * Export bucket existed)
    */
   Meta = 0x4d, // 'M'
-  /** height (u64be) -> encoded Block */
+  /**
+   * height (u64be) -> encoded Block, its txs in BlockTx (the txs array left empty); a store of the earlier
+   * layout has them here, inline
+   */
   Block = 0x42, // 'B'
+  /** height (u64be) index (u32be) -> encoded tx: a block's txs, one key each, so one tx is one get */
+  BlockTx = 0x62, // 'b'
   /** height (u64be) -> encoded Commit for the block at that height (the "seen commit") */
   Commit = 0x43, // 'C'
   /** block hash (32) -> height (u64be) */
@@ -31,11 +36,18 @@ export enum Bucket {
   DidVersionEntry = 0x49, // 'I'
   /**
    * did (utf8) 0x00 time (u64be, block time in ms) versionId (u32be) -> empty: the version valid at a
-   * time is the last key not after (did, time, 0xffffffff), one reverse seek
+   * time is the last key not after (did, time, 0xffffffff), one reverse seek. Versions from the second
+   * on: when the seek finds none, the first version's entry (DidVersionEntry) says whether it was valid.
    */
   DidVersionTime = 0x57, // 'W'
   /** node hash (32) -> encoded sparse Merkle tree node */
   SmtNode = 0x4e, // 'N'
+  /**
+   * height (u64be) node hash (32) -> empty, or (when the node may be created again) u8 leaf, u16be depth,
+   * a key on its path (32): a Merkle node the tree at that height no longer holds, deleted with its entry
+   * once no kept height needs it (store.ts, StoreOptions.stateHistory)
+   */
+  StaleSmtNode = 0x73, // 's'
   /** state id (utf8, "issuer:did:sid:...", "statuslist:did:sid:.../<listId>", "trustees:", "proposal:<hex>") -> encoded record */
   Registry = 0x52, // 'R'
   // 0x58 ('X') held an index of credentials by subject and by issuer, removed with the per-credential records; not reused.
@@ -90,6 +102,7 @@ export function u32be(n: number): Uint8Array {
 
 export const metaKey = (name: string) => bucketKey(Bucket.Meta, utf8(name));
 export const blockKey = (height: number) => bucketKey(Bucket.Block, u64be(height));
+export const blockTxKey = (height: number, index: number) => bucketKey(Bucket.BlockTx, u64be(height), u32be(index));
 export const commitKey = (height: number) => bucketKey(Bucket.Commit, u64be(height));
 export const blockByHashKey = (hash: Uint8Array) => bucketKey(Bucket.BlockByHash, hash);
 export const txIndexKey = (hash: Uint8Array) => bucketKey(Bucket.TxIndex, hash);
@@ -105,6 +118,7 @@ export const didVersionTimeKey = (did: string, time: number, versionId: number) 
 export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0));
 export const exportKey = (seq: number) => bucketKey(Bucket.Export, u64be(seq));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
+export const staleSmtNodeKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.StaleSmtNode, u64be(height), hash);
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
 export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));
 export const validatorSetKey = (effectiveHeight: number) => bucketKey(Bucket.ValidatorSet, u64be(effectiveHeight));

@@ -35,6 +35,8 @@ export enum DidErrorCode {
 export enum BlockErrorCode {
   INVALID_BLOCK = "BLOCK_INVALID",
   NOT_FOUND = "BLOCK_NOT_FOUND",
+  /** The state tree of that height is pruned: the node keeps the trees of its last StoreOptions.stateHistory heights. */
+  STATE_PRUNED = "BLOCK_STATE_PRUNED",
 }
 
 /** Governance: trustees, proposals, approvals. */

@@ -66,12 +66,35 @@ export interface SmtNodeReader {
 export interface SmtUpdate {
   key: Uint8Array;
   value: Uint8Array | null;
+  /**
+   * The (key, value) pair may have been in the tree before, or may come back
+   * after it is replaced (a record whose encoding can repeat). Nodes above it
+   * that this update makes stale are then flagged `mayReturn`, and a pruner
+   * checks them against the live tree before deleting them.
+   */
+  mayRepeat?: boolean;
+}
+
+/** A node of the tree before an update that the tree after it no longer holds. */
+export interface StaleNode {
+  hash: Uint8Array;
+  /**
+   * A key on the node's path (its own key for a leaf), and the node's depth:
+   * where to look for it in a later tree.
+   */
+  path: Uint8Array;
+  depth: number;
+  leaf: boolean;
+  /** An update under it had mayRepeat: the same node may be created again later. */
+  mayReturn: boolean;
 }
 
 export interface SmtUpdateResult {
   root: Uint8Array;
   /** hex(nodeHash) -> encoded node, for every node this batch created (some may already exist). */
   newNodes: Map<string, Uint8Array>;
+  /** Nodes of the tree at the old root that the new root does not reach (none of them in newNodes). */
+  staleNodes: StaleNode[];
 }
 
 export interface SmtProof {
@@ -116,6 +139,15 @@ interface Entry {
   key: Uint8Array;
   value: Uint8Array | null;
   hash?: Uint8Array;
+  mayRepeat?: boolean;
+}
+
+/** What one update walk collects besides the new root. */
+interface UpdateOut {
+  nodes: Map<string, Uint8Array>;
+  stale: StaleNode[];
+  /** repeats[i] = entries before index i with mayRepeat: a range has one iff the counts differ. */
+  repeats: Int32Array;
 }
 
 const EMPTY_REF: SubtreeRef = { hash: EMPTY, kind: KIND_EMPTY };
@@ -123,6 +155,9 @@ const EMPTY_REF: SubtreeRef = { hash: EMPTY, kind: KIND_EMPTY };
 export class SparseMerkleTree {
   private readonly reader: SmtNodeReader;
   private readonly cache: NodeCache;
+  /** Node lookups answered by the cache, and those that went to the store, since construction. */
+  private hits = 0;
+  private misses = 0;
 
   constructor(reader: SmtNodeReader, opts: { cacheSize?: number } = {}) {
     if (reader === null || typeof reader !== "object" || typeof reader.getNode !== "function") {
@@ -146,9 +181,14 @@ export class SparseMerkleTree {
     checkBytes(root, HASH_BYTES, "root");
     const entries = normalizeUpdates(updates);
     const newNodes = new Map<string, Uint8Array>();
-    if (entries.length === 0) return { root: root.slice(), newNodes };
-    const ref = await this.updateSubtree(root, 0, entries, 0, entries.length, newNodes);
-    return { root: ref.hash.slice(), newNodes };
+    if (entries.length === 0) return { root: root.slice(), newNodes, staleNodes: [] };
+    const repeats = new Int32Array(entries.length + 1);
+    entries.forEach((e, i) => (repeats[i + 1] = repeats[i]! + (e.mayRepeat ? 1 : 0)));
+    const out: UpdateOut = { nodes: newNodes, stale: [], repeats };
+    const ref = await this.updateSubtree(root, 0, entries, 0, entries.length, out);
+    // A node both replaced and made again (the same content elsewhere in the walk) is not stale.
+    const staleNodes = out.stale.filter((n) => !newNodes.has(toHex(n.hash)));
+    return { root: ref.hash.slice(), newNodes, staleNodes };
   }
 
   /** The valueHash stored under `key` in the tree at `root`, or null. */
@@ -162,6 +202,24 @@ export class SparseMerkleTree {
       if (node.kind === KIND_LEAF) return bytesEqual(node.first, key) ? node.second.slice() : null;
       hash = pathBit(key, depth) === 0 ? node.first : node.second;
     }
+  }
+
+  /**
+   * Whether the tree at `root` holds the node `stale` describes: the walk
+   * down its path reaches that hash (at its depth for an internal node,
+   * whose content fixes its depth; wherever the walk stops for a leaf, which
+   * compaction moves up and new neighbours move down).
+   */
+  async holds(root: Uint8Array, stale: Pick<StaleNode, "hash" | "path" | "depth" | "leaf">): Promise<boolean> {
+    let hash: Uint8Array = root;
+    for (let depth = 0; depth <= MAX_DEPTH; depth++) {
+      if (bytesEqual(hash, stale.hash)) return true;
+      if (isEmpty(hash) || (!stale.leaf && depth >= stale.depth)) return false;
+      const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+      if (node.kind === KIND_LEAF) return false;
+      hash = pathBit(stale.path, depth) === 0 ? node.first : node.second;
+    }
+    return false;
   }
 
   /** An inclusion proof when `key` is present, a non-inclusion proof otherwise. */
@@ -191,18 +249,27 @@ export class SparseMerkleTree {
     entries: Entry[],
     lo: number,
     hi: number,
-    out: Map<string, Uint8Array>,
+    out: UpdateOut,
   ): Promise<SubtreeRef> {
-    if (isEmpty(hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out);
+    if (isEmpty(hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out.nodes);
     const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
-    if (node.kind === KIND_LEAF) return this.mergeIntoLeaf(node, depth, entries, lo, hi, out);
+    if (node.kind === KIND_LEAF) {
+      const merged = this.mergeIntoLeaf(node, depth, entries, lo, hi, out.nodes);
+      // A leaf that moves down beside new leaves keeps its hash: it is stale only when replaced or deleted.
+      if (merged.replaced) out.stale.push({ hash: node.hash, path: node.first, depth, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+      return merged.ref;
+    }
 
     const left = node.first;
     const right = node.second;
     const mid = splitIndex(entries, lo, hi, depth);
-    const l: SubtreeRef = lo < mid ? await this.updateSubtree(left, depth + 1, entries, lo, mid, out) : { hash: left, kind: undefined };
-    const r: SubtreeRef = mid < hi ? await this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined };
+    // Both sides at once: their cache misses reach the reader together, which may read them in one call.
+    const [l, r] = await Promise.all([
+      lo < mid ? this.updateSubtree(left, depth + 1, entries, lo, mid, out) : { hash: left, kind: undefined },
+      mid < hi ? this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined },
+    ]);
     if (bytesEqual(l.hash, left) && bytesEqual(r.hash, right)) return node;
+    out.stale.push({ hash: node.hash, path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
 
     // Compaction: a subtree left with one leaf is that leaf, so a lone leaf
     // next to EMPTY moves up; it keeps moving up while its sibling is EMPTY.
@@ -214,14 +281,22 @@ export class SparseMerkleTree {
       const kind = other.kind ?? (this.cached(other.hash, depth + 1) ?? (await this.load(other.hash, depth + 1))).kind;
       if (kind === KIND_LEAF) return { hash: other.hash, kind: KIND_LEAF };
     }
-    return this.putInternal(l.hash, r.hash, out);
+    return this.putInternal(l.hash, r.hash, out.nodes);
   }
 
   /** The subtree is one existing leaf: rebuild it from that leaf plus the updates. */
-  private mergeIntoLeaf(leaf: TreeNode, depth: number, entries: Entry[], lo: number, hi: number, out: Map<string, Uint8Array>): SubtreeRef {
+  private mergeIntoLeaf(
+    leaf: TreeNode,
+    depth: number,
+    entries: Entry[],
+    lo: number,
+    hi: number,
+    out: Map<string, Uint8Array>,
+  ): { ref: SubtreeRef; replaced: boolean } {
     const existing: Entry = { key: leaf.first, value: leaf.second, hash: leaf.hash };
     const merged: Entry[] = [];
     let placed = false;
+    let replaced = false;
     for (let i = lo; i < hi; i++) {
       const e = entries[i]!;
       const cmp = placed ? -1 : compareBytes(e.key, existing.key);
@@ -231,13 +306,15 @@ export class SparseMerkleTree {
       } else if (cmp === 0) {
         // The update replaces (or deletes) the existing leaf; rewriting the same value creates no node.
         placed = true;
-        if (e.value !== null) merged.push(bytesEqual(e.value, leaf.second) ? existing : e);
+        const same = e.value !== null && bytesEqual(e.value, leaf.second);
+        replaced = !same;
+        if (e.value !== null) merged.push(same ? existing : e);
         continue;
       }
       if (e.value !== null) merged.push(e);
     }
     if (!placed) merged.push(existing);
-    return this.build(merged, depth, out);
+    return { ref: this.build(merged, depth, out), replaced };
   }
 
   /** Builds the canonical subtree at `depth` over sorted, distinct entries with values. */
@@ -277,9 +354,16 @@ export class SparseMerkleTree {
     return node;
   }
 
+  /** Cache hits and misses of node lookups since construction (a miss is one store read). */
+  cacheStats(): { hits: number; misses: number } {
+    return { hits: this.hits, misses: this.misses };
+  }
+
   /** The node `hash` at `depth` (0 = root) if cached. */
   private cached(hash: Uint8Array, depth: number): TreeNode | undefined {
     const node = this.cache.get(hash);
+    if (node === undefined) this.misses++;
+    else this.hits++;
     if (node !== undefined && node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
     return node;
   }
@@ -441,7 +525,9 @@ function normalizeUpdates(updates: SmtUpdate[]): Entry[] {
     if (u === null || typeof u !== "object") throw new Error(`expected an SMT update object at updates[${i}]`);
     checkBytes(u.key, KEY_BYTES, "key", `updates[${i}]`);
     if (u.value !== null) checkBytes(u.value, HASH_BYTES, "value", `updates[${i}]`);
-    return { key: u.key.slice(), value: u.value === null ? null : u.value.slice() };
+    const e: Entry = { key: u.key.slice(), value: u.value === null ? null : u.value.slice() };
+    if (u.mayRepeat === true) e.mayRepeat = true;
+    return e;
   });
   // Array.prototype.sort is stable, so equal keys keep batch order and the last one wins.
   entries.sort((a, b) => compareBytes(a.key, b.key));

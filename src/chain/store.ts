@@ -7,17 +7,17 @@
  */
 import { Level } from "level";
 import { LRUCache } from "lru-cache";
-import { decodeCanonical, encodeCanonical } from "./codec.js";
+import { decodeCanonical, encodeCanonical, endOfItem, mapValueBytes } from "./codec.js";
 import {
   Bucket,
   blockByHashKey,
   blockKey,
+  blockTxKey,
   commitKey,
   didKey,
   didVersionEntryKey,
   didVersionEntryPrefix,
   didVersionKey,
-  didVersionPrefix,
   didVersionTimeKey,
   didVersionTimePrefix,
   evidenceByHashKey,
@@ -32,6 +32,7 @@ import {
   registryKey,
   registryPrefix,
   smtNodeKey,
+  staleSmtNodeKey,
   txIndexKey,
   u64be,
   validatorSetKey,
@@ -39,12 +40,13 @@ import {
 import { type ExportEntry, decodeExportEntry, encodeExportEntry } from "./export-log.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import { type Block, type BlockHeader, type Commit, decodeBlock, decodeCommit, encodeBlock, encodeCommit } from "./block.js";
-import { SparseMerkleTree, EMPTY_ROOT } from "./smt.js";
-import { bytesEqual } from "../crypto/bytes.js";
+import { SparseMerkleTree, EMPTY_ROOT, type StaleNode } from "./smt.js";
+import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { FaultLatch, guardLevel } from "./store-faults.js";
 import { sha256 } from "../crypto/hash.js";
 import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
+import type { SmtProof } from "./smt.js";
 import type { DidDocument } from "../did/document.js";
 import {
   type DidOperation,
@@ -152,6 +154,10 @@ type Db = Level<Uint8Array, Uint8Array>;
 const ABSENT = Symbol("absent");
 
 const HEAD = metaKey("head");
+/** meta "stateKeptFrom" -> u64be: the lowest height whose state tree is whole (older ones are pruned). */
+const STATE_KEPT_FROM = metaKey("stateKeptFrom");
+/** Stale-node computations kept for the commit that follows them (one per proposal considered at a height). */
+const PENDING_STALE = 16;
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
 /**
@@ -188,9 +194,24 @@ export interface StoreOptions {
   didCacheSize: number;
   /** Merkle nodes kept in memory. */
   smtCacheSize: number;
+  /**
+   * Heights whose whole state tree is kept (K >= 2): the head and the K-1
+   * before it stay provable; a Merkle node only older trees held is deleted
+   * when the block K heights after it stopped being current commits.
+   */
+  stateHistory: number;
 }
 
-export const defaultStoreOptions: StoreOptions = { didCacheSize: 200_000, smtCacheSize: 400_000 };
+/**
+ * 50,000 decoded records: a decoded DID record with its document, and the
+ * resolution result kept beside it, take some KB of heap each, so 200,000
+ * of them held most of a GB. Records beyond it come from LevelDB's own block
+ * cache (LEVEL_CACHE_BYTES, compressed blocks' plain bytes) in one get.
+ */
+export const defaultStoreOptions: StoreOptions = { didCacheSize: 50_000, smtCacheSize: 400_000, stateHistory: 100 };
+
+/** LevelDB's block cache: 64 MiB of table blocks (its default is 8 MiB), cheaper per record than decoded objects. */
+const LEVEL_CACHE_BYTES = 64 * 1024 * 1024;
 
 
 /** LevelDB key of a record: bucket D for DIDs, R for the registry. */
@@ -200,6 +221,48 @@ function stateDbKey(id: string): Uint8Array {
 
 function isVersionId(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 1 && n <= MAX_VERSION_ID;
+}
+
+/**
+ * The encoded tx at `index` of an encoded block, as a view into it: the
+ * "txs" array is walked item by item, nothing else is decoded. Undefined
+ * when there is no such tx.
+ */
+function blockTxBytes(block: Uint8Array, index: number): Uint8Array | undefined {
+  const txs = mapValueBytes(block, "txs");
+  if (!txs || txs.length === 0 || txs[0]! >> 5 !== 4) return undefined;
+  const { count, pos: first } = arrayHead(txs);
+  if (index < 0 || index >= count) return undefined;
+  let pos = first;
+  for (let i = 0; i < index; i++) pos = endOfItem(txs, pos);
+  // A byte string: its head, then its bytes.
+  const end = endOfItem(txs, pos);
+  const { count: len, pos: start } = arrayHead(txs, pos);
+  return start + len === end ? txs.subarray(start, end) : undefined;
+}
+
+/** The argument of the CBOR head at `pos` (a length or count) and where the content starts. */
+function arrayHead(bytes: Uint8Array, pos = 0): { count: number; pos: number } {
+  const info = bytes[pos]! & 0x1f;
+  if (info < 24) return { count: info, pos: pos + 1 };
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos + 1);
+  if (info === 24) return { count: view.getUint8(0), pos: pos + 2 };
+  if (info === 25) return { count: view.getUint16(0), pos: pos + 3 };
+  if (info === 26) return { count: view.getUint32(0), pos: pos + 5 };
+  return { count: Number(view.getBigUint64(0)), pos: pos + 9 };
+}
+
+/** The value of a stale-node entry whose node may be created again: u8 leaf, u16be depth, the path key (32). */
+function encodeStaleTrail(n: StaleNode): Uint8Array {
+  const out = new Uint8Array(3 + n.path.length);
+  out[0] = n.leaf ? 1 : 0;
+  new DataView(out.buffer).setUint16(1, n.depth);
+  out.set(n.path, 3);
+  return out;
+}
+
+function decodeStaleTrail(hash: Uint8Array, v: Uint8Array): { hash: Uint8Array; leaf: boolean; depth: number; path: Uint8Array } {
+  return { hash, leaf: v[0] === 1, depth: new DataView(v.buffer, v.byteOffset + 1, 2).getUint16(0), path: v.subarray(3) };
 }
 
 /** The first key after every key starting with `prefix`. */
@@ -222,27 +285,57 @@ export class ChainStore {
   private readonly dids: LRUCache<string, StateRecord | typeof ABSENT>;
   /** The first storage fault of this store (faults.fault), and who is told of it (faults.onFault). */
   faults = new FaultLatch();
+  /** K of StoreOptions.stateHistory. */
+  private readonly stateHistory: number;
+  /** The lowest height whose state tree is whole. */
+  private keptFrom = 0;
+  /** Nodes each state root computed from the head's root made stale, by "<from hex>:<root hex>", for commitBlock. */
+  private readonly pendingStale = new LRUCache<string, StaleNode[]>({ max: PENDING_STALE });
 
   private constructor(
     readonly db: Db,
     opts: StoreOptions,
   ) {
+    if (!Number.isSafeInteger(opts.stateHistory) || opts.stateHistory < 2) {
+      throw new RangeError(`stateHistory must be an integer of at least 2 (the head and the height before it), got ${opts.stateHistory}`);
+    }
+    this.stateHistory = opts.stateHistory;
     this.dids = new LRUCache({ max: opts.didCacheSize });
-    this.smt = new SparseMerkleTree(
-      { getNode: (hash) => this.db.get(smtNodeKey(hash)) },
-      { cacheSize: opts.smtCacheSize },
-    );
+    this.smt = new SparseMerkleTree({ getNode: (hash) => this.readNode(hash) }, { cacheSize: opts.smtCacheSize });
+  }
+
+  /** Merkle node reads of one turn of the event loop, read by one getMany. */
+  private nodeReads: { keys: Uint8Array[]; done: Promise<Array<Uint8Array | undefined>> } | undefined;
+
+  /**
+   * One Merkle node from the store. The tree walks both sides of a node at
+   * once, so the misses of a whole level arrive in the same turn: they go
+   * to LevelDB together, one call instead of one awaited get per node.
+   */
+  private async readNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    let round = this.nodeReads;
+    if (!round) {
+      const keys: Uint8Array[] = [];
+      const done = new Promise<void>((r) => setImmediate(r)).then(() => {
+        this.nodeReads = undefined;
+        return this.db.getMany(keys);
+      });
+      round = this.nodeReads = { keys, done };
+    }
+    const i = round.keys.push(smtNodeKey(hash)) - 1;
+    return (await round.done)[i];
   }
 
   static async open(path: string, opts: Partial<StoreOptions> = {}): Promise<ChainStore> {
     const latch = new FaultLatch();
     // Reads and writes that fail for the disk's sake (IO error, corruption, full or read-only disk) are reported to `faults`.
-    const db: Db = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" }), latch, path);
+    const db: Db = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES }), latch, path);
     await db.open();
     const store = new ChainStore(db, { ...defaultStoreOptions, ...opts });
     store.faults = latch;
-    const head = await db.get(HEAD);
+    const [head, keptFrom] = await db.getMany([HEAD, STATE_KEPT_FROM]);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
+    if (keptFrom) store.keptFrom = readU64be(keptFrom);
     if (head) {
       try {
         await store.checkVersionIndex();
@@ -314,7 +407,8 @@ export class ChainStore {
     for await (const raw of this.db.values({ gte: Uint8Array.of(Bucket.DidVersion), lt: Uint8Array.of(Bucket.DidVersion + 1) })) {
       const v = decodeDidVersion(raw);
       batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
-      batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
+      // The first version's time is in its entry: didVersionAt falls back to it.
+      if (v.versionId > 1) batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
       if (++pending === REINDEX_BATCH) {
         await batch.write();
         batch = this.db.batch();
@@ -525,11 +619,14 @@ export class ChainStore {
    * (didVersionAt).
    */
   async getDidVersions(did: string): Promise<DidVersion[]> {
-    const prefix = didVersionPrefix(did);
-    const upper = new Uint8Array(prefix);
-    upper[upper.length - 1] = 1;
+    const prefix = didVersionEntryPrefix(did);
+    const ids: number[] = [];
+    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix) })) ids.push(readU32be(key, key.length - 4));
     const out: DidVersion[] = [];
-    for await (const value of this.db.values({ gte: prefix, lt: upper })) out.push(decodeDidVersion(value));
+    for (const id of ids) {
+      const v = await this.getDidVersion(did, id);
+      if (v) out.push(v);
+    }
     return out;
   }
 
@@ -539,10 +636,40 @@ export class ChainStore {
     return raw ? decode(raw) : undefined;
   }
 
-  /** One version with its document: one LevelDB get. */
+  /**
+   * One version with its document. A version stored whole (an older layout,
+   * or one no tx brought) is one get; otherwise the entry, the tx's location
+   * and the tx (see documentOfVersion): three small gets.
+   */
   async getDidVersion(did: string, versionId: number): Promise<DidVersion | undefined> {
     if (!isVersionId(versionId)) return undefined;
-    return this.read(didVersionKey(did, versionId), decodeDidVersion);
+    const [whole, rawEntry] = await this.db.getMany([didVersionKey(did, versionId), didVersionEntryKey(did, versionId)]);
+    if (whole) return decodeDidVersion(whole);
+    if (!rawEntry) return undefined;
+    const e = decodeVersionEntry(versionId, rawEntry);
+    const document = await this.documentOfVersion(did, e);
+    return { did, versionId, operation: e.operation, height: e.height, time: e.time, txHash: e.txHash, document };
+  }
+
+  /**
+   * The document of a version whose entry is `e` and which is not stored
+   * whole: its create or update tx brought it, read by the tx index from the
+   * block's own key for that tx (or, in a block of the earlier layout, from
+   * the block's tx array without decoding the rest). A store missing any of
+   * these is damaged.
+   */
+  private async documentOfVersion(did: string, e: DidVersionEntry): Promise<DidDocument> {
+    const loc = await this.getTxLocation(e.txHash);
+    let tx = loc && loc.height === e.height ? await this.db.get(blockTxKey(loc.height, loc.index)) : undefined;
+    if (loc && !tx) {
+      // A block of the earlier layout, its txs inline.
+      const rawBlock = await this.db.get(blockKey(loc.height));
+      tx = rawBlock && blockTxBytes(rawBlock, loc.index);
+    }
+    const payload = tx && mapValueBytes(tx, "payload");
+    const doc = payload && mapValueBytes(payload, "document");
+    if (!doc) throw new Error(`store damaged: the tx of ${did} version ${e.versionId} (${Buffer.from(e.txHash).toString("hex")}) holds no document in block ${e.height}; resync this node's data dir`);
+    return decodeCanonical(doc) as unknown as DidDocument;
   }
 
   /** One version without its document (operation, height, time, tx): one small get. */
@@ -553,8 +680,9 @@ export class ChainStore {
 
   /**
    * The number of the version of `did` valid at `time` (ms): the latest one
-   * whose block time is not after it, by one reverse seek in the time index.
-   * Undefined when `did` had no version yet then.
+   * whose block time is not after it, by one reverse seek in the time index
+   * (and the first version's entry when the seek finds none). Undefined when
+   * `did` had no version yet then.
    */
   async didVersionAt(did: string, time: number): Promise<number | undefined> {
     if (!(time >= 0)) return undefined;
@@ -562,7 +690,9 @@ export class ChainStore {
     for await (const key of this.db.keys({ gte: didVersionTimePrefix(did), lte: didVersionTimeKey(did, t, MAX_VERSION_ID), reverse: true, limit: 1 })) {
       return readU32be(key, key.length - 4);
     }
-    return undefined;
+    // The time index holds versions from the second on (a store of the older layout holds the first too).
+    const first = await this.getDidVersionEntry(did, 1);
+    return first && first.time <= t ? 1 : undefined;
   }
 
   /**
@@ -588,8 +718,12 @@ export class ChainStore {
     return { entries, more: false };
   }
 
-  getBlock(height: number): Promise<Block | undefined> {
-    return this.read(blockKey(height), decodeBlock);
+  async getBlock(height: number): Promise<Block | undefined> {
+    const block = await this.read(blockKey(height), decodeBlock);
+    // A block of the earlier layout holds its txs inline; otherwise they are under BlockTx.
+    if (!block || block.txs.length > 0) return block;
+    for await (const tx of this.db.values({ gte: blockTxKey(height, 0), lt: blockTxKey(height + 1, 0) })) block.txs.push(tx);
+    return block;
   }
 
   getBlockHeightByHash(hash: Uint8Array): Promise<number | undefined> {
@@ -694,9 +828,11 @@ export class ChainStore {
       const doc = "kind" in r ? undefined : documents?.get(r.document);
       const bytes = doc ? encodeDidRecord(r as DidRecord, doc) : encodeStateRecord(r);
       encoded.set(id, bytes);
-      return { key: stateKeyOf(id), value: sha256(bytes) };
+      // A DID record never repeats (every write moves its nonce or version on); other records may.
+      return { key: stateKeyOf(id), value: sha256(bytes), mayRepeat: !isDidStateId(id) };
     });
-    const { root, newNodes } = await this.smt.update(from, updates);
+    const { root, newNodes, staleNodes } = await this.smt.update(from, updates);
+    this.pendingStale.set(`${toHex(from)}:${toHex(root)}`, staleNodes);
     return { root, nodes: newNodes, encoded };
   }
 
@@ -707,7 +843,13 @@ export class ChainStore {
     // times cheaper than an array of operations for the thousands of puts
     // (mostly Merkle nodes) a full block makes.
     const batch = this.db.batch();
-    batch.put(blockKey(h.height), encodeBlock(b.block));
+    // Deletes first: a node pruned here and made again by this block is put back below.
+    const keptFrom = await this.pruneInto(batch, h.height, h.stateRoot);
+    const stale = this.headCache ? this.pendingStale.get(`${toHex(this.headCache.stateRoot)}:${toHex(h.stateRoot)}`) : undefined;
+    for (const n of stale ?? []) batch.put(staleSmtNodeKey(h.height, n.hash), n.mayReturn ? encodeStaleTrail(n) : EMPTY);
+    // The header, evidence and last commit in one key, each tx in its own: a version's document is then one small get.
+    batch.put(blockKey(h.height), encodeBlock({ ...b.block, txs: [] }));
+    b.block.txs.forEach((tx, index) => batch.put(blockTxKey(h.height, index), tx));
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
@@ -716,10 +858,16 @@ export class ChainStore {
     b.txHashes.forEach((_, index) => batch.put(exportKey(firstSeq + index), encodeExportEntry(h.height, index)));
     batch.put(EXPORT_SEQ, u64be(firstSeq - 1 + b.txHashes.length));
     for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
+    const inBlock = new Set(b.txHashes.map((t) => Buffer.from(t).toString("hex")));
     for (const v of b.versions) {
-      batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
+      // One copy of each document: a create's or update's document is read back from its tx in this
+      // block. A version whose tx brought no document (a deactivation, once per DID) or that no tx of
+      // the block brought (a caller's own history) is stored whole.
+      const fromTx = v.operation !== "deactivate" && inBlock.has(Buffer.from(v.txHash).toString("hex"));
+      if (!fromTx) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, b.documents?.get(v.document)));
       batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
-      batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
+      // The first version's time is in its entry: didVersionAt falls back to it.
+      if (v.versionId > 1) batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
     }
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     const vals = b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
@@ -738,6 +886,70 @@ export class ChainStore {
     for (const [id, r] of b.writes) this.dids.set(id, r);
     this.exportSeq = firstSeq - 1 + b.txHashes.length;
     this.headCache = head;
+    this.keptFrom = keptFrom;
+    this.pendingStale.clear();
+  }
+
+  /**
+   * Adds to `batch` the deletion of every Merkle node no kept tree needs
+   * once `height` commits with `root`: the nodes that went stale at or
+   * before height - K + 1 (the trees that held them are older than the
+   * oldest kept, height - K + 1), with their index entries. A node that may
+   * have been created again since (flagged in its entry) is kept if the new
+   * tree holds it. Returns the lowest height whose tree stays whole.
+   */
+  private async pruneInto(batch: ReturnType<Db["batch"]>, height: number, root: Uint8Array): Promise<number> {
+    const oldestKept = height - this.stateHistory + 1;
+    if (oldestKept < 1) return this.keptFrom;
+    // Entries up to keptFrom are deleted already: seeking past them skips their tombstones.
+    const from = staleSmtNodeKey(this.keptFrom + 1, EMPTY_ROOT);
+    for await (const [key, value] of this.db.iterator({ gte: from, lt: staleSmtNodeKey(oldestKept + 1, EMPTY_ROOT) })) {
+      batch.del(key);
+      const hash = key.subarray(9);
+      if (value.length > 0) {
+        const trail = decodeStaleTrail(hash, value);
+        // A node the new tree still holds (or one its walk cannot read yet: this block's own) stays.
+        const live = await this.smt.holds(root, trail).catch(() => true);
+        if (live) continue;
+      }
+      batch.del(smtNodeKey(hash));
+    }
+    const keptFrom = Math.max(this.keptFrom, oldestKept);
+    batch.put(STATE_KEPT_FROM, u64be(keptFrom));
+    return keptFrom;
+  }
+
+  /** The lowest height whose state tree is whole: proofs at older heights fail with BLOCK_STATE_PRUNED. */
+  stateKeptFrom(): number {
+    return Math.max(this.keptFrom, 1);
+  }
+
+  /**
+   * A proof of the value under `stateKey` (or of its absence) in the state
+   * tree of `height`, with that block's header: the leaf carries the value
+   * hash the record had then. Throws BLOCK_NOT_FOUND for a height with no
+   * block, BLOCK_STATE_PRUNED for a height older than the kept trees.
+   */
+  async proveStateAt(height: number, stateKey: Uint8Array): Promise<{ height: number; header: BlockHeader; proof: SmtProof }> {
+    if (!Number.isSafeInteger(height) || height < 1 || height > this.head().height) {
+      throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}; the head is ${this.head().height}`);
+    }
+    const pruned = () =>
+      new ChainError(
+        BlockErrorCode.STATE_PRUNED,
+        `the state tree of height ${height} is pruned: this node keeps heights ${this.stateKeptFrom()} to ${this.head().height} (stateHistory ${this.stateHistory})`,
+        { height, keptFrom: this.stateKeptFrom() },
+      );
+    if (height < this.keptFrom) throw pruned();
+    const block = await this.getBlock(height);
+    if (!block) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}`);
+    try {
+      return { height, header: block.header, proof: await this.smt.prove(block.header.stateRoot, stateKey) };
+    } catch (e) {
+      // A commit that landed meanwhile may have pruned the tree under the walk.
+      if (height < this.keptFrom) throw pruned();
+      throw e;
+    }
   }
 }
 

@@ -388,6 +388,7 @@ export class SidNode {
           peers: () => node.peerCount(),
           wsConnections: () => ws?.connections ?? 0,
           wsSubscriptions: () => hub.size,
+          smtCache: () => store.smt.cacheStats(),
         },
         { processMetrics: true },
       );

@@ -17,6 +17,8 @@ export interface MetricsSources {
   peers(): number;
   wsConnections(): number;
   wsSubscriptions(): number;
+  /** Merkle node cache lookups since the node started (absent: not reported). */
+  smtCache?(): { hits: number; misses: number };
 }
 
 export interface MetricsOptions {
@@ -51,6 +53,21 @@ export class NodeMetrics {
     gauge("sid_p2p_peers", "Connected p2p peers.", () => sources.peers());
     gauge("sid_ws_connections", "Open WebSocket connections.", () => sources.wsConnections());
     gauge("sid_ws_subscriptions", "Live WebSocket subscriptions, all connections together.", () => sources.wsSubscriptions());
+    if (sources.smtCache) {
+      const read = sources.smtCache;
+      const counter = (name: string, help: string, pick: (s: { hits: number; misses: number }) => number) =>
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(pick(read()));
+          },
+        });
+      counter("sid_smt_cache_hits_total", "Merkle node lookups answered by the node cache.", (s) => s.hits);
+      counter("sid_smt_cache_misses_total", "Merkle node lookups that read the store.", (s) => s.misses);
+    }
     this.txsCommitted = new Counter({ name: "sid_txs_committed_total", help: "Txs committed in blocks since the node started.", registers });
     this.consensusRounds = new Counter({
       name: "sid_consensus_rounds_total",

@@ -1,0 +1,293 @@
+/**
+ * The scale benchmark: grow a dev node's state to N DIDs through the real
+ * RPC and block path and, at every tenth of N, measure
+ *   - write ops/s over the last tenth (submit to committed, mempool drained),
+ *   - `did_resolve` p50/p99 and req/s on random existing DIDs, 64 connections,
+ *   - node RSS, bytes on disk per DID (du of the data dir),
+ *   - the Merkle node cache hit rate over the tenth (node metrics counters).
+ * After the last tenth the node is stopped and its LevelDB is read once: a
+ * census of key+value bytes per bucket, per DID.
+ *
+ * Every tenth's signed creates are generated before its window opens, so
+ * signing is not measured. `npm run bench -- --scale N [--seconds S]
+ * [--out FILE]` (scripts/bench.ts); run alone:
+ *   node dist/scripts/bench/scale.js --scale N [--seconds S] [--out FILE]
+ */
+import autocannon from "autocannon";
+import { Level } from "level";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Bucket } from "../../src/chain/buckets.js";
+import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
+import { randomKeyPair } from "../../src/crypto/hd.js";
+import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
+import { round, runIfMain } from "./measure.js";
+
+export interface ScaleOptions {
+  /** DIDs to grow to. */
+  dids: number;
+  /** Length of each resolve window. */
+  seconds: number;
+  /** RPC port of the node (the bench's own range), or a free one. */
+  port?: number;
+  progress: (msg: string) => void;
+}
+
+export interface ScaleRow {
+  dids: number;
+  height: number;
+  /** Creates per second over this tenth: first submit to mempool drained. */
+  writeOpsPerSec: number;
+  resolve: { reqPerSec: number; p50Ms: number; p99Ms: number };
+  rssMiB: number;
+  /** du of <home>/data over DIDs. */
+  diskBytesPerDid: number;
+  /** Merkle node cache hits / lookups during this tenth (writes and resolves). */
+  smtCacheHitRate: number;
+  /** Seconds spent signing this tenth's txs, before its window (not measured in writeOpsPerSec). */
+  genSeconds: number;
+}
+
+export interface ScaleResult {
+  machine: { cpus: number; cpuModel: string | undefined; node: string };
+  dids: number;
+  rows: ScaleRow[];
+  /** Bytes of key+value per bucket in the LevelDB after the run, over DIDs (logical, before LevelDB compression). */
+  census: { totalBytesPerDid: number; buckets: Record<string, { keys: number; bytes: number; bytesPerDid: number }> };
+  ratios: {
+    /** Write ops/s of the last tenth over the first (the near-empty state). */
+    lastWriteOverFirst: number;
+    /** did_resolve req/s of the last tenth over the first. */
+    lastResolveOverFirst: number;
+  };
+}
+
+/** Txs per JSON-RPC batch (the RPC default maxBatch); the mempool is kept under MEMPOOL_HIGH so it never refuses. */
+const BATCH = 100;
+const MEMPOOL_HIGH = 8_000;
+
+function makeTxs(chainId: string, n: number): SignedTx[] {
+  const out: SignedTx[] = [];
+  for (let i = 0; i < n; i++) out.push(createDidTx(chainId, randomKeyPair()));
+  return out;
+}
+
+/**
+ * fetch, tried again once when the connection fails: a kept-alive socket the
+ * server closed while the bench was signing the next tenth fails the first
+ * request sent on it. Only for requests that are safe to repeat (reads, and
+ * submits, which the mempool de-duplicates by hash).
+ */
+async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
+async function nodeStatus(url: string): Promise<{ height: number; mempool: { size: number } }> {
+  const r = await rpc(url, { jsonrpc: "2.0", id: 1, method: "node_status", params: {} });
+  if (!r.result) throw new Error(`node_status: ${JSON.stringify(r.error)}`);
+  return r.result;
+}
+
+async function rpc(url: string, body: unknown): Promise<any> {
+  const res = await fetchAgain(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return res.json();
+}
+
+/** Submit every tx (batches, mempool kept under MEMPOOL_HIGH) and wait until all are committed; returns seconds. */
+async function grow(url: string, txs: SignedTx[]): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < txs.length; i += BATCH) {
+    const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
+    const res = (await rpc(url, body)) as Array<{ error?: { message: string } }>;
+    const err = res.find((r) => r.error);
+    if (err) throw new Error(`tx_submit failed: ${err.error!.message}`);
+    for (let waited = 0; ; waited++) {
+      const st = await nodeStatus(url);
+      if (st.mempool.size < MEMPOOL_HIGH) break;
+      if (waited > 60_000) throw new Error("the mempool did not drain in 20 min");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  for (let waited = 0; ; waited++) {
+    const st = await nodeStatus(url);
+    if (st.mempool.size === 0) break;
+    if (waited > 60_000) throw new Error("the mempool did not drain in 50 min");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Drained from the pool is not yet committed: the last tx's own status says so.
+  const last = txs[txs.length - 1]!;
+  for (let waited = 0; ; waited++) {
+    const r = await rpc(url, { jsonrpc: "2.0", id: 1, method: "tx_get", params: { hash: last.hash } }).catch(() => undefined);
+    const status = r?.result?.status;
+    if (status === "committed") break;
+    if (status === "rejected" || status === "unknown") throw new Error(`tx ${last.hash} was not committed: ${JSON.stringify(r.result)}`);
+    if (waited > 3_000) throw new Error(`tx ${last.hash} still not committed after a minute`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function resolveLoad(url: string, dids: string[], seconds: number) {
+  const pick = () => dids[Math.floor(Math.random() * dids.length)]!;
+  const result = await autocannon({
+    url,
+    connections: 64,
+    duration: seconds,
+    requests: [
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "did_resolve", params: { did: pick() } }) }),
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`did_resolve: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+  return { reqPerSec: round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? round(Number(m[1]) / 1024) : NaN;
+}
+
+/** Bytes allocated on disk under `dir` (what du reports), in bytes. */
+function du(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += du(p);
+    else if (e.isFile()) total += statSync(p).blocks * 512;
+  }
+  return total;
+}
+
+async function smtCounters(url: string): Promise<{ hits: number; misses: number }> {
+  const text = await (await fetchAgain(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { hits: read("sid_smt_cache_hits_total"), misses: read("sid_smt_cache_misses_total") };
+}
+
+/** Key+value bytes per bucket of the LevelDB at `path` (the node stopped). */
+export async function censusOf(path: string): Promise<Map<number, { keys: number; bytes: number }>> {
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+  await db.open();
+  const out = new Map<number, { keys: number; bytes: number }>();
+  try {
+    for await (const [k, v] of db.iterator()) {
+      const tag = k[0]!;
+      let e = out.get(tag);
+      if (!e) out.set(tag, (e = { keys: 0, bytes: 0 }));
+      e.keys++;
+      e.bytes += k.length + v.length;
+    }
+  } finally {
+    await db.close();
+  }
+  return out;
+}
+
+export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
+  const n = opts.dids;
+  if (!Number.isSafeInteger(n) || n < 10) throw new RangeError(`--scale must be an integer of at least 10, got ${n}`);
+  const home = tempHome("sid-bench-scale-");
+  const node = await startNodeProcess(home, { heartbeatMs: 1_000, ...(opts.port ? { port: opts.port } : {}), env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
+  const rows: ScaleRow[] = [];
+  const dids: string[] = [];
+  let stopped = false;
+  try {
+    const client = new SidClient(node.rpcUrl);
+    const chainId = await client.chainId();
+    for (let tenth = 1; tenth <= 10; tenth++) {
+      const count = Math.floor((n * tenth) / 10) - dids.length;
+      const g0 = performance.now();
+      const txs = makeTxs(chainId, count);
+      const genSeconds = (performance.now() - g0) / 1000;
+      const c0 = await smtCounters(node.rpcUrl);
+      const seconds = await grow(node.rpcUrl, txs);
+      for (const t of txs) dids.push(t.tx.signer);
+      txs.length = 0;
+      const resolve = await resolveLoad(node.rpcUrl, dids, opts.seconds);
+      const c1 = await smtCounters(node.rpcUrl);
+      const lookups = c1.hits - c0.hits + (c1.misses - c0.misses);
+      const st = await nodeStatus(node.rpcUrl);
+      const row: ScaleRow = {
+        dids: dids.length,
+        height: st.height,
+        writeOpsPerSec: round(count / seconds),
+        resolve,
+        rssMiB: rssMiB(node.proc.pid!),
+        diskBytesPerDid: round(du(join(home, "data")) / dids.length),
+        smtCacheHitRate: lookups > 0 ? round((c1.hits - c0.hits) / lookups, 4) : NaN,
+        genSeconds: round(genSeconds),
+      };
+      rows.push(row);
+      opts.progress(
+        `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms, ` +
+          `RSS ${row.rssMiB} MiB, ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
+      );
+    }
+    await node.stop();
+    stopped = true;
+    opts.progress("census of the store");
+    const raw = await censusOf(join(home, "data", "chain"));
+    const buckets: ScaleResult["census"]["buckets"] = {};
+    let total = 0;
+    for (const [tag, e] of [...raw].sort((a, b) => b[1].bytes - a[1].bytes)) {
+      const name = Bucket[tag] ?? `0x${tag.toString(16)}`;
+      buckets[name] = { keys: e.keys, bytes: e.bytes, bytesPerDid: round(e.bytes / n) };
+      total += e.bytes;
+    }
+    const first = rows[0]!;
+    const last = rows[rows.length - 1]!;
+    return {
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+      dids: n,
+      rows,
+      census: { totalBytesPerDid: round(total / n), buckets },
+      ratios: {
+        lastWriteOverFirst: round(last.writeOpsPerSec / first.writeOpsPerSec, 3),
+        lastResolveOverFirst: round(last.resolve.reqPerSec / first.resolve.reqPerSec, 3),
+      },
+    };
+  } catch (e) {
+    opts.progress(`failed; the node's last output:\n${node.output().slice(-4000)}`);
+    throw e;
+  } finally {
+    if (!stopped) await node.stop();
+    removeHome(home);
+  }
+}
+
+/** The growth table for people (stderr). */
+export function scaleTable(r: ScaleResult): string {
+  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "RSS MiB", "disk B/DID", "SMT hit"];
+  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.rssMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
+  const out = [fmt(head), ...lines.map(fmt), "", `census (key+value bytes per DID, ${r.dids} DIDs): ${r.census.totalBytesPerDid}`];
+  for (const [name, b] of Object.entries(r.census.buckets)) out.push(`  ${name.padEnd(16)} ${String(b.bytesPerDid).padStart(9)}  (${b.keys} keys)`);
+  out.push(`writes/s last/first ${r.ratios.lastWriteOverFirst}, resolve/s last/first ${r.ratios.lastResolveOverFirst}`);
+  return out.join("\n") + "\n";
+}
+
+runIfMain(import.meta.url, async () => {
+  const { values } = parseArgs({ options: { scale: { type: "string", default: "100000" }, seconds: { type: "string", default: "5" }, port: { type: "string" }, out: { type: "string" } } });
+  const result = await benchScale({
+    dids: Number(values.scale),
+    seconds: Number(values.seconds),
+    ...(values.port ? { port: Number(values.port) } : {}),
+    progress: (m) => process.stderr.write(`[scale] ${m}\n`),
+  });
+  const text = JSON.stringify(result, null, 2) + "\n";
+  process.stdout.write(text);
+  if (values.out) writeFileSync(values.out, text);
+  process.stderr.write(`\n${scaleTable(result)}`);
+});

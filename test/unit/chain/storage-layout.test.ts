@@ -1,0 +1,281 @@
+/**
+ * What the store keeps of each block: one copy of each version's document
+ * (read back from its tx in the block), and only the Merkle nodes the last
+ * `stateHistory` state trees hold (older ones pruned through the stale-node
+ * index written with each block).
+ */
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Block, type BlockHeader, type Commit, ZERO_HASH, encodeBlock, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
+import { Bucket, blockKey, blockTxKey, didVersionKey, smtNodeKey } from "../../../src/chain/buckets.js";
+import { BlockErrorCode, ChainError } from "../../../src/chain/errors.js";
+import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
+import { SparseMerkleTree, verifySmtProof } from "../../../src/chain/smt.js";
+import { type DidVersion, didStateKey } from "../../../src/chain/state.js";
+import { ChainStore } from "../../../src/chain/store.js";
+import { sha256 } from "../../../src/crypto/hash.js";
+import { addService } from "../../../src/did/document.js";
+import { createResolveDid } from "../../../src/rpc/resolve.js";
+import { CHAIN_ID, createTx, deactivateTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+
+const A = testDid(fixedKey(11));
+const B = testDid(fixedKey(12));
+const GENESIS_HASH = new Uint8Array(32).fill(0x47);
+const GENESIS_TIME = 1_700_000_000_000;
+
+/** Execute txs on top of the store and commit them as the next block, as the node does (block-exec.ts). */
+async function commitNext(store: ChainStore, txs: CheckedTx[]): Promise<DidVersion[]> {
+  const head = store.head();
+  const height = head.height + 1;
+  const time = head.time + 1000;
+  const dids = new Set<string>();
+  for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
+  const effects = applyBlockTxs(ChainStore.viewOf(await store.loadState(dids)), txs, execContext({ height, time }));
+  const { root, nodes, encoded } = await store.computeStateRoot(effects.writes, effects.documents);
+  const header: BlockHeader = {
+    chainId: CHAIN_ID,
+    height,
+    time,
+    prevHash: head.hash,
+    txRoot: txMerkleRoot(txs.map((c) => c.hash)),
+    evidenceHash: ZERO_HASH,
+    stateRoot: root,
+    validatorsHash: new Uint8Array(32).fill(0x56),
+    nextValidatorsHash: new Uint8Array(32).fill(0x56),
+    proposer: new Uint8Array(20).fill(0x50),
+    lastCommitHash: ZERO_HASH,
+  };
+  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: [], lastCommit: null };
+  const blockHash = headerHash(header);
+  const commit: Commit = { height, round: 0, blockHash, sigs: [] };
+  await store.commitBlock({
+    block,
+    blockHash,
+    commit,
+    txHashes: txs.map((c) => c.hash),
+    writes: effects.writes,
+    encodedWrites: encoded,
+    versions: effects.versions,
+    documents: effects.documents,
+    smtNodes: nodes,
+  });
+  return effects.versions;
+}
+
+/** Every node hash reachable from `root`, read from the store (throws on a missing node). */
+async function reachable(store: ChainStore, root: Uint8Array, into: Set<string>): Promise<void> {
+  const walk = async (hash: Uint8Array): Promise<void> => {
+    if (hash.every((b) => b === 0) || into.has(hex(hash))) return;
+    const raw = await store.db.get(smtNodeKey(hash));
+    if (!raw) throw new Error(`missing node ${hex(hash)}`);
+    into.add(hex(hash));
+    if (raw[0] === 0x01) {
+      await walk(raw.subarray(1, 33));
+      await walk(raw.subarray(33, 65));
+    }
+  };
+  await walk(root);
+}
+
+async function storedNodes(store: ChainStore): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const key of store.db.keys({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) out.add(hex(key.subarray(1)));
+  return out;
+}
+
+describe("chain/store: one copy of each document", function () {
+  this.timeout(30_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "sid-layout-test-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads every version of a history from its tx, identical to what was committed, before and after a reopen", async () => {
+    const path = join(dir, "docs");
+    let store = await ChainStore.open(path);
+    await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+    const committed: DidVersion[] = [];
+    committed.push(...(await commitNext(store, [createTx(A), createTx(B)])));
+    let doc = A.doc;
+    for (let v = 1; v <= 5; v++) {
+      doc = addService(doc, { id: `${A.did}#s${v}`, type: "LinkedDomains", serviceEndpoint: `https://v${v}.example` });
+      // Two updates of A in one block now and then: two txs of the same block.
+      if (v === 3) {
+        const next = addService(doc, { id: `${A.did}#t${v}`, type: "LinkedDomains", serviceEndpoint: `https://t${v}.example` });
+        committed.push(...(await commitNext(store, [updateTx(writeParams(A, v, v), doc), updateTx(writeParams(A, v + 1, v + 1), next)])));
+        doc = next;
+        v++;
+      } else committed.push(...(await commitNext(store, [updateTx(writeParams(A, v, v), doc)])));
+    }
+    committed.push(...(await commitNext(store, [deactivateTx(writeParams(A, 6, 6))])));
+    const ofA = committed.filter((v) => v.did === A.did);
+    expect(ofA.map((v) => v.operation)).to.deep.equal(["create", "update", "update", "update", "update", "update", "deactivate"]);
+
+    // Only the deactivation, whose tx brings no document, is stored whole.
+    for (const v of committed) {
+      const whole = await store.db.get(didVersionKey(v.did, v.versionId));
+      expect(whole !== undefined, `${v.did} v${v.versionId} stored whole`).to.equal(v.operation === "deactivate");
+    }
+
+    const check = async (s: ChainStore) => {
+      for (const v of committed) expect(await s.getDidVersion(v.did, v.versionId), `${v.did} v${v.versionId}`).to.deep.equal(v);
+      expect(await s.getDidVersions(A.did)).to.deep.equal(ofA);
+      // Resolution from the store answers as resolution from the versions as committed.
+      const api = (getDidVersion: (d: string, n: number) => Promise<DidVersion | undefined>) =>
+        createResolveDid(
+          {
+            head: () => s.head(),
+            getDid: (d) => s.getDid(d),
+            getDidVersion,
+            getDidVersionEntry: (d, n) => s.getDidVersionEntry(d, n),
+            didVersionAt: (d, t) => s.didVersionAt(d, t),
+          },
+          () => s.head().time,
+        );
+      const fromStore = api((d, n) => s.getDidVersion(d, n));
+      const fromCommitted = api(async (d, n) => committed.find((v) => v.did === d && v.versionId === n));
+      for (const v of ofA) {
+        const r = await fromStore(A.did, { versionId: String(v.versionId) });
+        expect(r.didDocumentMetadata, `v${v.versionId}`).to.include({ versionId: String(v.versionId) });
+        expect(r, `resolved v${v.versionId}`).to.deep.equal(await fromCommitted(A.did, { versionId: String(v.versionId) }));
+      }
+    };
+    await check(store);
+    await store.close();
+    store = await ChainStore.open(path);
+    try {
+      await check(store);
+      // Blocks of the earlier layout held their txs inline: such a block reads the same, and so do its versions.
+      for (let h = 1; h <= store.head().height; h++) {
+        const block = (await store.getBlock(h))!;
+        expect(block.txs.length, `txs of block ${h}`).to.be.greaterThan(0);
+        const keys: Uint8Array[] = [];
+        for await (const k of store.db.keys({ gte: blockTxKey(h, 0), lt: blockTxKey(h + 1, 0) })) keys.push(k);
+        expect(keys.length).to.equal(block.txs.length);
+        await store.db.batch([...keys.map((key) => ({ type: "del" as const, key })), { type: "put" as const, key: blockKey(h), value: encodeBlock(block) }]);
+        expect(await store.getBlock(h)).to.deep.equal(block);
+      }
+      await check(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("chain/store: pruning the state tree", function () {
+  this.timeout(30_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "sid-prune-test-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("keeps exactly the nodes of the last K trees; current proofs verify; an older height gets BLOCK_STATE_PRUNED", async () => {
+    const K = 3;
+    const path = join(dir, "prune");
+    let store = await ChainStore.open(path, { stateHistory: K });
+    await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+    const others = Array.from({ length: 20 }, (_, i) => testDid(fixedKey(40 + i)));
+    await commitNext(store, [createTx(A), ...others.map((d) => createTx(d))]);
+    // A's leaf at height 1, which the update at height 2 replaces.
+    const first = await store.proveStateAt(1, didStateKey(A.did));
+    const leafAt1 = sha256(Uint8Array.of(0, ...first.proof.leaf!.key, ...first.proof.leaf!.valueHash));
+    expect(await store.db.get(smtNodeKey(leafAt1))).to.not.equal(undefined);
+
+    let doc = A.doc;
+    for (let v = 1; v <= 8; v++) {
+      doc = addService(doc, { id: `${A.did}#s${v}`, type: "LinkedDomains", serviceEndpoint: `https://v${v}.example` });
+      await commitNext(store, [updateTx(writeParams(A, v, v), doc), createTx(testDid(fixedKey(80 + v)))]);
+      const h = store.head().height;
+      // Stale at height 2, needed by the tree of height 1: kept while height 1 is among the last K.
+      expect((await store.db.get(smtNodeKey(leafAt1))) !== undefined, `A's first leaf at head ${h}`).to.equal(h - K + 1 <= 1);
+      // The store holds exactly the nodes the kept trees reach.
+      const kept = new Set<string>();
+      for (let k = Math.max(1, h - K + 1); k <= h; k++) await reachable(store, (await store.getBlock(k))!.header.stateRoot, kept);
+      expect([...(await storedNodes(store))].sort(), `nodes at head ${h}`).to.deep.equal([...kept].sort());
+    }
+
+    const head = store.head();
+    expect(store.stateKeptFrom()).to.equal(head.height - K + 1);
+    const current = await store.proveDid(A.did);
+    expect(verifySmtProof(head.stateRoot, didStateKey(A.did), sha256(current.valueBytes!), current.proof)).to.equal(true);
+    const oldest = await store.proveStateAt(head.height - K + 1, didStateKey(A.did));
+    expect(verifySmtProof(oldest.header.stateRoot, didStateKey(A.did), oldest.proof.leaf!.valueHash, oldest.proof)).to.equal(true);
+
+    const refused = await store.proveStateAt(head.height - K, didStateKey(A.did)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).to.be.instanceOf(ChainError);
+    expect((refused as ChainError).code).to.equal(BlockErrorCode.STATE_PRUNED);
+    expect((refused as ChainError).message).to.match(new RegExp(`height ${head.height - K} is pruned: this node keeps heights ${head.height - K + 1} to ${head.height}`));
+    const beyond = await store.proveStateAt(head.height + 1, didStateKey(A.did)).catch((e: unknown) => e);
+    expect((beyond as ChainError).code).to.equal(BlockErrorCode.NOT_FOUND);
+
+    // The floor survives a reopen.
+    await store.close();
+    store = await ChainStore.open(path, { stateHistory: K });
+    try {
+      expect(store.stateKeptFrom()).to.equal(head.height - K + 1);
+      const again = await store.proveStateAt(head.height - K - 1, didStateKey(A.did)).catch((e: unknown) => e);
+      expect((again as ChainError).code).to.equal(BlockErrorCode.STATE_PRUNED);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("refuses a history shorter than two heights", async () => {
+    let thrown: unknown;
+    await ChainStore.open(join(dir, "short"), { stateHistory: 1 }).then(
+      (s) => s.close(),
+      (e: unknown) => (thrown = e),
+    );
+    expect((thrown as Error).message).to.match(/stateHistory must be an integer of at least 2/);
+  });
+});
+
+describe("chain/smt: stale nodes", () => {
+  const key = (n: number) => sha256(Uint8Array.of(n));
+  const val = (n: number) => sha256(Uint8Array.of(0xff, n));
+
+  it("names exactly the nodes of the old tree the new one lacks, and a node that comes back is held again", async () => {
+    const nodes = new Map<string, Uint8Array>();
+    const tree = new SparseMerkleTree({ getNode: async (h) => nodes.get(hex(h)) }, { cacheSize: 0 });
+    const all = async (root: Uint8Array) => {
+      const s = new Set<string>();
+      const walk = (h: Uint8Array) => {
+        if (h.every((b) => b === 0)) return;
+        s.add(hex(h));
+        const raw = nodes.get(hex(h))!;
+        if (raw[0] === 1) {
+          walk(raw.subarray(1, 33));
+          walk(raw.subarray(33));
+        }
+      };
+      walk(root);
+      return s;
+    };
+    const apply = async (root: Uint8Array, updates: Array<{ key: Uint8Array; value: Uint8Array | null; mayRepeat?: boolean }>) => {
+      const r = await tree.update(root, updates);
+      for (const [h, n] of r.newNodes) nodes.set(h, n);
+      const before = await all(root);
+      const after = await all(r.root);
+      expect(r.staleNodes.map((n) => hex(n.hash)).sort()).to.deep.equal([...before].filter((h) => !after.has(h)).sort());
+      return r;
+    };
+    let root: Uint8Array = new Uint8Array(32);
+    root = (await apply(root, Array.from({ length: 40 }, (_, i) => ({ key: key(i), value: val(i) })))).root;
+    const changed = await apply(root, [{ key: key(3), value: val(100), mayRepeat: true }, { key: key(50), value: val(50) }]);
+    // Only the nodes above the update that may repeat are flagged.
+    const leaf3 = changed.staleNodes.find((n) => n.leaf)!;
+    expect(hex(leaf3.path)).to.equal(hex(key(3)));
+    expect(leaf3.mayReturn).to.equal(true);
+    expect(changed.staleNodes.some((n) => !n.mayReturn)).to.equal(true);
+    expect(await tree.holds(changed.root, leaf3)).to.equal(false);
+    // The record goes back to its old value: the old leaf is in the tree again, wherever it now sits.
+    const back = await apply(changed.root, [{ key: key(3), value: val(3) }]);
+    expect(await tree.holds(back.root, leaf3)).to.equal(true);
+    expect(back.staleNodes.some((n) => n.mayReturn)).to.equal(false);
+    // Deletions make stale nodes too.
+    await apply(back.root, [{ key: key(7), value: null }, { key: key(8), value: null }]);
+  });
+});
