@@ -150,6 +150,8 @@ type Db = Level<Uint8Array, Uint8Array>;
 const ABSENT = Symbol("absent");
 
 const HEAD = metaKey("head");
+/** The first height whose block the store holds, on a node restored from a snapshot (absent: 1). */
+const BASE_HEIGHT = metaKey("baseHeight");
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
 /**
@@ -204,6 +206,7 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
 export class ChainStore {
   readonly smt: SparseMerkleTree;
   private headCache: ChainHead | undefined;
+  private base = 1;
   /** Header and commit of the latest height proven against: one block decode per height, not per proof. */
   private proofAnchor: { height: number; header: BlockHeader; commit: Commit } | undefined;
   /** Cached records by state id, including known absences. */
@@ -231,6 +234,8 @@ export class ChainStore {
     store.faults = latch;
     const head = await db.get(HEAD);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
+    const base = await db.get(BASE_HEIGHT);
+    if (base) store.base = readU64be(base);
     if (head) {
       try {
         await store.checkVersionIndex();
@@ -250,6 +255,14 @@ export class ChainStore {
   head(): ChainHead {
     if (!this.headCache) throw new Error("store has no genesis; call initGenesis first");
     return this.headCache;
+  }
+
+  /**
+   * The first height whose block, commit, txs and DID versions this store
+   * holds: 1, or the snapshot height of a node restored by state sync.
+   */
+  baseHeight(): number {
+    return this.base;
   }
 
   isInitialized(): boolean {

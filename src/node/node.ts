@@ -46,6 +46,9 @@ import { encodeEvidence } from "../consensus/evidence.js";
 import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
+import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
+import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
+import { ValidatorSetTracker } from "../client/trust.js";
 
 export interface NodeOptions {
   home: string;
@@ -91,6 +94,17 @@ export interface FileConfig {
   mempool?: Partial<MempoolOptions>;
   /** Block sync options (blockSync.progressLogIntervalMs, batchSize, ...). */
   blockSync?: Partial<BlockSyncOptions>;
+  /** State snapshots this node takes and serves: interval (blocks, 0 = none), keep, chunkBits (docs/state-sync.md). */
+  snapshots?: Partial<SnapshotOptions>;
+  /** Start an empty node from a peer's snapshot instead of replaying every block (docs/state-sync.md). */
+  stateSync?: { enabled?: boolean } & Partial<StateSyncOptions>;
+}
+
+/** One progress line of state sync, for stderr. */
+export function stateSyncProgressLine(p: StateSyncProgress): string {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  const eta = p.etaSec === undefined ? "?" : `${Math.ceil(p.etaSec)} s`;
+  return `state sync: chunks ${p.chunksDone}/${p.chunksTotal}, ${mb(p.bytes)} MB, ${mb(p.bytesPerSec)} MB/s, ${eta} left`;
 }
 
 function loadFileConfig(paths: HomePaths): FileConfig {
@@ -194,6 +208,34 @@ export class SidNode {
   private readonly faultListeners: ((f: StorageFaultError) => void)[] = [];
   /** p2p peers are expected (persistent peers configured, or several validators): none connected is unhealthy. */
   private expectsPeers = false;
+  /** Takes a state snapshot every snapshots.interval blocks (undefined when off). */
+  snapshots: SnapshotWriter | undefined;
+
+  /**
+   * Restore the state at a recent height from the peers' snapshots into the
+   * empty `store` (docs/state-sync.md); the node then block-syncs from there.
+   * Progress goes to stderr, one line a second.
+   */
+  private static async stateSync(store: ChainStore, genesis: Genesis, gHash: Uint8Array, peers: string[], cfg: FileConfig, log: Logger): Promise<void> {
+    const slog = log.child("statesync");
+    const trust = new ValidatorSetTracker(genesis.chainId, ValidatorSet.fromGenesis(genesis.validators));
+    let restorer: SnapshotRestorer | undefined;
+    const { enabled: _enabled, ...syncOpts } = cfg.stateSync ?? {};
+    slog.info("state sync: looking for snapshots", { peers: peers.join(",") });
+    const r = await stateSyncFromPeers(
+      { ...cfg.p2p, persistentPeers: peers },
+      { chainId: genesis.chainId, genesisHash: gHash },
+      {
+        trust,
+        restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
+        log: (level, msg, f) => (level === "warn" || level === "error" ? slog.warn(msg, f) : level === "info" ? slog.info(msg, f) : undefined),
+        progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),
+      },
+      syncOpts,
+    );
+    await restorer!.finish(gHash, r.block, r.commit);
+    slog.info("state sync done", { height: r.height, chunks: r.chunks, bytes: r.bytes, ms: r.ms, refusedPeers: r.refusedPeers.length });
+  }
 
   private constructor(
     readonly genesis: Genesis,
@@ -221,6 +263,23 @@ export class SidNode {
     }
     let preverifier: TxPreverifier | undefined;
     let created: SidNode | undefined;
+    let snapshotOpts: SnapshotOptions;
+    try {
+      snapshotOpts = resolveSnapshotOptions(fileCfg.snapshots);
+    } catch (e) {
+      await store.close();
+      throw new NodeConfigError(`${paths.configFile}: ${(e as Error).message}`);
+    }
+    if (fileCfg.stateSync?.enabled && !store.isInitialized()) {
+      try {
+        await SidNode.stateSync(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log);
+      } catch (e) {
+        await store.close().catch(() => {});
+        throw e;
+      }
+      await store.close();
+      store = await ChainStore.open(paths.chainDb);
+    }
     try {
       if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis), genesisRecords(genesis));
       const stored = await store.genesisHash();
@@ -250,6 +309,11 @@ export class SidNode {
       store.faults.onFault((f) => node.onStorageFault(f));
       node.preverifier = preverifier;
       node.validatorSets = sets;
+      const snapshotDir = new SnapshotDir(join(paths.dataDir, "snapshots"));
+      if (snapshotOpts.interval > 0) {
+        const slog = log.child("snapshot");
+        node.snapshots = new SnapshotWriter(store, snapshotDir, snapshotOpts, (level, msg, f) => (level === "warn" ? slog.warn(msg, f) : slog.info(msg, f)));
+      }
 
       const sk = loadValidatorKey(paths);
       const single = validators.validators.length === 1;
@@ -355,7 +419,7 @@ export class SidNode {
         try {
           node.net = wireNetwork(
             { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
-            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, ...(node.evidencePool ? { evidence: node.evidencePool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
+            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, snapshots: snapshotDir, ...(node.evidencePool ? { evidence: node.evidencePool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
           );
         } catch (e) {
           throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);
@@ -583,6 +647,8 @@ export class SidNode {
   }
 
   private onBlock(ev: CommittedBlockEvent): void {
+    // First: the snapshot must be taken before anything can commit the next block.
+    this.snapshots?.onCommitted(ev.block.header.height, ev.block.header.stateRoot);
     this.net?.announceBlock();
     this.evidencePool?.onBlockCommitted(ev.block.header.height, ev.evidence.map((e) => e.hash));
     this.events.emit("block", blockCommittedEvent(ev, Date.now(), ev.round ?? 0));
@@ -630,6 +696,7 @@ export class SidNode {
     await this.engine?.stop();
     await this.bft?.stop();
     await this.net?.stop();
+    await this.snapshots?.idle();
     await this.wal?.close();
     await this.preverifier?.close();
     await this.store.close();
