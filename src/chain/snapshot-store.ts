@@ -23,7 +23,7 @@ import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import type { ChainStore } from "./store.js";
 import { isDidStateId, stateKeyOf } from "./state.js";
-import { VALIDATORS_ID, type ValidatorsRecord, validatorSetAt } from "./validators.js";
+import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord, validatorSetAt } from "./validators.js";
 import { txHash } from "./tx.js";
 import {
   type ChunkEntry,
@@ -341,7 +341,12 @@ export class SnapshotRestorer {
   }
 
   /** The top of the tree, the block and commit at the height, the validator sets and the head, in one synced batch. */
-  async finish(genesisHash: Uint8Array, block: Block, commit: Commit): Promise<void> {
+  /**
+   * `prioritiesFor`: the proposer priorities of height + 1 when the snapshot
+   * carries none (a single validator stores none), from the set in force at
+   * height + 1 (undefined: the genesis set).
+   */
+  async finish(genesisHash: Uint8Array, block: Block, commit: Commit, prioritiesFor?: (set: ValidatorEntry[] | undefined) => Uint8Array | undefined): Promise<void> {
     const m = this.manifest;
     const missing = m.chunks.findIndex((c, i) => c.leaves > 0 && !this.done.has(i));
     if (missing >= 0) throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, `chunk ${missing} was not restored`);
@@ -359,7 +364,8 @@ export class SnapshotRestorer {
       this.batch.put(validatorSetKey(h.height), encodeCanonical(validatorSetAt(this.validators, h.height) as never));
       for (const p of this.validators.pending) if (p.effectiveHeight > h.height) this.batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));
     }
-    if (m.proposerPriorities) this.batch.put(metaKey(`proposerPriorities/${h.height + 1}`), m.proposerPriorities);
+    const priorities = m.proposerPriorities ?? prioritiesFor?.(this.validators ? validatorSetAt(this.validators, h.height + 1) : undefined);
+    if (priorities) this.batch.put(metaKey(`proposerPriorities/${h.height + 1}`), priorities);
     this.batch.put(BASE_HEIGHT_KEY, u64be(h.height));
     // The version indexes hold no history before the base height; their layout marker says they are current.
     this.batch.put(metaKey("versionIndex"), Uint8Array.of(1));

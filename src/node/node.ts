@@ -49,6 +49,7 @@ import { createLogger, type Logger } from "./log.js";
 import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
 import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
 import { ValidatorSetTracker } from "../client/trust.js";
+import { ProposerPriorities } from "../consensus/proposer.js";
 
 export interface NodeOptions {
   home: string;
@@ -233,7 +234,11 @@ export class SidNode {
       },
       syncOpts,
     );
-    await restorer!.finish(gHash, r.block, r.commit);
+    // A single validator stores no proposer priorities (it proposes every block): the node following it starts them here.
+    await restorer!.finish(gHash, r.block, r.commit, (entries) => {
+      const set = entries ? ValidatorSet.fromEntries(entries) : ValidatorSet.fromGenesis(genesis.validators);
+      return set.validators.length === 1 ? ProposerPriorities.initial(set).encode() : undefined;
+    });
     slog.info("state sync done", { height: r.height, chunks: r.chunks, bytes: r.bytes, ms: r.ms, refusedPeers: r.refusedPeers.length });
   }
 

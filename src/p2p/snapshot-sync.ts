@@ -404,6 +404,7 @@ export class StateSyncClient {
         const index = queue.splice(qi, 1)[0]!;
         const a = await this.request<Extract<Answer, { type: "chunk" }>>(peer, { type: "getChunk", height, index });
         if (!a?.data) {
+          this.log("info", "state sync: a chunk was not served; asking another peer", { peer, index, reason: a ? "not held" : "no answer" });
           let t = tried.get(index);
           if (!t) tried.set(index, (t = new Set()));
           t.add(peer);
@@ -433,10 +434,15 @@ export class StateSyncClient {
       const live = peers();
       if (live.length === 0) throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, `every peer offering height ${height} is gone or refused (${done}/${total} chunks restored)`);
       if (this.now() >= deadline) throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, `state sync timed out (${done}/${total} chunks restored)`);
+      // A chunk every live peer failed to serve is asked of them all again.
+      for (const t of tried.values()) if (live.every((p) => t.has(p))) t.clear();
+      const before = done;
       const workers: Promise<void>[] = [];
       for (const p of live) for (let k = 0; k < this.opts.chunksInFlightPerPeer; k++) workers.push(worker(p));
       await Promise.all(workers);
       await writing;
+      // Nothing moved (every peer failed the chunks left): wait a moment rather than spin.
+      if (done === before) await new Promise((r) => setTimeout(r, 200));
     }
     progress(true);
     return { height, block, commit, manifest, chunks: total, bytes, ms: this.now() - started, refusedPeers: [...this.refused] };
