@@ -35,6 +35,8 @@ export enum DidErrorCode {
 export enum BlockErrorCode {
   INVALID_BLOCK = "BLOCK_INVALID",
   NOT_FOUND = "BLOCK_NOT_FOUND",
+  /** History (blocks, txs, DID versions) before the first height of a node started from a state snapshot: an archive node has it. */
+  HISTORY_NOT_HERE = "HISTORY_NOT_ON_THIS_NODE",
 }
 
 /** Governance: trustees, proposals, approvals. */

@@ -13,6 +13,7 @@ import { ChainStore } from "../chain/store.js";
 import { StorageFaultError, asStorageFault } from "../chain/store-faults.js";
 import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
+import { BlockErrorCode, ChainError } from "../chain/errors.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../consensus/signer.js";
 import { ValidatorSet, ValidatorSetsByHeight } from "../consensus/validators.js";
@@ -498,22 +499,64 @@ export class SidNode {
     }
   }
 
+  /** The typed error for history before this store's first height (a node restored from a snapshot). */
+  private historyNotHere(what: string): ChainError {
+    const first = this.store.baseHeight();
+    return new ChainError(
+      BlockErrorCode.HISTORY_NOT_HERE,
+      `${what} is before this node's first height ${first}: it was started from a state snapshot and holds no blocks, txs or DID versions before it; an archive node (one that replayed the chain from genesis) has them`,
+      { firstHeight: first },
+    );
+  }
+
   private readApi(): NodeReadApi {
     const s = this.store;
+    const pruned = () => s.baseHeight() > 1;
     return {
       chainId: this.genesis.chainId,
       genesisHash: genesisHash(this.genesis),
       validatorAddress: this.validatorAddress,
       signatureBackend: secp.name,
       head: () => s.head(),
-      getBlock: (h) => s.getBlock(h),
+      getBlock: async (h) => {
+        if (h < s.baseHeight()) throw this.historyNotHere(`block ${h}`);
+        return s.getBlock(h);
+      },
       getBlockHeightByHash: (h) => s.getBlockHeightByHash(h),
       getTxLocation: (h) => s.getTxLocation(h),
       getDid: (d) => s.getDid(d),
-      getDidVersion: (d, n) => s.getDidVersion(d, n),
-      getDidVersionEntry: (d, n) => s.getDidVersionEntry(d, n),
-      didVersionAt: (d, t) => s.didVersionAt(d, t),
-      didVersionPage: (d, o) => s.didVersionPage(d, o),
+      // Versions of a DID written before the first height are not here: asked for, they get the typed error, not "not found".
+      getDidVersion: async (d, n) => {
+        const v = await s.getDidVersion(d, n);
+        if (v || !pruned()) return v;
+        const rec = await s.getDid(d);
+        if (rec && n >= 1 && n <= rec.versionId) throw this.historyNotHere(`version ${n} of ${d}`);
+        return undefined;
+      },
+      getDidVersionEntry: async (d, n) => {
+        const v = await s.getDidVersionEntry(d, n);
+        if (v || !pruned()) return v;
+        const rec = await s.getDid(d);
+        if (rec && n >= 1 && n <= rec.versionId) throw this.historyNotHere(`version ${n} of ${d}`);
+        return undefined;
+      },
+      didVersionAt: async (d, t) => {
+        const n = await s.didVersionAt(d, t);
+        if (n !== undefined || !pruned()) return n;
+        const rec = await s.getDid(d);
+        if (!rec || rec.created > t) return undefined;
+        if (rec.updated <= t) return rec.versionId;
+        throw this.historyNotHere(`the version of ${d} at ${new Date(t).toISOString()}`);
+      },
+      didVersionPage: async (d, o) => {
+        const page = await s.didVersionPage(d, o);
+        if (!pruned()) return page;
+        const from = (o.after ?? 0) + 1;
+        if (page.entries[0]?.versionId === from) return page;
+        const rec = await s.getDid(d);
+        if (rec && from <= rec.versionId) throw this.historyNotHere(`version ${from} of ${d}`);
+        return page;
+      },
       proveDid: (d) => this.proveDid(d),
       mempool: this.mempool,
       submitTx: (encoded, wait, timeoutMs) => this.submitTx(encoded, wait, timeoutMs),
@@ -534,6 +577,7 @@ export class SidNode {
 
   /** The validator set that signs `height` (1 to head + 2). */
   validatorsAt(height: number): Promise<ValidatorSet> {
+    if (height < this.store.baseHeight()) return Promise.reject(this.historyNotHere(`the validator set of height ${height}`));
     return this.validatorSets!.at(height);
   }
 

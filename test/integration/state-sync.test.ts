@@ -157,7 +157,16 @@ describe("integration: state sync from snapshots", function () {
     expect((await fullClient.resolve(later.tx.signer)).didDocument?.id).to.equal(later.tx.signer);
 
     // History before its first height is not there: a typed error naming that height.
-    const below = await rpc(full.rpcUrl, "block_get", { height: 1 });
-    expect(below.error?.message).to.match(/first height|archive/);
+    for (const [method, params] of [
+      ["block_get", { height: 1 }],
+      ["did_history", { did: dids[0]! }],
+    ] as const) {
+      const r = await rpc(full.rpcUrl, method, params);
+      expect(r.error?.code, method).to.equal(1202);
+      expect(r.error?.data?.firstHeight, method).to.equal(shared);
+      expect(r.error?.message, method).to.match(/archive node/);
+    }
+    // The block at its first height is there, and every block after it.
+    expect((await rpc(full.rpcUrl, "block_get", { height: shared })).result).to.not.equal(undefined);
   });
 });
