@@ -27,7 +27,9 @@
  * --devnet runs only the devnet section instead (scripts/bench/devnet.ts):
  * 4 validators + 1 full node, creates to finalized (--creates N, 10000 there),
  * p50/p99 at half that load for --seconds, block time and rounds per height.
- * --section versions runs only (j), on a fresh dev node.
+ * --section versions runs only (j), on a fresh dev node; --section statesync
+ * [--dids N] times a new node serving by state sync against full replay
+ * (scripts/bench/statesync.ts).
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
  * (--creates N per phase, 4000 there; --clients N, 1024 there).
@@ -50,6 +52,7 @@ import { benchKyc } from "./bench/kyc.js";
 import { leanCaller, percentile, round, verifyRate } from "./bench/measure.js";
 import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 import { benchVersions } from "./bench/versions.js";
+import { benchStateSync } from "./bench/statesync.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -64,6 +67,7 @@ const { values: args } = parseArgs({
     devnet: { type: "boolean", default: false },
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
+    dids: { type: "string", default: "100000" },
     attack: { type: "string" },
   },
 });
@@ -179,7 +183,7 @@ function report(result: unknown): void {
   process.stderr.write(`\n${summaryTable(result)}`);
 }
 
-const SECTIONS = ["versions"] as const;
+const SECTIONS = ["versions", "statesync"] as const;
 
 async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | undefined } }) {
   const versions = Number(args.versions);
@@ -197,6 +201,14 @@ async function main() {
   }
   if (args.section !== undefined) {
     if (!(SECTIONS as readonly string[]).includes(args.section)) throw new Error(`unknown --section ${args.section}; known: ${SECTIONS.join(", ")}`);
+    if (args.section === "statesync") {
+      // Its own nodes: a validator, then a state-synced and a replaying full node.
+      const dids = Number(args.dids);
+      if (!Number.isSafeInteger(dids) || dids < 1) throw new Error(`--dids must be a positive integer, got ${args.dids}`);
+      progress(`state sync against replay at ${dids} DIDs`);
+      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, statesync: await benchStateSync({ dids, progress }) });
+      return;
+    }
     const home = tempHome("sid-bench-");
     const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
     try {
