@@ -27,7 +27,6 @@ import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord, validatorSet
 import { txHash } from "./tx.js";
 import {
   type ChunkEntry,
-  DEFAULT_CHUNK_BITS,
   type Leaf,
   MAX_CHUNK_BITS,
   MIN_CHUNK_BITS,
@@ -50,11 +49,20 @@ export interface SnapshotOptions {
   interval: number;
   /** Snapshots kept (the newest). */
   keep: number;
-  /** log2 of the chunk count. */
+  /** log2 of the chunk count; 0 chooses it from the state's size (chunks of about TARGET_CHUNK_BYTES). */
   chunkBits: number;
 }
 
-export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: DEFAULT_CHUNK_BITS });
+export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: 0 });
+
+/** Chunk size aimed at when the chunk count is chosen from the state's size: few requests, each well inside a p2p frame. */
+export const TARGET_CHUNK_BYTES = 512 * 1024;
+
+/** The chunk count (log2) for `bytes` of records: about TARGET_CHUNK_BYTES each, within the format's bounds. */
+export function chunkBitsFor(bytes: number): number {
+  const bits = Math.ceil(Math.log2(Math.max(1, bytes / TARGET_CHUNK_BYTES)));
+  return Math.min(MAX_CHUNK_BITS, Math.max(MIN_CHUNK_BITS, bits));
+}
 
 export function resolveSnapshotOptions(o: Partial<SnapshotOptions> = {}): SnapshotOptions {
   const out = { ...defaultSnapshotOptions, ...o };
@@ -63,7 +71,7 @@ export function resolveSnapshotOptions(o: Partial<SnapshotOptions> = {}): Snapsh
   };
   int(out.interval, "interval", 0, 1e9);
   int(out.keep, "keep", 1, 100);
-  int(out.chunkBits, "chunkBits", MIN_CHUNK_BITS, MAX_CHUNK_BITS);
+  if (out.chunkBits !== 0) int(out.chunkBits, "chunkBits (0 = from the state's size)", MIN_CHUNK_BITS, MAX_CHUNK_BITS);
   return out;
 }
 
@@ -131,6 +139,8 @@ function u32(n: number): Uint8Array {
 class ChunkSpill {
   private readonly mem: Uint8Array[][];
   private memBytes = 0;
+  /** Bytes of all records added. */
+  total = 0;
   private readonly spilled = new Set<number>();
 
   constructor(
@@ -147,6 +157,7 @@ class ChunkSpill {
     const rec = Buffer.concat([u32(idBytes.length), idBytes, u32(bytes.length), bytes]);
     this.mem[i]!.push(rec);
     this.memBytes += rec.length;
+    this.total += bytes.length;
     if (this.memBytes > SPILL_BYTES) this.spill();
   }
 
@@ -199,23 +210,27 @@ export async function writeSnapshot(
   snapshot: unknown,
   dir: SnapshotDir,
   at: { height: number; stateRoot: Uint8Array; proposerPriorities: Uint8Array | null },
-  chunkBits: number,
+  chunkBits = 0,
 ): Promise<SnapshotManifest> {
   mkdirSync(dir.dir, { recursive: true });
   const tmp = join(dir.dir, `${at.height}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    const spill = new ChunkSpill(chunkBits, tmp);
+    // Records are grouped by the finest chunking; a coarser chunk is a run of consecutive fine groups (its prefix is theirs).
+    const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp);
     for (const bucket of [Bucket.Did, Bucket.Registry]) {
       const it = store.db.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), snapshot } as never);
       for await (const [k, v] of it) {
         spill.add(Buffer.from(k.buffer, k.byteOffset + 1, k.length - 1).toString("utf8"), v);
       }
     }
+    if (chunkBits === 0) chunkBits = chunkBitsFor(spill.total);
+    const per = 1 << (MAX_CHUNK_BITS - chunkBits);
     const chunks: ChunkEntry[] = [];
     for (let i = 0; i < 1 << chunkBits; i++) {
-      const items = spill.take(i);
+      const items: SnapshotItem[] = [];
+      for (let j = i * per; j < (i + 1) * per; j++) items.push(...spill.take(j));
       if (items.length === 0) {
         chunks.push({ root: new Uint8Array(32), leaves: 0, bytes: 0, hash: new Uint8Array(32) });
         continue;

@@ -37,8 +37,6 @@ export const SNAPSHOT_FORMAT = 1;
 /** Chunk counts a manifest may name: 2^4 to 2^12 (a 2^12 manifest stays far below a p2p frame). */
 export const MIN_CHUNK_BITS = 4;
 export const MAX_CHUNK_BITS = 12;
-/** Default: 1024 chunks, about 800 KB each at a million DIDs. */
-export const DEFAULT_CHUNK_BITS = 10;
 
 export enum SnapshotErrorCode {
   /** A manifest that is malformed or whose chunk roots do not give the header's state root. */

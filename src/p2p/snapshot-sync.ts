@@ -166,6 +166,8 @@ export interface StateSyncOptions {
   requestTimeoutMs: number;
   /** Chunk requests in flight to one peer. */
   chunksInFlightPerPeer: number;
+  /** Chunk requests sent to one peer per second: below a default server's snapshot channel budget (200/s), which drops and scores the excess. */
+  chunkRequestsPerSecPerPeer: number;
   /** The whole state sync. */
   timeoutMs: number;
   /** Progress lines at most this often (stderr). */
@@ -177,6 +179,7 @@ export const defaultStateSyncOptions: Readonly<StateSyncOptions> = Object.freeze
   offerWaitMs: 1_500,
   requestTimeoutMs: 20_000,
   chunksInFlightPerPeer: 4,
+  chunkRequestsPerSecPerPeer: 150,
   timeoutMs: 3_600_000,
   progressIntervalMs: 1_000,
 });
@@ -397,11 +400,16 @@ export class StateSyncClient {
     const tried = new Map<number, Set<string>>();
     let writing: Promise<void> = Promise.resolve();
     const deadline = started + this.opts.timeoutMs;
+    const pace = new Map<string, TokenBucket>();
     const worker = async (peer: string): Promise<void> => {
+      let bucket = pace.get(peer);
+      if (!bucket) pace.set(peer, (bucket = new TokenBucket(this.opts.chunkRequestsPerSecPerPeer, this.opts.chunkRequestsPerSecPerPeer, this.now)));
       while (queue.length > 0 && !this.refused.has(peer) && this.network.peer(peer) && this.now() < deadline) {
         const qi = queue.findIndex((i) => !tried.get(i)?.has(peer));
         if (qi < 0) return;
         const index = queue.splice(qi, 1)[0]!;
+        const wait = bucket.takeWithDebt(1);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const a = await this.request<Extract<Answer, { type: "chunk" }>>(peer, { type: "getChunk", height, index });
         if (!a?.data) {
           this.log("info", "state sync: a chunk was not served; asking another peer", { peer, index, reason: a ? "not held" : "no answer" });
