@@ -223,6 +223,8 @@ export class SidNode {
     const trust = new ValidatorSetTracker(genesis.chainId, ValidatorSet.fromGenesis(genesis.validators));
     let restorer: SnapshotRestorer | undefined;
     const { enabled: _enabled, ...syncOpts } = cfg.stateSync ?? {};
+    // A store without a head holds no chain: whatever an interrupted state sync left in it goes, so no stale record outlives the new root.
+    await store.db.clear();
     slog.info("state sync: looking for snapshots", { peers: peers.join(",") });
     const r = await stateSyncFromPeers(
       { ...cfg.p2p, persistentPeers: peers },

@@ -19,7 +19,7 @@ import {
   verifyChunk,
   verifyManifest,
 } from "../../../src/chain/snapshot.js";
-import { SnapshotDir, SnapshotRestorer, writeSnapshot } from "../../../src/chain/snapshot-store.js";
+import { SnapshotDir, SnapshotRestorer, SnapshotWriter, TARGET_CHUNK_BYTES, chunkBitsFor, resolveSnapshotOptions, writeSnapshot } from "../../../src/chain/snapshot-store.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { decodeCanonical } from "../../../src/chain/codec.js";
 import { compareBytes } from "../../../src/crypto/bytes.js";
@@ -224,6 +224,44 @@ describe("state snapshots: chunking and verification", () => {
       } finally {
         await reopened.close();
       }
+    });
+
+    it("chooses the chunk count from the state's size when chunkBits is 0, and the snapshot still checks", async () => {
+      expect(chunkBitsFor(0)).to.equal(4);
+      expect(chunkBitsFor(1_000_000 * 800)).to.equal(11);
+      expect(chunkBitsFor(10_000_000 * 800)).to.equal(12);
+      expect(chunkBitsFor(64 * TARGET_CHUNK_BYTES)).to.equal(6);
+      const auto = new SnapshotDir(join(dir, "auto"));
+      const db = store.db as unknown as { snapshot(): { close(): Promise<void> } };
+      const snap = db.snapshot();
+      const m = await writeSnapshot(store, snap, auto, { height: 1, stateRoot: store.head().stateRoot, proposerPriorities: null });
+      await snap.close();
+      expect(m.chunkBits).to.equal(4);
+      verifyManifest(m, store.head().stateRoot);
+      let total = 0;
+      for (let i = 0; i < m.chunks.length; i++) {
+        const c = auto.chunk(1, i);
+        if (c) total += verifyChunk(m, i, c).items.length;
+      }
+      expect(total).to.equal(records.length);
+    });
+
+    it("the writer takes a snapshot every interval blocks and keeps the newest `keep`", async () => {
+      const wdir = new SnapshotDir(join(dir, "writer"));
+      const logs: string[] = [];
+      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 2, chunkBits: 4 }), (_l, msg) => logs.push(msg));
+      // The store's state stands for each height here: the writer checks only that the records give the root it is told.
+      for (let h = 1; h <= 7; h++) {
+        w.onCommitted(h, store.head().stateRoot);
+        await w.idle();
+      }
+      expect(wdir.heights()).to.deep.equal([6, 4]);
+      w.onCommitted(8, H("not the root"));
+      await w.idle();
+      expect(wdir.heights()).to.deep.equal([6, 4]);
+      expect(logs).to.include("snapshot failed");
+      expect(() => resolveSnapshotOptions({ chunkBits: 13 })).to.throw(/chunkBits/);
+      expect(() => resolveSnapshotOptions({ interval: -1 })).to.throw(/interval/);
     });
 
     it("the leaf of a record is its tree key and the sha256 of its bytes", () => {
