@@ -12,6 +12,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SidClient, createDidTx } from "../../src/client/index.js";
+import { addService } from "../../src/did/document.js";
 import { initNetworkHomes } from "../../src/node/network-homes.js";
 import { ChainStore } from "../../src/chain/store.js";
 import { SnapshotDir } from "../../src/chain/snapshot-store.js";
@@ -82,7 +83,8 @@ describe("integration: state sync from snapshots", function () {
     // A few thousand DIDs through the real RPC path.
     const client = new SidClient(validator.rpcUrl);
     // Signed before submitting, so the node sees them as fast as it takes them.
-    const txs = Array.from({ length: DIDS }, () => createDidTx(CHAIN_ID, randomKeyPair()));
+    const keys = Array.from({ length: DIDS }, () => randomKeyPair());
+    const txs = keys.map((k) => createDidTx(CHAIN_ID, k));
     const dids = txs.map((t) => t.tx.signer);
     let next = 0;
     await Promise.all(
@@ -155,6 +157,16 @@ describe("integration: state sync from snapshots", function () {
     const r = await client.submitAndCommit(later, 30_000);
     await waitForHeight([full], r.height, 30_000);
     expect((await fullClient.resolve(later.tx.signer)).didDocument?.id).to.equal(later.tx.signer);
+
+    // A DID created before the snapshot height and updated after it: its current version resolves, its first is not here.
+    const updated = await client.updateDid(dids[0]!, keys[0]!, (doc) => addService(doc, { id: `${dids[0]}#home`, type: "LinkedDomains", serviceEndpoint: "https://example.com/" }));
+    await waitForHeight([full], updated.height, 30_000);
+    expect((await fullClient.resolve(dids[0]!)).didDocument?.service?.length).to.equal(1);
+    const v1 = await rpc(full.rpcUrl, "did_resolve", { did: dids[0]!, versionId: "1" });
+    expect(v1.error?.code).to.equal(1202);
+    const http = await fetch(`${full.rpcUrl}/1.0/identifiers/${encodeURIComponent(dids[0]!)}?versionId=1`);
+    expect(http.status).to.equal(404);
+    expect(await http.text()).to.match(/archive node/);
 
     // History before its first height is not there: a typed error naming that height.
     for (const [method, params] of [
