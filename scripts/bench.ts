@@ -35,6 +35,8 @@
  * --scale N grows a dev node to N DIDs and measures at every tenth (scripts/bench/scale.ts):
  * write ops/s, did_resolve p50/p99 at 64 connections for --seconds (5 there),
  * RSS, bytes per DID on disk and by bucket, Merkle cache hit rate.
+ * --section statesync [--dids N] times a new node serving by state sync against full replay
+ * (scripts/bench/statesync.ts).
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
  * (--creates N per phase, 4000 there; --clients N, 1024 there).
@@ -59,6 +61,7 @@ import { benchDevnet, benchDevnetFlood } from "./bench/devnet.js";
 import { benchVersions } from "./bench/versions.js";
 import { benchExport } from "./bench/export.js";
 import { benchScale, scaleTable } from "./bench/scale.js";
+import { benchStateSync } from "./bench/statesync.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -73,6 +76,7 @@ const { values: args } = parseArgs({
     devnet: { type: "boolean", default: false },
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
+    dids: { type: "string", default: "100000" },
     attack: { type: "string" },
     "export-ops": { type: "string", default: "20000" },
     scale: { type: "string" },
@@ -190,7 +194,7 @@ function report(result: unknown): void {
   process.stderr.write(`\n${summaryTable(result)}`);
 }
 
-const SECTIONS = ["versions", "export"] as const;
+const SECTIONS = ["versions", "export", "statesync"] as const;
 
 async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | undefined } }) {
   const versions = Number(args.versions);
@@ -216,6 +220,14 @@ async function main() {
   }
   if (args.section !== undefined) {
     if (!(SECTIONS as readonly string[]).includes(args.section)) throw new Error(`unknown --section ${args.section}; known: ${SECTIONS.join(", ")}`);
+    if (args.section === "statesync") {
+      // Its own nodes: a validator, then a state-synced and a replaying full node.
+      const dids = Number(args.dids);
+      if (!Number.isSafeInteger(dids) || dids < 1) throw new Error(`--dids must be a positive integer, got ${args.dids}`);
+      progress(`state sync against replay at ${dids} DIDs`);
+      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, statesync: await benchStateSync({ dids, progress }) });
+      return;
+    }
     const home = tempHome("sid-bench-");
     const node = await startNodeProcess(home, { heartbeatMs: 1_000, env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
     try {

@@ -37,6 +37,8 @@ export enum BlockErrorCode {
   NOT_FOUND = "BLOCK_NOT_FOUND",
   /** The state tree of that height is pruned: the node keeps the trees of its last StoreOptions.stateHistory heights. */
   STATE_PRUNED = "BLOCK_STATE_PRUNED",
+  /** History (blocks, txs, DID versions) before the first height of a node started from a state snapshot: an archive node has it. */
+  HISTORY_NOT_HERE = "HISTORY_NOT_ON_THIS_NODE",
 }
 
 /** Governance: trustees, proposals, approvals. */

@@ -158,6 +158,8 @@ const HEAD = metaKey("head");
 const STATE_KEPT_FROM = metaKey("stateKeptFrom");
 /** Stale-node computations kept for the commit that follows them (one per proposal considered at a height). */
 const PENDING_STALE = 16;
+/** The first height whose block the store holds, on a node restored from a snapshot (absent: 1). */
+const BASE_HEIGHT = metaKey("baseHeight");
 const GENESIS_HASH = metaKey("genesisHash");
 const SIGN_STATE = metaKey("signState");
 /**
@@ -279,6 +281,7 @@ export class ChainStore {
   private headCache: ChainHead | undefined;
   /** The last export sequence number committed (0 before the first tx). */
   private exportSeq = 0;
+  private base = 1;
   /** Header and commit of the latest height proven against: one block decode per height, not per proof. */
   private proofAnchor: { height: number; header: BlockHeader; commit: Commit } | undefined;
   /** Cached records by state id, including known absences. */
@@ -336,6 +339,8 @@ export class ChainStore {
     const [head, keptFrom] = await db.getMany([HEAD, STATE_KEPT_FROM]);
     if (head) store.headCache = decodeCanonical(head) as unknown as ChainHead;
     if (keptFrom) store.keptFrom = readU64be(keptFrom);
+    const base = await db.get(BASE_HEIGHT);
+    if (base) store.base = readU64be(base);
     if (head) {
       try {
         await store.checkVersionIndex();
@@ -356,6 +361,14 @@ export class ChainStore {
   head(): ChainHead {
     if (!this.headCache) throw new Error("store has no genesis; call initGenesis first");
     return this.headCache;
+  }
+
+  /**
+   * The first height whose block, commit, txs and DID versions this store
+   * holds: 1, or the snapshot height of a node restored by state sync.
+   */
+  baseHeight(): number {
+    return this.base;
   }
 
   isInitialized(): boolean {
@@ -432,6 +445,8 @@ export class ChainStore {
       this.exportSeq = readU64be(mark);
       return;
     }
+    // A store restored from a snapshot holds no export log (see exportEntries).
+    if (this.base > 1) return;
     let seq = 0;
     let expected = 1;
     let batch = this.db.batch();
@@ -464,6 +479,13 @@ export class ChainStore {
   async exportEntries(after: number, limit: number): Promise<ExportEntry[]> {
     if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`after must be a sequence number (0 or more), got ${after}`);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    if (this.base > 1) {
+      throw new ChainError(
+        BlockErrorCode.HISTORY_NOT_HERE,
+        `the export log is not on this node: it was started from a state snapshot at height ${this.base}, and export numbers count every op from block 1; an archive node (one that replayed the chain from genesis) serves registry_export`,
+        { firstHeight: this.base },
+      );
+    }
     const out: ExportEntry[] = [];
     if (after >= this.exportSeq) return out;
     for await (const [key, value] of this.db.iterator({ gt: exportKey(after), lt: Uint8Array.of(Bucket.Export + 1), limit })) {
@@ -853,10 +875,13 @@ export class ChainStore {
     batch.put(commitKey(h.height), encodeCommit(b.commit));
     batch.put(blockByHashKey(b.blockHash), u64be(h.height));
     b.txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height: h.height, index })));
-    // Every tx of a block changed state: each gets the next export number, in block order.
+    // Every tx of a block changed state: each gets the next export number, in block order (from block 1:
+    // a store restored from a snapshot does not know the number its first block starts at, and keeps no log).
     const firstSeq = this.exportSeq + 1;
-    b.txHashes.forEach((_, index) => batch.put(exportKey(firstSeq + index), encodeExportEntry(h.height, index)));
-    batch.put(EXPORT_SEQ, u64be(firstSeq - 1 + b.txHashes.length));
+    if (this.base === 1) {
+      b.txHashes.forEach((_, index) => batch.put(exportKey(firstSeq + index), encodeExportEntry(h.height, index)));
+      batch.put(EXPORT_SEQ, u64be(firstSeq - 1 + b.txHashes.length));
+    }
     for (const [id, bytes] of b.encodedWrites) batch.put(stateDbKey(id), bytes);
     const inBlock = new Set(b.txHashes.map((t) => Buffer.from(t).toString("hex")));
     for (const v of b.versions) {
@@ -884,7 +909,7 @@ export class ChainStore {
     if (b.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(h.height + 1), b.nextProposerPriorities);
     await batch.write({ sync: true });
     for (const [id, r] of b.writes) this.dids.set(id, r);
-    this.exportSeq = firstSeq - 1 + b.txHashes.length;
+    if (this.base === 1) this.exportSeq = firstSeq - 1 + b.txHashes.length;
     this.headCache = head;
     this.keptFrom = keptFrom;
     this.pendingStale.clear();

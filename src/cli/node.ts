@@ -22,15 +22,16 @@ export function registerNodeCommands(program: Command): void {
     .option("--genesis <file>", "join the network of this genesis file (copied into the home)")
     .option("--peers <list>", "with --genesis: the network's nodes, comma-separated host:port or nodeId@host:port")
     .option("--full-node", "with --genesis: a full node's home, without a validator key")
+    .option("--state-sync", "with --genesis: start from a peer's state snapshot instead of replaying every block (docs/state-sync.md)")
     .option("--p2p-port <port>", "with --genesis: this node's p2p port (default 8661)", parsePort)
     .option("--rpc-port <port>", "with --genesis: this node's JSON-RPC port (default 8660)", parsePort)
     .option("--force", "overwrite an existing home (a new chain only)")
-    .action(async (opts: CommonOptions & { dev?: boolean; chainId?: string; force?: boolean; genesis?: string; peers?: string; fullNode?: boolean; p2pPort?: number; rpcPort?: number }) => {
+    .action(async (opts: CommonOptions & { dev?: boolean; chainId?: string; force?: boolean; genesis?: string; peers?: string; fullNode?: boolean; stateSync?: boolean; p2pPort?: number; rpcPort?: number }) => {
       const home = await homeOf(opts);
       const api = await nodeApi();
       const joining = opts.genesis !== undefined;
-      if (!joining && (opts.peers !== undefined || opts.fullNode || opts.p2pPort !== undefined || opts.rpcPort !== undefined)) {
-        throw new CliError("--peers, --full-node, --p2p-port and --rpc-port go with --genesis FILE (joining a network)", ExitCode.USAGE);
+      if (!joining && (opts.peers !== undefined || opts.fullNode || opts.stateSync || opts.p2pPort !== undefined || opts.rpcPort !== undefined)) {
+        throw new CliError("--peers, --full-node, --state-sync, --p2p-port and --rpc-port go with --genesis FILE (joining a network)", ExitCode.USAGE);
       }
       if (joining && (opts.dev || opts.chainId !== undefined || opts.force)) throw new CliError("--genesis joins an existing chain: --dev, --chain-id and --force do not apply", ExitCode.USAGE);
       let r: Awaited<ReturnType<typeof api.initHome>>;
@@ -41,6 +42,7 @@ export function registerNodeCommands(program: Command): void {
           validator: opts.fullNode !== true,
           ...(opts.p2pPort !== undefined ? { p2pPort: opts.p2pPort } : {}),
           ...(opts.rpcPort !== undefined ? { rpcPort: opts.rpcPort } : {}),
+          ...(opts.stateSync ? { stateSync: true } : {}),
         });
       } else {
         const init: { dev: boolean; chainId?: string; force?: boolean } = { dev: opts.dev === true };

@@ -19,6 +19,8 @@ import { keyForRelationship } from "../did/document.js";
 import type { PeerInfo } from "../p2p/index.js";
 import type { EvidencePool } from "../consensus/evidence-pool.js";
 import type { Logger } from "./log.js";
+import type { SnapshotDir } from "../chain/snapshot-store.js";
+import { SnapshotServer, defaultSnapshotServerOptions, registerSnapshotChannel } from "../p2p/snapshot-sync.js";
 
 /** Bytes of a consensus frame beyond the block it may carry: the envelope, the proposal, the frame header. */
 const CONSENSUS_FRAME_OVERHEAD = MAX_MESSAGE_BYTES + 1024;
@@ -65,6 +67,8 @@ export interface NetworkWiringDeps {
   log: Logger;
   /** node.json "blockSync": batch sizes, timeouts, how often progress is logged. */
   blockSync?: Partial<BlockSyncOptions>;
+  /** The node's state snapshots, served on the snapshot channel. */
+  snapshots?: SnapshotDir;
 }
 
 export interface NodeNetwork {
@@ -252,6 +256,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     {
       source: {
         head: () => store.head().height,
+        baseHeight: () => store.baseHeight(),
         getBlock: (h) => store.getBlock(h),
         getCommit: (h) => store.getCommit(h),
       },
@@ -267,6 +272,11 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   );
 
   peerHeight = (id) => sync.syncer.peerHeights().get(id)?.height;
+
+  if (deps.snapshots) {
+    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h) }, defaultSnapshotServerOptions, log);
+    registerSnapshotChannel(network, server);
+  }
 
   const catchUp = (target?: number): Promise<void> =>
     new Promise((resolve) => {

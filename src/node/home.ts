@@ -185,6 +185,8 @@ export interface JoinHomeOptions {
   validator: boolean;
   p2pPort?: number;
   rpcPort?: number;
+  /** Start from a peer's state snapshot instead of replaying every block (node.json "stateSync"). */
+  stateSync?: boolean;
 }
 
 /**
@@ -219,7 +221,7 @@ export function initJoinHome(home: string, opts: JoinHomeOptions): InitResult {
   }
   for (const d of [paths.configDir, paths.dataDir, paths.keysDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   writeFileSync(paths.genesisFile, genesisText.endsWith("\n") ? genesisText : genesisText + "\n");
-  const cfg = { p2p: { ...(opts.p2pPort !== undefined ? { port: opts.p2pPort } : {}), persistentPeers: opts.peers }, ...(opts.rpcPort !== undefined ? { rpc: { port: opts.rpcPort } } : {}) };
+  const cfg = { p2p: { ...(opts.p2pPort !== undefined ? { port: opts.p2pPort } : {}), persistentPeers: opts.peers }, ...(opts.rpcPort !== undefined ? { rpc: { port: opts.rpcPort } } : {}), ...(opts.stateSync ? { stateSync: { enabled: true } } : {}) };
   writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2) + "\n");
   let address = "";
   let publicKey = "";

@@ -13,6 +13,7 @@ import { ChainStore } from "../chain/store.js";
 import { StorageFaultError, asStorageFault } from "../chain/store-faults.js";
 import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
+import { BlockErrorCode, ChainError } from "../chain/errors.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../consensus/signer.js";
 import { ValidatorSet, ValidatorSetsByHeight } from "../consensus/validators.js";
@@ -47,6 +48,10 @@ import { encodeEvidence } from "../consensus/evidence.js";
 import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
 import { createLogger, type Logger } from "./log.js";
+import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
+import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
+import { ValidatorSetTracker } from "../client/trust.js";
+import { ProposerPriorities } from "../consensus/proposer.js";
 
 export interface NodeOptions {
   home: string;
@@ -92,6 +97,17 @@ export interface FileConfig {
   mempool?: Partial<MempoolOptions>;
   /** Block sync options (blockSync.progressLogIntervalMs, batchSize, ...). */
   blockSync?: Partial<BlockSyncOptions>;
+  /** State snapshots this node takes and serves: interval (blocks, 0 = none), keep, chunkBits (docs/state-sync.md). */
+  snapshots?: Partial<SnapshotOptions>;
+  /** Start an empty node from a peer's snapshot instead of replaying every block (docs/state-sync.md). */
+  stateSync?: { enabled?: boolean } & Partial<StateSyncOptions>;
+}
+
+/** One progress line of state sync, for stderr. */
+export function stateSyncProgressLine(p: StateSyncProgress): string {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  const eta = p.etaSec === undefined ? "?" : `${Math.ceil(p.etaSec)} s`;
+  return `state sync: chunks ${p.chunksDone}/${p.chunksTotal}, ${mb(p.bytes)} MB, ${mb(p.bytesPerSec)} MB/s, ${eta} left`;
 }
 
 function loadFileConfig(paths: HomePaths): FileConfig {
@@ -195,6 +211,40 @@ export class SidNode {
   private readonly faultListeners: ((f: StorageFaultError) => void)[] = [];
   /** p2p peers are expected (persistent peers configured, or several validators): none connected is unhealthy. */
   private expectsPeers = false;
+  /** Takes a state snapshot every snapshots.interval blocks (undefined when off). */
+  snapshots: SnapshotWriter | undefined;
+
+  /**
+   * Restore the state at a recent height from the peers' snapshots into the
+   * empty `store` (docs/state-sync.md); the node then block-syncs from there.
+   * Progress goes to stderr, one line a second.
+   */
+  private static async stateSync(store: ChainStore, genesis: Genesis, gHash: Uint8Array, peers: string[], cfg: FileConfig, log: Logger): Promise<void> {
+    const slog = log.child("statesync");
+    const trust = new ValidatorSetTracker(genesis.chainId, ValidatorSet.fromGenesis(genesis.validators));
+    let restorer: SnapshotRestorer | undefined;
+    const { enabled: _enabled, ...syncOpts } = cfg.stateSync ?? {};
+    // A store without a head holds no chain: whatever an interrupted state sync left in it goes, so no stale record outlives the new root.
+    await store.db.clear();
+    slog.info("state sync: looking for snapshots", { peers: peers.join(",") });
+    const r = await stateSyncFromPeers(
+      { ...cfg.p2p, persistentPeers: peers },
+      { chainId: genesis.chainId, genesisHash: gHash },
+      {
+        trust,
+        restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
+        log: (level, msg, f) => (level === "warn" || level === "error" ? slog.warn(msg, f) : level === "info" ? slog.info(msg, f) : undefined),
+        progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),
+      },
+      syncOpts,
+    );
+    // A single validator stores no proposer priorities (it proposes every block): the node following it starts them here.
+    await restorer!.finish(gHash, r.block, r.commit, (entries) => {
+      const set = entries ? ValidatorSet.fromEntries(entries) : ValidatorSet.fromGenesis(genesis.validators);
+      return set.validators.length === 1 ? ProposerPriorities.initial(set).encode() : undefined;
+    });
+    slog.info("state sync done", { height: r.height, chunks: r.chunks, bytes: r.bytes, ms: r.ms, refusedPeers: r.refusedPeers.length });
+  }
 
   private constructor(
     readonly genesis: Genesis,
@@ -222,6 +272,23 @@ export class SidNode {
     }
     let preverifier: TxPreverifier | undefined;
     let created: SidNode | undefined;
+    let snapshotOpts: SnapshotOptions;
+    try {
+      snapshotOpts = resolveSnapshotOptions(fileCfg.snapshots);
+    } catch (e) {
+      await store.close();
+      throw new NodeConfigError(`${paths.configFile}: ${(e as Error).message}`);
+    }
+    if (fileCfg.stateSync?.enabled && !store.isInitialized()) {
+      try {
+        await SidNode.stateSync(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log);
+      } catch (e) {
+        await store.close().catch(() => {});
+        throw e;
+      }
+      await store.close();
+      store = await ChainStore.open(paths.chainDb);
+    }
     try {
       if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis), genesisRecords(genesis));
       const stored = await store.genesisHash();
@@ -251,6 +318,11 @@ export class SidNode {
       store.faults.onFault((f) => node.onStorageFault(f));
       node.preverifier = preverifier;
       node.validatorSets = sets;
+      const snapshotDir = new SnapshotDir(join(paths.dataDir, "snapshots"));
+      if (snapshotOpts.interval > 0) {
+        const slog = log.child("snapshot");
+        node.snapshots = new SnapshotWriter(store, snapshotDir, snapshotOpts, (level, msg, f) => (level === "warn" ? slog.warn(msg, f) : slog.info(msg, f)));
+      }
 
       const sk = loadValidatorKey(paths);
       const single = validators.validators.length === 1;
@@ -356,7 +428,7 @@ export class SidNode {
         try {
           node.net = wireNetwork(
             { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
-            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, ...(node.evidencePool ? { evidence: node.evidencePool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
+            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, snapshots: snapshotDir, ...(node.evidencePool ? { evidence: node.evidencePool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
           );
         } catch (e) {
           throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);
@@ -441,22 +513,64 @@ export class SidNode {
     }
   }
 
+  /** The typed error for history before this store's first height (a node restored from a snapshot). */
+  private historyNotHere(what: string): ChainError {
+    const first = this.store.baseHeight();
+    return new ChainError(
+      BlockErrorCode.HISTORY_NOT_HERE,
+      `${what} is before this node's first height ${first}: it was started from a state snapshot and holds no blocks, txs or DID versions before it; an archive node (one that replayed the chain from genesis) has them`,
+      { firstHeight: first },
+    );
+  }
+
   private readApi(): NodeReadApi {
     const s = this.store;
+    const pruned = () => s.baseHeight() > 1;
     return {
       chainId: this.genesis.chainId,
       genesisHash: genesisHash(this.genesis),
       validatorAddress: this.validatorAddress,
       signatureBackend: secp.name,
       head: () => s.head(),
-      getBlock: (h) => s.getBlock(h),
+      getBlock: async (h) => {
+        if (h < s.baseHeight()) throw this.historyNotHere(`block ${h}`);
+        return s.getBlock(h);
+      },
       getBlockHeightByHash: (h) => s.getBlockHeightByHash(h),
       getTxLocation: (h) => s.getTxLocation(h),
       getDid: (d) => s.getDid(d),
-      getDidVersion: (d, n) => s.getDidVersion(d, n),
-      getDidVersionEntry: (d, n) => s.getDidVersionEntry(d, n),
-      didVersionAt: (d, t) => s.didVersionAt(d, t),
-      didVersionPage: (d, o) => s.didVersionPage(d, o),
+      // Versions of a DID written before the first height are not here: asked for, they get the typed error, not "not found".
+      getDidVersion: async (d, n) => {
+        const v = await s.getDidVersion(d, n);
+        if (v || !pruned()) return v;
+        const rec = await s.getDid(d);
+        if (rec && n >= 1 && n <= rec.versionId) throw this.historyNotHere(`version ${n} of ${d}`);
+        return undefined;
+      },
+      getDidVersionEntry: async (d, n) => {
+        const v = await s.getDidVersionEntry(d, n);
+        if (v || !pruned()) return v;
+        const rec = await s.getDid(d);
+        if (rec && n >= 1 && n <= rec.versionId) throw this.historyNotHere(`version ${n} of ${d}`);
+        return undefined;
+      },
+      didVersionAt: async (d, t) => {
+        const n = await s.didVersionAt(d, t);
+        if (n !== undefined || !pruned()) return n;
+        const rec = await s.getDid(d);
+        if (!rec || rec.created > t) return undefined;
+        if (rec.updated <= t) return rec.versionId;
+        throw this.historyNotHere(`the version of ${d} at ${new Date(t).toISOString()}`);
+      },
+      didVersionPage: async (d, o) => {
+        const page = await s.didVersionPage(d, o);
+        if (!pruned()) return page;
+        const from = (o.after ?? 0) + 1;
+        if (page.entries[0]?.versionId === from) return page;
+        const rec = await s.getDid(d);
+        if (rec && from <= rec.versionId) throw this.historyNotHere(`version ${from} of ${d}`);
+        return page;
+      },
       proveDid: (d) => this.proveDid(d),
       mempool: this.mempool,
       submitTx: (encoded, wait, timeoutMs) => this.submitTx(encoded, wait, timeoutMs),
@@ -477,6 +591,7 @@ export class SidNode {
 
   /** The validator set that signs `height` (1 to head + 2). */
   validatorsAt(height: number): Promise<ValidatorSet> {
+    if (height < this.store.baseHeight()) return Promise.reject(this.historyNotHere(`the validator set of height ${height}`));
     return this.validatorSets!.at(height);
   }
 
@@ -590,6 +705,8 @@ export class SidNode {
   }
 
   private onBlock(ev: CommittedBlockEvent): void {
+    // First: the snapshot must be taken before anything can commit the next block.
+    this.snapshots?.onCommitted(ev.block.header.height, ev.block.header.stateRoot);
     this.net?.announceBlock();
     this.evidencePool?.onBlockCommitted(ev.block.header.height, ev.evidence.map((e) => e.hash));
     this.events.emit("block", blockCommittedEvent(ev, Date.now(), ev.round ?? 0));
@@ -637,6 +754,7 @@ export class SidNode {
     await this.engine?.stop();
     await this.bft?.stop();
     await this.net?.stop();
+    await this.snapshots?.idle();
     await this.wal?.close();
     await this.preverifier?.close();
     await this.store.close();

@@ -17,6 +17,8 @@ export enum Channel {
   Consensus = 2,
   Evidence = 3,
   BlockSync = 4,
+  /** State snapshots: list, manifest, chunk, and the block of a snapshot height (snapshot-messages.ts). */
+  Snapshot = 5,
 }
 
 /** Highest channel number a frame may carry (one byte, room for later channels). */

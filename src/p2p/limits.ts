@@ -69,6 +69,8 @@ export const Penalty = Object.freeze({
   BAD_SIGNATURE: 50,
   /** A synced block or commit that does not verify. */
   BAD_BLOCK: 100,
+  /** A snapshot manifest or chunk that does not check against the verified header (snapshots are deterministic: no honest peer serves one). */
+  BAD_SNAPSHOT: 100,
   /** A request that went unanswered in time (a slow or overloaded peer, not proof of malice). */
   TIMEOUT: 5,
   /** Tx gossip beyond the peer's budget (txs, bytes, signature checks or queued txs): the txs are dropped. */

@@ -457,6 +457,8 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
         return r.evidence;
       case Channel.BlockSync:
         return r.blockSync;
+      case Channel.Snapshot:
+        return r.snapshot;
       default:
         return undefined;
     }

@@ -64,7 +64,7 @@ export interface P2pOptions {
    * budget of consensus, evidence and block sync), beyond the connection's
    * overall rate: a message beyond its channel's budget is dropped and scored.
    */
-  channelRatePerSec: { consensus: number; evidence: number; blockSync: number; tx: number };
+  channelRatePerSec: { consensus: number; evidence: number; blockSync: number; tx: number; snapshot: number };
   /** First redial delay of a persistent peer; doubles per failure up to redialMaxMs. */
   redialBaseMs: number;
   redialMaxMs: number;
@@ -108,7 +108,7 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   txAdmissionsInFlight: 512,
   // A height carries a proposal and a few votes per validator and round; blocks and statuses come at block rate;
   // evidence is rare. Tx batches are budgeted per tx above; their frame budget is well above an honest relay's (a flush every 5 ms, plus full batches).
-  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 200, tx: 1_000 },
+  channelRatePerSec: { consensus: 500, evidence: 20, blockSync: 200, tx: 1_000, snapshot: 200 },
   redialBaseMs: 1_000,
   redialMaxMs: 60_000,
 });
@@ -161,7 +161,7 @@ export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
   if (typeof rates !== "object" || rates === null || Array.isArray(rates)) throw badOption("channelRatePerSec", "an object", rates);
   out.channelRatePerSec = { ...defaultP2pOptions.channelRatePerSec, ...(rates as Partial<P2pOptions["channelRatePerSec"]>) };
   for (const [k, v] of Object.entries(out.channelRatePerSec)) {
-    if (!(k in defaultP2pOptions.channelRatePerSec)) throw badOption(`channelRatePerSec.${k}`, "one of consensus, evidence, blockSync, tx", k);
+    if (!(k in defaultP2pOptions.channelRatePerSec)) throw badOption(`channelRatePerSec.${k}`, "one of consensus, evidence, blockSync, tx, snapshot", k);
     checkInteger(`channelRatePerSec.${k}`, v, 1, 10_000_000);
   }
   checkInteger("redialBaseMs", out.redialBaseMs, 1, 3_600_000);

@@ -71,6 +71,7 @@ export const APP_ERROR_CODES: Readonly<Record<string, number>> = Object.freeze({
   [BlockErrorCode.INVALID_BLOCK]: 1200,
   [BlockErrorCode.NOT_FOUND]: 1201,
   [BlockErrorCode.STATE_PRUNED]: 1202,
+  [BlockErrorCode.HISTORY_NOT_HERE]: 1203,
 
   [CryptoErrorCode.BAD_PUBLIC_KEY]: 1300,
   [CryptoErrorCode.BAD_SECRET_KEY]: 1301,

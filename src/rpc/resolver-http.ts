@@ -24,6 +24,7 @@
  * DID, a dereferencing result for a DID URL, with the error name in its
  * metadata and the status of the binding's table.
  */
+import { BlockErrorCode } from "../chain/errors.js";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -258,6 +259,8 @@ export function registerResolverRoutes(app: FastifyInstance, resolveDid: Resolve
   app.register(async (scope) => {
     // Whatever fails inside is an internalError result; its message stays in the log.
     scope.setErrorHandler((err, request, reply) => {
+      // A version before the first height of a node started from a snapshot: not here, and the message says where it is.
+      if ((err as { code?: unknown }).code === BlockErrorCode.HISTORY_NOT_HERE) return sendResolutionResult(reply, resolutionError("notFound", (err as Error).message));
       request.log.error({ err }, "resolver request failed");
       return sendResolutionResult(reply, resolutionError("internalError", "the resolver failed; see the node's log"));
     });

@@ -156,7 +156,7 @@ describe("p2p budgets and consensus first", function () {
     });
 
     it("each channel has its own message budget: a flood on one is dropped and scored, another channel still gets through", async () => {
-      const n = await node({ channelRatePerSec: { consensus: 5, evidence: 20, blockSync: 200, tx: 200 } });
+      const n = await node({ channelRatePerSec: { consensus: 5, evidence: 20, blockSync: 200, tx: 200, snapshot: 200 } });
       const got: number[] = [];
       n.net.registerChannel<unknown>(Channel.Consensus, { decode: (m) => m, onMessage: (_p, m) => void got.push(m as number) });
       const attacker = await rawPeer(n.port);

@@ -1,0 +1,391 @@
+/**
+ * Snapshots on disk and in the chain store.
+ *
+ * SnapshotWriter takes a snapshot of the state records every `interval`
+ * blocks: a LevelDB snapshot is taken synchronously when the block's commit
+ * is reported (so it holds exactly the state at that height), then the
+ * records are read from it in the background, cut into chunks (snapshot.ts)
+ * and written to <dir>/<height>/ (manifest.cbor, chunk-<i>.cbor), the
+ * `keep` newest kept. A snapshot whose recomputed root is not the block's
+ * state root is discarded, never served.
+ *
+ * restoreSnapshot writes a verified snapshot into an empty store: the
+ * records, the tree nodes rebuilt bottom-up from the sorted leaves, the
+ * block and commit at the height, the validator sets in force from there,
+ * and the head, so the node continues with block sync at height + 1.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { Bucket, blockByHashKey, blockKey, commitKey, didKey, metaKey, registryKey, smtNodeKey, txIndexKey, u64be, validatorSetKey } from "./buckets.js";
+import { type Block, type Commit, encodeBlock, encodeCommit, headerHash } from "./block.js";
+import { decodeCanonical, encodeCanonical } from "./codec.js";
+import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
+import { sha256 } from "../crypto/hash.js";
+import type { ChainStore } from "./store.js";
+import { isDidStateId, stateKeyOf } from "./state.js";
+import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord, validatorSetAt } from "./validators.js";
+import { txHash } from "./tx.js";
+import {
+  type ChunkEntry,
+  type Leaf,
+  MAX_CHUNK_BITS,
+  MIN_CHUNK_BITS,
+  SNAPSHOT_FORMAT,
+  type SnapshotItem,
+  type SnapshotManifest,
+  buildSubtree,
+  chunkIndexOf,
+  decodeManifest,
+  encodeChunk,
+  encodeManifest,
+  leafOf,
+  rootFromSubtrees,
+  SnapshotError,
+  SnapshotErrorCode,
+} from "./snapshot.js";
+
+export interface SnapshotOptions {
+  /** Blocks between snapshots; 0 takes none. */
+  interval: number;
+  /** Snapshots kept (the newest). */
+  keep: number;
+  /** log2 of the chunk count; 0 chooses it from the state's size (chunks of about TARGET_CHUNK_BYTES). */
+  chunkBits: number;
+}
+
+export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: 0 });
+
+/** Chunk size aimed at when the chunk count is chosen from the state's size: few requests, each well inside a p2p frame. */
+export const TARGET_CHUNK_BYTES = 512 * 1024;
+
+/** The chunk count (log2) for `bytes` of records: about TARGET_CHUNK_BYTES each, within the format's bounds. */
+export function chunkBitsFor(bytes: number): number {
+  const bits = Math.ceil(Math.log2(Math.max(1, bytes / TARGET_CHUNK_BYTES)));
+  return Math.min(MAX_CHUNK_BITS, Math.max(MIN_CHUNK_BITS, bits));
+}
+
+export function resolveSnapshotOptions(o: Partial<SnapshotOptions> = {}): SnapshotOptions {
+  const out = { ...defaultSnapshotOptions, ...o };
+  const int = (v: unknown, name: string, min: number, max: number) => {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) throw new Error(`snapshots.${name}: expected an integer in [${min}, ${max}], got ${String(v)}`);
+  };
+  int(out.interval, "interval", 0, 1e9);
+  int(out.keep, "keep", 1, 100);
+  if (out.chunkBits !== 0) int(out.chunkBits, "chunkBits (0 = from the state's size)", MIN_CHUNK_BITS, MAX_CHUNK_BITS);
+  return out;
+}
+
+/** Bytes of records held in memory while cutting a snapshot; beyond it they spill to per-chunk files. */
+const SPILL_BYTES = 32 * 1024 * 1024;
+/** Records and tree nodes per restore batch. */
+const RESTORE_BATCH_BYTES = 8 * 1024 * 1024;
+
+const MANIFEST_FILE = "manifest.cbor";
+const chunkFile = (i: number) => `chunk-${i}.cbor`;
+/** meta "baseHeight": the first height whose block this store holds (absent: 1). */
+export const BASE_HEIGHT_KEY = metaKey("baseHeight");
+
+type Log = (level: "info" | "warn", msg: string, fields?: Record<string, unknown>) => void;
+
+/** The snapshots of one node, under its data dir. */
+export class SnapshotDir {
+  constructor(readonly dir: string) {}
+
+  /** Heights of the complete snapshots here, newest first. */
+  heights(): number[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((n) => /^[1-9][0-9]{0,15}$/.test(n) && existsSync(join(this.dir, n, MANIFEST_FILE)))
+      .map(Number)
+      .sort((a, b) => b - a);
+  }
+
+  manifestBytes(height: number): Uint8Array | undefined {
+    const p = join(this.dir, String(height), MANIFEST_FILE);
+    return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+  }
+
+  manifest(height: number): SnapshotManifest | undefined {
+    const b = this.manifestBytes(height);
+    return b ? decodeManifest(decodeCanonical(b)) : undefined;
+  }
+
+  chunk(height: number, index: number): Uint8Array | undefined {
+    const p = join(this.dir, String(height), chunkFile(index));
+    return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+  }
+
+  /** Remove all but the `keep` newest snapshots, and unfinished ones. */
+  prune(keep: number): void {
+    if (!existsSync(this.dir)) return;
+    const done = this.heights();
+    for (const h of done.slice(keep)) rmSync(join(this.dir, String(h)), { recursive: true, force: true });
+    for (const n of readdirSync(this.dir)) if (n.endsWith(".tmp")) rmSync(join(this.dir, n), { recursive: true, force: true });
+  }
+}
+
+/** One LevelDB key of a state record: bucket D (DIDs) or R (registry). */
+function stateDbKey(id: string): Uint8Array {
+  return isDidStateId(id) ? didKey(id) : registryKey(id);
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+/** Records grouped by chunk while a snapshot is cut, spilling to files past SPILL_BYTES. */
+class ChunkSpill {
+  private readonly mem: Uint8Array[][];
+  private memBytes = 0;
+  /** Bytes of all records added. */
+  total = 0;
+  private readonly spilled = new Set<number>();
+
+  constructor(
+    private readonly bits: number,
+    private readonly dir: string,
+  ) {
+    this.mem = Array.from({ length: 1 << bits }, () => []);
+  }
+
+  add(id: string, bytes: Uint8Array): void {
+    const idBytes = Buffer.from(id, "utf8");
+    const key = stateKeyOf(id);
+    const i = chunkIndexOf(key, this.bits);
+    const rec = Buffer.concat([u32(idBytes.length), idBytes, u32(bytes.length), bytes]);
+    this.mem[i]!.push(rec);
+    this.memBytes += rec.length;
+    this.total += bytes.length;
+    if (this.memBytes > SPILL_BYTES) this.spill();
+  }
+
+  private spill(): void {
+    this.mem.forEach((recs, i) => {
+      if (recs.length === 0) return;
+      appendFileSync(join(this.dir, `spill-${i}`), Buffer.concat(recs));
+      this.spilled.add(i);
+      this.mem[i] = [];
+    });
+    this.memBytes = 0;
+  }
+
+  /** The records of chunk `i`, sorted by tree key. */
+  take(i: number): SnapshotItem[] {
+    const parts: Uint8Array[] = [];
+    if (this.spilled.has(i)) {
+      const p = join(this.dir, `spill-${i}`);
+      parts.push(readFileSync(p));
+      rmSync(p);
+    }
+    parts.push(...this.mem[i]!);
+    this.mem[i] = [];
+    const items: Array<SnapshotItem & { key: Uint8Array }> = [];
+    for (const part of parts) {
+      const buf = Buffer.from(part.buffer, part.byteOffset, part.length);
+      let off = 0;
+      while (off < buf.length) {
+        const idLen = buf.readUInt32BE(off);
+        const id = buf.toString("utf8", off + 4, off + 4 + idLen);
+        off += 4 + idLen;
+        const len = buf.readUInt32BE(off);
+        const bytes = new Uint8Array(buf.subarray(off + 4, off + 4 + len));
+        off += 4 + len;
+        items.push({ id, bytes, key: stateKeyOf(id) });
+      }
+    }
+    items.sort((a, b) => compareBytes(a.key, b.key));
+    return items.map(({ id, bytes }) => ({ id, bytes }));
+  }
+}
+
+/**
+ * Cut the snapshot of the records visible through `snapshot` (a LevelDB
+ * snapshot of the store at `height`) into `out`/<height>/. Throws when the
+ * records do not give `stateRoot`.
+ */
+export async function writeSnapshot(
+  store: ChainStore,
+  snapshot: unknown,
+  dir: SnapshotDir,
+  at: { height: number; stateRoot: Uint8Array; proposerPriorities: Uint8Array | null },
+  chunkBits = 0,
+): Promise<SnapshotManifest> {
+  mkdirSync(dir.dir, { recursive: true });
+  const tmp = join(dir.dir, `${at.height}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    // Records are grouped by the finest chunking; a coarser chunk is a run of consecutive fine groups (its prefix is theirs).
+    const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp);
+    for (const bucket of [Bucket.Did, Bucket.Registry]) {
+      const it = store.db.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), snapshot } as never);
+      for await (const [k, v] of it) {
+        spill.add(Buffer.from(k.buffer, k.byteOffset + 1, k.length - 1).toString("utf8"), v);
+      }
+    }
+    if (chunkBits === 0) chunkBits = chunkBitsFor(spill.total);
+    const per = 1 << (MAX_CHUNK_BITS - chunkBits);
+    const chunks: ChunkEntry[] = [];
+    for (let i = 0; i < 1 << chunkBits; i++) {
+      const items: SnapshotItem[] = [];
+      for (let j = i * per; j < (i + 1) * per; j++) items.push(...spill.take(j));
+      if (items.length === 0) {
+        chunks.push({ root: new Uint8Array(32), leaves: 0, bytes: 0, hash: new Uint8Array(32) });
+        continue;
+      }
+      const leaves: Leaf[] = items.map(leafOf);
+      const file = encodeChunk(i, items);
+      writeFileSync(join(tmp, chunkFile(i)), file);
+      chunks.push({ root: buildSubtree(leaves, chunkBits), leaves: leaves.length, bytes: file.length, hash: sha256(file) });
+      // Let the node serve requests between chunks.
+      if (i % 16 === 15) await new Promise((r) => setImmediate(r));
+    }
+    const manifest: SnapshotManifest = { format: SNAPSHOT_FORMAT, height: at.height, stateRoot: at.stateRoot, chunkBits, chunks, proposerPriorities: at.proposerPriorities };
+    const root = rootFromSubtrees(chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), chunkBits);
+    if (!bytesEqual(root, at.stateRoot)) throw new Error(`snapshot at ${at.height}: the records give root ${toHex(root)}, the block's state root is ${toHex(at.stateRoot)}`);
+    writeFileSync(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
+    const final = join(dir.dir, String(at.height));
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    return manifest;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/**
+ * Takes a snapshot every `interval` blocks, one at a time: a height that
+ * comes while the previous snapshot is still being written is skipped.
+ */
+export class SnapshotWriter {
+  private busy: Promise<void> | undefined;
+  /** The last snapshot written (or failed), for tests and logs. */
+  lastHeight = 0;
+
+  constructor(
+    private readonly store: ChainStore,
+    readonly dir: SnapshotDir,
+    readonly opts: SnapshotOptions,
+    private readonly log: Log,
+  ) {}
+
+  /**
+   * Call synchronously when the block at `height` has been committed (before
+   * anything can commit the next): the LevelDB snapshot is taken now.
+   */
+  onCommitted(height: number, stateRoot: Uint8Array): void {
+    if (this.opts.interval === 0 || height % this.opts.interval !== 0) return;
+    if (this.busy) {
+      this.log("warn", "snapshot skipped: the previous one is still being written", { height });
+      return;
+    }
+    const db = this.store.db as unknown as { snapshot(): { close(): Promise<void> } };
+    const snap = db.snapshot();
+    const started = Date.now();
+    this.busy = (async () => {
+      try {
+        const pp = await this.store.getProposerPriorities(height + 1);
+        const m = await writeSnapshot(this.store, snap, this.dir, { height, stateRoot, proposerPriorities: pp ?? null }, this.opts.chunkBits);
+        this.dir.prune(this.opts.keep);
+        const records = m.chunks.reduce((s, c) => s + c.leaves, 0);
+        const bytes = m.chunks.reduce((s, c) => s + c.bytes, 0);
+        this.log("info", "snapshot written", { height, records, bytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
+      } catch (e) {
+        this.log("warn", "snapshot failed", { height, error: (e as Error).message });
+      } finally {
+        this.lastHeight = height;
+        await snap.close().catch(() => {});
+        this.busy = undefined;
+      }
+    })();
+  }
+
+  /** Wait for the snapshot being written, if any. */
+  async idle(): Promise<void> {
+    await this.busy;
+  }
+}
+
+/**
+ * Writes a verified snapshot into an empty store, chunk by chunk
+ * (addChunk), then the top of the tree, the block at the height and the
+ * head (finish). The store must be closed and reopened after finish.
+ */
+export class SnapshotRestorer {
+  private batch: ReturnType<ChainStore["db"]["batch"]>;
+  private batchBytes = 0;
+  private validators: ValidatorsRecord | undefined;
+  private readonly done = new Set<number>();
+
+  constructor(
+    private readonly store: ChainStore,
+    readonly manifest: SnapshotManifest,
+  ) {
+    if (store.isInitialized()) throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, "state sync needs an empty chain store (remove data/chain first)");
+    this.batch = store.db.batch();
+  }
+
+  get chunksDone(): number {
+    return this.done.size;
+  }
+
+  /** Store a chunk's records and the tree nodes they rebuild (already verified by verifyChunk). */
+  async addChunk(index: number, items: readonly SnapshotItem[], leaves: readonly Leaf[]): Promise<void> {
+    if (this.done.has(index)) return;
+    for (const it of items) {
+      this.batch.put(stateDbKey(it.id), it.bytes);
+      this.batchBytes += it.bytes.length + it.id.length;
+      if (it.id === VALIDATORS_ID) this.validators = decodeCanonical(it.bytes) as unknown as ValidatorsRecord;
+    }
+    buildSubtree(leaves, this.manifest.chunkBits, (hash, enc) => {
+      this.batch.put(smtNodeKey(hash), enc);
+      this.batchBytes += 97;
+    });
+    this.done.add(index);
+    if (this.batchBytes >= RESTORE_BATCH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const b = this.batch;
+    this.batch = this.store.db.batch();
+    this.batchBytes = 0;
+    await b.write();
+  }
+
+  /** The top of the tree, the block and commit at the height, the validator sets and the head, in one synced batch. */
+  /**
+   * `prioritiesFor`: the proposer priorities of height + 1 when the snapshot
+   * carries none (a single validator stores none), from the set in force at
+   * height + 1 (undefined: the genesis set).
+   */
+  async finish(genesisHash: Uint8Array, block: Block, commit: Commit, prioritiesFor?: (set: ValidatorEntry[] | undefined) => Uint8Array | undefined): Promise<void> {
+    const m = this.manifest;
+    const missing = m.chunks.findIndex((c, i) => c.leaves > 0 && !this.done.has(i));
+    if (missing >= 0) throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, `chunk ${missing} was not restored`);
+    const h = block.header;
+    if (h.height !== m.height || !bytesEqual(h.stateRoot, m.stateRoot)) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, "the block is not the snapshot's");
+    const hash = headerHash(h);
+    rootFromSubtrees(m.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), m.chunkBits, (nh, enc) => this.batch.put(smtNodeKey(nh), enc));
+    this.batch.put(metaKey("genesisHash"), genesisHash);
+    this.batch.put(blockKey(h.height), encodeBlock(block));
+    this.batch.put(commitKey(h.height), encodeCommit(commit));
+    this.batch.put(blockByHashKey(hash), u64be(h.height));
+    block.txs.forEach((tx, index) => this.batch.put(txIndexKey(txHash(tx)), encodeCanonical({ height: h.height, index })));
+    if (this.validators) {
+      // The sets of heights h (the block's own, for the next block's lastCommit) and after, as the store indexes them.
+      this.batch.put(validatorSetKey(h.height), encodeCanonical(validatorSetAt(this.validators, h.height) as never));
+      for (const p of this.validators.pending) if (p.effectiveHeight > h.height) this.batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));
+    }
+    const priorities = m.proposerPriorities ?? prioritiesFor?.(this.validators ? validatorSetAt(this.validators, h.height + 1) : undefined);
+    if (priorities) this.batch.put(metaKey(`proposerPriorities/${h.height + 1}`), priorities);
+    this.batch.put(BASE_HEIGHT_KEY, u64be(h.height));
+    // The version indexes hold no history before the base height; their layout marker says they are current.
+    this.batch.put(metaKey("versionIndex"), Uint8Array.of(1));
+    this.batch.put(metaKey("head"), encodeCanonical({ height: h.height, hash, time: h.time, stateRoot: h.stateRoot } as never));
+    const b = this.batch;
+    await b.write({ sync: true });
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * State snapshots: the current state records at one height, cut into chunks
+ * a joining node can check one by one against the header's stateRoot.
+ *
+ * Format (sid snapshot v1)
+ *   - Chunk i (0 <= i < 2^chunkBits) holds every state record whose tree key
+ *     (stateKeyOf(id)) starts with the chunkBits bits of i, sorted by tree
+ *     key. Its items are [id, recordBytes]; the leaf of an item is
+ *     (stateKeyOf(id), sha256(recordBytes)), as the state tree has it.
+ *   - A chunk's subtree root is the canonical sid SMT v1 subtree of its
+ *     leaves at depth chunkBits: EMPTY for none, the leaf hash itself for
+ *     one (compaction: a lone leaf stands where it becomes alone), an
+ *     internal node otherwise. With the leaf counts of the chunks, the
+ *     state root follows from the 2^chunkBits subtree roots: a pair of
+ *     siblings holding 0 leaves is EMPTY, 1 leaf is that leaf, 2 or more an
+ *     internal node over the two.
+ *   - Manifest: {format, height, stateRoot, chunkBits, chunks: [{root,
+ *     leaves, bytes, hash}], proposerPriorities}. `root` and the zero/one/more
+ *     class of `leaves` are under the state root; `leaves` beyond that,
+ *     `bytes` and `hash` (sha256 of the chunk file) are the serving node's
+ *     word, for progress and for comparing offers, and a chunk is never
+ *     refused for them: the proof of a chunk is its subtree root. A manifest is accepted when the root recomputed from its
+ *     chunks' roots and counts is the stateRoot of the header at its height
+ *     (checked by the light client); a chunk when its leaves, all under its
+ *     prefix, sorted and distinct, rebuild its manifest root and count.
+ *   - Chunk file: canonical CBOR {index, items}.
+ *   - proposerPriorities is the serving node's stored proposer priorities of
+ *     height + 1 (not under the state root; see docs/state-sync.md).
+ */
+import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
+import { sha256, sha256Parts } from "../crypto/hash.js";
+import { CodedError } from "../errors.js";
+import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
+import { stateKeyOf } from "./state.js";
+
+export const SNAPSHOT_FORMAT = 1;
+/** Chunk counts a manifest may name: 2^4 to 2^12 (a 2^12 manifest stays far below a p2p frame). */
+export const MIN_CHUNK_BITS = 4;
+export const MAX_CHUNK_BITS = 12;
+
+export enum SnapshotErrorCode {
+  /** A manifest that is malformed or whose chunk roots do not give the header's state root. */
+  BAD_MANIFEST = "SNAPSHOT_BAD_MANIFEST",
+  /** A chunk that is malformed or does not rebuild its manifest subtree root. */
+  BAD_CHUNK = "SNAPSHOT_BAD_CHUNK",
+  /** No snapshot at that height (or chunk index) on this node. */
+  NOT_FOUND = "SNAPSHOT_NOT_FOUND",
+  /** The header of a snapshot height did not verify against the trusted validators. */
+  BAD_HEADER = "SNAPSHOT_BAD_HEADER",
+  /**
+   * The commit of a snapshot height is well formed but the validators this node trusts (the genesis set)
+   * do not hold more than 2/3 of its power: the set changed since genesis. Not the peer's fault.
+   */
+  UNTRUSTED_SET = "SNAPSHOT_UNTRUSTED_SET",
+  /** State sync could not complete (no peer offers a usable snapshot, or time ran out). */
+  SYNC_FAILED = "STATE_SYNC_FAILED",
+}
+
+export class SnapshotError extends CodedError<SnapshotErrorCode> {}
+
+const HASH_BYTES = 32;
+const EMPTY = new Uint8Array(HASH_BYTES);
+const LEAF_TAG = new Uint8Array([0x00]);
+const INTERNAL_TAG = new Uint8Array([0x01]);
+/** Bound on one record's bytes in a chunk (records are far smaller: documents are bounded by the tx size). */
+const MAX_RECORD_BYTES = 1 << 20;
+const MAX_ID_CHARS = 4096;
+
+export interface ChunkEntry {
+  /** Subtree root of the chunk at depth chunkBits. */
+  root: Uint8Array;
+  /** Leaves in the chunk. */
+  leaves: number;
+  /** Size of the chunk file (0 for an empty chunk, which has no file). */
+  bytes: number;
+  /** sha256 of the chunk file (EMPTY for an empty chunk). */
+  hash: Uint8Array;
+}
+
+export interface SnapshotManifest {
+  format: number;
+  height: number;
+  stateRoot: Uint8Array;
+  chunkBits: number;
+  chunks: ChunkEntry[];
+  proposerPriorities: Uint8Array | null;
+}
+
+/** One record of a chunk: its state id and stored bytes. */
+export interface SnapshotItem {
+  id: string;
+  bytes: Uint8Array;
+}
+
+/** A leaf of the tree: its key and valueHash. */
+export interface Leaf {
+  key: Uint8Array;
+  valueHash: Uint8Array;
+}
+
+/** Encoded tree nodes found while building a subtree: hash, encoding. */
+export type NodeSink = (hash: Uint8Array, encoded: Uint8Array) => void;
+
+export interface SubtreeRef {
+  hash: Uint8Array;
+  leaves: number;
+}
+
+/** Bit `depth` of a key, most significant bit of byte 0 first (smt.ts). */
+function pathBit(key: Uint8Array, depth: number): number {
+  return (key[depth >> 3]! >> (7 - (depth & 7))) & 1;
+}
+
+/** The chunk a tree key belongs to: its first `bits` bits. */
+export function chunkIndexOf(key: Uint8Array, bits: number): number {
+  let v = 0;
+  for (let i = 0; i < bits; i++) v = (v << 1) | pathBit(key, i);
+  return v;
+}
+
+function leafNode(key: Uint8Array, valueHash: Uint8Array): Uint8Array {
+  const enc = new Uint8Array(1 + 2 * HASH_BYTES);
+  enc[0] = 0x00;
+  enc.set(key, 1);
+  enc.set(valueHash, 1 + HASH_BYTES);
+  return enc;
+}
+
+function internalNode(left: Uint8Array, right: Uint8Array): Uint8Array {
+  const enc = new Uint8Array(1 + 2 * HASH_BYTES);
+  enc[0] = 0x01;
+  enc.set(left, 1);
+  enc.set(right, 1 + HASH_BYTES);
+  return enc;
+}
+
+/**
+ * The canonical subtree at `depth` over `leaves[lo..hi)`, sorted by key,
+ * distinct, all sharing the first `depth` bits. Bottom-up in one pass; every
+ * node it creates goes to `sink` when given.
+ */
+export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: NodeSink, lo = 0, hi = leaves.length): Uint8Array {
+  const n = hi - lo;
+  if (n === 0) return EMPTY.slice();
+  if (n === 1) {
+    const l = leaves[lo]!;
+    if (!sink) return sha256Parts(LEAF_TAG, l.key, l.valueHash);
+    const enc = leafNode(l.key, l.valueHash);
+    const h = sha256(enc);
+    sink(h, enc);
+    return h;
+  }
+  if (depth >= 256) throw new Error("distinct keys did not diverge within 256 bits");
+  let a = lo;
+  let b = hi;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (pathBit(leaves[m]!.key, depth) === 0) a = m + 1;
+    else b = m;
+  }
+  const left = buildSubtree(leaves, depth + 1, sink, lo, a);
+  const right = buildSubtree(leaves, depth + 1, sink, a, hi);
+  if (!sink) return sha256Parts(INTERNAL_TAG, left, right);
+  const enc = internalNode(left, right);
+  const h = sha256(enc);
+  sink(h, enc);
+  return h;
+}
+
+/**
+ * The tree root from the 2^bits subtree roots at depth `bits` and their leaf
+ * counts (the compaction rule: a subtree with one leaf is that leaf).
+ */
+export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, sink?: NodeSink): Uint8Array {
+  if (subtrees.length !== 1 << bits) throw new Error(`expected ${1 << bits} subtrees, got ${subtrees.length}`);
+  let level: SubtreeRef[] = subtrees.map((s) => ({ hash: s.hash, leaves: s.leaves }));
+  for (let d = bits; d > 0; d--) {
+    const up: SubtreeRef[] = new Array(level.length / 2);
+    for (let i = 0; i < up.length; i++) {
+      const l = level[2 * i]!;
+      const r = level[2 * i + 1]!;
+      const leaves = l.leaves + r.leaves;
+      if (leaves === 0) up[i] = { hash: EMPTY, leaves };
+      else if (leaves === 1) up[i] = { hash: l.leaves === 1 ? l.hash : r.hash, leaves };
+      else {
+        const enc = internalNode(l.hash, r.hash);
+        const h = sha256(enc);
+        sink?.(h, enc);
+        up[i] = { hash: h, leaves };
+      }
+    }
+    level = up;
+  }
+  return level[0]!.hash.slice();
+}
+
+/** The leaf of a record as the state tree holds it. */
+export function leafOf(item: SnapshotItem): Leaf {
+  return { key: stateKeyOf(item.id), valueHash: sha256(item.bytes) };
+}
+
+export function encodeChunk(index: number, items: readonly SnapshotItem[]): Uint8Array {
+  return encodeCanonical({ index, items: items.map((it) => [it.id, it.bytes]) });
+}
+
+function badChunk(index: number, why: string): SnapshotError {
+  return new SnapshotError(SnapshotErrorCode.BAD_CHUNK, `snapshot chunk ${index}: ${why}`, { index });
+}
+
+function badManifest(why: string): SnapshotError {
+  return new SnapshotError(SnapshotErrorCode.BAD_MANIFEST, `snapshot manifest: ${why}`);
+}
+
+/**
+ * Checks chunk `index` of `manifest` and returns its items and leaves (in
+ * tree-key order), with the tree nodes it rebuilds given to `sink`. Throws
+ * SNAPSHOT_BAD_CHUNK for anything that does not rebuild the manifest's
+ * subtree root: a changed, missing or extra record, a record outside the
+ * chunk's prefix, items out of order or repeated.
+ */
+export function verifyChunk(manifest: SnapshotManifest, index: number, bytes: Uint8Array, sink?: NodeSink): { items: SnapshotItem[]; leaves: Leaf[] } {
+  const entry = manifest.chunks[index];
+  if (!entry) throw badChunk(index, `no such chunk (the manifest has ${manifest.chunks.length})`);
+  if (!(bytes instanceof Uint8Array)) throw badChunk(index, "expected bytes");
+  let value: CanonicalValue;
+  try {
+    value = decodeCanonical(bytes);
+  } catch (e) {
+    throw badChunk(index, `not canonical CBOR: ${(e as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) throw badChunk(index, "expected a map");
+  const rec = value as Record<string, CanonicalValue>;
+  if (Object.keys(rec).sort().join(",") !== "index,items") throw badChunk(index, "expected exactly the fields index, items");
+  if (rec.index !== index) throw badChunk(index, `the file says it is chunk ${String(rec.index)}`);
+  if (!Array.isArray(rec.items)) throw badChunk(index, "items is not an array");
+  const items: SnapshotItem[] = [];
+  const leaves: Leaf[] = [];
+  for (let i = 0; i < rec.items.length; i++) {
+    const it = rec.items[i];
+    if (!Array.isArray(it) || it.length !== 2 || typeof it[0] !== "string" || !(it[1] instanceof Uint8Array)) throw badChunk(index, `item ${i} is not [id, bytes]`);
+    const [id, recBytes] = it as [string, Uint8Array];
+    if (id.length === 0 || id.length > MAX_ID_CHARS || !id.includes(":")) throw badChunk(index, `item ${i} has no valid state id`);
+    if (recBytes.length === 0 || recBytes.length > MAX_RECORD_BYTES) throw badChunk(index, `item ${i} (${id}) has ${recBytes.length} bytes`);
+    const leaf = leafOf({ id, bytes: recBytes });
+    if (chunkIndexOf(leaf.key, manifest.chunkBits) !== index) throw badChunk(index, `record ${id} belongs to chunk ${chunkIndexOf(leaf.key, manifest.chunkBits)}`);
+    const prev = leaves[leaves.length - 1];
+    if (prev && compareBytes(prev.key, leaf.key) >= 0) throw badChunk(index, `records are not in strictly ascending tree-key order at item ${i}`);
+    items.push({ id, bytes: recBytes });
+    leaves.push(leaf);
+  }
+  // Build without writing first: a chunk that fails leaves nothing behind in the sink.
+  const root = buildSubtree(leaves, manifest.chunkBits);
+  if (!bytesEqual(root, entry.root)) throw badChunk(index, `its records rebuild subtree root ${toHex(root)}, the manifest says ${toHex(entry.root)}`);
+  if (sink) buildSubtree(leaves, manifest.chunkBits, sink);
+  return { items, leaves };
+}
+
+/** The root a manifest's chunk roots give; the manifest is the chain's when it equals the header's stateRoot. */
+export function manifestRoot(m: SnapshotManifest): Uint8Array {
+  return rootFromSubtrees(m.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), m.chunkBits);
+}
+
+/** Check a manifest against the state root of the verified header at its height. */
+export function verifyManifest(m: SnapshotManifest, stateRoot: Uint8Array): void {
+  if (!bytesEqual(m.stateRoot, stateRoot)) throw badManifest(`names state root ${toHex(m.stateRoot)}, the header at ${m.height} has ${toHex(stateRoot)}`);
+  const root = manifestRoot(m);
+  if (!bytesEqual(root, stateRoot)) throw badManifest(`its chunk roots give ${toHex(root)}, not the header's state root ${toHex(stateRoot)}`);
+}
+
+export function encodeManifest(m: SnapshotManifest): Uint8Array {
+  return encodeCanonical(manifestValue(m));
+}
+
+export function manifestValue(m: SnapshotManifest): CanonicalValue {
+  return {
+    format: m.format,
+    height: m.height,
+    stateRoot: m.stateRoot,
+    chunkBits: m.chunkBits,
+    chunks: m.chunks.map((c) => [c.root, c.leaves, c.bytes, c.hash]),
+    proposerPriorities: m.proposerPriorities,
+  };
+}
+
+/** Strict decoding of a manifest (shape and bounds; verifyManifest checks it against a header). */
+export function decodeManifest(v: CanonicalValue): SnapshotManifest {
+  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) throw badManifest("expected a map");
+  const r = v as Record<string, CanonicalValue>;
+  if (Object.keys(r).sort().join(",") !== "chunkBits,chunks,format,height,proposerPriorities,stateRoot") throw badManifest("unexpected or missing fields");
+  if (r.format !== SNAPSHOT_FORMAT) throw badManifest(`format ${String(r.format)}, this node reads ${SNAPSHOT_FORMAT}`);
+  const height = r.height;
+  if (typeof height !== "number" || !Number.isSafeInteger(height) || height < 1) throw badManifest("height must be a positive integer");
+  if (!(r.stateRoot instanceof Uint8Array) || r.stateRoot.length !== HASH_BYTES) throw badManifest("stateRoot must be 32 bytes");
+  const bits = r.chunkBits;
+  if (typeof bits !== "number" || !Number.isSafeInteger(bits) || bits < MIN_CHUNK_BITS || bits > MAX_CHUNK_BITS) throw badManifest(`chunkBits must be in [${MIN_CHUNK_BITS}, ${MAX_CHUNK_BITS}]`);
+  if (!Array.isArray(r.chunks) || r.chunks.length !== 1 << bits) throw badManifest(`expected ${1 << bits} chunk entries`);
+  const chunks = r.chunks.map((c, i): ChunkEntry => {
+    if (!Array.isArray(c) || c.length !== 4) throw badManifest(`chunk ${i}: expected [root, leaves, bytes, hash]`);
+    const [root, leaves, bytes, hash] = c;
+    if (!(root instanceof Uint8Array) || root.length !== HASH_BYTES || !(hash instanceof Uint8Array) || hash.length !== HASH_BYTES) throw badManifest(`chunk ${i}: root and hash must be 32 bytes`);
+    if (typeof leaves !== "number" || !Number.isSafeInteger(leaves) || leaves < 0) throw badManifest(`chunk ${i}: leaves must be a count`);
+    if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes < 0) throw badManifest(`chunk ${i}: bytes must be a count`);
+    if ((leaves === 0) !== (bytes === 0)) throw badManifest(`chunk ${i}: an empty chunk has no bytes, a non-empty one has some`);
+    return { root, leaves, bytes, hash };
+  });
+  const pp = r.proposerPriorities;
+  if (pp !== null && !(pp instanceof Uint8Array && pp.length <= 64 * 1024)) throw badManifest("proposerPriorities must be bytes or null");
+  return { format: SNAPSHOT_FORMAT, height, stateRoot: r.stateRoot, chunkBits: bits, chunks, proposerPriorities: pp };
+}

@@ -1,0 +1,272 @@
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { EMPTY_ROOT, SparseMerkleTree, type SmtNodeReader } from "../../../src/chain/smt.js";
+import {
+  type Leaf,
+  type SnapshotManifest,
+  SnapshotErrorCode,
+  buildSubtree,
+  chunkIndexOf,
+  decodeManifest,
+  encodeChunk,
+  encodeManifest,
+  leafOf,
+  manifestRoot,
+  rootFromSubtrees,
+  verifyChunk,
+  verifyManifest,
+} from "../../../src/chain/snapshot.js";
+import { SnapshotDir, SnapshotRestorer, SnapshotWriter, TARGET_CHUNK_BYTES, chunkBitsFor, resolveSnapshotOptions, writeSnapshot } from "../../../src/chain/snapshot-store.js";
+import { ChainStore } from "../../../src/chain/store.js";
+import { decodeCanonical } from "../../../src/chain/codec.js";
+import { compareBytes } from "../../../src/crypto/bytes.js";
+import { type StateRecord, stateIdOf, stateKeyOf } from "../../../src/chain/state.js";
+import type { Block, Commit } from "../../../src/chain/block.js";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
+
+function memReader(nodes: Map<string, Uint8Array>): SmtNodeReader {
+  return { getNode: async (h) => nodes.get(hex(h)) };
+}
+
+/** The live tree's root over `leaves`, built by SparseMerkleTree.update in several batches. */
+async function liveRoot(leaves: Leaf[]): Promise<Uint8Array> {
+  const nodes = new Map<string, Uint8Array>();
+  const smt = new SparseMerkleTree(memReader(nodes), { cacheSize: 0 });
+  let root: Uint8Array = EMPTY_ROOT.slice();
+  for (let i = 0; i < leaves.length; i += 37) {
+    const r = await smt.update(root, leaves.slice(i, i + 37).map((l) => ({ key: l.key, value: l.valueHash })));
+    for (const [k, v] of r.newNodes) nodes.set(k, v);
+    root = r.root;
+  }
+  return root;
+}
+
+function chunkedRoot(leaves: Leaf[], bits: number): Uint8Array {
+  const sorted = [...leaves].sort((a, b) => compareBytes(a.key, b.key));
+  const groups: Leaf[][] = Array.from({ length: 1 << bits }, () => []);
+  for (const l of sorted) groups[chunkIndexOf(l.key, bits)]!.push(l);
+  return rootFromSubtrees(groups.map((g) => ({ hash: buildSubtree(g, bits), leaves: g.length })), bits);
+}
+
+function leavesOf(n: number, seed: string): Leaf[] {
+  return Array.from({ length: n }, (_, i) => ({ key: H(`${seed}/k/${i}`), valueHash: H(`${seed}/v/${i}`) }));
+}
+
+function didRecord(i: number): StateRecord {
+  const did = `did:sid:test${i.toString().padStart(6, "0")}`;
+  return {
+    did,
+    document: { id: did, controller: did } as never,
+    versionId: 1,
+    nonce: 1,
+    created: 1000,
+    updated: 1000,
+    createdHeight: 1,
+    updatedHeight: 1,
+    deactivated: false,
+  } as StateRecord;
+}
+
+describe("state snapshots: chunking and verification", () => {
+  it("the root from chunk subtrees equals the live state root (0, 1, 2, few and many leaves; several chunk sizes)", async () => {
+    for (const n of [0, 1, 2, 3, 17, 300, 2000]) {
+      const leaves = leavesOf(n, `n${n}`);
+      const live = await liveRoot(leaves);
+      for (const bits of [4, 6, 10]) expect(hex(chunkedRoot(leaves, bits)), `n=${n} bits=${bits}`).to.equal(hex(live));
+    }
+  });
+
+  it("keys sharing a long prefix with a chunk holding one leaf next to an empty sibling still give the live root", async () => {
+    // Two leaves in chunk 0 that diverge deep, one alone in another chunk, the rest empty.
+    const k1 = new Uint8Array(32);
+    const k2 = new Uint8Array(32);
+    k2[31] = 1;
+    const k3 = new Uint8Array(32).fill(0xff);
+    const leaves = [k1, k2, k3].map((key, i) => ({ key, valueHash: H(`v${i}`) }));
+    expect(hex(chunkedRoot(leaves, 8))).to.equal(hex(await liveRoot(leaves)));
+    expect(hex(chunkedRoot(leaves.slice(2), 8))).to.equal(hex(await liveRoot(leaves.slice(2))));
+  });
+
+  describe("with a real store", () => {
+    let dir: string;
+    let store: ChainStore;
+    let records: StateRecord[];
+    let manifest: SnapshotManifest;
+    let snaps: SnapshotDir;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), "sid-snapshot-test-"));
+      store = await ChainStore.open(join(dir, "chain"));
+      records = Array.from({ length: 500 }, (_, i) => didRecord(i));
+      records.push({ kind: "trustees", members: ["did:sid:test000001"], threshold: 1, updatedHeight: 0 } as StateRecord);
+      await store.initGenesis(H("genesis"), 1000, records);
+      snaps = new SnapshotDir(join(dir, "snapshots"));
+      const db = store.db as unknown as { snapshot(): { close(): Promise<void> } };
+      const snap = db.snapshot();
+      manifest = await writeSnapshot(store, snap, snaps, { height: 1, stateRoot: store.head().stateRoot, proposerPriorities: null }, 6);
+      await snap.close();
+    });
+    after(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("writes a manifest whose chunk roots give the store's state root, and chunks that each verify", () => {
+      verifyManifest(manifest, store.head().stateRoot);
+      expect(snaps.heights()).to.deep.equal([1]);
+      const again = decodeManifest(decodeCanonical(snaps.manifestBytes(1)!));
+      expect(hex(encodeManifest(again))).to.equal(hex(encodeManifest(manifest)));
+      let total = 0;
+      for (let i = 0; i < manifest.chunks.length; i++) {
+        const c = snaps.chunk(1, i);
+        if (manifest.chunks[i]!.leaves === 0) {
+          expect(c).to.equal(undefined);
+          continue;
+        }
+        total += verifyChunk(manifest, i, c!).items.length;
+      }
+      expect(total).to.equal(records.length);
+    });
+
+    const firstChunk = () => manifest.chunks.findIndex((c) => c.leaves >= 2);
+    const itemsOf = (i: number) => (decodeCanonical(snaps.chunk(1, i)!) as { items: [string, Uint8Array][] }).items.map(([id, bytes]) => ({ id, bytes }));
+    const refused = (i: number, bytes: Uint8Array, m = manifest) => {
+      try {
+        verifyChunk(m, i, bytes);
+      } catch (e) {
+        expect((e as { code: string }).code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+        return (e as Error).message;
+      }
+      throw new Error("chunk accepted");
+    };
+
+    it("refuses a chunk with a tampered record", () => {
+      const i = firstChunk();
+      const items = itemsOf(i);
+      const b = new Uint8Array(items[0]!.bytes);
+      b[b.length - 1] ^= 1;
+      items[0] = { id: items[0]!.id, bytes: b };
+      expect(refused(i, encodeChunk(i, items))).to.match(/subtree root/);
+    });
+
+    it("refuses a chunk with a record missing", () => {
+      const i = firstChunk();
+      expect(refused(i, encodeChunk(i, itemsOf(i).slice(1)))).to.match(/subtree root/);
+    });
+
+    it("refuses a chunk with an extra record (of its prefix) and one with a record of another chunk", () => {
+      const i = firstChunk();
+      const items = itemsOf(i);
+      // A record whose key falls in chunk i but is not in the state.
+      let extra: { id: string; bytes: Uint8Array } | undefined;
+      for (let n = 0; !extra; n++) {
+        const id = `did:sid:extra${n}`;
+        if (chunkIndexOf(stateKeyOf(id), manifest.chunkBits) === i) extra = { id, bytes: items[0]!.bytes };
+      }
+      const withExtra = [...items, extra].sort((a, b) => compareBytes(stateKeyOf(a.id), stateKeyOf(b.id)));
+      expect(refused(i, encodeChunk(i, withExtra))).to.match(/subtree root/);
+      const j = manifest.chunks.findIndex((c, k) => k !== i && c.leaves > 0);
+      const foreign = [...items, itemsOf(j)[0]!].sort((a, b) => compareBytes(stateKeyOf(a.id), stateKeyOf(b.id)));
+      expect(refused(i, encodeChunk(i, foreign))).to.match(/belongs to chunk/);
+    });
+
+    it("refuses records out of order, a chunk claiming another index, and garbage", () => {
+      const i = firstChunk();
+      const items = itemsOf(i);
+      expect(refused(i, encodeChunk(i, [...items].reverse()))).to.match(/ascending/);
+      expect(refused(i, encodeChunk(i + 1, items))).to.match(/says it is chunk/);
+      expect(refused(i, Uint8Array.of(1, 2, 3))).to.match(/CBOR/);
+    });
+
+    it("refuses a manifest whose chunk roots do not give the header's state root, or that names another root", () => {
+      const i = firstChunk();
+      const bad: SnapshotManifest = { ...manifest, chunks: manifest.chunks.map((c, k) => (k === i ? { ...c, root: H("forged") } : c)) };
+      expect(() => verifyManifest(bad, store.head().stateRoot)).to.throw(/chunk roots give/);
+      expect(hex(manifestRoot(manifest))).to.equal(hex(store.head().stateRoot));
+      expect(() => verifyManifest(manifest, H("other root"))).to.throw(/names state root/);
+      expect(() => decodeManifest({ ...(decodeCanonical(encodeManifest(manifest)) as object), chunkBits: 3 } as never)).to.throw(/chunkBits/);
+    });
+
+    it("restores into an empty store: same root, every record readable and provable", async () => {
+      const target = await ChainStore.open(join(dir, "restored"));
+      const r = new SnapshotRestorer(target, manifest);
+      for (let i = 0; i < manifest.chunks.length; i++) {
+        const c = snaps.chunk(1, i);
+        if (!c) continue;
+        const { items, leaves } = verifyChunk(manifest, i, c);
+        await r.addChunk(i, items, leaves);
+      }
+      const header = { chainId: "sid-test", height: 1, time: 2000, prevHash: H("g"), txRoot: new Uint8Array(32), evidenceHash: new Uint8Array(32), stateRoot: manifest.stateRoot, validatorsHash: H("v"), nextValidatorsHash: H("v"), proposer: new Uint8Array(20), lastCommitHash: new Uint8Array(32) };
+      const block: Block = { header, txs: [], evidence: [], lastCommit: null };
+      const commit: Commit = { height: 1, round: 0, blockHash: new Uint8Array(32), sigs: [] };
+      await r.finish(H("genesis"), block, commit);
+      await target.close();
+      const reopened = await ChainStore.open(join(dir, "restored"));
+      try {
+        expect(hex(reopened.head().stateRoot)).to.equal(hex(store.head().stateRoot));
+        expect(reopened.head().height).to.equal(1);
+        for (const rec of [records[0]!, records[250]!, records[records.length - 1]!]) {
+          const id = stateIdOf(rec);
+          expect(await reopened.getRecord(id)).to.deep.equal(rec);
+          const p = await reopened.smt.prove(reopened.head().stateRoot, stateKeyOf(id));
+          expect(p.leaf && hex(p.leaf.key)).to.equal(hex(stateKeyOf(id)));
+        }
+        // A later write on the restored tree gives the same root as on the original.
+        const extra = didRecord(9999);
+        const a = await reopened.computeStateRoot(new Map([[stateIdOf(extra), extra]]));
+        const b = await store.computeStateRoot(new Map([[stateIdOf(extra), extra]]));
+        expect(hex(a.root)).to.equal(hex(b.root));
+      } finally {
+        await reopened.close();
+      }
+    });
+
+    it("chooses the chunk count from the state's size when chunkBits is 0, and the snapshot still checks", async () => {
+      expect(chunkBitsFor(0)).to.equal(4);
+      expect(chunkBitsFor(1_000_000 * 800)).to.equal(11);
+      expect(chunkBitsFor(10_000_000 * 800)).to.equal(12);
+      expect(chunkBitsFor(64 * TARGET_CHUNK_BYTES)).to.equal(6);
+      const auto = new SnapshotDir(join(dir, "auto"));
+      const db = store.db as unknown as { snapshot(): { close(): Promise<void> } };
+      const snap = db.snapshot();
+      const m = await writeSnapshot(store, snap, auto, { height: 1, stateRoot: store.head().stateRoot, proposerPriorities: null });
+      await snap.close();
+      expect(m.chunkBits).to.equal(4);
+      verifyManifest(m, store.head().stateRoot);
+      let total = 0;
+      for (let i = 0; i < m.chunks.length; i++) {
+        const c = auto.chunk(1, i);
+        if (c) total += verifyChunk(m, i, c).items.length;
+      }
+      expect(total).to.equal(records.length);
+    });
+
+    it("the writer takes a snapshot every interval blocks and keeps the newest `keep`", async () => {
+      const wdir = new SnapshotDir(join(dir, "writer"));
+      const logs: string[] = [];
+      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 2, chunkBits: 4 }), (_l, msg) => logs.push(msg));
+      // The store's state stands for each height here: the writer checks only that the records give the root it is told.
+      for (let h = 1; h <= 7; h++) {
+        w.onCommitted(h, store.head().stateRoot);
+        await w.idle();
+      }
+      expect(wdir.heights()).to.deep.equal([6, 4]);
+      w.onCommitted(8, H("not the root"));
+      await w.idle();
+      expect(wdir.heights()).to.deep.equal([6, 4]);
+      expect(logs).to.include("snapshot failed");
+      expect(() => resolveSnapshotOptions({ chunkBits: 13 })).to.throw(/chunkBits/);
+      expect(() => resolveSnapshotOptions({ interval: -1 })).to.throw(/interval/);
+    });
+
+    it("the leaf of a record is its tree key and the sha256 of its bytes", () => {
+      const l = leafOf({ id: "did:sid:x", bytes: Uint8Array.of(1) });
+      expect(hex(l.key)).to.equal(hex(stateKeyOf("did:sid:x")));
+    });
+  });
+});

@@ -1,0 +1,91 @@
+import { expect } from "chai";
+import { type Block, type Commit, headerHash } from "../../../src/chain/block.js";
+import { SnapshotErrorCode } from "../../../src/chain/snapshot.js";
+import { ValidatorSetTracker } from "../../../src/client/trust.js";
+import { decodeSnapshotMessage } from "../../../src/p2p/snapshot-messages.js";
+import { verifySnapshotHeader } from "../../../src/p2p/snapshot-sync.js";
+import { P2pErrorCode } from "../../../src/p2p/errors.js";
+import { CHAIN_ID } from "../../helpers/fixtures.js";
+import { precommit, validatorSet } from "../../helpers/consensus.js";
+
+const set = validatorSet([10, 10, 10, 10]);
+
+function blockAt(height: number, chainId = CHAIN_ID): Block {
+  const z = new Uint8Array(32);
+  return {
+    header: { chainId, height, time: 1000 + height, prevHash: z, txRoot: z, evidenceHash: z, stateRoot: new Uint8Array(32).fill(7), validatorsHash: set.hash, nextValidatorsHash: set.hash, proposer: set.validators[0]!.address, lastCommitHash: z },
+    txs: [],
+    evidence: [],
+    lastCommit: null,
+  };
+}
+
+function commitBy(block: Block, signers: number[]): Commit {
+  const hash = headerHash(block.header);
+  return {
+    height: block.header.height,
+    round: 0,
+    blockHash: hash,
+    sigs: signers.map((i) => {
+      const v = precommit(i, block.header.height, 0, hash);
+      return { validator: v.validator, sig: v.sig };
+    }),
+  };
+}
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code: string }).code;
+  }
+  return "accepted";
+};
+
+describe("p2p: snapshot channel", () => {
+  it("decodes every message kind and refuses malformed ones as INVALID_MESSAGE", () => {
+    expect(decodeSnapshotMessage({ type: "listSnapshots" })).to.deep.equal({ type: "listSnapshots" });
+    expect(decodeSnapshotMessage({ type: "getChunk", height: 5, index: 3 })).to.deep.equal({ type: "getChunk", height: 5, index: 3 });
+    expect(decodeSnapshotMessage({ type: "chunk", height: 5, index: 3, data: null })).to.deep.equal({ type: "chunk", height: 5, index: 3, data: null });
+    const bad: unknown[] = [
+      { type: "nope" },
+      { type: "listSnapshots", extra: 1 },
+      { type: "getChunk", height: 5, index: 4096 },
+      { type: "getChunk", height: 0, index: 1 },
+      { type: "manifest", height: 5, data: "text" },
+      { type: "snapshots", items: Array.from({ length: 17 }, () => ({ height: 1, hash: new Uint8Array(32), chunks: 1, bytes: 1 })) },
+      { type: "snapshots", items: [{ height: 1, hash: new Uint8Array(31), chunks: 1, bytes: 1 }] },
+      { type: "lightBlock", height: 5, block: null, commit: commitBy(blockAt(5), [0]) },
+    ];
+    for (const m of bad) expect(codeOf(() => decodeSnapshotMessage(m as never)), JSON.stringify(m)).to.equal(P2pErrorCode.INVALID_MESSAGE);
+  });
+
+  describe("verifySnapshotHeader (the light-client check of the snapshot height)", () => {
+    const trust = new ValidatorSetTracker(CHAIN_ID, set);
+
+    it("accepts a block committed by more than 2/3 of the trusted set", () => {
+      const b = blockAt(40);
+      verifySnapshotHeader(trust, b, commitBy(b, [0, 1, 2]));
+    });
+
+    it("refuses 2/3 or less, another chain, a commit of another block or height", () => {
+      const b = blockAt(40);
+      // Too little trusted power is not charged to the peer: a set changed since genesis looks the same.
+      expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 1])))).to.equal(SnapshotErrorCode.UNTRUSTED_SET);
+      const other = blockAt(40, "another-chain");
+      expect(codeOf(() => verifySnapshotHeader(trust, other, commitBy(other, [0, 1, 2])))).to.equal(SnapshotErrorCode.BAD_HEADER);
+      expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(blockAt(41), [0, 1, 2])))).to.equal(SnapshotErrorCode.BAD_HEADER);
+      // The same signatures on a header with another state root: the commit does not name it.
+      const forged: Block = { ...b, header: { ...b.header, stateRoot: new Uint8Array(32).fill(9) } };
+      expect(codeOf(() => verifySnapshotHeader(trust, forged, commitBy(b, [0, 1, 2])))).to.equal(SnapshotErrorCode.BAD_HEADER);
+    });
+
+    it("counts only the trusted set's signatures", () => {
+      const strangers = validatorSet([10, 10, 10, 10, 10, 10, 10]);
+      const b = blockAt(40);
+      // Validators 4-6 are not in the trusted set: with one trusted signer the commit is refused.
+      expect(strangers.validators.length).to.equal(7);
+      expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 4, 5, 6])))).to.equal(SnapshotErrorCode.UNTRUSTED_SET);
+    });
+  });
+});
