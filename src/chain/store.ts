@@ -458,7 +458,10 @@ export class ChainStore {
       if (height !== expected++) {
         throw new Error(`the data dir has no export log and its blocks start at height ${height}, not 1: its ops cannot be numbered; resync (remove data/chain and start the node again)`);
       }
-      for (let index = 0; index < block.txs.length; index++) batch.put(exportKey(++seq), encodeExportEntry(height, index));
+      // A block of the current layout keeps its txs under BlockTx; one of the earlier layout, inline.
+      let txs = block.txs.length;
+      if (txs === 0) for await (const _ of this.db.keys({ gte: blockTxKey(height, 0), lt: blockTxKey(height + 1, 0) })) txs++;
+      for (let index = 0; index < txs; index++) batch.put(exportKey(++seq), encodeExportEntry(height, index));
       if (++blocks === EXPORT_REINDEX_BLOCKS) {
         await batch.write();
         batch = this.db.batch();

@@ -274,7 +274,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   peerHeight = (id) => sync.syncer.peerHeights().get(id)?.height;
 
   if (deps.snapshots) {
-    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h) }, defaultSnapshotServerOptions, log);
+    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h) }, defaultSnapshotServerOptions, log);
     registerSnapshotChannel(network, server);
   }
 

@@ -232,6 +232,7 @@ export class SidNode {
       { chainId: genesis.chainId, genesisHash: gHash },
       {
         trust,
+        genesisTime: Date.parse(genesis.genesisTime),
         restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
         log: (level, msg, f) => (level === "warn" || level === "error" ? slog.warn(msg, f) : level === "info" ? slog.info(msg, f) : undefined),
         progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),

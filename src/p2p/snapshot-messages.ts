@@ -7,7 +7,9 @@
  *   getChunk      {height, index}
  *   chunk         {height, index, data}    the chunk file, or null when not served
  *   getLightBlock {height}
- *   lightBlock    {height, block, commit}  the block at a snapshot height and its commit, or nulls
+ *   lightBlock    {height, block, commit, validators?, nextValidators?}
+ *                 the block at a snapshot height and its commit, or nulls; with the sets its header names
+ *                 ({publicKey, power} in set order), for the light client's skipping rule
  * decodeSnapshotMessage is the channel's validateBasic: shapes and bounds
  * only. Whether a manifest, chunk or block is the chain's is checked by the
  * state-sync client against the verified header.
@@ -18,6 +20,15 @@ import { MAX_CHUNK_BITS } from "../chain/snapshot.js";
 import { P2pErrorCode } from "./errors.js";
 import { decodeBlockShape, decodeCommitShape } from "./sync-messages.js";
 import { WireCheck } from "./validate.js";
+
+/** A validator set as the snapshot channel carries it: the members' keys and powers, in set order. */
+export interface WireValidator {
+  publicKey: Uint8Array;
+  power: number;
+}
+
+/** Most members of one set on the wire. */
+export const MAX_WIRE_VALIDATORS = 1024;
 
 /** Most snapshots one node lists. */
 export const MAX_LISTED = 16;
@@ -42,7 +53,7 @@ export type SnapshotMessage =
   | { type: "getChunk"; height: number; index: number }
   | { type: "chunk"; height: number; index: number; data: Uint8Array | null }
   | { type: "getLightBlock"; height: number }
-  | { type: "lightBlock"; height: number; block: Block | null; commit: Commit | null };
+  | { type: "lightBlock"; height: number; block: Block | null; commit: Commit | null; validators?: WireValidator[]; nextValidators?: WireValidator[] };
 
 const check = new WireCheck(P2pErrorCode.INVALID_MESSAGE);
 
@@ -51,7 +62,7 @@ function data(v: CanonicalValue | undefined, what: string): Uint8Array | null {
 }
 
 export function decodeSnapshotMessage(m: CanonicalValue): SnapshotMessage {
-  const type = check.record(m, "snapshot message", ["type"], ["items", "height", "index", "data", "block", "commit"]).type;
+  const type = check.record(m, "snapshot message", ["type"], ["items", "height", "index", "data", "block", "commit", "validators", "nextValidators"]).type;
   switch (type) {
     case "listSnapshots":
       check.record(m, type, ["type"]);
@@ -87,13 +98,26 @@ export function decodeSnapshotMessage(m: CanonicalValue): SnapshotMessage {
       return { type, height: check.int(r.height, "chunk.height", 1, MAX_HEIGHT), index: check.int(r.index, "chunk.index", 0, MAX_INDEX), data: data(r.data, "chunk.data") };
     }
     case "lightBlock": {
-      const r = check.record(m, type, ["type", "height", "block", "commit"]);
+      const r = check.record(m, type, ["type", "height", "block", "commit"], ["validators", "nextValidators"]);
       const block = r.block === null ? null : decodeBlockShape(r.block, "lightBlock.block");
       const commit = r.commit === null ? null : decodeCommitShape(r.commit, "lightBlock.commit");
       if ((block === null) !== (commit === null)) throw check.fail("lightBlock", "block and commit come together or not at all");
-      return { type, height: check.int(r.height, "lightBlock.height", 1, MAX_HEIGHT), block, commit };
+      if ((r.validators === undefined) !== (r.nextValidators === undefined)) throw check.fail("lightBlock", "validators and nextValidators come together or not at all");
+      const out: SnapshotMessage = { type, height: check.int(r.height, "lightBlock.height", 1, MAX_HEIGHT), block, commit };
+      if (r.validators !== undefined) {
+        out.validators = wireSet(r.validators, "lightBlock.validators");
+        out.nextValidators = wireSet(r.nextValidators, "lightBlock.nextValidators");
+      }
+      return out;
     }
     default:
       throw check.fail("snapshot message", `unknown type ${JSON.stringify(type)?.slice(0, 32)}`);
   }
+}
+
+function wireSet(v: CanonicalValue | undefined, what: string): WireValidator[] {
+  return check.array(v, what, MAX_WIRE_VALIDATORS).map((it, i) => {
+    const o = check.record(it, `${what}[${i}]`, ["publicKey", "power"]);
+    return { publicKey: check.bytes(o.publicKey, `${what}[${i}].publicKey`, 33), power: check.int(o.power, `${what}[${i}].power`, 1, MAX_HEIGHT) };
+  });
 }

@@ -21,15 +21,18 @@ import { type Block, type Commit, headerHash } from "../chain/block.js";
 import { type CanonicalValue, decodeCanonical } from "../chain/codec.js";
 import { type SnapshotManifest, SnapshotError, SnapshotErrorCode, decodeManifest, verifyChunk, verifyManifest } from "../chain/snapshot.js";
 import type { SnapshotDir, SnapshotRestorer } from "../chain/snapshot-store.js";
-import { bytesEqual, toHex } from "../crypto/bytes.js";
+import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import type { TrustedValidators } from "../client/trust.js";
-import { powerSigned } from "../client/trust.js";
+import { powerSigned, verifySkipping } from "../client/trust.js";
+import { ProofError, ProofErrorCode } from "../chain/proof.js";
+import type { ValidatorEntry } from "../chain/validators.js";
+import { ValidatorSet, validatorAddress } from "../consensus/validators.js";
 import { Channel } from "./frames.js";
 import { Penalty, TokenBucket } from "./limits.js";
 import { type P2pLog, silentLog } from "./log.js";
 import type { P2pNetwork } from "./network.js";
-import { type SnapshotMessage, type SnapshotOffer, MAX_LISTED, decodeSnapshotMessage } from "./snapshot-messages.js";
+import { type SnapshotMessage, type SnapshotOffer, type WireValidator, MAX_LISTED, decodeSnapshotMessage } from "./snapshot-messages.js";
 import { nodeKeyOf } from "./node-key.js";
 import { P2pNetwork as Network } from "./network.js";
 import type { P2pOptions } from "./options.js";
@@ -39,6 +42,8 @@ export interface SnapshotSource {
   dir: SnapshotDir;
   getBlock(height: number): Promise<Block | undefined>;
   getCommit(height: number): Promise<Commit | undefined>;
+  /** The validator set in force at a height (ChainStore.validatorSetAt); undefined: the genesis set. */
+  validatorSetAt?(height: number): Promise<ValidatorEntry[] | undefined>;
 }
 
 export interface SnapshotServerOptions {
@@ -130,6 +135,13 @@ export class SnapshotServer {
         const served = this.source.dir.heights().includes(msg.height);
         const [block, commit] = served ? await Promise.all([this.source.getBlock(msg.height), this.source.getCommit(msg.height)]) : [undefined, undefined];
         answer = { type: "lightBlock", height: msg.height, block: block && commit ? block : null, commit: block && commit ? commit : null };
+        if (block && commit && this.source.validatorSetAt) {
+          const [sets, next] = await Promise.all([this.source.validatorSetAt(msg.height), this.source.validatorSetAt(msg.height + 1)]);
+          if (sets && next) {
+            answer.validators = toWireSet(sets);
+            answer.nextValidators = toWireSet(next);
+          }
+        }
         break;
       }
       default:
@@ -146,7 +158,8 @@ export class SnapshotServer {
  * carries more than 2/3 of the power of the set the light client trusts
  * there. The only place state sync asks the light client.
  */
-export function verifySnapshotHeader(trust: TrustedValidators, block: Block, commit: Commit): void {
+export function verifySnapshotHeader(trust: TrustedValidators, block: Block, commit: Commit, sets?: SnapshotHeaderSets): void {
+  if (sets) return verifySnapshotHeaderSkipping(trust, block, commit, sets);
   const h = block.header;
   const fail = (why: string) => new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${h.height}: ${why}`);
   if (h.chainId !== trust.chainId) throw fail(`of chain ${h.chainId}, not ${trust.chainId}`);
@@ -160,6 +173,44 @@ export function verifySnapshotHeader(trust: TrustedValidators, block: Block, com
       SnapshotErrorCode.UNTRUSTED_SET,
       `block ${h.height}: the validator set trusted from genesis signed ${signed} of ${set.totalPower} power (more than 2/3, ${set.quorum()}, is needed); the set has changed since genesis, and state sync follows the genesis set only: start the node without state sync to replay the chain`,
     );
+  }
+}
+
+/** The sets a snapshot block's header names, as a peer sent them (checked against the header's hashes). */
+export interface SnapshotHeaderSets {
+  validators: WireValidator[];
+  nextValidators: WireValidator[];
+  /** The genesis time: the trusted anchor's time. */
+  genesisTime: number;
+}
+
+function setOfWire(ws: readonly WireValidator[]): ValidatorSet {
+  return new ValidatorSet(ws.map((w, i) => ({ name: `validator-${i}`, publicKey: w.publicKey, address: validatorAddress(w.publicKey), power: w.power })));
+}
+
+function toWireSet(es: readonly ValidatorEntry[]): WireValidator[] {
+  return es.map((e) => ({ publicKey: fromHex(e.publicKey, 33), power: e.power }));
+}
+
+/**
+ * The light client's skipping rule from genesis (docs/light-client.md): the
+ * header's sets are the ones it names, more than 1/3 of the genesis set's
+ * power signed its commit, and more than 2/3 of its own set's. A set that
+ * moved so far that the genesis validators hold 1/3 or less of the signing
+ * power gives UNTRUSTED_SET (not charged: an honest peer can be asked for
+ * such a block); anything else that does not check is the peer's lie.
+ */
+function verifySnapshotHeaderSkipping(trust: TrustedValidators, block: Block, commit: Commit, sets: SnapshotHeaderSets): void {
+  const h = block.header;
+  const genesisSet = trust.setFor(1);
+  if (!genesisSet) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${h.height}: no trusted genesis validator set`);
+  const lb = { header: h, commit, validators: setOfWire(sets.validators), nextValidators: setOfWire(sets.nextValidators) };
+  try {
+    verifySkipping(trust.chainId, { height: 0, time: sets.genesisTime, nextValidators: genesisSet }, lb);
+  } catch (e) {
+    if (!(e instanceof ProofError)) throw e;
+    const code = e.code === ProofErrorCode.NOT_ENOUGH_TRUST ? SnapshotErrorCode.UNTRUSTED_SET : SnapshotErrorCode.BAD_HEADER;
+    throw new SnapshotError(code, `block ${h.height}: ${e.message}`);
   }
 }
 
@@ -200,6 +251,8 @@ export interface StateSyncProgress {
 
 export interface StateSyncDeps {
   trust: TrustedValidators;
+  /** The genesis time (ms): with it, a block whose peer sends its sets is checked by the skipping rule from genesis. */
+  genesisTime?: number;
   /** A restorer over the empty store for the chosen manifest. */
   restorer(manifest: SnapshotManifest): SnapshotRestorer;
   log?: P2pLog;
@@ -358,7 +411,8 @@ export class StateSyncClient {
       if (!a?.block || !a.commit) continue;
       try {
         if (a.block.header.height !== height) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `asked for block ${height}, got ${a.block.header.height}`);
-        verifySnapshotHeader(this.deps.trust, a.block, a.commit);
+        const sets = a.validators && a.nextValidators && this.deps.genesisTime !== undefined ? { validators: a.validators, nextValidators: a.nextValidators, genesisTime: this.deps.genesisTime } : undefined;
+        verifySnapshotHeader(this.deps.trust, a.block, a.commit, sets);
       } catch (e) {
         if (!(e instanceof SnapshotError)) throw e;
         // Without the set of that height a forged commit and an honest one signed by a changed set look alike:

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { type Block, type Commit, headerHash } from "../../../src/chain/block.js";
 import { SnapshotErrorCode } from "../../../src/chain/snapshot.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
-import { decodeSnapshotMessage } from "../../../src/p2p/snapshot-messages.js";
+import { type WireValidator, decodeSnapshotMessage } from "../../../src/p2p/snapshot-messages.js";
+import { ValidatorSet } from "../../../src/consensus/validators.js";
 import { verifySnapshotHeader } from "../../../src/p2p/snapshot-sync.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { CHAIN_ID } from "../../helpers/fixtures.js";
@@ -10,10 +11,10 @@ import { precommit, validatorSet } from "../../helpers/consensus.js";
 
 const set = validatorSet([10, 10, 10, 10]);
 
-function blockAt(height: number, chainId = CHAIN_ID): Block {
+function blockAt(height: number, chainId = CHAIN_ID, own: ValidatorSet = set): Block {
   const z = new Uint8Array(32);
   return {
-    header: { chainId, height, time: 1000 + height, prevHash: z, txRoot: z, evidenceHash: z, stateRoot: new Uint8Array(32).fill(7), validatorsHash: set.hash, nextValidatorsHash: set.hash, proposer: set.validators[0]!.address, lastCommitHash: z },
+    header: { chainId, height, time: 1000 + height, prevHash: z, txRoot: z, evidenceHash: z, stateRoot: new Uint8Array(32).fill(7), validatorsHash: own.hash, nextValidatorsHash: own.hash, proposer: own.validators[0]!.address, lastCommitHash: z },
     txs: [],
     evidence: [],
     lastCommit: null,
@@ -78,6 +79,54 @@ describe("p2p: snapshot channel", () => {
       // The same signatures on a header with another state root: the commit does not name it.
       const forged: Block = { ...b, header: { ...b.header, stateRoot: new Uint8Array(32).fill(9) } };
       expect(codeOf(() => verifySnapshotHeader(trust, forged, commitBy(b, [0, 1, 2])))).to.equal(SnapshotErrorCode.BAD_HEADER);
+    });
+
+    describe("with the sets the header names (the skipping rule from genesis)", () => {
+      const six = validatorSet([10, 10, 10, 10, 10, 10]);
+      const members = (idx: number[]) => new ValidatorSet(idx.map((i) => six.validators[i]!));
+      const wire = (s: ValidatorSet): WireValidator[] => s.validators.map((v) => ({ publicKey: v.publicKey, power: v.power }));
+      const sets = (own: ValidatorSet, next = own) => ({ validators: wire(own), nextValidators: wire(next), genesisTime: 500 });
+
+      it("follows a set changed since genesis while more than 1/3 of the genesis power still signs", () => {
+        // Two of the four genesis validators replaced: the genesis set signs 20 of 40 (> 1/3), the new set all of its 40.
+        const changed = members([0, 1, 4, 5]);
+        const b = blockAt(40, CHAIN_ID, changed);
+        expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 1, 4, 5]), sets(changed)))).to.equal("accepted");
+        // Without the sets, the genesis-only check cannot vouch for it, and does not blame the peer.
+        expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 1, 4, 5])))).to.equal(SnapshotErrorCode.UNTRUSTED_SET);
+      });
+
+      it("a set the genesis validators no longer sign for is not trusted, and not charged", () => {
+        const moved = members([3, 4, 5]);
+        const b = blockAt(40, CHAIN_ID, moved);
+        // The genesis set signs 10 of 40: not more than 1/3.
+        expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [3, 4, 5]), sets(moved)))).to.equal(SnapshotErrorCode.UNTRUSTED_SET);
+      });
+
+      it("sets the header does not name, or a commit its own set did not give, are the peer's lie", () => {
+        const changed = members([0, 1, 4, 5]);
+        const b = blockAt(40, CHAIN_ID, changed);
+        // Sets offered that are not the ones the header hashes name.
+        expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 1, 4, 5]), sets(members([0, 1, 4]))))).to.equal(SnapshotErrorCode.BAD_HEADER);
+        expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 1, 4, 5]), sets(changed, members([0, 1]))))).to.equal(SnapshotErrorCode.BAD_HEADER);
+        // Enough genesis power to skip, but only half of its own set: refused as a bad commit.
+        expect(codeOf(() => verifySnapshotHeader(trust, b, commitBy(b, [0, 1]), sets(changed)))).to.equal(SnapshotErrorCode.BAD_HEADER);
+      });
+
+      it("the lightBlock message carries the sets together, bounded, with 33-byte keys", () => {
+        const b = blockAt(40);
+        const c = commitBy(b, [0, 1, 2]);
+        const w = wire(set);
+        const m = decodeSnapshotMessage({ type: "lightBlock", height: 40, block: b, commit: c, validators: w, nextValidators: w } as never);
+        expect(m).to.deep.include({ type: "lightBlock", height: 40 });
+        expect((m as { validators?: WireValidator[] }).validators).to.deep.equal(w);
+        const bad: unknown[] = [
+          { type: "lightBlock", height: 40, block: b, commit: c, validators: w },
+          { type: "lightBlock", height: 40, block: b, commit: c, validators: [{ publicKey: new Uint8Array(32), power: 1 }], nextValidators: w },
+          { type: "lightBlock", height: 40, block: b, commit: c, validators: w, nextValidators: [{ publicKey: w[0]!.publicKey, power: 0 }] },
+        ];
+        for (const x of bad) expect(codeOf(() => decodeSnapshotMessage(x as never))).to.equal(P2pErrorCode.INVALID_MESSAGE);
+      });
     });
 
     it("counts only the trusted set's signatures", () => {
