@@ -44,6 +44,7 @@ import {
 } from "../../src/client/index.js";
 import { type NodeProcess, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
 import { type Json, WsTestClient } from "../helpers/ws-client.js";
+import { NeedleSet } from "../helpers/needles.js";
 import { didFromPublicKey } from "../../src/did/syntax.js";
 
 const TYPE = "KYCBasic";
@@ -296,10 +297,18 @@ describe("integration: KYC status lists and one-time copies on a real node", fun
     }
     for (const id of credentialIds) add(`credential id ${id}`, id);
     expect(needles.size).to.be.greaterThan(HOLDERS * (1 + 3) + credentialIds.length);
+    const scanner = new NeedleSet();
+    for (const [name, n] of needles) scanner.add(name, n);
+    // The scanner finds a needle wherever it stands: planted between other bytes, at the start, at the end.
+    const [firstName, first] = [...needles][0]!;
+    const anyNeedle = [...needles].find(([, n]) => n.length === 33)!;
+    expect(scanner.find(new Uint8Array([0x22, ...first, 0x22]))).to.include(firstName);
+    expect(scanner.find(new Uint8Array([...anyNeedle[1], 0x01]))).to.include(anyNeedle[0]);
+    expect(scanner.find(new Uint8Array([0x01, ...anyNeedle[1]]))).to.include(anyNeedle[0]);
+    expect(scanner.find(utf8("nothing of anyone here"))).to.deep.equal([]);
     const found: string[] = [];
     const leaks = (where: string, bytes: Uint8Array) => {
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (const [name, n] of needles) if (buf.indexOf(n) >= 0) found.push(`${name} in ${where}`);
+      for (const name of scanner.find(bytes)) found.push(`${name} in ${where}`);
     };
 
     // Blocks and txs.
