@@ -192,9 +192,20 @@ function version(record: DidRecord, op: DidOperation, c: CheckedTx, ctx: ExecCon
 const createKeys = new WeakMap<DidDocument, { vm: string; key: Uint8Array | undefined; did: string | undefined }>();
 
 /**
- * Record what the preverifier worker found for a create (the same
- * keyForRelationship and didFromCheckedKey, run there), so admission on the
- * main thread does not repeat the point checks.
+ * Rule: a create is signed by the `authentication` key its own document names
+ * as `vm`, and the DID that key derives must be the document's id. Returns the
+ * key (undefined when `vm` names none) and the DID it derives. Pure: the
+ * preverifier worker runs it off the main thread, checkTx on it.
+ */
+export function deriveCreateKey(doc: DidDocument, vm: string): { key: Uint8Array | undefined; did: string | undefined } {
+  const key = keyForRelationship(doc, "authentication", vm);
+  return { key, did: key ? didFromCheckedKey(key) : undefined };
+}
+
+/**
+ * Record what the preverifier worker found for a create (deriveCreateKey,
+ * run there), so admission on the main thread does not repeat the point
+ * checks.
  */
 export function rememberCreateKey(tx: Tx, key: Uint8Array, did: string): void {
   if (tx.type === TxType.DidCreate) createKeys.set(tx.payload.document, { vm: tx.vm, key, did });
@@ -203,8 +214,7 @@ export function rememberCreateKey(tx: Tx, key: Uint8Array, did: string): void {
 function createKeyOf(doc: DidDocument, vm: string): { key: Uint8Array | undefined; did: string | undefined } {
   const hit = createKeys.get(doc);
   if (hit && hit.vm === vm) return hit;
-  const key = keyForRelationship(doc, "authentication", vm);
-  const entry = { vm, key, did: key ? didFromCheckedKey(key) : undefined };
+  const entry = { vm, ...deriveCreateKey(doc, vm) };
   createKeys.set(doc, entry);
   return entry;
 }
@@ -447,6 +457,14 @@ export class OverlayView implements StateView {
   apply(effect: TxEffect): void {
     for (const r of effect.writes) this.writes.set(stateIdOf(r), r);
   }
+  /** An overlay on this one: its writes reach this overlay only through mergeInto, so a tx that fails leaves nothing behind. */
+  child(): OverlayView {
+    return new OverlayView(this);
+  }
+  /** Move this overlay's writes onto `parent` (the overlay it was made on), in the order they were written. */
+  mergeInto(parent: OverlayView): void {
+    for (const [id, r] of this.writes) parent.writes.set(id, r);
+  }
 }
 
 export interface BlockEffects {
@@ -470,29 +488,80 @@ function documentOf(c: CheckedTx): { document: DidDocument; bytes: Uint8Array } 
   return bytes && { document: c.tx.payload.document, bytes };
 }
 
+/** Effects of a block being executed, tx by tx, on one overlay of the block's state. */
+class BlockExecution {
+  readonly overlay: OverlayView;
+  readonly versions: DidVersion[] = [];
+  readonly statusLists: StatusListEvent[] = [];
+  readonly documents = new Map<DidDocument, Uint8Array>();
+
+  constructor(
+    view: StateView,
+    private readonly ctx: ExecContext,
+  ) {
+    this.overlay = new OverlayView(view);
+  }
+
+  /**
+   * Execute the tx at `index` of the block on a child overlay, kept only when
+   * the tx passes. Throws its ChainError, with the index, otherwise.
+   */
+  apply(c: CheckedTx, index: number): void {
+    const child = this.overlay.child();
+    let effect: TxEffect;
+    try {
+      effect = checkTx(child, c, this.ctx);
+    } catch (e) {
+      if (e instanceof ChainError) throw new ChainError(e.code, `tx ${index} (${toHex(c.hash)}): ${e.message}`, { index, ...e.data });
+      throw e;
+    }
+    child.apply(effect);
+    child.mergeInto(this.overlay);
+    if (effect.version) this.versions.push(effect.version);
+    if (effect.statusList) this.statusLists.push(effect.statusList);
+    const doc = documentOf(c);
+    if (doc) this.documents.set(doc.document, doc.bytes);
+  }
+
+  effects(): BlockEffects {
+    return { writes: this.overlay.writes, versions: this.versions, statusLists: this.statusLists, documents: this.documents };
+  }
+}
+
 /**
  * applyBlock(state, block): execute a block's txs in order. A block with any
  * invalid tx is invalid as a whole (the proposer includes only txs that pass),
  * so this throws the first tx's error with its index.
  */
 export function applyBlockTxs(view: StateView, txs: readonly CheckedTx[], ctx: ExecContext): BlockEffects {
-  const overlay = new OverlayView(view);
-  const versions: DidVersion[] = [];
-  const statusLists: StatusListEvent[] = [];
-  const documents = new Map<DidDocument, Uint8Array>();
-  txs.forEach((c, i) => {
-    try {
-      const effect = checkTx(overlay, c, ctx);
-      overlay.apply(effect);
-      if (effect.version) versions.push(effect.version);
-      if (effect.statusList) statusLists.push(effect.statusList);
-      const doc = documentOf(c);
-      if (doc) documents.set(doc.document, doc.bytes);
-    } catch (e) {
-      if (e instanceof ChainError) throw new ChainError(e.code, `tx ${i} (${toHex(c.hash)}): ${e.message}`, { index: i, ...e.data });
-      throw e;
-    }
-  });
-  return { writes: overlay.writes, versions, statusLists, documents };
+  const run = new BlockExecution(view, ctx);
+  txs.forEach((c, i) => run.apply(c, i));
+  return run.effects();
 }
 
+/**
+ * The proposer's side of applyBlock: execute candidate txs in order and leave
+ * out each one that fails, with its error (`onFailed`), without touching what
+ * the others wrote. The txs kept and their effects are exactly what
+ * applyBlockTxs gives for the kept txs alone, and a failure's error names the
+ * index the tx would have had among them.
+ */
+export function applyTxsLeavingOutFailures(
+  view: StateView,
+  txs: readonly CheckedTx[],
+  ctx: ExecContext,
+  onFailed: (c: CheckedTx, e: ChainError) => void,
+): { txs: CheckedTx[]; effects: BlockEffects } {
+  const run = new BlockExecution(view, ctx);
+  const kept: CheckedTx[] = [];
+  for (const c of txs) {
+    try {
+      run.apply(c, kept.length);
+      kept.push(c);
+    } catch (e) {
+      if (!(e instanceof ChainError)) throw e;
+      onFailed(c, e);
+    }
+  }
+  return { txs: kept, effects: run.effects() };
+}

@@ -1,14 +1,13 @@
 /**
  * Worker side of the tx preverifier: the stateless part of admission
  * (decodeTx's checks, the tx hash, and for a create the signature against
- * the key its own document names and the DID that key derives), off the
- * main thread.
+ * the key its own document names and the DID that key derives, by
+ * execute.ts's deriveCreateKey), off the main thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { toHex } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
-import { keyForRelationship } from "../did/document.js";
-import { didFromCheckedKey } from "../did/syntax.js";
+import { deriveCreateKey } from "./execute.js";
 import { decodeTx, txHash, txSigningDigestOfEncoded, TxType } from "./tx.js";
 import type { PreverifyReply, PreverifyRequest } from "./preverify.js";
 
@@ -21,10 +20,10 @@ function handle(req: PreverifyRequest): PreverifyReply {
     let verifiedKey: string | undefined;
     let keyDid: string | undefined;
     if (tx.type === TxType.DidCreate) {
-      const key = keyForRelationship(tx.payload.document, "authentication", tx.vm);
+      const { key, did } = deriveCreateKey(tx.payload.document, tx.vm);
       if (key && verifyDigest(tx.sig, txSigningDigestOfEncoded(req.bytes), key)) {
         verifiedKey = toHex(key);
-        keyDid = didFromCheckedKey(key);
+        keyDid = did;
       }
     }
     return { id: req.id, ok: true, tx, hash, verifiedKey, keyDid };

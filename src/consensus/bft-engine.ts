@@ -50,7 +50,8 @@ import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { CodedError } from "../errors.js";
-import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, applyExecutedBlock, buildBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
+import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
+import { commitDecidedBlock } from "./commit.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
 import { includableEvidence } from "./evidence-rules.js";
@@ -803,7 +804,8 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   private async commitBlock(ex: ExecutedBlock, commit: Commit, priorities: ProposerPriorities): Promise<void> {
     // The set of h+1 is known before h commits (changes take effect at H+2).
     const next = priorities.nextFor(await this.setAt(ex.block.header.height + 1));
-    await applyExecutedBlock({ store: this.deps.store, mempool: this.deps.mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { nextProposerPriorities: next.encode() });
+    // No guard state to add: the privval synced it before each of this node's votes was broadcast.
+    await commitDecidedBlock({ store: this.deps.store, mempool: this.deps.mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: undefined, nextPriorities: next });
     if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
   }
 

@@ -1,22 +1,23 @@
 /**
- * Building, validating and committing a block: the steps every engine
- * shares. A proposer builds a block from the mempool and executes it before
- * proposing (the header carries the state root after its txs); every other
- * validator, and a node applying a synced block, re-executes the same txs and
- * must reach the same header.
+ * Building and validating a block: the steps every engine shares before a
+ * block is committed (commit.ts). A proposer builds a block from the mempool
+ * and executes it before proposing (the header carries the state root after
+ * its txs); every other validator, and a node applying a synced block,
+ * re-executes the same txs and must reach the same header.
  */
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { type Block, type BlockHeader, type Commit, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
 import { ChainError } from "../chain/errors.js";
-import { type BlockEffects, type CheckedTx, type SignatureVerifier, applyBlockTxs, touchedKeys } from "../chain/execute.js";
+import { type BlockEffects, type CheckedTx, type SignatureVerifier, applyBlockTxs, applyTxsLeavingOutFailures, touchedKeys } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
-import { ChainStore } from "../chain/store.js";
+import type { DidDocument } from "../did/document.js";
+import { type StateRecord, type StateView, viewOfRecords } from "../chain/state.js";
+import type { ChainHead } from "../chain/store.js";
 import { decodeTx, txHash } from "../chain/tx.js";
 import { CodedError } from "../errors.js";
-import type { CommittedBlockEvent } from "./engine.js";
 import type { ValidatorSet } from "./validators.js";
-import { type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
+import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
 import { verifyCommit } from "./vote.js";
 
 /** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. */
@@ -26,7 +27,7 @@ export class BlockValidationError extends CodedError<"BLOCK_INVALID"> {
   }
 }
 
-/** A block together with what executing it produced, ready for store.commitBlock. */
+/** A block together with what executing it produced, ready to commit (commit.ts). */
 export interface ExecutedBlock {
   block: Block;
   hash: Uint8Array;
@@ -38,9 +39,24 @@ export interface ExecutedBlock {
   evidence: VerifiedEvidence[];
 }
 
+/**
+ * What building and validating a block read of the chain: its head, the
+ * state records a block's txs touch, the state root after a block's writes,
+ * and where evidence was committed. ChainStore fits.
+ */
+export interface BlockExecStore extends EvidenceStore {
+  head(): ChainHead;
+  loadState(ids: Iterable<string>): Promise<Map<string, StateRecord | undefined>>;
+  /** The state root after `writes` on the head's state, with the tree nodes and record encodings it wrote. */
+  computeStateRoot(
+    writes: Map<string, StateRecord>,
+    documents?: ReadonlyMap<DidDocument, Uint8Array>,
+  ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }>;
+}
+
 export interface BlockExecDeps {
   chainId: string;
-  store: ChainStore;
+  store: BlockExecStore;
   verifier: SignatureVerifier;
   params: ConsensusParams;
   /**
@@ -53,11 +69,15 @@ export interface BlockExecDeps {
   knownTx?(hash: Uint8Array): CheckedTx | undefined;
 }
 
+/** The head's state, loaded for every record `txs` touch. */
+async function stateFor(deps: BlockExecDeps, txs: readonly CheckedTx[]): Promise<StateView> {
+  const ids = new Set<string>();
+  for (const c of txs) for (const d of touchedKeys(c)) ids.add(d);
+  return viewOfRecords(await deps.store.loadState(ids));
+}
+
 async function execute(deps: BlockExecDeps, txs: readonly CheckedTx[], height: number, time: number): Promise<BlockEffects> {
-  const dids = new Set<string>();
-  for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
-  const loaded = await deps.store.loadState(dids);
-  return applyBlockTxs(ChainStore.viewOf(loaded), txs, { chainId: deps.chainId, height, time, verifier: deps.verifier });
+  return applyBlockTxs(await stateFor(deps, txs), txs, { chainId: deps.chainId, height, time, verifier: deps.verifier });
 }
 
 export interface BuildBlockInput {
@@ -78,26 +98,20 @@ export interface BuildBlockInput {
 /**
  * Reap the mempool (bounded by the consensus params), execute, and make the
  * block on the store's head. Txs the pool admitted against a state that has
- * since changed are left out, with their reason, and the block built again.
+ * since changed are left out, with their reason: each tx runs on its own
+ * overlay of the block's state, so a failing one leaves no write behind and
+ * the others are not executed again.
  */
 export async function buildBlock(deps: BlockExecDeps, mempool: Mempool, input: BuildBlockInput): Promise<ExecutedBlock> {
   const head = deps.store.head();
   const evidence = (input.evidence ?? []).slice(0, MAX_BLOCK_EVIDENCE);
-  let txs = mempool.reap(deps.params.maxBlockTxs, deps.params.maxBlockBytes);
-  let effects: BlockEffects;
-  for (;;) {
-    try {
-      effects = await execute(deps, txs, input.height, input.time);
-      break;
-    } catch (e) {
-      if (!(e instanceof ChainError) || typeof e.data?.index !== "number") throw e;
-      const bad = txs[e.data.index]!;
-      const why = { code: e.code, message: e.message };
-      mempool.drop(bad.hash, why);
-      input.onRejected(bad.hash, why);
-      txs = txs.filter((c) => c !== bad);
-    }
-  }
+  const reaped = mempool.reap(deps.params.maxBlockTxs, deps.params.maxBlockBytes);
+  const ctx = { chainId: deps.chainId, height: input.height, time: input.time, verifier: deps.verifier };
+  const { txs, effects } = applyTxsLeavingOutFailures(await stateFor(deps, reaped), reaped, ctx, (bad, e) => {
+    const why = { code: e.code, message: e.message };
+    mempool.drop(bad.hash, why);
+    input.onRejected(bad.hash, why);
+  });
   const { root, nodes, encoded } = await deps.store.computeStateRoot(effects.writes, effects.documents);
   const header: BlockHeader = {
     chainId: deps.chainId,
@@ -196,54 +210,6 @@ export async function validateBlock(deps: BlockExecDeps, block: Block, rules: Va
   return { block, hash: headerHash(h), txs, effects, smtNodes: nodes, encodedWrites: encoded, evidence };
 }
 
-/** Write an executed block with its commit in one synced batch (invariant 3). */
-export function commitExecuted(store: ChainStore, ex: ExecutedBlock, commit: Commit, extra: { signState?: unknown; nextProposerPriorities?: Uint8Array } = {}): Promise<void> {
-  return store.commitBlock({
-    block: ex.block,
-    blockHash: ex.hash,
-    commit,
-    txHashes: ex.txs.map((c) => c.hash),
-    writes: ex.effects.writes,
-    encodedWrites: ex.encodedWrites,
-    versions: ex.effects.versions,
-    documents: ex.effects.documents,
-    smtNodes: ex.smtNodes,
-    evidence: ex.evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
-    ...(extra.signState !== undefined ? { signState: extra.signState } : {}),
-    ...(extra.nextProposerPriorities !== undefined ? { nextProposerPriorities: extra.nextProposerPriorities } : {}),
-  });
-}
-
-/** What committing a block produced: the event every engine emits, and the pooled txs that no longer apply. */
-export interface AppliedBlock {
-  event: CommittedBlockEvent;
-  dropped: { hash: Uint8Array; why: Rejection }[];
-}
-
-/** Where a committed block's effects go besides the store: the mempool, and the listeners of "block" and "txRejected". */
-export interface BlockApplyDeps {
-  store: ChainStore;
-  mempool: Mempool;
-  onBlock(ev: CommittedBlockEvent): void;
-  onTxRejected(d: { hash: Uint8Array; why: Rejection }): void;
-}
-
-/**
- * The one way in for a decided block, whoever decided it (the single
- * validator, BFT consensus, block sync): write it with its commit in one
- * synced batch (invariant 3), take its txs out of the mempool (and the pooled
- * txs it made stale), then tell the listeners. A block reaches this only
- * executed against the store's head (buildBlock or validateBlock).
- */
-export async function applyExecutedBlock(deps: BlockApplyDeps, ex: ExecutedBlock, commit: Commit, extra: { signState?: unknown; nextProposerPriorities?: Uint8Array } = {}): Promise<AppliedBlock> {
-  await commitExecuted(deps.store, ex, commit, extra);
-  const dropped = await deps.mempool.onBlockCommitted(ex.txs.map((c) => c.hash));
-  const event: CommittedBlockEvent = { block: ex.block, hash: ex.hash, txs: ex.txs, versions: ex.effects.versions, statusLists: ex.effects.statusLists, evidence: ex.evidence, round: commit.round };
-  deps.onBlock(event);
-  for (const d of dropped) deps.onTxRejected(d);
-  return { event, dropped };
-}
-
 export interface CommittedBlockRules extends Omit<ValidateBlockRules, "maxTime" | "proposer"> {
   /** The proposer of a round of this height (priorities advanced by the commit's round). */
   proposerOf(round: number): Uint8Array;
@@ -253,7 +219,7 @@ export interface CommittedBlockRules extends Omit<ValidateBlockRules, "maxTime" 
  * A block decided elsewhere (block sync, a peer's commit): its commit must
  * name it and carry more than 2/3 of the power of the set of its own height;
  * then the block must be valid on the store's head. Returns it executed, for
- * applyExecutedBlock. Throws BlockValidationError.
+ * commitDecidedBlock (commit.ts). Throws BlockValidationError.
  */
 export async function verifyCommittedBlock(deps: BlockExecDeps, block: Block, commit: Commit, rules: CommittedBlockRules): Promise<ExecutedBlock> {
   const h = block.header.height;

@@ -15,7 +15,8 @@ import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
 import type { ChainStore } from "../chain/store.js";
-import { applyExecutedBlock, buildBlock } from "./block-exec.js";
+import { buildBlock } from "./block-exec.js";
+import { commitDecidedBlock } from "./commit.js";
 import type { ValidatorSigner } from "./signer.js";
 import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
 import { VoteStep } from "./vote.js";
@@ -139,7 +140,8 @@ export class SingleValidatorEngine extends EventEmitter {
     });
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: ex.hash });
     const commit: Commit = { height, round: 0, blockHash: ex.hash, sigs: [{ validator: this.deps.signer.address, sig }] };
-    const { event } = await applyExecutedBlock({ store, mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: state });
+    // The precommit's signature leaves the node only inside this commit: its guard state is made durable with the block.
+    const { event } = await commitDecidedBlock({ store, mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: state, nextPriorities: undefined });
     if (ex.txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: ex.txs.length, evidence: evidence.length, hash: toHex(ex.hash).slice(0, 16) });
     return event;
   }

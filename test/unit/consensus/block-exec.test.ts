@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { headerHash } from "../../../src/chain/block.js";
 import { SignatureVerifier } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { type BlockExecDeps, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "../../../src/consensus/block-exec.js";
+import { type BlockExecDeps, BlockValidationError, buildBlock, validateBlock } from "../../../src/consensus/block-exec.js";
+import { commitExecuted } from "../../../src/consensus/commit.js";
 import { ValidatorSet } from "../../../src/consensus/validators.js";
 import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
@@ -66,7 +67,7 @@ describe("consensus/block-exec: validating a proposal", function () {
     expect(ex.txs[3]!.tx).to.deep.equal(txs[3]!.tx);
 
     // Committed with the documents' encodings taken from the txs: state records and versions read back as the documents.
-    await commitExecuted(v.store, ex, { height: 1, round: 0, blockHash: ex.hash, sigs: [] });
+    await commitExecuted(v.store, ex, { height: 1, round: 0, blockHash: ex.hash, sigs: [] }, { signState: undefined, nextPriorities: undefined });
     expect(ex.effects.documents.size).to.equal(4);
     for (const c of txs) {
       const did = c.tx.signer;
