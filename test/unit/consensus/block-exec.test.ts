@@ -1,19 +1,22 @@
 /**
  * Validating a proposed block reuses the txs this node already decoded
  * (BlockExecDeps.knownTx) and reaches the same header as decoding them.
+ * Building leaves out a tx that no longer applies without its writes and
+ * makes the block the kept txs alone make.
  */
 import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { headerHash } from "../../../src/chain/block.js";
-import { SignatureVerifier } from "../../../src/chain/execute.js";
+import { type CheckedTx, SignatureVerifier } from "../../../src/chain/execute.js";
+import type { Mempool, Rejection } from "../../../src/chain/mempool.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { type BlockExecDeps, BlockValidationError, buildBlock, validateBlock } from "../../../src/consensus/block-exec.js";
 import { commitExecuted } from "../../../src/consensus/commit.js";
 import { ValidatorSet } from "../../../src/consensus/validators.js";
 import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
-import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
+import { CHAIN_ID, createTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 
 const GENESIS_HASH = new Uint8Array(32).fill(0x22);
 const GENESIS_TIME = Date.parse("2026-01-01T00:00:00Z");
@@ -125,5 +128,61 @@ describe("consensus/block-exec: validating a proposal", function () {
     expect(err).to.be.instanceOf(BlockValidationError);
     expect((err as Error).message).to.match(/stateRoot/);
     for (const s of [proposer, v]) await s.store.close();
+  });
+
+  describe("building with a tx that no longer applies", () => {
+    /** A pool that hands out the given txs in order, as a pool whose state moved on would, and records what it drops. */
+    function poolOf(txs: CheckedTx[]) {
+      const dropped: { hash: string; why: Rejection }[] = [];
+      const pool = { reap: () => txs.slice(), drop: (hash: Uint8Array, why: Rejection) => dropped.push({ hash: hex(hash), why }) } as unknown as Mempool;
+      return { pool, dropped };
+    }
+
+    it("leaves out only that tx: same block, state root and events as the block of the good txs alone", async () => {
+      const a = testDid(fixedKey(0x70));
+      const c = testDid(fixedKey(0x71));
+      const doc2 = { ...a.doc, service: [{ id: `${a.did}#hub`, type: "DIDCommMessaging", serviceEndpoint: "https://hub.example.com" }] };
+      const doc3 = { ...a.doc, service: [{ id: `${a.did}#other`, type: "LinkedDomains", serviceEndpoint: "https://other.example.com" }] };
+      const good = [createTx(a), updateTx(writeParams(a, 1, 1), doc2), createTx(c)];
+      // Names version 1 after the update above moved `a` to version 2: it reads the block's own writes, then fails.
+      const stale = updateTx(writeParams(a, 1, 1), doc3);
+      const withBad = [good[0]!, good[1]!, stale, good[2]!];
+      const input = { height: 1, time: GENESIS_TIME + 1000, proposer: PROPOSER, validators: VALIDATORS, nextValidators: VALIDATORS, lastCommit: null };
+      const deps = (store: ChainStore): BlockExecDeps => ({ chainId: CHAIN_ID, store, verifier: new SignatureVerifier(), params: PARAMS });
+
+      const x = await chain();
+      const bad = poolOf(withBad);
+      const rejected: string[] = [];
+      const built = await buildBlock(deps(x.store), bad.pool, { ...input, onRejected: (h) => rejected.push(hex(h)) });
+      const y = await chain();
+      const clean = poolOf(good);
+      const reference = await buildBlock(deps(y.store), clean.pool, { ...input, onRejected: () => expect.fail("no good tx is rejected") });
+
+      expect(rejected).to.deep.equal([hex(stale.hash)]);
+      expect(bad.dropped.map((d) => d.hash)).to.deep.equal([hex(stale.hash)]);
+      expect(bad.dropped[0]!.why.code).to.equal("DID_STALE_VERSION");
+      // The error names the index the tx would have had in the block: two good txs before it.
+      expect(bad.dropped[0]!.why.message).to.match(/^tx 2 \(/);
+      expect(clean.dropped).to.deep.equal([]);
+
+      expect(built.txs.map((t) => hex(t.hash))).to.deep.equal(good.map((t) => hex(t.hash)));
+      expect(hex(built.block.header.stateRoot)).to.equal(hex(reference.block.header.stateRoot));
+      expect(hex(built.hash)).to.equal(hex(reference.hash));
+      expect(built.effects.versions.map((v) => [v.did, v.versionId, v.operation])).to.deep.equal([
+        [a.did, 1, "create"],
+        [a.did, 2, "update"],
+        [c.did, 1, "create"],
+      ]);
+      expect(built.effects.versions).to.deep.equal(reference.effects.versions);
+      expect([...built.effects.writes.keys()]).to.deep.equal([...reference.effects.writes.keys()]);
+      expect(built.effects.writes.get(a.did)).to.deep.equal(reference.effects.writes.get(a.did));
+      expect((built.effects.writes.get(a.did) as { document: unknown }).document).to.deep.equal(doc2);
+      expect([...built.encodedWrites].map(([k, v]) => [k, hex(v)])).to.deep.equal([...reference.encodedWrites].map(([k, v]) => [k, hex(v)]));
+
+      // A validator re-executing the built block reaches the same header.
+      const v = await chain();
+      expect(hex((await validateBlock(deps(v.store), built.block, rules)).hash)).to.equal(hex(built.hash));
+      for (const s of [x, y, v]) await s.store.close();
+    });
   });
 });
