@@ -29,17 +29,16 @@ export {
   decodeTxBatch,
 } from "./tx-gossip.js";
 export {
-  type BlockSource,
   type BlockSyncDeps,
   type BlockSyncOptions,
   type BlockSyncerEvents,
   type SyncProgress,
   BlockSync,
-  BlockSyncServer,
   BlockSyncer,
   defaultBlockSyncOptions,
   resolveBlockSyncOptions,
 } from "./sync.js";
+export { type BlockSource, BlockSyncServer } from "./sync-server.js";
 export {
   type BlocksMessage,
   type GetBlocksMessage,

@@ -2,9 +2,9 @@
  * Block sync: how a node that is behind (new, or back from downtime) gets
  * the committed blocks from its peers before it joins consensus.
  *
- * Server side (BlockSyncServer): tells each peer the range of blocks this
- * node can serve (status, on connect and after each block) and answers
- * getBlocks from an injected BlockSource.
+ * Server side (BlockSyncServer, sync-server.ts): tells each peer the range
+ * of blocks this node can serve (status, on connect and after each block)
+ * and answers getBlocks from an injected BlockSource.
  *
  * Client side (BlockSyncer): knows every peer's range, asks several peers
  * for consecutive ranges at once (pipelined, a bounded window ahead of the
@@ -31,7 +31,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Block, Commit } from "../chain/block.js";
-import { encodeBlock, encodeCommit, headerHash } from "../chain/block.js";
+import { headerHash } from "../chain/block.js";
 import type { CanonicalValue } from "../chain/codec.js";
 import { bytesEqual } from "../crypto/bytes.js";
 import { CodedError } from "../errors.js";
@@ -41,6 +41,7 @@ import { Penalty } from "./limits.js";
 import { type P2pLog, silentLog } from "./log.js";
 import type { P2pNetwork } from "./network.js";
 import type { PeerInfo } from "./peer.js";
+import { type BlockSource, BlockSyncServer } from "./sync-server.js";
 import {
   type BlocksMessage,
   type GetBlocksMessage,
@@ -50,16 +51,6 @@ import {
   type SyncedBlock,
   decodeSyncMessage,
 } from "./sync-messages.js";
-
-/** The node's committed blocks, as block sync reads them. */
-export interface BlockSource {
-  /** Height of the last committed block (0 before block 1). */
-  head(): number;
-  /** Lowest height still served; 1 when absent (nothing is pruned). */
-  baseHeight?(): number;
-  getBlock(height: number): Promise<Block | undefined> | Block | undefined;
-  getCommit(height: number): Promise<Commit | undefined> | Commit | undefined;
-}
 
 export interface BlockSyncOptions {
   /** Blocks asked for per getBlocks (at most MAX_BLOCKS_PER_REQUEST). */
@@ -172,101 +163,6 @@ export interface BlockSyncerEvents {
   ended: [status: { height: number; reason: "caughtUp" | "failed" | "stopped" }];
   /** A peer proved a height (probe or applied block). */
   proven: [status: { peerId: string; height: number }];
-}
-
-// ---------------------------------------------------------------- server
-
-export class BlockSyncServer {
-  private readonly queues = new Map<string, { depth: number; tail: Promise<void> }>();
-  private lastStatusAt = -Infinity;
-  private statusTimer: NodeJS.Timeout | undefined;
-  private closed = false;
-
-  constructor(
-    private readonly network: P2pNetwork,
-    private readonly source: BlockSource,
-    private readonly opts: BlockSyncOptions,
-    private readonly log: P2pLog,
-    private readonly now: () => number,
-  ) {}
-
-  status(): StatusMessage {
-    const height = this.source.head();
-    const baseHeight = height === 0 ? 0 : Math.min(height, Math.max(1, this.source.baseHeight?.() ?? 1));
-    return { type: "status", height, baseHeight };
-  }
-
-  sendStatus(peerId: string): void {
-    this.network.send(peerId, Channel.BlockSync, this.status());
-  }
-
-  /** Tell every peer the new head; call after each committed block. Throttled, the latest height always goes out. */
-  announce(): void {
-    if (this.closed || this.statusTimer) return;
-    const wait = this.lastStatusAt + this.opts.statusIntervalMs - this.now();
-    if (wait <= 0) {
-      this.lastStatusAt = this.now();
-      this.network.broadcast(Channel.BlockSync, this.status());
-      return;
-    }
-    this.statusTimer = setTimeout(() => {
-      this.statusTimer = undefined;
-      this.announce();
-    }, wait);
-    this.statusTimer.unref();
-  }
-
-  onGetBlocks(peerId: string, msg: GetBlocksMessage): void {
-    let q = this.queues.get(peerId);
-    if (!q) {
-      q = { depth: 0, tail: Promise.resolve() };
-      this.queues.set(peerId, q);
-    }
-    if (q.depth >= this.opts.maxQueuedRequestsPerPeer) {
-      this.network.reportBad(peerId, `more than ${this.opts.maxQueuedRequestsPerPeer} getBlocks waiting`, Penalty.RATE_LIMITED);
-      return;
-    }
-    q.depth++;
-    const queue = q;
-    // One request at a time per peer, in order: a peer cannot make this node read many ranges at once.
-    q.tail = q.tail
-      .then(() => this.serve(peerId, msg))
-      .catch((e) => this.log("error", "serving blocks failed", { peer: peerId, from: msg.from, error: (e as Error).message }))
-      .finally(() => queue.depth--);
-  }
-
-  onPeerDisconnected(peerId: string): void {
-    this.queues.delete(peerId);
-  }
-
-  close(): void {
-    this.closed = true;
-    clearTimeout(this.statusTimer);
-  }
-
-  private async serve(peerId: string, msg: GetBlocksMessage): Promise<void> {
-    if (this.closed || !this.network.peer(peerId)) return;
-    const head = this.source.head();
-    const base = this.status().baseHeight;
-    // Room in one frame for the items, less the envelope and the message's own fields.
-    const budget = this.network.opts.maxFrameBytes - 1024;
-    const items: SyncedBlock[] = [];
-    let bytes = 0;
-    if (msg.from >= base) {
-      for (let h = msg.from; h <= head && items.length < msg.count; h++) {
-        const [block, commit] = await Promise.all([this.source.getBlock(h), this.source.getCommit(h)]);
-        if (!block || !commit) break;
-        const size = encodeBlock(block).length + encodeCommit(commit).length + 32;
-        if (bytes + size > budget) {
-          if (items.length === 0) this.log("warn", "block too large for one p2p frame; raise maxFrameBytes", { height: h, bytes: size, maxFrameBytes: this.network.opts.maxFrameBytes });
-          break;
-        }
-        items.push({ block, commit });
-        bytes += size;
-      }
-    }
-    this.network.send(peerId, Channel.BlockSync, { type: "blocks", from: msg.from, items });
-  }
 }
 
 // ---------------------------------------------------------------- client

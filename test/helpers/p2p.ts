@@ -20,7 +20,7 @@ import { type NodeKey, nodeKeyOf } from "../../src/p2p/node-key.js";
 import { P2pNetwork, type ChannelHandler } from "../../src/p2p/network.js";
 import type { P2pOptions } from "../../src/p2p/options.js";
 import type { PeerInfo } from "../../src/p2p/peer.js";
-import type { BlockSource } from "../../src/p2p/sync.js";
+import type { BlockSource } from "../../src/p2p/sync-server.js";
 import { CHAIN_ID, hex } from "./fixtures.js";
 
 export const GENESIS_HASH = new Uint8Array(32).fill(0x11);
