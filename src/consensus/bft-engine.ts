@@ -40,30 +40,32 @@
  *
  * Evidence: equivocation the machine detects goes to `onEvidence` (the
  * node's pool gossips it); a proposer includes the pool's evidence that
- * passes the block rule at its height (includableEvidence).
+ * passes the block rule at its height (buildNextBlock).
  */
 import { EventEmitter } from "node:events";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { type Block, type Commit, type EncodedEvidence, decodeBlock, encodeBlock, headerHash } from "../chain/block.js";
 import type { SignatureVerifier } from "../chain/execute.js";
-import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
+import type { ConsensusParams } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { CodedError } from "../errors.js";
-import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
+import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildNextBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
 import { commitDecidedBlock } from "./commit.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
-import { includableEvidence } from "./evidence-rules.js";
-import { type Proposal, type Vote, type VoteType, verifyProposal, verifyVote } from "./messages.js";
+import type { Proposal, Vote, VoteType } from "./messages.js";
 import type { TendermintOptions } from "./options.js";
 import type { FilePrivValidator } from "./privval.js";
-import { ProposerPriorities } from "./proposer.js";
+import type { ProposerPriorities } from "./proposer.js";
 import { type RoundStep, type TendermintAction, TendermintMachine } from "./tendermint.js";
 import type { ValidatorSet } from "./validators.js";
 import { verifyCommit } from "./vote.js";
 import type { ConsensusWal } from "./wal.js";
-import { type WalRecord, decodeWalRecord, encodeWalRecord } from "./wal-records.js";
+import { type WalRecord, encodeWalRecord } from "./wal-records.js";
+import { checkConsensusMessage } from "./bft-admission.js";
+import { HeightSets } from "./height-sets.js";
+import { type SignedHistory, emptySignedHistory, readHeightWal, voteKey } from "./bft-wal.js";
 
 /** A consensus message as it travels between nodes: a proposal carries its whole block (one frame). */
 export type WireConsensusMessage = { kind: "proposal"; proposal: Proposal; block: Uint8Array } | { kind: "vote"; vote: Vote };
@@ -141,16 +143,8 @@ interface TimerSpec {
   ms: number;
 }
 
-/** The signed records of the height being replayed: answers to the machine's repeated requests. */
-interface SignedHistory {
-  votes: Map<string, Vote>;
-  proposals: Map<number, { proposal: Proposal; block: Uint8Array | null }>;
-}
-
 /** Unverified proposals (each carries a whole block) kept for heights whose set is not known yet. */
 const MAX_UNVERIFIED_PROPOSALS = 16;
-
-const voteKey = (round: number, type: VoteType) => `${round}/${type}`;
 
 export interface BftEngineEvents {
   block: [CommittedBlockEvent];
@@ -177,15 +171,15 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   /** Whether this node's key is in the set of the current height (logged when it changes). */
   private signing = false;
   private readonly proposerCache = new Map<number, Uint8Array>();
-  /** Validator sets by height, fetched before they are needed synchronously (bounded: see cacheSet). */
-  private readonly sets = new Map<number, ValidatorSet>();
+  /** Validator sets and proposer priorities by height, fetched before they are needed synchronously. */
+  private readonly sets: HeightSets;
   /** Blocks of the current height by hash, executed (valid) or refused (null). */
   private readonly blocks = new Map<string, ExecutedBlock | null>();
   /** Every message of the current height this node holds, for peers that connect or lag. */
   private heightMessages: WireConsensusMessage[] = [];
   /** Messages of heights above the current one. */
   private future: Input[] = [];
-  private signed: SignedHistory = { votes: new Map(), proposals: new Map() };
+  private signed: SignedHistory = emptySignedHistory();
   private peerCheck: NodeJS.Timeout | undefined;
   /** Rounds per decided height, for metrics and the bench. */
   readonly stats = { heights: 0, rounds: 0 };
@@ -201,6 +195,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       if (!Number.isSafeInteger(v) || v < 0) throw new BlockValidationError(`consensus option ${k} must be a non-negative integer, got ${String(v)}`);
     }
     this.machine = new TendermintMachine({ self: deps.privval?.address ?? null, options: this.opts.tendermint });
+    this.sets = new HeightSets((h) => deps.validatorSetAt(h), (h) => deps.store.getProposerPriorities(h), () => this.height);
     this.exec = { chainId: deps.chainId, store: deps.store, verifier: deps.verifier, params: deps.params, knownTx: (h) => deps.mempool.get(h) };
   }
 
@@ -258,7 +253,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const head = this.deps.store.head().height;
     // Old heights are decided: nothing to do with their messages.
     if (height <= head) return false;
-    const set = this.sets.get(height);
+    const set = this.sets.cached(height);
     if (set) return this.admitWithSet(msg, from, set);
     if (height > head + 2) {
       // The set of this height is not known yet (changes take effect at H+2): no check can be fair to the sender. Kept
@@ -269,7 +264,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     // A height whose set is known but not at hand: fetch it, then check.
     this.deps.validatorSetAt(height).then(
       (s) => {
-        this.cacheSet(height, s);
+        this.sets.keep(height, s);
         this.admitWithSet(msg, from, s);
       },
       () => {},
@@ -278,27 +273,12 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   }
 
   private admitWithSet(msg: WireConsensusMessage, from: string, set: ValidatorSet): boolean {
-    let block: Block | undefined;
-    if (msg.kind === "proposal") {
-      if (!verifyProposal(this.deps.chainId, msg.proposal, set)) {
-        this.deps.reportPeer?.(from, "proposal with a bad signature or from a non-validator");
-        return false;
-      }
-      try {
-        block = decodeBlock(msg.block);
-      } catch (e) {
-        this.deps.reportPeer?.(from, `proposal with an undecodable block: ${(e as Error).message}`);
-        return false;
-      }
-      if (!bytesEqual(headerHash(block.header), msg.proposal.blockHash)) {
-        this.deps.reportPeer?.(from, "proposal whose block does not hash to its blockHash");
-        return false;
-      }
-    } else if (!verifyVote(this.deps.chainId, msg.vote, set)) {
-      this.deps.reportPeer?.(from, "vote with a bad signature or from a non-validator");
+    const check = checkConsensusMessage(this.deps.chainId, msg, set);
+    if (!check.ok) {
+      this.deps.reportPeer?.(from, check.refused);
       return false;
     }
-    this.push({ kind: "message", msg, from, ...(block ? { block } : {}) });
+    this.push({ kind: "message", msg, from, ...(check.block ? { block: check.block } : {}) });
     return true;
   }
 
@@ -310,20 +290,12 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
    */
   private verifyLate(input: Extract<Input, { kind: "message" }>, set: ValidatorSet): Extract<Input, { kind: "message" }> | undefined {
     const { msg, from } = input;
-    const blame = (why: string) => {
-      if (from !== undefined) this.deps.reportPeer?.(from, why);
+    const check = checkConsensusMessage(this.deps.chainId, msg, set);
+    if (!check.ok) {
+      if (from !== undefined) this.deps.reportPeer?.(from, check.refused);
       return undefined;
-    };
-    if (msg.kind === "vote") return verifyVote(this.deps.chainId, msg.vote, set) ? { kind: "message", msg, from } : blame("vote with a bad signature or from a non-validator");
-    if (!verifyProposal(this.deps.chainId, msg.proposal, set)) return blame("proposal with a bad signature or from a non-validator");
-    let block: Block;
-    try {
-      block = decodeBlock(msg.block);
-    } catch (e) {
-      return blame(`proposal with an undecodable block: ${(e as Error).message}`);
     }
-    if (!bytesEqual(headerHash(block.header), msg.proposal.blockHash)) return blame("proposal whose block does not hash to its blockHash");
-    return { kind: "message", msg, from, block };
+    return { kind: "message", msg, from, ...(check.block ? { block: check.block } : {}) };
   }
 
   /**
@@ -335,21 +307,21 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const h = block.header.height;
     if (commit.height !== h || !bytesEqual(commit.blockHash, headerHash(block.header))) return false;
     if (h > this.deps.store.head().height + 2) return undefined;
-    return verifyCommit(this.deps.chainId, commit, await this.setAt(h));
+    return verifyCommit(this.deps.chainId, commit, await this.sets.at(h));
   }
 
   /** A block committed by block sync: verify it against its commit and store it. Only while syncing. */
   async applySyncedBlock(block: Block, commit: Commit): Promise<void> {
     if (!this.syncing) throw new BlockValidationError("consensus is running; synced blocks are not applied");
     const h = block.header.height;
-    const set = await this.setAt(h);
-    const pr = await this.prioritiesAt(h, set);
+    const set = await this.sets.at(h);
+    const pr = await this.sets.prioritiesAt(h, set);
     const ex = await verifyCommittedBlock(this.exec, block, commit, {
       validators: set,
-      nextValidators: await this.setAt(h + 1),
-      lastValidators: h > 1 ? await this.setAt(h - 1) : undefined,
+      nextValidators: await this.sets.at(h + 1),
+      lastValidators: h > 1 ? await this.sets.at(h - 1) : undefined,
       proposerOf: (round) => pr.advance(round).proposer(),
-      setAt: (height) => this.setAt(height),
+      setAt: (height) => this.sets.at(height),
     });
     await this.commitBlock(ex, commit, pr);
   }
@@ -413,7 +385,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     if (height < this.height || this.decided) return;
     if (input.unverified) {
       // Its height has started: the check against the height's own set, the only one that may cost the sender.
-      const checked = this.verifyLate(input, await this.setAt(height));
+      const checked = this.verifyLate(input, await this.sets.at(height));
       if (!checked) return;
       return this.onMessage(checked);
     }
@@ -436,12 +408,12 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     try {
       if (!bytesEqual(block.header.proposer, p.proposer)) throw new BlockValidationError("header proposer is not the proposal's signer");
       ex = await validateBlock(this.exec, block, {
-        validators: await this.setAt(p.height),
-        nextValidators: await this.setAt(p.height + 1),
-        lastValidators: p.height > 1 ? await this.setAt(p.height - 1) : undefined,
+        validators: await this.sets.at(p.height),
+        nextValidators: await this.sets.at(p.height + 1),
+        lastValidators: p.height > 1 ? await this.sets.at(p.height - 1) : undefined,
         proposer: this.proposerOf(p.round),
         maxTime: this.deps.clock() + this.opts.maxClockDriftMs,
-        setAt: (height) => this.setAt(height),
+        setAt: (height) => this.sets.at(height),
       });
     } catch (e) {
       if (!(e instanceof CodedError)) throw e;
@@ -479,42 +451,6 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   // ---------------------------------------------------------------------
   // Heights
 
-  /** The set that signs `height`: from the cache, else the store (and cached). */
-  private async setAt(height: number): Promise<ValidatorSet> {
-    const cached = this.sets.get(height);
-    if (cached) return cached;
-    const set = await this.deps.validatorSetAt(height);
-    this.cacheSet(height, set);
-    return set;
-  }
-
-  /** Keep sets near the current height only: h-1 to h+1 are what consensus needs, a few more serve evidence and early messages. */
-  private cacheSet(height: number, set: ValidatorSet): void {
-    this.sets.set(height, set);
-    if (this.sets.size <= 16) return;
-    for (const h of [...this.sets.keys()].sort((a, b) => a - b)) {
-      if (this.sets.size <= 16) break;
-      if (h < this.height - 1 || h > this.height + 1) this.sets.delete(h);
-    }
-  }
-
-  /**
-   * The priorities of `height`, for its set. Stored ones were computed for
-   * that set when the previous block was committed (nextFor); a store
-   * written before sets changed may hold the previous set's, which are
-   * carried over by the same rule.
-   */
-  private async prioritiesAt(height: number, set: ValidatorSet): Promise<ProposerPriorities> {
-    const stored = await this.deps.store.getProposerPriorities(height);
-    if (stored) {
-      const pr = ProposerPriorities.decode(stored);
-      // nextFor steps once more; a stored value already belongs to its height, so only a mismatch is carried over.
-      return pr.matches(set) ? pr : pr.nextFor(set);
-    }
-    if (height === 1) return ProposerPriorities.initial(set);
-    throw new BlockValidationError(`no proposer priorities stored for height ${height}`);
-  }
-
   private proposerOf(round: number): Uint8Array {
     let p = this.proposerCache.get(round);
     if (!p) {
@@ -534,11 +470,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     this.heightMessages = [];
     this.proposerCache.clear();
     // The sets this height needs synchronously: its own (votes, header), the previous (lastCommit), the next (early messages).
-    for (const h of [...this.sets.keys()]) if (h < height - 1) this.sets.delete(h);
-    if (height > 1) await this.setAt(height - 1);
-    const validators = await this.setAt(height);
-    await this.setAt(height + 1);
-    this.priorities = await this.prioritiesAt(height, validators);
+    this.sets.dropBelow(height - 1);
+    if (height > 1) await this.sets.at(height - 1);
+    const validators = await this.sets.at(height);
+    await this.sets.at(height + 1);
+    this.priorities = await this.sets.prioritiesAt(height, validators);
     if (this.deps.privval) {
       const member = validators.byAddress(this.deps.privval.address) !== undefined;
       if (member !== this.signing) {
@@ -562,19 +498,11 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
 
   /** The WAL's records of `height`: signed ones answer the machine's requests (never a new signature); the inputs are returned for replay. */
   private async loadWal(height: number): Promise<WalRecord[]> {
-    this.signed = { votes: new Map(), proposals: new Map() };
-    if (!this.deps.wal) return [];
-    const { records } = await this.deps.wal.replay();
-    const inputs: WalRecord[] = [];
-    for (const bytes of records) {
-      const r = decodeWalRecord(bytes);
-      if (recordHeight(r) !== height) continue;
-      if (r.kind === "signedVote") this.signed.votes.set(voteKey(r.vote.round, r.vote.type), r.vote);
-      else if (r.kind === "signedProposal") this.signed.proposals.set(r.proposal.round, { proposal: r.proposal, block: r.block });
-      else inputs.push(r);
-    }
-    if (inputs.length > 0 || this.signed.votes.size > 0 || this.signed.proposals.size > 0) {
-      this.deps.log("info", "replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: this.signed.votes.size, signedProposals: this.signed.proposals.size });
+    this.signed = emptySignedHistory();
+    const { signed, inputs } = await readHeightWal(this.deps.wal, height);
+    this.signed = signed;
+    if (inputs.length > 0 || signed.votes.size > 0 || signed.proposals.size > 0) {
+      this.deps.log("info", "replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: signed.votes.size, signedProposals: signed.proposals.size });
     }
     return inputs;
   }
@@ -759,26 +687,16 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     await this.run(this.machine.handle({ kind: "proposal", proposal, valid: true }));
   }
 
-  private async buildProposal(height: number): Promise<ExecutedBlock> {
-    const { store, mempool } = this.deps;
-    const head = store.head();
-    const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
+  private buildProposal(height: number): Promise<ExecutedBlock> {
+    // The whole block must fit in one p2p frame.
     const params = { ...this.deps.params, maxBlockBytes: Math.min(this.deps.params.maxBlockBytes, this.opts.maxProposalTxBytes) };
-    const evidence = await includableEvidence(
-      this.deps.pendingEvidence?.() ?? [],
-      { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) },
-      store,
-      (h) => this.setAt(h),
-      (e) => this.deps.log("info", "pending evidence left out", { height, code: e.code, error: e.message }),
-    );
-    return buildBlock({ ...this.exec, params }, mempool, {
+    return buildNextBlock({ ...this.exec, params }, this.deps.mempool, {
       height,
-      time: Math.max(this.deps.clock(), head.time + 1),
+      now: this.deps.clock(),
       proposer: this.deps.privval!.address,
-      validators: await this.setAt(height),
-      nextValidators: await this.setAt(height + 1),
-      lastCommit,
-      evidence,
+      setAt: (h) => this.sets.at(h),
+      pendingEvidence: this.deps.pendingEvidence?.() ?? [],
+      onEvidenceLeftOut: (e) => this.deps.log("info", "pending evidence left out", { height, code: e.code, error: e.message }),
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
     });
   }
@@ -803,7 +721,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   /** Store the block, its commit and the next height's priorities (for the next height's set) in one batch; then the mempool and the events. */
   private async commitBlock(ex: ExecutedBlock, commit: Commit, priorities: ProposerPriorities): Promise<void> {
     // The set of h+1 is known before h commits (changes take effect at H+2).
-    const next = priorities.nextFor(await this.setAt(ex.block.header.height + 1));
+    const next = priorities.nextFor(await this.sets.at(ex.block.header.height + 1));
     // No guard state to add: the privval synced it before each of this node's votes was broadcast.
     await commitDecidedBlock({ store: this.deps.store, mempool: this.deps.mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: undefined, nextPriorities: next });
     if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
@@ -819,15 +737,3 @@ function heightOf(msg: WireConsensusMessage): number {
   return msg.kind === "proposal" ? msg.proposal.height : msg.vote.height;
 }
 
-function recordHeight(r: WalRecord): number {
-  switch (r.kind) {
-    case "proposal":
-    case "signedProposal":
-      return r.proposal.height;
-    case "vote":
-    case "signedVote":
-      return r.vote.height;
-    case "timeout":
-      return r.height;
-  }
-}

@@ -6,7 +6,7 @@
  * re-executes the same txs and must reach the same header.
  */
 import { bytesEqual, toHex } from "../crypto/bytes.js";
-import { type Block, type BlockHeader, type Commit, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
+import { type Block, type BlockHeader, type Commit, type EncodedEvidence, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
 import { ChainError } from "../chain/errors.js";
 import { type BlockEffects, type CheckedTx, type SignatureVerifier, applyBlockTxs, applyTxsLeavingOutFailures, touchedKeys } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
@@ -17,7 +17,7 @@ import type { ChainHead } from "../chain/store.js";
 import { decodeTx, txHash } from "../chain/tx.js";
 import { CodedError } from "../errors.js";
 import type { ValidatorSet } from "./validators.js";
-import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
+import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence, includableEvidence } from "./evidence-rules.js";
 import { verifyCommit } from "./vote.js";
 
 /** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. */
@@ -46,6 +46,8 @@ export interface ExecutedBlock {
  */
 export interface BlockExecStore extends EvidenceStore {
   head(): ChainHead;
+  /** The commit of a stored block (the next block's lastCommit). */
+  getCommit(height: number): Promise<Commit | undefined>;
   loadState(ids: Iterable<string>): Promise<Map<string, StateRecord | undefined>>;
   /** The state root after `writes` on the head's state, with the tree nodes and record encodings it wrote. */
   computeStateRoot(
@@ -128,6 +130,49 @@ export async function buildBlock(deps: BlockExecDeps, mempool: Mempool, input: B
   };
   const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: evidence.map((e) => e.encoded), lastCommit: input.lastCommit };
   return { block, hash: headerHash(header), txs, effects, smtNodes: nodes, encodedWrites: encoded, evidence };
+}
+
+export interface NextBlockInput {
+  height: number;
+  /** This node's clock: the block's time, unless the head's is not before it. */
+  now: number;
+  /** This node's validator address. */
+  proposer: Uint8Array;
+  /** The set that signs a height (the block's, the next one's, and those of its evidence). */
+  setAt(height: number): Promise<ValidatorSet>;
+  /** Evidence not yet committed: what passes the block rule at this height goes in. */
+  pendingEvidence: readonly EncodedEvidence[];
+  /** A pending evidence that does not pass the block rule here. */
+  onEvidenceLeftOut(e: ChainError): void;
+  onRejected: BuildBlockInput["onRejected"];
+}
+
+/**
+ * The block this node proposes on the store's head, whichever engine runs:
+ * the head's commit as lastCommit, the pending evidence that passes the block
+ * rule, the sets of its height and the next, and the pool's txs (buildBlock).
+ */
+export async function buildNextBlock(deps: BlockExecDeps, mempool: Mempool, input: NextBlockInput): Promise<ExecutedBlock> {
+  const { height } = input;
+  const head = deps.store.head();
+  const lastCommit = height > 1 ? ((await deps.store.getCommit(head.height)) ?? null) : null;
+  const evidence = await includableEvidence(
+    input.pendingEvidence,
+    { chainId: deps.chainId, height, maxAgeBlocks: maxEvidenceAge(deps.params) },
+    deps.store,
+    input.setAt,
+    input.onEvidenceLeftOut,
+  );
+  return buildBlock(deps, mempool, {
+    height,
+    time: Math.max(input.now, head.time + 1),
+    proposer: input.proposer,
+    validators: await input.setAt(height),
+    nextValidators: await input.setAt(height + 1),
+    lastCommit,
+    evidence,
+    onRejected: input.onRejected,
+  });
 }
 
 export interface ValidateBlockRules {

@@ -11,16 +11,16 @@ import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import type { Block, Commit, EncodedEvidence } from "../chain/block.js";
 import type { CheckedTx, StatusListEvent, SignatureVerifier } from "../chain/execute.js";
-import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
+import type { ConsensusParams } from "../chain/genesis.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { DidVersion } from "../chain/state.js";
 import type { ChainStore } from "../chain/store.js";
-import { buildBlock } from "./block-exec.js";
+import { buildNextBlock } from "./block-exec.js";
 import { commitDecidedBlock } from "./commit.js";
 import type { ValidatorSigner } from "./signer.js";
 import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
 import { VoteStep } from "./vote.js";
-import { type VerifiedEvidence, includableEvidence } from "./evidence-rules.js";
+import type { VerifiedEvidence } from "./evidence-rules.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 
 export interface EngineOptions {
@@ -117,7 +117,7 @@ export class SingleValidatorEngine extends EventEmitter {
     const { store, mempool } = this.deps;
     const head = store.head();
     const height = head.height + 1;
-    const time = Math.max(this.deps.clock(), head.time + 1);
+    const now = this.deps.clock();
     const set = await this.sets.at(height);
     const own = set.byAddress(this.deps.signer.address);
     if (!own || own.power < set.quorum()) {
@@ -126,34 +126,20 @@ export class SingleValidatorEngine extends EventEmitter {
         own ? `this validator's power ${own.power} is not a quorum of the set at height ${height} (needs ${set.quorum()})` : `this validator is not in the set at height ${height}`,
       );
     }
-    const evidence = await this.includableEvidence(height);
-    const lastCommit = height > 1 ? ((await store.getCommit(head.height)) ?? null) : null;
-    const ex = await buildBlock(this.deps, mempool, {
+    const ex = await buildNextBlock(this.deps, mempool, {
       height,
-      time,
+      now,
       proposer: this.deps.signer.address,
-      validators: set,
-      nextValidators: await this.sets.at(height + 1),
-      lastCommit,
-      evidence,
+      setAt: (h) => this.sets.at(h),
+      pendingEvidence: this.deps.pendingEvidence?.() ?? [],
+      onEvidenceLeftOut: (e) => this.deps.log("pending evidence left out", { code: e.code, error: e.message }),
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
     });
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: ex.hash });
     const commit: Commit = { height, round: 0, blockHash: ex.hash, sigs: [{ validator: this.deps.signer.address, sig }] };
     // The precommit's signature leaves the node only inside this commit: its guard state is made durable with the block.
     const { event } = await commitDecidedBlock({ store, mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: state, nextPriorities: undefined });
-    if (ex.txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: ex.txs.length, evidence: evidence.length, hash: toHex(ex.hash).slice(0, 16) });
+    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("committed block", { height, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
     return event;
-  }
-
-  /** The pending evidence that passes the block rule at `height` (shared with the BFT proposer). */
-  private includableEvidence(height: number): Promise<VerifiedEvidence[]> {
-    return includableEvidence(
-      this.deps.pendingEvidence?.() ?? [],
-      { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) },
-      this.deps.store,
-      (h) => this.sets.at(h),
-      (e) => this.deps.log("pending evidence left out", { code: e.code, error: e.message }),
-    );
   }
 }
