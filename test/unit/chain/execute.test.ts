@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ChainError, DidErrorCode, TxErrorCode } from "../../../src/chain/errors.js";
-import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, applyBlockTxs, checkTx, touchedKeys } from "../../../src/chain/execute.js";
+import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, applyBlockTxs, applyTxsLeavingOutFailures, checkTx, touchedKeys } from "../../../src/chain/execute.js";
 import type { DidRecord } from "../../../src/chain/state.js";
 import { TX_VERSION, TxType, type Tx, type UnsignedTx } from "../../../src/chain/tx.js";
 import { createDidTx, sealTx } from "../../../src/client/txs.js";
@@ -16,6 +16,7 @@ import {
   execContext,
   expectChainError,
   fixedKey,
+  hex,
   testDid,
   testKey,
   updateTx,
@@ -367,6 +368,46 @@ describe("chain/execute", () => {
       overlay.apply(checkTx(overlay, updateTx(writeParams(A, 1, 1), A.doc), execContext()));
       expect(overlay.getDid(A.did)!.versionId).to.equal(2);
       expect(base.getDid(A.did)!.versionId).to.equal(1);
+    });
+
+    it("a child overlay's writes reach its parent only when merged", () => {
+      const base = new MapView();
+      apply(base, createTx(A));
+      const parent = new OverlayView(base);
+      const child = parent.child();
+      child.apply(checkTx(child, updateTx(writeParams(A, 1, 1), A.doc), execContext()));
+      expect(child.getDid(A.did)!.versionId).to.equal(2);
+      expect(parent.getDid(A.did)!.versionId, "not merged yet").to.equal(1);
+      expect(parent.writes.size).to.equal(0);
+      child.mergeInto(parent);
+      expect(parent.getDid(A.did)!.versionId).to.equal(2);
+      expect(base.getDid(A.did)!.versionId).to.equal(1);
+    });
+  });
+
+  describe("applyTxsLeavingOutFailures", () => {
+    it("leaves out each failing tx with its error and gives what applyBlockTxs gives for the others alone", () => {
+      const good = [createTx(A), updateTx(writeParams(A, 1, 1), A.doc), createTx(B), deactivateTx(writeParams(A, 2, 2))];
+      const stale = updateTx(writeParams(A, 1, 2), A.doc); // A is at version 2 by then
+      const unknown = updateTx(writeParams(C, 1, 1), C.doc); // C was never created
+      const candidates = [good[0]!, good[1]!, stale, good[2]!, unknown, good[3]!];
+      const failed: [string, string, string][] = [];
+      const out = applyTxsLeavingOutFailures(new MapView(), candidates, execContext(), (c, e) => failed.push([hex(c.hash), e.code, e.message.slice(0, 5)]));
+      expect(failed).to.deep.equal([
+        [hex(stale.hash), DidErrorCode.STALE_VERSION, "tx 2 "],
+        [hex(unknown.hash), DidErrorCode.NOT_FOUND, "tx 3 "],
+      ]);
+      expect(out.txs).to.deep.equal(good);
+      const alone = applyBlockTxs(new MapView(), good, execContext());
+      expect(out.effects.versions).to.deep.equal(alone.versions);
+      expect([...out.effects.writes]).to.deep.equal([...alone.writes]);
+      expect([...out.effects.documents.values()].map(hex)).to.deep.equal([...alone.documents.values()].map(hex));
+    });
+
+    it("lets an error that is not a rule's through", () => {
+      const view = new MapView();
+      const broken = { ...createTx(A), tx: { ...createTx(A).tx, payload: null } } as unknown as CheckedTx;
+      expect(() => applyTxsLeavingOutFailures(view, [broken], execContext(), () => expect.fail("not a ChainError"))).to.throw(TypeError);
     });
   });
 
