@@ -59,8 +59,8 @@ import type { TendermintOptions } from "./options.js";
 import type { FilePrivValidator } from "./privval.js";
 import { ProposerPriorities } from "./proposer.js";
 import { type RoundStep, type TendermintAction, TendermintMachine } from "./tendermint.js";
-import type { ValidatorSet } from "./validators.js";
-import { verifyCommit } from "./vote.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
+import { verifyCommit } from "../chain/vote.js";
 import type { ConsensusWal } from "./wal.js";
 import { type WalRecord, decodeWalRecord, encodeWalRecord } from "./wal-records.js";
 

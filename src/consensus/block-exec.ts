@@ -15,9 +15,9 @@ import { ChainStore } from "../chain/store.js";
 import { decodeTx, txHash } from "../chain/tx.js";
 import { CodedError } from "../errors.js";
 import type { CommittedBlockEvent } from "./engine.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 import { type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
-import { verifyCommit } from "./vote.js";
+import { verifyCommit } from "../chain/vote.js";
 
 /** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. */
 export class BlockValidationError extends CodedError<"BLOCK_INVALID"> {

@@ -17,8 +17,8 @@ import type { DidVersion } from "../chain/state.js";
 import type { ChainStore } from "../chain/store.js";
 import { applyExecutedBlock, buildBlock } from "./block-exec.js";
 import type { ValidatorSigner } from "./signer.js";
-import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
-import { VoteStep } from "./vote.js";
+import { type ValidatorSet, ValidatorSetsByHeight } from "../chain/validator-set.js";
+import { VoteStep } from "../chain/vote.js";
 import { type VerifiedEvidence, includableEvidence } from "./evidence-rules.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 

@@ -18,7 +18,7 @@ import type { ChainHead } from "../chain/store.js";
 import { ConsensusError } from "./errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, encodeEvidence, evidenceHash } from "./evidence.js";
 import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 export interface EvidencePoolOptions {
   /** Most items held; the oldest leaves when a new one comes. */

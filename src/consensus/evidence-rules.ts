@@ -12,7 +12,7 @@ import { type EncodedEvidence, MAX_BLOCK_EVIDENCE } from "../chain/block.js";
 import { ChainError, EvidenceErrorCode } from "../chain/errors.js";
 import { ConsensusError } from "./errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, evidenceHash, verifyEvidence } from "./evidence.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 /** What the rule needs to know, loaded beforehand. */
 export interface EvidenceContext {

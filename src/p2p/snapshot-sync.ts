@@ -23,11 +23,12 @@ import { type SnapshotManifest, SnapshotError, SnapshotErrorCode, decodeManifest
 import type { SnapshotDir, SnapshotRestorer } from "../chain/snapshot-store.js";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
-import type { TrustedValidators } from "../client/trust.js";
-import { powerSigned, verifySkipping } from "../client/trust.js";
+import type { TrustedValidators } from "../chain/light-block.js";
+import { verifySkipping } from "../chain/light-block.js";
+import { powerSigned } from "../chain/vote.js";
 import { ProofError, ProofErrorCode } from "../chain/proof.js";
 import type { ValidatorEntry } from "../chain/validators.js";
-import { ValidatorSet, validatorAddress } from "../consensus/validators.js";
+import { ValidatorSet, validatorAddress } from "../chain/validator-set.js";
 import { Channel } from "./frames.js";
 import { Penalty, TokenBucket } from "./limits.js";
 import { type P2pLog, silentLog } from "./log.js";

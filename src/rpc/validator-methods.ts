@@ -10,7 +10,7 @@ import { ChainError, EvidenceErrorCode } from "../chain/errors.js";
 import type { ChainHead, StoredEvidence } from "../chain/store.js";
 import { decodeEvidence } from "../consensus/evidence.js";
 import { evidenceToJson } from "../consensus/evidence-rules.js";
-import type { ValidatorSet } from "../consensus/validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
 import { pageByBytes } from "./paging.js";

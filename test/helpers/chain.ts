@@ -10,7 +10,7 @@ import { ChainStore } from "../../src/chain/store.js";
 import { decodeTx, txHash } from "../../src/chain/tx.js";
 import { type EngineDeps, SingleValidatorEngine } from "../../src/consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../../src/consensus/signer.js";
-import { ValidatorSet } from "../../src/consensus/validators.js";
+import { ValidatorSet } from "../../src/chain/validator-set.js";
 import { decodeEvidence, evidenceHash } from "../../src/consensus/evidence.js";
 import { CHAIN_ID, fixedKey, hex } from "./fixtures.js";
 

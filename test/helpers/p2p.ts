@@ -11,8 +11,8 @@ import { BlockErrorCode, ChainError, TxErrorCode } from "../../src/chain/errors.
 import { bytesEqual } from "../../src/crypto/bytes.js";
 import { randomKeyPair, type KeyPair } from "../../src/crypto/hd.js";
 import { signDigest } from "../../src/crypto/secp256k1.js";
-import { ValidatorSet } from "../../src/consensus/validators.js";
-import { VoteStep, verifyCommit, voteSigningDigest } from "../../src/consensus/vote.js";
+import { ValidatorSet } from "../../src/chain/validator-set.js";
+import { VoteStep, verifyCommit, voteSigningDigest } from "../../src/chain/vote.js";
 import { Channel, decodeFrame, encodeFrame, type Frame } from "../../src/p2p/frames.js";
 import { Handshake, type HandshakeMessage, type LocalIdentity } from "../../src/p2p/handshake.js";
 import type { P2pLogLevel } from "../../src/p2p/log.js";

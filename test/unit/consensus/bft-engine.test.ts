@@ -18,7 +18,7 @@ import { signVote } from "../../../src/consensus/messages.js";
 import { FilePrivValidator } from "../../../src/consensus/privval.js";
 import { ValidatorSigner } from "../../../src/consensus/signer.js";
 import { ProposerPriorities } from "../../../src/consensus/proposer.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { precommit, prevote, validatorSet } from "../../helpers/consensus.js";
 import { CHAIN_ID, fixedKey, hex } from "../../helpers/fixtures.js";
 import { signCommit } from "../../helpers/p2p.js";

@@ -10,7 +10,7 @@ import { headerHash } from "../../../src/chain/block.js";
 import { SignatureVerifier } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { type BlockExecDeps, BlockValidationError, buildBlock, commitExecuted, validateBlock } from "../../../src/consensus/block-exec.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
 

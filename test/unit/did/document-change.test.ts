@@ -1,16 +1,8 @@
 import { expect } from "chai";
 import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
-import {
-  DID_CONTEXT,
-  SID_CONTEXT,
-  addService,
-  addVerificationMethod,
-  buildInitialDocument,
-  describeChange,
-  removeService,
-  removeVerificationMethod,
-  sameDocument,
-} from "../../../src/did/document.js";
+import { DID_CONTEXT, SID_CONTEXT, buildInitialDocument } from "../../../src/did/document.js";
+import { addService, addVerificationMethod, removeService, removeVerificationMethod } from "../../../src/did/document-edit.js";
+import { describeChange, sameDocument } from "../../../src/did/document-diff.js";
 
 describe("did/document: what a version changed", () => {
   const v1 = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(1)));

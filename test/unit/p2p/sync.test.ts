@@ -11,7 +11,7 @@ import type { P2pNetwork, PenaltyEvent } from "../../../src/p2p/network.js";
 import { BlockSync, CLAIM_NOT_SERVED_PENALTY, type SyncProgress } from "../../../src/p2p/sync.js";
 import type { CanonicalValue } from "../../../src/chain/codec.js";
 import { bytesEqual } from "../../../src/crypto/bytes.js";
-import { verifyCommit } from "../../../src/consensus/vote.js";
+import { verifyCommit } from "../../../src/chain/vote.js";
 import { MAX_BLOCKS_PER_REQUEST, type BlocksMessage } from "../../../src/p2p/sync-messages.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { MemoryChain, RawPeer, buildChain, connect, eventually, nextEvent, startNetwork } from "../../helpers/p2p.js";
