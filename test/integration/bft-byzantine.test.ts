@@ -8,7 +8,7 @@
 import { expect } from "chai";
 import { copyFileSync } from "node:fs";
 import { RegistryClient } from "../../src/client/registry-client.js";
-import { readTrusteeKeyFile } from "../../src/cli/kyc.js";
+import { readTrusteeKeyFile } from "../../src/cli/gov.js";
 import { homePaths } from "../../src/node/home.js";
 import { runCli } from "../helpers/node-process.js";
 import { type DevnetNode, checkNoFork, createDevnet, waitFor, waitForHeight } from "../helpers/devnet.js";
