@@ -56,7 +56,7 @@ export type EncodedEvidence = Uint8Array;
 export interface Block {
   header: BlockHeader;
   txs: Uint8Array[];
-  /** Proofs of validator misbehaviour committed by this block (issue 3, part 6). */
+  /** Proofs of validator misbehaviour committed by this block (evidence of equivocation). */
   evidence: EncodedEvidence[];
   lastCommit: Commit | null;
 }

@@ -1,5 +1,5 @@
 /**
- * The validator set as chain state (issue 3, part 5): one record,
+ * The validator set as chain state, changed by governance: one record,
  * `validators:`, holding the set in force and the changes governance has
  * scheduled. Pure rules only; chain/validator-set.ts turns entries into a
  * ValidatorSet (addresses, quorum, hash).

@@ -1,6 +1,6 @@
 /**
  * Evidence of equivocation that is known to this node and not yet committed
- * (issue 3, part 6): what the BFT engine detected itself and what peers
+ * (equivocation): what the BFT engine detected itself and what peers
  * gossiped. A proposer draws from it (includableEvidence); a committed block
  * removes what it carried; items too old for any future block expire.
  *

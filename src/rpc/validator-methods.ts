@@ -1,6 +1,6 @@
 /**
- * JSON-RPC methods of the validator set and of committed evidence (issue 3,
- * parts 5 and 6): the set in force at a height, with its total power and the
+ * JSON-RPC methods of the validator set and of committed evidence: the set
+ * in force at a height, with its total power and the
  * hash block headers carry; evidence of equivocation by hash, or listed in
  * commit order, all or one validator's. Read-only: the set changes through
  * governance txs (`validator/set`), evidence through blocks.

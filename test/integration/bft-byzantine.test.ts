@@ -1,6 +1,6 @@
 /**
  * Faults and governance on the multi-validator path, with real node
- * processes on loopback (issue 3, parts 5 and 6): a Byzantine validator
+ * processes on loopback (evidence and validator-set changes): a Byzantine validator
  * whose key runs in two processes at once, and validator-set changes by the
  * trustees (removal: the node follows; addition: a fresh node signs).
  * Every test ends with the no-fork invariant over the honest nodes.
