@@ -61,6 +61,7 @@ import { ProposerPriorities } from "./proposer.js";
 import { type RoundStep, type TendermintAction, TendermintMachine } from "./tendermint.js";
 import type { ValidatorSet } from "../chain/validator-set.js";
 import { verifyCommit } from "../chain/vote.js";
+import type { Logger } from "../log/logger.js";
 import type { ConsensusWal } from "./wal.js";
 import { type WalRecord, decodeWalRecord, encodeWalRecord } from "./wal-records.js";
 
@@ -122,7 +123,7 @@ export interface BftEngineDeps {
   /** The machine found equivocation: the node pools and gossips it. */
   onEvidence?(ev: DuplicateVoteEvidence): void;
   clock: () => number;
-  log: (level: "info" | "warn" | "debug", msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 type Input =
@@ -379,7 +380,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
         await this.handleInput(input);
       } catch (e) {
         // A local failure (disk, a bug): log it and go on; the round's timeouts move consensus along.
-        this.deps.log("warn", "consensus input failed", { input: input.kind, error: (e as Error).message, code: (e as { code?: unknown }).code });
+        this.deps.log.warn("consensus input failed", { input: input.kind, error: (e as Error).message, code: (e as { code?: unknown }).code });
       }
     }
   }
@@ -444,7 +445,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       });
     } catch (e) {
       if (!(e instanceof CodedError)) throw e;
-      this.deps.log("info", "proposed block refused", { height: p.height, round: p.round, code: e.code, error: e.message });
+      this.deps.log.info("proposed block refused", { height: p.height, round: p.round, code: e.code, error: e.message });
     }
     this.blocks.set(key, ex);
     return ex !== null;
@@ -542,7 +543,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       const member = validators.byAddress(this.deps.privval.address) !== undefined;
       if (member !== this.signing) {
         this.signing = member;
-        this.deps.log("info", member ? "this node's key is in the validator set: signing" : "this node's key is not in the validator set: following", { height });
+        this.deps.log.info(member ? "this node's key is in the validator set: signing" : "this node's key is not in the validator set: following", { height });
       }
     }
     const inputs = await this.loadWal(height);
@@ -573,7 +574,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       else inputs.push(r);
     }
     if (inputs.length > 0 || this.signed.votes.size > 0 || this.signed.proposals.size > 0) {
-      this.deps.log("info", "replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: this.signed.votes.size, signedProposals: this.signed.proposals.size });
+      this.deps.log.info("replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: this.signed.votes.size, signedProposals: this.signed.proposals.size });
     }
     return inputs;
   }
@@ -602,7 +603,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       }
     }
     const rs = this.machine.roundState;
-    this.deps.log("info", "WAL replayed", { height, round: rs.round, step: rs.step, lockedRound: rs.lockedRound });
+    this.deps.log.info("WAL replayed", { height, round: rs.round, step: rs.step, lockedRound: rs.lockedRound });
   }
 
   /**
@@ -626,7 +627,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   /** Pause consensus, sync up to (at least) `target`, then resume at the store's head (resumeAfterSync). */
   private async catchUp(target: number): Promise<void> {
     if (this.syncing || this.height === 0 || !this.deps.catchUp || this.deps.store.head().height >= target) return;
-    this.deps.log("info", "behind the peers: catching up by block sync", { height: this.height, provenHeight: target, peersHeight: this.deps.peersHeight?.() });
+    this.deps.log.info("behind the peers: catching up by block sync", { height: this.height, provenHeight: target, peersHeight: this.deps.peersHeight?.() });
     this.syncing = true;
     // Round timers stop while blocks are fetched; kept to be armed again if this height goes on.
     const paused = [...this.timers.values()].filter((t): t is TimerSpec => t !== null);
@@ -635,7 +636,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     try {
       await this.deps.catchUp(target);
     } catch (e) {
-      this.deps.log("warn", "block sync failed; consensus goes on", { error: (e as Error).message });
+      this.deps.log.warn("block sync failed; consensus goes on", { error: (e as Error).message });
     }
     await this.resumeAfterSync(paused);
   }
@@ -651,12 +652,12 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const head = this.deps.store.head().height;
     if (head >= this.height) {
       await this.deps.wal?.endHeight(head);
-      this.deps.log("info", "block sync moved the head: consensus resumes at the next height", { height: head + 1 });
+      this.deps.log.info("block sync moved the head: consensus resumes at the next height", { height: head + 1 });
       return this.startHeight();
     }
     this.syncing = false;
     this.heightStartedAt = this.deps.clock();
-    this.deps.log("info", "block sync found no block of this height: consensus resumes where it was", { height: this.height, round: this.machine.roundState.round, step: this.machine.roundState.step });
+    this.deps.log.info("block sync found no block of this height: consensus resumes where it was", { height: this.height, round: this.machine.roundState.round, step: this.machine.roundState.step });
     for (const t of paused) if (t.height === this.height) this.schedule(t.height, t.round, t.step, t.ms);
     await this.handleBuffered();
   }
@@ -671,7 +672,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
         await this.runAction(a);
       } catch (e) {
         // One failed action (a refused signature, a failed build) must not cost the others: a lost timer would stall the round.
-        this.deps.log("warn", "consensus action failed", { action: a.kind, height: this.height, error: (e as Error).message, code: (e as { code?: unknown }).code });
+        this.deps.log.warn("consensus action failed", { action: a.kind, height: this.height, error: (e as Error).message, code: (e as { code?: unknown }).code });
       }
     }
   }
@@ -692,7 +693,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
           await this.decide(a.height, a.round, a.blockHash, a.commit);
           break;
         case "evidence":
-          this.deps.log("warn", "equivocation detected", { validator: toHex(a.evidence.voteA.validator), height: a.evidence.voteA.height });
+          this.deps.log.warn("equivocation detected", { validator: toHex(a.evidence.voteA.validator), height: a.evidence.voteA.height });
           this.deps.onEvidence?.(a.evidence);
           break;
       }
@@ -712,7 +713,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     let vote = this.signed.votes.get(voteKey(round, type));
     if (vote && !bytesEqual(vote.blockHash, blockHash)) {
       // The machine asks for another vote than the one signed before the crash: never sign it (invariant 4).
-      this.deps.log("warn", "refusing a vote that conflicts with one signed before a restart", { height, round, type });
+      this.deps.log.warn("refusing a vote that conflicts with one signed before a restart", { height, round, type });
       return;
     }
     if (!vote) {
@@ -741,7 +742,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       if (validValue) {
         ex = this.blocks.get(toHex(validValue));
         if (!ex) {
-          this.deps.log("warn", "the valid value to re-propose is not at hand", { height, round });
+          this.deps.log.warn("the valid value to re-propose is not at hand", { height, round });
           return;
         }
       } else {
@@ -768,7 +769,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) },
       store,
       (h) => this.setAt(h),
-      (e) => this.deps.log("info", "pending evidence left out", { height, code: e.code, error: e.message }),
+      (e) => this.deps.log.info("pending evidence left out", { height, code: e.code, error: e.message }),
     );
     return buildBlock({ ...this.exec, params }, mempool, {
       height,
@@ -804,7 +805,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     // The set of h+1 is known before h commits (changes take effect at H+2).
     const next = priorities.nextFor(await this.setAt(ex.block.header.height + 1));
     await applyExecutedBlock({ store: this.deps.store, mempool: this.deps.mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { nextProposerPriorities: next.encode() });
-    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
+    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log.info("committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
   }
 
   private async walAppend(r: WalRecord, sync = false): Promise<void> {

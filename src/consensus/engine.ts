@@ -21,6 +21,7 @@ import { type ValidatorSet, ValidatorSetsByHeight } from "../chain/validator-set
 import { VoteStep } from "../chain/vote.js";
 import { type VerifiedEvidence, includableEvidence } from "./evidence-rules.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
+import type { Logger } from "../log/logger.js";
 
 export interface EngineOptions {
   /** Longest time without a block when no txs arrive. */
@@ -54,7 +55,7 @@ export interface EngineDeps {
   params: ConsensusParams;
   verifier: SignatureVerifier;
   clock: () => number;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export class SingleValidatorEngine extends EventEmitter {
@@ -102,7 +103,7 @@ export class SingleValidatorEngine extends EventEmitter {
         await this.produceBlock();
         lastBlockAt = this.deps.clock();
       } catch (e) {
-        this.deps.log("block production failed", { error: (e as Error).message });
+        this.deps.log.info("block production failed", { error: (e as Error).message });
         // Out of the set is not transient: wait a heartbeat, not a moment, before looking again.
         const pause = e instanceof ConsensusError && e.code === ConsensusErrorCode.NOT_VALIDATOR ? this.opts.heartbeatMs : 100;
         await new Promise((r) => setTimeout(r, Math.min(pause, 5_000)));
@@ -140,7 +141,7 @@ export class SingleValidatorEngine extends EventEmitter {
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: ex.hash });
     const commit: Commit = { height, round: 0, blockHash: ex.hash, sigs: [{ validator: this.deps.signer.address, sig }] };
     const { event } = await applyExecutedBlock({ store, mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: state });
-    if (ex.txs.length > 0 || evidence.length > 0) this.deps.log("committed block", { height, txs: ex.txs.length, evidence: evidence.length, hash: toHex(ex.hash).slice(0, 16) });
+    if (ex.txs.length > 0 || evidence.length > 0) this.deps.log.info("committed block", { height, txs: ex.txs.length, evidence: evidence.length, hash: toHex(ex.hash).slice(0, 16) });
     return event;
   }
 
@@ -151,7 +152,7 @@ export class SingleValidatorEngine extends EventEmitter {
       { chainId: this.deps.chainId, height, maxAgeBlocks: maxEvidenceAge(this.deps.params) },
       this.deps.store,
       (h) => this.sets.at(h),
-      (e) => this.deps.log("pending evidence left out", { code: e.code, error: e.message }),
+      (e) => this.deps.log.info("pending evidence left out", { code: e.code, error: e.message }),
     );
   }
 }

@@ -47,7 +47,7 @@ import { EvidencePool } from "../consensus/evidence-pool.js";
 import { encodeEvidence } from "../consensus/evidence.js";
 import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
-import { createLogger, type Logger } from "./log.js";
+import { createLogger, type Logger } from "../log/logger.js";
 import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
 import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
 import { ValidatorSetTracker } from "../client/trust.js";
@@ -234,7 +234,7 @@ export class SidNode {
         trust,
         genesisTime: Date.parse(genesis.genesisTime),
         restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
-        log: (level, msg, f) => (level === "warn" || level === "error" ? slog.warn(msg, f) : level === "info" ? slog.info(msg, f) : undefined),
+        log: slog,
         progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),
       },
       syncOpts,
@@ -322,7 +322,7 @@ export class SidNode {
       const snapshotDir = new SnapshotDir(join(paths.dataDir, "snapshots"));
       if (snapshotOpts.interval > 0) {
         const slog = log.child("snapshot");
-        node.snapshots = new SnapshotWriter(store, snapshotDir, snapshotOpts, (level, msg, f) => (level === "warn" ? slog.warn(msg, f) : slog.info(msg, f)));
+        node.snapshots = new SnapshotWriter(store, snapshotDir, snapshotOpts, slog);
       }
 
       const sk = loadValidatorKey(paths);
@@ -344,7 +344,7 @@ export class SidNode {
             params: genesis.params,
             verifier,
             clock: Date.now,
-            log: (msg, f) => log.child("consensus").info(msg, f),
+            log: log.child("consensus"),
           },
         );
         node.engine.on("block", (ev: CommittedBlockEvent) => node.onBlock(ev));
@@ -415,7 +415,7 @@ export class SidNode {
           requestProof: (h) => node.net?.sync.syncer.requestProof(h),
           catchUp: (target) => node.net!.catchUp(target),
           clock: Date.now,
-          log: (level, msg, f) => (level === "warn" ? log.child("consensus").warn(msg, f) : level === "info" ? log.child("consensus").info(msg, f) : undefined),
+          log: log.child("consensus"),
         });
         node.bft.on("block", (ev) => node.onBlock(ev));
         node.bft.on("txRejected", (d) => node.onTxRejected(d));

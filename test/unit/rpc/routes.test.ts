@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
-import { createLogger } from "../../../src/node/log.js";
+import { createLogger } from "../../../src/log/logger.js";
 import { fastifyLogger } from "../../../src/node/fastify-logger.js";
 import { type DidChange, NodeEvents, blockCommittedEvent } from "../../../src/events/node-events.js";
 import { type HealthProblem, registerHealth } from "../../../src/rpc/health.js";
