@@ -2,7 +2,9 @@
 import { type Live, RpcFailure, rpc, rpcOptional } from "./api.js";
 import { ago, append, card, h, json, link, short, table } from "./dom.js";
 import { checkResolutionProof } from "./proof.js";
+import type { CommitJson, HeaderJson } from "../../chain/block.js";
 import type { DidDocument } from "../../did/document.js";
+import type { HeadSummary } from "../../events/node-events.js";
 import { diffDocuments } from "../../did/document-diff.js";
 
 export interface Page {
@@ -11,30 +13,13 @@ export interface Page {
   leave?: () => void;
 }
 
-interface Header {
-  chainId: string;
-  height: number;
-  time: string;
-  prevHash: string;
-  stateRoot: string;
-  validatorsHash: string;
-  nextValidatorsHash: string;
-  proposer: string;
-  [k: string]: unknown;
-}
 interface BlockJson {
   hash: string;
-  header: Header;
+  header: HeaderJson<string>;
   txs: string[];
-  lastCommit: { height: number; round: number; blockHash: string; sigs: { validator: string; sig: string }[] } | null;
+  lastCommit: CommitJson | null;
 }
-interface HeadEvent {
-  height: number;
-  hash: string;
-  time: string;
-  txCount: number;
-  proposer: string;
-}
+type HeadEvent = Pick<HeadSummary, "height" | "hash" | "time" | "txCount" | "proposer">;
 interface HistoryEntry {
   versionId: string;
   operation: string;
