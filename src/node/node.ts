@@ -234,7 +234,8 @@ export class SidNode {
         trust,
         genesisTime: Date.parse(genesis.genesisTime),
         restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
-        log: slog,
+        // Errors of the short-lived state-sync network are logged at warn level.
+        log: { ...slog, error: (msg, f) => slog.warn(msg, f) },
         progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),
       },
       syncOpts,
