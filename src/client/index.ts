@@ -4,7 +4,7 @@ export * from "./sid-client.js";
 export * from "./registry-client.js";
 export * from "./credentials/index.js";
 export * from "./trust.js";
-export * from "../chain/light-block.js";
+export { DEFAULT_TRUST_LEVEL, type LightBlock, type TrustLevel, type TrustedValidators, type VerificationRule, verifyAdjacent, verifySkipping } from "../chain/light-block.js";
 export { powerSigned } from "../chain/vote.js";
 export * from "./verify-proof.js";
 export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
