@@ -22,7 +22,7 @@ import WebSocket from "ws";
 import { SidClient, createDidTx, updateDidTx, type SignedTx } from "../../src/client/index.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { secp } from "../../src/crypto/secp256k1.js";
-import { addService } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import type { ExportPage } from "../../src/rpc/export-methods.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
 import { Mirror } from "../mirror.js";

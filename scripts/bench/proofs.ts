@@ -8,7 +8,7 @@
  * serving a bad proof fails the benchmark instead of inflating it.
  */
 import { leanCaller } from "./measure.js";
-import type { TrustedValidators } from "../../src/client/trust.js";
+import type { TrustedValidators } from "../../src/chain/light-block.js";
 import { verifyResolutionProof } from "../../src/client/verify-proof.js";
 
 export interface ProofBenchOptions {

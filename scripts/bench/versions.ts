@@ -17,7 +17,8 @@
 import autocannon from "autocannon";
 import { readFileSync } from "node:fs";
 import { randomKeyPair } from "../../src/crypto/hd.js";
-import { addService, type DidDocument, validateDocument } from "../../src/did/document.js";
+import { type DidDocument, validateDocument } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import { SidClient, createDidTx, updateDidTx, type SignedTx } from "../../src/client/index.js";
 import { leanCaller, round } from "./measure.js";
 

@@ -56,7 +56,7 @@ export type EncodedEvidence = Uint8Array;
 export interface Block {
   header: BlockHeader;
   txs: Uint8Array[];
-  /** Proofs of validator misbehaviour committed by this block (issue 3, part 6). */
+  /** Proofs of validator misbehaviour committed by this block (evidence of equivocation). */
   evidence: EncodedEvidence[];
   lastCommit: Commit | null;
 }
@@ -119,11 +119,34 @@ export function decodeCommit(bytes: Uint8Array): Commit {
   return decodeCanonical(bytes) as unknown as Commit;
 }
 
-export function headerToJson(h: BlockHeader): Record<string, unknown> {
+/** A header's JSON form, its bytes as lowercase hex; `T` is the form of its time. */
+export interface HeaderJson<T extends string | number = number> {
+  chainId: string;
+  height: number;
+  time: T;
+  prevHash: string;
+  txRoot: string;
+  evidenceHash: string;
+  stateRoot: string;
+  validatorsHash: string;
+  nextValidatorsHash: string;
+  proposer: string;
+  lastCommitHash: string;
+}
+
+/**
+ * A header's JSON form. The two forms differ in `time` only: "iso" (an ISO
+ * 8601 string) is what block_get and newHeads show people; "ms" (ms since
+ * the Unix epoch, the value in the header itself) is what proofs carry, since
+ * a client re-hashes the header from it.
+ */
+export function headerToJson(h: BlockHeader, time?: "iso"): HeaderJson<string>;
+export function headerToJson(h: BlockHeader, time: "ms"): HeaderJson<number>;
+export function headerToJson(h: BlockHeader, time: "iso" | "ms" = "iso"): HeaderJson<string> | HeaderJson<number> {
   return {
     chainId: h.chainId,
     height: h.height,
-    time: new Date(h.time).toISOString(),
+    time: time === "ms" ? h.time : new Date(h.time).toISOString(),
     prevHash: toHex(h.prevHash),
     txRoot: toHex(h.txRoot),
     evidenceHash: toHex(h.evidenceHash),
@@ -132,10 +155,20 @@ export function headerToJson(h: BlockHeader): Record<string, unknown> {
     nextValidatorsHash: toHex(h.nextValidatorsHash),
     proposer: toHex(h.proposer),
     lastCommitHash: toHex(h.lastCommitHash),
-  };
+  } as HeaderJson<string> | HeaderJson<number>;
 }
 
-export function commitToJson(c: Commit | null): Record<string, unknown> | null {
+/** A commit's JSON form (block_get and proofs alike), its bytes as lowercase hex. */
+export interface CommitJson {
+  height: number;
+  round: number;
+  blockHash: string;
+  sigs: Array<{ validator: string; sig: string }>;
+}
+
+export function commitToJson(c: Commit): CommitJson;
+export function commitToJson(c: Commit | null): CommitJson | null;
+export function commitToJson(c: Commit | null): CommitJson | null {
   if (!c) return null;
   return {
     height: c.height,

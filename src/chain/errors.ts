@@ -68,7 +68,7 @@ export enum KycErrorCode {
   TYPE_NOT_ACCREDITED = "ISSUER_TYPE_NOT_ACCREDITED",
 }
 
-/** Evidence of validator misbehaviour in blocks and over RPC (issue 3, part 6). */
+/** Evidence of validator misbehaviour in blocks and over RPC. */
 export enum EvidenceErrorCode {
   /** Evidence that does not decode or does not prove misbehaviour by the set at its height (forged signature, wrong set, from the future). */
   INVALID = "EVIDENCE_INVALID",

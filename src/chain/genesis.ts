@@ -29,7 +29,7 @@ export interface ConsensusParams {
   maxBlockBytes: number;
   /**
    * Evidence of misbehaviour at a height more than this many blocks below the
-   * including block is refused (issue 3, part 6): old evidence cannot be
+   * including block is refused: old evidence cannot be
    * replayed forever, and nodes need keep validator sets only this far back
    * for it. parseGenesis always fills it; optional so older in-code params
    * keep compiling (readers use maxEvidenceAge()).

@@ -12,7 +12,7 @@
  */
 import { fromBase64, fromHex, toBase64, toHex } from "../crypto/bytes.js";
 import { CodedError } from "../errors.js";
-import type { BlockHeader, Commit, CommitSig } from "./block.js";
+import { type BlockHeader, type Commit, type CommitJson, type CommitSig, type HeaderJson, commitToJson, headerToJson } from "./block.js";
 import { type SmtProof, decodeSmtProof, encodeSmtProof } from "./smt.js";
 import { isValidChainId, MAX_ANY_TX_BYTES } from "./tx.js";
 
@@ -97,32 +97,10 @@ export interface AnchoredStateProof extends StateProof {
   validators: ProofValidator[];
 }
 
-export interface HeaderJson {
-  chainId: string;
-  height: number;
-  /** ms since the Unix epoch, as in the header itself (not an ISO string: the client hashes this value). */
-  time: number;
-  prevHash: string;
-  txRoot: string;
-  evidenceHash: string;
-  stateRoot: string;
-  validatorsHash: string;
-  nextValidatorsHash: string;
-  proposer: string;
-  lastCommitHash: string;
-}
-
-export interface CommitJson {
-  height: number;
-  round: number;
-  blockHash: string;
-  sigs: Array<{ validator: string; sig: string }>;
-}
-
 export interface StateProofJson {
   format: typeof PROOF_FORMAT;
   height: number;
-  header: HeaderJson;
+  header: HeaderJson<number>;
   commit: CommitJson;
   validators: Array<{ publicKey: string; power: number }>;
   /** base64 (RFC 4648, padded) of the canonical record encoding, or null for an absent key. */
@@ -130,38 +108,13 @@ export interface StateProofJson {
   smtProof: ReturnType<typeof encodeSmtProof>;
 }
 
-export function headerToProofJson(h: BlockHeader): HeaderJson {
-  return {
-    chainId: h.chainId,
-    height: h.height,
-    time: h.time,
-    prevHash: toHex(h.prevHash),
-    txRoot: toHex(h.txRoot),
-    evidenceHash: toHex(h.evidenceHash),
-    stateRoot: toHex(h.stateRoot),
-    validatorsHash: toHex(h.validatorsHash),
-    nextValidatorsHash: toHex(h.nextValidatorsHash),
-    proposer: toHex(h.proposer),
-    lastCommitHash: toHex(h.lastCommitHash),
-  };
-}
-
-export function commitToProofJson(c: Commit): CommitJson {
-  return {
-    height: c.height,
-    round: c.round,
-    blockHash: toHex(c.blockHash),
-    sigs: c.sigs.map((s) => ({ validator: toHex(s.validator), sig: toHex(s.sig) })),
-  };
-}
-
 /** The JSON form of a proof, as did_resolve returns it with `proof: true`. */
 export function stateProofToJson(p: AnchoredStateProof): StateProofJson {
   return {
     format: PROOF_FORMAT,
     height: p.height,
-    header: headerToProofJson(p.header),
-    commit: commitToProofJson(p.commit),
+    header: headerToJson(p.header, "ms"),
+    commit: commitToJson(p.commit),
     validators: p.validators.map((v) => ({ publicKey: toHex(v.publicKey), power: v.power })),
     record: p.valueBytes === null ? null : toBase64(p.valueBytes),
     smtProof: encodeSmtProof(p.proof),
@@ -210,12 +163,12 @@ export function parseValidatorsJson(j: unknown): ProofValidator[] {
   });
 }
 
-/** A header in the proof JSON shape (headerToProofJson, time in ms), strictly; MALFORMED otherwise. */
+/** A header in the proof JSON shape (headerToJson "ms": time in ms), strictly; MALFORMED otherwise. */
 export function parseHeaderJson(j: unknown): BlockHeader {
   return parseHeader(j);
 }
 
-/** A commit in the proof JSON shape (commitToProofJson), strictly; MALFORMED otherwise. */
+/** A commit in the proof JSON shape (commitToJson), strictly; MALFORMED otherwise. */
 export function parseCommitJson(j: unknown): Commit {
   return parseCommit(j);
 }

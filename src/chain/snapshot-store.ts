@@ -25,6 +25,7 @@ import type { ChainStore } from "./store.js";
 import { isDidStateId, stateKeyOf } from "./state.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord, validatorSetAt } from "./validators.js";
 import { txHash } from "./tx.js";
+import type { Logger } from "../log/logger.js";
 import {
   type ChunkEntry,
   type Leaf,
@@ -84,8 +85,6 @@ const MANIFEST_FILE = "manifest.cbor";
 const chunkFile = (i: number) => `chunk-${i}.cbor`;
 /** meta "baseHeight": the first height whose block this store holds (absent: 1). */
 export const BASE_HEIGHT_KEY = metaKey("baseHeight");
-
-type Log = (level: "info" | "warn", msg: string, fields?: Record<string, unknown>) => void;
 
 /** The snapshots of one node, under its data dir. */
 export class SnapshotDir {
@@ -269,7 +268,7 @@ export class SnapshotWriter {
     private readonly store: ChainStore,
     readonly dir: SnapshotDir,
     readonly opts: SnapshotOptions,
-    private readonly log: Log,
+    private readonly log: Logger,
   ) {}
 
   /**
@@ -279,7 +278,7 @@ export class SnapshotWriter {
   onCommitted(height: number, stateRoot: Uint8Array): void {
     if (this.opts.interval === 0 || height % this.opts.interval !== 0) return;
     if (this.busy) {
-      this.log("warn", "snapshot skipped: the previous one is still being written", { height });
+      this.log.warn("snapshot skipped: the previous one is still being written", { height });
       return;
     }
     const db = this.store.db as unknown as { snapshot(): { close(): Promise<void> } };
@@ -292,9 +291,9 @@ export class SnapshotWriter {
         this.dir.prune(this.opts.keep);
         const records = m.chunks.reduce((s, c) => s + c.leaves, 0);
         const bytes = m.chunks.reduce((s, c) => s + c.bytes, 0);
-        this.log("info", "snapshot written", { height, records, bytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
+        this.log.info("snapshot written", { height, records, bytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
       } catch (e) {
-        this.log("warn", "snapshot failed", { height, error: (e as Error).message });
+        this.log.warn("snapshot failed", { height, error: (e as Error).message });
       } finally {
         this.lastHeight = height;
         await snap.close().catch(() => {});

@@ -3,7 +3,7 @@
  * its root is a sparse Merkle tree (smt.ts) over
  *   key   = sha256("sid/state/did\0" || did)
  *   value = sha256(canonical encoding of the record)
- * so a later issue can serve inclusion and non-inclusion proofs.
+ * so any record, or its absence, can be proven against a header (proof.ts).
  */
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { utf8 } from "../crypto/bytes.js";
@@ -112,7 +112,7 @@ export interface ProposalRecord {
   executedHeight: number | null;
 }
 
-/** What governance can do (issue 4: the issuer registry; the trustee set itself; issue 3: the validator set). */
+/** What governance can do: change the issuer registry, the trustee set itself, and the validator set. */
 export type GovAction =
   | { kind: "issuer/add"; did: string; name: string; types: string[] }
   | { kind: "issuer/suspend"; did: string }

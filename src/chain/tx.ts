@@ -21,7 +21,7 @@ import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { fromHex } from "../crypto/bytes.js";
 
 export const TX_VERSION = 1;
-/** Domain tag of tx signatures; votes use another (consensus/vote.ts). */
+/** Domain tag of tx signatures; votes use another (chain/vote.ts). */
 export const TX_SIGN_DOMAIN = "sid/tx/v1";
 /** Largest encoded tx of every type but statuslist/publish: a maximal document (16 KiB) plus envelope, with room. */
 export const MAX_TX_BYTES = 32 * 1024;

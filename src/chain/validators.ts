@@ -1,7 +1,7 @@
 /**
- * The validator set as chain state (issue 3, part 5): one record,
+ * The validator set as chain state, changed by governance: one record,
  * `validators:`, holding the set in force and the changes governance has
- * scheduled. Pure rules only; consensus/validators.ts turns entries into a
+ * scheduled. Pure rules only; chain/validator-set.ts turns entries into a
  * ValidatorSet (addresses, quorum, hash).
  *
  * Rule (Tendermint's H+2): a `validator/set` action executed in block H takes

@@ -1,12 +1,12 @@
 /**
- * `sid issuer ...`, `sid gov ...`, `sid kyc ...`: the KYC registry from the
- * command line. Trustees accredit issuers through governance; issuers keep
+ * `sid issuer ...`, `sid kyc ...`: the KYC registry from the command line.
+ * Trustees accredit issuers through governance (proposals as in gov.ts); issuers keep
  * status lists on chain and issue one-time copies into them, and suspend,
  * reinstate or revoke every copy of a credential; holders request copies
  * (one fresh key each), keep them, and present each copy once, selectively;
  * verifiers check a presentation against the issuer's DID and whole list.
  *
- * Files the commands read (trustee key, claims, credentials) are bounded and
+ * Files the commands read (claims, credentials) are bounded and
  * validated before use; files they write (credentials, presentations) are
  * created 0600 and never overwrite an existing file, since they hold
  * personal data.
@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { type GovResult, type IssuerJson, RegistryClient } from "../client/registry-client.js";
+import { type IssuerJson, RegistryClient } from "../client/registry-client.js";
 import { SidClient } from "../client/sid-client.js";
 import {
   DEFAULT_COPIES,
@@ -42,14 +42,12 @@ import { CREDENTIAL_LIMITS, isCredentialId } from "../client/credentials/contrac
 import { LIST_ID_RE, STATUS_LIST_LIMITS } from "../client/credentials/status-token.js";
 import type { CredentialFormat, JsonValue, Verdict } from "../client/credentials/types.js";
 import { keyExists, loadMnemonic } from "../client/keystore.js";
-import { bytesEqual, fromHex } from "../crypto/bytes.js";
-import type { KeyPair } from "../crypto/hd.js";
-import { publicKeyOf } from "../crypto/secp256k1.js";
 import { KYC_LIMITS, isIssuerName, isTypeName } from "../did/kyc.js";
 import { didFromPublicKey, parseDid } from "../did/syntax.js";
-import type { GovAction } from "../chain/state.js";
 import { findMethodForKey } from "../client/txs.js";
 import { CliError } from "./errors.js";
+import { readBoundedFile } from "./files.js";
+import { type TrusteeOptions, runProposal, withTrusteeOptions } from "./gov.js";
 import { type CommonOptions, getPassphrase, note, printResult, table } from "./io.js";
 import { openKeyRing } from "./keys.js";
 import { homeOf } from "./node-api.js";
@@ -57,8 +55,6 @@ import { parseUrl, withCommonOptions } from "./options.js";
 import { SIGNER_SEARCH_LIMIT } from "./signer.js";
 import { parseDateTime } from "../did/resolution.js";
 
-/** A trustee key file is a few hundred bytes of JSON. */
-const MAX_TRUSTEE_KEY_FILE_BYTES = 4096;
 /** Claims are at most CREDENTIAL_LIMITS.maxClaimsBytes of JSON; a file four times that (indentation) is certainly not claims. */
 const MAX_CLAIMS_FILE_BYTES = 4 * CREDENTIAL_LIMITS.maxClaimsBytes;
 /** A credential or presentation is at most maxSerializedChars (ASCII) plus a newline. */
@@ -68,25 +64,15 @@ const MAX_REQUEST_FILE_BYTES = 256 * 1024;
 /** An issuance holds at most MAX_COPIES copies. */
 const MAX_ISSUANCE_FILE_BYTES = 1000 * (CREDENTIAL_LIMITS.maxSerializedChars + 8) + 4096;
 
-export interface TrusteeOptions extends CommonOptions {
-  trusteeKey?: string;
-  key?: string;
-}
-
 interface IssuerKeyOptions extends CommonOptions {
   issuerKey: string;
-}
-
-export function registerKycCommands(program: Command): void {
-  registerIssuerCommands(program);
-  registerGovCommands(program);
-  registerCredentialCommands(program);
 }
 
 // ---------------------------------------------------------------------------
 // sid issuer
 
-function registerIssuerCommands(program: Command): void {
+/** `sid issuer ...`: accreditation proposals (governance) and reads of the issuer registry. */
+export function registerIssuerCommands(program: Command): void {
   const issuer = program.command("issuer").description("accredit, suspend, reinstate and remove KYC issuers (governance) and read the issuer registry");
 
   withTrusteeOptions(withCommonOptions(issuer.command("add")))
@@ -155,113 +141,10 @@ function issuerText(r: IssuerJson): string[] {
 }
 
 // ---------------------------------------------------------------------------
-// sid gov
-
-function registerGovCommands(program: Command): void {
-  const gov = program.command("gov").description("governance: approve and inspect trustee proposals");
-
-  withTrusteeOptions(withCommonOptions(gov.command("approve")))
-    .description("approve a pending proposal as a trustee (it runs when the approvals reach the threshold)")
-    .argument("<id>", "proposal id (64 hex, the hash of its propose tx)", parseProposalId)
-    .action(async (id: string, opts: TrusteeOptions) => {
-      const key = await trusteeKey(opts);
-      const r = await RegistryClient.at(opts.rpc).approve(id, key);
-      printGov(opts, r, "approved");
-    });
-
-  withCommonOptions(gov.command("show"))
-    .description("show a proposal: action, approvals, status")
-    .argument("<id>", "proposal id", parseProposalId)
-    .action(async (id: string, opts: CommonOptions) => {
-      const p = await RegistryClient.at(opts.rpc).proposal(id);
-      printResult(opts, p, [
-        `proposal:  ${p.id}`,
-        `action:    ${describeAction(p.action)}`,
-        `proposer:  ${p.proposer}`,
-        `approvals: ${p.approvals.join(", ")}`,
-        `status:    ${p.status}${p.executedHeight !== null ? ` at height ${p.executedHeight}` : ` (open for approvals until height ${p.expiresHeight})`}`,
-      ]);
-    });
-
-  withCommonOptions(gov.command("trustees"))
-    .description("show the trustees and the approvals a proposal needs")
-    .action(async (opts: CommonOptions) => {
-      const t = await RegistryClient.at(opts.rpc).trustees();
-      printResult(opts, t, [`threshold: ${t.threshold} of ${t.members.length}`, ...t.members.map((m) => `  ${m}`)]);
-    });
-}
-
-export function withTrusteeOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option("--trustee-key <file>", "trustee key file (default: <home>/config/trustee_key.json, made by sid init)").conflicts("key"))
-    .option("--key <name>", "sign with index 0 of this stored key instead (its DID must be a trustee)");
-}
-
-function describeAction(a: GovAction): string {
-  switch (a.kind) {
-    case "issuer/add":
-      return `issuer/add ${a.did} name=${JSON.stringify(a.name)} types=${a.types.join(",")}`;
-    case "trustees/set":
-      return `trustees/set threshold=${a.threshold} members=${a.members.join(",")}`;
-    case "validator/set":
-      return a.power === 0 ? `validator/set remove ${a.publicKey}` : `validator/set ${a.publicKey} name=${JSON.stringify(a.name)} power=${a.power}`;
-    default:
-      return `${a.kind} ${a.did}`;
-  }
-}
-
-export async function runProposal(opts: TrusteeOptions, action: GovAction): Promise<void> {
-  const key = await trusteeKey(opts);
-  const r = await RegistryClient.at(opts.rpc).propose(action, key);
-  printGov(opts, r, `proposed ${describeAction(action)}`);
-}
-
-function printGov(opts: CommonOptions, r: GovResult, what: string): void {
-  printResult(opts, r, [
-    `${what}`,
-    `proposal ${r.proposalId}: ${r.executed ? "executed" : "pending (needs more approvals: sid gov approve ID)"}`,
-    `tx ${r.txHash}, committed at height ${r.height}`,
-  ]);
-}
-
-/** The trustee's signing key: --key NAME (index 0), else the trustee key file. */
-async function trusteeKey(opts: TrusteeOptions): Promise<KeyPair> {
-  if (opts.key !== undefined) return (await openKeyRing(opts, opts.key)).key(0);
-  const file = opts.trusteeKey ?? join(await homeOf(opts), "config", "trustee_key.json");
-  return readTrusteeKeyFile(file);
-}
-
-/** `{did?, publicKey?, secretKey}` as `sid init` writes it; a did or publicKey that disagrees with the secret key is refused. */
-export async function readTrusteeKeyFile(file: string): Promise<KeyPair> {
-  const raw = await readBoundedFile(file, MAX_TRUSTEE_KEY_FILE_BYTES, "trustee key file");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (err) {
-    throw new CliError(`trustee key file ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  const v = parsed as { did?: unknown; publicKey?: unknown; secretKey?: unknown } | null;
-  if (typeof v !== "object" || v === null || typeof v.secretKey !== "string" || !/^[0-9a-f]{64}$/.test(v.secretKey)) {
-    throw new CliError(`trustee key file ${file} needs "secretKey": 64 lowercase hex characters`);
-  }
-  let key: KeyPair;
-  try {
-    const secretKey = fromHex(v.secretKey, 32);
-    key = { secretKey, publicKey: publicKeyOf(secretKey) };
-  } catch (err) {
-    throw new CliError(`trustee key file ${file}: ${(err as Error).message}`);
-  }
-  if (v.did !== undefined && v.did !== didFromPublicKey(key.publicKey)) throw new CliError(`trustee key file ${file}: "did" is not the DID of its secret key`);
-  if (v.publicKey !== undefined && (typeof v.publicKey !== "string" || !/^[0-9a-f]{66}$/.test(v.publicKey) || !bytesEqual(fromHex(v.publicKey, 33), key.publicKey))) {
-    throw new CliError(`trustee key file ${file}: "publicKey" is not the public key of its secret key`);
-  }
-  return key;
-}
-
-// ---------------------------------------------------------------------------
 // sid kyc
 
-function registerCredentialCommands(program: Command): void {
+/** `sid kyc ...`: status lists, one-time copies, presentations, verification. */
+export function registerCredentialCommands(program: Command): void {
   const kyc = program.command("kyc").description("KYC credentials: status lists, one-time copies, presentations, verification");
 
   // -- issuer ---------------------------------------------------------------
@@ -548,19 +431,6 @@ async function readJsonFile(file: string, maxBytes: number, what: string): Promi
 // ---------------------------------------------------------------------------
 // files
 
-async function readBoundedFile(file: string, maxBytes: number, what: string): Promise<string> {
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) throw new CliError(`${file} is not a regular file`);
-    if (st.size > maxBytes) throw new CliError(`${what} ${file} is ${st.size} bytes, more than ${maxBytes}`);
-    return await fs.readFile(file, "utf8");
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read ${what} ${file}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
-  }
-}
-
 /** A JSON object of claims; the SDK checks names, values and sizes when issuing. */
 async function readClaimsFile(file: string): Promise<Record<string, JsonValue>> {
   const text = await readBoundedFile(file, MAX_CLAIMS_FILE_BYTES, "claims file");
@@ -653,11 +523,6 @@ function parseCopies(v: string): number {
   const n = /^[0-9]{1,4}$/.test(v) ? Number(v) : NaN;
   if (!(n >= 1 && n <= MAX_COPIES)) throw new InvalidArgumentError(`expected 1-${MAX_COPIES}`);
   return n;
-}
-
-function parseProposalId(v: string): string {
-  if (!/^[0-9a-f]{64}$/.test(v)) throw new InvalidArgumentError("expected a proposal id: 64 lowercase hex characters");
-  return v;
 }
 
 function parseTimeArg(v: string): number {

@@ -2,9 +2,9 @@
 import { Command } from "commander";
 import { registerDidCommands } from "./did.js";
 import { registerKeyCommands } from "./keys.js";
-import { registerKycCommands } from "./kyc.js";
+import { registerCredentialCommands, registerIssuerCommands } from "./kyc.js";
 import { registerNodeCommands } from "./node.js";
-import { registerValidatorGovCommands } from "./validator-gov.js";
+import { registerGovCommands, registerValidatorGovCommands } from "./gov.js";
 
 export const CLI_VERSION = "0.1.0";
 
@@ -20,7 +20,9 @@ export function buildProgram(): Command {
   registerNodeCommands(program);
   registerKeyCommands(program);
   registerDidCommands(program);
-  registerKycCommands(program);
+  registerIssuerCommands(program);
+  registerGovCommands(program);
+  registerCredentialCommands(program);
   registerValidatorGovCommands(program);
   program.addHelpText(
     "after",

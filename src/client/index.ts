@@ -4,6 +4,8 @@ export * from "./sid-client.js";
 export * from "./registry-client.js";
 export * from "./credentials/index.js";
 export * from "./trust.js";
+export { DEFAULT_TRUST_LEVEL, type LightBlock, type TrustLevel, type TrustedValidators, type VerificationRule, verifyAdjacent, verifySkipping } from "../chain/light-block.js";
+export { powerSigned } from "../chain/vote.js";
 export * from "./verify-proof.js";
 export { PROOF_FORMAT, ProofError, ProofErrorCode, type StateProofJson } from "../chain/proof.js";
 export * from "./resolver.js";
@@ -20,12 +22,9 @@ export {
   DID_CONTEXT,
   SID_CONTEXT,
   buildInitialDocument,
-  addVerificationMethod,
-  removeVerificationMethod,
-  addService,
-  removeService,
   completeContexts,
 } from "../did/document.js";
+export { addVerificationMethod, removeVerificationMethod, addService, removeService } from "../did/document-edit.js";
 export { didFromPublicKey } from "../did/syntax.js";
 export type { DidResolutionResult, DidDocumentMetadata, ResolutionOptions } from "../did/resolution.js";
 export * from "./kyc-store.js";

@@ -5,7 +5,7 @@
  */
 import type { KeyPair } from "../crypto/hd.js";
 import type { Relationship } from "../did/document.js";
-import type { GovAction } from "../chain/state.js";
+import type { GovAction, ProposalRecord } from "../chain/state.js";
 import { SidClient, SidClientError } from "./sid-client.js";
 import { type SignedTx, type SignerParams, findMethodForKey, govApproveTx, govProposeTx, statusListPublishTx } from "./txs.js";
 import { didFromPublicKey } from "../did/syntax.js";
@@ -42,16 +42,8 @@ export interface StatusListJson {
   token: string;
 }
 
-export interface ProposalJson {
-  id: string;
-  action: GovAction;
-  proposer: string;
-  approvals: string[];
-  createdHeight: number;
-  expiresHeight: number;
-  status: "pending" | "executed";
-  executedHeight: number | null;
-}
+/** gov_proposal's answer: the proposal's state record without its `kind`. */
+export type ProposalJson = Omit<ProposalRecord, "kind">;
 
 export interface GovResult {
   proposalId: string;

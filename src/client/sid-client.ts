@@ -9,7 +9,7 @@ import { RpcClient, RpcError } from "./rpc-client.js";
 import { type SignedTx, createDidTx, deactivateDidTx, findMethodForKey, updateDidTx } from "./txs.js";
 import { CodedError } from "../errors.js";
 import type { StateProofJson } from "../chain/proof.js";
-import type { TrustedValidators } from "./trust.js";
+import type { TrustedValidators } from "../chain/light-block.js";
 import { type VerifiedResolution, verifyResolutionProof } from "./verify-proof.js";
 
 export interface NodeStatus {

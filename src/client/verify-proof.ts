@@ -17,11 +17,11 @@ import { type DidRecord, type StatusListRecord, didStateKey, stateKeyOf, statusL
 import { isListId } from "../did/status-list.js";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
-import { ValidatorSet, validatorAddress } from "../consensus/validators.js";
-import { verifyCommit } from "../consensus/vote.js";
+import { ValidatorSet, validatorAddress } from "../chain/validator-set.js";
+import { verifyCommit } from "../chain/vote.js";
 import { type DidDocumentMetadata, type DidResolutionResult, resolveCurrent } from "../did/resolution.js";
 import { parseDid } from "../did/syntax.js";
-import type { TrustedValidators } from "./trust.js";
+import type { TrustedValidators } from "../chain/light-block.js";
 
 export interface VerifyProofOptions {
   /**

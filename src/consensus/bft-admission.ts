@@ -9,7 +9,7 @@
 import { bytesEqual } from "../crypto/bytes.js";
 import { type Block, decodeBlock, headerHash } from "../chain/block.js";
 import { type Proposal, type Vote, verifyProposal, verifyVote } from "./messages.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 /** A message that passed (with a proposal's block decoded), or why it was refused. */
 export type AdmissionCheck = { ok: true; block?: Block } | { ok: false; refused: string };

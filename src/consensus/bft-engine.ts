@@ -42,6 +42,7 @@
  * node's pool gossips it); a proposer includes the pool's evidence that
  * passes the block rule at its height (buildNextBlock).
  */
+import type { Logger } from "../log/logger.js";
 import { EventEmitter } from "node:events";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { type Block, type Commit, type EncodedEvidence, decodeBlock, encodeBlock, headerHash } from "../chain/block.js";
@@ -59,8 +60,8 @@ import type { TendermintOptions } from "./options.js";
 import type { FilePrivValidator } from "./privval.js";
 import type { ProposerPriorities } from "./proposer.js";
 import { type RoundStep, type TendermintAction, TendermintMachine } from "./tendermint.js";
-import type { ValidatorSet } from "./validators.js";
-import { verifyCommit } from "./vote.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
+import { verifyCommit } from "../chain/vote.js";
 import type { ConsensusWal } from "./wal.js";
 import { type WalRecord, encodeWalRecord } from "./wal-records.js";
 import { checkConsensusMessage } from "./bft-admission.js";
@@ -125,7 +126,7 @@ export interface BftEngineDeps {
   /** The machine found equivocation: the node pools and gossips it. */
   onEvidence?(ev: DuplicateVoteEvidence): void;
   clock: () => number;
-  log: (level: "info" | "warn" | "debug", msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 type Input =
@@ -352,7 +353,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
         await this.handleInput(input);
       } catch (e) {
         // A local failure (disk, a bug): log it and go on; the round's timeouts move consensus along.
-        this.deps.log("warn", "consensus input failed", { input: input.kind, error: (e as Error).message, code: (e as { code?: unknown }).code });
+        this.deps.log.warn("consensus input failed", { input: input.kind, error: (e as Error).message, code: (e as { code?: unknown }).code });
       }
     }
   }
@@ -417,7 +418,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       });
     } catch (e) {
       if (!(e instanceof CodedError)) throw e;
-      this.deps.log("info", "proposed block refused", { height: p.height, round: p.round, code: e.code, error: e.message });
+      this.deps.log.info("proposed block refused", { height: p.height, round: p.round, code: e.code, error: e.message });
     }
     this.blocks.set(key, ex);
     return ex !== null;
@@ -479,7 +480,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       const member = validators.byAddress(this.deps.privval.address) !== undefined;
       if (member !== this.signing) {
         this.signing = member;
-        this.deps.log("info", member ? "this node's key is in the validator set: signing" : "this node's key is not in the validator set: following", { height });
+        this.deps.log.info(member ? "this node's key is in the validator set: signing" : "this node's key is not in the validator set: following", { height });
       }
     }
     const inputs = await this.loadWal(height);
@@ -502,7 +503,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const { signed, inputs } = await readHeightWal(this.deps.wal, height);
     this.signed = signed;
     if (inputs.length > 0 || signed.votes.size > 0 || signed.proposals.size > 0) {
-      this.deps.log("info", "replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: signed.votes.size, signedProposals: signed.proposals.size });
+      this.deps.log.info("replaying the consensus WAL", { height, inputs: inputs.length, signedVotes: signed.votes.size, signedProposals: signed.proposals.size });
     }
     return inputs;
   }
@@ -531,7 +532,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       }
     }
     const rs = this.machine.roundState;
-    this.deps.log("info", "WAL replayed", { height, round: rs.round, step: rs.step, lockedRound: rs.lockedRound });
+    this.deps.log.info("WAL replayed", { height, round: rs.round, step: rs.step, lockedRound: rs.lockedRound });
   }
 
   /**
@@ -555,7 +556,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
   /** Pause consensus, sync up to (at least) `target`, then resume at the store's head (resumeAfterSync). */
   private async catchUp(target: number): Promise<void> {
     if (this.syncing || this.height === 0 || !this.deps.catchUp || this.deps.store.head().height >= target) return;
-    this.deps.log("info", "behind the peers: catching up by block sync", { height: this.height, provenHeight: target, peersHeight: this.deps.peersHeight?.() });
+    this.deps.log.info("behind the peers: catching up by block sync", { height: this.height, provenHeight: target, peersHeight: this.deps.peersHeight?.() });
     this.syncing = true;
     // Round timers stop while blocks are fetched; kept to be armed again if this height goes on.
     const paused = [...this.timers.values()].filter((t): t is TimerSpec => t !== null);
@@ -564,7 +565,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     try {
       await this.deps.catchUp(target);
     } catch (e) {
-      this.deps.log("warn", "block sync failed; consensus goes on", { error: (e as Error).message });
+      this.deps.log.warn("block sync failed; consensus goes on", { error: (e as Error).message });
     }
     await this.resumeAfterSync(paused);
   }
@@ -580,12 +581,12 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const head = this.deps.store.head().height;
     if (head >= this.height) {
       await this.deps.wal?.endHeight(head);
-      this.deps.log("info", "block sync moved the head: consensus resumes at the next height", { height: head + 1 });
+      this.deps.log.info("block sync moved the head: consensus resumes at the next height", { height: head + 1 });
       return this.startHeight();
     }
     this.syncing = false;
     this.heightStartedAt = this.deps.clock();
-    this.deps.log("info", "block sync found no block of this height: consensus resumes where it was", { height: this.height, round: this.machine.roundState.round, step: this.machine.roundState.step });
+    this.deps.log.info("block sync found no block of this height: consensus resumes where it was", { height: this.height, round: this.machine.roundState.round, step: this.machine.roundState.step });
     for (const t of paused) if (t.height === this.height) this.schedule(t.height, t.round, t.step, t.ms);
     await this.handleBuffered();
   }
@@ -600,7 +601,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
         await this.runAction(a);
       } catch (e) {
         // One failed action (a refused signature, a failed build) must not cost the others: a lost timer would stall the round.
-        this.deps.log("warn", "consensus action failed", { action: a.kind, height: this.height, error: (e as Error).message, code: (e as { code?: unknown }).code });
+        this.deps.log.warn("consensus action failed", { action: a.kind, height: this.height, error: (e as Error).message, code: (e as { code?: unknown }).code });
       }
     }
   }
@@ -621,7 +622,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
           await this.decide(a.height, a.round, a.blockHash, a.commit);
           break;
         case "evidence":
-          this.deps.log("warn", "equivocation detected", { validator: toHex(a.evidence.voteA.validator), height: a.evidence.voteA.height });
+          this.deps.log.warn("equivocation detected", { validator: toHex(a.evidence.voteA.validator), height: a.evidence.voteA.height });
           this.deps.onEvidence?.(a.evidence);
           break;
       }
@@ -641,7 +642,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     let vote = this.signed.votes.get(voteKey(round, type));
     if (vote && !bytesEqual(vote.blockHash, blockHash)) {
       // The machine asks for another vote than the one signed before the crash: never sign it (invariant 4).
-      this.deps.log("warn", "refusing a vote that conflicts with one signed before a restart", { height, round, type });
+      this.deps.log.warn("refusing a vote that conflicts with one signed before a restart", { height, round, type });
       return;
     }
     if (!vote) {
@@ -670,7 +671,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       if (validValue) {
         ex = this.blocks.get(toHex(validValue));
         if (!ex) {
-          this.deps.log("warn", "the valid value to re-propose is not at hand", { height, round });
+          this.deps.log.warn("the valid value to re-propose is not at hand", { height, round });
           return;
         }
       } else {
@@ -696,7 +697,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       proposer: this.deps.privval!.address,
       setAt: (h) => this.sets.at(h),
       pendingEvidence: this.deps.pendingEvidence?.() ?? [],
-      onEvidenceLeftOut: (e) => this.deps.log("info", "pending evidence left out", { height, code: e.code, error: e.message }),
+      onEvidenceLeftOut: (e) => this.deps.log.info("pending evidence left out", { height, code: e.code, error: e.message }),
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
     });
   }
@@ -724,7 +725,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     const next = priorities.nextFor(await this.sets.at(ex.block.header.height + 1));
     // No guard state to add: the privval synced it before each of this node's votes was broadcast.
     await commitDecidedBlock({ store: this.deps.store, mempool: this.deps.mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: undefined, nextPriorities: next });
-    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("info", "committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
+    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log.info("committed block", { height: ex.block.header.height, round: commit.round, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
   }
 
   private async walAppend(r: WalRecord, sync = false): Promise<void> {

@@ -16,9 +16,9 @@ import { type StateRecord, type StateView, viewOfRecords } from "../chain/state.
 import type { ChainHead } from "../chain/store.js";
 import { decodeTx, txHash } from "../chain/tx.js";
 import { CodedError } from "../errors.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence, includableEvidence } from "./evidence-rules.js";
-import { verifyCommit } from "./vote.js";
+import { verifyCommit } from "../chain/vote.js";
 
 /** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. */
 export class BlockValidationError extends CodedError<"BLOCK_INVALID"> {

@@ -7,6 +7,7 @@
  * txs are pending, bounded by the consensus params, and an empty heartbeat
  * block is made when nothing happened for `heartbeatMs`.
  */
+import type { Logger } from "../log/logger.js";
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
 import type { Block, Commit, EncodedEvidence } from "../chain/block.js";
@@ -18,8 +19,8 @@ import type { ChainStore } from "../chain/store.js";
 import { buildNextBlock } from "./block-exec.js";
 import { commitDecidedBlock } from "./commit.js";
 import type { ValidatorSigner } from "./signer.js";
-import { type ValidatorSet, ValidatorSetsByHeight } from "./validators.js";
-import { VoteStep } from "./vote.js";
+import { type ValidatorSet, ValidatorSetsByHeight } from "../chain/validator-set.js";
+import { VoteStep } from "../chain/vote.js";
 import type { VerifiedEvidence } from "./evidence-rules.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 
@@ -55,7 +56,7 @@ export interface EngineDeps {
   params: ConsensusParams;
   verifier: SignatureVerifier;
   clock: () => number;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 export class SingleValidatorEngine extends EventEmitter {
@@ -103,7 +104,7 @@ export class SingleValidatorEngine extends EventEmitter {
         await this.produceBlock();
         lastBlockAt = this.deps.clock();
       } catch (e) {
-        this.deps.log("block production failed", { error: (e as Error).message });
+        this.deps.log.info("block production failed", { error: (e as Error).message });
         // Out of the set is not transient: wait a heartbeat, not a moment, before looking again.
         const pause = e instanceof ConsensusError && e.code === ConsensusErrorCode.NOT_VALIDATOR ? this.opts.heartbeatMs : 100;
         await new Promise((r) => setTimeout(r, Math.min(pause, 5_000)));
@@ -132,14 +133,14 @@ export class SingleValidatorEngine extends EventEmitter {
       proposer: this.deps.signer.address,
       setAt: (h) => this.sets.at(h),
       pendingEvidence: this.deps.pendingEvidence?.() ?? [],
-      onEvidenceLeftOut: (e) => this.deps.log("pending evidence left out", { code: e.code, error: e.message }),
+      onEvidenceLeftOut: (e) => this.deps.log.info("pending evidence left out", { code: e.code, error: e.message }),
       onRejected: (hash, why) => this.emit("txRejected", { hash, why }),
     });
     const { sig, state } = this.deps.signer.sign({ chainId: this.deps.chainId, height, round: 0, step: VoteStep.Precommit, blockHash: ex.hash });
     const commit: Commit = { height, round: 0, blockHash: ex.hash, sigs: [{ validator: this.deps.signer.address, sig }] };
     // The precommit's signature leaves the node only inside this commit: its guard state is made durable with the block.
     const { event } = await commitDecidedBlock({ store, mempool, onBlock: (ev) => this.emit("block", ev), onTxRejected: (d) => this.emit("txRejected", d) }, ex, commit, { signState: state, nextPriorities: undefined });
-    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log("committed block", { height, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
+    if (ex.txs.length > 0 || ex.evidence.length > 0) this.deps.log.info("committed block", { height, txs: ex.txs.length, evidence: ex.evidence.length, hash: toHex(ex.hash).slice(0, 16) });
     return event;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Evidence of equivocation that is known to this node and not yet committed
- * (issue 3, part 6): what the BFT engine detected itself and what peers
+ * (equivocation): what the BFT engine detected itself and what peers
  * gossiped. A proposer draws from it (includableEvidence); a committed block
  * removes what it carried; items too old for any future block expire.
  *
@@ -18,7 +18,7 @@ import type { ChainHead } from "../chain/store.js";
 import { ConsensusError } from "./errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, encodeEvidence, evidenceHash } from "./evidence.js";
 import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 export interface EvidencePoolOptions {
   /** Most items held; the oldest leaves when a new one comes. */

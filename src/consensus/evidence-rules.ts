@@ -1,5 +1,5 @@
 /**
- * Block validation rule for evidence (issue 3, part 6), for every node that
+ * Block validation rule for evidence of equivocation, for every node that
  * builds or checks a block: each item proves equivocation by the validator
  * set in force at the votes' height (verifyEvidence), is from a height below
  * the block's and at most maxEvidenceAgeBlocks below it, appears once in the
@@ -12,7 +12,7 @@ import { type EncodedEvidence, MAX_BLOCK_EVIDENCE } from "../chain/block.js";
 import { ChainError, EvidenceErrorCode } from "../chain/errors.js";
 import { ConsensusError } from "./errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, evidenceHash, verifyEvidence } from "./evidence.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 /** What the rule needs to know, loaded beforehand. */
 export interface EvidenceContext {

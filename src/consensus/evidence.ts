@@ -14,7 +14,7 @@ import { CodecError } from "../chain/errors.js";
 import { decodeCanonical, encodeCanonical } from "../chain/codec.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { MAX_MESSAGE_BYTES, type Vote, encodeVote, messageValues, validateVoteBasic, verifyVote } from "./messages.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 export interface DuplicateVoteEvidence {
   voteA: Vote;

@@ -6,7 +6,7 @@
  */
 import { BlockValidationError } from "./block-exec.js";
 import { ProposerPriorities } from "./proposer.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 /** Sets kept at hand; h-1 to h+1 are what consensus needs, a few more serve evidence and early messages. */
 const MAX_CACHED_SETS = 16;

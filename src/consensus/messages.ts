@@ -20,8 +20,8 @@ import { CodecError } from "../chain/errors.js";
 import type { Commit } from "../chain/block.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import type { SignState, ValidatorSigner } from "./signer.js";
-import type { ValidatorSet } from "./validators.js";
-import { VoteStep, type VoteTarget, voteSigningDigest } from "./vote.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
+import { VoteStep, type VoteTarget, voteSigningDigest } from "../chain/vote.js";
 
 export const PROPOSAL_SIGN_DOMAIN = "sid/proposal/v1";
 

@@ -23,7 +23,7 @@ import { toHex } from "../crypto/bytes.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { type Proposal, type UnsignedProposal, type UnsignedVote, type Vote, signProposal, signVote } from "./messages.js";
 import { type SignState, ValidatorSigner } from "./signer.js";
-import { VoteStep } from "./vote.js";
+import { VoteStep } from "../chain/vote.js";
 
 export const PRIV_VALIDATOR_STATE_FILE = "priv_validator_state.json";
 

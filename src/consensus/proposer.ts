@@ -20,7 +20,7 @@ import { type CanonicalValue, decodeCanonical, encodeCanonical } from "../chain/
 import { CodecError } from "../chain/errors.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { ADDRESS_LENGTH } from "./messages.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 
 /** Bound on total power: priorities stay within 3x of it, far inside 2^53. */
 export const MAX_TOTAL_POWER = 2 ** 48;

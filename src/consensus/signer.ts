@@ -10,8 +10,8 @@
  */
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { publicKeyOf, signDigest } from "../crypto/secp256k1.js";
-import { type VoteTarget, voteSigningDigest } from "./vote.js";
-import { validatorAddress } from "./validators.js";
+import { type VoteTarget, voteSigningDigest } from "../chain/vote.js";
+import { validatorAddress } from "../chain/validator-set.js";
 import { CodedError } from "../errors.js";
 
 export class DoubleSignError extends CodedError<"DOUBLE_SIGN_REFUSED"> {

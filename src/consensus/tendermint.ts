@@ -37,9 +37,9 @@ import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
 import { MAX_ROUND, NIL, type Proposal, type Vote, type VoteType, commitFromPrecommits, validateProposalBasic, validateVoteBasic } from "./messages.js";
 import { type TendermintOptions, tendermintOptions } from "./options.js";
-import type { ValidatorSet } from "./validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 import { VoteSet } from "./vote-set.js";
-import { VoteStep } from "./vote.js";
+import { VoteStep } from "../chain/vote.js";
 
 export type RoundStep = "propose" | "prevote" | "precommit";
 

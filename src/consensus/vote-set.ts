@@ -22,8 +22,8 @@ import { toHex } from "../crypto/bytes.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { type DuplicateVoteEvidence, duplicateVoteEvidence } from "./evidence.js";
 import { type Vote, type VoteType, validateVoteBasic } from "./messages.js";
-import type { ValidatorSet } from "./validators.js";
-import { VoteStep } from "./vote.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
+import { VoteStep } from "../chain/vote.js";
 
 /**
  * Different blocks (nil included) one validator's votes of one round and

@@ -1,6 +1,7 @@
 /**
  * W3C DID Core 1.0 documents for did:sid (DESIGN.md, public contracts) and
- * their strict validation.
+ * their strict validation. Editing a document is in document-edit.ts, what
+ * changed between two versions in document-diff.ts.
  *
  * A document is stored on chain and replayed by every node, so validation is
  * deliberately narrower than DID Core: only the core properties, only
@@ -178,11 +179,11 @@ function at(path: string, key: string | number): string {
 }
 
 /** Quote untrusted text in a message without letting it grow the message. */
-function quote(text: string): string {
+export function quote(text: string): string {
   return JSON.stringify(text.length > 80 ? text.slice(0, 80) + "..." : text);
 }
 
-function messageOf(err: unknown): string {
+export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -690,105 +691,13 @@ export function keyForRelationship(doc: DidDocument, relationship: Relationship,
   return undefined;
 }
 
-// ---------------------------------------------------------------------------
-// Editing helpers for SDK and CLI: pure, each returns a new validated document.
-
-/**
- * Add an EcdsaSecp256k1VerificationKey2019 key `<doc.id>#<fragment>` controlled by doc.id and
- * reference it from `relationships`. Adds the secp256k1-2019 context if missing.
- */
-export function addVerificationMethod(
-  doc: DidDocument,
-  publicKey: Uint8Array,
-  fragment: string,
-  relationships: Relationship[],
-): DidDocument {
-  const next = cloneDocument(doc);
-  const id = `${doc.id}#${fragment}`;
-  parseDidUrlWithFragment(id);
-  if (allIds(next).has(id)) editError(`id ${quote(id)} already exists in the document`, id);
-  for (const rel of relationships) {
-    if (!RELATIONSHIPS.includes(rel)) editError(`unknown verification relationship ${quote(String(rel))}`, id);
-  }
-  const vm: VerificationMethod = {
-    id,
-    type: "EcdsaSecp256k1VerificationKey2019",
-    controller: doc.id,
-    publicKeyJwk: jwkOf(publicKey),
-  };
-  next.verificationMethod = [...(next.verificationMethod ?? []), vm];
-  for (const rel of new Set(relationships)) next[rel] = [...(next[rel] ?? []), id];
-  const ctx = next["@context"];
-  if (typeof ctx === "string") next["@context"] = [ctx, SECP256K1_2019_CONTEXT];
-  else if (!ctx.includes(SECP256K1_2019_CONTEXT)) ctx.push(SECP256K1_2019_CONTEXT);
-  return validateDocument(next, doc.id);
-}
-
-/**
- * Remove a verification method (top-level or embedded; `vmId` absolute or "#fragment") and every
- * reference to it. Emptied optional lists are dropped; removing the last authentication key fails validation.
- */
-export function removeVerificationMethod(doc: DidDocument, vmId: string): DidDocument {
-  const next = cloneDocument(doc);
-  const id = absoluteId(doc, vmId);
-  if (!verificationMethods(next).has(id)) editError(`no verification method ${quote(id)} in the document`, id);
-  if (next.verificationMethod) {
-    next.verificationMethod = next.verificationMethod.filter((m) => m.id !== id);
-    if (next.verificationMethod.length === 0) delete next.verificationMethod;
-  }
-  for (const rel of RELATIONSHIPS) {
-    const entries = next[rel];
-    if (!entries) continue;
-    const kept = entries.filter((e) => (typeof e === "string" ? e : e.id) !== id);
-    if (kept.length === 0 && rel !== "authentication") delete next[rel];
-    else next[rel] = kept;
-  }
-  return validateDocument(next, doc.id);
-}
-
-/** Add a service; its id must be `<doc.id>#<fragment>` and not yet used in the document. */
-export function addService(doc: DidDocument, service: Service): DidDocument {
-  const next = cloneDocument(doc);
-  const id = typeof service?.id === "string" ? service.id : "";
-  if (allIds(next).has(id)) editError(`id ${quote(id)} already exists in the document`, id);
-  next.service = [...(next.service ?? []), service];
-  return validateDocument(next, doc.id);
-}
-
-/** Remove a service by id (absolute or "#fragment"). */
-export function removeService(doc: DidDocument, serviceId: string): DidDocument {
-  const next = cloneDocument(doc);
-  const id = absoluteId(doc, serviceId);
-  if (!next.service?.some((s) => s.id === id)) editError(`no service ${quote(id)} in the document`, id);
-  next.service = next.service.filter((s) => s.id !== id);
-  if (next.service.length === 0) delete next.service;
-  return validateDocument(next, doc.id);
-}
-
-function editError(message: string, id: string): never {
-  throw new DidError(DidRuleCode.INVALID_DOCUMENT, message, { id });
-}
-
-/** A deep copy that shares nothing with the caller's document (documents are plain JSON data). */
-function cloneDocument(doc: DidDocument): DidDocument {
-  try {
-    return JSON.parse(JSON.stringify(doc)) as DidDocument;
-  } catch (err) {
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `document is not plain JSON data: ${messageOf(err)}`, { path: "" });
-  }
-}
-
-function absoluteId(doc: DidDocument, id: string): string {
+/** `id` made absolute: a "#fragment" is taken relative to doc.id. */
+export function absoluteId(doc: DidDocument, id: string): string {
   return typeof id === "string" && id.startsWith("#") ? doc.id + id : id;
 }
 
-function allIds(doc: DidDocument): Set<string> {
-  const ids = new Set(verificationMethods(doc).keys());
-  for (const s of doc.service ?? []) ids.add(s.id);
-  return ids;
-}
-
-function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
+/** The publicKeyJwk of a compressed secp256k1 key; INVALID_DOCUMENT when it is not one. */
+export function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
   try {
     assertCompressedPublicKey(publicKey);
     return publicKeyToJwk(publicKey);
@@ -796,64 +705,4 @@ function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
     if (err instanceof CryptoError) throw new DidError(DidRuleCode.INVALID_DOCUMENT, `public key: ${err.message}`, { path: "" });
     throw err;
   }
-}
-
-// ---------------------------------------------------------------------------
-// What a version changed, for people reading a DID's history.
-
-/** Names of the changes between two versions' documents, as the CLI's editing commands call them. */
-export type DocumentChange =
-  | "add-key"
-  | "remove-key"
-  | "change-key"
-  | "add-service"
-  | "remove-service"
-  | "change-service"
-  | "change-relationships"
-  | "change-controller"
-  | "change-also-known-as"
-  | "change-context";
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (typeof v === "object" && v !== null) {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** True when two documents say the same (member order aside; @context compared as served, completed). */
-export function sameDocument(a: DidDocument, b: DidDocument): boolean {
-  return canonicalJson({ ...a, "@context": completeContexts(a) }) === canonicalJson({ ...b, "@context": completeContexts(b) });
-}
-
-/**
- * The changes from `prev` to `next`, in a fixed order (empty when they say
- * the same). Keys and services are matched by id; a relationship change that
- * only follows an added or removed key is not listed on its own.
- */
-export function describeChange(prev: DidDocument, next: DidDocument): DocumentChange[] {
-  const out: DocumentChange[] = [];
-  const before = verificationMethods(prev);
-  const after = verificationMethods(next);
-  if ([...after.keys()].some((id) => !before.has(id))) out.push("add-key");
-  if ([...before.keys()].some((id) => !after.has(id))) out.push("remove-key");
-  if ([...after].some(([id, vm]) => before.has(id) && canonicalJson(before.get(id)) !== canonicalJson(vm))) out.push("change-key");
-  const sBefore = new Map((prev.service ?? []).map((s) => [s.id, s]));
-  const sAfter = new Map((next.service ?? []).map((s) => [s.id, s]));
-  if ([...sAfter.keys()].some((id) => !sBefore.has(id))) out.push("add-service");
-  if ([...sBefore.keys()].some((id) => !sAfter.has(id))) out.push("remove-service");
-  if ([...sAfter].some(([id, s]) => sBefore.has(id) && canonicalJson(sBefore.get(id)) !== canonicalJson(s))) out.push("change-service");
-  // Relationships with references to keys that exist in both versions.
-  const kept = (d: DidDocument, rel: Relationship) =>
-    (d[rel] ?? []).map((e) => (typeof e === "string" ? e : e.id)).filter((id) => before.has(id) && after.has(id)).sort();
-  if (RELATIONSHIPS.some((rel) => canonicalJson(kept(prev, rel)) !== canonicalJson(kept(next, rel)))) out.push("change-relationships");
-  if (canonicalJson(prev.controller ?? null) !== canonicalJson(next.controller ?? null)) out.push("change-controller");
-  if (canonicalJson(prev.alsoKnownAs ?? []) !== canonicalJson(next.alsoKnownAs ?? [])) out.push("change-also-known-as");
-  if (out.length === 0 && canonicalJson(completeContexts(prev)) !== canonicalJson(completeContexts(next))) out.push("change-context");
-  return out;
 }

@@ -10,7 +10,7 @@ import type { ChainStore } from "../chain/store.js";
 import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
-import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
+import { BlockSync, type BlockSyncOptions, Channel, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
 import { ChainError, DidErrorCode, TxErrorCode } from "../chain/errors.js";
 import { TxType, decodeTx, txSigningDigestOfEncoded } from "../chain/tx.js";
 import { bytesEqual } from "../crypto/bytes.js";
@@ -18,7 +18,7 @@ import { verifyDigest } from "../crypto/secp256k1.js";
 import { keyForRelationship } from "../did/document.js";
 import type { PeerInfo } from "../p2p/index.js";
 import type { EvidencePool } from "../consensus/evidence-pool.js";
-import type { Logger } from "./log.js";
+import type { Logger } from "../log/logger.js";
 import type { SnapshotDir } from "../chain/snapshot-store.js";
 import { SnapshotServer, defaultSnapshotServerOptions, registerSnapshotChannel } from "../p2p/snapshot-sync.js";
 
@@ -170,13 +170,7 @@ export async function txVerdictOf(e: ChainError, encoded: Uint8Array, from: Peer
 
 export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): NodeNetwork {
   const plog = deps.log.child("p2p");
-  const log: P2pLog = (level, msg, fields) => {
-    if (level === "debug") return;
-    if (level === "error") plog.error(msg, fields);
-    else if (level === "warn") plog.warn(msg, fields);
-    else plog.info(msg, fields);
-  };
-  const network = new P2pNetwork(p2p, { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: loadOrCreateNodeKey(nodeKeyPath(deps.home)), log });
+  const network = new P2pNetwork(p2p, { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: loadOrCreateNodeKey(nodeKeyPath(deps.home)), log: plog });
   const { store, mempool, engine } = deps;
 
   // Txs travel in batches (tx-gossip.ts). The same admission as a tx over RPC; only admitted txs are relayed.
@@ -265,7 +259,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         await engine.applySyncedBlock(block, commit);
       },
       ...(engine ? { verifyCommit: (block, commit) => engine.verifyCommitOf(block, commit) } : {}),
-      log,
+      log: plog,
     },
     // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
     { ...deps.blockSync, caughtUpLag: 0 },
@@ -274,7 +268,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   peerHeight = (id) => sync.syncer.peerHeights().get(id)?.height;
 
   if (deps.snapshots) {
-    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h) }, defaultSnapshotServerOptions, log);
+    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h) }, defaultSnapshotServerOptions, plog);
     registerSnapshotChannel(network, server);
   }
 

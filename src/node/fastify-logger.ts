@@ -3,7 +3,7 @@
  * methods), so request logs and RPC errors are lines of the node's log, in
  * its format (SID_LOG_FORMAT) and under its level (SID_LOG_LEVEL).
  */
-import { type LogFields, type Logger, logLevelEnabled } from "./log.js";
+import { type LogFields, type Logger, logLevelEnabled } from "../log/logger.js";
 
 type LogMethod = (objOrMsg?: unknown, msg?: unknown) => void;
 

@@ -16,7 +16,7 @@ import { randomKeyPair } from "../crypto/hd.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
 import { type Genesis, parseGenesis } from "../chain/genesis.js";
 import { isValidChainId } from "../chain/tx.js";
-import { validatorAddress } from "../consensus/validators.js";
+import { validatorAddress } from "../chain/validator-set.js";
 import { didFromPublicKey } from "../did/syntax.js";
 import { CodedError } from "../errors.js";
 

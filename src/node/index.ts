@@ -1,5 +1,5 @@
 import { SidNode } from "./node.js";
-import { createLogger } from "./log.js";
+import { createLogger } from "../log/logger.js";
 
 export { resolveHome, initHome, homePaths, NodeConfigError } from "./home.js";
 export type { InitResult, HomePaths } from "./home.js";

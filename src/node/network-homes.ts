@@ -12,7 +12,7 @@ import { toHex } from "../crypto/bytes.js";
 import { randomKeyPair } from "../crypto/hd.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
 import { type ConsensusTiming, parseGenesis } from "../chain/genesis.js";
-import { validatorAddress } from "../consensus/validators.js";
+import { validatorAddress } from "../chain/validator-set.js";
 import { formatAddress } from "../p2p/index.js";
 import { type ValidatorKeyFile, NodeConfigError, homePaths, initHome, loadValidatorKey } from "./home.js";
 

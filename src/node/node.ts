@@ -16,19 +16,19 @@ import { txHash } from "../chain/tx.js";
 import { BlockErrorCode, ChainError } from "../chain/errors.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../consensus/signer.js";
-import { ValidatorSet, ValidatorSetsByHeight } from "../consensus/validators.js";
+import { ValidatorSet, ValidatorSetsByHeight } from "../chain/validator-set.js";
 import { validatorMethods } from "../rpc/validator-methods.js";
-import { verifyCommit } from "../consensus/vote.js";
+import { verifyCommit } from "../chain/vote.js";
 import { buildServer } from "../rpc/server.js";
 import { nodeMethods, type NodeReadApi, type SubmitOutcome } from "../rpc/methods.js";
 import type { AnchoredStateProof, StateProof } from "../chain/proof.js";
 import { registryMethods } from "../rpc/registry-methods.js";
 import { ExportPageReader, exportMethods } from "../rpc/export-methods.js";
 import { defaultRpcOptions, resolveRpcOptions, type RpcOptions } from "../rpc/options.js";
-import { NodeEvents, blockCommittedEvent } from "../rpc/events.js";
+import { NodeEvents, blockCommittedEvent } from "../events/node-events.js";
 import { type HealthProblem, healthProblemOf, registerHealth } from "../rpc/health.js";
 import { type PeerStatus, netMethods } from "../rpc/net-methods.js";
-import { NodeMetrics, registerMetrics } from "../rpc/metrics.js";
+import { NodeMetrics, registerMetrics } from "./metrics.js";
 import { SubscriptionHub, type TxOutcome } from "../rpc/subscriptions.js";
 import { registerWebSocket, type WebSocketEndpoint } from "../rpc/ws.js";
 import { fastifyLogger } from "./fastify-logger.js";
@@ -47,7 +47,7 @@ import { EvidencePool } from "../consensus/evidence-pool.js";
 import { encodeEvidence } from "../consensus/evidence.js";
 import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
-import { createLogger, type Logger } from "./log.js";
+import { createLogger, type Logger } from "../log/logger.js";
 import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
 import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
 import { ValidatorSetTracker } from "../client/trust.js";
@@ -234,7 +234,8 @@ export class SidNode {
         trust,
         genesisTime: Date.parse(genesis.genesisTime),
         restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
-        log: (level, msg, f) => (level === "warn" || level === "error" ? slog.warn(msg, f) : level === "info" ? slog.info(msg, f) : undefined),
+        // Errors of the short-lived state-sync network are logged at warn level.
+        log: { ...slog, error: (msg, f) => slog.warn(msg, f) },
         progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),
       },
       syncOpts,
@@ -322,7 +323,7 @@ export class SidNode {
       const snapshotDir = new SnapshotDir(join(paths.dataDir, "snapshots"));
       if (snapshotOpts.interval > 0) {
         const slog = log.child("snapshot");
-        node.snapshots = new SnapshotWriter(store, snapshotDir, snapshotOpts, (level, msg, f) => (level === "warn" ? slog.warn(msg, f) : slog.info(msg, f)));
+        node.snapshots = new SnapshotWriter(store, snapshotDir, snapshotOpts, slog);
       }
 
       const sk = loadValidatorKey(paths);
@@ -344,7 +345,7 @@ export class SidNode {
             params: genesis.params,
             verifier,
             clock: Date.now,
-            log: (msg, f) => log.child("consensus").info(msg, f),
+            log: log.child("consensus"),
           },
         );
         node.engine.on("block", (ev: CommittedBlockEvent) => node.onBlock(ev));
@@ -415,7 +416,7 @@ export class SidNode {
           requestProof: (h) => node.net?.sync.syncer.requestProof(h),
           catchUp: (target) => node.net!.catchUp(target),
           clock: Date.now,
-          log: (level, msg, f) => (level === "warn" ? log.child("consensus").warn(msg, f) : level === "info" ? log.child("consensus").info(msg, f) : undefined),
+          log: log.child("consensus"),
         });
         node.bft.on("block", (ev) => node.onBlock(ev));
         node.bft.on("txRejected", (d) => node.onTxRejected(d));

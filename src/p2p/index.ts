@@ -6,7 +6,6 @@ export { type NodeKey, type NodeKeyFile, NODE_KEY_FILE, loadOrCreateNodeKey, nod
 export { Channel, type Frame, decodeFrame, encodeFrame } from "./frames.js";
 export { HANDSHAKE_DOMAIN, P2P_PROTOCOL_VERSION, type RemoteIdentity, handshakeDigest } from "./handshake.js";
 export { Penalty } from "./limits.js";
-export type { P2pLog, P2pLogLevel } from "./log.js";
 export type { Direction, PeerInfo } from "./peer.js";
 export {
   type ChannelHandler,

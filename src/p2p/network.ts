@@ -19,7 +19,7 @@ import { P2pError, P2pErrorCode, closeFrameOf } from "./errors.js";
 import { Channel, MAX_CHANNEL, decodeFrame, encodeFrame } from "./frames.js";
 import type { LocalIdentity, RemoteIdentity } from "./handshake.js";
 import { BanList, Penalty } from "./limits.js";
-import { type P2pLog, silentLog } from "./log.js";
+import { type Logger, silentLogger } from "../log/logger.js";
 import type { NodeKey } from "./node-key.js";
 import { type P2pOptions, resolveP2pOptions } from "./options.js";
 import { Connection, type ConnectionHost, type PeerInfo } from "./peer.js";
@@ -62,7 +62,7 @@ export interface P2pDeps {
   chainId: string;
   genesisHash: Uint8Array;
   nodeKey: NodeKey;
-  log?: P2pLog;
+  log?: Logger;
   /** Clock in ms for rates, scores and bans. */
   now?: () => number;
 }
@@ -118,7 +118,7 @@ function zeroMask(mask: Buffer): void {
 export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements ConnectionHost {
   readonly opts: P2pOptions;
   readonly local: LocalIdentity;
-  readonly log: P2pLog;
+  readonly log: Logger;
   readonly now: () => number;
   readonly counters: NetworkCounters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, duplicatesDropped: 0, relayed: 0, overBudget: 0 };
 
@@ -141,7 +141,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     super();
     this.opts = resolveP2pOptions(opts);
     this.local = { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: deps.nodeKey };
-    this.log = deps.log ?? silentLog;
+    this.log = deps.log ?? silentLogger;
     this.now = deps.now ?? Date.now;
     this.bans = new BanList(MAX_BANS, this.now);
     this.seen = new LRUCache({ max: this.opts.seenCacheSize });
@@ -183,7 +183,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
       socket.once("close", () => clearTimeout(timer));
     });
     const wss = new WebSocketServer({ server: http, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
-    wss.on("error", (e) => this.log("error", "p2p server error", { error: e.message }));
+    wss.on("error", (e) => this.log.error("p2p server error", { error: e.message }));
     wss.on("connection", (ws, req) => this.onInbound(ws, req));
     await new Promise<void>((resolve, reject) => {
       http.once("error", (e) =>
@@ -191,12 +191,12 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
       );
       http.listen(this.opts.port, this.opts.host, () => resolve());
     });
-    http.on("error", (e) => this.log("error", "p2p server error", { error: e.message }));
+    http.on("error", (e) => this.log.error("p2p server error", { error: e.message }));
     this.http = http;
     this.wss = wss;
     const addr = http.address();
     this.local.listenPort = typeof addr === "object" && addr !== null ? addr.port : this.opts.port;
-    this.log("info", "p2p listening", { address: formatAddress(this.opts.host, this.local.listenPort), nodeId: this.nodeId });
+    this.log.info("p2p listening", { address: formatAddress(this.opts.host, this.local.listenPort), nodeId: this.nodeId });
     for (const p of this.persistent) this.dialPersistent(p);
   }
 
@@ -215,7 +215,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
       http.closeAllConnections(); // sockets that never upgraded
       await closed;
     }
-    this.log("info", "p2p stopped", { nodeId: this.nodeId });
+    this.log.info("p2p stopped", { nodeId: this.nodeId });
   }
 
   /** Register the handler of one channel (1..255; 0 is the handshake's). */
@@ -278,7 +278,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
   reportBad(peerId: string, reason: string, penalty: number = Penalty.REPORTED): void {
     const conn = this.peersById.get(peerId);
     if (!conn || conn.isClosed) {
-      this.log("debug", "report on a peer no longer connected", { peer: peerId, reason });
+      this.log.debug("report on a peer no longer connected", { peer: peerId, reason });
       return;
     }
     this.penalize(conn, "reported", reason, penalty);
@@ -341,7 +341,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
 
   onReady(conn: Connection): void {
     const info = conn.info();
-    this.log("info", "peer connected", { peer: info.id, address: info.address, direction: info.direction });
+    this.log.info("peer connected", { peer: info.id, address: info.address, direction: info.direction });
     this.emit("peerConnected", info);
   }
 
@@ -428,7 +428,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     const address = formatAddress(ip, req.socket.remotePort ?? 0);
     const refuse = (err: P2pError) => {
       const { code, reason } = closeFrameOf(err);
-      this.log("debug", "refused inbound connection", { address, reason: err.code, message: err.message });
+      this.log.debug("refused inbound connection", { address, reason: err.code, message: err.message });
       ws.close(code, reason);
       setTimeout(() => ws.terminate(), 1_000).unref();
     };
@@ -513,7 +513,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
       }
     };
     const failed = (e: unknown) =>
-      this.log("warn", "channel handler failed", { channel: ch, peer: peer.id, error: (e as Error)?.message ?? String(e), code: (e as { code?: unknown })?.code });
+      this.log.warn("channel handler failed", { channel: ch, peer: peer.id, error: (e as Error)?.message ?? String(e), code: (e as { code?: unknown })?.code });
     let result: void | boolean | Promise<void | boolean>;
     try {
       result = reg.handler.onMessage(peer, msg);
@@ -530,7 +530,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     const score = conn.score.penalize(penalty);
     const banned = score <= this.opts.banThreshold;
     const info = conn.info();
-    this.log(banned ? "warn" : "info", banned ? "peer banned" : "peer penalized", { peer: info.id, address: info.address, offence, reason, penalty, score });
+    this.log[banned ? "warn" : "info"](banned ? "peer banned" : "peer penalized", { peer: info.id, address: info.address, offence, reason, penalty, score });
     if (banned) {
       const ms = this.opts.banDurationMs;
       this.bans.ban(`node:${info.id}`, ms);
@@ -555,7 +555,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
         // The peer dialled us first: connected all the same.
         if (p.nodeId !== undefined && this.peersById.has(p.nodeId)) return;
         p.failures++;
-        this.log(p.failures === 1 ? "info" : "debug", "persistent peer dial failed", { address: p.addr.address, reason: e.code, message: e.message, failures: p.failures });
+        this.log[p.failures === 1 ? "info" : "debug"]("persistent peer dial failed", { address: p.addr.address, reason: e.code, message: e.message, failures: p.failures });
         this.scheduleRedial(p);
       },
     );

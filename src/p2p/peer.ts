@@ -13,7 +13,7 @@ import { Channel, decodeFrame, encodeFrame } from "./frames.js";
 import type { CanonicalValue } from "../chain/codec.js";
 import { Handshake, type HandshakeMessage, type LocalIdentity, MAX_HANDSHAKE_FRAME_BYTES, type RemoteIdentity } from "./handshake.js";
 import { Penalty, PeerScore, TokenBucket } from "./limits.js";
-import type { P2pLog } from "./log.js";
+import type { Logger } from "../log/logger.js";
 import type { P2pOptions } from "./options.js";
 
 export type Direction = "inbound" | "outbound";
@@ -36,7 +36,7 @@ export interface PeerInfo {
 export interface ConnectionHost {
   readonly local: LocalIdentity;
   readonly opts: P2pOptions;
-  readonly log: P2pLog;
+  readonly log: Logger;
   readonly now: () => number;
   /** Proven identity: refuse (throw a P2pError) or register the peer. */
   admit(conn: Connection, remote: RemoteIdentity): void;
@@ -198,7 +198,7 @@ export class Connection {
       fn();
     } catch (e) {
       const err = e instanceof P2pError ? e : new P2pError(P2pErrorCode.CONNECTION_FAILED, `internal error on connection: ${(e as Error).message}`);
-      if (!(e instanceof P2pError)) this.host.log("error", "p2p connection handler failed", { peer: this.id, address: this.address, error: (e as Error).stack });
+      if (!(e instanceof P2pError)) this.host.log.error("p2p connection handler failed", { peer: this.id, address: this.address, error: (e as Error).stack });
       this.close(err);
     }
   }
@@ -311,7 +311,7 @@ export class Connection {
     clearTimeout(this.pongTimer);
     clearTimeout(this.resumeTimer);
     if (!wasOpen) this.settleReady.reject(err);
-    this.host.log(local ? "info" : "debug", local ? "closed p2p connection" : "p2p connection closed by peer", {
+    this.host.log[local ? "info" : "debug"](local ? "closed p2p connection" : "p2p connection closed by peer", {
       peer: this.id,
       address: this.address,
       direction: this.direction,

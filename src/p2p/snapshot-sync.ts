@@ -23,14 +23,15 @@ import { type SnapshotManifest, SnapshotError, SnapshotErrorCode, decodeManifest
 import type { SnapshotDir, SnapshotRestorer } from "../chain/snapshot-store.js";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
-import type { TrustedValidators } from "../client/trust.js";
-import { powerSigned, verifySkipping } from "../client/trust.js";
+import type { TrustedValidators } from "../chain/light-block.js";
+import { verifySkipping } from "../chain/light-block.js";
+import { powerSigned } from "../chain/vote.js";
 import { ProofError, ProofErrorCode } from "../chain/proof.js";
 import type { ValidatorEntry } from "../chain/validators.js";
-import { ValidatorSet, validatorAddress } from "../consensus/validators.js";
+import { ValidatorSet, validatorAddress } from "../chain/validator-set.js";
 import { Channel } from "./frames.js";
 import { Penalty, TokenBucket } from "./limits.js";
-import { type P2pLog, silentLog } from "./log.js";
+import { type Logger, silentLogger } from "../log/logger.js";
 import type { P2pNetwork } from "./network.js";
 import { type SnapshotMessage, type SnapshotOffer, type WireValidator, MAX_LISTED, decodeSnapshotMessage } from "./snapshot-messages.js";
 import { nodeKeyOf } from "./node-key.js";
@@ -65,7 +66,7 @@ export class SnapshotServer {
     private readonly network: P2pNetwork,
     private readonly source: SnapshotSource,
     private readonly opts: SnapshotServerOptions = defaultSnapshotServerOptions,
-    private readonly log: P2pLog = silentLog,
+    private readonly log: Logger = silentLogger,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -83,7 +84,7 @@ export class SnapshotServer {
     const queue = q;
     q.tail = q.tail
       .then(() => this.serve(peerId, msg, queue.budget))
-      .catch((e) => this.log("warn", "serving a snapshot request failed", { peer: peerId, type: msg.type, error: (e as Error).message }))
+      .catch((e) => this.log.warn("serving a snapshot request failed", { peer: peerId, type: msg.type, error: (e as Error).message }))
       .finally(() => queue.depth--);
   }
 
@@ -120,7 +121,7 @@ export class SnapshotServer {
       case "getChunk": {
         let data = this.source.dir.chunk(msg.height, msg.index) ?? null;
         if (data && data.length > this.network.opts.maxFrameBytes - 1024) {
-          this.log("warn", "snapshot chunk too large for one p2p frame; raise maxFrameBytes or snapshots.chunkBits", { height: msg.height, index: msg.index, bytes: data.length });
+          this.log.warn("snapshot chunk too large for one p2p frame; raise maxFrameBytes or snapshots.chunkBits", { height: msg.height, index: msg.index, bytes: data.length });
           data = null;
         }
         if (data) {
@@ -255,7 +256,7 @@ export interface StateSyncDeps {
   genesisTime?: number;
   /** A restorer over the empty store for the chosen manifest. */
   restorer(manifest: SnapshotManifest): SnapshotRestorer;
-  log?: P2pLog;
+  log?: Logger;
   /** A progress line (default: none). */
   progress?(p: StateSyncProgress): void;
   now?: () => number;
@@ -285,7 +286,7 @@ export class StateSyncClient {
   private readonly pending = new Map<string, Pending>();
   private readonly offers = new Map<string, SnapshotOffer[]>();
   private readonly refused = new Set<string>();
-  private readonly log: P2pLog;
+  private readonly log: Logger;
   private readonly now: () => number;
 
   constructor(
@@ -293,7 +294,7 @@ export class StateSyncClient {
     private readonly deps: StateSyncDeps,
     readonly opts: StateSyncOptions = defaultStateSyncOptions,
   ) {
-    this.log = deps.log ?? silentLog;
+    this.log = deps.log ?? silentLogger;
     this.now = deps.now ?? Date.now;
   }
 
@@ -344,7 +345,7 @@ export class StateSyncClient {
 
   private refuse(peerId: string, why: string): void {
     this.refused.add(peerId);
-    this.log("warn", "state sync: peer refused", { peer: peerId, reason: why });
+    this.log.warn("state sync: peer refused", { peer: peerId, reason: why });
     this.network.reportBad(peerId, why, Penalty.BAD_SNAPSHOT);
   }
 
@@ -394,7 +395,7 @@ export class StateSyncClient {
       } catch (e) {
         if (!(e instanceof SnapshotError)) throw e;
         lastError = e;
-        this.log("warn", "state sync at this height failed; trying another", { height: cand.height, error: e.message });
+        this.log.warn("state sync at this height failed; trying another", { height: cand.height, error: e.message });
       }
     }
     throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, `no peer offered a snapshot that could be restored${lastError ? ` (last: ${lastError.message})` : ""}; peers connected: ${this.network.peers().length}`);
@@ -476,7 +477,7 @@ export class StateSyncClient {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const a = await this.request<Extract<Answer, { type: "chunk" }>>(peer, { type: "getChunk", height, index });
         if (!a?.data) {
-          this.log("info", "state sync: a chunk was not served; asking another peer", { peer, index, reason: a ? "not held" : "no answer" });
+          this.log.info("state sync: a chunk was not served; asking another peer", { peer, index, reason: a ? "not held" : "no answer" });
           let t = tried.get(index);
           if (!t) tried.set(index, (t = new Set()));
           t.add(peer);

@@ -8,7 +8,7 @@ import type { Block, Commit } from "../chain/block.js";
 import { encodeBlock, encodeCommit } from "../chain/block.js";
 import { Channel } from "./frames.js";
 import { Penalty } from "./limits.js";
-import type { P2pLog } from "./log.js";
+import type { Logger } from "../log/logger.js";
 import type { P2pNetwork } from "./network.js";
 import type { GetBlocksMessage, StatusMessage, SyncedBlock } from "./sync-messages.js";
 
@@ -40,7 +40,7 @@ export class BlockSyncServer {
     private readonly network: P2pNetwork,
     private readonly source: BlockSource,
     private readonly opts: BlockSyncServerOptions,
-    private readonly log: P2pLog,
+    private readonly log: Logger,
     private readonly now: () => number,
   ) {}
 
@@ -85,7 +85,7 @@ export class BlockSyncServer {
     // One request at a time per peer, in order: a peer cannot make this node read many ranges at once.
     q.tail = q.tail
       .then(() => this.serve(peerId, msg))
-      .catch((e) => this.log("error", "serving blocks failed", { peer: peerId, from: msg.from, error: (e as Error).message }))
+      .catch((e) => this.log.error("serving blocks failed", { peer: peerId, from: msg.from, error: (e as Error).message }))
       .finally(() => queue.depth--);
   }
 
@@ -112,7 +112,7 @@ export class BlockSyncServer {
         if (!block || !commit) break;
         const size = encodeBlock(block).length + encodeCommit(commit).length + 32;
         if (bytes + size > budget) {
-          if (items.length === 0) this.log("warn", "block too large for one p2p frame; raise maxFrameBytes", { height: h, bytes: size, maxFrameBytes: this.network.opts.maxFrameBytes });
+          if (items.length === 0) this.log.warn("block too large for one p2p frame; raise maxFrameBytes", { height: h, bytes: size, maxFrameBytes: this.network.opts.maxFrameBytes });
           break;
         }
         items.push({ block, commit });

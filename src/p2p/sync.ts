@@ -38,7 +38,7 @@ import { CodedError } from "../errors.js";
 import { P2pError, P2pErrorCode } from "./errors.js";
 import { Channel } from "./frames.js";
 import { Penalty } from "./limits.js";
-import { type P2pLog, silentLog } from "./log.js";
+import { type Logger, silentLogger } from "../log/logger.js";
 import type { P2pNetwork } from "./network.js";
 import type { PeerInfo } from "./peer.js";
 import { type BlockSource, BlockSyncServer } from "./sync-server.js";
@@ -138,7 +138,7 @@ export interface BlockSyncDeps {
    * known here (no proof either way). Without it, probes prove nothing.
    */
   verifyCommit?(block: Block, commit: Commit): Promise<boolean | undefined>;
-  log?: P2pLog;
+  log?: Logger;
   /** Clock in ms, for progress figures. */
   now?: () => number;
 }
@@ -221,7 +221,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     private readonly deps: BlockSyncDeps,
     private readonly opts: BlockSyncOptions,
     private readonly onApplied: () => void,
-    private readonly log: P2pLog,
+    private readonly log: Logger,
     private readonly now: () => number,
   ) {
     super();
@@ -242,7 +242,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     this.startedAt = this.now();
     this.lastLogAt = this.startedAt;
     this.appliedCount = 0;
-    this.log("info", "block sync started", { height: this.nextHeight - 1, target: this.bestPeerHeight() ?? null, provenTarget: this.target ?? null, peers: this.ranges.size });
+    this.log.info("block sync started", { height: this.nextHeight - 1, target: this.bestPeerHeight() ?? null, provenTarget: this.target ?? null, peers: this.ranges.size });
     this.tick();
   }
 
@@ -349,7 +349,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     const req = this.requests.get(key);
     if (!req) {
       // A late answer to a request that timed out or was dropped when sync ended: harmless.
-      this.log("debug", "unrequested blocks ignored", { peer: peerId, from: msg.from, items: msg.items.length });
+      this.log.debug("unrequested blocks ignored", { peer: peerId, from: msg.from, items: msg.items.length });
       return;
     }
     this.finishRequest(key, req);
@@ -384,7 +384,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     }
     if (msg.items.length < req.count) {
       // Fewer than asked (a frame holds only so many blocks): ask for the rest again.
-      this.log("debug", "fewer blocks than asked", { peer: peerId, from: req.from, asked: req.count, got: msg.items.length });
+      this.log.debug("fewer blocks than asked", { peer: peerId, from: req.from, asked: req.count, got: msg.items.length });
     }
     this.tick();
   }
@@ -395,7 +395,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     try {
       ok = await this.deps.verifyCommit!(item.block, item.commit);
     } catch (e) {
-      this.log("warn", "checking a probed commit failed locally", { peer: peerId, height: h, error: (e as Error).message });
+      this.log.warn("checking a probed commit failed locally", { peer: peerId, height: h, error: (e as Error).message });
       return;
     }
     if (ok === false) {
@@ -423,7 +423,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     r.cutUntil = this.now() + this.opts.claimCutMs;
     r.strikes++;
     const penalty = CLAIM_NOT_SERVED_PENALTY * 2 ** Math.min(r.strikes - 1, 4);
-    this.log("info", "a peer did not serve the blocks it claimed; its claim is cut", { peer: peerId, height, claimed: r.claimed, cutTo: r.cut, strikes: r.strikes });
+    this.log.info("a peer did not serve the blocks it claimed; its claim is cut", { peer: peerId, height, claimed: r.claimed, cutTo: r.cut, strikes: r.strikes });
     this.network.reportBad(peerId, `claim not served: ${reason}`, penalty);
   }
 
@@ -528,7 +528,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     if (!req) return;
     this.finishRequest(key, req);
     const ms = req.probe ? this.opts.probeTimeoutMs : this.opts.requestTimeoutMs;
-    this.log("info", "getBlocks timed out; asking another peer", { peer: req.peerId, from: req.from, count: req.count });
+    this.log.info("getBlocks timed out; asking another peer", { peer: req.peerId, from: req.from, count: req.count });
     this.claimFailed(req.peerId, req.from, `getBlocks ${req.from}+${req.count} unanswered after ${ms} ms`);
     this.tick();
   }
@@ -551,7 +551,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
           await this.deps.applySyncedBlock(item.block, item.commit);
         } catch (e) {
           if (!(e instanceof CodedError)) {
-            this.log("error", "block sync stopped: applying a block failed locally", { height: h, error: (e as Error).message });
+            this.log.error("block sync stopped: applying a block failed locally", { height: h, error: (e as Error).message });
             this.syncing = false;
             this.dropAllRequests(false);
             this.fetched.clear();
@@ -578,7 +578,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
 
   /** A block the chain refused: blame its server, forget everything else it sent, fetch the height elsewhere. */
   private refuse(h: number, peerId: string, e: CodedError): void {
-    this.log("warn", "synced block refused; fetching it from another peer", { height: h, peer: peerId, code: e.code, error: e.message });
+    this.log.warn("synced block refused; fetching it from another peer", { height: h, peer: peerId, code: e.code, error: e.message });
     this.network.reportBad(peerId, `block ${h} refused: ${e.code}: ${e.message}`, Penalty.BAD_BLOCK);
     let avoided = this.avoid.get(h);
     if (!avoided) this.avoid.set(h, (avoided = new Set()));
@@ -595,7 +595,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     this.emit("progress", { height, target, blocksPerSec, etaSec });
     if (t - this.lastLogAt >= this.opts.progressLogIntervalMs) {
       this.lastLogAt = t;
-      this.log("info", "syncing blocks", { height, target, blocksPerSec: Math.round(blocksPerSec * 10) / 10, etaSec: etaSec === undefined ? undefined : Math.ceil(etaSec) });
+      this.log.info("syncing blocks", { height, target, blocksPerSec: Math.round(blocksPerSec * 10) / 10, etaSec: etaSec === undefined ? undefined : Math.ceil(etaSec) });
     }
   }
 
@@ -606,7 +606,7 @@ export class BlockSyncer extends EventEmitter<BlockSyncerEvents> {
     this.fetched.clear();
     this.avoid.clear();
     clearTimeout(this.graceTimer);
-    this.log("info", "block sync caught up", { height, target, blocks: this.appliedCount });
+    this.log.info("block sync caught up", { height, target, blocks: this.appliedCount });
     this.emit("caughtUp", { height, target });
     this.emit("ended", { height, reason: "caughtUp" });
   }
@@ -631,7 +631,7 @@ export class BlockSync {
     opts: Partial<BlockSyncOptions> = {},
   ) {
     this.opts = resolveBlockSyncOptions(opts);
-    const log = deps.log ?? silentLog;
+    const log = deps.log ?? silentLogger;
     const now = deps.now ?? Date.now;
     this.server = new BlockSyncServer(network, deps.source, this.opts, log, now);
     this.syncer = new BlockSyncer(network, deps, this.opts, () => this.server.announce(), log, now);

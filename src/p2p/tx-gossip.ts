@@ -29,7 +29,7 @@ import { toHex } from "../crypto/bytes.js";
 import { P2pErrorCode } from "./errors.js";
 import { Penalty, TxBudget, type TxBudgetOverrun } from "./limits.js";
 import { Channel } from "./frames.js";
-import type { P2pLog } from "./log.js";
+import type { Logger } from "../log/logger.js";
 import type { P2pNetwork } from "./network.js";
 import type { PeerInfo } from "./peer.js";
 import { WireCheck } from "./validate.js";
@@ -164,7 +164,7 @@ export class TxGossip {
   };
 
   private readonly admit: TxAdmit;
-  private readonly log: P2pLog;
+  private readonly log: Logger;
   private readonly flushDelayMs: number;
   /** Tx bytes per frame, so that the frame fits the channel's bound on this network. */
   private readonly batchBytes: number;
@@ -361,7 +361,7 @@ export class TxGossip {
       },
       (e: unknown) => {
         q.admitting--;
-        this.log("warn", "tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
+        this.log.warn("tx admission failed", { peer: peer.id, error: (e as Error)?.message ?? String(e) });
         this.admitted(t.key, t.encoded, t.have, false);
       },
     );
@@ -429,7 +429,7 @@ export class TxGossip {
       sent = this.network.send(peerId, Channel.Tx, batch);
     } catch (e) {
       // Only a local fault can land here (a frame above a maxFrameBytes set below one tx): logged, never thrown at the caller.
-      this.log("warn", "tx batch not sent", { peer: peerId, txs: batch.length, error: (e as Error).message });
+      this.log.warn("tx batch not sent", { peer: peerId, txs: batch.length, error: (e as Error).message });
     }
     if (sent) {
       this.counters.batchesOut++;

@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { parseDid } from "../did/syntax.js";
 import { RpcParamsError } from "./errors.js";
-import type { BlockCommittedEvent, NodeEvents, StatusListEvent, TxRejectedEvent } from "./events.js";
+import type { BlockCommittedEvent, NodeEvents, StatusListEvent, TxRejectedEvent } from "../events/node-events.js";
 import { type MethodTable, type RpcContext, defineMethod } from "./jsonrpc.js";
 import { SubscriptionError, SubscriptionErrorCode } from "./ws-errors.js";
 import { type ExportPageReader, ExportStream } from "./export-methods.js";

@@ -1,6 +1,6 @@
 /**
- * JSON-RPC methods of the validator set and of committed evidence (issue 3,
- * parts 5 and 6): the set in force at a height, with its total power and the
+ * JSON-RPC methods of the validator set and of committed evidence: the set
+ * in force at a height, with its total power and the
  * hash block headers carry; evidence of equivocation by hash, or listed in
  * commit order, all or one validator's. Read-only: the set changes through
  * governance txs (`validator/set`), evidence through blocks.
@@ -10,7 +10,7 @@ import { ChainError, EvidenceErrorCode } from "../chain/errors.js";
 import type { ChainHead, StoredEvidence } from "../chain/store.js";
 import { decodeEvidence } from "../consensus/evidence.js";
 import { evidenceToJson } from "../consensus/evidence-rules.js";
-import type { ValidatorSet } from "../consensus/validators.js";
+import type { ValidatorSet } from "../chain/validator-set.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
 import { RpcParamsError } from "./errors.js";
 import { pageByBytes } from "./paging.js";

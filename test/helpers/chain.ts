@@ -10,9 +10,10 @@ import { ChainStore } from "../../src/chain/store.js";
 import { decodeTx, txHash } from "../../src/chain/tx.js";
 import { type EngineDeps, SingleValidatorEngine } from "../../src/consensus/engine.js";
 import { type SignState, ValidatorSigner } from "../../src/consensus/signer.js";
-import { ValidatorSet } from "../../src/consensus/validators.js";
+import { ValidatorSet } from "../../src/chain/validator-set.js";
 import { decodeEvidence, evidenceHash } from "../../src/consensus/evidence.js";
 import { CHAIN_ID, fixedKey, hex } from "./fixtures.js";
+import { silentLogger } from "../../src/log/logger.js";
 
 export const VALIDATOR_KEY = fixedKey(0x42);
 export const VALIDATORS = ValidatorSet.fromGenesis([{ name: "v0", publicKey: hex(VALIDATOR_KEY.publicKey), power: 10 }]);
@@ -31,7 +32,7 @@ export async function poolAndEngine(store: ChainStore, maxBlockTxs: number, over
   const signer = new ValidatorSigner(VALIDATOR_KEY.secretKey, (await store.getSignState()) as SignState | undefined);
   const engine = new SingleValidatorEngine(
     { heartbeatMs: 1e9 },
-    { chainId: CHAIN_ID, store, mempool, validators: VALIDATORS, signer, params: { maxBlockTxs, maxBlockBytes: 1 << 20 }, verifier, clock: nextTime, log: () => {}, ...over },
+    { chainId: CHAIN_ID, store, mempool, validators: VALIDATORS, signer, params: { maxBlockTxs, maxBlockBytes: 1 << 20 }, verifier, clock: nextTime, log: silentLogger, ...over },
   );
   return { mempool, engine };
 }

@@ -5,9 +5,9 @@
 import { sha256 } from "../../src/crypto/hash.js";
 import { utf8 } from "../../src/crypto/bytes.js";
 import { ValidatorSigner } from "../../src/consensus/signer.js";
-import { ValidatorSet } from "../../src/consensus/validators.js";
+import { ValidatorSet } from "../../src/chain/validator-set.js";
 import { NIL, type Proposal, type Vote, type VoteType, signProposal, signVote } from "../../src/consensus/messages.js";
-import { VoteStep } from "../../src/consensus/vote.js";
+import { VoteStep } from "../../src/chain/vote.js";
 import { expect } from "chai";
 import { ConsensusError, type ConsensusErrorCode } from "../../src/consensus/errors.js";
 import { CHAIN_ID, fixedKey } from "./fixtures.js";

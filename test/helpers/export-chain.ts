@@ -10,7 +10,7 @@ import type { GovAction } from "../../src/chain/state.js";
 import type { ChainStore } from "../../src/chain/store.js";
 import { txHash } from "../../src/chain/tx.js";
 import { govApproveTx, govProposeTx, statusListPublishTx, type SignerParams } from "../../src/client/txs.js";
-import { addService } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import type { KeyPair } from "../../src/crypto/hd.js";
 import { publicKeyOf } from "../../src/crypto/secp256k1.js";
 import { buildStatusListPayload, newStatusList, signStatusListToken, statusListUri, STATUS_LIST_LIMITS } from "../../src/did/status-list.js";

@@ -11,17 +11,18 @@ import { BlockErrorCode, ChainError, TxErrorCode } from "../../src/chain/errors.
 import { bytesEqual } from "../../src/crypto/bytes.js";
 import { randomKeyPair, type KeyPair } from "../../src/crypto/hd.js";
 import { signDigest } from "../../src/crypto/secp256k1.js";
-import { ValidatorSet } from "../../src/consensus/validators.js";
-import { VoteStep, verifyCommit, voteSigningDigest } from "../../src/consensus/vote.js";
+import { ValidatorSet } from "../../src/chain/validator-set.js";
+import { VoteStep, verifyCommit, voteSigningDigest } from "../../src/chain/vote.js";
 import { Channel, decodeFrame, encodeFrame, type Frame } from "../../src/p2p/frames.js";
 import { Handshake, type HandshakeMessage, type LocalIdentity } from "../../src/p2p/handshake.js";
-import type { P2pLogLevel } from "../../src/p2p/log.js";
+import { type LogLevel, loggerOf } from "../../src/log/logger.js";
 import { type NodeKey, nodeKeyOf } from "../../src/p2p/node-key.js";
 import { P2pNetwork, type ChannelHandler } from "../../src/p2p/network.js";
 import type { P2pOptions } from "../../src/p2p/options.js";
 import type { PeerInfo } from "../../src/p2p/peer.js";
 import type { BlockSource } from "../../src/p2p/sync-server.js";
 import { CHAIN_ID, hex } from "./fixtures.js";
+
 
 export const GENESIS_HASH = new Uint8Array(32).fill(0x11);
 
@@ -30,7 +31,7 @@ export function freshNodeKey(): NodeKey {
 }
 
 export interface LogLine {
-  level: P2pLogLevel;
+  level: LogLevel;
   msg: string;
   fields: Record<string, unknown> | undefined;
 }
@@ -47,7 +48,7 @@ export async function startNetwork(
       chainId: over.chainId ?? CHAIN_ID,
       genesisHash: over.genesisHash ?? GENESIS_HASH,
       nodeKey: over.nodeKey ?? freshNodeKey(),
-      log: (level, msg, fields) => logs.push({ level, msg, fields }),
+      log: loggerOf((level, msg, fields) => logs.push({ level, msg, fields })),
     },
   );
   await net.start();

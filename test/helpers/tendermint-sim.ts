@@ -42,8 +42,8 @@ import type { TendermintOptions } from "../../src/consensus/options.js";
 import { ProposerPriorities } from "../../src/consensus/proposer.js";
 import { ValidatorSigner } from "../../src/consensus/signer.js";
 import { type TendermintAction, type TendermintInput, TendermintMachine } from "../../src/consensus/tendermint.js";
-import type { ValidatorSet } from "../../src/consensus/validators.js";
-import { VoteStep, verifyCommit } from "../../src/consensus/vote.js";
+import type { ValidatorSet } from "../../src/chain/validator-set.js";
+import { VoteStep, verifyCommit } from "../../src/chain/vote.js";
 import { CHAIN_ID, fixedKey } from "./fixtures.js";
 import { validatorFill, validatorSet } from "./consensus.js";
 

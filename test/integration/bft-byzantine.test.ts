@@ -1,6 +1,6 @@
 /**
  * Faults and governance on the multi-validator path, with real node
- * processes on loopback (issue 3, parts 5 and 6): a Byzantine validator
+ * processes on loopback (evidence and validator-set changes): a Byzantine validator
  * whose key runs in two processes at once, and validator-set changes by the
  * trustees (removal: the node follows; addition: a fresh node signs).
  * Every test ends with the no-fork invariant over the honest nodes.
@@ -8,7 +8,7 @@
 import { expect } from "chai";
 import { copyFileSync } from "node:fs";
 import { RegistryClient } from "../../src/client/registry-client.js";
-import { readTrusteeKeyFile } from "../../src/cli/kyc.js";
+import { readTrusteeKeyFile } from "../../src/cli/gov.js";
 import { homePaths } from "../../src/node/home.js";
 import { runCli } from "../helpers/node-process.js";
 import { type DevnetNode, checkNoFork, createDevnet, waitFor, waitForHeight } from "../helpers/devnet.js";

@@ -12,7 +12,7 @@ import { SidClient, createDidTx } from "../../src/client/index.js";
 import { fromHex } from "../../src/crypto/bytes.js";
 import { Channel } from "../../src/p2p/index.js";
 import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
-import { VoteStep } from "../../src/consensus/vote.js";
+import { VoteStep } from "../../src/chain/vote.js";
 import { ConsensusWal } from "../../src/consensus/wal.js";
 import { decodeWalRecord } from "../../src/consensus/wal-records.js";
 import { duplicateVoteEvidence, encodeEvidence } from "../../src/consensus/evidence.js";

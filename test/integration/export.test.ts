@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { RpcError, SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
-import { addService } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import type { ExportEntryJson, ExportPage } from "../../src/rpc/export-methods.js";
 import { Mirror, MirrorError, MirrorErrorCode } from "../../scripts/mirror.js";
 import { numberedKey } from "../helpers/export-chain.js";

@@ -12,7 +12,7 @@ import { decodeTx, type Tx } from "../../src/chain/tx.js";
 import { fromHex } from "../../src/crypto/bytes.js";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
 import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
-import { VoteStep } from "../../src/consensus/vote.js";
+import { VoteStep } from "../../src/chain/vote.js";
 import { duplicateVoteEvidence, encodeEvidence } from "../../src/consensus/evidence.js";
 import { Channel, encodeFrame } from "../../src/p2p/frames.js";
 import { type Devnet, type DevnetNode, createDevnet, sleep, waitFor, waitForHeight } from "../helpers/devnet.js";

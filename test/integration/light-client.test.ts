@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
 import { LightClient, ProofError, ProofErrorCode, RpcClient, RpcLightBlockSource, SidClient, ValidatorSetTracker, createDidTx, didFromPublicKey, verifyResolutionProof } from "../../src/client/index.js";
 import { RegistryClient } from "../../src/client/registry-client.js";
-import { readTrusteeKeyFile } from "../../src/cli/kyc.js";
+import { readTrusteeKeyFile } from "../../src/cli/gov.js";
 import { homePaths } from "../../src/node/home.js";
 import { runCli } from "../helpers/node-process.js";
 import { type DevnetNode, createDevnet, waitForHeight } from "../helpers/devnet.js";

@@ -19,7 +19,7 @@ const RPC_PORT = 8660;
 const P2P_PORT = 8661;
 /** How long a partitioned chain is watched for a block that must not come. */
 const PARTITION_WINDOW_MS = 5_000;
-/** The bound on recovery after healing. */
+/** The bound on recovery after healing: a block within this time once the partition heals. */
 const HEAL_DEADLINE_MS = 20_000;
 
 describe("integration: 2|2 partition of 4 validators in network namespaces", function () {

@@ -8,9 +8,9 @@ import { expect } from "chai";
 import { join } from "node:path";
 import { fromBase64, toBase64 } from "../../src/crypto/bytes.js";
 import { deriveKey, generateMnemonic, randomKeyPair } from "../../src/crypto/hd.js";
-import { addVerificationMethod } from "../../src/did/document.js";
+import { addVerificationMethod } from "../../src/did/document-edit.js";
 import { didFromPublicKey } from "../../src/did/syntax.js";
-import { ValidatorSet } from "../../src/consensus/validators.js";
+import { ValidatorSet } from "../../src/chain/validator-set.js";
 import { ProofError, ProofErrorCode, RpcError, SidClient, ValidatorSetTracker, verifyResolutionProof } from "../../src/client/index.js";
 import { type NodeProcess, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
 

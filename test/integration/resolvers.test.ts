@@ -10,7 +10,8 @@ import { createVerifiableCredentialJwt, verifyCredential, type JwtCredentialPayl
 import { Resolver } from "did-resolver";
 import { SidClient, getResolver } from "../../src/client/index.js";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
-import { addService, addVerificationMethod, buildInitialDocument, removeVerificationMethod } from "../../src/did/document.js";
+import { buildInitialDocument } from "../../src/did/document.js";
+import { addService, addVerificationMethod, removeVerificationMethod } from "../../src/did/document-edit.js";
 import { type NodeProcess, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
 async function rejection(p: Promise<unknown>): Promise<Error> {

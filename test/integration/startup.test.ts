@@ -11,7 +11,7 @@ import { SidClient, createDidTx } from "../../src/client/index.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { homePaths } from "../../src/node/home.js";
 import { SidNode } from "../../src/node/node.js";
-import { createLogger } from "../../src/node/log.js";
+import { createLogger } from "../../src/log/logger.js";
 import { removeHome, tempHome } from "../helpers/node-process.js";
 
 const quiet = createLogger(() => {});

@@ -12,7 +12,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SidClient, createDidTx } from "../../src/client/index.js";
-import { addService } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import { initNetworkHomes } from "../../src/node/network-homes.js";
 import { ChainStore } from "../../src/chain/store.js";
 import { SnapshotDir } from "../../src/chain/snapshot-store.js";

@@ -10,7 +10,7 @@ import { expect } from "chai";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { RegistryClient } from "../../src/client/registry-client.js";
-import { readTrusteeKeyFile } from "../../src/cli/kyc.js";
+import { readTrusteeKeyFile } from "../../src/cli/gov.js";
 import { homePaths } from "../../src/node/home.js";
 import { runCli } from "../helpers/node-process.js";
 import { type DevnetNode, createDevnet, waitForHeight } from "../helpers/devnet.js";

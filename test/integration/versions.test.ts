@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
-import { addService } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import { resolutionTime } from "../../src/did/resolution.js";
 import { type DidHistoryEntry, RpcError, SidClient, type SignedTx, updateDidTx, deactivateDidTx } from "../../src/client/index.js";
 import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";

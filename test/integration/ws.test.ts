@@ -4,7 +4,7 @@
  * node's /metrics and /health as an operator sees them.
  */
 import { expect } from "chai";
-import { addService } from "../../src/did/document.js";
+import { addService } from "../../src/did/document-edit.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { testDid, testKey } from "../helpers/fixtures.js";
 import { type NodeProcess, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";

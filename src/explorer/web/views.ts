@@ -2,6 +2,10 @@
 import { type Live, RpcFailure, rpc, rpcOptional } from "./api.js";
 import { ago, append, card, h, json, link, short, table } from "./dom.js";
 import { checkResolutionProof } from "./proof.js";
+import type { CommitJson, HeaderJson } from "../../chain/block.js";
+import type { DidDocument } from "../../did/document.js";
+import type { HeadSummary } from "../../events/node-events.js";
+import { diffDocuments } from "../../did/document-diff.js";
 
 export interface Page {
   el: HTMLElement;
@@ -9,30 +13,13 @@ export interface Page {
   leave?: () => void;
 }
 
-interface Header {
-  chainId: string;
-  height: number;
-  time: string;
-  prevHash: string;
-  stateRoot: string;
-  validatorsHash: string;
-  nextValidatorsHash: string;
-  proposer: string;
-  [k: string]: unknown;
-}
 interface BlockJson {
   hash: string;
-  header: Header;
+  header: HeaderJson<string>;
   txs: string[];
-  lastCommit: { height: number; round: number; blockHash: string; sigs: { validator: string; sig: string }[] } | null;
+  lastCommit: CommitJson | null;
 }
-interface HeadEvent {
-  height: number;
-  hash: string;
-  time: string;
-  txCount: number;
-  proposer: string;
-}
+type HeadEvent = Pick<HeadSummary, "height" | "hash" | "time" | "txCount" | "proposer">;
 interface HistoryEntry {
   versionId: string;
   operation: string;
@@ -173,26 +160,25 @@ export async function txPage(hash: string): Promise<Page> {
   return { el };
 }
 
-/** What changed from one document version to the next, in words a person reads. */
+/** What changed from one document version to the next, in words a person reads (the ids of keys and services as "#fragment"). */
 export function describeChange(prev: Record<string, unknown> | null, next: Record<string, unknown> | null): string[] {
   if (!prev) return ["created"];
   if (!next) return ["deactivated"];
-  const ids = (d: Record<string, unknown>, k: string) => new Set(((d[k] as { id?: string }[] | undefined) ?? []).map((x) => String(x.id ?? "").replace(/^.*#/, "#")));
+  const d = diffDocuments(prev as unknown as DidDocument, next as unknown as DidDocument);
+  const fragment = (id: string) => id.replace(/^.*#/, "#");
   const out: string[] = [];
-  for (const [k, label] of [
-    ["verificationMethod", "key"],
-    ["service", "service"],
+  for (const [label, c] of [
+    ["key", d.keys],
+    ["service", d.services],
   ] as const) {
-    const a = ids(prev, k);
-    const b = ids(next, k);
-    for (const id of b) if (!a.has(id)) out.push(`${label} ${id} added`);
-    for (const id of a) if (!b.has(id)) out.push(`${label} ${id} removed`);
+    for (const id of c.added) out.push(`${label} ${fragment(id)} added`);
+    for (const id of c.removed) out.push(`${label} ${fragment(id)} removed`);
+    for (const id of c.changed) out.push(`${label} ${fragment(id)} changed`);
   }
-  const keys = new Set([...Object.keys(prev), ...Object.keys(next)]);
-  for (const k of keys) {
-    if (k === "verificationMethod" || k === "service") continue;
-    if (JSON.stringify(prev[k]) !== JSON.stringify(next[k])) out.push(`${k} changed`);
-  }
+  if (d.relationships) out.push("verification relationships changed");
+  if (d.controller) out.push("controller changed");
+  if (d.alsoKnownAs) out.push("alsoKnownAs changed");
+  if (out.length === 0 && d.context) out.push("@context changed");
   return out.length ? out : ["no change to the document"];
 }
 

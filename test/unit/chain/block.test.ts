@@ -187,6 +187,11 @@ describe("chain/block", () => {
       expect(j.time).to.equal("2023-11-14T22:13:20.000Z");
       expect(j.prevHash).to.equal("01".repeat(32));
       expect(j.proposer).to.equal("05".repeat(20));
+      // The proof form differs in the time alone: ms since the epoch, the value the header hashes.
+      const ms = headerToJson(header(), "ms");
+      expect(ms.time).to.equal(header().time);
+      expect({ ...ms, time: j.time }).to.deep.equal(j);
+      expect(Object.keys(ms)).to.deep.equal(Object.keys(j));
       expect(commitToJson(null)).to.equal(null);
       expect(commitToJson(commit())).to.deep.equal({
         height: 4,

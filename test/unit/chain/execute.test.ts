@@ -5,7 +5,8 @@ import type { DidRecord } from "../../../src/chain/state.js";
 import { TX_VERSION, TxType, type Tx, type UnsignedTx } from "../../../src/chain/tx.js";
 import { createDidTx, sealTx } from "../../../src/client/txs.js";
 import { publicKeyToJwk } from "../../../src/crypto/encoding.js";
-import { addVerificationMethod, buildInitialDocument, removeVerificationMethod, validateDocument, type DidDocument } from "../../../src/did/document.js";
+import { buildInitialDocument, validateDocument, type DidDocument } from "../../../src/did/document.js";
+import { addVerificationMethod, removeVerificationMethod } from "../../../src/did/document-edit.js";
 import {
   CHAIN_ID,
   MapView,

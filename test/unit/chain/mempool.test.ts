@@ -3,7 +3,8 @@ import { DidErrorCode, TxErrorCode } from "../../../src/chain/errors.js";
 import { type CheckedTx, SignatureVerifier, checkTx } from "../../../src/chain/execute.js";
 import { Mempool, type MempoolOptions, defaultMempoolOptions } from "../../../src/chain/mempool.js";
 import type { DidRecord } from "../../../src/chain/state.js";
-import { addVerificationMethod, validateDocument } from "../../../src/did/document.js";
+import { validateDocument } from "../../../src/did/document.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
 import {
   CHAIN_ID,
   MapView,

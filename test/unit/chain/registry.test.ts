@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addVerificationMethod } from "../../../src/did/document.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
 import { deflateSync } from "node:zlib";
 import { issuerMayAttest, issuerPeriodAt, type IssuerRecord } from "../../../src/did/kyc.js";
 import { govApproveTx, govProposeTx, sealTx, statusListPublishTx, type SignerParams } from "../../../src/client/txs.js";

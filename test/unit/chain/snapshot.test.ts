@@ -25,6 +25,7 @@ import { decodeCanonical } from "../../../src/chain/codec.js";
 import { compareBytes } from "../../../src/crypto/bytes.js";
 import { type StateRecord, stateIdOf, stateKeyOf } from "../../../src/chain/state.js";
 import type { Block, Commit } from "../../../src/chain/block.js";
+import { loggerOf } from "../../../src/log/logger.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
@@ -249,7 +250,7 @@ describe("state snapshots: chunking and verification", () => {
     it("the writer takes a snapshot every interval blocks and keeps the newest `keep`", async () => {
       const wdir = new SnapshotDir(join(dir, "writer"));
       const logs: string[] = [];
-      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 2, chunkBits: 4 }), (_l, msg) => logs.push(msg));
+      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 2, chunkBits: 4 }), loggerOf((_l, msg) => logs.push(msg)));
       // The store's state stands for each height here: the writer checks only that the records give the root it is told.
       for (let h = 1; h <= 7; h++) {
         w.onCommitted(h, store.head().stateRoot);

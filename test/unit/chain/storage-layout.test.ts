@@ -16,7 +16,7 @@ import { SparseMerkleTree, verifySmtProof } from "../../../src/chain/smt.js";
 import { type DidVersion, didStateKey } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { sha256 } from "../../../src/crypto/hash.js";
-import { addService } from "../../../src/did/document.js";
+import { addService } from "../../../src/did/document-edit.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { CHAIN_ID, createTx, deactivateTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 

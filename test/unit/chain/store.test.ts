@@ -7,7 +7,7 @@ import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/e
 import { SparseMerkleTree } from "../../../src/chain/smt.js";
 import { type DidRecord, type DidVersion, didRecordHash, didStateKey, encodeDidRecord } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { addVerificationMethod } from "../../../src/did/document.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
 import { CHAIN_ID, createTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 
 const A = testDid(fixedKey(1));

@@ -20,7 +20,7 @@ import {
 import { buildStatusListPayload, newStatusList, signStatusListToken, statusListUri } from "../../../src/did/status-list.js";
 import { createDidTx, deactivateDidTx, statusListPublishTx, govApproveTx, govProposeTx, sealTx, updateDidTx } from "../../../src/client/txs.js";
 import { malleate, isHighS } from "../../../src/crypto/secp256k1.js";
-import { addVerificationMethod } from "../../../src/did/document.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
 import { CHAIN_ID, expectChainError, fixedKey, hex, testDid, writeParams } from "../../helpers/fixtures.js";
 
 const A = testDid(fixedKey(1));

@@ -20,7 +20,7 @@ import {
 import { ZERO_HASH, evidenceMerkleRoot } from "../../../src/chain/block.js";
 import { duplicateVoteEvidence, encodeEvidence, evidenceHash } from "../../../src/consensus/evidence.js";
 import { checkBlockEvidence, validateBlockEvidence } from "../../../src/consensus/evidence-rules.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { validatorMethods } from "../../../src/rpc/validator-methods.js";
 import { CHAIN_ID, createTx, expectChainError, expectChainErrorAsync, fixedKey, hex, testDid, type TestDid } from "../../helpers/fixtures.js";
 import { VALIDATOR_KEY, poolAndEngine, replayInto } from "../../helpers/chain.js";

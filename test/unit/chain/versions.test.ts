@@ -14,7 +14,8 @@ import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMer
 import { Bucket, didVersionEntryKey, metaKey } from "../../../src/chain/buckets.js";
 import type { DidRecord, DidVersion } from "../../../src/chain/state.js";
 import { ChainStore, type DidVersionEntry } from "../../../src/chain/store.js";
-import { addService, type DidDocument } from "../../../src/did/document.js";
+import { type DidDocument } from "../../../src/did/document.js";
+import { addService } from "../../../src/did/document-edit.js";
 import { type ResolutionOptions, resolutionTime, resolveFromVersions } from "../../../src/did/resolution.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { CHAIN_ID, fixedKey, hex, testDid } from "../../helpers/fixtures.js";

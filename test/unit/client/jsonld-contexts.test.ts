@@ -9,14 +9,8 @@ import jsonld from "jsonld";
 import { sidDocumentLoader } from "../../../src/client/contexts.js";
 import { publicKeyOf, publicKeyToMultibase } from "../../../src/crypto/index.js";
 import { ContentType, dereferenceDidUrl, parseDidUrl } from "../../../src/did/dereference.js";
-import {
-  DID_CONTEXT,
-  addService,
-  addVerificationMethod,
-  buildInitialDocument,
-  type DidDocument,
-  validateDocument,
-} from "../../../src/did/document.js";
+import { DID_CONTEXT, buildInitialDocument, type DidDocument, validateDocument } from "../../../src/did/document.js";
+import { addService, addVerificationMethod } from "../../../src/did/document-edit.js";
 import { resolveCurrent } from "../../../src/did/resolution.js";
 
 type Expanded = Array<Record<string, unknown>>;

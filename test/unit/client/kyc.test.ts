@@ -29,7 +29,7 @@ import {
 import { publicKeyToJwk } from "../../../src/crypto/encoding.js";
 import { toHex } from "../../../src/crypto/bytes.js";
 import { didFromPublicKey } from "../../../src/did/syntax.js";
-import { readTrusteeKeyFile } from "../../../src/cli/kyc.js";
+import { readTrusteeKeyFile } from "../../../src/cli/gov.js";
 import { CliError } from "../../../src/cli/errors.js";
 import { TEST_MNEMONIC, fixedKey } from "../../helpers/fixtures.js";
 import type { KeyPair } from "../../../src/crypto/hd.js";

@@ -13,9 +13,10 @@ import { ProofError, ProofErrorCode } from "../../../src/chain/proof.js";
 import { sha256 } from "../../../src/crypto/hash.js";
 import type { KeyPair } from "../../../src/crypto/hd.js";
 import { signDigest } from "../../../src/crypto/secp256k1.js";
-import { ValidatorSet, validatorAddress } from "../../../src/consensus/validators.js";
-import { VoteStep, voteSigningDigest } from "../../../src/consensus/vote.js";
-import { type LightBlock, type LightBlockSource, LightClient, ValidatorSetTracker, verifySkipping } from "../../../src/client/trust.js";
+import { ValidatorSet, validatorAddress } from "../../../src/chain/validator-set.js";
+import { VoteStep, voteSigningDigest } from "../../../src/chain/vote.js";
+import { type LightBlockSource, LightClient, ValidatorSetTracker } from "../../../src/client/trust.js";
+import { type LightBlock, verifySkipping } from "../../../src/chain/light-block.js";
 import { CHAIN_ID, fixedKey, hex } from "../../helpers/fixtures.js";
 
 const A = [0x11, 0x12, 0x13, 0x14].map(fixedKey);

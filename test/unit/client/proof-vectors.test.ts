@@ -14,7 +14,7 @@ import { fromBase64 } from "../../../src/crypto/bytes.js";
 import { headerHash } from "../../../src/chain/block.js";
 import { encodeCanonical } from "../../../src/chain/codec.js";
 import { didStateKey } from "../../../src/chain/state.js";
-import { VoteStep, voteSigningDigest } from "../../../src/consensus/vote.js";
+import { VoteStep, voteSigningDigest } from "../../../src/chain/vote.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { verifyResolutionProof } from "../../../src/client/verify-proof.js";
 import { VALIDATORS } from "../../helpers/chain.js";

@@ -8,8 +8,8 @@
 import { expect } from "chai";
 import { ProofError, ProofErrorCode } from "../../../src/chain/proof.js";
 import { fromBase64, toBase64 } from "../../../src/crypto/bytes.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
-import { addService } from "../../../src/did/document.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
+import { addService } from "../../../src/did/document-edit.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { verifyResolutionProof } from "../../../src/client/verify-proof.js";
 import { VALIDATORS, VALIDATOR_KEY } from "../../helpers/chain.js";

@@ -16,8 +16,9 @@ import { BftEngine, type WireConsensusMessage } from "../../../src/consensus/bft
 import type { Proposal, Vote } from "../../../src/consensus/messages.js";
 import { FilePrivValidator } from "../../../src/consensus/privval.js";
 import { ProposerPriorities } from "../../../src/consensus/proposer.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { ConsensusWal } from "../../../src/consensus/wal.js";
+import { loggerOf } from "../../../src/log/logger.js";
 import { type WalRecord, decodeWalRecord } from "../../../src/consensus/wal-records.js";
 import { prevote, validatorSet } from "../../helpers/consensus.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
@@ -79,7 +80,7 @@ describe("consensus/bft-engine: signed votes go to the WAL and come back from it
         wal,
         broadcast: (m) => sent.push(m),
         clock: Date.now,
-        log: (level, msg) => logs.push({ level, msg }),
+        log: loggerOf((level, msg) => logs.push({ level, msg })),
       },
     );
     e.start();

@@ -18,10 +18,11 @@ import { signVote } from "../../../src/consensus/messages.js";
 import { FilePrivValidator } from "../../../src/consensus/privval.js";
 import { ValidatorSigner } from "../../../src/consensus/signer.js";
 import { ProposerPriorities } from "../../../src/consensus/proposer.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { precommit, prevote, validatorSet } from "../../helpers/consensus.js";
 import { CHAIN_ID, fixedKey, hex } from "../../helpers/fixtures.js";
 import { signCommit } from "../../helpers/p2p.js";
+import { loggerOf } from "../../../src/log/logger.js";
 
 const GENESIS_HASH = new Uint8Array(32).fill(0x33);
 const GENESIS_TIME = Date.parse("2026-01-01T00:00:00Z");
@@ -92,7 +93,7 @@ describe("consensus/bft-engine: hand-over to block sync and back", function () {
         requestProof: (h) => proofsAsked.push(h),
         catchUp: over.sync,
         clock: Date.now,
-        log: (_level, msg, fields) => logs.push({ msg, ...(fields ? { fields } : {}) }),
+        log: loggerOf((_level, msg, fields) => logs.push({ msg, ...(fields ? { fields } : {}) })),
         ...over,
       },
     );

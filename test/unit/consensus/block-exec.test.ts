@@ -14,7 +14,7 @@ import type { Mempool, Rejection } from "../../../src/chain/mempool.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { type BlockExecDeps, BlockValidationError, buildBlock, validateBlock } from "../../../src/consensus/block-exec.js";
 import { commitExecuted } from "../../../src/consensus/commit.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { VALIDATORS, poolAndEngine } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 

@@ -7,12 +7,12 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addVerificationMethod } from "../../../src/did/document.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
 import { type Block, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
 import type { CheckedTx } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { txHash } from "../../../src/chain/tx.js";
-import { verifyCommit } from "../../../src/consensus/vote.js";
+import { verifyCommit } from "../../../src/chain/vote.js";
 import { VALIDATORS, poolAndEngine, replayInto } from "../../helpers/chain.js";
 import { CHAIN_ID, createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 

@@ -26,7 +26,7 @@ import {
   verifyVote,
 } from "../../../src/consensus/messages.js";
 import { DoubleSignError } from "../../../src/consensus/signer.js";
-import { VoteStep, verifyCommit, voteSigningDigest } from "../../../src/consensus/vote.js";
+import { VoteStep, verifyCommit, voteSigningDigest } from "../../../src/chain/vote.js";
 import { CHAIN_ID, hex, unhex } from "../../helpers/fixtures.js";
 import { blockHash, precommit, prevote, proposal, signerOf, validatorSet, expectConsensusError } from "../../helpers/consensus.js";
 

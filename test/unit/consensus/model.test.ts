@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addService, addVerificationMethod, removeVerificationMethod } from "../../../src/did/document.js";
+import { addService, addVerificationMethod, removeVerificationMethod } from "../../../src/did/document-edit.js";
 import { ChainError } from "../../../src/chain/errors.js";
 import type { CheckedTx } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";

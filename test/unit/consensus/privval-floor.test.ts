@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/errors.js";
 import { verifyProposal, verifyVote } from "../../../src/consensus/messages.js";
 import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../../../src/consensus/privval.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { CHAIN_ID, fixedKey } from "../../helpers/fixtures.js";
 import { blockHash, validatorFill, validatorSet } from "../../helpers/consensus.js";
 

@@ -7,7 +7,7 @@ import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/error
 import { NIL, verifyProposal, verifyVote } from "../../../src/consensus/messages.js";
 import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../../../src/consensus/privval.js";
 import { DoubleSignError } from "../../../src/consensus/signer.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { CHAIN_ID, fixedKey, hex } from "../../helpers/fixtures.js";
 import { blockHash, validatorFill, validatorSet } from "../../helpers/consensus.js";
 

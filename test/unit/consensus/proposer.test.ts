@@ -2,7 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/errors.js";
 import { ProposerPriorities } from "../../../src/consensus/proposer.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { encodeCanonical } from "../../../src/chain/codec.js";
 import { hex } from "../../helpers/fixtures.js";
 

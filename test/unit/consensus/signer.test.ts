@@ -2,8 +2,8 @@ import { expect } from "chai";
 import { txSigningDigest } from "../../../src/chain/tx.js";
 import { verifyDigest } from "../../../src/crypto/secp256k1.js";
 import { DoubleSignError, ValidatorSigner } from "../../../src/consensus/signer.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
-import { VoteStep, verifyCommit, voteSigningDigest, type VoteTarget } from "../../../src/consensus/vote.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
+import { VoteStep, verifyCommit, voteSigningDigest, type VoteTarget } from "../../../src/chain/vote.js";
 import type { Commit } from "../../../src/chain/block.js";
 import { CHAIN_ID, createTx, fixedKey, hex, testDid } from "../../helpers/fixtures.js";
 

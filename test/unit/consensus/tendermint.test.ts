@@ -10,7 +10,7 @@ import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/error
 import { verifyEvidence } from "../../../src/consensus/evidence.js";
 import { NIL } from "../../../src/consensus/messages.js";
 import { type TendermintAction, type TendermintInput, TendermintMachine } from "../../../src/consensus/tendermint.js";
-import { VoteStep, verifyCommit } from "../../../src/consensus/vote.js";
+import { VoteStep, verifyCommit } from "../../../src/chain/vote.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
 import { blockHash, precommit, prevote, proposal, validatorSet } from "../../helpers/consensus.js";
 

@@ -4,7 +4,7 @@ import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/error
 import { type DuplicateVoteEvidence, decodeEvidence, duplicateVoteEvidence, encodeEvidence, evidenceHash, verifyEvidence } from "../../../src/consensus/evidence.js";
 import { NIL, encodeVote } from "../../../src/consensus/messages.js";
 import { MAX_BLOCKS_PER_VALIDATOR, VoteSet } from "../../../src/consensus/vote-set.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
 import { blockHash, precommit, prevote, validatorSet, expectConsensusError } from "../../helpers/consensus.js";
 

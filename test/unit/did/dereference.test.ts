@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
-import { addService, addVerificationMethod, buildInitialDocument, type DidDocument } from "../../../src/did/document.js";
+import { buildInitialDocument, type DidDocument } from "../../../src/did/document.js";
+import { addService, addVerificationMethod } from "../../../src/did/document-edit.js";
 import {
   ContentType,
   DidUrlError,

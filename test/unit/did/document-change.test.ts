@@ -1,16 +1,8 @@
 import { expect } from "chai";
 import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
-import {
-  DID_CONTEXT,
-  SID_CONTEXT,
-  addService,
-  addVerificationMethod,
-  buildInitialDocument,
-  describeChange,
-  removeService,
-  removeVerificationMethod,
-  sameDocument,
-} from "../../../src/did/document.js";
+import { DID_CONTEXT, SID_CONTEXT, buildInitialDocument } from "../../../src/did/document.js";
+import { addService, addVerificationMethod, removeService, removeVerificationMethod } from "../../../src/did/document-edit.js";
+import { describeChange, diffDocuments, sameDocument } from "../../../src/did/document-diff.js";
 
 describe("did/document: what a version changed", () => {
   const v1 = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(1)));
@@ -31,6 +23,18 @@ describe("did/document: what a version changed", () => {
     // several at once, in a fixed order
     expect(describeChange(v1, withService)).to.deep.equal(["add-key", "add-service"]);
     expect(describeChange(withService, withService)).to.deep.equal([]);
+  });
+
+  it("diffDocuments names the ids of keys and services added, removed and changed", () => {
+    const k2 = `${did}#key-2`;
+    expect(diffDocuments(v1, withKey).keys).to.deep.equal({ added: [k2], removed: [], changed: [] });
+    expect(diffDocuments(withKey, removeVerificationMethod(withKey, "#key-1")).keys).to.deep.equal({ added: [], removed: [`${did}#key-1`], changed: [] });
+    const rekeyed = { ...withKey, verificationMethod: withKey.verificationMethod!.map((vm) => (vm.id === k2 ? { ...vm, type: "JsonWebKey2020" as const } : vm)) };
+    expect(diffDocuments(withKey, rekeyed).keys.changed).to.deep.equal([k2]);
+    const d = diffDocuments(withKey, withService);
+    expect(d.services).to.deep.equal({ added: [`${did}#hub`], removed: [], changed: [] });
+    expect([d.relationships, d.controller, d.alsoKnownAs]).to.deep.equal([false, false, false]);
+    expect(diffDocuments(withKey, { ...withKey, assertionMethod: [...withKey.assertionMethod!, k2] }).relationships).to.equal(true);
   });
 
   it("takes a document and its served form (member order, completed contexts) as the same", () => {

@@ -11,26 +11,8 @@ import {
 } from "../../../src/crypto/index.js";
 import { DidError, DidRuleCode } from "../../../src/did/errors.js";
 import { didFromPublicKey } from "../../../src/did/syntax.js";
-import {
-  DID_CONTEXT,
-  DOCUMENT_LIMITS,
-  MULTIKEY_CONTEXT,
-  RELATIONSHIPS,
-  SECP256K1_2019_CONTEXT,
-  addService,
-  addVerificationMethod,
-  buildInitialDocument,
-  keyForRelationship,
-  publicKeyOfMethod,
-  removeService,
-  removeVerificationMethod,
-  validateDecodedDocument,
-  validateDocument,
-  verificationMethods,
-  type DidDocument,
-  type Service,
-  type VerificationMethod,
-} from "../../../src/did/document.js";
+import { DID_CONTEXT, DOCUMENT_LIMITS, MULTIKEY_CONTEXT, RELATIONSHIPS, SECP256K1_2019_CONTEXT, buildInitialDocument, keyForRelationship, publicKeyOfMethod, validateDecodedDocument, validateDocument, verificationMethods, type DidDocument, type Service, type VerificationMethod } from "../../../src/did/document.js";
+import { addService, addVerificationMethod, removeService, removeVerificationMethod } from "../../../src/did/document-edit.js";
 
 /** BIP39 test mnemonic (all "abandon" + "about"): public, for tests only. */
 const TEST_MNEMONIC =

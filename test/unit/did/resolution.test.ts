@@ -1,16 +1,7 @@
 import { expect } from "chai";
 import { publicKeyOf } from "../../../src/crypto/secp256k1.js";
-import {
-  DID_CONTEXT,
-  JWS_2020_CONTEXT,
-  MULTIKEY_CONTEXT,
-  SECP256K1_2019_CONTEXT,
-  SID_CONTEXT,
-  addService,
-  buildInitialDocument,
-  completeContexts,
-  type DidDocument,
-} from "../../../src/did/document.js";
+import { DID_CONTEXT, JWS_2020_CONTEXT, MULTIKEY_CONTEXT, SECP256K1_2019_CONTEXT, SID_CONTEXT, buildInitialDocument, completeContexts, type DidDocument } from "../../../src/did/document.js";
+import { addService } from "../../../src/did/document-edit.js";
 import {
   checkResolutionRequest,
   parseDateTime,

@@ -3,7 +3,7 @@ import { type Block, type Commit, headerHash } from "../../../src/chain/block.js
 import { SnapshotErrorCode } from "../../../src/chain/snapshot.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { type WireValidator, decodeSnapshotMessage } from "../../../src/p2p/snapshot-messages.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { verifySnapshotHeader } from "../../../src/p2p/snapshot-sync.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { CHAIN_ID } from "../../helpers/fixtures.js";

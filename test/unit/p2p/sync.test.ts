@@ -11,10 +11,11 @@ import type { P2pNetwork, PenaltyEvent } from "../../../src/p2p/network.js";
 import { BlockSync, CLAIM_NOT_SERVED_PENALTY, type SyncProgress } from "../../../src/p2p/sync.js";
 import type { CanonicalValue } from "../../../src/chain/codec.js";
 import { bytesEqual } from "../../../src/crypto/bytes.js";
-import { verifyCommit } from "../../../src/consensus/vote.js";
+import { verifyCommit } from "../../../src/chain/vote.js";
 import { MAX_BLOCKS_PER_REQUEST, type BlocksMessage } from "../../../src/p2p/sync-messages.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { MemoryChain, RawPeer, buildChain, connect, eventually, nextEvent, startNetwork } from "../../helpers/p2p.js";
+import { loggerOf } from "../../../src/log/logger.js";
 
 const KEYS = [fixedKey(0x51), fixedKey(0x52), fixedKey(0x53), fixedKey(0x54)];
 const N = 40;
@@ -32,7 +33,7 @@ describe("p2p/sync: block sync", function () {
   async function syncNode(chain: MemoryChain, opts: ConstructorParameters<typeof BlockSync>[2] = {}) {
     const { net, logs } = await startNetwork();
     running.push(net);
-    const sync = new BlockSync(net, { source: chain, applySyncedBlock: (b, c) => chain.applySyncedBlock(b, c), log: (level, msg, fields) => logs.push({ level, msg, fields }) }, opts);
+    const sync = new BlockSync(net, { source: chain, applySyncedBlock: (b, c) => chain.applySyncedBlock(b, c), log: loggerOf((level, msg, fields) => logs.push({ level, msg, fields })) }, opts);
     syncs.push(sync);
     return { net, sync, chain, logs };
   }
@@ -201,7 +202,7 @@ describe("p2p/sync: block sync", function () {
           verified++;
           return bytesEqual(cm.blockHash, headerHash(b.header)) && verifyCommit(CHAIN.chainId, cm, CHAIN.validators);
         },
-        log: (level, msg, fields) => logs.push({ level, msg, fields }),
+        log: loggerOf((level, msg, fields) => logs.push({ level, msg, fields })),
       },
       { probeIntervalMs: 1 },
     );

@@ -16,7 +16,7 @@ import { Mempool, defaultMempoolOptions } from "../../../src/chain/mempool.js";
 import { TxPreverifier } from "../../../src/chain/preverify.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { MAX_ANY_TX_BYTES as MAX_TX_BYTES } from "../../../src/chain/tx.js";
-import { addVerificationMethod } from "../../../src/did/document.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
 import { P2pError, P2pErrorCode, P2P_CLOSE_CODES } from "../../../src/p2p/errors.js";
 import { Channel, encodeFrame } from "../../../src/p2p/frames.js";
 import type { P2pNetwork, PenaltyEvent } from "../../../src/p2p/network.js";

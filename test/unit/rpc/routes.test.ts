@@ -4,12 +4,12 @@
  */
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
-import { createLogger } from "../../../src/node/log.js";
+import { createLogger } from "../../../src/log/logger.js";
 import { fastifyLogger } from "../../../src/node/fastify-logger.js";
-import { type DidChange, NodeEvents, blockCommittedEvent } from "../../../src/rpc/events.js";
+import { type DidChange, NodeEvents, blockCommittedEvent } from "../../../src/events/node-events.js";
 import { type HealthProblem, registerHealth } from "../../../src/rpc/health.js";
 import { defineMethod, type MethodTable } from "../../../src/rpc/jsonrpc.js";
-import { NodeMetrics, registerMetrics } from "../../../src/rpc/metrics.js";
+import { NodeMetrics, registerMetrics } from "../../../src/node/metrics.js";
 import { resolveRpcOptions } from "../../../src/rpc/options.js";
 import { buildServer } from "../../../src/rpc/server.js";
 import { SubscriptionHub } from "../../../src/rpc/subscriptions.js";

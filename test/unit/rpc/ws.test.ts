@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import type { FastifyInstance } from "fastify";
 import { ChainError, TxErrorCode } from "../../../src/chain/errors.js";
-import { type BlockCommittedEvent, type DidChange, NodeEvents } from "../../../src/rpc/events.js";
+import { type BlockCommittedEvent, type DidChange, NodeEvents } from "../../../src/events/node-events.js";
 import { defineMethod, type MethodTable } from "../../../src/rpc/jsonrpc.js";
 import { type RpcOptions, resolveRpcOptions } from "../../../src/rpc/options.js";
 import { buildServer } from "../../../src/rpc/server.js";

@@ -2,9 +2,44 @@
  * Structured logs: one line per event, `SID_LOG_FORMAT=json` for JSON lines,
  * `SID_LOG_LEVEL=warn|error|silent` to keep only the more severe ones
  * (default info, which includes one line per RPC request).
+ *
+ * Every room that logs takes a Logger and nothing else: the node's line
+ * logger (createLogger), a silent one, or one over a callback (loggerOf, for
+ * tests that read what was logged). fastify gets the node's Logger through
+ * node/fastify-logger.ts.
  */
 export type LogFields = Record<string, unknown>;
-export type Logger = { info(msg: string, f?: LogFields): void; warn(msg: string, f?: LogFields): void; error(msg: string, f?: LogFields): void; child(module: string): Logger };
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** One method per level, each a message and optional fields; `child` names the module of the lines it writes. */
+export interface Logger {
+  debug(msg: string, f?: LogFields): void;
+  info(msg: string, f?: LogFields): void;
+  warn(msg: string, f?: LogFields): void;
+  error(msg: string, f?: LogFields): void;
+  child(module: string): Logger;
+}
+
+/** A Logger that writes nothing. */
+export const silentLogger: Logger = Object.freeze({
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+});
+
+/** A Logger that hands every line, debug included, to `write` (children too). */
+export function loggerOf(write: (level: LogLevel, msg: string, f?: LogFields) => void): Logger {
+  const self: Logger = {
+    debug: (m, f) => write("debug", m, f),
+    info: (m, f) => write("info", m, f),
+    warn: (m, f) => write("warn", m, f),
+    error: (m, f) => write("error", m, f),
+    child: () => self,
+  };
+  return self;
+}
 
 export function createLogger(write: (line: string) => void = (l) => process.stdout.write(l + "\n"), module = "node"): Logger {
   const json = process.env.SID_LOG_FORMAT === "json";
@@ -21,6 +56,8 @@ export function createLogger(write: (line: string) => void = (l) => process.stdo
     }
   };
   return {
+    // The node's log has no debug level: debug lines are dropped.
+    debug: () => {},
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),

@@ -4,9 +4,9 @@
  */
 import { fromHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
-import { encodeCanonical } from "../chain/codec.js";
-import type { GenesisValidator } from "../chain/genesis.js";
-import type { ValidatorEntry } from "../chain/validators.js";
+import { encodeCanonical } from "./codec.js";
+import type { GenesisValidator } from "./genesis.js";
+import type { ValidatorEntry } from "./validators.js";
 
 export interface Validator {
   name: string;

@@ -6,8 +6,8 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { NodeEvents } from "./events.js";
-import type { MethodTable, RpcMethod } from "./jsonrpc.js";
+import type { NodeEvents } from "../events/node-events.js";
+import type { MethodTable, RpcMethod } from "../rpc/jsonrpc.js";
 
 /** Read at scrape time, so the numbers are those of the moment. */
 export interface MetricsSources {

@@ -1,30 +1,18 @@
 /**
- * What the node tells the RPC room about the chain as it happens: one typed
- * emitter, fed by the node, read by WS subscriptions and metrics. Payloads
+ * What the node tells its other parts about the chain as it happens: one
+ * typed emitter, fed by the node, read by WS subscriptions and metrics. Payloads
  * are already in their wire form (hex hashes, ISO times), built once per
  * event however many subscribers there are.
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../crypto/bytes.js";
-import { type Block, headerToJson } from "../chain/block.js";
+import { type Block, type HeaderJson, headerToJson } from "../chain/block.js";
 import type { CheckedTx, StatusListEvent } from "../chain/execute.js";
 import type { DidOperation, DidVersion } from "../chain/state.js";
 
-/** The header of a committed block, as newHeads subscribers receive it. */
-export interface HeadSummary {
-  chainId: string;
-  height: number;
+/** The header of a committed block, as newHeads subscribers receive it: the header's JSON (time ISO 8601, as in block_get) and more. */
+export interface HeadSummary extends HeaderJson<string> {
   hash: string;
-  /** Block time, ISO 8601 (as in block_get). */
-  time: string;
-  prevHash: string;
-  txRoot: string;
-  evidenceHash: string;
-  stateRoot: string;
-  validatorsHash: string;
-  nextValidatorsHash: string;
-  proposer: string;
-  lastCommitHash: string;
   txCount: number;
   /**
    * Wall clock of the node (ms since the epoch) when the block was committed
@@ -91,7 +79,7 @@ export interface CommittedBlock {
 export function blockCommittedEvent(c: CommittedBlock, committedAt: number, round: number): BlockCommittedEvent {
   const h = c.block.header;
   return {
-    head: { ...(headerToJson(h) as Omit<HeadSummary, "hash" | "txCount" | "committedAt">), hash: toHex(c.hash), txCount: c.txs.length, committedAt },
+    head: { ...headerToJson(h, "iso"), hash: toHex(c.hash), txCount: c.txs.length, committedAt },
     txHashes: c.txs.map((t) => toHex(t.hash)),
     didChanges: c.versions.map((v) => ({
       did: v.did,
