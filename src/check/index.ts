@@ -34,7 +34,7 @@ export const reason = Object.freeze({
   tooShort: (min: number) => `shorter than ${min} characters`,
   pattern: (pattern: string) => `does not match pattern ${pattern}`,
   oneOf: (values: readonly unknown[]) => `expected one of: ${values.map(String).join(", ")}`,
-  tooManyItems: (max: number) => `more than ${max} items`,
+  tooManyItems: (max: number) => `more than ${max} items: expected at most ${max}`,
   tooFewItems: (min: number) => `fewer than ${min} items`,
   byteLength: (want: number, got: number) => `expected ${want} bytes, got ${got}`,
 });
@@ -48,6 +48,27 @@ export function intFault(v: unknown, min = -Number.MAX_SAFE_INTEGER, max = Numbe
   if (v < min) return reason.belowMinimum(min);
   if (v > max) return reason.aboveMaximum(max);
   return undefined;
+}
+
+/** A value as a message shows it: JSON where it has one, at most 100 characters. */
+export function show(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length <= 100 ? text : text.slice(0, 100) + "…";
+}
+
+/**
+ * The message for an integer setting (an option, a config key) that is not
+ * a safe integer in [min, max], or undefined when it is:
+ * `name: greater than maximum 65535 (an integer in [0, 65535]), got 70000`.
+ */
+export function intSettingFault(name: string, v: unknown, min: number, max: number): string | undefined {
+  const f = intFault(v, min, max);
+  return f === undefined ? undefined : `${name}: ${f} (an integer in [${min}, ${max}]), got ${show(v)}`;
 }
 
 /** A string of at most maxLength UTF-16 code units, matching `pattern` if given (tested unanchored, as JSON Schema does). */

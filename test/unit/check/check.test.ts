@@ -38,7 +38,7 @@ describe("check: the input-check kit", () => {
     ["a string for a boolean", { ...ok, flag: "yes" }, "flag", /^expected boolean$/],
     ["a value not in the list", { ...ok, mode: "x" }, "mode", /^expected one of: full, short$/],
     ["a number for a oneOf", { ...ok, mode: 1 }, "mode", /^expected string$/],
-    ["too many items", { ...ok, list: [1, 2, 3] }, "list", /^more than 2 items$/],
+    ["too many items", { ...ok, list: [1, 2, 3] }, "list", /^more than 2 items: expected at most 2$/],
     ["a nested fault", { ...ok, inner: { n: 10 } }, "inner.n", /^greater than maximum 9$/],
     ["a nested unexpected field", { ...ok, inner: { n: 1, m: 2 } }, "inner.m", /^unexpected field$/],
   ];
