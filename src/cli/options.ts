@@ -1,7 +1,7 @@
 /** Options shared by every `sid` command, and parsers for option values. */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { RELATIONSHIPS, type Relationship } from "../did/document.js";
-import { intFault, oneOfFault, reason } from "../check/index.js";
+import { intFault, oneOfFault, reason } from "../check/faults.js";
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8660";
 

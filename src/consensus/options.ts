@@ -2,7 +2,7 @@
  * Options of the consensus room, each a type plus its defaults. The node
  * merges them into its own options.
  */
-import { intSettingFault } from "../check/index.js";
+import { intSettingFault } from "../check/faults.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 
 function checkInteger(name: string, v: unknown, min: number, max: number): void {

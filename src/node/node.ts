@@ -52,7 +52,7 @@ import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, re
 import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
 import { ValidatorSetTracker } from "../client/trust.js";
 import { ProposerPriorities } from "../consensus/proposer.js";
-import { intSettingFault } from "../check/index.js";
+import { intSettingFault } from "../check/faults.js";
 
 export interface NodeOptions {
   home: string;

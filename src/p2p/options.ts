@@ -1,7 +1,7 @@
 /** Options of the p2p room (merged into NodeOptions by the node). */
 import { P2pError, P2pErrorCode } from "./errors.js";
 import { parsePeerAddress } from "./address.js";
-import { booleanFault, intSettingFault, isPlainObject, nonEmptyStringFault, reason, show } from "../check/index.js";
+import { booleanFault, intSettingFault, isPlainObject, nonEmptyStringFault, reason, show } from "../check/faults.js";
 
 const MiB = 1024 * 1024;
 

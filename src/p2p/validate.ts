@@ -4,7 +4,7 @@
  * and what was expected, so a refused message says exactly why.
  */
 import type { CanonicalValue } from "../chain/codec.js";
-import { arrayFault, bytesFault, intFault, isPlainObject, reason, stringFault } from "../check/index.js";
+import { arrayFault, bytesFault, intFault, isPlainObject, reason, stringFault } from "../check/faults.js";
 import { P2pError, type P2pErrorCode } from "./errors.js";
 
 export type WireRecord = { [key: string]: CanonicalValue };

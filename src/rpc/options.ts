@@ -1,5 +1,5 @@
 /** Options of the RPC room (merged into NodeOptions by the node). */
-import { booleanFault, intSettingFault, nonEmptyStringFault, reason, show } from "../check/index.js";
+import { booleanFault, intSettingFault, nonEmptyStringFault, reason, show } from "../check/faults.js";
 
 export interface RpcOptions {
   /** Interface to bind. Loopback unless the operator opts in (DESIGN.md, default ports). */
