@@ -19,6 +19,7 @@ import { StatusListError, StatusListErrorCode, type StatusListToken, isListId, p
 import { MAX_VALIDATOR_POWER, isValidatorName, isValidatorPublicKeyHex } from "./validators.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
 import { fromHex } from "../crypto/bytes.js";
+import { bytesFault, hexFault, intFault, isPlainObject, stringFault, unexpectedKey } from "../check/faults.js";
 
 export const TX_VERSION = 1;
 /** Domain tag of tx signatures; votes use another (chain/vote.ts). */
@@ -170,16 +171,11 @@ function bad(message: string, field: string): never {
 }
 
 function expectKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) bad(`${where} has unknown field "${k}"`, `${where}.${k}`);
-  }
+  const k = unexpectedKey(obj, allowed);
+  if (k !== undefined) bad(`${where} has unknown field "${k}"`, `${where}.${k}`);
   for (const k of allowed) {
     if (!(k in obj)) bad(`${where} is missing field "${k}"`, `${where}.${k}`);
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
 function expectDid(v: unknown, field: string): string {
@@ -190,9 +186,12 @@ function expectDid(v: unknown, field: string): string {
   }
 }
 
+const VERSION_ID_RE = /^[1-9][0-9]{0,15}$/u;
+
 function expectVersionId(v: unknown, field: string): string {
-  if (typeof v !== "string" || !/^[1-9][0-9]{0,15}$/.test(v)) bad(`${field} must be a decimal version id string`, field);
-  return v;
+  const fault = stringFault(v, 16, VERSION_ID_RE);
+  if (fault !== undefined) bad(`${field} must be a decimal version id string: ${fault}`, field);
+  return v as string;
 }
 
 function expectDocument(v: unknown, did: string, field: string): DidDocument {
@@ -244,10 +243,8 @@ export function expectGovAction(v: unknown, field: string): GovAction {
     case "trustees/set": {
       expectKeys(v, ["kind", "members", "threshold"], field);
       const members = expectDidList(v.members, MAX_TRUSTEES, `${field}.members`);
-      const t = v.threshold;
-      if (typeof t !== "number" || !Number.isSafeInteger(t) || t < 1 || t > members.length) {
-        bad(`${field}.threshold must be an integer in [1, ${members.length}]`, `${field}.threshold`);
-      }
+      const thresholdFault = intFault(v.threshold, 1, members.length);
+      if (thresholdFault !== undefined) bad(`${field}.threshold must be an integer in [1, ${members.length}]: ${thresholdFault}`, `${field}.threshold`);
       break;
     }
     case "validator/set": {
@@ -259,9 +256,8 @@ export function expectGovAction(v: unknown, field: string): GovAction {
         bad(`${field}.publicKey: ${(e as Error).message}`, `${field}.publicKey`);
       }
       const power = v.power;
-      if (typeof power !== "number" || !Number.isSafeInteger(power) || power < 0 || power > MAX_VALIDATOR_POWER) {
-        bad(`${field}.power must be an integer in [0, ${MAX_VALIDATOR_POWER}] (0 removes the validator)`, `${field}.power`);
-      }
+      const powerFault = intFault(power, 0, MAX_VALIDATOR_POWER);
+      if (powerFault !== undefined) bad(`${field}.power must be an integer in [0, ${MAX_VALIDATOR_POWER}] (0 removes the validator): ${powerFault}`, `${field}.power`);
       // A removal may leave the name empty; an added or re-weighed validator is named.
       if (!(power === 0 && v.name === "") && !isValidatorName(v.name)) {
         bad(`${field}.name must be 1-64 printable chars without surrounding spaces ("" allowed only with power 0)`, `${field}.name`);
@@ -309,11 +305,11 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
     bad(`vm: ${(e as Error).message}`, "vm");
   }
   if (vmDid !== signer) bad("vm must be a verification method of the signer DID", "vm");
-  if (typeof raw.seq !== "number" || !Number.isSafeInteger(raw.seq) || raw.seq < 0 || raw.seq > MAX_SEQUENCE) {
-    bad("seq must be a non-negative integer", "seq");
-  }
-  if (!(raw.sig instanceof Uint8Array) || raw.sig.length !== 64) bad("sig must be 64 bytes (compact r||s)", "sig");
-  if (isHighS(raw.sig)) {
+  const seqFault = intFault(raw.seq, 0, MAX_SEQUENCE);
+  if (seqFault !== undefined) bad(`seq must be a non-negative integer: ${seqFault}`, "seq");
+  const sigFault = bytesFault(raw.sig, 64);
+  if (sigFault !== undefined) bad(`sig must be 64 bytes (compact r||s): ${sigFault}`, "sig");
+  if (isHighS(raw.sig as Uint8Array)) {
     throw new ChainError(TxErrorCode.HIGH_S_SIGNATURE, "signature is not in low-S form (malleable); sign with s <= n/2");
   }
   const p = raw.payload;
@@ -346,7 +342,8 @@ export function decodeTx(encoded: Uint8Array, chainId: string): Tx {
       break;
     case TxType.GovApprove:
       expectKeys(p, ["proposalId", "action"], "payload");
-      if (typeof p.proposalId !== "string" || !/^[0-9a-f]{64}$/.test(p.proposalId)) bad("payload.proposalId must be 64 lowercase hex chars", "payload.proposalId");
+      const idFault = hexFault(p.proposalId, 32);
+      if (idFault !== undefined) bad(`payload.proposalId must be 64 lowercase hex chars: ${idFault}`, "payload.proposalId");
       expectGovAction(p.action, "payload.action");
       break;
     case TxType.StatusListPublish: {

@@ -1,6 +1,7 @@
 /** Options shared by every `sid` command, and parsers for option values. */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { RELATIONSHIPS, type Relationship } from "../did/document.js";
+import { intFault, oneOfFault, reason } from "../check/faults.js";
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8660";
 
@@ -24,22 +25,25 @@ export function parseUrl(value: string): string {
 }
 
 export function parsePort(value: string): number {
-  const n = parseIntStrict(value);
-  if (n === undefined || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
-  return n;
+  return parseIntIn(value, 0, 65535, "a port number 0-65535");
 }
 
 export function parsePositiveInt(value: string): number {
-  const n = parseIntStrict(value);
-  if (n === undefined || n < 1) throw new InvalidArgumentError("expected a positive integer");
-  return n;
+  // Ten digits at most (parseIntStrict).
+  return parseIntIn(value, 1, 9_999_999_999, "a positive integer");
 }
 
 /** A BIP32 non-hardened index: 0 .. 2^31-1. */
 export function parseKeyIndex(value: string): number {
+  return parseIntIn(value, 0, 0x7fffffff, "a key index 0-2147483647");
+}
+
+/** Decimal digits for an integer in [min, max], checked by the check kit; the message says what was expected. */
+function parseIntIn(value: string, min: number, max: number, expected: string): number {
   const n = parseIntStrict(value);
-  if (n === undefined || n < 0 || n > 0x7fffffff) throw new InvalidArgumentError("expected a key index 0-2147483647");
-  return n;
+  const fault = n === undefined ? reason.type("integer") : intFault(n, min, max);
+  if (fault !== undefined) throw new InvalidArgumentError(`${fault}: expected ${expected}`);
+  return n!;
 }
 
 /** "authentication,assertionMethod" -> the relationships, each checked against DID Core's list. */
@@ -50,7 +54,7 @@ export function parseRelationships(value: string): Relationship[] {
     .filter((s) => s.length > 0);
   if (list.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of: ${RELATIONSHIPS.join(", ")}`);
   for (const rel of list) {
-    if (!(RELATIONSHIPS as readonly string[]).includes(rel)) {
+    if (oneOfFault(rel, RELATIONSHIPS) !== undefined) {
       throw new InvalidArgumentError(`unknown relationship "${rel.slice(0, 40)}", expected some of: ${RELATIONSHIPS.join(", ")}`);
     }
   }

@@ -2,7 +2,13 @@
  * Options of the consensus room, each a type plus its defaults. The node
  * merges them into its own options.
  */
+import { intSettingFault } from "../check/faults.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
+
+function checkInteger(name: string, v: unknown, min: number, max: number): void {
+  const fault = intSettingFault(name, v, min, max);
+  if (fault !== undefined) throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, fault);
+}
 
 export interface TendermintOptions {
   /** timeoutPropose(0): how long to wait for the round's proposal. */
@@ -39,14 +45,9 @@ export const defaultTendermintOptions: Readonly<TendermintOptions> = Object.free
 /** Defaults overridden by `over`, each value checked. */
 export function tendermintOptions(over: Partial<TendermintOptions> = {}): TendermintOptions {
   const o = { ...defaultTendermintOptions, ...over };
-  for (const k of ["proposeMs", "prevoteMs", "precommitMs", "deltaMs"] as const) {
-    if (!Number.isSafeInteger(o[k]) || o[k] < 0 || o[k] > 3_600_000) {
-      throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `${k} must be an integer number of ms in [0, 3600000], got ${String(o[k])}`);
-    }
-  }
-  if (!Number.isSafeInteger(o.maxFutureRoundsPerValidator) || o.maxFutureRoundsPerValidator < 1 || o.maxFutureRoundsPerValidator > 1024) {
-    throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `maxFutureRoundsPerValidator must be an integer in [1, 1024], got ${String(o.maxFutureRoundsPerValidator)}`);
-  }
+  // Timeouts in ms, at most an hour.
+  for (const k of ["proposeMs", "prevoteMs", "precommitMs", "deltaMs"] as const) checkInteger(k, o[k], 0, 3_600_000);
+  checkInteger("maxFutureRoundsPerValidator", o.maxFutureRoundsPerValidator, 1, 1024);
   return o;
 }
 
@@ -67,10 +68,8 @@ export const defaultWalOptions: Readonly<WalOptions> = Object.freeze({
 
 export function walOptions(over: Partial<WalOptions> = {}): WalOptions {
   const o = { ...defaultWalOptions, ...over };
-  if (!Number.isSafeInteger(o.rotateBytes) || o.rotateBytes < 0) throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `rotateBytes must be a non-negative integer, got ${String(o.rotateBytes)}`);
+  checkInteger("rotateBytes", o.rotateBytes, 0, Number.MAX_SAFE_INTEGER);
   // The frame's length field is a u32.
-  if (!Number.isSafeInteger(o.maxRecordBytes) || o.maxRecordBytes < 16 || o.maxRecordBytes > 0xffff_ffff - 1) {
-    throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `maxRecordBytes must be an integer in [16, 2^32-2], got ${String(o.maxRecordBytes)}`);
-  }
+  checkInteger("maxRecordBytes", o.maxRecordBytes, 16, 0xffff_ffff - 1);
   return o;
 }

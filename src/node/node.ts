@@ -52,6 +52,7 @@ import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, re
 import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
 import { ValidatorSetTracker } from "../client/trust.js";
 import { ProposerPriorities } from "../consensus/proposer.js";
+import { intSettingFault } from "../check/faults.js";
 
 export interface NodeOptions {
   home: string;
@@ -121,9 +122,8 @@ function loadFileConfig(paths: HomePaths): FileConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new NodeConfigError(`${paths.configFile} must hold a JSON object`);
   const cfg = raw as FileConfig;
   const positive = (v: unknown, name: string) => {
-    if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1)) {
-      throw new NodeConfigError(`${paths.configFile}: ${name} must be a positive integer`);
-    }
+    const fault = v === undefined ? undefined : intSettingFault(name, v, 1, Number.MAX_SAFE_INTEGER);
+    if (fault !== undefined) throw new NodeConfigError(`${paths.configFile}: ${fault}`);
   };
   positive(cfg.heartbeatMs, "heartbeatMs");
   positive(cfg.p2pPort, "p2pPort");

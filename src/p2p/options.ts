@@ -1,6 +1,7 @@
 /** Options of the p2p room (merged into NodeOptions by the node). */
 import { P2pError, P2pErrorCode } from "./errors.js";
 import { parsePeerAddress } from "./address.js";
+import { booleanFault, intSettingFault, isPlainObject, nonEmptyStringFault, reason, show } from "../check/faults.js";
 
 const MiB = 1024 * 1024;
 
@@ -113,12 +114,13 @@ export const defaultP2pOptions: Readonly<P2pOptions> = Object.freeze({
   redialMaxMs: 60_000,
 });
 
-function badOption(name: string, expected: string, got: unknown): P2pError {
-  return new P2pError(P2pErrorCode.BAD_OPTION, `p2p option ${name}: expected ${expected}, got ${JSON.stringify(got) ?? String(got)}`);
+function badOption(name: string, fault: string, got: unknown): P2pError {
+  return new P2pError(P2pErrorCode.BAD_OPTION, `p2p option ${name}: ${fault}, got ${show(got)}`);
 }
 
 function checkInteger(name: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) throw badOption(name, `an integer in [${min}, ${max}]`, v);
+  const fault = intSettingFault(name, v, min, max);
+  if (fault !== undefined) throw new P2pError(P2pErrorCode.BAD_OPTION, `p2p option ${fault}`);
 }
 
 /** Defaults overlaid with the given options (undefined members keep the default), every member checked. */
@@ -127,9 +129,10 @@ export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
   for (const key of Object.keys(defaultP2pOptions) as (keyof P2pOptions)[]) {
     if (opts[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = opts[key];
   }
-  if (typeof out.host !== "string" || out.host === "") throw badOption("host", "a non-empty string", out.host);
+  const hostFault = nonEmptyStringFault(out.host, Number.MAX_SAFE_INTEGER);
+  if (hostFault !== undefined) throw badOption("host", hostFault, out.host);
   checkInteger("port", out.port, 0, 65535);
-  if (!Array.isArray(out.persistentPeers)) throw badOption("persistentPeers", "an array of peer addresses", out.persistentPeers);
+  if (!Array.isArray(out.persistentPeers)) throw badOption("persistentPeers", reason.type("an array of peer addresses"), out.persistentPeers);
   out.persistentPeers = [...out.persistentPeers];
   for (const p of out.persistentPeers) parsePeerAddress(p);
   checkInteger("maxInboundPeers", out.maxInboundPeers, 0, 10_000);
@@ -149,7 +152,8 @@ export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
   checkInteger("banThreshold", out.banThreshold, -1_000_000, -1);
   checkInteger("banDurationMs", out.banDurationMs, 0, 365 * 24 * 3_600_000);
   checkInteger("scoreRecoveryPerSec", out.scoreRecoveryPerSec, 0, 1_000_000);
-  if (typeof out.banLoopbackAddresses !== "boolean") throw badOption("banLoopbackAddresses", "a boolean", out.banLoopbackAddresses);
+  const loopbackFault = booleanFault(out.banLoopbackAddresses);
+  if (loopbackFault !== undefined) throw badOption("banLoopbackAddresses", loopbackFault, out.banLoopbackAddresses);
   checkInteger("seenCacheSize", out.seenCacheSize, 1, 10_000_000);
   checkInteger("txFlushDelayMs", out.txFlushDelayMs, 0, 10_000);
   checkInteger("txBudgetTxsPerSec", out.txBudgetTxsPerSec, 1, 10_000_000);
@@ -158,10 +162,10 @@ export function resolveP2pOptions(opts: Partial<P2pOptions> = {}): P2pOptions {
   checkInteger("txInboundQueueMax", out.txInboundQueueMax, 256, 10_000_000);
   checkInteger("txAdmissionsInFlight", out.txAdmissionsInFlight, 1, 1_000_000);
   const rates = out.channelRatePerSec as unknown;
-  if (typeof rates !== "object" || rates === null || Array.isArray(rates)) throw badOption("channelRatePerSec", "an object", rates);
+  if (!isPlainObject(rates)) throw badOption("channelRatePerSec", reason.type("object"), rates);
   out.channelRatePerSec = { ...defaultP2pOptions.channelRatePerSec, ...(rates as Partial<P2pOptions["channelRatePerSec"]>) };
   for (const [k, v] of Object.entries(out.channelRatePerSec)) {
-    if (!(k in defaultP2pOptions.channelRatePerSec)) throw badOption(`channelRatePerSec.${k}`, "one of consensus, evidence, blockSync, tx, snapshot", k);
+    if (!(k in defaultP2pOptions.channelRatePerSec)) throw badOption(`channelRatePerSec.${k}`, reason.oneOf(Object.keys(defaultP2pOptions.channelRatePerSec)), k);
     checkInteger(`channelRatePerSec.${k}`, v, 1, 10_000_000);
   }
   checkInteger("redialBaseMs", out.redialBaseMs, 1, 3_600_000);

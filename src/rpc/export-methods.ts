@@ -16,6 +16,7 @@ import { type ExportEntry, exportOpOf } from "../chain/export-log.js";
 import { type Tx, txHash } from "../chain/tx.js";
 import { toBase64, toHex } from "../crypto/bytes.js";
 import { DEFAULT_ANSWER_LIMITS, type MethodTable, defineMethod } from "./jsonrpc.js";
+import { Shape, Type } from "../check/index.js";
 
 /** What the export needs of a node. */
 export interface ExportReadApi {
@@ -160,21 +161,21 @@ export class ExportPageReader {
   }
 }
 
-const SEQ_PARAM = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const SEQ_PARAM = Shape.int(0);
 
 /** `registry_export`. */
 export function exportMethods(reader: ExportPageReader): MethodTable {
   return {
-    registry_export: defineMethod<{ after?: number; limit?: number; blocks?: boolean; knownBlock?: number }, ExportPage>({
+    registry_export: defineMethod({
       description:
         "Every DID operation and registry change in commit order, each with its gap-free sequence number, the signed tx and where it is: `limit` entries with seq > `after` (0: from the first), bounded by bytes; `next` is the cursor of the following page, null when the page reached `last`. With blocks: true, the headers, commits and tx hashes a mirror needs to check each entry, but for the height `knownBlock` (one the client holds from its previous page).",
-      params: {
-        after: SEQ_PARAM,
-        limit: { type: "integer", minimum: 1, maximum: EXPORT_MAX_LIMIT },
-        blocks: { type: "boolean" },
-        knownBlock: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-      },
-      handler: ({ after = 0, limit = EXPORT_DEFAULT_LIMIT, blocks = false, knownBlock }, ctx) =>
+      params: Type.Object({
+        after: Type.Optional(SEQ_PARAM),
+        limit: Type.Optional(Shape.int(1, EXPORT_MAX_LIMIT)),
+        blocks: Type.Optional(Shape.boolean()),
+        knownBlock: Type.Optional(Shape.int(1)),
+      }),
+      handler: ({ after = 0, limit = EXPORT_DEFAULT_LIMIT, blocks = false, knownBlock }, ctx): Promise<ExportPage> =>
         reader.readPage({ after, limit, blocks, ...(knownBlock !== undefined ? { knownBlock } : {}), maxBytes: ctx.maxPageBytes ?? DEFAULT_ANSWER_LIMITS.maxPageBytes }),
     }),
   };

@@ -16,18 +16,27 @@ import {
   type JsonRpcErrorObject,
   type RpcLogger,
 } from "./errors.js";
+import { type Checker, type Static, type TObject, Type, compileChecker, isPlainObject } from "../check/index.js";
 
 export type ParamType = "string" | "integer" | "boolean" | "object" | "array";
 
 /**
- * Params of a method by name, in positional order. Constraints:
- * - `maxLength`: string length in UTF-16 code units, or array length;
- * - `minimum` / `maximum`: integers only (inclusive);
- * - `pattern`: strings only, an ECMAScript regex (flag `u`) tested like JSON
- *   Schema `pattern`, i.e. unanchored: write `^...$` for a full match.
- *   maxLength is checked first, so give every patterned param a maxLength;
- * - `enum`: strings only.
- * Values of `object` / `array` params are not looked into: the handler does.
+ * A method's params are declared once, as a TypeBox object schema
+ * (`Type.Object({...})`, built with the check kit's `Shape`): the handler's
+ * params type follows from it, and it is compiled once at start-up. The
+ * properties' order is the positional order. A string's `maxLength` counts
+ * UTF-16 code units and is checked before its `pattern`, which is tested
+ * like JSON Schema `pattern`, unanchored: write `^...$` for a full match.
+ * Values of object / array params are not looked into: the handler does.
+ */
+export type ParamsSchema = TObject;
+
+/**
+ * The compact form of the same declaration, for method tables built as data
+ * (tests): each param by name with `type`, `required` and its constraints
+ * (`maxLength` for strings and arrays, `minimum` / `maximum` for integers,
+ * `pattern` and `enum` for strings). It is translated into a ParamsSchema
+ * when compiled, so both are checked by the same compiled checkers.
  */
 export type ParamSpec = {
   [name: string]: {
@@ -54,7 +63,7 @@ export interface RpcContext {
 }
 
 export interface RpcMethod<P = any, R = unknown> {
-  params: ParamSpec;
+  params: ParamsSchema | ParamSpec;
   handler(params: P, ctx: RpcContext): Promise<R> | R;
   description?: string;
 }
@@ -141,7 +150,6 @@ function sendRefused(l: AnswerLimit): JsonRpcErrorObject {
 // Params validators, compiled once per method.
 
 type ParamsValidator = (raw: unknown) => Record<string, unknown>;
-type ValueCheck = (v: unknown) => string | undefined;
 
 const compiled = new WeakMap<RpcMethod, ParamsValidator>();
 
@@ -154,14 +162,12 @@ const CONSTRAINTS_BY_TYPE: Readonly<Record<ParamType, readonly string[]>> = Obje
 });
 const PARAM_NAME_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+function isParamsSchema(p: unknown): p is ParamsSchema {
+  return isPlainObject(p) && p.type === "object" && isPlainObject(p.properties);
 }
 
-/** Build the checker of one param; throws (at start-up) on a malformed spec. */
-function compileParam(method: string, name: string, spec: ParamSpec[string]): ValueCheck {
-  const where = `method ${method}, param ${name}`;
-  if (!PARAM_NAME_RE.test(name) || name === "__proto__") throw new Error(`${where}: param name must be an identifier`);
+/** One param of the compact form as a schema; throws (at start-up) on a malformed spec. */
+function paramSchema(where: string, spec: ParamSpec[string]): Record<string, unknown> {
   if (!isPlainObject(spec) || !Object.hasOwn(CONSTRAINTS_BY_TYPE, spec.type)) {
     throw new Error(`${where}: type must be one of ${Object.keys(CONSTRAINTS_BY_TYPE).join(", ")}`);
   }
@@ -178,52 +184,56 @@ function compileParam(method: string, name: string, spec: ParamSpec[string]): Va
   for (const [k, b] of [["minimum", minimum], ["maximum", maximum]] as const) {
     if (b !== undefined && !Number.isFinite(b)) throw new Error(`${where}: ${k} must be a finite number`);
   }
-  const re = pattern === undefined ? undefined : new RegExp(pattern, "u");
-  const choices = spec.enum === undefined ? undefined : new Set(spec.enum);
-  if (spec.enum !== undefined && (spec.enum.length === 0 || !spec.enum.every((x) => typeof x === "string"))) {
+  if (spec.enum !== undefined && (!Array.isArray(spec.enum) || spec.enum.length === 0 || !spec.enum.every((x) => typeof x === "string"))) {
     throw new Error(`${where}: enum must be a non-empty list of strings`);
   }
-
   switch (spec.type) {
     case "string":
-      return (v) => {
-        if (typeof v !== "string") return "expected string";
-        if (maxLength !== undefined && v.length > maxLength) return `longer than ${maxLength} characters`;
-        if (re !== undefined && !re.test(v)) return `does not match pattern ${pattern}`;
-        if (choices !== undefined && !choices.has(v)) return `expected one of: ${[...choices].join(", ")}`;
-        return undefined;
-      };
+      return { type: "string", ...(maxLength !== undefined ? { maxLength } : {}), ...(pattern !== undefined ? { pattern } : {}), ...(spec.enum ? { enum: [...spec.enum] } : {}) };
     case "integer":
-      return (v) => {
-        if (typeof v !== "number" || !Number.isSafeInteger(v)) return "expected integer";
-        if (minimum !== undefined && v < minimum) return `less than minimum ${minimum}`;
-        if (maximum !== undefined && v > maximum) return `greater than maximum ${maximum}`;
-        return undefined;
-      };
+      return { type: "integer", minimum: minimum ?? -Number.MAX_SAFE_INTEGER, maximum: maximum ?? Number.MAX_SAFE_INTEGER };
     case "boolean":
-      return (v) => (typeof v === "boolean" ? undefined : "expected boolean");
+      return { type: "boolean" };
     case "object":
-      return (v) => (isPlainObject(v) ? undefined : "expected object");
+      return { type: "object" };
     case "array":
-      return (v) => {
-        if (!Array.isArray(v)) return "expected array";
-        if (maxLength !== undefined && v.length > maxLength) return `more than ${maxLength} items`;
-        return undefined;
-      };
+      return { type: "array", ...(maxLength !== undefined ? { maxItems: maxLength } : {}) };
   }
 }
 
-function compileValidator(method: string, params: ParamSpec): ParamsValidator {
-  if (!isPlainObject(params)) throw new Error(`method ${method}: params must be a ParamSpec object`);
-  const names = Object.keys(params);
-  const checks = names.map((name) => ({
-    name,
-    required: params[name]!.required === true,
-    check: compileParam(method, name, params[name]!),
-  }));
+/** The compact form as the schema it stands for. */
+export function paramSpecToSchema(method: string, params: ParamSpec): ParamsSchema {
+  if (!isPlainObject(params)) throw new Error(`method ${method}: params must be a params schema or a ParamSpec object`);
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const name of Object.keys(params)) {
+    const where = `method ${method}, param ${name}`;
+    if (!PARAM_NAME_RE.test(name) || name === "__proto__") throw new Error(`${where}: param name must be an identifier`);
+    properties[name] = paramSchema(where, params[name]!);
+    if (params[name]!.required === true) required.push(name);
+  }
+  return { type: "object", properties, ...(required.length > 0 ? { required } : {}), additionalProperties: false } as unknown as ParamsSchema;
+}
+
+/**
+ * Compile a method's params schema: one checker per param, run in declared
+ * order, so the first bad param (in that order) is the one named.
+ */
+function compileValidator(method: string, declared: ParamsSchema | ParamSpec): ParamsValidator {
+  const schema = isParamsSchema(declared) ? declared : paramSpecToSchema(method, declared as ParamSpec);
+  const requiredNames = new Set<string>(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+  const names = Object.keys(schema.properties);
+  const checks: { name: string; required: boolean; checker: Checker<unknown> }[] = names.map((name) => {
+    if (!PARAM_NAME_RE.test(name) || name === "__proto__") throw new Error(`method ${method}, param ${name}: param name must be an identifier`);
+    try {
+      return { name, required: requiredNames.has(name), checker: compileChecker(schema.properties[name]!) };
+    } catch (e) {
+      throw new Error(`method ${method}, param ${name}: ${(e as Error).message}`);
+    }
+  });
 
   return (raw) => {
-    // Positional params map onto the spec in key order; absent trailing ones are undefined.
+    // Positional params map onto the declaration in property order; absent trailing ones are undefined.
     let get: (name: string, i: number) => unknown;
     if (raw === undefined) {
       get = () => undefined;
@@ -235,20 +245,20 @@ function compileValidator(method: string, params: ParamSpec): ParamsValidator {
     } else {
       const byName = raw as Record<string, unknown>;
       for (const key of Object.keys(byName)) {
-        if (!Object.hasOwn(params, key)) throw new RpcParamsError(key, "unknown param");
+        if (!Object.hasOwn(schema.properties, key)) throw new RpcParamsError(key, "unknown param");
       }
       get = (name) => (Object.hasOwn(byName, name) ? byName[name] : undefined);
     }
     const out: Record<string, unknown> = {};
     for (let i = 0; i < checks.length; i++) {
-      const { name, required, check } = checks[i]!;
+      const { name, required, checker } = checks[i]!;
       const v = get(name, i);
       if (v === undefined) {
         if (required) throw new RpcParamsError(name, "required");
         continue;
       }
-      const reason = check(v);
-      if (reason !== undefined) throw new RpcParamsError(name, reason);
+      const fault = checker.fault(v);
+      if (fault !== undefined) throw new RpcParamsError(fault.path === "" ? name : `${name}.${fault.path}`, fault.reason);
       out[name] = v;
     }
     return out;
@@ -264,10 +274,31 @@ function validatorOf(name: string, m: RpcMethod): ParamsValidator {
   return v;
 }
 
-/** Declare a method; its params validator is compiled here, so a bad ParamSpec fails at load time. */
-export function defineMethod<P, R>(m: RpcMethod<P, R>): RpcMethod<P, R> {
+/** Whether the method's params validator has been compiled (by defineMethod or compileMethods). */
+export function isCompiled(m: RpcMethod): boolean {
+  return compiled.has(m);
+}
+
+/** A method whose params are declared by a schema: the handler's params type is the schema's static type. */
+export interface SchemaMethod<S extends ParamsSchema, R> {
+  params: S;
+  handler(params: Static<S>, ctx: RpcContext): Promise<R> | R;
+  description?: string;
+}
+
+/** A method without params. */
+export const NO_PARAMS = Type.Object({}, { additionalProperties: false });
+
+/**
+ * Declare a method; its params validator is compiled here, so a bad
+ * declaration fails at load time.
+ */
+export function defineMethod<S extends ParamsSchema, R>(m: SchemaMethod<S, R>): RpcMethod<Static<S>, R>;
+/** The same for params in the compact form (ParamSpec), with the params type given. */
+export function defineMethod<P, R>(m: RpcMethod<P, R>): RpcMethod<P, R>;
+export function defineMethod(m: RpcMethod): RpcMethod {
   if (typeof m.handler !== "function") throw new Error("defineMethod: handler must be a function");
-  validatorOf("(defineMethod)", m as RpcMethod);
+  validatorOf("(defineMethod)", m);
   return m;
 }
 

@@ -17,7 +17,8 @@ import { buildInitialDocument } from "../did/document.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
 import { type DidResolutionResult, type ResolutionOptions, checkResolutionRequest, resolutionError, resolveCurrent } from "../did/resolution.js";
 import { DidError } from "../did/errors.js";
-import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { type MethodTable, NO_PARAMS, defineMethod } from "./jsonrpc.js";
+import { Shape, Type } from "../check/index.js";
 import { RpcParamsError } from "./errors.js";
 import { createResolveDid } from "./resolve.js";
 
@@ -62,10 +63,10 @@ export type SubmitOutcome =
   | { status: "committed"; hash: string; height: number; index: number }
   | { status: "rejected"; hash: string; error: Rejection };
 
-const HASH_PARAM = { type: "string", required: true, maxLength: 64, pattern: "^[0-9a-f]{64}$" } as const;
-const DID_PARAM = { type: "string", required: true, maxLength: 256 } as const;
+const HASH_PARAM = Shape.hex(32);
+const DID_PARAM = Shape.string(256);
 /** Base64 of the largest tx (MAX_ANY_TX_BYTES, a status list publish of 512 KiB) with room. */
-const TX_PARAM = { type: "string", required: true, maxLength: 700 * 1024 } as const;
+const TX_PARAM = Shape.string(700 * 1024);
 const MAX_WAIT_MS = 60_000;
 /**
  * did_history pages: `limit` entries by default, at most HISTORY_MAX_LIMIT,
@@ -76,7 +77,7 @@ const HISTORY_DEFAULT_LIMIT = 100;
 const HISTORY_MAX_LIMIT = 1000;
 const HISTORY_PAGE_BYTES = 64 * 1024;
 /** A version number as text, as versionId is everywhere. */
-const VERSION_ID_PARAM = { type: "string", maxLength: 16, pattern: "^(0|[1-9][0-9]{0,15})$" } as const;
+const VERSION_ID_PARAM = Shape.string(16, "^(0|[1-9][0-9]{0,15})$");
 
 function blockToJson(block: Block, hash: Uint8Array): Record<string, unknown> {
   return {
@@ -105,7 +106,7 @@ function fixedResolutionMethod(): MethodTable {
   const document = buildInitialDocument(publicKeyOf(new Uint8Array(32).fill(1)));
   const fixed = resolveCurrent({ document, versionId: 1, created: 0, updated: 0, deactivated: false });
   return {
-    debug_fixedResolution: defineMethod<{ did: string }, DidResolutionResult>({ params: { did: DID_PARAM }, handler: () => fixed }),
+    debug_fixedResolution: defineMethod({ params: Type.Object({ did: DID_PARAM }), handler: (): DidResolutionResult => fixed }),
   };
 }
 
@@ -127,7 +128,7 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
   return {
     ...(opts.benchMethods ? fixedResolutionMethod() : {}),
     node_status: defineMethod({
-      params: {},
+      params: NO_PARAMS,
       handler: () => {
         const h = node.head();
         return {
@@ -146,10 +147,10 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    tx_submit: defineMethod<{ tx: string; wait?: boolean; timeoutMs?: number }, SubmitOutcome>({
+    tx_submit: defineMethod({
       description: "Submit a base64 encoded signed tx; with wait=true answer once it is committed.",
-      params: { tx: TX_PARAM, wait: { type: "boolean" }, timeoutMs: { type: "integer", minimum: 0, maximum: MAX_WAIT_MS } },
-      handler: async ({ tx, wait, timeoutMs }) => {
+      params: Type.Object({ tx: TX_PARAM, wait: Type.Optional(Shape.boolean()), timeoutMs: Type.Optional(Shape.int(0, MAX_WAIT_MS)) }),
+      handler: async ({ tx, wait, timeoutMs }): Promise<SubmitOutcome> => {
         let bytes: Uint8Array;
         try {
           bytes = fromBase64(tx);
@@ -162,9 +163,9 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    tx_get: defineMethod<{ hash: string }, Record<string, unknown>>({
-      params: { hash: HASH_PARAM },
-      handler: async ({ hash }) => {
+    tx_get: defineMethod({
+      params: Type.Object({ hash: HASH_PARAM }),
+      handler: async ({ hash }): Promise<Record<string, unknown>> => {
         const h = fromHex(hash, 32);
         // Committed first: a copy of a committed tx can still sit in the pool for a moment (it is dropped when reaped).
         const loc = await node.getTxLocation(h);
@@ -181,8 +182,8 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    block_get: defineMethod<{ height?: number; hash?: string }, Record<string, unknown>>({
-      params: { height: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, hash: { ...HASH_PARAM, required: false } },
+    block_get: defineMethod({
+      params: Type.Object({ height: Type.Optional(Shape.int(1)), hash: Type.Optional(HASH_PARAM) }),
       handler: async ({ height, hash }) => {
         if ((height === undefined) === (hash === undefined)) throw new RpcParamsError("height", "give exactly one of height or hash");
         let at = height;
@@ -196,7 +197,7 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
     }),
 
     block_latest: defineMethod({
-      params: {},
+      params: NO_PARAMS,
       handler: async () => {
         const h = node.head();
         if (h.height === 0) throw new ChainError(BlockErrorCode.NOT_FOUND, "no block committed yet");
@@ -204,10 +205,15 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    did_resolve: defineMethod<{ did: string; proof?: boolean } & ResolutionOptions, DidResolutionResult | ProvenResolutionResult>({
+    did_resolve: defineMethod({
       description: "W3C DID Resolution of a did:sid DID, current or at versionId / versionTime; with proof=true the current state with a sid-proof/v1 proof.",
-      params: { did: DID_PARAM, versionId: { type: "string", maxLength: 20 }, versionTime: { type: "string", maxLength: 40 }, proof: { type: "boolean" } },
-      handler: async ({ did, versionId, versionTime, proof }) => {
+      params: Type.Object({
+        did: DID_PARAM,
+        versionId: Type.Optional(Shape.string(20)),
+        versionTime: Type.Optional(Shape.string(40)),
+        proof: Type.Optional(Shape.boolean()),
+      }),
+      handler: async ({ did, versionId, versionTime, proof }): Promise<DidResolutionResult | ProvenResolutionResult> => {
         const opts: ResolutionOptions = {};
         if (versionId !== undefined) opts.versionId = versionId;
         if (versionTime !== undefined) opts.versionTime = versionTime;
@@ -222,11 +228,11 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    did_history: defineMethod<{ did: string; after?: string; limit?: number }, Record<string, unknown>>({
+    did_history: defineMethod({
       description:
         "The versions of a DID in order (operation, height, time, tx), `limit` after the version `after`; `next` is the cursor of the following page, null on the last.",
-      params: { did: DID_PARAM, after: VERSION_ID_PARAM, limit: { type: "integer", minimum: 1, maximum: HISTORY_MAX_LIMIT } },
-      handler: async ({ did, after, limit = HISTORY_DEFAULT_LIMIT }) => {
+      params: Type.Object({ did: DID_PARAM, after: Type.Optional(VERSION_ID_PARAM), limit: Type.Optional(Shape.int(1, HISTORY_MAX_LIMIT)) }),
+      handler: async ({ did, after, limit = HISTORY_DEFAULT_LIMIT }): Promise<Record<string, unknown>> => {
         requireDid(did);
         const rec = await node.getDid(did);
         if (!rec) throw new ChainError(DidErrorCode.NOT_FOUND, `${did} is not registered`);
@@ -246,10 +252,10 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
       },
     }),
 
-    did_sequence: defineMethod<{ did: string }, Record<string, unknown>>({
+    did_sequence: defineMethod({
       description: "The sequence the DID's next signed tx must carry, counting its pending txs.",
-      params: { did: DID_PARAM },
-      handler: async ({ did }) => {
+      params: Type.Object({ did: DID_PARAM }),
+      handler: async ({ did }): Promise<Record<string, unknown>> => {
         requireDid(did);
         const committed = (await node.getDid(did))?.nonce ?? 0;
         return { did, nextSequence: node.mempool.pendingNonce(did) ?? committed, committedNextSequence: committed };

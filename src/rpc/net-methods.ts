@@ -1,5 +1,5 @@
 /** `net_peers`: the node's connected p2p peers, for operators (`sid status`). */
-import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { type MethodTable, NO_PARAMS, defineMethod } from "./jsonrpc.js";
 
 export interface PeerStatus {
   /** Node id (hex, 20 bytes). */
@@ -24,10 +24,10 @@ export interface NetReadApi {
 
 export function netMethods(net: NetReadApi): MethodTable {
   return {
-    net_peers: defineMethod<Record<string, never>, { count: number; peers: PeerStatus[] }>({
+    net_peers: defineMethod({
       description: "The connected p2p peers: node id, address, direction, announced height, score.",
-      params: {},
-      handler: () => {
+      params: NO_PARAMS,
+      handler: (): { count: number; peers: PeerStatus[] } => {
         const peers = net.peers();
         return { count: peers.length, peers };
       },

@@ -1,4 +1,6 @@
 /** Options of the RPC room (merged into NodeOptions by the node). */
+import { booleanFault, intSettingFault, nonEmptyStringFault, reason, show } from "../check/faults.js";
+
 export interface RpcOptions {
   /** Interface to bind. Loopback unless the operator opts in (DESIGN.md, default ports). */
   host: string;
@@ -100,9 +102,8 @@ export const defaultRpcOptions: RpcOptions = Object.freeze({
 });
 
 function assertInteger(name: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`rpc option ${name}: expected integer in [${min}, ${max}], got ${String(v)}`);
-  }
+  const fault = intSettingFault(name, v, min, max);
+  if (fault !== undefined) throw new RangeError(`rpc option ${fault}`);
 }
 
 /** Defaults overlaid with the given options (undefined members keep the default), checked. */
@@ -111,7 +112,8 @@ export function resolveRpcOptions(opts: Partial<RpcOptions> = {}): RpcOptions {
   for (const key of Object.keys(defaultRpcOptions) as (keyof RpcOptions)[]) {
     if (opts[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = opts[key];
   }
-  if (typeof out.host !== "string" || out.host === "") throw new TypeError("rpc option host: expected a non-empty string");
+  const hostFault = nonEmptyStringFault(out.host, Number.MAX_SAFE_INTEGER);
+  if (hostFault !== undefined) throw new TypeError(`rpc option host: ${hostFault}, got ${show(out.host)}`);
   assertInteger("port", out.port, 0, 65535);
   assertInteger("bodyLimit", out.bodyLimit, 1, 2 ** 31 - 1);
   assertInteger("maxBatch", out.maxBatch, 1, 1_000_000);
@@ -129,9 +131,7 @@ export function resolveRpcOptions(opts: Partial<RpcOptions> = {}): RpcOptions {
   if (out.headersTimeoutMs > out.requestTimeoutMs) {
     throw new RangeError(`rpc option headersTimeoutMs (${out.headersTimeoutMs}) must not exceed requestTimeoutMs (${out.requestTimeoutMs})`);
   }
-  if (typeof out.logger !== "boolean" && (typeof out.logger !== "object" || out.logger === null)) {
-    throw new TypeError("rpc option logger: expected boolean or object");
-  }
+  if (booleanFault(out.logger) !== undefined && !isObject(out.logger)) throw new TypeError(`rpc option logger: ${reason.type("boolean or object")}`);
   checkCors(out.cors);
   assertInteger("wsMaxFrameBytes", out.wsMaxFrameBytes, 1024, 64 * 1024 * 1024);
   assertInteger("wsMaxConnections", out.wsMaxConnections, 1, 1_000_000);
@@ -142,6 +142,11 @@ export function resolveRpcOptions(opts: Partial<RpcOptions> = {}): RpcOptions {
   assertInteger("wsPingIntervalMs", out.wsPingIntervalMs, 0, 24 * 3600_000);
   assertInteger("wsCloseGraceMs", out.wsCloseGraceMs, 0, 600_000);
   return out;
+}
+
+/** Any object (a pino options object or logger instance; arrays are objects too, as before). */
+function isObject(v: unknown): boolean {
+  return typeof v === "object" && v !== null;
 }
 
 /** An origin as browsers send it: scheme, host and optional port, nothing else. */

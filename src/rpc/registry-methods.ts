@@ -21,7 +21,8 @@ import type { ChainHead } from "../chain/store.js";
 import { type AnchoredStateProof, stateProofToJson } from "../chain/proof.js";
 import { decodeStateRecord } from "../chain/state.js";
 import { type IssuerRecord } from "../did/kyc.js";
-import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { type MethodTable, NO_PARAMS, defineMethod } from "./jsonrpc.js";
+import { Shape, Type } from "../check/index.js";
 import { RpcParamsError } from "./errors.js";
 import { pageByBytes } from "./paging.js";
 
@@ -37,9 +38,9 @@ export interface RegistryReadApi {
   proveRecord?(id: string): Promise<AnchoredStateProof>;
 }
 
-const DID = { type: "string", maxLength: 256, pattern: "^did:sid:[1-9A-HJ-NP-Za-km-z]{1,64}$" } as const;
-const LIST_ID = { type: "string", maxLength: 64, pattern: "^[A-Za-z0-9_-]{1,64}$" } as const;
-const LIMIT = { type: "integer", minimum: 1, maximum: 500 } as const;
+const DID = Shape.string(256, "^did:sid:[1-9A-HJ-NP-Za-km-z]{1,64}$");
+const LIST_ID = Shape.string(64, "^[A-Za-z0-9_-]{1,64}$");
+const LIMIT = Shape.int(1, 500);
 const DEFAULT_LIMIT = 100;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -86,15 +87,15 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
     return r;
   };
   return {
-    issuer_get: defineMethod<{ did: string }, Record<string, unknown>>({
+    issuer_get: defineMethod({
       description: "An issuer's accreditation: name, types, status and every period since it was added.",
-      params: { did: { ...DID, required: true } },
+      params: Type.Object({ did: DID }),
       handler: async ({ did }) => issuerToJson(await issuer(did)),
     }),
 
-    issuer_list: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
+    issuer_list: defineMethod({
       description: "Issuers in DID order, `limit` after the DID `after`; `next` is the cursor of the following page.",
-      params: { after: DID, limit: LIMIT },
+      params: Type.Object({ after: Type.Optional(DID), limit: Type.Optional(LIMIT) }),
       handler: async ({ after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = (await api.listRecords("issuer", { ...(after !== undefined ? { after } : {}), limit })) as IssuerRecord[];
         const page = pageByBytes(recs, limit, ctx, issuerToJson, (r) => r.did);
@@ -102,11 +103,11 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       },
     }),
 
-    statuslist_get: defineMethod<{ issuer: string; listId: string; proof?: boolean }, Record<string, unknown>>({
+    statuslist_get: defineMethod({
       description:
         "An issuer's status list: its latest Status List Token exactly as published, the list URI, the types the issuer was accredited for when it created the list, its size and the height and time of the latest publish. With proof: true, a Merkle proof of the list record (or of its absence) against a committed header.",
-      params: { issuer: { ...DID, required: true }, listId: { ...LIST_ID, required: true }, proof: { type: "boolean" } },
-      handler: async ({ issuer: iss, listId, proof }) => {
+      params: Type.Object({ issuer: DID, listId: LIST_ID, proof: Type.Optional(Shape.boolean()) }),
+      handler: async ({ issuer: iss, listId, proof }): Promise<Record<string, unknown>> => {
         const id = statusListStateId(iss, listId);
         if (proof) {
           if (!api.proveRecord) throw new RpcParamsError("proof", "this node does not serve state proofs");
@@ -121,9 +122,9 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       },
     }),
 
-    statuslist_list: defineMethod<{ issuer: string; after?: string; limit?: number }, Record<string, unknown>>({
+    statuslist_list: defineMethod({
       description: "The status lists of one issuer (summaries, no tokens), in list id order, `limit` after the list id `after`.",
-      params: { issuer: { ...DID, required: true }, after: LIST_ID, limit: LIMIT },
+      params: Type.Object({ issuer: DID, after: Type.Optional(LIST_ID), limit: Type.Optional(LIMIT) }),
       handler: async ({ issuer: iss, after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = await api.listStatusLists(iss, { ...(after !== undefined ? { after } : {}), limit });
         const page = pageByBytes(recs, limit, ctx, statusListSummaryToJson, (r) => r.listId);
@@ -133,7 +134,7 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
 
     gov_trustees: defineMethod({
       description: "The current trustees and the number of approvals a proposal needs.",
-      params: {},
+      params: NO_PARAMS,
       handler: async () => {
         const t = (await api.getRecord(TRUSTEES_ID)) as TrusteesRecord | undefined;
         if (!t || t.members.length === 0) throw new ChainError(GovErrorCode.DISABLED, "this chain has no trustees: governance is disabled");
@@ -141,9 +142,9 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       },
     }),
 
-    gov_proposal: defineMethod<{ id: string }, Record<string, unknown>>({
+    gov_proposal: defineMethod({
       description: "A governance proposal: its action, approvals, status and last height for approvals.",
-      params: { id: { type: "string", required: true, maxLength: 64, pattern: "^[0-9a-f]{64}$" } },
+      params: Type.Object({ id: Shape.hex(32) }),
       handler: async ({ id }) => {
         const p = (await api.getRecord(proposalStateId(id))) as ProposalRecord | undefined;
         if (!p) throw new ChainError(GovErrorCode.PROPOSAL_NOT_FOUND, `no proposal ${id}`);
@@ -151,9 +152,9 @@ export function registryMethods(api: RegistryReadApi): MethodTable {
       },
     }),
 
-    gov_proposals: defineMethod<{ after?: string; limit?: number }, Record<string, unknown>>({
+    gov_proposals: defineMethod({
       description: "Proposals in id order, `limit` after the id `after`.",
-      params: { after: { type: "string", maxLength: 64, pattern: "^[0-9a-f]{64}$" }, limit: LIMIT },
+      params: Type.Object({ after: Type.Optional(Shape.hex(32)), limit: Type.Optional(LIMIT) }),
       handler: async ({ after, limit = DEFAULT_LIMIT }, ctx) => {
         const recs = (await api.listRecords("proposal", { ...(after !== undefined ? { after } : {}), limit })) as ProposalRecord[];
         const page = pageByBytes(recs, limit, ctx, proposalToJson, (r) => r.id);

@@ -16,6 +16,7 @@ import { parseDid } from "../did/syntax.js";
 import { RpcParamsError } from "./errors.js";
 import type { BlockCommittedEvent, NodeEvents, StatusListEvent, TxRejectedEvent } from "../events/node-events.js";
 import { type MethodTable, type RpcContext, defineMethod } from "./jsonrpc.js";
+import { Shape, Type } from "../check/index.js";
 import { SubscriptionError, SubscriptionErrorCode } from "./ws-errors.js";
 import { type ExportPageReader, ExportStream } from "./export-methods.js";
 
@@ -437,20 +438,20 @@ function sessionOf(ctx: RpcContext): SubscriptionSession {
 /** `subscribe` and `unsubscribe`, served on WebSocket connections only. */
 export function subscriptionMethods(): MethodTable {
   return {
-    subscribe: defineMethod<{ topic: Topic; filter?: Record<string, unknown> }, string>({
+    subscribe: defineMethod({
       description: "Open a subscription; notifications carry the returned id. Topics: newHeads, did, statusLists, tx, export.",
-      params: { topic: { type: "string", required: true, enum: TOPICS }, filter: { type: "object" } },
-      handler: async ({ topic, filter }, ctx) => {
+      params: Type.Object({ topic: Shape.oneOf(TOPICS), filter: Type.Optional(Shape.object()) }),
+      handler: async ({ topic, filter }, ctx): Promise<string> => {
         const session = sessionOf(ctx);
         const sub = await session.subscriber.subscribe(topic, filter);
         session.opened.push(sub);
         return sub.id;
       },
     }),
-    unsubscribe: defineMethod<{ id: string }, boolean>({
+    unsubscribe: defineMethod({
       description: "End a subscription of this connection.",
-      params: { id: { type: "string", required: true, maxLength: 100 } },
-      handler: ({ id }, ctx) => {
+      params: Type.Object({ id: Shape.string(100) }),
+      handler: ({ id }, ctx): boolean => {
         sessionOf(ctx).subscriber.unsubscribe(id);
         return true;
       },

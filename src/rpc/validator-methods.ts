@@ -12,6 +12,7 @@ import { decodeEvidence } from "../consensus/evidence.js";
 import { evidenceToJson } from "../consensus/evidence-rules.js";
 import type { ValidatorSet } from "../chain/validator-set.js";
 import { type MethodTable, defineMethod } from "./jsonrpc.js";
+import { Shape, Type } from "../check/index.js";
 import { RpcParamsError } from "./errors.js";
 import { pageByBytes } from "./paging.js";
 
@@ -24,9 +25,9 @@ export interface ValidatorReadApi {
   listEvidence(opts: { validator?: Uint8Array; after?: Uint8Array; limit: number }): Promise<StoredEvidence[]>;
 }
 
-const HASH = { type: "string", maxLength: 64, pattern: "^[0-9a-f]{64}$" } as const;
-const ADDRESS = { type: "string", maxLength: 40, pattern: "^[0-9a-f]{40}$" } as const;
-const LIMIT = { type: "integer", minimum: 1, maximum: 500 } as const;
+const HASH = Shape.hex(32);
+const ADDRESS = Shape.hex(20);
+const LIMIT = Shape.int(1, 500);
 const DEFAULT_LIMIT = 100;
 
 function storedEvidenceToJson(e: StoredEvidence): Record<string, unknown> {
@@ -35,10 +36,10 @@ function storedEvidenceToJson(e: StoredEvidence): Record<string, unknown> {
 
 export function validatorMethods(api: ValidatorReadApi): MethodTable {
   return {
-    validators_get: defineMethod<{ height?: number }, Record<string, unknown>>({
+    validators_get: defineMethod({
       description:
         "The validator set in force at a height (default: the next block's), from 1 to head + 2: changes made by governance in block H start at H + 2. Each validator's name, public key, address and power; the total power and the set hash block headers carry as validatorsHash.",
-      params: { height: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+      params: Type.Object({ height: Type.Optional(Shape.int(1)) }),
       handler: async ({ height }) => {
         const top = api.head().height + 2;
         const h = height ?? api.head().height + 1;
@@ -53,9 +54,9 @@ export function validatorMethods(api: ValidatorReadApi): MethodTable {
       },
     }),
 
-    evidence_get: defineMethod<{ hash: string }, Record<string, unknown>>({
+    evidence_get: defineMethod({
       description: "Committed evidence of equivocation by its hash (sha256 of its encoding): where it was committed, the validator, both signed votes.",
-      params: { hash: { ...HASH, required: true } },
+      params: Type.Object({ hash: HASH }),
       handler: async ({ hash }) => {
         const e = await api.getEvidence(Buffer.from(hash, "hex"));
         if (!e) throw new ChainError(EvidenceErrorCode.NOT_FOUND, `no committed evidence ${hash}`);
@@ -63,9 +64,9 @@ export function validatorMethods(api: ValidatorReadApi): MethodTable {
       },
     }),
 
-    evidence_list: defineMethod<{ validator?: string; after?: string; limit?: number }, Record<string, unknown>>({
+    evidence_list: defineMethod({
       description: "Committed evidence in commit order, all or one validator's (by address), `limit` after the evidence hash `after`.",
-      params: { validator: ADDRESS, after: HASH, limit: LIMIT },
+      params: Type.Object({ validator: Type.Optional(ADDRESS), after: Type.Optional(HASH), limit: Type.Optional(LIMIT) }),
       handler: async ({ validator, after, limit = DEFAULT_LIMIT }, ctx) => {
         const items = await api.listEvidence({
           ...(validator !== undefined ? { validator: Buffer.from(validator, "hex") } : {}),
