@@ -4,12 +4,12 @@
  * node falls behind) consensus. The p2p handlers only decode, check and
  * queue; the engine's loop alone changes round state.
  */
-import { type CanonicalValue, encodeCanonical, mapValueBytes } from "../chain/codec.js";
+import { encodeCanonical, mapValueBytes } from "../chain/codec.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
-import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
+import { MAX_EVIDENCE_FRAME_BYTES, decodeWireConsensus, decodeWireEvidence, encodeWireConsensus } from "../consensus/wire.js";
 import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
 import { ChainError, DidErrorCode, TxErrorCode } from "../chain/errors.js";
 import { TxType, decodeTx, txSigningDigestOfEncoded } from "../chain/tx.js";
@@ -21,38 +21,6 @@ import type { EvidencePool } from "../consensus/evidence-pool.js";
 import type { Logger } from "./log.js";
 import type { SnapshotDir } from "../chain/snapshot-store.js";
 import { SnapshotServer, defaultSnapshotServerOptions, registerSnapshotChannel } from "../p2p/snapshot-sync.js";
-
-/** Bytes of a consensus frame beyond the block it may carry: the envelope, the proposal, the frame header. */
-const CONSENSUS_FRAME_OVERHEAD = MAX_MESSAGE_BYTES + 1024;
-
-/** Tx bytes a proposer may put in a block so that the proposal frame stays within `maxFrameBytes` (txs, lastCommit and header included). */
-export function proposalTxBytesFor(maxFrameBytes: number): number {
-  return Math.max(0, maxFrameBytes - CONSENSUS_FRAME_OVERHEAD - 256 * 1024);
-}
-
-function badConsensusFrame(message: string): ConsensusError {
-  return new ConsensusError(ConsensusErrorCode.BAD_MESSAGE, message);
-}
-
-/** The consensus channel's wire form: `{m: encoded proposal or vote, block: encoded block | null}`. */
-export function decodeWireConsensus(value: CanonicalValue): WireConsensusMessage {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) throw badConsensusFrame("consensus frame must be a map");
-  const r = value as Record<string, unknown>;
-  if (Object.keys(r).sort().join(",") !== "block,m") throw badConsensusFrame("consensus frame must have exactly the keys m, block");
-  if (!(r.m instanceof Uint8Array)) throw badConsensusFrame("consensus frame m must be bytes");
-  const msg = decodeConsensusMessage(r.m);
-  if (msg.kind === "vote") {
-    if (r.block !== null) throw badConsensusFrame("a vote carries no block");
-    return msg;
-  }
-  if (!(r.block instanceof Uint8Array)) throw badConsensusFrame("a proposal carries its block as bytes");
-  return { kind: "proposal", proposal: msg.proposal, block: r.block };
-}
-
-export function encodeWireConsensus(msg: WireConsensusMessage): CanonicalValue {
-  const m = encodeConsensusMessage(msg.kind === "vote" ? msg : { kind: "proposal", proposal: msg.proposal });
-  return { m, block: msg.kind === "proposal" ? msg.block : null };
-}
 
 export interface NetworkWiringDeps {
   home: string;
@@ -210,12 +178,8 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   if (pool) {
     network.registerChannel<Uint8Array>(Channel.Evidence, {
       gossip: "auto",
-      // Two signed votes and the envelope.
-      maxMessageBytes: 2 * MAX_MESSAGE_BYTES + 1024,
-      decode: (m) => {
-        if (!(m instanceof Uint8Array) || m.length === 0 || m.length > 2 * MAX_MESSAGE_BYTES + 64) throw badConsensusFrame("an evidence frame carries one encoded evidence");
-        return m;
-      },
+      maxMessageBytes: MAX_EVIDENCE_FRAME_BYTES,
+      decode: decodeWireEvidence,
       // The block rule for evidence decides: only new evidence that passes it is pooled and relayed.
       onMessage: async (peer, encoded) => {
         try {

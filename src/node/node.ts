@@ -42,11 +42,12 @@ import { join } from "node:path";
 import { BftEngine, type BftEngineOptions } from "../consensus/bft-engine.js";
 import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../consensus/privval.js";
 import { ConsensusWal } from "../consensus/wal.js";
-import { type BlockSyncOptions, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
+import { type BlockSyncOptions, Channel, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
 import { EvidencePool } from "../consensus/evidence-pool.js";
 import { encodeEvidence } from "../consensus/evidence.js";
 import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
-import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
+import { type NodeNetwork, wireNetwork } from "./bft-wiring.js";
+import { proposalTxBytesFor } from "../consensus/wire.js";
 import { createLogger, type Logger } from "./log.js";
 import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
 import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
@@ -408,7 +409,7 @@ export class SidNode {
           },
           privval,
           wal: node.wal ?? null,
-          broadcast: (msg, except) => node.net?.network.broadcast(2, msg, except),
+          broadcast: (msg, except) => node.net?.network.broadcast(Channel.Consensus, msg, except),
           reportPeer: (peer, reason) => node.net?.network.reportBad(peer, reason, Penalty.BAD_SIGNATURE),
           peersHeight: () => node.net?.sync.syncer.bestPeerHeight(),
           provenPeersHeight: () => node.net?.sync.syncer.provenHeight(),
