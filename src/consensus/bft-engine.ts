@@ -50,6 +50,7 @@ import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { CodedError } from "../errors.js";
+import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, applyExecutedBlock, buildBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
@@ -197,7 +198,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     this.opts = { ...defaultBftEngineOptions, tendermint: {}, ...opts };
     for (const k of ["timeoutCommitMs", "maxClockDriftMs", "catchUpAfterMs", "maxProposalTxBytes", "maxBufferedMessages"] as const) {
       const v = this.opts[k];
-      if (!Number.isSafeInteger(v) || v < 0) throw new BlockValidationError(`consensus option ${k} must be a non-negative integer, got ${String(v)}`);
+      if (!Number.isSafeInteger(v) || v < 0) throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `consensus option ${k} must be a non-negative integer, got ${String(v)}`);
     }
     this.machine = new TendermintMachine({ self: deps.privval?.address ?? null, options: this.opts.tendermint });
     this.exec = { chainId: deps.chainId, store: deps.store, verifier: deps.verifier, params: deps.params, knownTx: (h) => deps.mempool.get(h) };

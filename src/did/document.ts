@@ -22,7 +22,7 @@ import {
   publicKeyToMultibase,
   type Secp256k1Jwk,
 } from "../crypto/index.js";
-import { DidError, DidRuleCode } from "./errors.js";
+import { DidError, DidErrorCode } from "./errors.js";
 import { didFromPublicKey, parseDid, parseDidUrlWithFragment } from "./syntax.js";
 
 export const DID_CONTEXT = "https://www.w3.org/ns/did/v1";
@@ -169,7 +169,7 @@ type JsonObject = { [key: string]: Json };
 // Errors and small checkers
 
 function fail(path: string, problem: string): never {
-  throw new DidError(DidRuleCode.INVALID_DOCUMENT, path === "" ? problem : `${path}: ${problem}`, { path });
+  throw new DidError(DidErrorCode.INVALID_DOCUMENT, path === "" ? problem : `${path}: ${problem}`, { path });
 }
 
 function at(path: string, key: string | number): string {
@@ -513,9 +513,9 @@ function validateAs(doc: unknown, expectedDid: string, plain: boolean): DidDocum
   try {
     return validateUnchecked(doc, expectedDid, plain);
   } catch (err) {
-    if (err instanceof DidError && err.code === DidRuleCode.INVALID_DOCUMENT) throw err;
+    if (err instanceof DidError && err.code === DidErrorCode.INVALID_DOCUMENT) throw err;
     // Defence in depth: proxies and the like must still end in a typed error.
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `document could not be validated: ${messageOf(err)}`, { path: "" });
+    throw new DidError(DidErrorCode.INVALID_DOCUMENT, `document could not be validated: ${messageOf(err)}`, { path: "" });
   }
 }
 
@@ -665,7 +665,7 @@ export function publicKeyOfMethod(vm: VerificationMethod): Uint8Array {
     return keyOfMethodAt(vm, "verificationMethod");
   } catch (err) {
     if (err instanceof DidError) throw err;
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `verificationMethod: ${messageOf(err)}`, { path: "verificationMethod" });
+    throw new DidError(DidErrorCode.INVALID_DOCUMENT, `verificationMethod: ${messageOf(err)}`, { path: "verificationMethod" });
   }
 }
 
@@ -766,7 +766,7 @@ export function removeService(doc: DidDocument, serviceId: string): DidDocument 
 }
 
 function editError(message: string, id: string): never {
-  throw new DidError(DidRuleCode.INVALID_DOCUMENT, message, { id });
+  throw new DidError(DidErrorCode.INVALID_DOCUMENT, message, { id });
 }
 
 /** A deep copy that shares nothing with the caller's document (documents are plain JSON data). */
@@ -774,7 +774,7 @@ function cloneDocument(doc: DidDocument): DidDocument {
   try {
     return JSON.parse(JSON.stringify(doc)) as DidDocument;
   } catch (err) {
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `document is not plain JSON data: ${messageOf(err)}`, { path: "" });
+    throw new DidError(DidErrorCode.INVALID_DOCUMENT, `document is not plain JSON data: ${messageOf(err)}`, { path: "" });
   }
 }
 
@@ -793,7 +793,7 @@ function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
     assertCompressedPublicKey(publicKey);
     return publicKeyToJwk(publicKey);
   } catch (err) {
-    if (err instanceof CryptoError) throw new DidError(DidRuleCode.INVALID_DOCUMENT, `public key: ${err.message}`, { path: "" });
+    if (err instanceof CryptoError) throw new DidError(DidErrorCode.INVALID_DOCUMENT, `public key: ${err.message}`, { path: "" });
     throw err;
   }
 }

@@ -4,16 +4,15 @@
  * node falls behind) consensus. The p2p handlers only decode, check and
  * queue; the engine's loop alone changes round state.
  */
-import { encodeCanonical, mapValueBytes } from "../chain/codec.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_EVIDENCE_FRAME_BYTES, decodeWireConsensus, decodeWireEvidence, encodeWireConsensus } from "../consensus/wire.js";
-import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
-import { ChainError, DidErrorCode, TxErrorCode } from "../chain/errors.js";
+import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath, penaltyOf } from "../p2p/index.js";
+import { ChainError, TxErrorCode } from "../chain/errors.js";
+import { REJECT_FORGED, REJECT_INVALID } from "../errors.js";
 import { TxType, decodeTx, txSigningDigestOfEncoded } from "../chain/tx.js";
-import { bytesEqual } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { keyForRelationship } from "../did/document.js";
 import type { PeerInfo } from "../p2p/index.js";
@@ -68,19 +67,6 @@ export interface NodeNetwork {
  */
 export type TxVerdict = { verdict: "ignore" } | { verdict: "reject"; penalty: number; reason: string };
 
-/** Refusals no state can explain: the tx does not decode, is for another chain, or is a create that contradicts its own document. */
-const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
-  TxErrorCode.DECODE,
-  TxErrorCode.TOO_LARGE,
-  TxErrorCode.UNKNOWN_TYPE,
-  TxErrorCode.BAD_FIELD,
-  TxErrorCode.WRONG_CHAIN,
-  TxErrorCode.HIGH_S_SIGNATURE,
-  DidErrorCode.INVALID_DID,
-  DidErrorCode.INVALID_DOCUMENT,
-  DidErrorCode.ID_MISMATCH,
-]);
-
 /**
  * Blocks a signer's committed record must have stood unchanged, and the
  * most a peer may lag behind this node, for a bad signature on the
@@ -88,8 +74,6 @@ const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
  * this node hold the same key for the signer.
  */
 export const FORGED_TX_WINDOW_BLOCKS = 10;
-
-const CREATE_TYPE = encodeCanonical(TxType.DidCreate);
 
 export interface TxVerdictContext {
   chainId: string;
@@ -101,10 +85,24 @@ export interface TxVerdictContext {
   committedDid(did: string): Promise<{ document: Parameters<typeof keyForRelationship>[0]; updatedHeight: number; deactivated: boolean } | undefined>;
 }
 
+const IGNORED: TxVerdict = { verdict: "ignore" };
+
 /**
- * The verdict on a gossiped tx the mempool refused with `e`. A bad signature
- * on a tx that is not a create is the peer's fault only when no race can
- * explain it: the peer is neither ahead of this node nor more than
+ * The verdict on a gossiped tx the mempool refused with `e`: the error's own
+ * (ChainError's table blames the sender for refusals no state can explain),
+ * except that a bad signature, which the table cannot judge alone, is
+ * judged by the forged-signature rule (forgedTxVerdict).
+ */
+export async function txVerdictOf(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
+  const v = e.verdict;
+  if (v.action === "reject") return { verdict: "reject", penalty: penaltyOf(v), reason: `${e.code}: ${e.message}` };
+  return e.code === TxErrorCode.BAD_SIGNATURE ? forgedTxVerdict(e, encoded, from, ctx) : IGNORED;
+}
+
+/**
+ * A bad signature is the peer's fault when it is on a create (checked
+ * against the key in its own document: forged, not stale), or when no race
+ * can explain it: the peer is neither ahead of this node nor more than
  * FORGED_TX_WINDOW_BLOCKS behind (an honest peer announces each block
  * before it relays txs checked against it, over the same connection); the
  * signer's committed record has not changed in that window and no pooled tx
@@ -112,28 +110,24 @@ export interface TxVerdictContext {
  * signature fails against that committed key. A peer that relays such a tx
  * did not check it.
  */
-export async function txVerdictOf(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
-  if (STATELESS_REFUSALS.has(e.code)) return { verdict: "reject", penalty: Penalty.INVALID_MESSAGE, reason: `${e.code}: ${e.message}` };
-  if (e.code !== TxErrorCode.BAD_SIGNATURE) return { verdict: "ignore" };
-  const type = mapValueBytes(encoded, "type");
-  // A create is checked against the key in its own document: a bad signature there is forged, not stale.
-  if (type !== undefined && bytesEqual(type, CREATE_TYPE)) return { verdict: "reject", penalty: Penalty.INVALID_MESSAGE, reason: `${e.code}: ${e.message}` };
-  const head = ctx.headHeight();
-  const announced = ctx.peerHeight(from.id);
-  if (announced !== undefined && (announced > head || announced < head - FORGED_TX_WINDOW_BLOCKS)) return { verdict: "ignore" };
+async function forgedTxVerdict(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
   let tx;
   try {
     tx = decodeTx(encoded, ctx.chainId);
   } catch {
-    return { verdict: "ignore" };
+    return IGNORED;
   }
-  if (ctx.hasPending(tx.signer)) return { verdict: "ignore" };
+  if (tx.type === TxType.DidCreate) return { verdict: "reject", penalty: penaltyOf(REJECT_INVALID), reason: `${e.code}: ${e.message}` };
+  const head = ctx.headHeight();
+  const announced = ctx.peerHeight(from.id);
+  if (announced !== undefined && (announced > head || announced < head - FORGED_TX_WINDOW_BLOCKS)) return IGNORED;
+  if (ctx.hasPending(tx.signer)) return IGNORED;
   const signer = await ctx.committedDid(tx.signer);
-  if (!signer || signer.deactivated || signer.updatedHeight > head - FORGED_TX_WINDOW_BLOCKS) return { verdict: "ignore" };
+  if (!signer || signer.deactivated || signer.updatedHeight > head - FORGED_TX_WINDOW_BLOCKS) return IGNORED;
   const relationship = tx.type === TxType.StatusListPublish ? "assertionMethod" : "authentication";
   const key = keyForRelationship(signer.document, relationship, tx.vm);
-  if (!key || verifyDigest(tx.sig, txSigningDigestOfEncoded(encoded), key)) return { verdict: "ignore" };
-  return { verdict: "reject", penalty: Penalty.FORGED_TX, reason: `forged tx: signature of ${tx.signer} does not verify against its committed key ${tx.vm}` };
+  if (!key || verifyDigest(tx.sig, txSigningDigestOfEncoded(encoded), key)) return IGNORED;
+  return { verdict: "reject", penalty: penaltyOf(REJECT_FORGED), reason: `forged tx: signature of ${tx.signer} does not verify against its committed key ${tx.vm}` };
 }
 
 export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): NodeNetwork {
@@ -189,9 +183,10 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         } catch (e) {
           if (!(e instanceof ChainError)) throw e;
           // Forged evidence (it does not decode, or its votes prove nothing against the set of their height) is the
-          // sender's fault: penalised. Other refusals may come from what this node lacks (the set of a height it has not
-          // reached): dropped, not penalised.
-          if (e.data?.forged === true) network.reportBad(peer.id, `forged evidence: ${e.message}`, Penalty.INVALID_MESSAGE);
+          // sender's fault: its error rejects it. Other refusals may come from what this node lacks (the set of a
+          // height it has not reached): dropped, not penalised.
+          const v = e.verdict;
+          if (v.action === "reject") network.reportBad(peer.id, `forged evidence: ${e.message}`, penaltyOf(v));
           else plog.info("evidence refused", { peer: peer.id, code: e.code, error: e.message });
           return false;
         }

@@ -15,7 +15,8 @@ import type { CanonicalValue } from "../chain/codec.js";
 import { toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { type PeerAddress, formatAddress, isLoopback, parsePeerAddress } from "./address.js";
-import { P2pError, P2pErrorCode, closeFrameOf } from "./errors.js";
+import { verdictOf } from "../errors.js";
+import { P2pError, P2pErrorCode, closeFrameOf, penaltyOf } from "./errors.js";
 import { Channel, MAX_CHANNEL, decodeFrame, encodeFrame } from "./frames.js";
 import type { LocalIdentity, RemoteIdentity } from "./handshake.js";
 import { BanList, Penalty } from "./limits.js";
@@ -391,9 +392,12 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     try {
       msg = reg.handler.decode(frame.m);
     } catch (e) {
+      // The decoder's error says whether the sender is to blame (validateBasic refusals always do).
+      const verdict = verdictOf(e);
       const code = (e as { code?: unknown }).code;
       const why = `${typeof code === "string" ? code + ": " : ""}${(e as Error).message}`;
-      this.penalize(conn, P2pErrorCode.INVALID_MESSAGE, `channel ${frame.ch}: ${why}`, Penalty.INVALID_MESSAGE);
+      if (verdict.action === "reject") this.penalize(conn, P2pErrorCode.INVALID_MESSAGE, `channel ${frame.ch}: ${why}`, penaltyOf(verdict));
+      else this.log("debug", "message dropped", { peer: conn.id, channel: frame.ch, error: why });
       return;
     }
     this.deliver(conn, frame.ch, reg, msg, data, id);
