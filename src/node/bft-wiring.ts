@@ -6,7 +6,8 @@
  */
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
-import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
+import type { BftEngine, BftEngineDeps, WireConsensusMessage } from "../consensus/bft-engine.js";
+import type { Block, Commit } from "../chain/block.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
 import { MAX_EVIDENCE_FRAME_BYTES, decodeWireConsensus, decodeWireEvidence, encodeWireConsensus } from "../consensus/wire.js";
 import { BlockSync, type BlockSyncOptions, Channel, type P2pLog, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath, penaltyOf } from "../p2p/index.js";
@@ -27,9 +28,14 @@ export interface NetworkWiringDeps {
   genesisHash: Uint8Array;
   store: ChainStore;
   mempool: Mempool;
-  /** The BFT engine, or undefined when a single validator produces blocks alone (the network then only serves sync and txs). */
-  engine: BftEngine | undefined;
-  /** Pending evidence (with an engine): peers' evidence is checked into it and relayed. */
+  /**
+   * True when a BFT engine will drive consensus over this network (it is
+   * built after the network, from consensusPort, and handed over with
+   * attachEngine); false when a single validator produces blocks alone (the
+   * network then only serves sync and txs).
+   */
+  bft: boolean;
+  /** Pending evidence (BFT nodes): peers' evidence is checked into it and relayed. */
   evidence?: EvidencePool;
   log: Logger;
   /** node.json "blockSync": batch sizes, timeouts, how often progress is logged. */
@@ -38,10 +44,23 @@ export interface NetworkWiringDeps {
   snapshots?: SnapshotDir;
 }
 
+/** What the BFT engine calls on the network: the network half of its deps. */
+export type ConsensusPort = Required<Pick<BftEngineDeps, "broadcast" | "reportPeer" | "peersHeight" | "provenPeersHeight" | "requestProof" | "catchUp">>;
+
+/** What the network calls on the BFT engine. */
+export type ConsensusDriver = Pick<BftEngine, "admit" | "currentMessages" | "applySyncedBlock" | "verifyCommitOf" | "start" | "startConsensus">;
+
 export interface NodeNetwork {
   network: P2pNetwork;
   sync: BlockSync;
   txGossip: TxGossip;
+  /** The engine's view of the network (BftEngineDeps): built with the network, so the engine is built after it. */
+  consensusPort: ConsensusPort;
+  /**
+   * Hand the network the engine it feeds (a BFT node, once, before start):
+   * the consensus channel goes to its inbox, synced blocks to its apply.
+   */
+  attachEngine(engine: ConsensusDriver): void;
   /** Relay a tx this node admitted (RPC) to its peers. */
   gossipTx(encoded: Uint8Array): void;
   /** Send evidence this node found to its peers. */
@@ -139,15 +158,17 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     else plog.info(msg, fields);
   };
   const network = new P2pNetwork(p2p, { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: loadOrCreateNodeKey(nodeKeyPath(deps.home)), log });
-  const { store, mempool, engine } = deps;
+  const { store, mempool } = deps;
+  /** The BFT engine, once attached; block sync and the consensus channel deliver to it. */
+  let engine: ConsensusDriver | undefined;
+  let started = false;
 
   // Txs travel in batches (tx-gossip.ts). The same admission as a tx over RPC; only admitted txs are relayed.
-  // Filled in below, once block sync (which knows each peer's announced height) exists.
-  let peerHeight: (peerId: string) => number | undefined = () => undefined;
+  // A peer's announced height is block sync's (built below; admissions start with the network).
   const verdictContext: TxVerdictContext = {
     chainId: deps.chainId,
     headHeight: () => store.head().height,
-    peerHeight: (id) => peerHeight(id),
+    peerHeight: (id) => sync.syncer.peerHeights().get(id)?.height,
     hasPending: (did) => mempool.pendingRecord(did) !== undefined,
     committedDid: (did) => store.getDid(did),
   };
@@ -194,21 +215,25 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     });
   }
 
-  if (engine) {
+  if (deps.bft) {
     network.registerChannel<WireConsensusMessage>(Channel.Consensus, {
       gossip: "manual",
       maxMessageBytes: network.opts.maxFrameBytes,
       decode: decodeWireConsensus,
       encode: encodeWireConsensus,
       onMessage: (peer, msg) => {
-        engine.admit(msg, peer.id);
+        engine?.admit(msg, peer.id);
       },
     });
     // A peer that connects mid-height gets what this node holds of it (liveness: gossip reaches every correct node).
     network.on("peerConnected", (peer) => {
-      for (const m of engine.currentMessages()) network.send(peer.id, Channel.Consensus, m);
+      for (const m of engine?.currentMessages() ?? []) network.send(peer.id, Channel.Consensus, m);
     });
   }
+  const attachEngine = (e: ConsensusDriver): void => {
+    if (!deps.bft || engine || started) throw new ConsensusError(ConsensusErrorCode.BAD_INPUT, "an engine is attached once, to a network built for one, before it starts");
+    engine = e;
+  };
 
   const sync = new BlockSync(
     network,
@@ -223,14 +248,21 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         if (!engine) throw new ConsensusError(ConsensusErrorCode.BAD_INPUT, "this node produces its own blocks; it does not sync");
         await engine.applySyncedBlock(block, commit);
       },
-      ...(engine ? { verifyCommit: (block, commit) => engine.verifyCommitOf(block, commit) } : {}),
+      ...(deps.bft ? { verifyCommit: (block: Block, commit: Commit) => (engine ? engine.verifyCommitOf(block, commit) : Promise.resolve(undefined)) } : {}),
       log,
     },
     // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
     { ...deps.blockSync, caughtUpLag: 0 },
   );
 
-  peerHeight = (id) => sync.syncer.peerHeights().get(id)?.height;
+  const consensusPort: ConsensusPort = {
+    broadcast: (msg, except) => void network.broadcast(Channel.Consensus, msg, except),
+    reportPeer: (peer, reason) => network.reportBad(peer, reason, Penalty.BAD_SIGNATURE),
+    peersHeight: () => sync.syncer.bestPeerHeight(),
+    provenPeersHeight: () => sync.syncer.provenHeight(),
+    requestProof: (h) => sync.syncer.requestProof(h),
+    catchUp: (target) => catchUp(target),
+  };
 
   if (deps.snapshots) {
     const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h) }, defaultSnapshotServerOptions, log);
@@ -251,6 +283,8 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     network,
     sync,
     txGossip,
+    consensusPort,
+    attachEngine,
     gossipTx: (encoded) => void txGossip.submit(encoded),
     gossipEvidence: (encoded) => {
       if (!pool) return;
@@ -263,16 +297,18 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     announceBlock: () => sync.announce(),
     catchUp,
     async start({ initialSyncWaitMs }) {
+      started = true;
       await network.start();
       if (!engine) return;
-      engine.start();
+      const driver = engine;
+      driver.start();
       // Block sync first. With no peer answering (the first validators of a network start together), consensus starts anyway after a short wait.
-      let started = false;
+      let consensusStarted = false;
       const begin = () => {
-        if (started) return;
-        started = true;
+        if (consensusStarted) return;
+        consensusStarted = true;
         clearTimeout(fallback);
-        engine.startConsensus();
+        driver.startConsensus();
       };
       const fallback = setTimeout(() => {
         if (sync.syncer.bestPeerHeight() === undefined) {
