@@ -3,6 +3,11 @@
  * channel feeding the BFT engine, and block sync before (and whenever the
  * node falls behind) consensus. The p2p handlers only decode, check and
  * queue; the engine's loop alone changes round state.
+ *
+ * Wiring order: the network is built first (it needs the store and the
+ * mempool, not the engine); the BFT engine is built next with the network's
+ * consensusPort in its deps; attachEngine then gives the network the engine
+ * its consensus channel and block sync deliver to, before start.
  */
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
