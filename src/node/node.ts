@@ -292,6 +292,7 @@ export class SidNode {
       const peers = [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])];
       const explicitPort = opts.p2pPort ?? fileCfg.p2p?.port ?? fileCfg.p2pPort;
       node.expectsPeers = peers.length > 0 || !single;
+      // A single validator with its key produces blocks alone; every other node runs the BFT engine (and keeps an evidence pool).
       const bft = !(sk && single);
       const pool = bft ? (node.evidencePool = new EvidencePool({}, { chainId: genesis.chainId, store, setAt: (h) => sets.at(h), maxAgeBlocks: maxEvidenceAge(genesis.params) })) : undefined;
       let net: NodeNetwork | undefined;
@@ -368,6 +369,7 @@ export class SidNode {
         const consensusOpts = consensusOptionsOf(genesis, fileCfg.consensus, paths.configFile, log.child("consensus"));
         // A proposal carries its whole block in one p2p frame: the proposer caps its txs to fit (validators still accept up to params.maxBlockBytes).
         consensusOpts.maxProposalTxBytes ??= proposalTxBytesFor(fileCfg.p2p?.maxFrameBytes ?? defaultP2pOptions.maxFrameBytes);
+        const evidence = pool!;
         node.bft = new BftEngine(consensusOpts, {
           chainId: genesis.chainId,
           store,
@@ -375,9 +377,9 @@ export class SidNode {
           verifier,
           params: genesis.params,
           validatorSetAt: (h) => sets.at(h),
-          pendingEvidence: () => pool!.pending(),
+          pendingEvidence: () => evidence.pending(),
           onEvidence: (ev) => {
-            pool!.add(ev).then(
+            evidence.add(ev).then(
               (added) => {
                 if (added) net?.gossipEvidence(encodeEvidence(ev));
               },
