@@ -3,8 +3,9 @@
  * from (RPC, mempool, block execution), is a ChainError with one of these
  * codes; rpc/errors.ts maps them to JSON-RPC codes in one table.
  */
-import { CodedError } from "../errors.js";
+import { CodedError, IGNORE, REJECT_INVALID, type Verdict } from "../errors.js";
 import { StatusListErrorCode } from "../did/status-list.js";
+import { DidErrorCode } from "../did/errors.js";
 
 export enum TxErrorCode {
   DECODE = "TX_DECODE",
@@ -20,16 +21,6 @@ export enum TxErrorCode {
   DUPLICATE = "TX_DUPLICATE",
   ALREADY_COMMITTED = "TX_ALREADY_COMMITTED",
   MEMPOOL_FULL = "MEMPOOL_FULL",
-}
-
-export enum DidErrorCode {
-  INVALID_DID = "DID_INVALID",
-  NOT_FOUND = "DID_NOT_FOUND",
-  ALREADY_EXISTS = "DID_ALREADY_EXISTS",
-  DEACTIVATED = "DID_DEACTIVATED",
-  ID_MISMATCH = "DID_ID_MISMATCH",
-  STALE_VERSION = "DID_STALE_VERSION",
-  INVALID_DOCUMENT = "DID_INVALID_DOCUMENT",
 }
 
 export enum BlockErrorCode {
@@ -80,15 +71,74 @@ export enum EvidenceErrorCode {
   NOT_FOUND = "EVIDENCE_NOT_FOUND",
 }
 
-export { StatusListErrorCode };
+export { DidErrorCode, StatusListErrorCode };
 
 export type ChainErrorCode = TxErrorCode | DidErrorCode | BlockErrorCode | GovErrorCode | KycErrorCode | StatusListErrorCode | EvidenceErrorCode;
 
-export class ChainError extends CodedError<ChainErrorCode> {}
+/** What a ChainError may carry besides its code and message; each member is set by the refusals it names. */
+export interface ChainErrorData {
+  /** The tx field (or document path) at fault. */
+  readonly field?: string;
+  /** The document member at fault (DidError's payload, carried over). */
+  readonly path?: string;
+  readonly id?: string;
+  /** The tx of a tx outcome (hash), or of a refusal (txHash). */
+  readonly hash?: string;
+  readonly txHash?: string;
+  /** The index of the failing tx or evidence in its block. */
+  readonly index?: number;
+  /** A status-list transition refused: the entry's status before and after. */
+  readonly from?: number | string;
+  readonly to?: number | string;
+  /** BAD_SEQUENCE: the signer's next sequence, and the one the tx carried. */
+  readonly expected?: number;
+  readonly got?: number;
+  /** STALE_VERSION: the DID's current version. */
+  readonly current?: string;
+  /** Evidence wrong whoever judges it (it does not decode, or proves nothing against the set of its height); such an error's verdict is "reject". */
+  readonly forged?: boolean;
+  /** Never sent as given: toJsonRpcError sets data.reason to the error's code. */
+  readonly reason?: string;
+  /** HISTORY_NOT_HERE: the first height this node holds. */
+  readonly firstHeight?: number;
+  /** STATE_PRUNED: the height asked for and the first height whose state is kept. */
+  readonly height?: number;
+  readonly keptFrom?: number;
+  readonly publicKey?: string;
+  /** Status lists: the list's size, the token's issue time, the list's URI. */
+  readonly size?: number;
+  readonly iat?: number;
+  readonly uri?: string;
+}
 
-/** The codec's own error: anything undecodable or non-canonical. */
-export class CodecError extends CodedError<TxErrorCode.DECODE> {
+/**
+ * Refusals no state can explain: the tx does not decode, is for another
+ * chain, or contradicts itself (a create whose document is not valid for its
+ * own DID). A peer that relays one did not check it. Every other refusal may
+ * be a race (a block, a signer's other txs, a key rotation one side has not
+ * seen yet) and blames nobody by its code alone.
+ */
+const CHAIN_REJECTS: ReadonlySet<ChainErrorCode> = new Set<ChainErrorCode>([
+  TxErrorCode.DECODE,
+  TxErrorCode.TOO_LARGE,
+  TxErrorCode.UNKNOWN_TYPE,
+  TxErrorCode.BAD_FIELD,
+  TxErrorCode.WRONG_CHAIN,
+  TxErrorCode.HIGH_S_SIGNATURE,
+  DidErrorCode.INVALID_DID,
+  DidErrorCode.INVALID_DOCUMENT,
+  DidErrorCode.ID_MISMATCH,
+]);
+
+export class ChainError extends CodedError<ChainErrorCode, ChainErrorData> {
+  protected override verdictOfCode(code: ChainErrorCode): Verdict {
+    return CHAIN_REJECTS.has(code) ? REJECT_INVALID : IGNORE;
+  }
+}
+
+/** The codec's own error: anything undecodable or non-canonical. Whoever sent such bytes is at fault. */
+export class CodecError extends CodedError<TxErrorCode.DECODE, Readonly<Record<never, never>>> {
   constructor(message: string) {
-    super(TxErrorCode.DECODE, message);
+    super(TxErrorCode.DECODE, message, undefined, REJECT_INVALID);
   }
 }

@@ -5,7 +5,7 @@
  * sequence), bounded in count and bytes, and revalidated after each block.
  */
 import { fromHex, toHex } from "../crypto/bytes.js";
-import { ChainError, TxErrorCode } from "./errors.js";
+import { ChainError, type ChainErrorCode, TxErrorCode } from "./errors.js";
 import { type CheckedTx, type ExecContext, OverlayView, SignatureVerifier, checkTx, rememberCreateKey, touchedKeys } from "./execute.js";
 import { type DidRecord, type StateRecord, type StateView, stateIdOf, viewOfRecords } from "./state.js";
 import { decodeTx, txHash, type Tx } from "./tx.js";
@@ -36,8 +36,9 @@ export interface MempoolDeps {
   preverifier?: TxPreverifier;
 }
 
+/** Why a tx was dropped: the code of its ChainError, or INTERNAL for anything else (a bug, never the tx's fault). */
 export interface Rejection {
-  code: string;
+  code: ChainErrorCode | "INTERNAL";
   message: string;
 }
 
@@ -244,7 +245,7 @@ export class Mempool {
         try {
           overlay.apply(checkTx(overlay, c, ctx));
         } catch (e) {
-          const why = e instanceof ChainError ? { code: e.code, message: e.message } : { code: "INTERNAL", message: String(e) };
+          const why: Rejection = e instanceof ChainError ? { code: e.code, message: e.message } : { code: "INTERNAL", message: String(e) };
           const key = toHex(c.hash);
           this.remove(key);
           this.remember(key, why);

@@ -51,6 +51,7 @@ import type { ConsensusParams } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
 import { CodedError } from "../errors.js";
+import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildNextBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
 import { commitDecidedBlock } from "./commit.js";
 import type { CommittedBlockEvent } from "./engine.js";
@@ -193,7 +194,7 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
     this.opts = { ...defaultBftEngineOptions, tendermint: {}, ...opts };
     for (const k of ["timeoutCommitMs", "maxClockDriftMs", "catchUpAfterMs", "maxProposalTxBytes", "maxBufferedMessages"] as const) {
       const v = this.opts[k];
-      if (!Number.isSafeInteger(v) || v < 0) throw new BlockValidationError(`consensus option ${k} must be a non-negative integer, got ${String(v)}`);
+      if (!Number.isSafeInteger(v) || v < 0) throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `consensus option ${k} must be a non-negative integer, got ${String(v)}`);
     }
     this.machine = new TendermintMachine({ self: deps.privval?.address ?? null, options: this.opts.tendermint });
     this.sets = new HeightSets((h) => deps.validatorSetAt(h), (h) => deps.store.getProposerPriorities(h), () => this.height);

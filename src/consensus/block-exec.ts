@@ -7,7 +7,7 @@
  */
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { type Block, type BlockHeader, type Commit, type EncodedEvidence, MAX_BLOCK_EVIDENCE, ZERO_HASH, commitHash, evidenceMerkleRoot, headerHash, txMerkleRoot } from "../chain/block.js";
-import { ChainError } from "../chain/errors.js";
+import { BlockErrorCode, ChainError } from "../chain/errors.js";
 import { type BlockEffects, type CheckedTx, type SignatureVerifier, applyBlockTxs, applyTxsLeavingOutFailures, touchedKeys } from "../chain/execute.js";
 import { type ConsensusParams, maxEvidenceAge } from "../chain/genesis.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
@@ -15,15 +15,15 @@ import type { DidDocument } from "../did/document.js";
 import { type StateRecord, type StateView, viewOfRecords } from "../chain/state.js";
 import type { ChainHead } from "../chain/store.js";
 import { decodeTx, txHash } from "../chain/tx.js";
-import { CodedError } from "../errors.js";
+import { CodedError, type NoData, REJECT_INVALID } from "../errors.js";
 import type { ValidatorSet } from "../chain/validator-set.js";
 import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence, includableEvidence } from "./evidence-rules.js";
 import { verifyCommit } from "../chain/vote.js";
 
-/** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. */
-export class BlockValidationError extends CodedError<"BLOCK_INVALID"> {
+/** Why a proposed or synced block was refused: its header does not match what re-execution gives, or a rule of the chain fails. Its sender is to blame. */
+export class BlockValidationError extends CodedError<BlockErrorCode.INVALID_BLOCK, NoData> {
   constructor(message: string) {
-    super("BLOCK_INVALID", message);
+    super(BlockErrorCode.INVALID_BLOCK, message, undefined, REJECT_INVALID);
   }
 }
 

@@ -1,13 +1,13 @@
 /**
  * Typed errors of the consensus room. Messages that come from peers are
- * refused with BAD_MESSAGE (never another exception), so the p2p side can
- * score the peer on the code; the WAL and the sign-state file report damage
+ * refused with BAD_MESSAGE (never another exception), whose verdict blames
+ * the sender, so the p2p side scores the peer by the error; the WAL and the sign-state file report damage
  * with their own codes, because an operator must act on those.
  *
  * DoubleSignError (signer.ts) stays where it is: it predates this file and
  * its code is already in use.
  */
-import { CodedError } from "../errors.js";
+import { CodedError, IGNORE, REJECT_INVALID, type Verdict } from "../errors.js";
 
 export enum ConsensusErrorCode {
   /** A proposal, vote or evidence that fails decoding or validateBasic. */
@@ -34,4 +34,19 @@ export enum ConsensusErrorCode {
   PRIVVAL_STATE = "PRIVVAL_BAD_STATE",
 }
 
-export class ConsensusError extends CodedError<ConsensusErrorCode> {}
+/** What a ConsensusError may carry: the file and offset of damage (WAL, guard state), the floor a reset guard holds to. */
+export interface ConsensusErrorData {
+  readonly path?: string;
+  readonly offset?: number;
+  readonly floor?: number;
+  readonly height?: number;
+}
+
+/** Input that is wrong whoever judges it: its sender is to blame. Every other code is this node's own condition. */
+const CONSENSUS_REJECTS: ReadonlySet<ConsensusErrorCode> = new Set([ConsensusErrorCode.BAD_MESSAGE, ConsensusErrorCode.BAD_COMMIT, ConsensusErrorCode.BAD_EVIDENCE]);
+
+export class ConsensusError extends CodedError<ConsensusErrorCode, ConsensusErrorData> {
+  protected override verdictOfCode(code: ConsensusErrorCode): Verdict {
+    return CONSENSUS_REJECTS.has(code) ? REJECT_INVALID : IGNORE;
+  }
+}

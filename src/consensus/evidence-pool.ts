@@ -16,6 +16,7 @@ import type { EncodedEvidence } from "../chain/block.js";
 import { ChainError, EvidenceErrorCode } from "../chain/errors.js";
 import type { ChainHead } from "../chain/store.js";
 import { ConsensusError } from "./errors.js";
+import { REJECT_INVALID } from "../errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, encodeEvidence, evidenceHash } from "./evidence.js";
 import { type EvidenceStore, type VerifiedEvidence, checkBlockEvidence } from "./evidence-rules.js";
 import type { ValidatorSet } from "../chain/validator-set.js";
@@ -72,15 +73,16 @@ export class EvidencePool {
    * decoded pair). Returns the verified evidence when it is new, undefined
    * when it is already pooled or being checked; throws ChainError
    * (EVIDENCE_INVALID, EVIDENCE_TOO_OLD, EVIDENCE_DUPLICATE for evidence
-   * already committed) when it fails the block rule, with `data.forged`
-   * when the item is wrong whoever judges it (see evidence-rules).
+   * already committed) when it fails the block rule, with `data.forged` and
+   * a "reject" verdict when the item is wrong whoever judges it (see
+   * evidence-rules).
    */
   async add(evidence: EncodedEvidence | DuplicateVoteEvidence): Promise<VerifiedEvidence | undefined> {
     let decoded: DuplicateVoteEvidence;
     try {
       decoded = evidence instanceof Uint8Array ? decodeEvidence(evidence) : evidence;
     } catch (e) {
-      if (e instanceof ConsensusError) throw new ChainError(EvidenceErrorCode.INVALID, `evidence: ${e.message}`, { forged: true });
+      if (e instanceof ConsensusError) throw new ChainError(EvidenceErrorCode.INVALID, `evidence: ${e.message}`, { forged: true }, REJECT_INVALID);
       throw e;
     }
     // Pool the canonical encoding: one equivocation, one hash, whoever sent which bytes.

@@ -11,6 +11,7 @@ import { toHex } from "../crypto/bytes.js";
 import { type EncodedEvidence, MAX_BLOCK_EVIDENCE } from "../chain/block.js";
 import { ChainError, EvidenceErrorCode } from "../chain/errors.js";
 import { ConsensusError } from "./errors.js";
+import { REJECT_INVALID } from "../errors.js";
 import { type DuplicateVoteEvidence, decodeEvidence, evidenceHash, verifyEvidence } from "./evidence.js";
 import type { ValidatorSet } from "../chain/validator-set.js";
 
@@ -40,11 +41,12 @@ export interface VerifiedEvidence {
 /**
  * `forged`: the item itself is wrong whoever judges it (it does not decode,
  * or its votes do not prove equivocation by the set of their height), so a
- * peer that sent it sent garbage; other refusals can depend on what the
- * judging node knows (its height, what it has committed).
+ * peer that sent it sent garbage: the error's verdict rejects it. Other
+ * refusals can depend on what the judging node knows (its height, what it
+ * has committed) and blame nobody.
  */
 function refuse(code: EvidenceErrorCode, index: number, message: string, forged = false): ChainError {
-  return new ChainError(code, `evidence ${index}: ${message}`, forged ? { index, forged } : { index });
+  return forged ? new ChainError(code, `evidence ${index}: ${message}`, { index, forged }, REJECT_INVALID) : new ChainError(code, `evidence ${index}: ${message}`, { index });
 }
 
 /** Decode one item, refusing undecodable bytes as EVIDENCE_INVALID. */

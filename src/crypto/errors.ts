@@ -1,4 +1,4 @@
-import { CodedError } from "../errors.js";
+import { CodedError, type NoData } from "../errors.js";
 
 /** Errors of the crypto room: bad key or signature encodings. */
 export enum CryptoErrorCode {
@@ -9,4 +9,5 @@ export enum CryptoErrorCode {
   BAD_ENCODING = "BAD_ENCODING",
 }
 
-export class CryptoError extends CodedError<CryptoErrorCode> {}
+/** Carries no payload: the message names the bad input. */
+export class CryptoError extends CodedError<CryptoErrorCode, NoData> {}

@@ -3,7 +3,7 @@
  * validated by the rules of document.ts (so an edit can never produce a
  * document the chain would refuse for its shape).
  */
-import { DidError, DidRuleCode } from "./errors.js";
+import { DidError, DidErrorCode } from "./errors.js";
 import { parseDidUrlWithFragment } from "./syntax.js";
 import {
   type DidDocument,
@@ -93,7 +93,7 @@ export function removeService(doc: DidDocument, serviceId: string): DidDocument 
 }
 
 function editError(message: string, id: string): never {
-  throw new DidError(DidRuleCode.INVALID_DOCUMENT, message, { id });
+  throw new DidError(DidErrorCode.INVALID_DOCUMENT, message, { id });
 }
 
 /** A deep copy that shares nothing with the caller's document (documents are plain JSON data). */
@@ -101,7 +101,7 @@ function cloneDocument(doc: DidDocument): DidDocument {
   try {
     return JSON.parse(JSON.stringify(doc)) as DidDocument;
   } catch (err) {
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `document is not plain JSON data: ${messageOf(err)}`, { path: "" });
+    throw new DidError(DidErrorCode.INVALID_DOCUMENT, `document is not plain JSON data: ${messageOf(err)}`, { path: "" });
   }
 }
 

@@ -23,7 +23,7 @@ import {
   publicKeyToMultibase,
   type Secp256k1Jwk,
 } from "../crypto/index.js";
-import { DidError, DidRuleCode } from "./errors.js";
+import { DidError, DidErrorCode } from "./errors.js";
 import { didFromPublicKey, parseDid, parseDidUrlWithFragment } from "./syntax.js";
 
 export const DID_CONTEXT = "https://www.w3.org/ns/did/v1";
@@ -170,7 +170,7 @@ type JsonObject = { [key: string]: Json };
 // Errors and small checkers
 
 function fail(path: string, problem: string): never {
-  throw new DidError(DidRuleCode.INVALID_DOCUMENT, path === "" ? problem : `${path}: ${problem}`, { path });
+  throw new DidError(DidErrorCode.INVALID_DOCUMENT, path === "" ? problem : `${path}: ${problem}`, { path });
 }
 
 function at(path: string, key: string | number): string {
@@ -514,9 +514,9 @@ function validateAs(doc: unknown, expectedDid: string, plain: boolean): DidDocum
   try {
     return validateUnchecked(doc, expectedDid, plain);
   } catch (err) {
-    if (err instanceof DidError && err.code === DidRuleCode.INVALID_DOCUMENT) throw err;
+    if (err instanceof DidError && err.code === DidErrorCode.INVALID_DOCUMENT) throw err;
     // Defence in depth: proxies and the like must still end in a typed error.
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `document could not be validated: ${messageOf(err)}`, { path: "" });
+    throw new DidError(DidErrorCode.INVALID_DOCUMENT, `document could not be validated: ${messageOf(err)}`, { path: "" });
   }
 }
 
@@ -666,7 +666,7 @@ export function publicKeyOfMethod(vm: VerificationMethod): Uint8Array {
     return keyOfMethodAt(vm, "verificationMethod");
   } catch (err) {
     if (err instanceof DidError) throw err;
-    throw new DidError(DidRuleCode.INVALID_DOCUMENT, `verificationMethod: ${messageOf(err)}`, { path: "verificationMethod" });
+    throw new DidError(DidErrorCode.INVALID_DOCUMENT, `verificationMethod: ${messageOf(err)}`, { path: "verificationMethod" });
   }
 }
 
@@ -702,7 +702,7 @@ export function jwkOf(publicKey: Uint8Array): Secp256k1Jwk {
     assertCompressedPublicKey(publicKey);
     return publicKeyToJwk(publicKey);
   } catch (err) {
-    if (err instanceof CryptoError) throw new DidError(DidRuleCode.INVALID_DOCUMENT, `public key: ${err.message}`, { path: "" });
+    if (err instanceof CryptoError) throw new DidError(DidErrorCode.INVALID_DOCUMENT, `public key: ${err.message}`, { path: "" });
     throw err;
   }
 }

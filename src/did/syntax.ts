@@ -6,7 +6,7 @@
 import { base58btcDecode, base58btcEncode } from "../crypto/encoding.js";
 import { sha256 } from "../crypto/hash.js";
 import { assertCompressedPublicKey } from "../crypto/secp256k1.js";
-import { DidError, DidRuleCode } from "./errors.js";
+import { DidError, DidErrorCode } from "./errors.js";
 
 export const DID_METHOD = "sid";
 export const DID_PREFIX = "did:sid:";
@@ -39,23 +39,23 @@ const validDids = new Map<string, Uint8Array>();
 
 /** Parse a bare did:sid DID (no path, query or fragment). Throws DidError(invalidDid). */
 export function parseDid(did: unknown): { did: string; idBytes: Uint8Array } {
-  if (typeof did !== "string") throw new DidError(DidRuleCode.INVALID_DID, "DID must be a string");
+  if (typeof did !== "string") throw new DidError(DidErrorCode.INVALID_DID, "DID must be a string");
   const known = validDids.get(did);
   if (known) return { did, idBytes: known.slice() };
-  if (did.length > 64) throw new DidError(DidRuleCode.INVALID_DID, "DID is too long");
+  if (did.length > 64) throw new DidError(DidErrorCode.INVALID_DID, "DID is too long");
   if (!did.startsWith(DID_PREFIX)) {
-    throw new DidError(DidRuleCode.INVALID_DID, `not a did:sid DID: expected prefix "${DID_PREFIX}"`);
+    throw new DidError(DidErrorCode.INVALID_DID, `not a did:sid DID: expected prefix "${DID_PREFIX}"`);
   }
   const id = did.slice(DID_PREFIX.length);
-  if (!ID_RE.test(id)) throw new DidError(DidRuleCode.INVALID_DID, "method-specific id must be base58btc");
+  if (!ID_RE.test(id)) throw new DidError(DidErrorCode.INVALID_DID, "method-specific id must be base58btc");
   let idBytes: Uint8Array;
   try {
     idBytes = base58btcDecode(id);
   } catch {
-    throw new DidError(DidRuleCode.INVALID_DID, "method-specific id must be base58btc");
+    throw new DidError(DidErrorCode.INVALID_DID, "method-specific id must be base58btc");
   }
   if (idBytes.length !== DID_ID_BYTES || base58btcEncode(idBytes) !== id) {
-    throw new DidError(DidRuleCode.INVALID_DID, `method-specific id must encode exactly ${DID_ID_BYTES} bytes`);
+    throw new DidError(DidErrorCode.INVALID_DID, `method-specific id must encode exactly ${DID_ID_BYTES} bytes`);
   }
   if (validDids.size >= VALID_DID_CACHE_MAX) validDids.delete(validDids.keys().next().value as string);
   validDids.set(did, idBytes.slice());
@@ -88,13 +88,13 @@ export function isValidDid(did: unknown): did is string {
 
 /** Split an absolute DID URL with a fragment, `did:sid:...#key-1`, into its parts. */
 export function parseDidUrlWithFragment(url: unknown): { did: string; fragment: string } {
-  if (typeof url !== "string") throw new DidError(DidRuleCode.INVALID_DID, "DID URL must be a string");
+  if (typeof url !== "string") throw new DidError(DidErrorCode.INVALID_DID, "DID URL must be a string");
   const hash = url.indexOf("#");
-  if (hash < 0) throw new DidError(DidRuleCode.INVALID_DID, `DID URL "${url.slice(0, 80)}" has no fragment`);
+  if (hash < 0) throw new DidError(DidErrorCode.INVALID_DID, `DID URL "${url.slice(0, 80)}" has no fragment`);
   const { did } = parseDid(url.slice(0, hash));
   const fragment = url.slice(hash + 1);
   if (!FRAGMENT_RE.test(fragment)) {
-    throw new DidError(DidRuleCode.INVALID_DID, "fragment must be 1-64 characters of [A-Za-z0-9._~-]");
+    throw new DidError(DidErrorCode.INVALID_DID, "fragment must be 1-64 characters of [A-Za-z0-9._~-]");
   }
   return { did, fragment };
 }

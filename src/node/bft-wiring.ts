@@ -3,17 +3,22 @@
  * channel feeding the BFT engine, and block sync before (and whenever the
  * node falls behind) consensus. The p2p handlers only decode, check and
  * queue; the engine's loop alone changes round state.
+ *
+ * Wiring order: the network is built first (it needs the store and the
+ * mempool, not the engine); the BFT engine is built next with the network's
+ * consensusPort in its deps; attachEngine then gives the network the engine
+ * its consensus channel and block sync deliver to, before start.
  */
-import { type CanonicalValue, encodeCanonical, mapValueBytes } from "../chain/codec.js";
 import type { Mempool } from "../chain/mempool.js";
 import type { ChainStore } from "../chain/store.js";
-import { type BftEngine, type WireConsensusMessage } from "../consensus/bft-engine.js";
+import type { BftEngine, BftEngineDeps, WireConsensusMessage } from "../consensus/bft-engine.js";
+import type { Block, Commit } from "../chain/block.js";
 import { ConsensusError, ConsensusErrorCode } from "../consensus/errors.js";
-import { MAX_MESSAGE_BYTES, decodeConsensusMessage, encodeConsensusMessage } from "../consensus/messages.js";
-import { BlockSync, type BlockSyncOptions, Channel, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath } from "../p2p/index.js";
-import { ChainError, DidErrorCode, TxErrorCode } from "../chain/errors.js";
+import { MAX_EVIDENCE_FRAME_BYTES, decodeWireConsensus, decodeWireEvidence, encodeWireConsensus } from "../consensus/wire.js";
+import { BlockSync, type BlockSyncOptions, Channel, P2pNetwork, type P2pOptions, Penalty, TxGossip, loadOrCreateNodeKey, nodeKeyPath, penaltyOf } from "../p2p/index.js";
+import { ChainError, TxErrorCode } from "../chain/errors.js";
+import { REJECT_FORGED, REJECT_INVALID } from "../errors.js";
 import { TxType, decodeTx, txSigningDigestOfEncoded } from "../chain/tx.js";
-import { bytesEqual } from "../crypto/bytes.js";
 import { verifyDigest } from "../crypto/secp256k1.js";
 import { keyForRelationship } from "../did/document.js";
 import type { PeerInfo } from "../p2p/index.js";
@@ -22,47 +27,20 @@ import type { Logger } from "../log/logger.js";
 import type { SnapshotDir } from "../chain/snapshot-store.js";
 import { SnapshotServer, defaultSnapshotServerOptions, registerSnapshotChannel } from "../p2p/snapshot-sync.js";
 
-/** Bytes of a consensus frame beyond the block it may carry: the envelope, the proposal, the frame header. */
-const CONSENSUS_FRAME_OVERHEAD = MAX_MESSAGE_BYTES + 1024;
-
-/** Tx bytes a proposer may put in a block so that the proposal frame stays within `maxFrameBytes` (txs, lastCommit and header included). */
-export function proposalTxBytesFor(maxFrameBytes: number): number {
-  return Math.max(0, maxFrameBytes - CONSENSUS_FRAME_OVERHEAD - 256 * 1024);
-}
-
-function badConsensusFrame(message: string): ConsensusError {
-  return new ConsensusError(ConsensusErrorCode.BAD_MESSAGE, message);
-}
-
-/** The consensus channel's wire form: `{m: encoded proposal or vote, block: encoded block | null}`. */
-export function decodeWireConsensus(value: CanonicalValue): WireConsensusMessage {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) throw badConsensusFrame("consensus frame must be a map");
-  const r = value as Record<string, unknown>;
-  if (Object.keys(r).sort().join(",") !== "block,m") throw badConsensusFrame("consensus frame must have exactly the keys m, block");
-  if (!(r.m instanceof Uint8Array)) throw badConsensusFrame("consensus frame m must be bytes");
-  const msg = decodeConsensusMessage(r.m);
-  if (msg.kind === "vote") {
-    if (r.block !== null) throw badConsensusFrame("a vote carries no block");
-    return msg;
-  }
-  if (!(r.block instanceof Uint8Array)) throw badConsensusFrame("a proposal carries its block as bytes");
-  return { kind: "proposal", proposal: msg.proposal, block: r.block };
-}
-
-export function encodeWireConsensus(msg: WireConsensusMessage): CanonicalValue {
-  const m = encodeConsensusMessage(msg.kind === "vote" ? msg : { kind: "proposal", proposal: msg.proposal });
-  return { m, block: msg.kind === "proposal" ? msg.block : null };
-}
-
 export interface NetworkWiringDeps {
   home: string;
   chainId: string;
   genesisHash: Uint8Array;
   store: ChainStore;
   mempool: Mempool;
-  /** The BFT engine, or undefined when a single validator produces blocks alone (the network then only serves sync and txs). */
-  engine: BftEngine | undefined;
-  /** Pending evidence (with an engine): peers' evidence is checked into it and relayed. */
+  /**
+   * True when a BFT engine will drive consensus over this network (it is
+   * built after the network, from consensusPort, and handed over with
+   * attachEngine); false when a single validator produces blocks alone (the
+   * network then only serves sync and txs).
+   */
+  bft: boolean;
+  /** Pending evidence (BFT nodes): peers' evidence is checked into it and relayed. */
   evidence?: EvidencePool;
   log: Logger;
   /** node.json "blockSync": batch sizes, timeouts, how often progress is logged. */
@@ -71,10 +49,23 @@ export interface NetworkWiringDeps {
   snapshots?: SnapshotDir;
 }
 
+/** What the BFT engine calls on the network: the network half of its deps. */
+export type ConsensusPort = Required<Pick<BftEngineDeps, "broadcast" | "reportPeer" | "peersHeight" | "provenPeersHeight" | "requestProof" | "catchUp">>;
+
+/** What the network calls on the BFT engine. */
+export type ConsensusDriver = Pick<BftEngine, "admit" | "currentMessages" | "applySyncedBlock" | "verifyCommitOf" | "start" | "startConsensus">;
+
 export interface NodeNetwork {
   network: P2pNetwork;
   sync: BlockSync;
   txGossip: TxGossip;
+  /** The engine's view of the network (BftEngineDeps): built with the network, so the engine is built after it. */
+  consensusPort: ConsensusPort;
+  /**
+   * Hand the network the engine it feeds (a BFT node, once, before start):
+   * the consensus channel goes to its inbox, synced blocks to its apply.
+   */
+  attachEngine(engine: ConsensusDriver): void;
   /** Relay a tx this node admitted (RPC) to its peers. */
   gossipTx(encoded: Uint8Array): void;
   /** Send evidence this node found to its peers. */
@@ -100,19 +91,6 @@ export interface NodeNetwork {
  */
 export type TxVerdict = { verdict: "ignore" } | { verdict: "reject"; penalty: number; reason: string };
 
-/** Refusals no state can explain: the tx does not decode, is for another chain, or is a create that contradicts its own document. */
-const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
-  TxErrorCode.DECODE,
-  TxErrorCode.TOO_LARGE,
-  TxErrorCode.UNKNOWN_TYPE,
-  TxErrorCode.BAD_FIELD,
-  TxErrorCode.WRONG_CHAIN,
-  TxErrorCode.HIGH_S_SIGNATURE,
-  DidErrorCode.INVALID_DID,
-  DidErrorCode.INVALID_DOCUMENT,
-  DidErrorCode.ID_MISMATCH,
-]);
-
 /**
  * Blocks a signer's committed record must have stood unchanged, and the
  * most a peer may lag behind this node, for a bad signature on the
@@ -120,8 +98,6 @@ const STATELESS_REFUSALS: ReadonlySet<string> = new Set<string>([
  * this node hold the same key for the signer.
  */
 export const FORGED_TX_WINDOW_BLOCKS = 10;
-
-const CREATE_TYPE = encodeCanonical(TxType.DidCreate);
 
 export interface TxVerdictContext {
   chainId: string;
@@ -133,10 +109,24 @@ export interface TxVerdictContext {
   committedDid(did: string): Promise<{ document: Parameters<typeof keyForRelationship>[0]; updatedHeight: number; deactivated: boolean } | undefined>;
 }
 
+const IGNORED: TxVerdict = { verdict: "ignore" };
+
 /**
- * The verdict on a gossiped tx the mempool refused with `e`. A bad signature
- * on a tx that is not a create is the peer's fault only when no race can
- * explain it: the peer is neither ahead of this node nor more than
+ * The verdict on a gossiped tx the mempool refused with `e`: the error's own
+ * (ChainError's table blames the sender for refusals no state can explain),
+ * except that a bad signature, which the table cannot judge alone, is
+ * judged by the forged-signature rule (forgedTxVerdict).
+ */
+export async function txVerdictOf(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
+  const v = e.verdict;
+  if (v.action === "reject") return { verdict: "reject", penalty: penaltyOf(v), reason: `${e.code}: ${e.message}` };
+  return e.code === TxErrorCode.BAD_SIGNATURE ? forgedTxVerdict(e, encoded, from, ctx) : IGNORED;
+}
+
+/**
+ * A bad signature is the peer's fault when it is on a create (checked
+ * against the key in its own document: forged, not stale), or when no race
+ * can explain it: the peer is neither ahead of this node nor more than
  * FORGED_TX_WINDOW_BLOCKS behind (an honest peer announces each block
  * before it relays txs checked against it, over the same connection); the
  * signer's committed record has not changed in that window and no pooled tx
@@ -144,42 +134,40 @@ export interface TxVerdictContext {
  * signature fails against that committed key. A peer that relays such a tx
  * did not check it.
  */
-export async function txVerdictOf(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
-  if (STATELESS_REFUSALS.has(e.code)) return { verdict: "reject", penalty: Penalty.INVALID_MESSAGE, reason: `${e.code}: ${e.message}` };
-  if (e.code !== TxErrorCode.BAD_SIGNATURE) return { verdict: "ignore" };
-  const type = mapValueBytes(encoded, "type");
-  // A create is checked against the key in its own document: a bad signature there is forged, not stale.
-  if (type !== undefined && bytesEqual(type, CREATE_TYPE)) return { verdict: "reject", penalty: Penalty.INVALID_MESSAGE, reason: `${e.code}: ${e.message}` };
-  const head = ctx.headHeight();
-  const announced = ctx.peerHeight(from.id);
-  if (announced !== undefined && (announced > head || announced < head - FORGED_TX_WINDOW_BLOCKS)) return { verdict: "ignore" };
+async function forgedTxVerdict(e: ChainError, encoded: Uint8Array, from: PeerInfo, ctx: TxVerdictContext): Promise<TxVerdict> {
   let tx;
   try {
     tx = decodeTx(encoded, ctx.chainId);
   } catch {
-    return { verdict: "ignore" };
+    return IGNORED;
   }
-  if (ctx.hasPending(tx.signer)) return { verdict: "ignore" };
+  if (tx.type === TxType.DidCreate) return { verdict: "reject", penalty: penaltyOf(REJECT_INVALID), reason: `${e.code}: ${e.message}` };
+  const head = ctx.headHeight();
+  const announced = ctx.peerHeight(from.id);
+  if (announced !== undefined && (announced > head || announced < head - FORGED_TX_WINDOW_BLOCKS)) return IGNORED;
+  if (ctx.hasPending(tx.signer)) return IGNORED;
   const signer = await ctx.committedDid(tx.signer);
-  if (!signer || signer.deactivated || signer.updatedHeight > head - FORGED_TX_WINDOW_BLOCKS) return { verdict: "ignore" };
+  if (!signer || signer.deactivated || signer.updatedHeight > head - FORGED_TX_WINDOW_BLOCKS) return IGNORED;
   const relationship = tx.type === TxType.StatusListPublish ? "assertionMethod" : "authentication";
   const key = keyForRelationship(signer.document, relationship, tx.vm);
-  if (!key || verifyDigest(tx.sig, txSigningDigestOfEncoded(encoded), key)) return { verdict: "ignore" };
-  return { verdict: "reject", penalty: Penalty.FORGED_TX, reason: `forged tx: signature of ${tx.signer} does not verify against its committed key ${tx.vm}` };
+  if (!key || verifyDigest(tx.sig, txSigningDigestOfEncoded(encoded), key)) return IGNORED;
+  return { verdict: "reject", penalty: penaltyOf(REJECT_FORGED), reason: `forged tx: signature of ${tx.signer} does not verify against its committed key ${tx.vm}` };
 }
 
 export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): NodeNetwork {
   const plog = deps.log.child("p2p");
   const network = new P2pNetwork(p2p, { chainId: deps.chainId, genesisHash: deps.genesisHash, nodeKey: loadOrCreateNodeKey(nodeKeyPath(deps.home)), log: plog });
-  const { store, mempool, engine } = deps;
+  const { store, mempool } = deps;
+  /** The BFT engine, once attached; block sync and the consensus channel deliver to it. */
+  let engine: ConsensusDriver | undefined;
+  let started = false;
 
   // Txs travel in batches (tx-gossip.ts). The same admission as a tx over RPC; only admitted txs are relayed.
-  // Filled in below, once block sync (which knows each peer's announced height) exists.
-  let peerHeight: (peerId: string) => number | undefined = () => undefined;
+  // A peer's announced height is block sync's (built below; admissions start with the network).
   const verdictContext: TxVerdictContext = {
     chainId: deps.chainId,
     headHeight: () => store.head().height,
-    peerHeight: (id) => peerHeight(id),
+    peerHeight: (id) => sync.syncer.peerHeights().get(id)?.height,
     hasPending: (did) => mempool.pendingRecord(did) !== undefined,
     committedDid: (did) => store.getDid(did),
   };
@@ -204,12 +192,8 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   if (pool) {
     network.registerChannel<Uint8Array>(Channel.Evidence, {
       gossip: "auto",
-      // Two signed votes and the envelope.
-      maxMessageBytes: 2 * MAX_MESSAGE_BYTES + 1024,
-      decode: (m) => {
-        if (!(m instanceof Uint8Array) || m.length === 0 || m.length > 2 * MAX_MESSAGE_BYTES + 64) throw badConsensusFrame("an evidence frame carries one encoded evidence");
-        return m;
-      },
+      maxMessageBytes: MAX_EVIDENCE_FRAME_BYTES,
+      decode: decodeWireEvidence,
       // The block rule for evidence decides: only new evidence that passes it is pooled and relayed.
       onMessage: async (peer, encoded) => {
         try {
@@ -219,9 +203,10 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         } catch (e) {
           if (!(e instanceof ChainError)) throw e;
           // Forged evidence (it does not decode, or its votes prove nothing against the set of their height) is the
-          // sender's fault: penalised. Other refusals may come from what this node lacks (the set of a height it has not
-          // reached): dropped, not penalised.
-          if (e.data?.forged === true) network.reportBad(peer.id, `forged evidence: ${e.message}`, Penalty.INVALID_MESSAGE);
+          // sender's fault: its error rejects it. Other refusals may come from what this node lacks (the set of a
+          // height it has not reached): dropped, not penalised.
+          const v = e.verdict;
+          if (v.action === "reject") network.reportBad(peer.id, `forged evidence: ${e.message}`, penaltyOf(v));
           else plog.info("evidence refused", { peer: peer.id, code: e.code, error: e.message });
           return false;
         }
@@ -229,21 +214,25 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     });
   }
 
-  if (engine) {
+  if (deps.bft) {
     network.registerChannel<WireConsensusMessage>(Channel.Consensus, {
       gossip: "manual",
       maxMessageBytes: network.opts.maxFrameBytes,
       decode: decodeWireConsensus,
       encode: encodeWireConsensus,
       onMessage: (peer, msg) => {
-        engine.admit(msg, peer.id);
+        engine?.admit(msg, peer.id);
       },
     });
     // A peer that connects mid-height gets what this node holds of it (liveness: gossip reaches every correct node).
     network.on("peerConnected", (peer) => {
-      for (const m of engine.currentMessages()) network.send(peer.id, Channel.Consensus, m);
+      for (const m of engine?.currentMessages() ?? []) network.send(peer.id, Channel.Consensus, m);
     });
   }
+  const attachEngine = (e: ConsensusDriver): void => {
+    if (!deps.bft || engine || started) throw new ConsensusError(ConsensusErrorCode.BAD_INPUT, "an engine is attached once, to a network built for one, before it starts");
+    engine = e;
+  };
 
   const sync = new BlockSync(
     network,
@@ -258,14 +247,21 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
         if (!engine) throw new ConsensusError(ConsensusErrorCode.BAD_INPUT, "this node produces its own blocks; it does not sync");
         await engine.applySyncedBlock(block, commit);
       },
-      ...(engine ? { verifyCommit: (block, commit) => engine.verifyCommitOf(block, commit) } : {}),
+      ...(deps.bft ? { verifyCommit: (block: Block, commit: Commit) => (engine ? engine.verifyCommitOf(block, commit) : Promise.resolve(undefined)) } : {}),
       log: plog,
     },
     // 0: sync until this node has every block a peer announced; consensus then starts at the peers' next height.
     { ...deps.blockSync, caughtUpLag: 0 },
   );
 
-  peerHeight = (id) => sync.syncer.peerHeights().get(id)?.height;
+  const consensusPort: ConsensusPort = {
+    broadcast: (msg, except) => void network.broadcast(Channel.Consensus, msg, except),
+    reportPeer: (peer, reason) => network.reportBad(peer, reason, Penalty.BAD_SIGNATURE),
+    peersHeight: () => sync.syncer.bestPeerHeight(),
+    provenPeersHeight: () => sync.syncer.provenHeight(),
+    requestProof: (h) => sync.syncer.requestProof(h),
+    catchUp: (target) => catchUp(target),
+  };
 
   if (deps.snapshots) {
     const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h) }, defaultSnapshotServerOptions, plog);
@@ -286,6 +282,8 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     network,
     sync,
     txGossip,
+    consensusPort,
+    attachEngine,
     gossipTx: (encoded) => void txGossip.submit(encoded),
     gossipEvidence: (encoded) => {
       if (!pool) return;
@@ -298,16 +296,18 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
     announceBlock: () => sync.announce(),
     catchUp,
     async start({ initialSyncWaitMs }) {
+      started = true;
       await network.start();
       if (!engine) return;
-      engine.start();
+      const driver = engine;
+      driver.start();
       // Block sync first. With no peer answering (the first validators of a network start together), consensus starts anyway after a short wait.
-      let started = false;
+      let consensusStarted = false;
       const begin = () => {
-        if (started) return;
-        started = true;
+        if (consensusStarted) return;
+        consensusStarted = true;
         clearTimeout(fallback);
-        engine.startConsensus();
+        driver.startConsensus();
       };
       const fallback = setTimeout(() => {
         if (sync.syncer.bestPeerHeight() === undefined) {

@@ -42,16 +42,16 @@ import { join } from "node:path";
 import { BftEngine, type BftEngineOptions } from "../consensus/bft-engine.js";
 import { FilePrivValidator, PRIV_VALIDATOR_STATE_FILE } from "../consensus/privval.js";
 import { ConsensusWal } from "../consensus/wal.js";
-import { type BlockSyncOptions, type P2pOptions, Penalty, defaultP2pOptions } from "../p2p/index.js";
+import { type BlockSyncOptions, type P2pOptions, defaultP2pOptions } from "../p2p/index.js";
 import { EvidencePool } from "../consensus/evidence-pool.js";
 import { encodeEvidence } from "../consensus/evidence.js";
 import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
-import { type NodeNetwork, proposalTxBytesFor, wireNetwork } from "./bft-wiring.js";
+import { type NodeNetwork, wireNetwork } from "./bft-wiring.js";
+import { proposalTxBytesFor } from "../consensus/wire.js";
 import { createLogger, type Logger } from "../log/logger.js";
-import { SnapshotDir, SnapshotRestorer, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
-import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
-import { ValidatorSetTracker } from "../client/trust.js";
-import { ProposerPriorities } from "../consensus/proposer.js";
+import { SnapshotDir, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
+import type { StateSyncOptions } from "../p2p/snapshot-sync.js";
+import { stateSyncInto } from "./state-sync.js";
 import { intSettingFault } from "../check/faults.js";
 
 export interface NodeOptions {
@@ -102,13 +102,6 @@ export interface FileConfig {
   snapshots?: Partial<SnapshotOptions>;
   /** Start an empty node from a peer's snapshot instead of replaying every block (docs/state-sync.md). */
   stateSync?: { enabled?: boolean } & Partial<StateSyncOptions>;
-}
-
-/** One progress line of state sync, for stderr. */
-export function stateSyncProgressLine(p: StateSyncProgress): string {
-  const mb = (n: number) => (n / 1e6).toFixed(1);
-  const eta = p.etaSec === undefined ? "?" : `${Math.ceil(p.etaSec)} s`;
-  return `state sync: chunks ${p.chunksDone}/${p.chunksTotal}, ${mb(p.bytes)} MB, ${mb(p.bytesPerSec)} MB/s, ${eta} left`;
 }
 
 function loadFileConfig(paths: HomePaths): FileConfig {
@@ -214,40 +207,6 @@ export class SidNode {
   /** Takes a state snapshot every snapshots.interval blocks (undefined when off). */
   snapshots: SnapshotWriter | undefined;
 
-  /**
-   * Restore the state at a recent height from the peers' snapshots into the
-   * empty `store` (docs/state-sync.md); the node then block-syncs from there.
-   * Progress goes to stderr, one line a second.
-   */
-  private static async stateSync(store: ChainStore, genesis: Genesis, gHash: Uint8Array, peers: string[], cfg: FileConfig, log: Logger): Promise<void> {
-    const slog = log.child("statesync");
-    const trust = new ValidatorSetTracker(genesis.chainId, ValidatorSet.fromGenesis(genesis.validators));
-    let restorer: SnapshotRestorer | undefined;
-    const { enabled: _enabled, ...syncOpts } = cfg.stateSync ?? {};
-    // A store without a head holds no chain: whatever an interrupted state sync left in it goes, so no stale record outlives the new root.
-    await store.db.clear();
-    slog.info("state sync: looking for snapshots", { peers: peers.join(",") });
-    const r = await stateSyncFromPeers(
-      { ...cfg.p2p, persistentPeers: peers },
-      { chainId: genesis.chainId, genesisHash: gHash },
-      {
-        trust,
-        genesisTime: Date.parse(genesis.genesisTime),
-        restorer: (m) => (restorer = new SnapshotRestorer(store, m)),
-        // Errors of the short-lived state-sync network are logged at warn level.
-        log: { ...slog, error: (msg, f) => slog.warn(msg, f) },
-        progress: (p) => process.stderr.write(stateSyncProgressLine(p) + "\n"),
-      },
-      syncOpts,
-    );
-    // A single validator stores no proposer priorities (it proposes every block): the node following it starts them here.
-    await restorer!.finish(gHash, r.block, r.commit, (entries) => {
-      const set = entries ? ValidatorSet.fromEntries(entries) : ValidatorSet.fromGenesis(genesis.validators);
-      return set.validators.length === 1 ? ProposerPriorities.initial(set).encode() : undefined;
-    });
-    slog.info("state sync done", { height: r.height, chunks: r.chunks, bytes: r.bytes, ms: r.ms, refusedPeers: r.refusedPeers.length });
-  }
-
   private constructor(
     readonly genesis: Genesis,
     readonly store: ChainStore,
@@ -283,7 +242,7 @@ export class SidNode {
     }
     if (fileCfg.stateSync?.enabled && !store.isInitialized()) {
       try {
-        await SidNode.stateSync(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log);
+        await stateSyncInto(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log);
       } catch (e) {
         await store.close().catch(() => {});
         throw e;
@@ -328,7 +287,27 @@ export class SidNode {
 
       const sk = loadValidatorKey(paths);
       const single = validators.validators.length === 1;
-      if (sk && single) {
+      // p2p: always with several validators; on a single-validator chain only when asked for (a port or peers), so dev nodes do not claim 8661.
+      // Built before the BFT engine, which gets the network's consensus port in its deps.
+      const peers = [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])];
+      const explicitPort = opts.p2pPort ?? fileCfg.p2p?.port ?? fileCfg.p2pPort;
+      node.expectsPeers = peers.length > 0 || !single;
+      // A single validator with its key produces blocks alone; every other node runs the BFT engine (and keeps an evidence pool).
+      const bft = !(sk && single);
+      const pool = bft ? (node.evidencePool = new EvidencePool({}, { chainId: genesis.chainId, store, setAt: (h) => sets.at(h), maxAgeBlocks: maxEvidenceAge(genesis.params) })) : undefined;
+      let net: NodeNetwork | undefined;
+      if (!single || peers.length > 0 || explicitPort !== undefined) {
+        try {
+          net = node.net = wireNetwork(
+            { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
+            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, bft, snapshots: snapshotDir, ...(pool ? { evidence: pool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
+          );
+        } catch (e) {
+          throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);
+        }
+      }
+
+      if (!bft && sk) {
         const signer = new ValidatorSigner(sk, (await store.getSignState()) as SignState | undefined);
         node.validatorAddress = signer.address;
         if (!validators.byAddress(signer.address)) {
@@ -371,7 +350,7 @@ export class SidNode {
           privval = await FilePrivValidator.open(statePath, sk);
           if (opts.resetGuardState) {
             if (!stateMissing) log.warn("--reset-guard-state given but the guard state file exists: it is kept, and signing also waits for the network's height + margin", { file: statePath });
-            privval.requireFloor(GUARD_RESET_MARGIN, () => Math.max(store.head().height, node.net?.sync.syncer.bestPeerHeight() ?? 0), (floor: number) =>
+            privval.requireFloor(GUARD_RESET_MARGIN, () => Math.max(store.head().height, net?.sync.syncer.bestPeerHeight() ?? 0), (floor: number) =>
               log.warn("guard state reset: this validator signs nothing below the floor", { floor, margin: GUARD_RESET_MARGIN }),
             );
           }
@@ -390,7 +369,7 @@ export class SidNode {
         const consensusOpts = consensusOptionsOf(genesis, fileCfg.consensus, paths.configFile, log.child("consensus"));
         // A proposal carries its whole block in one p2p frame: the proposer caps its txs to fit (validators still accept up to params.maxBlockBytes).
         consensusOpts.maxProposalTxBytes ??= proposalTxBytesFor(fileCfg.p2p?.maxFrameBytes ?? defaultP2pOptions.maxFrameBytes);
-        const pool = (node.evidencePool = new EvidencePool({}, { chainId: genesis.chainId, store, setAt: (h) => sets.at(h), maxAgeBlocks: maxEvidenceAge(genesis.params) }));
+        const evidence = pool!;
         node.bft = new BftEngine(consensusOpts, {
           chainId: genesis.chainId,
           store,
@@ -398,43 +377,25 @@ export class SidNode {
           verifier,
           params: genesis.params,
           validatorSetAt: (h) => sets.at(h),
-          pendingEvidence: () => pool.pending(),
+          pendingEvidence: () => evidence.pending(),
           onEvidence: (ev) => {
-            pool.add(ev).then(
+            evidence.add(ev).then(
               (added) => {
-                if (added) node.net?.gossipEvidence(encodeEvidence(ev));
+                if (added) net?.gossipEvidence(encodeEvidence(ev));
               },
               (e: unknown) => log.child("consensus").warn("detected evidence refused by the pool", { error: (e as Error).message, code: (e as { code?: unknown }).code }),
             );
           },
           privval,
           wal: node.wal ?? null,
-          broadcast: (msg, except) => node.net?.network.broadcast(2, msg, except),
-          reportPeer: (peer, reason) => node.net?.network.reportBad(peer, reason, Penalty.BAD_SIGNATURE),
-          peersHeight: () => node.net?.sync.syncer.bestPeerHeight(),
-          provenPeersHeight: () => node.net?.sync.syncer.provenHeight(),
-          requestProof: (h) => node.net?.sync.syncer.requestProof(h),
-          catchUp: (target) => node.net!.catchUp(target),
+          // Without p2p (a lone full node) there is no one to send to or sync from.
+          ...(net ? net.consensusPort : { broadcast: () => {} }),
           clock: Date.now,
           log: log.child("consensus"),
         });
         node.bft.on("block", (ev) => node.onBlock(ev));
         node.bft.on("txRejected", (d) => node.onTxRejected(d));
-      }
-
-      // p2p: always with several validators; on a single-validator chain only when asked for (a port or peers), so dev nodes do not claim 8661.
-      const peers = [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])];
-      const explicitPort = opts.p2pPort ?? fileCfg.p2p?.port ?? fileCfg.p2pPort;
-      node.expectsPeers = peers.length > 0 || !single;
-      if (!single || peers.length > 0 || explicitPort !== undefined) {
-        try {
-          node.net = wireNetwork(
-            { ...fileCfg.p2p, port: explicitPort ?? defaultNodeOptions.p2pPort, persistentPeers: peers },
-            { home: paths.home, chainId: genesis.chainId, genesisHash: gHash, store, mempool, engine: node.bft, snapshots: snapshotDir, ...(node.evidencePool ? { evidence: node.evidencePool } : {}), log, ...(fileCfg.blockSync ? { blockSync: fileCfg.blockSync } : {}) },
-          );
-        } catch (e) {
-          throw new NodeConfigError(`p2p options (${paths.configFile} "p2p" or flags): ${(e as Error).message}`);
-        }
+        net?.attachEngine(node.bft);
       }
 
       let rpcOpts: RpcOptions;

@@ -5,7 +5,8 @@
  * with the string code, so the other side can rebuild the same typed error
  * and log why it was refused.
  */
-import { CodedError } from "../errors.js";
+import { CodedError, IGNORE, REJECT_INVALID, type Verdict } from "../errors.js";
+import { Penalty } from "./limits.js";
 
 export enum P2pErrorCode {
   // handshake refusals
@@ -42,7 +43,25 @@ export enum P2pErrorCode {
   LISTEN_FAILED = "P2P_LISTEN_FAILED",
 }
 
-export class P2pError extends CodedError<P2pErrorCode> {}
+/** What a P2pError may carry: the WebSocket close code it arrived with. */
+export interface P2pErrorData {
+  readonly closeCode?: number;
+}
+
+/** A connected peer's misbehaviour: its messages are what is wrong. Every other code is a refusal or a local condition. */
+const P2P_REJECTS: ReadonlySet<P2pErrorCode> = new Set([P2pErrorCode.MALFORMED_FRAME, P2pErrorCode.FRAME_TOO_LARGE, P2pErrorCode.INVALID_MESSAGE, P2pErrorCode.MISBEHAVIOUR]);
+
+export class P2pError extends CodedError<P2pErrorCode, P2pErrorData> {
+  protected override verdictOfCode(code: P2pErrorCode): Verdict {
+    return P2P_REJECTS.has(code) ? REJECT_INVALID : IGNORE;
+  }
+}
+
+/** Points a peer loses for input refused with a "reject" verdict (none for "ignore"). */
+export function penaltyOf(verdict: Verdict): number {
+  if (verdict.action === "ignore") return 0;
+  return verdict.fault === "forged" ? Penalty.FORGED_TX : Penalty.INVALID_MESSAGE;
+}
 
 /**
  * Close code sent with each refusal. Numbers are part of the wire protocol:

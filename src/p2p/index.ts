@@ -1,6 +1,6 @@
 /** The p2p room's public API: what the node and the consensus driver may use. */
 export { type P2pOptions, defaultP2pOptions, resolveP2pOptions } from "./options.js";
-export { P2pError, P2pErrorCode, P2P_CLOSE_CODES } from "./errors.js";
+export { P2pError, P2pErrorCode, P2P_CLOSE_CODES, penaltyOf } from "./errors.js";
 export { type PeerAddress, parsePeerAddress, formatAddress } from "./address.js";
 export { type NodeKey, type NodeKeyFile, NODE_KEY_FILE, loadOrCreateNodeKey, nodeIdOf, nodeKeyOf, nodeKeyPath } from "./node-key.js";
 export { Channel, type Frame, decodeFrame, encodeFrame } from "./frames.js";

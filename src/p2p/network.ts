@@ -15,7 +15,8 @@ import type { CanonicalValue } from "../chain/codec.js";
 import { toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { type PeerAddress, formatAddress, isLoopback, parsePeerAddress } from "./address.js";
-import { P2pError, P2pErrorCode, closeFrameOf } from "./errors.js";
+import { verdictOf } from "../errors.js";
+import { P2pError, P2pErrorCode, closeFrameOf, penaltyOf } from "./errors.js";
 import { Channel, MAX_CHANNEL, decodeFrame, encodeFrame } from "./frames.js";
 import type { LocalIdentity, RemoteIdentity } from "./handshake.js";
 import { BanList, Penalty } from "./limits.js";
@@ -219,7 +220,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
   }
 
   /** Register the handler of one channel (1..255; 0 is the handshake's). */
-  registerChannel<T>(ch: number, handler: ChannelHandler<T>): void {
+  registerChannel<T>(ch: Channel, handler: ChannelHandler<T>): void {
     if (!Number.isInteger(ch) || ch < 1 || ch > MAX_CHANNEL) throw new P2pError(P2pErrorCode.BAD_OPTION, `channel must be an integer in [1, ${MAX_CHANNEL}], got ${ch}`);
     if (this.channels.has(ch)) throw new P2pError(P2pErrorCode.BAD_OPTION, `channel ${ch} is already registered`);
     const maxBytes = Math.min(handler.maxMessageBytes ?? this.opts.maxFrameBytes, this.opts.maxFrameBytes);
@@ -246,7 +247,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
    * sent it) are skipped, so a message goes at most once to each peer.
    * Returns the number of peers it was queued for.
    */
-  broadcast<T>(ch: number, msg: T, except?: string | Iterable<string>): number {
+  broadcast<T>(ch: Channel, msg: T, except?: string | Iterable<string>): number {
     const { reg, frame } = this.encodeFor(ch, msg);
     const skip = new Set<string>(typeof except === "string" ? [except] : (except ?? []));
     const have = reg.handler.gossip ? this.seenEntry(toHex(sha256(frame))) : undefined;
@@ -262,7 +263,7 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
   }
 
   /** Send `msg` on channel `ch` to one peer; false if it is not connected (or was just dropped as too slow). */
-  send<T>(peerId: string, ch: number, msg: T): boolean {
+  send<T>(peerId: string, ch: Channel, msg: T): boolean {
     const { reg, frame } = this.encodeFor(ch, msg);
     const conn = this.peersById.get(peerId);
     if (!conn?.isOpen) return false;
@@ -391,9 +392,12 @@ export class P2pNetwork extends EventEmitter<P2pNetworkEvents> implements Connec
     try {
       msg = reg.handler.decode(frame.m);
     } catch (e) {
+      // The decoder's error says whether the sender is to blame (validateBasic refusals always do).
+      const verdict = verdictOf(e);
       const code = (e as { code?: unknown }).code;
       const why = `${typeof code === "string" ? code + ": " : ""}${(e as Error).message}`;
-      this.penalize(conn, P2pErrorCode.INVALID_MESSAGE, `channel ${frame.ch}: ${why}`, Penalty.INVALID_MESSAGE);
+      if (verdict.action === "reject") this.penalize(conn, P2pErrorCode.INVALID_MESSAGE, `channel ${frame.ch}: ${why}`, penaltyOf(verdict));
+      else this.log.debug("message dropped", { peer: conn.id, channel: frame.ch, error: why });
       return;
     }
     this.deliver(conn, frame.ch, reg, msg, data, id);

@@ -6,7 +6,6 @@
  */
 import { BlockErrorCode, DidErrorCode, EvidenceErrorCode, GovErrorCode, KycErrorCode, StatusListErrorCode, TxErrorCode } from "../chain/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
-import { DidRuleCode } from "../did/errors.js";
 import { SubscriptionErrorCode } from "./ws-errors.js";
 
 /** Codes reserved by the JSON-RPC 2.0 specification, section 5.1. */
@@ -30,13 +29,13 @@ export interface RpcLogger {
 }
 
 /** Every string code a handler may throw, across all rooms. */
-export type AppErrorReason = TxErrorCode | DidErrorCode | DidRuleCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | StatusListErrorCode | SubscriptionErrorCode | EvidenceErrorCode;
+export type AppErrorReason = TxErrorCode | DidErrorCode | BlockErrorCode | CryptoErrorCode | GovErrorCode | KycErrorCode | StatusListErrorCode | SubscriptionErrorCode | EvidenceErrorCode;
 
 /**
  * String error code -> stable JSON-RPC error code. Numbers are part of the
  * public API: once given, a number is never changed or reused.
  *   1000-1099 tx and mempool (order of TxErrorCode)
- *   1100-1199 DID (DidErrorCode; DidRuleCode shares its strings)
+ *   1100-1199 DID (DidErrorCode, did/errors.ts: the did room's rules and the registry's refusals)
  *   1200-1299 block
  *   1300-1399 crypto
  *   1400-1499 governance

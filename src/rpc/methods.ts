@@ -16,7 +16,6 @@ import { parseDid } from "../did/syntax.js";
 import { buildInitialDocument } from "../did/document.js";
 import { publicKeyOf } from "../crypto/secp256k1.js";
 import { type DidResolutionResult, type ResolutionOptions, checkResolutionRequest, resolutionError, resolveCurrent } from "../did/resolution.js";
-import { DidError } from "../did/errors.js";
 import { type MethodTable, NO_PARAMS, defineMethod } from "./jsonrpc.js";
 import { Shape, Type } from "../check/index.js";
 import { RpcParamsError } from "./errors.js";
@@ -88,12 +87,14 @@ function blockToJson(block: Block, hash: Uint8Array): Record<string, unknown> {
   };
 }
 
+/** A did:sid DID, or parseDid's DidError (INVALID_DID). */
 function requireDid(did: string): string {
-  try {
-    return parseDid(did).did;
-  } catch (e) {
-    throw new ChainError(DidErrorCode.INVALID_DID, (e as DidError).message);
-  }
+  return parseDid(did).did;
+}
+
+/** The typed error of a tx dropped after admission; a drop without a chain code (a bug) stays an internal error. */
+function rejectedTxError(why: Rejection, hash: string): Error {
+  return why.code === "INTERNAL" ? new Error(why.message) : new ChainError(why.code, why.message, { hash });
 }
 
 /**
@@ -158,7 +159,7 @@ export function nodeMethods(node: NodeReadApi, opts: { benchMethods?: boolean } 
           throw new RpcParamsError("tx", "must be standard padded base64 of an encoded tx");
         }
         const out = await node.submitTx(bytes, wait ?? false, timeoutMs ?? 30_000);
-        if (out.status === "rejected") throw new ChainError(out.error.code as DidErrorCode, out.error.message, { hash: out.hash });
+        if (out.status === "rejected") throw rejectedTxError(out.error, out.hash);
         return out;
       },
     }),

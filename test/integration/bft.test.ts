@@ -11,7 +11,7 @@ import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { fromHex } from "../../src/crypto/bytes.js";
 import { Channel } from "../../src/p2p/index.js";
-import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
+import { encodeWireConsensus } from "../../src/consensus/wire.js";
 import { VoteStep } from "../../src/chain/vote.js";
 import { ConsensusWal } from "../../src/consensus/wal.js";
 import { decodeWalRecord } from "../../src/consensus/wal-records.js";

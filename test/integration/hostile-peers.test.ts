@@ -11,7 +11,7 @@ import { buildInitialDocument } from "../../src/did/document.js";
 import { decodeTx, type Tx } from "../../src/chain/tx.js";
 import { fromHex } from "../../src/crypto/bytes.js";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
-import { encodeWireConsensus } from "../../src/node/bft-wiring.js";
+import { encodeWireConsensus } from "../../src/consensus/wire.js";
 import { VoteStep } from "../../src/chain/vote.js";
 import { duplicateVoteEvidence, encodeEvidence } from "../../src/consensus/evidence.js";
 import { Channel, encodeFrame } from "../../src/p2p/frames.js";

@@ -264,11 +264,11 @@ describe("chain/mempool", () => {
       const u1 = updateTx(writeParams(A, 1, 1), A.doc);
       const u2 = updateTx(writeParams(A, 2, 2), A.doc);
       for (const c of [a, u1, u2]) await pool.add(c.encoded);
-      pool.drop(u1.hash, { code: "TEST", message: "left out by the block builder" });
+      pool.drop(u1.hash, { code: TxErrorCode.BAD_FIELD, message: "left out by the block builder" });
       const dropped = await pool.onBlockCommitted(committed.commit(a));
       expect(dropped.map((d) => [hex(d.hash), d.why.code])).to.deep.equal([[hex(u2.hash), DidErrorCode.STALE_VERSION]]);
       expect(pool.size).to.equal(0);
-      expect(pool.rejection(u1.hash)?.code).to.equal("TEST");
+      expect(pool.rejection(u1.hash)?.code).to.equal(TxErrorCode.BAD_FIELD);
     });
   });
 
@@ -322,7 +322,7 @@ describe("chain/mempool", () => {
       g.hold();
       const adding = g.pool.add(recreate.encoded);
       await g.parked();
-      g.pool.drop(update.hash, { code: "TEST", message: "left out by the block builder" });
+      g.pool.drop(update.hash, { code: TxErrorCode.BAD_FIELD, message: "left out by the block builder" });
       g.release();
       await expectChainErrorAsync(adding, DidErrorCode.ALREADY_EXISTS);
       expect(g.pool.has(recreate.hash)).to.equal(false);
@@ -361,10 +361,10 @@ describe("chain/mempool", () => {
     it("drop removes a tx and records why", async () => {
       const a = createTx(A);
       await pool.add(a.encoded);
-      pool.drop(a.hash, { code: "TEST", message: "dropped by the block builder" });
+      pool.drop(a.hash, { code: TxErrorCode.BAD_FIELD, message: "dropped by the block builder" });
       expect(pool.size).to.equal(0);
       expect(pool.byteSize).to.equal(0);
-      expect(pool.rejection(a.hash)).to.deep.equal({ code: "TEST", message: "dropped by the block builder" });
+      expect(pool.rejection(a.hash)).to.deep.equal({ code: TxErrorCode.BAD_FIELD, message: "dropped by the block builder" });
     });
   });
 

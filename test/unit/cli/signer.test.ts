@@ -4,7 +4,7 @@ import { RpcError, RpcTransportError } from "../../../src/client/rpc-client.js";
 import { KeystoreError, KeystoreErrorCode } from "../../../src/client/keystore.js";
 import { buildInitialDocument } from "../../../src/did/document.js";
 import { addVerificationMethod } from "../../../src/did/document-edit.js";
-import { DidError, DidRuleCode } from "../../../src/did/errors.js";
+import { DidError, DidErrorCode } from "../../../src/did/errors.js";
 import { didFromPublicKey } from "../../../src/did/syntax.js";
 import { CliError, describeError, exitCodeOf } from "../../../src/cli/errors.js";
 import { parseKeyIndex, parsePort, parseRelationships, parseUrl } from "../../../src/cli/options.js";
@@ -97,7 +97,7 @@ describe("cli/errors", () => {
   it("gives one line for every kind of error", () => {
     expect(describeError(new RpcTransportError("cannot reach node at http://x"))).to.equal("cannot reach node at http://x");
     expect(describeError(new KeystoreError(KeystoreErrorCode.BAD_PASSPHRASE, "wrong passphrase"))).to.equal("wrong passphrase");
-    expect(describeError(new DidError(DidRuleCode.INVALID_DOCUMENT, "id: is required"))).to.equal("DID_INVALID_DOCUMENT: id: is required");
+    expect(describeError(new DidError(DidErrorCode.INVALID_DOCUMENT, "id: is required"))).to.equal("DID_INVALID_DOCUMENT: id: is required");
     expect(describeError(new Error("line one\n  line two\r\n"))).to.equal("line one line two");
     expect(describeError("plain")).to.equal("plain");
   });

@@ -9,7 +9,7 @@ import {
   publicKeyToMultibase,
   toHex,
 } from "../../../src/crypto/index.js";
-import { DidError, DidRuleCode } from "../../../src/did/errors.js";
+import { DidError, DidErrorCode } from "../../../src/did/errors.js";
 import { didFromPublicKey } from "../../../src/did/syntax.js";
 import { DID_CONTEXT, DOCUMENT_LIMITS, MULTIKEY_CONTEXT, RELATIONSHIPS, SECP256K1_2019_CONTEXT, buildInitialDocument, keyForRelationship, publicKeyOfMethod, validateDecodedDocument, validateDocument, verificationMethods, type DidDocument, type Service, type VerificationMethod } from "../../../src/did/document.js";
 import { addService, addVerificationMethod, removeService, removeVerificationMethod } from "../../../src/did/document-edit.js";
@@ -80,7 +80,7 @@ function expectInvalid(doc: unknown, message: RegExp, path?: string, expectedDid
   } catch (err) {
     expect(err, String(err)).to.be.instanceOf(DidError);
     const e = err as DidError;
-    expect(e.code).to.equal(DidRuleCode.INVALID_DOCUMENT);
+    expect(e.code).to.equal(DidErrorCode.INVALID_DOCUMENT);
     expect(e.code).to.equal("DID_INVALID_DOCUMENT");
     expect(e.message).to.match(message);
     if (path !== undefined) expect(e.data?.path).to.equal(path);
@@ -195,7 +195,7 @@ describe("did/document", () => {
         expect.fail("should throw");
       } catch (err) {
         expect(err).to.be.instanceOf(DidError);
-        expect((err as DidError).code).to.equal(DidRuleCode.INVALID_DID);
+        expect((err as DidError).code).to.equal(DidErrorCode.INVALID_DID);
       }
     });
 
@@ -665,7 +665,7 @@ describe("did/document", () => {
         // Whatever passes is stable under re-validation.
         expect(validateDocument(checked, did)).to.deep.equal(checked);
       } catch (err) {
-        if (!(err instanceof DidError) || err.code !== DidRuleCode.INVALID_DOCUMENT) throw err;
+        if (!(err instanceof DidError) || err.code !== DidErrorCode.INVALID_DOCUMENT) throw err;
       }
     }
 

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { createHash } from "node:crypto";
 import { base58 } from "@scure/base";
 import { publicKeyOf, toHex } from "../../../src/crypto/index.js";
-import { DidError, DidRuleCode } from "../../../src/did/errors.js";
+import { DidError, DidErrorCode } from "../../../src/did/errors.js";
 import {
   DID_ID_BYTES,
   DID_PREFIX,
@@ -18,7 +18,7 @@ const SK_ONES = new Uint8Array(32).fill(1);
 const PK_ONES_HEX = "031b84c5567b126440995d3ed5aaba0565d71e1834604819ff9c17f5e9d5dd078f";
 const DID_ONES = "did:sid:4NQ2u8mQ21B3eTrFKHaHvu5YLBor";
 
-function expectDidError(fn: () => unknown, code: DidRuleCode, pattern: RegExp): void {
+function expectDidError(fn: () => unknown, code: DidErrorCode, pattern: RegExp): void {
   try {
     fn();
   } catch (err) {
@@ -72,8 +72,8 @@ describe("did/syntax", () => {
       const again = parseDid(DID_ONES);
       expect(base58.encode(again.idBytes)).to.equal(DID_ONES.slice(DID_PREFIX.length));
       // A near miss of a remembered DID is still refused.
-      expectDidError(() => parseDid(DID_ONES + "1"), DidRuleCode.INVALID_DID, /base58|bytes/);
-      expectDidError(() => parseDid(DID_ONES.slice(0, -1) + "0"), DidRuleCode.INVALID_DID, /base58/);
+      expectDidError(() => parseDid(DID_ONES + "1"), DidErrorCode.INVALID_DID, /base58|bytes/);
+      expectDidError(() => parseDid(DID_ONES.slice(0, -1) + "0"), DidErrorCode.INVALID_DID, /base58/);
     });
 
     it("accepts the known-answer DID and returns its 20 id bytes", () => {
@@ -85,42 +85,42 @@ describe("did/syntax", () => {
     });
 
     it("rejects another DID method", () => {
-      expectDidError(() => parseDid("did:web:4NQ2u8mQ21B3eTrFKHaHvu5YLBor"), DidRuleCode.INVALID_DID, /not a did:sid DID/);
-      expectDidError(() => parseDid("DID:sid:4NQ2u8mQ21B3eTrFKHaHvu5YLBor"), DidRuleCode.INVALID_DID, /not a did:sid DID/);
+      expectDidError(() => parseDid("did:web:4NQ2u8mQ21B3eTrFKHaHvu5YLBor"), DidErrorCode.INVALID_DID, /not a did:sid DID/);
+      expectDidError(() => parseDid("DID:sid:4NQ2u8mQ21B3eTrFKHaHvu5YLBor"), DidErrorCode.INVALID_DID, /not a did:sid DID/);
     });
 
     for (const ch of ["0", "O", "I", "l"]) {
       it(`rejects the non-base58 character ${JSON.stringify(ch)}`, () => {
         const bad = DID_ONES.slice(0, -1) + ch;
-        expectDidError(() => parseDid(bad), DidRuleCode.INVALID_DID, /base58btc/);
+        expectDidError(() => parseDid(bad), DidErrorCode.INVALID_DID, /base58btc/);
       });
     }
 
     it("rejects ids that encode the wrong number of bytes", () => {
       const short = DID_PREFIX + base58.encode(new Uint8Array(19).fill(7));
       const long = DID_PREFIX + base58.encode(new Uint8Array(21).fill(7));
-      expectDidError(() => parseDid(short), DidRuleCode.INVALID_DID, /exactly 20 bytes/);
-      expectDidError(() => parseDid(long), DidRuleCode.INVALID_DID, /base58btc|exactly 20 bytes/);
-      expectDidError(() => parseDid("did:sid:1" + DID_ONES.slice(8)), DidRuleCode.INVALID_DID, /base58btc|exactly 20 bytes/);
+      expectDidError(() => parseDid(short), DidErrorCode.INVALID_DID, /exactly 20 bytes/);
+      expectDidError(() => parseDid(long), DidErrorCode.INVALID_DID, /base58btc|exactly 20 bytes/);
+      expectDidError(() => parseDid("did:sid:1" + DID_ONES.slice(8)), DidErrorCode.INVALID_DID, /base58btc|exactly 20 bytes/);
     });
 
     it("rejects an empty id, paths, queries and fragments", () => {
-      expectDidError(() => parseDid("did:sid:"), DidRuleCode.INVALID_DID, /base58btc/);
-      expectDidError(() => parseDid(DID_ONES + "#key-1"), DidRuleCode.INVALID_DID, /base58btc/);
-      expectDidError(() => parseDid(DID_ONES + "/path"), DidRuleCode.INVALID_DID, /base58btc/);
-      expectDidError(() => parseDid(DID_ONES + "?q=1"), DidRuleCode.INVALID_DID, /base58btc/);
+      expectDidError(() => parseDid("did:sid:"), DidErrorCode.INVALID_DID, /base58btc/);
+      expectDidError(() => parseDid(DID_ONES + "#key-1"), DidErrorCode.INVALID_DID, /base58btc/);
+      expectDidError(() => parseDid(DID_ONES + "/path"), DidErrorCode.INVALID_DID, /base58btc/);
+      expectDidError(() => parseDid(DID_ONES + "?q=1"), DidErrorCode.INVALID_DID, /base58btc/);
     });
 
     it("rejects non-strings", () => {
       for (const v of [undefined, null, 42, {}, [DID_ONES], new TextEncoder().encode(DID_ONES)]) {
-        expectDidError(() => parseDid(v), DidRuleCode.INVALID_DID, /must be a string/);
+        expectDidError(() => parseDid(v), DidErrorCode.INVALID_DID, /must be a string/);
         expect(isValidDid(v)).to.equal(false);
       }
     });
 
     it("rejects overlong input before parsing it", () => {
-      expectDidError(() => parseDid(DID_PREFIX + "a".repeat(100)), DidRuleCode.INVALID_DID, /too long/);
-      expectDidError(() => parseDid("x".repeat(1_000_000)), DidRuleCode.INVALID_DID, /too long/);
+      expectDidError(() => parseDid(DID_PREFIX + "a".repeat(100)), DidErrorCode.INVALID_DID, /too long/);
+      expectDidError(() => parseDid("x".repeat(1_000_000)), DidErrorCode.INVALID_DID, /too long/);
     });
   });
 
@@ -131,20 +131,20 @@ describe("did/syntax", () => {
     });
 
     it("requires a fragment", () => {
-      expectDidError(() => parseDidUrlWithFragment(DID_ONES), DidRuleCode.INVALID_DID, /no fragment/);
+      expectDidError(() => parseDidUrlWithFragment(DID_ONES), DidErrorCode.INVALID_DID, /no fragment/);
     });
 
     it("rejects empty, overlong and out-of-charset fragments", () => {
       for (const frag of ["", "a".repeat(65), "key 1", "key#1", "k/1", "k?1", "ключ", "a%20b"]) {
-        expectDidError(() => parseDidUrlWithFragment(`${DID_ONES}#${frag}`), DidRuleCode.INVALID_DID, /fragment/);
+        expectDidError(() => parseDidUrlWithFragment(`${DID_ONES}#${frag}`), DidErrorCode.INVALID_DID, /fragment/);
       }
       expect(parseDidUrlWithFragment(`${DID_ONES}#${"a".repeat(64)}`).fragment).to.have.length(64);
     });
 
     it("rejects a bad DID part and non-strings", () => {
-      expectDidError(() => parseDidUrlWithFragment("did:web:example.com#key-1"), DidRuleCode.INVALID_DID, /did:sid/);
-      expectDidError(() => parseDidUrlWithFragment("#key-1"), DidRuleCode.INVALID_DID, /did:sid/);
-      expectDidError(() => parseDidUrlWithFragment(7), DidRuleCode.INVALID_DID, /must be a string/);
+      expectDidError(() => parseDidUrlWithFragment("did:web:example.com#key-1"), DidErrorCode.INVALID_DID, /did:sid/);
+      expectDidError(() => parseDidUrlWithFragment("#key-1"), DidErrorCode.INVALID_DID, /did:sid/);
+      expectDidError(() => parseDidUrlWithFragment(7), DidErrorCode.INVALID_DID, /must be a string/);
     });
   });
 });

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { BlockErrorCode, ChainError, CodecError, DidErrorCode, TxErrorCode, GovErrorCode, KycErrorCode, StatusListErrorCode } from "../../../src/chain/errors.js";
 import { CryptoError, CryptoErrorCode } from "../../../src/crypto/errors.js";
-import { DidError, DidRuleCode } from "../../../src/did/errors.js";
+import { DidError } from "../../../src/did/errors.js";
 import { APP_ERROR_CODES, RpcParamsError, toJsonRpcError } from "../../../src/rpc/errors.js";
 import { SubscriptionErrorCode } from "../../../src/rpc/ws-errors.js";
 import { compileMethods, defineMethod, dispatch, type MethodTable } from "../../../src/rpc/jsonrpc.js";
@@ -489,7 +489,6 @@ describe("rpc: application error codes", () => {
   const enums: [string, Record<string, string>][] = [
     ["TxErrorCode", TxErrorCode],
     ["DidErrorCode", DidErrorCode],
-    ["DidRuleCode", DidRuleCode],
     ["BlockErrorCode", BlockErrorCode],
     ["CryptoErrorCode", CryptoErrorCode],
     ["GovErrorCode", GovErrorCode],
@@ -514,7 +513,6 @@ describe("rpc: application error codes", () => {
     };
     range(1000, TxErrorCode);
     range(1100, DidErrorCode);
-    range(1100, DidRuleCode);
     range(1200, BlockErrorCode);
     range(1300, CryptoErrorCode);
     range(1400, GovErrorCode);
@@ -534,7 +532,7 @@ describe("rpc: application error codes", () => {
 
   it("maps typed errors of every room, and nothing else", () => {
     expect(toJsonRpcError(new CodecError("truncated"))).to.deep.equal({ code: 1000, message: "truncated", data: { reason: "TX_DECODE" } });
-    expect(toJsonRpcError(new DidError(DidRuleCode.INVALID_DID, "bad did", { did: "x" }))).to.deep.equal({
+    expect(toJsonRpcError(new DidError(DidErrorCode.INVALID_DID, "bad did", { did: "x" }))).to.deep.equal({
       code: 1100,
       message: "bad did",
       data: { did: "x", reason: "DID_INVALID" },
