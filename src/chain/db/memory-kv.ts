@@ -72,16 +72,18 @@ export class MemoryKv implements KvStore {
     return slice.length > limit ? slice.slice(0, limit) : slice;
   }
 
-  async *entries(range: KvRange): AsyncIterable<[Uint8Array, Uint8Array]> {
-    for (const e of this.scan(range)) yield [e.key.slice(), e.value.slice()];
+  // Each scan reads the entries when it is asked for, not when first iterated.
+
+  entries(range: KvRange): AsyncIterable<[Uint8Array, Uint8Array]> {
+    return yieldAll(this.scan(range).map((e): [Uint8Array, Uint8Array] => [e.key.slice(), e.value.slice()]));
   }
 
-  async *keys(range: KvRange): AsyncIterable<Uint8Array> {
-    for (const e of this.scan(range)) yield e.key.slice();
+  keys(range: KvRange): AsyncIterable<Uint8Array> {
+    return yieldAll(this.scan(range).map((e) => e.key.slice()));
   }
 
-  async *values(range: KvRange): AsyncIterable<Uint8Array> {
-    for (const e of this.scan(range)) yield e.value.slice();
+  values(range: KvRange): AsyncIterable<Uint8Array> {
+    return yieldAll(this.scan(range).map((e) => e.value.slice()));
   }
 
   batch(): KvBatch {
@@ -114,4 +116,8 @@ export class MemoryKv implements KvStore {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+async function* yieldAll<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
 }
