@@ -61,6 +61,8 @@ export interface BlockCommitBatch {
   nextProposerPriorities?: Uint8Array;
   /** The block's evidence, in block order, with what the caller decoded of it (the chain room does not decode votes). */
   evidence?: CommittedEvidenceIndex[];
+  /** Writes of another room's repository over this store (ConsensusStore.putWithBlock), added to the block's batch last. */
+  sideWrites?: (batch: KvBatch) => void;
 }
 
 /** Committed evidence: its location, hash and encoding. */
@@ -580,6 +582,7 @@ export class ChainStore {
     // The consensus's own data, made durable with the block (consensus/consensus-store.ts reads it).
     if (b.signState !== undefined) batch.put(signStateKey(), encodeCanonical(b.signState as never));
     if (b.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(h.height + 1), b.nextProposerPriorities);
+    b.sideWrites?.(batch);
     await batch.write({ sync: true });
     this.records.remember(b.writes);
     if (this.base === 1) this.exportSeq = firstSeq - 1 + b.txHashes.length;

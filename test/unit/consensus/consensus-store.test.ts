@@ -70,6 +70,25 @@ describe("consensus/consensus-store", () => {
     expect((await cs.proposerPriorities(2))!.matches(setOf([5, 5]))).to.equal(true);
     expect(await store.getSignState()).to.deep.equal(await cs.signState());
     expect(hex((await store.getProposerPriorities(2))!)).to.equal(hex((await cs.proposerPrioritiesBytes(2))!));
+
+    // The same data given as the repository's own writes in the block's batch.
+    const next = ProposerPriorities.initial(setOf([1, 9]));
+    const state2: SignState = { ...STATE, height: 2 };
+    const root2 = await store.computeStateRoot(new Map());
+    await store.commitBlock({
+      block: { header: { ...header, height: 2, time: header.time + 1000, prevHash: new Uint8Array(32).fill(1) }, txs: [], evidence: [], lastCommit: null },
+      blockHash: new Uint8Array(32).fill(2),
+      commit: { height: 2, round: 0, blockHash: new Uint8Array(32).fill(2), sigs: [] },
+      txHashes: [],
+      writes: new Map(),
+      encodedWrites: root2.encoded,
+      versions: [],
+      smtNodes: root2.nodes,
+      sideWrites: (batch) => cs.putWithBlock(batch, 2, { signState: state2, nextProposerPriorities: next }),
+    });
+    expect(await store.getSignState()).to.deep.equal(state2);
+    expect((await cs.proposerPriorities(3))!.matches(setOf([1, 9]))).to.equal(true);
+    expect(store.head().height).to.equal(2);
   });
 
   it("damaged priorities are refused with the consensus's own error (BAD_MESSAGE)", async () => {
