@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
+import { metaKey } from "../../../src/chain/buckets.js";
 import type { KvStore } from "../../../src/chain/db/kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
@@ -125,6 +126,12 @@ describe("chain/store over the in-memory store and LevelDB", () => {
         await s.proveStateAt(2, new Uint8Array(32)).catch((e: unknown) => (pruned = e));
         expect((pruned as { code?: string }).code).to.equal("BLOCK_STATE_PRUNED");
       }
+      // A second store over the same entries (a restart) reads back the head, the export number and the kept heights.
+      const again = await ChainStore.openKv(mem.kv, opts);
+      expect(again.head()).to.deep.equal(level.head());
+      expect(again.lastExportSeq()).to.equal(5);
+      expect(again.stateKeptFrom()).to.equal(4);
+      expect(await again.getDid(C.did)).to.deep.equal(await level.getDid(C.did));
       // The LevelDB handle is there for what only LevelDB does; a store in memory says it has none.
       expect(() => mem.db).to.throw(/not on LevelDB/);
       expect(level.db).to.not.equal(undefined);
@@ -132,5 +139,22 @@ describe("chain/store over the in-memory store and LevelDB", () => {
       await mem.close();
       await level.close();
     }
+  });
+});
+
+describe("chain/store over the in-memory store: an index layout it does not read", () => {
+  it("is refused at open, and the key-value store is closed", async () => {
+    const kv = new MemoryKv();
+    const store = await ChainStore.openKv(kv);
+    await store.initGenesis(new Uint8Array(32).fill(0x47), 1_700_000_000_000);
+    const batch = kv.batch();
+    batch.put(metaKey("versionIndex"), Uint8Array.of(9));
+    await batch.write();
+    let err: Error | undefined;
+    await ChainStore.openKv(kv).catch((e: Error) => (err = e));
+    expect(err?.message).to.match(/layout 09/);
+    let closed: unknown;
+    await kv.get(metaKey("head")).catch((e: unknown) => (closed = e));
+    expect((closed as { code?: string }).code).to.equal("KV_CLOSED");
   });
 });
