@@ -9,7 +9,8 @@ export enum Bucket {
    * name (utf8) -> value: "head" (ChainHead), "genesisHash", "signState" (validator's double-sign guard),
    * "versionIndex" (u8: layout of the DidVersionEntry and DidVersionTime indexes, absent before they existed),
    * "exportSeq" (u64be: the last export sequence number assigned, 0 before the first tx; absent before the
-   * Export bucket existed)
+   * Export bucket existed), "stateKeptFrom" (u64be), "baseHeight" (u64be: a store restored from a snapshot),
+   * "proposerPriorities/<height>" (the consensus's encoded proposer priorities of that height)
    */
   Meta = 0x4d, // 'M'
   /**
@@ -101,6 +102,10 @@ export function u32be(n: number): Uint8Array {
 }
 
 export const metaKey = (name: string) => bucketKey(Bucket.Meta, utf8(name));
+/** Meta "signState": the validator's double-sign guard state, written with the last block it signed. */
+export const signStateKey = () => metaKey("signState");
+/** Meta "proposerPriorities/<height>": proposer priorities of that height, written with the block before it. */
+export const proposerPrioritiesKey = (height: number) => metaKey(`proposerPriorities/${height}`);
 export const blockKey = (height: number) => bucketKey(Bucket.Block, u64be(height));
 export const blockTxKey = (height: number, index: number) => bucketKey(Bucket.BlockTx, u64be(height), u32be(index));
 export const commitKey = (height: number) => bucketKey(Bucket.Commit, u64be(height));

@@ -16,13 +16,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { Bucket, blockByHashKey, blockKey, commitKey, didKey, metaKey, registryKey, smtNodeKey, txIndexKey, u64be, validatorSetKey } from "./buckets.js";
-import { type Block, type Commit, encodeBlock, encodeCommit, headerHash } from "./block.js";
-import { decodeCanonical, encodeCanonical } from "./codec.js";
+import { Bucket, proposerPrioritiesKey } from "./buckets.js";
+import { type Block, type Commit, headerHash } from "./block.js";
+import type { KvBatch } from "./db/kv.js";
+import { decodeCanonical } from "./codec.js";
 import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import type { ChainStore } from "./store.js";
-import { isDidStateId, stateKeyOf } from "./state.js";
+import { stateKeyOf } from "./state.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord, validatorSetAt } from "./validators.js";
 import { txHash } from "./tx.js";
 import type { Logger } from "../log/logger.js";
@@ -83,8 +84,6 @@ const RESTORE_BATCH_BYTES = 8 * 1024 * 1024;
 
 const MANIFEST_FILE = "manifest.cbor";
 const chunkFile = (i: number) => `chunk-${i}.cbor`;
-/** meta "baseHeight": the first height whose block this store holds (absent: 1). */
-export const BASE_HEIGHT_KEY = metaKey("baseHeight");
 
 /** The snapshots of one node, under its data dir. */
 export class SnapshotDir {
@@ -121,11 +120,6 @@ export class SnapshotDir {
     for (const h of done.slice(keep)) rmSync(join(this.dir, String(h)), { recursive: true, force: true });
     for (const n of readdirSync(this.dir)) if (n.endsWith(".tmp")) rmSync(join(this.dir, n), { recursive: true, force: true });
   }
-}
-
-/** One LevelDB key of a state record: bucket D (DIDs) or R (registry). */
-function stateDbKey(id: string): Uint8Array {
-  return isDidStateId(id) ? didKey(id) : registryKey(id);
 }
 
 function u32(n: number): Uint8Array {
@@ -314,7 +308,7 @@ export class SnapshotWriter {
  * head (finish). The store must be closed and reopened after finish.
  */
 export class SnapshotRestorer {
-  private batch: ReturnType<ChainStore["db"]["batch"]>;
+  private batch: KvBatch;
   private batchBytes = 0;
   private validators: ValidatorsRecord | undefined;
   private readonly done = new Set<number>();
@@ -324,7 +318,7 @@ export class SnapshotRestorer {
     readonly manifest: SnapshotManifest,
   ) {
     if (store.isInitialized()) throw new SnapshotError(SnapshotErrorCode.SYNC_FAILED, "state sync needs an empty chain store (remove data/chain first)");
-    this.batch = store.db.batch();
+    this.batch = store.kv.batch();
   }
 
   get chunksDone(): number {
@@ -335,12 +329,12 @@ export class SnapshotRestorer {
   async addChunk(index: number, items: readonly SnapshotItem[], leaves: readonly Leaf[]): Promise<void> {
     if (this.done.has(index)) return;
     for (const it of items) {
-      this.batch.put(stateDbKey(it.id), it.bytes);
+      this.store.records.putEncoded(this.batch, [[it.id, it.bytes]]);
       this.batchBytes += it.bytes.length + it.id.length;
       if (it.id === VALIDATORS_ID) this.validators = decodeCanonical(it.bytes) as unknown as ValidatorsRecord;
     }
     buildSubtree(leaves, this.manifest.chunkBits, (hash, enc) => {
-      this.batch.put(smtNodeKey(hash), enc);
+      this.store.smtNodes.putNode(this.batch, hash, enc);
       this.batchBytes += 97;
     });
     this.done.add(index);
@@ -349,7 +343,7 @@ export class SnapshotRestorer {
 
   private async flush(): Promise<void> {
     const b = this.batch;
-    this.batch = this.store.db.batch();
+    this.batch = this.store.kv.batch();
     this.batchBytes = 0;
     await b.write();
   }
@@ -367,23 +361,24 @@ export class SnapshotRestorer {
     const h = block.header;
     if (h.height !== m.height || !bytesEqual(h.stateRoot, m.stateRoot)) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, "the block is not the snapshot's");
     const hash = headerHash(h);
-    rootFromSubtrees(m.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), m.chunkBits, (nh, enc) => this.batch.put(smtNodeKey(nh), enc));
-    this.batch.put(metaKey("genesisHash"), genesisHash);
-    this.batch.put(blockKey(h.height), encodeBlock(block));
-    this.batch.put(commitKey(h.height), encodeCommit(commit));
-    this.batch.put(blockByHashKey(hash), u64be(h.height));
-    block.txs.forEach((tx, index) => this.batch.put(txIndexKey(txHash(tx)), encodeCanonical({ height: h.height, index })));
+    const { store, batch } = this;
+    rootFromSubtrees(m.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), m.chunkBits, (nh, enc) => store.smtNodes.putNode(batch, nh, enc));
+    store.meta.putGenesisHash(batch, genesisHash);
+    // The base block is kept whole, its txs inline.
+    store.blocks.putWhole(batch, block, hash);
+    store.commits.put(batch, h.height, commit);
+    store.txIndex.putBlock(batch, h.height, block.txs.map(txHash));
     if (this.validators) {
       // The sets of heights h (the block's own, for the next block's lastCommit) and after, as the store indexes them.
-      this.batch.put(validatorSetKey(h.height), encodeCanonical(validatorSetAt(this.validators, h.height) as never));
-      for (const p of this.validators.pending) if (p.effectiveHeight > h.height) this.batch.put(validatorSetKey(p.effectiveHeight), encodeCanonical(p.set as never));
+      store.validatorSets.put(batch, h.height, validatorSetAt(this.validators, h.height));
+      for (const p of this.validators.pending) if (p.effectiveHeight > h.height) store.validatorSets.put(batch, p.effectiveHeight, p.set);
     }
     const priorities = m.proposerPriorities ?? prioritiesFor?.(this.validators ? validatorSetAt(this.validators, h.height + 1) : undefined);
-    if (priorities) this.batch.put(metaKey(`proposerPriorities/${h.height + 1}`), priorities);
-    this.batch.put(BASE_HEIGHT_KEY, u64be(h.height));
+    if (priorities) batch.put(proposerPrioritiesKey(h.height + 1), priorities);
+    store.meta.putBaseHeight(batch, h.height);
     // The version indexes hold no history before the base height; their layout marker says they are current.
-    this.batch.put(metaKey("versionIndex"), Uint8Array.of(1));
-    this.batch.put(metaKey("head"), encodeCanonical({ height: h.height, hash, time: h.time, stateRoot: h.stateRoot } as never));
+    store.versions.markIndexCurrent(batch);
+    store.meta.putHead(batch, { height: h.height, hash, time: h.time, stateRoot: h.stateRoot });
     const b = this.batch;
     await b.write({ sync: true });
   }

@@ -136,6 +136,29 @@ describe("chain: storage faults", function () {
       expectFaultLatched(store, path);
     });
 
+    it("reads through the key-value interface the repositories use (get, getMany, scans) report the fault too", async () => {
+      const path = join(dir, "chain");
+      const damaged = await damagedStore(path);
+      if ("openError" in damaged) return expectOpenError(path, damaged.openError);
+      const { store, keys } = damaged;
+      const failures: unknown[] = [];
+      const attempt = async (read: () => Promise<unknown>) => {
+        try {
+          await read();
+        } catch (e) {
+          failures.push(e);
+        }
+      };
+      await attempt(async () => {
+        for await (const v of store.kv.values({ gte: new Uint8Array(Buffer.from("zz-test-")), lt: new Uint8Array(Buffer.from("zz-test.")) })) void v;
+      });
+      await attempt(() => store.kv.getMany(keys));
+      for (const k of keys) await attempt(() => store.kv.get(k));
+      await store.close();
+      expect(failures.length, "reads of the damaged tables fail").to.be.greaterThan(0);
+      expectFaultLatched(store, path);
+    });
+
     it("a store whose CURRENT file is damaged fails to open with its path and LevelDB's cause", async () => {
       const path = join(dir, "chain");
       const store = await ChainStore.open(path);

@@ -1,0 +1,63 @@
+/**
+ * The store's own facts, under Meta by name: the head, the genesis hash,
+ * the base height of a store restored from a snapshot, and the lowest
+ * height whose state tree is whole.
+ */
+import { metaKey, readU64be, u64be } from "../buckets.js";
+import { decodeCanonical, encodeCanonical } from "../codec.js";
+import type { KvBatch, KvStore } from "../db/kv.js";
+
+export interface ChainHead {
+  height: number;
+  hash: Uint8Array;
+  time: number;
+  stateRoot: Uint8Array;
+}
+
+const HEAD = metaKey("head");
+const GENESIS_HASH = metaKey("genesisHash");
+/** u64be: the lowest height whose state tree is whole (older ones are pruned). */
+const STATE_KEPT_FROM = metaKey("stateKeptFrom");
+/** u64be: the first height whose block the store holds, on a node restored from a snapshot (absent: 1). */
+const BASE_HEIGHT = metaKey("baseHeight");
+
+/** What open() reads of a store: undefined where it holds nothing yet. */
+export interface StoredMeta {
+  head: ChainHead | undefined;
+  stateKeptFrom: number | undefined;
+  baseHeight: number | undefined;
+}
+
+export class MetaRepository {
+  constructor(private readonly kv: KvStore) {}
+
+  /** The head, state-kept-from and base height, in one read. */
+  async load(): Promise<StoredMeta> {
+    const [head, keptFrom, base] = await this.kv.getMany([HEAD, STATE_KEPT_FROM, BASE_HEIGHT]);
+    return {
+      head: head ? (decodeCanonical(head) as unknown as ChainHead) : undefined,
+      stateKeptFrom: keptFrom ? readU64be(keptFrom) : undefined,
+      baseHeight: base ? readU64be(base) : undefined,
+    };
+  }
+
+  genesisHash(): Promise<Uint8Array | undefined> {
+    return this.kv.get(GENESIS_HASH);
+  }
+
+  putGenesisHash(batch: KvBatch, hash: Uint8Array): void {
+    batch.put(GENESIS_HASH, hash);
+  }
+
+  putHead(batch: KvBatch, head: ChainHead): void {
+    batch.put(HEAD, encodeCanonical(head as never));
+  }
+
+  putStateKeptFrom(batch: KvBatch, height: number): void {
+    batch.put(STATE_KEPT_FROM, u64be(height));
+  }
+
+  putBaseHeight(batch: KvBatch, height: number): void {
+    batch.put(BASE_HEIGHT, u64be(height));
+  }
+}

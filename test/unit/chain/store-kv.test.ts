@@ -1,0 +1,156 @@
+/**
+ * The key-value stores under the chain store: the same checks against the
+ * in-memory store and LevelDB (a tmp dir), so both order keys bytewise,
+ * bound ranges, answer missing keys and apply batches alike.
+ */
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type KvStore, prefixEnd, prefixRange } from "../../../src/chain/db/kv.js";
+import { LevelKv } from "../../../src/chain/db/level-kv.js";
+import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
+import { FaultLatch } from "../../../src/chain/store-faults.js";
+import { hex } from "../../helpers/fixtures.js";
+
+const b = (...bytes: number[]) => Uint8Array.from(bytes);
+/** Keys chosen so that bytewise order differs from length order, string order of hex digits within a byte, and signed-byte order. */
+const KEYS = [b(0x01), b(0x01, 0x00), b(0x01, 0x00, 0x00), b(0x01, 0xff), b(0x02), b(0x7f, 0xff), b(0x80), b(0x80, 0x00), b(0xfe, 0xff, 0xff), b(0xff), b(0xff, 0x00)];
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+const keysHex = async (kv: KvStore, range: Parameters<KvStore["keys"]>[0]) => (await collect(kv.keys(range))).map(hex);
+
+function kvChecks(name: string, open: () => Promise<{ kv: KvStore; done: () => Promise<void> }>): void {
+  describe(`chain/db: ${name}`, () => {
+    let kv: KvStore;
+    let done: () => Promise<void>;
+    beforeEach(async () => {
+      ({ kv, done } = await open());
+      // Written in shuffled order, over two batches.
+      const first = kv.batch();
+      for (const k of KEYS.filter((_, i) => i % 2 === 1)) first.put(k, Uint8Array.of(k.length, k[0]!));
+      await first.write();
+      const second = kv.batch();
+      for (const k of KEYS.filter((_, i) => i % 2 === 0).reverse()) second.put(k, Uint8Array.of(k.length, k[0]!));
+      await second.write({ sync: true });
+    });
+    afterEach(() => done());
+
+    it("iterates in bytewise key order, forward and reverse", async () => {
+      const sorted = KEYS.map(hex);
+      expect(await keysHex(kv, {})).to.deep.equal(sorted);
+      expect(await keysHex(kv, { reverse: true })).to.deep.equal([...sorted].reverse());
+      const entries = await collect(kv.entries({}));
+      expect(entries.map(([k, v]) => [hex(k), hex(v)])).to.deep.equal(KEYS.map((k) => [hex(k), hex(Uint8Array.of(k.length, k[0]!))]));
+      expect((await collect(kv.values({ gte: b(0x80) }))).map(hex)).to.deep.equal(["0180", "0280", "03fe", "01ff", "02ff"]);
+    });
+
+    it("bounds ranges by gt, gte, lt and lte, with limits, in either direction", async () => {
+      expect(await keysHex(kv, { gte: b(0x01, 0x00), lt: b(0x02) })).to.deep.equal(["0100", "010000", "01ff"]);
+      expect(await keysHex(kv, { gt: b(0x01, 0x00), lte: b(0x02) })).to.deep.equal(["010000", "01ff", "02"]);
+      expect(await keysHex(kv, { gt: b(0x01, 0x00), lte: b(0x02), reverse: true })).to.deep.equal(["02", "01ff", "010000"]);
+      expect(await keysHex(kv, { gte: b(0x01), limit: 2 })).to.deep.equal(["01", "0100"]);
+      expect(await keysHex(kv, { lte: b(0x80), reverse: true, limit: 3 })).to.deep.equal(["80", "7fff", "02"]);
+      // Bounds that are not keys, an empty range, and a limit of 0.
+      expect(await keysHex(kv, { gt: b(0x03), lt: b(0x80, 0x00, 0x00) })).to.deep.equal(["7fff", "80", "8000"]);
+      expect(await keysHex(kv, { gte: b(0x02), lt: b(0x02) })).to.deep.equal([]);
+      expect(await keysHex(kv, { gte: b(0x03), lte: b(0x02) })).to.deep.equal([]);
+      expect(await keysHex(kv, { limit: 0 })).to.deep.equal([]);
+      expect(await keysHex(kv, { limit: -1 })).to.have.length(KEYS.length);
+    });
+
+    it("scans a prefix: every key that starts with it, and only those", async () => {
+      expect(await keysHex(kv, prefixRange(b(0x01)))).to.deep.equal(["01", "0100", "010000", "01ff"]);
+      expect(await keysHex(kv, prefixRange(b(0xfe)))).to.deep.equal(["feffff"]);
+      expect(hex(prefixEnd(b(0x01, 0xff)))).to.equal("02");
+      expect(() => prefixEnd(b(0xff, 0xff))).to.throw(RangeError);
+    });
+
+    it("answers a missing key with undefined, alone and in getMany (in the order asked)", async () => {
+      expect(await kv.get(b(0x03))).to.equal(undefined);
+      expect(await kv.get(b(0x01, 0x00, 0x00, 0x00))).to.equal(undefined);
+      expect(hex((await kv.get(b(0x7f, 0xff)))!)).to.equal("027f");
+      const many = await kv.getMany([b(0xff), b(0x03), b(0x01), b(0x01)]);
+      expect(many.map((v) => (v ? hex(v) : null))).to.deep.equal(["01ff", null, "0101", "0101"]);
+      expect(await kv.getMany([])).to.deep.equal([]);
+    });
+
+    it("applies a batch whole, its later operations winning, and nothing before write()", async () => {
+      const batch = kv.batch();
+      batch.put(b(0x03), b(1));
+      batch.del(b(0x03));
+      batch.put(b(0x04), b(1));
+      batch.put(b(0x04), b(2));
+      batch.del(b(0x01));
+      batch.del(b(0x05));
+      expect(batch.length).to.equal(6);
+      expect(hex((await kv.get(b(0x01)))!)).to.equal("0101");
+      expect(await kv.get(b(0x04))).to.equal(undefined);
+      await batch.write({ sync: true });
+      expect(await kv.get(b(0x03))).to.equal(undefined);
+      expect(hex((await kv.get(b(0x04)))!)).to.equal("02");
+      expect(await kv.get(b(0x01))).to.equal(undefined);
+      expect(await keysHex(kv, { lt: b(0x05) })).to.deep.equal(["0100", "010000", "01ff", "02", "04"]);
+    });
+
+    it("a scan reads the entries as they were when it was asked for", async () => {
+      const it = kv.keys({ gte: b(0x02), lt: b(0x80) });
+      const batch = kv.batch();
+      batch.put(b(0x03), b(1));
+      batch.del(b(0x7f, 0xff));
+      await batch.write();
+      expect((await collect(it)).map(hex)).to.deep.equal(["02", "7fff"]);
+      expect(await keysHex(kv, { gte: b(0x02), lt: b(0x80) })).to.deep.equal(["02", "03"]);
+    });
+
+    it("keeps the bytes it was given, not the caller's buffer", async () => {
+      const key = b(0x05);
+      const value = b(9, 9);
+      const batch = kv.batch();
+      batch.put(key, value);
+      await batch.write();
+      value[0] = 0;
+      key[0] = 0x06;
+      expect(hex((await kv.get(b(0x05)))!)).to.equal("0909");
+      expect(await kv.get(b(0x06))).to.equal(undefined);
+    });
+  });
+}
+
+kvChecks("in memory", async () => {
+  const kv = new MemoryKv();
+  return { kv, done: () => kv.close() };
+});
+
+kvChecks("LevelDB", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sid-kv-"));
+  const kv = await LevelKv.open(join(dir, "db"), new FaultLatch());
+  return {
+    kv,
+    done: async () => {
+      await kv.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("chain/db: in memory, closed", () => {
+  it("refuses every use once closed", async () => {
+    const kv = new MemoryKv();
+    await kv.close();
+    for (const use of [() => kv.get(b(1)), () => kv.getMany([b(1)]), () => kv.batch().write(), async () => kv.keys({})]) {
+      let err: unknown;
+      try {
+        await use();
+      } catch (e) {
+        err = e;
+      }
+      expect((err as { code?: string } | undefined)?.code).to.equal("KV_CLOSED");
+    }
+  });
+});

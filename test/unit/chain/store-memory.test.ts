@@ -1,0 +1,160 @@
+/**
+ * The chain store over the in-memory key-value store and over LevelDB: the
+ * same blocks give the same answers and the same keys and bytes, entry for
+ * entry (pruned Merkle nodes, indexes and meta included).
+ */
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
+import { metaKey } from "../../../src/chain/buckets.js";
+import type { KvStore } from "../../../src/chain/db/kv.js";
+import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
+import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
+import { ChainStore } from "../../../src/chain/store.js";
+import { addVerificationMethod } from "../../../src/did/document-edit.js";
+import { CHAIN_ID, createTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+
+const A = testDid(fixedKey(1));
+const B = testDid(fixedKey(2));
+const C = testDid(fixedKey(3));
+
+async function commitNext(store: ChainStore, txs: CheckedTx[], n: number): Promise<{ block: Block; commit: Commit }> {
+  const head = store.head();
+  const height = head.height + 1;
+  const time = head.time + 1000;
+  const ids = new Set<string>();
+  for (const c of txs) for (const d of touchedKeys(c)) ids.add(d);
+  const effects = applyBlockTxs(ChainStore.viewOf(await store.loadState(ids)), txs, execContext({ height, time }));
+  const { root, nodes, encoded } = await store.computeStateRoot(effects.writes, effects.documents);
+  const header: BlockHeader = {
+    chainId: CHAIN_ID,
+    height,
+    time,
+    prevHash: head.hash,
+    txRoot: txMerkleRoot(txs.map((c) => c.hash)),
+    evidenceHash: ZERO_HASH,
+    stateRoot: root,
+    validatorsHash: new Uint8Array(32).fill(0x56),
+    nextValidatorsHash: new Uint8Array(32).fill(0x56),
+    proposer: new Uint8Array(20).fill(0x50),
+    lastCommitHash: ZERO_HASH,
+  };
+  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: [new Uint8Array(16).fill(n)], lastCommit: null };
+  const blockHash = headerHash(header);
+  const commit: Commit = { height, round: 0, blockHash, sigs: [{ validator: new Uint8Array(20).fill(0x50), sig: new Uint8Array(64).fill(0x53) }] };
+  await store.commitBlock({
+    block,
+    blockHash,
+    commit,
+    txHashes: txs.map((c) => c.hash),
+    writes: effects.writes,
+    encodedWrites: encoded,
+    versions: effects.versions,
+    documents: effects.documents,
+    smtNodes: nodes,
+    signState: { height, round: 0, step: 3, digest: "aa", sig: "bb" },
+    nextProposerPriorities: Uint8Array.of(n, n),
+    evidence: [{ hash: new Uint8Array(32).fill(n), validator: new Uint8Array(20).fill(0x50) }],
+  });
+  return { block, commit };
+}
+
+/** The same chain of five blocks: creates, updates of one DID (so its old Merkle nodes go stale and are pruned), and an empty block. */
+async function buildChain(store: ChainStore): Promise<Array<{ block: Block; commit: Commit }>> {
+  await store.initGenesis(new Uint8Array(32).fill(0x47), 1_700_000_000_000);
+  const out = [await commitNext(store, [createTx(A), createTx(B)], 1)];
+  let doc = A.doc;
+  for (let i = 1; i <= 2; i++) {
+    doc = addVerificationMethod(doc, C.key.publicKey, `key-${i + 1}`, ["authentication"]);
+    out.push(await commitNext(store, [updateTx(writeParams(A, i, i), doc)], i + 1));
+  }
+  out.push(await commitNext(store, [], 4));
+  out.push(await commitNext(store, [createTx(C)], 5));
+  return out;
+}
+
+async function dump(kv: KvStore): Promise<string[]> {
+  const out: string[] = [];
+  for await (const [k, v] of kv.entries({})) out.push(`${hex(k)}=${hex(v)}`);
+  return out;
+}
+
+describe("chain/store over the in-memory store and LevelDB", () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "sid-store-mem-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("the same blocks give the same answers and the same entries, byte for byte", async () => {
+    const opts = { stateHistory: 2 };
+    const mem = await ChainStore.openKv(new MemoryKv(), opts);
+    const level = await ChainStore.open(join(dir, "db"), opts);
+    try {
+      const chainMem = await buildChain(mem);
+      const chainLevel = await buildChain(level);
+      expect(chainMem.map((b) => hex(b.block.header.stateRoot))).to.deep.equal(chainLevel.map((b) => hex(b.block.header.stateRoot)));
+      expect(mem.head()).to.deep.equal(level.head());
+      expect(mem.stateKeptFrom()).to.equal(4);
+
+      const entries = await dump(mem.kv);
+      expect(entries).to.deep.equal(await dump(level.kv));
+      // The repositories that these blocks write to wrote: blocks, commits, DID records, evidence, block hashes, version entries,
+      // meta, Merkle nodes, export log, tx index, version times, block txs, stale nodes (every version came by a tx: none whole).
+      const buckets = new Set(entries.map((e) => String.fromCharCode(parseInt(e.slice(0, 2), 16))));
+      expect([...buckets].sort().join("")).to.equal("BCDEHIMNOTWbs");
+
+      for (const s of [mem, level]) {
+        expect(await s.getBlock(2)).to.deep.equal(chainMem[1]!.block);
+        expect(await s.getCommit(5)).to.deep.equal(chainMem[4]!.commit);
+        expect((await s.getDidVersions(A.did)).map((v) => v.versionId)).to.deep.equal([1, 2, 3]);
+        expect((await s.didVersionPage(A.did, { after: 1, limit: 1, maxBytes: 1000 })).entries.map((e) => e.versionId)).to.deep.equal([2]);
+        expect(await s.exportEntries(0, 10)).to.deep.equal([
+          { seq: 1, height: 1, index: 0 },
+          { seq: 2, height: 1, index: 1 },
+          { seq: 3, height: 2, index: 0 },
+          { seq: 4, height: 3, index: 0 },
+          { seq: 5, height: 5, index: 0 },
+        ]);
+        expect((await s.listEvidence({ limit: 10 })).map((e) => e.height)).to.deep.equal([1, 2, 3, 4, 5]);
+        expect(await s.getSignState()).to.deep.equal({ height: 5, round: 0, step: 3, digest: "aa", sig: "bb" });
+        expect(hex((await s.getProposerPriorities(6))!)).to.equal("0505");
+        expect(await s.getProposerPriorities(7)).to.equal(undefined);
+        // The head's record is provable; a pruned height is refused.
+        expect((await s.proveDid(A.did)).valueBytes).to.not.equal(null);
+        let pruned: unknown;
+        await s.proveStateAt(2, new Uint8Array(32)).catch((e: unknown) => (pruned = e));
+        expect((pruned as { code?: string }).code).to.equal("BLOCK_STATE_PRUNED");
+      }
+      // A second store over the same entries (a restart) reads back the head, the export number and the kept heights.
+      const again = await ChainStore.openKv(mem.kv, opts);
+      expect(again.head()).to.deep.equal(level.head());
+      expect(again.lastExportSeq()).to.equal(5);
+      expect(again.stateKeptFrom()).to.equal(4);
+      expect(await again.getDid(C.did)).to.deep.equal(await level.getDid(C.did));
+      // The LevelDB handle is there for what only LevelDB does; a store in memory says it has none.
+      expect(() => mem.db).to.throw(/not on LevelDB/);
+      expect(level.db).to.not.equal(undefined);
+    } finally {
+      await mem.close();
+      await level.close();
+    }
+  });
+});
+
+describe("chain/store over the in-memory store: an index layout it does not read", () => {
+  it("is refused at open, and the key-value store is closed", async () => {
+    const kv = new MemoryKv();
+    const store = await ChainStore.openKv(kv);
+    await store.initGenesis(new Uint8Array(32).fill(0x47), 1_700_000_000_000);
+    const batch = kv.batch();
+    batch.put(metaKey("versionIndex"), Uint8Array.of(9));
+    await batch.write();
+    let err: Error | undefined;
+    await ChainStore.openKv(kv).catch((e: Error) => (err = e));
+    expect(err?.message).to.match(/layout 09/);
+    let closed: unknown;
+    await kv.get(metaKey("head")).catch((e: unknown) => (closed = e));
+    expect((closed as { code?: string }).code).to.equal("KV_CLOSED");
+  });
+});
