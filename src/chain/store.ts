@@ -9,8 +9,8 @@
  * or none of it.
  */
 import { LRUCache } from "lru-cache";
-import { encodeCanonical, decodeCanonical, mapValueBytes } from "./codec.js";
-import { proposerPrioritiesKey, signStateKey } from "./buckets.js";
+import { decodeCanonical, mapValueBytes } from "./codec.js";
+import { proposerPrioritiesKey } from "./buckets.js";
 import type { ExportEntry } from "./export-log.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import type { Block, BlockHeader, Commit } from "./block.js";
@@ -55,10 +55,6 @@ export interface BlockCommitBatch {
   /** Encodings of documents the versions hold, by document object (BlockEffects.documents): not encoded again. */
   documents?: ReadonlyMap<DidDocument, Uint8Array>;
   smtNodes: Map<string, Uint8Array>;
-  /** The validator's double-sign guard state, made durable with the block (consensus/consensus-store.ts reads it). */
-  signState?: unknown;
-  /** Proposer priorities of the next height (consensus/proposer.ts encoding), stored with the block so a restart agrees on proposers. */
-  nextProposerPriorities?: Uint8Array;
   /** The block's evidence, in block order, with what the caller decoded of it (the chain room does not decode votes). */
   evidence?: CommittedEvidenceIndex[];
   /** Writes of another room's repository over this store (ConsensusStore.putWithBlock), added to the block's batch last. */
@@ -454,13 +450,10 @@ export class ChainStore {
     return this.txIndex.get(hash);
   }
 
-  /** The validator's last sign state, stored with the last block it signed (consensus/consensus-store.ts reads it typed). */
-  async getSignState(): Promise<unknown> {
-    const raw = await this.kv.get(signStateKey());
-    return raw ? decodeCanonical(raw) : undefined;
-  }
-
-  /** Proposer priorities stored for `height` (written with block height-1), or undefined. */
+  /**
+   * The proposer priorities stored for `height` (consensus/consensus-store.ts
+   * writes and reads them; a snapshot carries them as bytes), or undefined.
+   */
   getProposerPriorities(height: number): Promise<Uint8Array | undefined> {
     return this.kv.get(proposerPrioritiesKey(height));
   }
@@ -579,9 +572,7 @@ export class ChainStore {
     this.smtNodes.putNodes(batch, b.smtNodes);
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
     this.meta.putHead(batch, head);
-    // The consensus's own data, made durable with the block (consensus/consensus-store.ts reads it).
-    if (b.signState !== undefined) batch.put(signStateKey(), encodeCanonical(b.signState as never));
-    if (b.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(h.height + 1), b.nextProposerPriorities);
+    // The consensus's own data (sign state, proposer priorities), made durable with the block.
     b.sideWrites?.(batch);
     await batch.write({ sync: true });
     this.records.remember(b.writes);

@@ -54,6 +54,7 @@ import { CodedError } from "../errors.js";
 import { ConsensusError, ConsensusErrorCode } from "./errors.js";
 import { type BlockExecDeps, type ExecutedBlock, BlockValidationError, buildNextBlock, validateBlock, verifyCommittedBlock } from "./block-exec.js";
 import { commitDecidedBlock } from "./commit.js";
+import { ConsensusStore } from "./consensus-store.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { DuplicateVoteEvidence } from "./evidence.js";
 import type { Proposal, Vote, VoteType } from "./messages.js";
@@ -197,7 +198,8 @@ export class BftEngine extends EventEmitter<BftEngineEvents> {
       if (!Number.isSafeInteger(v) || v < 0) throw new ConsensusError(ConsensusErrorCode.BAD_OPTIONS, `consensus option ${k} must be a non-negative integer, got ${String(v)}`);
     }
     this.machine = new TendermintMachine({ self: deps.privval?.address ?? null, options: this.opts.tendermint });
-    this.sets = new HeightSets((h) => deps.validatorSetAt(h), (h) => deps.store.getProposerPriorities(h), () => this.height);
+    const consensusData = new ConsensusStore(deps.store.kv);
+    this.sets = new HeightSets((h) => deps.validatorSetAt(h), (h) => consensusData.proposerPrioritiesBytes(h), () => this.height);
     this.exec = { chainId: deps.chainId, store: deps.store, verifier: deps.verifier, params: deps.params, knownTx: (h) => deps.mempool.get(h) };
   }
 

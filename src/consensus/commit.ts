@@ -11,6 +11,7 @@ import type { Commit } from "../chain/block.js";
 import type { Mempool, Rejection } from "../chain/mempool.js";
 import type { BlockCommitBatch } from "../chain/store.js";
 import type { ExecutedBlock } from "./block-exec.js";
+import { putConsensusWithBlock } from "./consensus-store.js";
 import type { CommittedBlockEvent } from "./engine.js";
 import type { ProposerPriorities } from "./proposer.js";
 import type { SignState } from "./signer.js";
@@ -65,8 +66,11 @@ export function commitExecuted(store: BlockCommitStore, ex: ExecutedBlock, commi
     documents: ex.effects.documents,
     smtNodes: ex.smtNodes,
     evidence: ex.evidence.map((e) => ({ hash: e.hash, validator: e.validator })),
-    ...(state.signState !== undefined ? { signState: state.signState } : {}),
-    ...(state.nextPriorities !== undefined ? { nextProposerPriorities: state.nextPriorities.encode() } : {}),
+    sideWrites: (batch) =>
+      putConsensusWithBlock(batch, ex.block.header.height, {
+        ...(state.signState !== undefined ? { signState: state.signState } : {}),
+        ...(state.nextPriorities !== undefined ? { nextProposerPriorities: state.nextPriorities } : {}),
+      }),
   });
 }
 

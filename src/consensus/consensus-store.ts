@@ -42,7 +42,12 @@ export class ConsensusStore {
 
   /** Adds the consensus data of the block at `height` to the block's `batch`. */
   putWithBlock(batch: KvBatch, height: number, data: ConsensusBlockData): void {
-    if (data.signState !== undefined) batch.put(signStateKey(), encodeCanonical(data.signState as never));
-    if (data.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(height + 1), data.nextProposerPriorities.encode());
+    putConsensusWithBlock(batch, height, data);
   }
+}
+
+/** Adds the consensus data of the block at `height` to the block's `batch` (the one writer of these keys). */
+export function putConsensusWithBlock(batch: KvBatch, height: number, data: ConsensusBlockData): void {
+  if (data.signState !== undefined) batch.put(signStateKey(), encodeCanonical(data.signState as never));
+  if (data.nextProposerPriorities !== undefined) batch.put(proposerPrioritiesKey(height + 1), data.nextProposerPriorities.encode());
 }

@@ -15,7 +15,8 @@ import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
 import { BlockErrorCode, ChainError } from "../chain/errors.js";
 import { SingleValidatorEngine, defaultEngineOptions, type CommittedBlockEvent } from "../consensus/engine.js";
-import { type SignState, ValidatorSigner } from "../consensus/signer.js";
+import { ValidatorSigner } from "../consensus/signer.js";
+import { ConsensusStore } from "../consensus/consensus-store.js";
 import { ValidatorSet, ValidatorSetsByHeight } from "../chain/validator-set.js";
 import { validatorMethods } from "../rpc/validator-methods.js";
 import { verifyCommit } from "../chain/vote.js";
@@ -308,7 +309,7 @@ export class SidNode {
       }
 
       if (!bft && sk) {
-        const signer = new ValidatorSigner(sk, (await store.getSignState()) as SignState | undefined);
+        const signer = new ValidatorSigner(sk, await new ConsensusStore(store.kv).signState());
         node.validatorAddress = signer.address;
         if (!validators.byAddress(signer.address)) {
           throw new NodeConfigError(`validator key ${toHex(signer.address)} is not in the genesis validator set`);

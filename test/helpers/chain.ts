@@ -9,7 +9,8 @@ import { Mempool, defaultMempoolOptions } from "../../src/chain/mempool.js";
 import { ChainStore } from "../../src/chain/store.js";
 import { decodeTx, txHash } from "../../src/chain/tx.js";
 import { type EngineDeps, SingleValidatorEngine } from "../../src/consensus/engine.js";
-import { type SignState, ValidatorSigner } from "../../src/consensus/signer.js";
+import { ValidatorSigner } from "../../src/consensus/signer.js";
+import { ConsensusStore } from "../../src/consensus/consensus-store.js";
 import { ValidatorSet } from "../../src/chain/validator-set.js";
 import { decodeEvidence, evidenceHash } from "../../src/consensus/evidence.js";
 import { CHAIN_ID, fixedKey, hex } from "./fixtures.js";
@@ -29,7 +30,7 @@ export async function poolAndEngine(store: ChainStore, maxBlockTxs: number, over
     isCommitted: async (h) => (await store.getTxLocation(h)) !== undefined,
     nextBlock: () => ({ height: store.head().height + 1, time: nextTime() }),
   });
-  const signer = new ValidatorSigner(VALIDATOR_KEY.secretKey, (await store.getSignState()) as SignState | undefined);
+  const signer = new ValidatorSigner(VALIDATOR_KEY.secretKey, await new ConsensusStore(store.kv).signState());
   const engine = new SingleValidatorEngine(
     { heartbeatMs: 1e9 },
     { chainId: CHAIN_ID, store, mempool, validators: VALIDATORS, signer, params: { maxBlockTxs, maxBlockBytes: 1 << 20 }, verifier, clock: nextTime, log: silentLogger, ...over },

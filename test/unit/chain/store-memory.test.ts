@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
-import { metaKey } from "../../../src/chain/buckets.js";
+import { metaKey, proposerPrioritiesKey, signStateKey } from "../../../src/chain/buckets.js";
+import { decodeCanonical, encodeCanonical } from "../../../src/chain/codec.js";
 import type { KvStore } from "../../../src/chain/db/kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
@@ -54,8 +55,11 @@ async function commitNext(store: ChainStore, txs: CheckedTx[], n: number): Promi
     versions: effects.versions,
     documents: effects.documents,
     smtNodes: nodes,
-    signState: { height, round: 0, step: 3, digest: "aa", sig: "bb" },
-    nextProposerPriorities: Uint8Array.of(n, n),
+    // Another room's data written in the block's batch (the consensus's sign state and priorities).
+    sideWrites: (batch) => {
+      batch.put(signStateKey(), encodeCanonical({ height, round: 0, step: 3, digest: "aa", sig: "bb" }));
+      batch.put(proposerPrioritiesKey(height + 1), Uint8Array.of(n, n));
+    },
     evidence: [{ hash: new Uint8Array(32).fill(n), validator: new Uint8Array(20).fill(0x50) }],
   });
   return { block, commit };
@@ -117,7 +121,7 @@ describe("chain/store over the in-memory store and LevelDB", () => {
           { seq: 5, height: 5, index: 0 },
         ]);
         expect((await s.listEvidence({ limit: 10 })).map((e) => e.height)).to.deep.equal([1, 2, 3, 4, 5]);
-        expect(await s.getSignState()).to.deep.equal({ height: 5, round: 0, step: 3, digest: "aa", sig: "bb" });
+        expect(decodeCanonical((await s.kv.get(signStateKey()))!)).to.deep.equal({ height: 5, round: 0, step: 3, digest: "aa", sig: "bb" });
         expect(hex((await s.getProposerPriorities(6))!)).to.equal("0505");
         expect(await s.getProposerPriorities(7)).to.equal(undefined);
         // The head's record is provable; a pruned height is refused.

@@ -4,7 +4,7 @@ import { signStateKey, proposerPrioritiesKey } from "../../../src/chain/buckets.
 import { encodeCanonical } from "../../../src/chain/codec.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { ChainStore } from "../../../src/chain/store.js";
-import { ConsensusStore } from "../../../src/consensus/consensus-store.js";
+import { ConsensusStore, putConsensusWithBlock } from "../../../src/consensus/consensus-store.js";
 import { ConsensusError, ConsensusErrorCode } from "../../../src/consensus/errors.js";
 import { ProposerPriorities } from "../../../src/consensus/proposer.js";
 import type { SignState } from "../../../src/consensus/signer.js";
@@ -62,13 +62,11 @@ describe("consensus/consensus-store", () => {
       encodedWrites: encoded,
       versions: [],
       smtNodes: nodes,
-      signState: STATE,
-      nextProposerPriorities: priorities.encode(),
+      sideWrites: (batch) => putConsensusWithBlock(batch, 1, { signState: STATE, nextProposerPriorities: priorities }),
     });
     const cs = new ConsensusStore(store.kv);
     expect(await cs.signState()).to.deep.equal(STATE);
     expect((await cs.proposerPriorities(2))!.matches(setOf([5, 5]))).to.equal(true);
-    expect(await store.getSignState()).to.deep.equal(await cs.signState());
     expect(hex((await store.getProposerPriorities(2))!)).to.equal(hex((await cs.proposerPrioritiesBytes(2))!));
 
     // The same data given as the repository's own writes in the block's batch.
@@ -86,7 +84,7 @@ describe("consensus/consensus-store", () => {
       smtNodes: root2.nodes,
       sideWrites: (batch) => cs.putWithBlock(batch, 2, { signState: state2, nextProposerPriorities: next }),
     });
-    expect(await store.getSignState()).to.deep.equal(state2);
+    expect(await cs.signState()).to.deep.equal(state2);
     expect((await cs.proposerPriorities(3))!.matches(setOf([1, 9]))).to.equal(true);
     expect(store.head().height).to.equal(2);
   });
