@@ -8,6 +8,7 @@
  * Without the variable it does nothing.
  */
 import { appendFileSync, readdirSync, readFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 
 const out = process.env.SID_SUITE_PROBE;
 
@@ -82,14 +83,19 @@ function probe(root: ProbedSuite): void {
     const name = `${(suite.file ?? "?").replace(/^.*\/dist\//, "dist/")} :: ${suite.title}`;
     suite.beforeAll("suite probe: start", () => {
       started = Date.now();
+      loopDelay.reset();
       write({ event: "start", suite: name, ...sample() });
     });
     suite._beforeAll.unshift(suite._beforeAll.pop());
     suite.afterAll("suite probe: end", () => {
-      write({ event: "end", suite: name, ms: Date.now() - started, ...sample() });
+      // The longest the event loop was blocked during the suite (a WebSocket pong, a timer, waited that long).
+      write({ event: "end", suite: name, ms: Date.now() - started, maxLoopDelayMs: Math.round(loopDelay.max / 1e6), ...sample() });
     });
   }
 }
+
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+if (out) loopDelay.enable();
 
 export const mochaHooks = out
   ? {

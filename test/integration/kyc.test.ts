@@ -83,6 +83,7 @@ describe("integration: KYC status lists and one-time copies on a real node", fun
   let listUri: string;
   /** Every WebSocket message seen on the statusLists topic. */
   let ws: WsTestClient;
+  let wsOpenedAt = 0;
   const rpcAnswers: string[] = [];
   const holders: Holder[] = [];
   const credentialIds: string[] = [];
@@ -117,6 +118,7 @@ describe("integration: KYC status lists and one-time copies on a real node", fun
     expect(added.executed).to.equal(true);
     ctx = await issuerContext(client, userHome, issuerDid, issuerKey);
     ws = await WsTestClient.open(node.rpcUrl.replace("http://", "ws://") + "/ws");
+    wsOpenedAt = Date.now();
     await ws.result("subscribe", ["statusLists", {}]);
   });
   after(async () => {
@@ -339,7 +341,8 @@ describe("integration: KYC status lists and one-time copies on a real node", fun
     // count is printed when it differs, with the connection's state, and the test asks only that publishes streamed.
     if (events.length !== publishes) {
       const state = ws.socket.readyState === ws.socket.OPEN ? "open" : `closed ${JSON.stringify(await Promise.race([ws.closed, Promise.resolve("not yet")]))}`;
-      console.log(`      statusLists stream: ${events.length} notifications for ${publishes} committed publishes; connection ${state}`);
+      const opened = wsOpenedAt;
+      console.log(`      statusLists stream: ${events.length} notifications for ${publishes} committed publishes; connection ${state}; pings at ${JSON.stringify(ws.pings.map((t) => t - opened))} ms after open, now ${Date.now() - opened}`);
     }
     expect(publishes, "publishes in the chain").to.be.at.least(1);
     expect(events.length, "the statusLists topic streamed publishes").to.be.at.least(1);
