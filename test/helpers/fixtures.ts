@@ -12,6 +12,8 @@ import { ChainError } from "../../src/chain/errors.js";
 import { type CheckedTx, type ExecContext, SignatureVerifier } from "../../src/chain/execute.js";
 import { type DidRecord, type StateView, type StateRecord, stateIdOf } from "../../src/chain/state.js";
 import { txHash } from "../../src/chain/tx.js";
+import { toHex } from "../../src/crypto/bytes.js";
+import { didKeyOf } from "./hd-fast.js";
 
 /** BIP39 test mnemonic (eleven "abandon" + "about"): public, for tests only. */
 export const TEST_MNEMONIC =
@@ -19,12 +21,23 @@ export const TEST_MNEMONIC =
 
 export const CHAIN_ID = "sid-test";
 
-/** Keys at m/44'/0'/0'/0/<index> of the test mnemonic, derived once. */
+/**
+ * Keys at m/44'/0'/0'/0/<index> of the test mnemonic, derived once each.
+ * Index 0 comes from the SDK's deriveKey; the others from the same
+ * derivation with a native BIP39 seed (test/helpers/hd-fast.ts), which is
+ * checked to give deriveKey's key at index 0 before it is trusted: the
+ * pure-JS seed takes about 50 ms per key and blocks the event loop.
+ */
 const derived = new Map<number, KeyPair>();
 export function testKey(index: number): KeyPair {
   let k = derived.get(index);
   if (!k) {
-    k = deriveKey(TEST_MNEMONIC, index);
+    if (!derived.has(0)) {
+      const sdk = deriveKey(TEST_MNEMONIC, 0);
+      if (toHex(didKeyOf(TEST_MNEMONIC, 0).secretKey) !== toHex(sdk.secretKey)) throw new Error("hd-fast derivation differs from deriveKey");
+      derived.set(0, sdk);
+    }
+    k = derived.get(index) ?? didKeyOf(TEST_MNEMONIC, index);
     derived.set(index, k);
   }
   return k;

@@ -16,6 +16,8 @@ export class WsTestClient {
   /** Raw text of frames that were not JSON (should never happen). */
   readonly unparsed: string[] = [];
   readonly closed: Promise<Closed>;
+  /** When each ping from the server arrived (ws answers it with a pong by itself). */
+  readonly pings: number[] = [];
   private nextId = 1;
   private wake: (() => void)[] = [];
 
@@ -37,6 +39,7 @@ export class WsTestClient {
       this.wake = [];
       for (const f of w) f();
     });
+    socket.on("ping", () => this.pings.push(Date.now()));
     // Errors end in a close event, which the tests look at.
     socket.on("error", () => {});
   }

@@ -18,12 +18,13 @@ import { decodeWalRecord } from "../../src/consensus/wal-records.js";
 import { duplicateVoteEvidence, encodeEvidence } from "../../src/consensus/evidence.js";
 import { decodeTx, encodeTx } from "../../src/chain/tx.js";
 import { RawPeer } from "../helpers/p2p.js";
+import { didKeyOf } from "../helpers/hd-fast.js";
 import { removeHome, runCli, tempHome } from "../helpers/node-process.js";
 import { type Devnet, checkNoFork, createDevnet, sleep, waitForHeight } from "../helpers/devnet.js";
 
 function keys(n: number) {
   const m = generateMnemonic();
-  return Array.from({ length: n }, (_, i) => deriveKey(m, i));
+  return Array.from({ length: n }, (_, i) => didKeyOf(m, i));
 }
 
 async function submitAll(net: Devnet, count: number): Promise<{ did: string; height: number }[]> {

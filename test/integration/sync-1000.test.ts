@@ -12,10 +12,11 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
+import { generateMnemonic } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { initNetworkHomes } from "../../src/node/network-homes.js";
 import { freePort } from "../helpers/node-process.js";
+import { didKeyOf } from "../helpers/hd-fast.js";
 import { DevnetNode, FAST_CONSENSUS, checkNoFork, waitFor, waitForHeight } from "../helpers/devnet.js";
 
 const TARGET_BLOCKS = 1_000;
@@ -66,7 +67,7 @@ describe("integration: a full node block-syncs 1,000 blocks", function () {
     // One create each time the chain has grown by about TARGET_BLOCKS / DIDS blocks: txs spread through the chain.
     for (let i = 0; i < DIDS; i++) {
       await waitForHeight([validator], Math.floor((i * TARGET_BLOCKS) / DIDS), 60_000);
-      const tx = createDidTx(chainId, deriveKey(m, i));
+      const tx = createDidTx(chainId, didKeyOf(m, i));
       const r = await client.submitAndCommit(tx, 30_000);
       created.push({ did: tx.tx.signer, height: r.height });
     }

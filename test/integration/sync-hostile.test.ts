@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
+import { generateMnemonic } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import type { Block, BlockHeader, Commit } from "../../src/chain/block.js";
 import { headerHash } from "../../src/chain/block.js";
@@ -14,6 +14,7 @@ import type { CanonicalValue } from "../../src/chain/codec.js";
 import { fromHex } from "../../src/crypto/bytes.js";
 import { Channel } from "../../src/p2p/index.js";
 import { type Devnet, type DevnetNode, createDevnet, waitFor, waitForHeight } from "../helpers/devnet.js";
+import { didKeyOf } from "../helpers/hd-fast.js";
 import { type CommittedTx, checkInvariants } from "../helpers/invariants.js";
 import { RawPeer } from "../helpers/p2p.js";
 
@@ -22,7 +23,7 @@ async function submitCreates(net: Devnet, nodes: DevnetNode[], count: number): P
   const m = generateMnemonic();
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const tx = createDidTx(net.chainId, deriveKey(m, i));
+      const tx = createDidTx(net.chainId, didKeyOf(m, i));
       const r = await new SidClient(nodes[i % nodes.length]!.rpcUrl).submitAndCommit(tx, 30_000);
       return { hash: r.hash, height: r.height };
     }),

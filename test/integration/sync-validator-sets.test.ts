@@ -7,12 +7,13 @@
  * connect, are for heights whose set it cannot know yet).
  */
 import { expect } from "chai";
-import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
+import { generateMnemonic } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { RegistryClient } from "../../src/client/registry-client.js";
 import { readTrusteeKeyFile } from "../../src/cli/gov.js";
 import { homePaths } from "../../src/node/home.js";
 import { runCli } from "../helpers/node-process.js";
+import { didKeyOf } from "../helpers/hd-fast.js";
 import { type DevnetNode, createDevnet, waitForHeight } from "../helpers/devnet.js";
 import { type CommittedTx, checkInvariants } from "../helpers/invariants.js";
 
@@ -44,7 +45,7 @@ async function createDids(node: DevnetNode, chainId: string, count: number): Pro
   const client = new SidClient(node.rpcUrl);
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const r = await client.submitAndCommit(createDidTx(chainId, deriveKey(m, i)), 30_000);
+      const r = await client.submitAndCommit(createDidTx(chainId, didKeyOf(m, i)), 30_000);
       return { hash: r.hash, height: r.height };
     }),
   );
