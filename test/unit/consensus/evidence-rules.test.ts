@@ -11,7 +11,7 @@ import { toHex } from "../../../src/crypto/bytes.js";
 import { type EvidenceContext, checkBlockEvidence, evidenceToJson, includableEvidence, validateBlockEvidence } from "../../../src/consensus/evidence-rules.js";
 import { duplicateVoteEvidence, encodeEvidence, evidenceHash } from "../../../src/consensus/evidence.js";
 import { NIL } from "../../../src/consensus/messages.js";
-import type { ValidatorSet } from "../../../src/consensus/validators.js";
+import type { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { blockHash, prevote, validatorSet } from "../../helpers/consensus.js";
 import { CHAIN_ID } from "../../helpers/fixtures.js";
 

@@ -10,8 +10,8 @@ import { compareBytes } from "../../../src/crypto/bytes.js";
 import { ConsensusErrorCode } from "../../../src/consensus/errors.js";
 import { decodeEvidence, duplicateVoteEvidence, encodeEvidence, evidenceHash, verifyEvidence } from "../../../src/consensus/evidence.js";
 import { NIL, encodeVote, messageValues } from "../../../src/consensus/messages.js";
-import { ValidatorSet } from "../../../src/consensus/validators.js";
-import { VoteStep } from "../../../src/consensus/vote.js";
+import { ValidatorSet } from "../../../src/chain/validator-set.js";
+import { VoteStep } from "../../../src/chain/vote.js";
 import { blockHash, expectConsensusError, precommit, prevote, validatorSet, vote } from "../../helpers/consensus.js";
 import { CHAIN_ID } from "../../helpers/fixtures.js";
 

@@ -9,12 +9,12 @@ import { encodeCanonical } from "../../../src/chain/codec.js";
 import type { ValidatorEntry } from "../../../src/chain/validators.js";
 import { toHex } from "../../../src/crypto/bytes.js";
 import { sha256 } from "../../../src/crypto/hash.js";
-import { ValidatorSet, ValidatorSetsByHeight, validatorAddress } from "../../../src/consensus/validators.js";
+import { ValidatorSet, ValidatorSetsByHeight, validatorAddress } from "../../../src/chain/validator-set.js";
 import { hex, testKey } from "../../helpers/fixtures.js";
 
 const entry = (i: number, power: number, name = `v${i}`): ValidatorEntry => ({ name, publicKey: hex(testKey(i).publicKey), power });
 
-describe("consensus/validators", () => {
+describe("chain/validator-set", () => {
   it("an address is the first 20 bytes of sha256 of the compressed key", () => {
     const pub = testKey(0).publicKey;
     expect(toHex(validatorAddress(pub))).to.equal(toHex(sha256(pub)).slice(0, 40));
