@@ -75,7 +75,7 @@ describe("p2p/snapshot-messages", () => {
   it(`lists at most ${MAX_LISTED} snapshots, heights from 1, chunk indexes up to 2^${MAX_CHUNK_BITS} - 1`, () => {
     const item = { height: 1, hash: new Uint8Array(32), chunks: MAX_INDEX + 1, bytes: 0 };
     expect((viaFrame({ type: "snapshots", items: Array.from({ length: MAX_LISTED }, () => item) }) as { items: unknown[] }).items).to.have.length(MAX_LISTED);
-    expect(refused({ type: "snapshots", items: Array.from({ length: MAX_LISTED + 1 }, () => item) })).to.match(/at most 16 items/);
+    expect(refused({ type: "snapshots", items: Array.from({ length: MAX_LISTED + 1 }, () => item) })).to.match(/more than 16 items/);
     expect(refused({ type: "snapshots", items: [{ ...item, chunks: MAX_INDEX + 2 }] })).to.match(/chunks/);
     expect(refused({ type: "getManifest", height: 0 })).to.match(/getManifest.height/);
     expect(refused({ type: "getChunk", height: 1, index: MAX_INDEX + 1 })).to.match(/getChunk.index/);
@@ -88,7 +88,7 @@ describe("p2p/snapshot-messages", () => {
     expect(refused({ type: "lightBlock", height: 9, block, commit, validators: [{ ...wireSet[0]!, power: 0 }], nextValidators: wireSet })).to.match(/power/);
     expect(refused({ type: "lightBlock", height: 9, block, commit, validators: wireSet, nextValidators: [{ publicKey: new Uint8Array(65), power: 1 }] })).to.match(/publicKey/);
     const many = Array.from({ length: MAX_WIRE_VALIDATORS + 1 }, () => wireSet[0]!);
-    expect(refused({ type: "lightBlock", height: 9, block, commit, validators: many, nextValidators: wireSet })).to.match(/at most 1024 items/);
+    expect(refused({ type: "lightBlock", height: 9, block, commit, validators: many, nextValidators: wireSet })).to.match(/more than 1024 items/);
   });
 
   it("unknown kinds and extra fields are refused, naming the field", () => {
