@@ -8,17 +8,18 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Block, type BlockHeader, type Commit, ZERO_HASH, encodeBlock, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
+import { encodeBlock } from "../../../src/chain/block.js";
 import { Bucket, blockKey, blockTxKey, didVersionKey, smtNodeKey } from "../../../src/chain/buckets.js";
 import { BlockErrorCode, ChainError } from "../../../src/chain/errors.js";
-import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
+import { type CheckedTx } from "../../../src/chain/execute.js";
 import { SparseMerkleTree, verifySmtProof } from "../../../src/chain/smt.js";
 import { type DidVersion, didStateKey } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { sha256 } from "../../../src/crypto/hash.js";
 import { addService } from "../../../src/did/document-edit.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
-import { CHAIN_ID, createTx, deactivateTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 
 const A = testDid(fixedKey(11));
 const B = testDid(fixedKey(12));
@@ -27,41 +28,7 @@ const GENESIS_TIME = 1_700_000_000_000;
 
 /** Execute txs on top of the store and commit them as the next block, as the node does (block-exec.ts). */
 async function commitNext(store: ChainStore, txs: CheckedTx[]): Promise<DidVersion[]> {
-  const head = store.head();
-  const height = head.height + 1;
-  const time = head.time + 1000;
-  const dids = new Set<string>();
-  for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
-  const effects = applyBlockTxs(ChainStore.viewOf(await store.loadState(dids)), txs, execContext({ height, time }));
-  const { root, nodes, encoded } = await store.computeStateRoot(effects.writes, effects.documents);
-  const header: BlockHeader = {
-    chainId: CHAIN_ID,
-    height,
-    time,
-    prevHash: head.hash,
-    txRoot: txMerkleRoot(txs.map((c) => c.hash)),
-    evidenceHash: ZERO_HASH,
-    stateRoot: root,
-    validatorsHash: new Uint8Array(32).fill(0x56),
-    nextValidatorsHash: new Uint8Array(32).fill(0x56),
-    proposer: new Uint8Array(20).fill(0x50),
-    lastCommitHash: ZERO_HASH,
-  };
-  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: [], lastCommit: null };
-  const blockHash = headerHash(header);
-  const commit: Commit = { height, round: 0, blockHash, sigs: [] };
-  await store.commitBlock({
-    block,
-    blockHash,
-    commit,
-    txHashes: txs.map((c) => c.hash),
-    writes: effects.writes,
-    encodedWrites: encoded,
-    versions: effects.versions,
-    documents: effects.documents,
-    smtNodes: nodes,
-  });
-  return effects.versions;
+  return (await commitTxsAsNextBlock(store, txs, { sigs: [] })).effects.versions;
 }
 
 /** Every node hash reachable from `root`, read from the store (throws on a missing node). */

@@ -7,62 +7,31 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
+import { type Block, type Commit } from "../../../src/chain/block.js";
 import { metaKey, proposerPrioritiesKey, signStateKey } from "../../../src/chain/buckets.js";
 import { decodeCanonical, encodeCanonical } from "../../../src/chain/codec.js";
 import type { KvStore } from "../../../src/chain/db/kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
-import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
+import { type CheckedTx } from "../../../src/chain/execute.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { addVerificationMethod } from "../../../src/did/document-edit.js";
-import { CHAIN_ID, createTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { createTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 
 const A = testDid(fixedKey(1));
 const B = testDid(fixedKey(2));
 const C = testDid(fixedKey(3));
 
+/** The next block, with one evidence item and the consensus's sign state and priorities in its batch (another room's data). */
 async function commitNext(store: ChainStore, txs: CheckedTx[], n: number): Promise<{ block: Block; commit: Commit }> {
-  const head = store.head();
-  const height = head.height + 1;
-  const time = head.time + 1000;
-  const ids = new Set<string>();
-  for (const c of txs) for (const d of touchedKeys(c)) ids.add(d);
-  const effects = applyBlockTxs(ChainStore.viewOf(await store.loadState(ids)), txs, execContext({ height, time }));
-  const { root, nodes, encoded } = await store.computeStateRoot(effects.writes, effects.documents);
-  const header: BlockHeader = {
-    chainId: CHAIN_ID,
-    height,
-    time,
-    prevHash: head.hash,
-    txRoot: txMerkleRoot(txs.map((c) => c.hash)),
-    evidenceHash: ZERO_HASH,
-    stateRoot: root,
-    validatorsHash: new Uint8Array(32).fill(0x56),
-    nextValidatorsHash: new Uint8Array(32).fill(0x56),
-    proposer: new Uint8Array(20).fill(0x50),
-    lastCommitHash: ZERO_HASH,
-  };
-  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: [new Uint8Array(16).fill(n)], lastCommit: null };
-  const blockHash = headerHash(header);
-  const commit: Commit = { height, round: 0, blockHash, sigs: [{ validator: new Uint8Array(20).fill(0x50), sig: new Uint8Array(64).fill(0x53) }] };
-  await store.commitBlock({
-    block,
-    blockHash,
-    commit,
-    txHashes: txs.map((c) => c.hash),
-    writes: effects.writes,
-    encodedWrites: encoded,
-    versions: effects.versions,
-    documents: effects.documents,
-    smtNodes: nodes,
-    // Another room's data written in the block's batch (the consensus's sign state and priorities).
+  const height = store.head().height + 1;
+  return commitTxsAsNextBlock(store, txs, {
+    evidence: { encoded: [new Uint8Array(16).fill(n)], index: [{ hash: new Uint8Array(32).fill(n), validator: new Uint8Array(20).fill(0x50) }] },
     sideWrites: (batch) => {
       batch.put(signStateKey(), encodeCanonical({ height, round: 0, step: 3, digest: "aa", sig: "bb" }));
       batch.put(proposerPrioritiesKey(height + 1), Uint8Array.of(n, n));
     },
-    evidence: [{ hash: new Uint8Array(32).fill(n), validator: new Uint8Array(20).fill(0x50) }],
   });
-  return { block, commit };
 }
 
 /** The same chain of five blocks: creates, updates of one DID (so its old Merkle nodes go stale and are pruned), and an empty block. */

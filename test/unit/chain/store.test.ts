@@ -2,13 +2,13 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Block, type BlockHeader, type Commit, ZERO_HASH, headerHash, txMerkleRoot } from "../../../src/chain/block.js";
-import { type CheckedTx, applyBlockTxs, touchedKeys } from "../../../src/chain/execute.js";
+import { type CheckedTx } from "../../../src/chain/execute.js";
 import { SparseMerkleTree } from "../../../src/chain/smt.js";
 import { type DidRecord, type DidVersion, didRecordHash, didStateKey, encodeDidRecord } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { addVerificationMethod } from "../../../src/did/document-edit.js";
-import { CHAIN_ID, createTx, execContext, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { createTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 
 const A = testDid(fixedKey(1));
 const B = testDid(fixedKey(2));
@@ -17,42 +17,8 @@ const GENESIS_HASH = new Uint8Array(32).fill(0x47);
 const GENESIS_TIME = 1_700_000_000_000;
 
 /** Execute txs on top of the store and commit them as the next block, as the node does. */
-async function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: DidVersion[] = []) {
-  const head = store.head();
-  const height = head.height + 1;
-  const time = head.time + 1000;
-  const dids = new Set<string>();
-  for (const c of txs) for (const d of touchedKeys(c)) dids.add(d);
-  const loaded = await store.loadState(dids);
-  const effects = applyBlockTxs(ChainStore.viewOf(loaded), txs, execContext({ height, time }));
-  const { root, nodes, encoded } = await store.computeStateRoot(effects.writes);
-  const header: BlockHeader = {
-    chainId: CHAIN_ID,
-    height,
-    time,
-    prevHash: head.hash,
-    txRoot: txMerkleRoot(txs.map((c) => c.hash)),
-    evidenceHash: ZERO_HASH,
-    stateRoot: root,
-    validatorsHash: new Uint8Array(32).fill(0x56),
-    nextValidatorsHash: new Uint8Array(32).fill(0x56),
-    proposer: new Uint8Array(20).fill(0x50),
-    lastCommitHash: ZERO_HASH,
-  };
-  const block: Block = { header, txs: txs.map((c) => c.encoded), evidence: [], lastCommit: null };
-  const blockHash = headerHash(header);
-  const commit: Commit = { height, round: 0, blockHash, sigs: [{ validator: new Uint8Array(20).fill(0x50), sig: new Uint8Array(64).fill(0x53) }] };
-  await store.commitBlock({
-    block,
-    blockHash,
-    commit,
-    txHashes: txs.map((c) => c.hash),
-    writes: effects.writes,
-    encodedWrites: encoded,
-    versions: [...effects.versions, ...extraVersions],
-    smtNodes: nodes,
-  });
-  return { block, blockHash, commit, effects };
+function commitNext(store: ChainStore, txs: CheckedTx[], extraVersions: DidVersion[] = []) {
+  return commitTxsAsNextBlock(store, txs, { extraVersions });
 }
 
 /** A history entry for an arbitrary DID string (the store does not interpret DIDs). */
