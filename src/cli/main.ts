@@ -19,7 +19,7 @@ function hintFor(err: unknown): string | undefined {
 
 async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return 0;
   } catch (err) {
     // Commander has already printed its own message (usage errors, help, version).

@@ -1,14 +1,33 @@
-/** The `sid` command tree (commander), built in a function so tests can inspect it. */
+/**
+ * The `sid` command tree (commander). A command names its group first
+ * (`sid did create ...`), so only that group's modules are loaded: a CLI
+ * call then loads what it runs, not the node, the credential formats and
+ * every client. Anything else (`--help`, a typo, no command) gets the
+ * whole tree, so help and suggestions list every command.
+ */
 import { Command } from "commander";
-import { registerDidCommands } from "./did.js";
-import { registerKeyCommands } from "./keys.js";
-import { registerCredentialCommands, registerIssuerCommands } from "./kyc.js";
-import { registerNodeCommands } from "./node.js";
-import { registerGovCommands, registerValidatorGovCommands } from "./gov.js";
 
 export const CLI_VERSION = "0.1.0";
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/** The groups, in the order help lists them; each loads its own modules. */
+const GROUPS: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Register[]> }> = [
+  { words: ["init", "start", "status", "validator"], load: async () => [(await import("./node.js")).registerNodeCommands] },
+  { words: ["keys"], load: async () => [(await import("./keys.js")).registerKeyCommands] },
+  { words: ["did"], load: async () => [(await import("./did.js")).registerDidCommands] },
+  { words: ["issuer"], load: async () => [(await import("./kyc.js")).registerIssuerCommands] },
+  { words: ["gov"], load: async () => [(await import("./gov.js")).registerGovCommands] },
+  { words: ["kyc"], load: async () => [(await import("./kyc.js")).registerCredentialCommands] },
+  // `validator add/remove` join `validator init` under the same command.
+  { words: ["validator"], load: async () => [(await import("./gov.js")).registerValidatorGovCommands] },
+];
+
+/**
+ * The command tree for `argv` (process.argv: node, script, words...): the
+ * group its first word names, or every group. `argv` omitted: every group.
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command("sid")
     .description("sid: a did:sid DID registry node, its keystore and its client")
     .version(CLI_VERSION, "-V, --version")
@@ -17,13 +36,9 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false });
   // Settings above are copied into every subcommand created from here on.
-  registerNodeCommands(program);
-  registerKeyCommands(program);
-  registerDidCommands(program);
-  registerIssuerCommands(program);
-  registerGovCommands(program);
-  registerCredentialCommands(program);
-  registerValidatorGovCommands(program);
+  const first = argv?.[2];
+  const named = GROUPS.filter((g) => first !== undefined && g.words.includes(first));
+  for (const g of named.length > 0 ? named : GROUPS) for (const register of await g.load()) register(program);
   program.addHelpText(
     "after",
     `
