@@ -81,6 +81,8 @@ export function resolveSnapshotOptions(o: Partial<SnapshotOptions> = {}): Snapsh
 const SPILL_BYTES = 32 * 1024 * 1024;
 /** Records and tree nodes per restore batch. */
 const RESTORE_BATCH_BYTES = 8 * 1024 * 1024;
+/** Records read from the snapshot per batch when their documents are read back from their txs. */
+const SNAPSHOT_READ_BATCH = 512;
 
 const MANIFEST_FILE = "manifest.cbor";
 const chunkFile = (i: number) => `chunk-${i}.cbor`;
@@ -214,9 +216,18 @@ export async function writeSnapshot(
     const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp);
     for (const bucket of [Bucket.Did, Bucket.Registry]) {
       const it = store.db.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), snapshot } as never);
+      // A DID record kept by reference is put back together from its tx (blocks up to the snapshot's height never change), a batch at a time.
+      let pending: Array<[string, Uint8Array]> = [];
+      const flush = async () => {
+        const bytes = await store.records.expand(pending.map(([, v]) => v));
+        pending.forEach(([id], i) => spill.add(id, bytes[i]!));
+        pending = [];
+      };
       for await (const [k, v] of it) {
-        spill.add(Buffer.from(k.buffer, k.byteOffset + 1, k.length - 1).toString("utf8"), v);
+        pending.push([Buffer.from(k.buffer, k.byteOffset + 1, k.length - 1).toString("utf8"), v]);
+        if (pending.length === SNAPSHOT_READ_BATCH) await flush();
       }
+      await flush();
     }
     if (chunkBits === 0) chunkBits = chunkBitsFor(spill.total);
     const per = 1 << (MAX_CHUNK_BITS - chunkBits);

@@ -29,7 +29,7 @@ import { LevelKv, type LevelDb } from "./db/level-kv.js";
 import { BlockRepository } from "./repositories/blocks.js";
 import { CommitRepository } from "./repositories/commits.js";
 import { type TxLocation, TxIndexRepository } from "./repositories/tx-index.js";
-import { StateRecordRepository } from "./repositories/state-records.js";
+import { type DocumentSource, StateRecordRepository } from "./repositories/state-records.js";
 import { type DidVersionEntry, type DidVersionPage, DidVersionRepository } from "./repositories/did-versions.js";
 import { type CommittedEvidenceIndex, type EvidenceLocation, EvidenceRepository } from "./repositories/evidence.js";
 import { ValidatorSetRepository } from "./repositories/validator-sets.js";
@@ -139,7 +139,7 @@ export class ChainStore {
     this.blocks = new BlockRepository(kv);
     this.commits = new CommitRepository(kv);
     this.txIndex = new TxIndexRepository(kv);
-    this.records = new StateRecordRepository(kv, opts.didCacheSize);
+    this.records = new StateRecordRepository(kv, opts.didCacheSize, (h, i) => this.blocks.inlineTxBytes(h, i));
     this.versions = new DidVersionRepository(kv);
     this.evidence = new EvidenceRepository(kv);
     this.validatorSets = new ValidatorSetRepository(kv);
@@ -564,8 +564,9 @@ export class ChainStore {
       this.exportLog.putBlock(batch, firstSeq, h.height, b.txHashes.length);
       this.exportLog.putLastSeq(batch, firstSeq - 1 + b.txHashes.length);
     }
-    this.records.putEncoded(batch, b.encodedWrites);
-    this.versions.put(batch, b.versions, new Set(b.txHashes.map((t) => Buffer.from(t).toString("hex"))), b.documents);
+    const txIndexOf = new Map(b.txHashes.map((t, i) => [Buffer.from(t).toString("hex"), i]));
+    this.records.putEncoded(batch, b.encodedWrites, documentSources(b, txIndexOf));
+    this.versions.put(batch, b.versions, new Set(txIndexOf.keys()), b.documents);
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     this.validatorSets.putScheduled(batch, b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined);
     this.evidence.putBlock(batch, h.height, b.evidence ?? []);
@@ -639,3 +640,20 @@ export class ChainStore {
   }
 }
 
+/**
+ * By DID, the tx of block `b` that brought the document of its latest
+ * version in the block (a create or update), for the record to refer to.
+ * A DID whose record holds another document (a deactivation keeps the one
+ * before) is left out: the reference is checked against the record's bytes.
+ */
+function documentSources(b: BlockCommitBatch, txIndexOf: ReadonlyMap<string, number>): Map<string, DocumentSource> {
+  const out = new Map<string, DocumentSource>();
+  for (const v of b.versions) {
+    if (v.operation === "deactivate") continue;
+    const index = txIndexOf.get(Buffer.from(v.txHash).toString("hex"));
+    const document = b.documents?.get(v.document);
+    const tx = index === undefined ? undefined : b.block.txs[index];
+    if (index !== undefined && document && tx) out.set(v.did, { height: b.block.header.height, index, tx, document });
+  }
+  return out;
+}

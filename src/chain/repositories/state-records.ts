@@ -3,14 +3,94 @@
  * (issuers, status lists, trustees, proposals, validators) under Registry.
  * Decoded records are cached, known absences too; reads of many records in
  * the same turn of the event loop go to the store as one getMany.
+ *
+ * A DID record whose document a tx of the store brought is kept without
+ * it: the record's bytes before and after the document, and where in that
+ * tx (under BlockTx) the document's bytes are. Reading it puts the same
+ * bytes back together, so what is hashed into the state root and what a
+ * proof returns do not change; the document is stored once, in its tx.
  */
 import { LRUCache } from "lru-cache";
-import { didKey, registryKey, registryPrefix } from "../buckets.js";
+import { blockTxKey, didKey, registryKey, registryPrefix } from "../buckets.js";
 import { type KvBatch, type KvStore, prefixEnd } from "../db/kv.js";
 import { type StateRecord, type StatusListRecord, decodeStateRecord, isDidStateId } from "../state.js";
 
 /** Cache entry meaning "no such record". */
 const ABSENT = Symbol("absent");
+
+/**
+ * First byte of a record kept by reference (a canonical record is a CBOR
+ * map, 0xa0-0xbb), then u32be each: the tx's height and index, the
+ * document's offset and length in the tx, the length of the record's bytes
+ * before the document; then those bytes, then the record's bytes after it.
+ */
+const BY_REF = 0x00;
+const REF_HEADER = 21;
+
+/** The tx that brought a DID record's document: where it is stored, its bytes, and the document's bytes. */
+export interface DocumentSource {
+  height: number;
+  index: number;
+  tx: Uint8Array;
+  document: Uint8Array;
+}
+
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);
+
+/**
+ * What the store keeps for a record of `bytes`: by reference when `source`
+ * holds the document that `bytes` hold, else the bytes themselves. The
+ * split is by value, so putting the parts back gives `bytes` exactly.
+ */
+export function storedRecordBytes(bytes: Uint8Array, source?: DocumentSource): Uint8Array {
+  if (!source || source.document.length === 0) return bytes;
+  const at = asBuffer(bytes).indexOf(asBuffer(source.document));
+  const offset = asBuffer(source.tx).indexOf(asBuffer(source.document));
+  if (at < 0 || offset < 0) return bytes;
+  const before = bytes.subarray(0, at);
+  const after = bytes.subarray(at + source.document.length);
+  const out = new Uint8Array(REF_HEADER + before.length + after.length);
+  const view = new DataView(out.buffer);
+  out[0] = BY_REF;
+  view.setUint32(1, source.height);
+  view.setUint32(5, source.index);
+  view.setUint32(9, offset);
+  view.setUint32(13, source.document.length);
+  view.setUint32(17, before.length);
+  out.set(before, REF_HEADER);
+  out.set(after, REF_HEADER + before.length);
+  return out;
+}
+
+interface RecordRef {
+  height: number;
+  index: number;
+  offset: number;
+  length: number;
+  before: number;
+}
+
+function refOf(stored: Uint8Array): RecordRef | undefined {
+  if (stored[0] !== BY_REF) return undefined;
+  if (stored.length < REF_HEADER) throw new Error(`a stored DID record by reference is ${stored.length} bytes, shorter than its header`);
+  const view = new DataView(stored.buffer, stored.byteOffset, stored.length);
+  const ref = { height: view.getUint32(1), index: view.getUint32(5), offset: view.getUint32(9), length: view.getUint32(13), before: view.getUint32(17) };
+  if (REF_HEADER + ref.before > stored.length) throw new Error("a stored DID record by reference names more bytes before its document than it holds");
+  return ref;
+}
+
+/** The record's bytes from its stored form and the tx it names. */
+function assemble(stored: Uint8Array, ref: RecordRef, tx: Uint8Array | undefined): Uint8Array {
+  if (!tx || ref.offset + ref.length > tx.length) {
+    throw new Error(`the tx holding a DID record's document (height ${ref.height}, index ${ref.index}) is ${tx ? "shorter than the reference" : "not in the store"}: the store is damaged; resync (remove data/chain and start the node again)`);
+  }
+  const after = stored.length - REF_HEADER - ref.before;
+  const out = new Uint8Array(ref.before + ref.length + after);
+  out.set(stored.subarray(REF_HEADER, REF_HEADER + ref.before), 0);
+  out.set(tx.subarray(ref.offset, ref.offset + ref.length), ref.before);
+  out.set(stored.subarray(REF_HEADER + ref.before), ref.before + ref.length);
+  return out;
+}
 
 /** The store key of a record: bucket Did for DIDs, Registry for the rest. */
 export function stateDbKey(id: string): Uint8Array {
@@ -23,9 +103,14 @@ export class StateRecordRepository {
   /** The misses of this turn of the event loop, read together. */
   private pendingReads: { ids: string[]; done: Promise<Map<string, StateRecord | undefined>> } | undefined;
 
+  /**
+   * `inlineTx`: a tx of a block of the earlier layout (txs inside the block),
+   * for a reference no BlockTx key answers.
+   */
   constructor(
     private readonly kv: KvStore,
     cacheSize: number,
+    private readonly inlineTx: (height: number, index: number) => Promise<Uint8Array | undefined> = async () => undefined,
   ) {
     this.cache = new LRUCache({ max: cacheSize });
   }
@@ -34,15 +119,35 @@ export class StateRecordRepository {
   async get(id: string): Promise<StateRecord | undefined> {
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached === ABSENT ? undefined : cached;
-    const raw = await this.kv.get(stateDbKey(id));
+    const raw = await this.getBytes(id);
     const rec = raw ? decodeStateRecord(raw) : undefined;
     this.cache.set(id, rec ?? ABSENT);
     return rec;
   }
 
-  /** The stored bytes of a record (as hashed into the state root), or undefined. */
-  getBytes(id: string): Promise<Uint8Array | undefined> {
-    return this.kv.get(stateDbKey(id));
+  /** The bytes of a record (as hashed into the state root), or undefined. */
+  async getBytes(id: string): Promise<Uint8Array | undefined> {
+    const stored = await this.kv.get(stateDbKey(id));
+    const ref = stored && refOf(stored);
+    return ref ? assemble(stored, ref, await this.txOf(ref, await this.kv.get(blockTxKey(ref.height, ref.index)))) : stored;
+  }
+
+  /** The bytes of records from their stored forms (as a Did or Registry value holds them), in order: one getMany for the txs named. */
+  async expand(stored: ReadonlyArray<Uint8Array | undefined>): Promise<Array<Uint8Array | undefined>> {
+    const refs = stored.map((s) => (s ? refOf(s) : undefined));
+    const wanted = refs.flatMap((r) => (r ? [blockTxKey(r.height, r.index)] : []));
+    if (wanted.length === 0) return [...stored];
+    const found = await this.kv.getMany(wanted);
+    let next = 0;
+    const txs = await Promise.all(refs.map((r) => (r ? this.txOf(r, found[next++]) : undefined)));
+    return stored.map((s, i) => {
+      const ref = refs[i];
+      return ref ? assemble(s!, ref, txs[i]) : s;
+    });
+  }
+
+  private async txOf(ref: RecordRef, fromKey: Uint8Array | undefined): Promise<Uint8Array | undefined> {
+    return fromKey ?? this.inlineTx(ref.height, ref.index);
   }
 
   /**
@@ -74,7 +179,7 @@ export class StateRecordRepository {
       const batch: string[] = [];
       const done = new Promise<void>((r) => setImmediate(r)).then(async () => {
         this.pendingReads = undefined;
-        const raws = await this.kv.getMany(batch.map(stateDbKey));
+        const raws = await this.expand(await this.kv.getMany(batch.map(stateDbKey)));
         const found = new Map<string, StateRecord | undefined>();
         batch.forEach((id, i) => {
           const raw = raws[i];
@@ -116,9 +221,13 @@ export class StateRecordRepository {
     return out;
   }
 
-  /** Adds each record's encoding (by state id) to `batch`. */
-  putEncoded(batch: KvBatch, encoded: Iterable<[string, Uint8Array]>): void {
-    for (const [id, bytes] of encoded) batch.put(stateDbKey(id), bytes);
+  /**
+   * Adds each record's encoding (by state id) to `batch`. `sources`: by DID,
+   * the tx of the same batch (or an earlier one) that holds its record's
+   * document; those records are kept by reference to it.
+   */
+  putEncoded(batch: KvBatch, encoded: Iterable<[string, Uint8Array]>, sources?: ReadonlyMap<string, DocumentSource>): void {
+    for (const [id, bytes] of encoded) batch.put(stateDbKey(id), isDidStateId(id) ? storedRecordBytes(bytes, sources?.get(id)) : bytes);
   }
 
   /** Caches records a committed batch wrote. */

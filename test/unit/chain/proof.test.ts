@@ -10,7 +10,6 @@ import { BlockErrorCode } from "../../../src/chain/errors.js";
 import { MAX_PROOF_RECORD_BYTES, ProofErrorCode, parseStateProofJson, stateProofToJson } from "../../../src/chain/proof.js";
 import { verifySmtProof } from "../../../src/chain/smt.js";
 import { decodeDidRecord, didStateKey, encodeDidRecord } from "../../../src/chain/state.js";
-import { didKey } from "../../../src/chain/buckets.js";
 import { sha256 } from "../../../src/crypto/hash.js";
 import { verifyCommit } from "../../../src/chain/vote.js";
 import { addVerificationMethod } from "../../../src/did/document-edit.js";
@@ -95,7 +94,7 @@ describe("chain/store: state proofs", function () {
     const p = await chain.store.proveState(didStateKey(A.did), async () => {
       // First read: the head (height 1) is already taken; a block updating A lands before the bytes are read.
       if (loads++ === 0) await chain.commit([updateTx(writeParams(A, 1, 1), doc2)]);
-      return chain.store.db.get(didKey(A.did));
+      return chain.store.records.getBytes(A.did);
     });
     expect(loads).to.equal(2);
     expect(p.height).to.equal(2);
@@ -105,7 +104,7 @@ describe("chain/store: state proofs", function () {
 
   it("never returns bytes that the proof does not commit to", async () => {
     await chain.commit([createTx(A)]);
-    const real = (await chain.store.db.get(didKey(A.did)))!;
+    const real = (await chain.store.records.getBytes(A.did))!;
     const wrong = real.slice();
     wrong[wrong.length - 1]! ^= 1;
     let loads = 0;

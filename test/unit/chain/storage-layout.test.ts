@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeBlock } from "../../../src/chain/block.js";
-import { Bucket, blockKey, blockTxKey, didVersionKey, smtNodeKey } from "../../../src/chain/buckets.js";
+import { Bucket, blockKey, blockTxKey, didKey, didVersionKey, smtNodeKey } from "../../../src/chain/buckets.js";
 import { BlockErrorCode, ChainError } from "../../../src/chain/errors.js";
 import { type CheckedTx } from "../../../src/chain/execute.js";
 import { SparseMerkleTree, verifySmtProof } from "../../../src/chain/smt.js";
-import { type DidVersion, didStateKey } from "../../../src/chain/state.js";
+import { type DidRecord, type DidVersion, decodeDidRecord, didStateKey } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { sha256 } from "../../../src/crypto/hash.js";
 import { addService } from "../../../src/did/document-edit.js";
@@ -124,6 +124,79 @@ describe("chain/store: one copy of each document", function () {
         expect(await store.getBlock(h)).to.deep.equal(block);
       }
       await check(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("chain/store: a DID record refers to the tx holding its document", function () {
+  this.timeout(30_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "sid-record-ref-test-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The record's bytes as hashed into the state root: what its proof commits to. */
+  const provenBytes = async (store: ChainStore, did: string) => {
+    const p = await store.proveDid(did);
+    expect(verifySmtProof(p.header.stateRoot, didStateKey(did), sha256(p.valueBytes!), p.proof), `proof of ${did}`).to.equal(true);
+    return p.valueBytes!;
+  };
+
+  it("keeps created and updated records without their document, reads them back exactly, and a deactivation whole", async () => {
+    const path = join(dir, "refs");
+    let store = await ChainStore.open(path);
+    await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+    await commitNext(store, [createTx(A), createTx(B)]);
+    const doc2 = addService(A.doc, { id: `${A.did}#s1`, type: "LinkedDomains", serviceEndpoint: "https://s1.example" });
+    await commitNext(store, [updateTx(writeParams(A, 1, 1), doc2)]);
+    const before = new Map<string, Uint8Array>();
+    for (const d of [A, B]) before.set(d.did, await provenBytes(store, d.did));
+    expect(decodeDidRecord(before.get(A.did)!)).to.deep.include({ versionId: 2, document: doc2 });
+    for (const d of [A, B]) {
+      const stored = (await store.db.get(didKey(d.did)))!;
+      // Kept by reference: its first byte is not a CBOR map's, and the document (hundreds of bytes) is not in it.
+      expect(stored[0], d.did).to.equal(0x00);
+      expect(stored.length, d.did).to.be.below(before.get(d.did)!.length - 300);
+    }
+    // A deactivation keeps the document of the update before it, which no tx of its block holds: stored whole.
+    await commitNext(store, [deactivateTx(writeParams(B, 1, 1))]);
+    const wholeB = (await store.db.get(didKey(B.did)))!;
+    expect(wholeB[0]).to.be.within(0xa0, 0xbb);
+    expect(wholeB).to.deep.equal(await provenBytes(store, B.did));
+    await store.close();
+
+    // A fresh store (no cache) reads the same bytes one by one, in a batch, and as records.
+    store = await ChainStore.open(path);
+    try {
+      expect(await provenBytes(store, A.did)).to.deep.equal(before.get(A.did));
+      const many = await store.loadState([A.did, B.did, "did:sid:absent"]);
+      expect(many.get(A.did)).to.deep.equal(decodeDidRecord(before.get(A.did)!));
+      expect((many.get(B.did) as DidRecord).deactivated).to.equal(true);
+      expect(many.get("did:sid:absent")).to.equal(undefined);
+      expect(await store.records.expand([await store.db.get(didKey(A.did)), undefined, wholeB])).to.deep.equal([before.get(A.did), undefined, wholeB]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reads a record stored whole (the earlier layout) as before, and names a missing tx as damage", async () => {
+    const path = join(dir, "whole");
+    let store = await ChainStore.open(path);
+    await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+    await commitNext(store, [createTx(A), createTx(B)]);
+    const bytesA = await provenBytes(store, A.did);
+    const bytesB = await provenBytes(store, B.did);
+    await store.db.put(didKey(A.did), bytesA);
+    await store.db.del(blockTxKey(1, 1));
+    await store.close();
+    store = await ChainStore.open(path);
+    try {
+      expect(await provenBytes(store, A.did)).to.deep.equal(bytesA);
+      expect(bytesB.length).to.be.above(300);
+      let err: unknown;
+      await store.getDid(B.did).catch((e: unknown) => (err = e));
+      expect(String(err)).to.match(/tx holding a DID record's document \(height 1, index 1\) is not in the store: the store is damaged; resync/);
     } finally {
       await store.close();
     }
