@@ -9,11 +9,11 @@
 import type { Genesis } from "../chain/genesis.js";
 import { SnapshotRestorer } from "../chain/snapshot-store.js";
 import type { ChainStore } from "../chain/store.js";
-import { ValidatorSetTracker } from "../client/trust.js";
+import { LightClient, ValidatorSetTracker } from "../client/trust.js";
 import { ProposerPriorities } from "../consensus/proposer.js";
 import { ValidatorSet } from "../chain/validator-set.js";
 import type { P2pOptions } from "../p2p/index.js";
-import { type StateSyncOptions, type StateSyncProgress, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
+import { type StateSyncOptions, type StateSyncProgress, type TrustHeader, stateSyncFromPeers } from "../p2p/snapshot-sync.js";
 import type { Logger } from "../log/logger.js";
 import type { StateSyncHealth } from "../rpc/health.js";
 import { StateSyncHealthServer } from "../rpc/state-sync-health.js";
@@ -23,6 +23,18 @@ export function stateSyncProgressLine(p: StateSyncProgress): string {
   const mb = (n: number) => (n / 1e6).toFixed(1);
   const eta = p.etaSec === undefined ? "?" : `${Math.ceil(p.etaSec)} s`;
   return `state sync: chunks ${p.chunksDone}/${p.chunksTotal}, ${mb(p.bytes)} MB, ${mb(p.bytesPerSec)} MB/s, ${eta} left`;
+}
+
+/**
+ * State sync's header check: the SDK's light client from `tracker`'s trusted
+ * headers (genesis at first), skipping verification with bisection over the
+ * peers' light blocks; at most `maxFetches` light blocks for one height.
+ */
+export function lightClientTrust(tracker: ValidatorSetTracker, maxFetches = 1_000): TrustHeader {
+  return async (source, height) => {
+    const r = await new LightClient(tracker, source, { maxFetches }).verifyHeight(height);
+    return { hash: tracker.trustedAt(height)!.hash, intermediate: r.intermediate };
+  };
 }
 
 /**
@@ -67,7 +79,8 @@ async function restore(
   slog: Logger,
   status: StateSyncHealth,
 ): Promise<void> {
-  const trust = new ValidatorSetTracker(genesis.chainId, ValidatorSet.fromGenesis(genesis.validators), { genesisHash: gHash });
+  const genesisSet = ValidatorSet.fromGenesis(genesis.validators);
+  const tracker = new ValidatorSetTracker(genesis.chainId, genesisSet, { genesisHash: gHash });
   let restorer: SnapshotRestorer | undefined;
   const { enabled: _enabled, ...syncOpts } = cfg.stateSync ?? {};
   // A store without a head holds no chain: whatever an interrupted state sync left in it goes, so no stale record outlives the new root.
@@ -77,7 +90,8 @@ async function restore(
     { ...cfg.p2p, persistentPeers: peers },
     { chainId: genesis.chainId, genesisHash: gHash },
     {
-      trust,
+      genesisSet,
+      trustHeader: lightClientTrust(tracker),
       phase: (phase, height) => {
         status.phase = phase;
         if (height !== undefined) status.height = height;

@@ -9,7 +9,7 @@
  * offered by two peers with the same manifest (else the highest offered);
  * trust the header of that height by the light client's skipping
  * verification from genesis, bisecting over headers the peers serve
- * (LightClient over a P2pLightBlockSource); fetch the
+ * (the node gives the light client, TrustHeader, over a P2pLightBlockSource); fetch the
  * manifest and check that its chunk roots give the header's state root;
  * fetch the chunks from every peer offering the height, a few at a time from
  * each, check each against its manifest subtree root and write it. A peer
@@ -26,7 +26,6 @@ import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import type { LightBlock } from "../chain/light-block.js";
 import { ProofError } from "../chain/proof.js";
-import { type LightBlockSource, LightClient, type ValidatorSetTracker } from "../client/trust.js";
 import type { ValidatorEntry } from "../chain/validators.js";
 import { ValidatorSet, validatorAddress } from "../chain/validator-set.js";
 import { Channel } from "./frames.js";
@@ -178,7 +177,8 @@ function toWireSet(es: readonly ValidatorEntry[]): WireValidator[] {
 export type LightBlockRequest = (peerId: string, height: number) => Promise<Extract<SnapshotMessage, { type: "lightBlock" }> | undefined>;
 
 /**
- * A LightBlockSource over the snapshot channel: `getLightBlock` to the
+ * A light client's LightBlockSource (client/trust.ts) over the snapshot
+ * channel: `getLightBlock` to the
  * peers offering the snapshot first, then to any other connected peer, the
  * first usable answer wins. Nothing a peer says is trusted: the light
  * client checks every header against the ones it trusts.
@@ -198,11 +198,11 @@ export type LightBlockRequest = (peerId: string, height: number) => Promise<Extr
  * honest answer look alike without the sets). Too little trust for a skip
  * is never charged: the light client bisects.
  */
-export class P2pLightBlockSource implements LightBlockSource {
+export class P2pLightBlockSource {
   /** Which peer sent each light block handed out: a refused one is charged to it. */
   private readonly servedBy = new WeakMap<LightBlock, string>();
-  /** The last block handed out at each height, with its commit. */
-  private readonly blocks = new Map<number, { block: Block; commit: Commit }>();
+  /** The last block handed out at the target height, with its commit (pivots keep only their headers). */
+  private targetBlock: { block: Block; commit: Commit } | undefined;
   /** Light blocks asked of peers, for the caller's figures. */
   requests = 0;
 
@@ -241,7 +241,7 @@ export class P2pLightBlockSource implements LightBlockSource {
       }
       const lb: LightBlock = { header: h, commit: a.commit, validators, nextValidators };
       this.servedBy.set(lb, peer);
-      this.blocks.set(height, { block: a.block, commit: a.commit });
+      if (height === this.target) this.targetBlock = { block: a.block, commit: a.commit };
       return lb;
     }
     const why = `no peer served the block at height ${height} with its commit${withoutSets ? ` (${withoutSets} sent it without the validator sets it names)` : ""}`;
@@ -261,31 +261,38 @@ export class P2pLightBlockSource implements LightBlockSource {
     if (peer !== undefined) this.refuse(peer, `light block ${lb.header.height}: ${error.message}`);
   }
 
-  /** The block and commit last handed out at `height`. */
+  /** The block and commit last handed out at `height`, when it is the target height. */
   blockAt(height: number): { block: Block; commit: Commit } | undefined {
-    return this.blocks.get(height);
+    return height === this.target ? this.targetBlock : undefined;
   }
 }
 
 /**
- * Trusts the header of `height` from the light client's trusted headers
- * (genesis at first) by skipping verification with bisection over `source`,
- * and returns that block and commit. A ProofError (every peer's header
- * refused, or the bisection past its bound) is BAD_HEADER; the source's own
- * SnapshotErrors (no peer holds a header needed) pass through.
+ * How state sync trusts the header of a snapshot height: from the headers it
+ * trusts (genesis at first), over `source`. The node gives the SDK's light
+ * client (skipping verification with bisection, node/state-sync.ts); it
+ * returns the trusted header's hash and how many headers it trusted on the
+ * way, and throws a ProofError when it cannot.
  */
-export async function verifySnapshotHeight(tracker: ValidatorSetTracker, source: P2pLightBlockSource, height: number, maxFetches = 1_000): Promise<{ block: Block; commit: Commit; intermediate: number }> {
-  let intermediate: number;
+export type TrustHeader = (source: P2pLightBlockSource, height: number) => Promise<{ hash: Uint8Array; intermediate: number }>;
+
+/**
+ * The block and commit at `height`, once `trust` has trusted its header
+ * over `source`. A ProofError (every peer's header refused, or the
+ * bisection past its bound) is BAD_HEADER; the source's own SnapshotErrors
+ * (no peer holds a header needed) pass through.
+ */
+export async function verifySnapshotHeight(trust: TrustHeader, source: P2pLightBlockSource, height: number): Promise<{ block: Block; commit: Commit; intermediate: number }> {
+  let trusted: { hash: Uint8Array; intermediate: number };
   try {
-    intermediate = (await new LightClient(tracker, source, { maxFetches }).verifyHeight(height)).intermediate;
+    trusted = await trust(source, height);
   } catch (e) {
     if (!(e instanceof ProofError)) throw e;
     throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${height}: ${e.message}`);
   }
   const got = source.blockAt(height);
-  const trusted = tracker.trustedAt(height);
-  if (!got || !trusted || !bytesEqual(headerHash(got.block.header), trusted.hash)) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${height}: the trusted header is not the one fetched`);
-  return { ...got, intermediate };
+  if (!got || !bytesEqual(headerHash(got.block.header), trusted.hash)) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${height}: the trusted header is not the one fetched`);
+  return { ...got, intermediate: trusted.intermediate };
 }
 
 export interface StateSyncOptions {
@@ -324,8 +331,10 @@ export interface StateSyncProgress {
 }
 
 export interface StateSyncDeps {
-  /** The light client's trusted headers, from the genesis file (with its hash, so block 1 links to it). */
-  trust: ValidatorSetTracker;
+  /** The validator set of the genesis file: the set a header without sets is taken to name when it names it. */
+  genesisSet: ValidatorSet;
+  /** Trusts the header of the snapshot height from genesis (the light client; TrustHeader). */
+  trustHeader: TrustHeader;
   /** The phase before chunks: "discovering" peers' snapshots, "verifying" the snapshot height's header. */
   phase?(p: "discovering" | "verifying", height?: number): void;
   /** A restorer over the empty store for the chosen manifest. */
@@ -484,11 +493,11 @@ export class StateSyncClient {
     const source = new P2pLightBlockSource(
       (p, h) => this.request<Extract<Answer, { type: "lightBlock" }>>(p, { type: "getLightBlock", height: h }),
       askable,
-      this.deps.trust.anchorBelow(1).nextValidators,
+      this.deps.genesisSet,
       (p, why) => this.refuse(p, `snapshot header ${height}: ${why}`),
       height,
     );
-    const { block, commit, intermediate } = await verifySnapshotHeight(this.deps.trust, source, height);
+    const { block, commit, intermediate } = await verifySnapshotHeight(this.deps.trustHeader, source, height);
     this.log.info("state sync: snapshot header trusted", { height, intermediateHeaders: intermediate, lightBlockRequests: source.requests });
     // The manifest, checked against the header's state root.
     let manifest: SnapshotManifest | undefined;

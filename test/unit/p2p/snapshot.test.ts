@@ -5,6 +5,7 @@ import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { type SnapshotMessage, type WireValidator, decodeSnapshotMessage } from "../../../src/p2p/snapshot-messages.js";
 import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { type LightBlockRequest, P2pLightBlockSource, SnapshotServer, verifySnapshotHeight } from "../../../src/p2p/snapshot-sync.js";
+import { lightClientTrust } from "../../../src/node/state-sync.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
 import { precommit, validatorSet } from "../../helpers/consensus.js";
@@ -117,7 +118,7 @@ describe("p2p: snapshot channel", () => {
     it("bisects from genesis over the peers' headers and returns the block the chain committed", async () => {
       const { asked, refused, source } = peersServing({ a: honest });
       const t = tracker();
-      const got = await verifySnapshotHeight(t, source(40), 40);
+      const got = await verifySnapshotHeight(lightClientTrust(t), source(40), 40);
       expect(headerHash(got.block.header)).to.deep.equal(headerHash(HONEST[39]!.block!.header));
       expect(got.intermediate).to.be.greaterThan(0);
       expect(asked.length).to.equal(got.intermediate + 1);
@@ -131,7 +132,7 @@ describe("p2p: snapshot channel", () => {
       forged.block!.header = { ...forged.block!.header, prevHash: headerHash(HONEST[7]!.block!.header) };
       const liar9 = { ...forged, commit: commitBy(forged.block!, [6, 7, 8]) };
       const { refused, asked, source } = peersServing({ liar: (h) => (h === 9 ? liar9 : undefined), b: honest });
-      const got = await verifySnapshotHeight(tracker(), source(40), 40);
+      const got = await verifySnapshotHeight(lightClientTrust(tracker()), source(40), 40);
       expect(refused).to.deep.equal(["liar"]);
       expect(asked).to.include("liar@9").and.to.include("b@9");
       expect(got.block.header.stateRoot).to.deep.equal(new Uint8Array(32).fill(40));
@@ -143,7 +144,7 @@ describe("p2p: snapshot channel", () => {
       fake.block!.header = { ...fake.block!.header, prevHash: headerHash(HONEST[38]!.block!.header) };
       const fake40 = { ...fake, commit: commitBy(fake.block!, [6, 7, 8]) };
       const { refused, source } = peersServing({ liar: (h) => (h === 40 ? fake40 : honest(h)) });
-      const err = await verifySnapshotHeight(tracker(), source(40), 40).then(
+      const err = await verifySnapshotHeight(lightClientTrust(tracker()), source(40), 40).then(
         () => undefined,
         (e: { code: string }) => e,
       );
@@ -160,14 +161,14 @@ describe("p2p: snapshot channel", () => {
         { ...a, height: 40, block: HONEST[38]!.block, commit: HONEST[38]!.commit },
       ]) {
         const { refused, source } = peersServing({ liar: (h) => (h === 40 ? lie : honest(h)), b: honest });
-        await verifySnapshotHeight(tracker(), source(40), 40);
+        await verifySnapshotHeight(lightClientTrust(tracker()), source(40), 40);
         expect(refused).to.deep.equal(["liar"]);
       }
     });
 
     it("no peer holding the heights between (state-synced above them, or serving snapshot heights only): refused as untrusted, nobody charged", async () => {
       const { refused, source } = peersServing({ a: (h) => (h >= 30 ? honest(h) : undefined), b: (h) => (h === 40 ? honest(h) : undefined) });
-      const err = await verifySnapshotHeight(tracker(), source(40), 40).then(
+      const err = await verifySnapshotHeight(lightClientTrust(tracker()), source(40), 40).then(
         () => undefined,
         (e: { code: string; message: string }) => e,
       );
@@ -182,7 +183,7 @@ describe("p2p: snapshot channel", () => {
       const { refused, source } = peersServing({ old: bare, b: honest });
       const s = source(40);
       expect((await s.lightBlock(5)).validators.hash).to.deep.equal(GENESIS.hash);
-      await verifySnapshotHeight(t, s, 40);
+      await verifySnapshotHeight(lightClientTrust(t), s, 40);
       expect(refused).to.deep.equal([]);
       const only = peersServing({ old: bare });
       expect(await only.source(40).lightBlock(40).then(() => "served", (e: { code: string }) => e.code)).to.equal(SnapshotErrorCode.BAD_HEADER);
