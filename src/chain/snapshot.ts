@@ -48,8 +48,8 @@ export enum SnapshotErrorCode {
   /** The header of a snapshot height did not verify against the trusted validators. */
   BAD_HEADER = "SNAPSHOT_BAD_HEADER",
   /**
-   * The commit of a snapshot height is well formed but the validators this node trusts (the genesis set)
-   * do not hold more than 2/3 of its power: the set changed since genesis. Not the peer's fault.
+   * The header of a snapshot height is not reached from the genesis validators: the set changed since genesis
+   * and no peer serves a header the light client needs to bisect between. Not a peer's fault.
    */
   UNTRUSTED_SET = "SNAPSHOT_UNTRUSTED_SET",
   /** State sync could not complete (no peer offers a usable snapshot, or time ran out). */

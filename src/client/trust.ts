@@ -227,6 +227,15 @@ export interface LightBlockSource {
   lightBlock(height: number): Promise<LightBlock>;
   /** The validator set of `height` (the node's answer; the client checks it against a header). */
   validatorSet(height: number): Promise<ValidatorSet>;
+  /**
+   * Optional: the client refused `lb`, which this source gave, for a reason
+   * other than too little trust (it conflicts with a trusted header, names
+   * other sets, or its own set did not sign it). A source over several
+   * servers charges the one that sent it and answers the next request for
+   * that height from another; with this method present the client asks
+   * again (within maxFetches) instead of failing.
+   */
+  refused?(lb: LightBlock, error: ProofError): void;
 }
 
 function setFromProofValidators(list: ReturnType<typeof parseValidatorsJson>): ValidatorSet {
@@ -305,12 +314,13 @@ export class LightClient {
 
   /** Trusts `target` (fetched, or carried by a proof) by the rule asked for; the chain is followed from the highest trusted header below it. */
   async verifyTo(target: LightBlock, rule: VerificationRule = "skipping"): Promise<LightVerification> {
-    return rule === "sequential" ? this.verifySequential(target) : this.verifySkippingWithBisection(target);
+    return rule === "sequential" ? this.verifySequential(target) : this.verifySkippingWithBisection(target, false);
   }
 
   /** Fetches and trusts the header at `height` (below the node's head: the head's commit is in no block yet). */
   async verifyHeight(height: number, rule: VerificationRule = "skipping"): Promise<LightVerification> {
-    return this.verifyTo(await this.source.lightBlock(height), rule);
+    const target = await this.source.lightBlock(height);
+    return rule === "sequential" ? this.verifySequential(target) : this.verifySkippingWithBisection(target, true);
   }
 
   private async verifySequential(target: LightBlock): Promise<LightVerification> {
@@ -332,10 +342,16 @@ export class LightClient {
    * try again. Each pivot lies strictly between the anchor and the header
    * being tried, and an adjacent header is checked by the sequential rule,
    * which never asks for a pivot, so this ends.
+   *
+   * A header the source gave that fails for another reason than too little
+   * trust is reported to the source (when it takes reports, `refused`) and
+   * fetched again, counted against maxFetches; a target the caller gave
+   * (`fetchedTarget` false) is never fetched again.
    */
-  private async verifySkippingWithBisection(target: LightBlock): Promise<LightVerification> {
+  private async verifySkippingWithBisection(target: LightBlock, fetchedTarget: boolean): Promise<LightVerification> {
     const pending: LightBlock[] = [target];
     let intermediate = 0;
+    let refetched = 0;
     let rule: VerificationRule = "skipping";
     while (pending.length > 0) {
       const lb = pending[pending.length - 1]!;
@@ -345,8 +361,17 @@ export class LightClient {
         if (pending.length === 0) rule = used;
         else intermediate++;
       } catch (e) {
-        if (!(e instanceof ProofError) || e.code !== ProofErrorCode.NOT_ENOUGH_TRUST) throw e;
-        if (intermediate + pending.length >= this.maxFetches) throw new ProofError(ProofErrorCode.BAD_HEADER_CHAIN, `bisection to header ${target.header.height} needed more than ${this.maxFetches} headers`);
+        if (!(e instanceof ProofError)) throw e;
+        const tooMany = () => intermediate + refetched + pending.length >= this.maxFetches;
+        if (e.code !== ProofErrorCode.NOT_ENOUGH_TRUST) {
+          if (!this.source.refused || (pending.length === 1 && !fetchedTarget)) throw e;
+          this.source.refused(lb, e);
+          if (tooMany()) throw new ProofError(ProofErrorCode.BAD_HEADER_CHAIN, `bisection to header ${target.header.height} needed more than ${this.maxFetches} headers (the last refused: ${e.message})`);
+          refetched++;
+          pending[pending.length - 1] = await this.source.lightBlock(lb.header.height);
+          continue;
+        }
+        if (tooMany()) throw new ProofError(ProofErrorCode.BAD_HEADER_CHAIN, `bisection to header ${target.header.height} needed more than ${this.maxFetches} headers`);
         const from = this.tracker.anchorBelow(lb.header.height).height;
         const pivot = Math.floor((from + lb.header.height) / 2);
         pending.push(await this.source.lightBlock(pivot));

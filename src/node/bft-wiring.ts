@@ -264,7 +264,7 @@ export function wireNetwork(p2p: Partial<P2pOptions>, deps: NetworkWiringDeps): 
   };
 
   if (deps.snapshots) {
-    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h) }, defaultSnapshotServerOptions, plog);
+    const server = new SnapshotServer(network, { dir: deps.snapshots, getBlock: (h) => store.getBlock(h), getCommit: (h) => store.getCommit(h), validatorSetAt: (h) => store.validatorSetAt(h), baseHeight: () => store.baseHeight(), headHeight: () => store.head().height }, defaultSnapshotServerOptions, plog);
     registerSnapshotChannel(network, server);
   }
 

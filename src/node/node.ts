@@ -243,7 +243,10 @@ export class SidNode {
     }
     if (fileCfg.stateSync?.enabled && !store.isInitialized()) {
       try {
-        await stateSyncInto(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log);
+        await stateSyncInto(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log, {
+          host: opts.rpc?.host ?? fileCfg.rpc?.host ?? defaultRpcOptions.host,
+          port: opts.rpc?.port ?? fileCfg.rpc?.port ?? defaultNodeOptions.rpcPort,
+        });
       } catch (e) {
         await store.close().catch(() => {});
         throw e;

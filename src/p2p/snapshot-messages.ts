@@ -8,8 +8,8 @@
  *   chunk         {height, index, data}    the chunk file, or null when not served
  *   getLightBlock {height}
  *   lightBlock    {height, block, commit, validators?, nextValidators?}
- *                 the block at a snapshot height and its commit, or nulls; with the sets its header names
- *                 ({publicKey, power} in set order), for the light client's skipping rule
+ *                 the block at a height the node holds (its base to its head) and its commit, or nulls;
+ *                 with the sets its header names ({publicKey, power} in set order), for the light client
  * decodeSnapshotMessage is the channel's validateBasic: shapes and bounds
  * only. Whether a manifest, chunk or block is the chain's is checked by the
  * state-sync client against the verified header.

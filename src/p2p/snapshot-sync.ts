@@ -7,8 +7,9 @@
  *
  * Client steps: ask every peer for its snapshots; pick the highest height
  * offered by two peers with the same manifest (else the highest offered);
- * fetch the block and commit at that height and check them against the
- * validator set trusted from genesis (verifySnapshotHeader); fetch the
+ * trust the header of that height by the light client's skipping
+ * verification from genesis, bisecting over headers the peers serve
+ * (the node gives the light client, TrustHeader, over a P2pLightBlockSource); fetch the
  * manifest and check that its chunk roots give the header's state root;
  * fetch the chunks from every peer offering the height, a few at a time from
  * each, check each against its manifest subtree root and write it. A peer
@@ -23,10 +24,8 @@ import { type SnapshotManifest, SnapshotError, SnapshotErrorCode, decodeManifest
 import type { SnapshotDir, SnapshotRestorer } from "../chain/snapshot-store.js";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
-import type { TrustedValidators } from "../chain/light-block.js";
-import { verifySkipping } from "../chain/light-block.js";
-import { powerSigned } from "../chain/vote.js";
-import { ProofError, ProofErrorCode } from "../chain/proof.js";
+import type { LightBlock } from "../chain/light-block.js";
+import { ProofError } from "../chain/proof.js";
 import type { ValidatorEntry } from "../chain/validators.js";
 import { ValidatorSet, validatorAddress } from "../chain/validator-set.js";
 import { Channel } from "./frames.js";
@@ -45,6 +44,10 @@ export interface SnapshotSource {
   getCommit(height: number): Promise<Commit | undefined>;
   /** The validator set in force at a height (ChainStore.validatorSetAt); undefined: the genesis set. */
   validatorSetAt?(height: number): Promise<ValidatorEntry[] | undefined>;
+  /** The first height whose block and commit the node holds (ChainStore.baseHeight: above 1 on a state-synced node). */
+  baseHeight?(): number;
+  /** The node's head height: light blocks are served up to it. */
+  headHeight?(): number;
 }
 
 export interface SnapshotServerOptions {
@@ -132,9 +135,13 @@ export class SnapshotServer {
         break;
       }
       case "getLightBlock": {
-        // Only heights a snapshot is served at: this is not a second block sync.
-        const served = this.source.dir.heights().includes(msg.height);
-        const [block, commit] = served ? await Promise.all([this.source.getBlock(msg.height), this.source.getCommit(msg.height)]) : [undefined, undefined];
+        // Any height this node holds a block and commit for, from its base to its head: a light client bisecting
+        // to a snapshot height asks for heights between. Below the base (a state-synced node) there is no block,
+        // and the sets the node knows there would be the base's, not that height's: answered null.
+        const base = this.source.baseHeight?.() ?? 1;
+        const head = this.source.headHeight?.() ?? Number.MAX_SAFE_INTEGER;
+        const held = msg.height >= base && msg.height <= head;
+        const [block, commit] = held ? await Promise.all([this.source.getBlock(msg.height), this.source.getCommit(msg.height)]) : [undefined, undefined];
         answer = { type: "lightBlock", height: msg.height, block: block && commit ? block : null, commit: block && commit ? commit : null };
         if (block && commit && this.source.validatorSetAt) {
           const [sets, next] = await Promise.all([this.source.validatorSetAt(msg.height), this.source.validatorSetAt(msg.height + 1)]);
@@ -142,6 +149,11 @@ export class SnapshotServer {
             answer.validators = toWireSet(sets);
             answer.nextValidators = toWireSet(next);
           }
+        }
+        if (block) {
+          // A block with its txs can be large: its bytes count against the same per-peer budget as chunks.
+          const wait = budget.takeWithDebt(block.txs.reduce((n, t) => n + t.length, 1024));
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         }
         break;
       }
@@ -153,38 +165,6 @@ export class SnapshotServer {
   }
 }
 
-/**
- * Checks the block at a snapshot height against the validators trusted
- * from genesis: the commit names the block, is for its height and chain, and
- * carries more than 2/3 of the power of the set the light client trusts
- * there. The only place state sync asks the light client.
- */
-export function verifySnapshotHeader(trust: TrustedValidators, block: Block, commit: Commit, sets?: SnapshotHeaderSets): void {
-  if (sets) return verifySnapshotHeaderSkipping(trust, block, commit, sets);
-  const h = block.header;
-  const fail = (why: string) => new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${h.height}: ${why}`);
-  if (h.chainId !== trust.chainId) throw fail(`of chain ${h.chainId}, not ${trust.chainId}`);
-  if (commit.height !== h.height || !bytesEqual(commit.blockHash, headerHash(h))) throw fail("the commit does not name this block");
-  const set = trust.setFor(h.height);
-  if (!set) throw fail("no trusted validator set for this height");
-  const signed = powerSigned(trust.chainId, commit, set);
-  if (signed < set.quorum()) {
-    // An honest peer's block after validator-set changes looks like this too: refuse the height, not the peer.
-    throw new SnapshotError(
-      SnapshotErrorCode.UNTRUSTED_SET,
-      `block ${h.height}: the validator set trusted from genesis signed ${signed} of ${set.totalPower} power (more than 2/3, ${set.quorum()}, is needed); the set has changed since genesis, and state sync follows the genesis set only: start the node without state sync to replay the chain`,
-    );
-  }
-}
-
-/** The sets a snapshot block's header names, as a peer sent them (checked against the header's hashes). */
-export interface SnapshotHeaderSets {
-  validators: WireValidator[];
-  nextValidators: WireValidator[];
-  /** The genesis time: the trusted anchor's time. */
-  genesisTime: number;
-}
-
 function setOfWire(ws: readonly WireValidator[]): ValidatorSet {
   return new ValidatorSet(ws.map((w, i) => ({ name: `validator-${i}`, publicKey: w.publicKey, address: validatorAddress(w.publicKey), power: w.power })));
 }
@@ -193,26 +173,126 @@ function toWireSet(es: readonly ValidatorEntry[]): WireValidator[] {
   return es.map((e) => ({ publicKey: fromHex(e.publicKey, 33), power: e.power }));
 }
 
+/** One light-block request to one peer: the answer, or undefined (no answer in time, or the peer is gone). */
+export type LightBlockRequest = (peerId: string, height: number) => Promise<Extract<SnapshotMessage, { type: "lightBlock" }> | undefined>;
+
 /**
- * The light client's skipping rule from genesis (docs/light-client.md): the
- * header's sets are the ones it names, more than 1/3 of the genesis set's
- * power signed its commit, and more than 2/3 of its own set's. A set that
- * moved so far that the genesis validators hold 1/3 or less of the signing
- * power gives UNTRUSTED_SET (not charged: an honest peer can be asked for
- * such a block); anything else that does not check is the peer's lie.
+ * A light client's LightBlockSource (client/trust.ts) over the snapshot
+ * channel: `getLightBlock` to the
+ * peers offering the snapshot first, then to any other connected peer, the
+ * first usable answer wins. Nothing a peer says is trusted: the light
+ * client checks every header against the ones it trusts.
+ *
+ * Charging, as for the rest of state sync: a peer is penalised
+ * (`refuse`, Penalty.BAD_SNAPSHOT) only for what no honest peer sends:
+ * a block of another height than asked, or a light block the light client
+ * refused for another reason than too little trust (a commit that does not
+ * name the header, sets the header does not name, a commit its own set did
+ * not give, a header that conflicts with or does not link to a header
+ * trusted from genesis; under the light client's assumption, fewer than
+ * 1/3 faulty in any trusted set, a trusted header is the chain's). Not
+ * charged, and the next peer asked: no answer, a null answer (it does not
+ * hold that height: pruned, state-synced above it, or an older node that
+ * serves snapshot heights only), and an answer without sets whose header
+ * names a set other than the genesis set (an older node: a forged and an
+ * honest answer look alike without the sets). Too little trust for a skip
+ * is never charged: the light client bisects.
  */
-function verifySnapshotHeaderSkipping(trust: TrustedValidators, block: Block, commit: Commit, sets: SnapshotHeaderSets): void {
-  const h = block.header;
-  const genesisSet = trust.setFor(1);
-  if (!genesisSet) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${h.height}: no trusted genesis validator set`);
-  const lb = { header: h, commit, validators: setOfWire(sets.validators), nextValidators: setOfWire(sets.nextValidators) };
+export class P2pLightBlockSource {
+  /** Which peer sent each light block handed out: a refused one is charged to it. */
+  private readonly servedBy = new WeakMap<LightBlock, string>();
+  /** The last block handed out at the target height, with its commit (pivots keep only their headers). */
+  private targetBlock: { block: Block; commit: Commit } | undefined;
+  /** Light blocks asked of peers, for the caller's figures. */
+  requests = 0;
+
+  constructor(
+    private readonly request: LightBlockRequest,
+    /** Peers to ask, best first; called again for every request (refused peers left out). */
+    private readonly peers: () => string[],
+    private readonly genesisSet: ValidatorSet,
+    private readonly refuse: (peerId: string, why: string) => void,
+    /** The height the caller is verifying: a header missing there is BAD_HEADER, below it UNTRUSTED_SET. */
+    private readonly target: number,
+  ) {}
+
+  async lightBlock(height: number): Promise<LightBlock> {
+    let withoutSets = 0;
+    for (const peer of this.peers()) {
+      this.requests++;
+      const a = await this.request(peer, height);
+      if (!a?.block || !a.commit) continue;
+      if (a.block.header.height !== height || a.height !== height) {
+        this.refuse(peer, `light block: asked for height ${height}, got ${a.block.header.height}`);
+        continue;
+      }
+      const h = a.block.header;
+      let validators: ValidatorSet;
+      let nextValidators: ValidatorSet;
+      if (a.validators && a.nextValidators) {
+        validators = setOfWire(a.validators);
+        nextValidators = setOfWire(a.nextValidators);
+      } else if (bytesEqual(h.validatorsHash, this.genesisSet.hash) && bytesEqual(h.nextValidatorsHash, this.genesisSet.hash)) {
+        // A chain that keeps no set in its state (or an older peer): the header names the genesis set on both sides.
+        validators = nextValidators = this.genesisSet;
+      } else {
+        withoutSets++;
+        continue;
+      }
+      const lb: LightBlock = { header: h, commit: a.commit, validators, nextValidators };
+      this.servedBy.set(lb, peer);
+      if (height === this.target) this.targetBlock = { block: a.block, commit: a.commit };
+      return lb;
+    }
+    const why = `no peer served the block at height ${height} with its commit${withoutSets ? ` (${withoutSets} sent it without the validator sets it names)` : ""}`;
+    if (height === this.target) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, why);
+    throw new SnapshotError(
+      SnapshotErrorCode.UNTRUSTED_SET,
+      `the header at ${this.target} is not reached from the genesis validators: ${why}, which the light client needs to bisect the validator-set changes; start the node without state sync to replay the chain, or add a peer that holds the chain from genesis`,
+    );
+  }
+
+  async validatorSet(height: number): Promise<ValidatorSet> {
+    return (await this.lightBlock(height)).validators;
+  }
+
+  refused(lb: LightBlock, error: ProofError): void {
+    const peer = this.servedBy.get(lb);
+    if (peer !== undefined) this.refuse(peer, `light block ${lb.header.height}: ${error.message}`);
+  }
+
+  /** The block and commit last handed out at `height`, when it is the target height. */
+  blockAt(height: number): { block: Block; commit: Commit } | undefined {
+    return height === this.target ? this.targetBlock : undefined;
+  }
+}
+
+/**
+ * How state sync trusts the header of a snapshot height: from the headers it
+ * trusts (genesis at first), over `source`. The node gives the SDK's light
+ * client (skipping verification with bisection, node/state-sync.ts); it
+ * returns the trusted header's hash and how many headers it trusted on the
+ * way, and throws a ProofError when it cannot.
+ */
+export type TrustHeader = (source: P2pLightBlockSource, height: number) => Promise<{ hash: Uint8Array; intermediate: number }>;
+
+/**
+ * The block and commit at `height`, once `trust` has trusted its header
+ * over `source`. A ProofError (every peer's header refused, or the
+ * bisection past its bound) is BAD_HEADER; the source's own SnapshotErrors
+ * (no peer holds a header needed) pass through.
+ */
+export async function verifySnapshotHeight(trust: TrustHeader, source: P2pLightBlockSource, height: number): Promise<{ block: Block; commit: Commit; intermediate: number }> {
+  let trusted: { hash: Uint8Array; intermediate: number };
   try {
-    verifySkipping(trust.chainId, { height: 0, time: sets.genesisTime, nextValidators: genesisSet }, lb);
+    trusted = await trust(source, height);
   } catch (e) {
     if (!(e instanceof ProofError)) throw e;
-    const code = e.code === ProofErrorCode.NOT_ENOUGH_TRUST ? SnapshotErrorCode.UNTRUSTED_SET : SnapshotErrorCode.BAD_HEADER;
-    throw new SnapshotError(code, `block ${h.height}: ${e.message}`);
+    throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${height}: ${e.message}`);
   }
+  const got = source.blockAt(height);
+  if (!got || !bytesEqual(headerHash(got.block.header), trusted.hash)) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `block ${height}: the trusted header is not the one fetched`);
+  return { ...got, intermediate: trusted.intermediate };
 }
 
 export interface StateSyncOptions {
@@ -251,9 +331,12 @@ export interface StateSyncProgress {
 }
 
 export interface StateSyncDeps {
-  trust: TrustedValidators;
-  /** The genesis time (ms): with it, a block whose peer sends its sets is checked by the skipping rule from genesis. */
-  genesisTime?: number;
+  /** The validator set of the genesis file: the set a header without sets is taken to name when it names it. */
+  genesisSet: ValidatorSet;
+  /** Trusts the header of the snapshot height from genesis (the light client; TrustHeader). */
+  trustHeader: TrustHeader;
+  /** The phase before chunks: "discovering" peers' snapshots, "verifying" the snapshot height's header. */
+  phase?(p: "discovering" | "verifying", height?: number): void;
   /** A restorer over the empty store for the chosen manifest. */
   restorer(manifest: SnapshotManifest): SnapshotRestorer;
   log?: Logger;
@@ -387,6 +470,7 @@ export class StateSyncClient {
   /** Run the whole state sync; throws a SnapshotError when no peer's snapshot can be restored. */
   async run(): Promise<StateSyncResult> {
     const started = this.now();
+    this.deps.phase?.("discovering");
     await this.discover(started + this.opts.discoveryTimeoutMs);
     let lastError: Error | undefined;
     for (const cand of this.candidates()) {
@@ -403,30 +487,18 @@ export class StateSyncClient {
 
   private async syncHeight(height: number, offeredBy: string[], started: number): Promise<StateSyncResult> {
     const peers = () => offeredBy.filter((p) => !this.refused.has(p) && this.network.peer(p));
-    // The block and commit at the height, checked against the trusted validators.
-    let block: Block | undefined;
-    let commit: Commit | undefined;
-    let untrusted: SnapshotError | undefined;
-    for (const p of peers()) {
-      const a = await this.request<Extract<Answer, { type: "lightBlock" }>>(p, { type: "getLightBlock", height });
-      if (!a?.block || !a.commit) continue;
-      try {
-        if (a.block.header.height !== height) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, `asked for block ${height}, got ${a.block.header.height}`);
-        const sets = a.validators && a.nextValidators && this.deps.genesisTime !== undefined ? { validators: a.validators, nextValidators: a.nextValidators, genesisTime: this.deps.genesisTime } : undefined;
-        verifySnapshotHeader(this.deps.trust, a.block, a.commit, sets);
-      } catch (e) {
-        if (!(e instanceof SnapshotError)) throw e;
-        // Without the set of that height a forged commit and an honest one signed by a changed set look alike:
-        // neither is charged to the peer, and another peer is asked.
-        if (e.code === SnapshotErrorCode.UNTRUSTED_SET) untrusted = e;
-        else this.refuse(p, `snapshot block ${height}: ${e.message}`);
-        continue;
-      }
-      block = a.block;
-      commit = a.commit;
-      break;
-    }
-    if (!block || !commit) throw untrusted ?? new SnapshotError(SnapshotErrorCode.BAD_HEADER, `no peer served a verifiable block at ${height}`);
+    // The header at the height, trusted from genesis by the light client: peers offering the height first, then any other.
+    this.deps.phase?.("verifying", height);
+    const askable = () => [...peers(), ...this.livePeers().filter((p) => !offeredBy.includes(p))];
+    const source = new P2pLightBlockSource(
+      (p, h) => this.request<Extract<Answer, { type: "lightBlock" }>>(p, { type: "getLightBlock", height: h }),
+      askable,
+      this.deps.genesisSet,
+      (p, why) => this.refuse(p, `snapshot header ${height}: ${why}`),
+      height,
+    );
+    const { block, commit, intermediate } = await verifySnapshotHeight(this.deps.trustHeader, source, height);
+    this.log.info("state sync: snapshot header trusted", { height, intermediateHeaders: intermediate, lightBlockRequests: source.requests });
     // The manifest, checked against the header's state root.
     let manifest: SnapshotManifest | undefined;
     for (const p of peers()) {

@@ -7,10 +7,13 @@
  *   syncing   block sync is fetching blocks the node is behind by
  *   no-peers  the node is meant to have p2p peers and has none
  *   stale     its head is older than a few block times while peers are ahead
+ *   state-sync  the node is restoring its state from peers' snapshots; the
+ *               RPC port answers only this until it is done
+ *               (rpc/state-sync-health.ts, docs/state-sync.md)
  */
 import type { FastifyInstance } from "fastify";
 
-export type HealthStatus = "ok" | "syncing" | "faulted" | "no-peers" | "stale";
+export type HealthStatus = "ok" | "syncing" | "faulted" | "no-peers" | "stale" | "state-sync";
 
 /** Why a node is not healthy, most serious first. */
 export interface HealthProblem {
@@ -67,6 +70,33 @@ export interface HealthReport {
   syncing: boolean;
   /** Why the status is not ok. */
   reason?: string;
+  /** With status "state-sync": where the state sync is. */
+  stateSync?: StateSyncHealth;
+}
+
+/** The progress of a state sync, as GET /health shows it while the node restores its state. */
+export interface StateSyncHealth {
+  /** discovering: asking peers for snapshots; verifying: trusting the snapshot header; chunks: fetching the state; finishing: writing the last batch. */
+  phase: "discovering" | "verifying" | "chunks" | "finishing";
+  /** The snapshot height, once chosen. */
+  height?: number;
+  chunksDone: number;
+  chunksTotal: number;
+  bytes: number;
+}
+
+/** The 503 body of GET /health while the node state-syncs. */
+export function stateSyncHealthReport(p: StateSyncHealth): HealthReport {
+  const at = p.height !== undefined ? ` at height ${p.height}` : "";
+  const what =
+    p.phase === "discovering"
+      ? "looking for peers' snapshots"
+      : p.phase === "verifying"
+        ? `verifying the snapshot header${at} from genesis`
+        : p.phase === "chunks"
+          ? `chunks ${p.chunksDone}/${p.chunksTotal}, ${(p.bytes / 1e6).toFixed(1)} MB${at}`
+          : `writing the restored state${at}`;
+  return { status: "state-sync", height: 0, syncing: true, reason: `state sync: ${what}; the node serves once it is done`, stateSync: { ...p } };
 }
 
 export function healthReport(sources: HealthSources): HealthReport {

@@ -138,6 +138,19 @@ describe("integration: state sync from snapshots", function () {
       cfg.stateSync = { enabled: true, offerWaitMs: 1_000 };
     });
     await full.start(60_000);
+    // The RPC port answers at once: /health 503 "state-sync" until the restored node takes the port over.
+    const seen: Array<{ code: number; status: string }> = [];
+    await waitFor(
+      "the restored node serving",
+      async () => {
+        const h = await fetch(`${full.rpcUrl}/health`).catch(() => undefined);
+        if (h) seen.push({ code: h.status, ...((await h.json()) as { status: string }) });
+        return /sid node running/.test(full.output());
+      },
+      60_000,
+      100,
+    );
+    expect(seen.find((b) => b.status === "state-sync")?.code, JSON.stringify(seen.slice(0, 3))).to.equal(503);
     const out = full.output();
     expect(out, "progress lines").to.match(/state sync: chunks \d+\/\d+, [\d.]+ MB, [\d.]+ MB\/s, .* left/);
     expect(out, "the lying peer refused").to.match(new RegExp(`peer refused.*${network.nodeId}|${network.nodeId}.*peer refused`));

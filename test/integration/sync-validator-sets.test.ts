@@ -4,9 +4,18 @@
  * then a full node started from genesis checks every commit and vote
  * against the set of its own height, reaches the head, follows it for 50
  * blocks, and bans no honest peer (their current votes, replayed on
- * connect, are for heights whose set it cannot know yet).
+ * connect, are for heights whose set it cannot know yet). Then two more
+ * genesis validators leave, so the genesis set holds 10 of its 40 among the
+ * signers: a new node state-syncs, trusting the snapshot header by the light
+ * client's bisection over its peers' headers, while its RPC port answers
+ * /health 503 "state-sync", and ends with the validators' state root and
+ * documents.
  */
 import { expect } from "chai";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomKeyPair } from "../../src/crypto/hd.js";
+import { SnapshotDir } from "../../src/chain/snapshot-store.js";
 import { generateMnemonic } from "../../src/crypto/hd.js";
 import { SidClient, createDidTx } from "../../src/client/index.js";
 import { RegistryClient } from "../../src/client/registry-client.js";
@@ -14,7 +23,7 @@ import { readTrusteeKeyFile } from "../../src/cli/gov.js";
 import { homePaths } from "../../src/node/home.js";
 import { runCli } from "../helpers/node-process.js";
 import { didKeyOf } from "../helpers/hd-fast.js";
-import { type DevnetNode, createDevnet, waitForHeight } from "../helpers/devnet.js";
+import { type DevnetNode, createDevnet, waitFor, waitForHeight } from "../helpers/devnet.js";
 import { type CommittedTx, checkInvariants } from "../helpers/invariants.js";
 
 interface ValidatorsJson {
@@ -40,6 +49,13 @@ async function powersAt(node: DevnetNode, height: number): Promise<Record<string
   return Object.fromEntries(set.validators.map((v) => [v.address, v.power]));
 }
 
+function editNodeJson(home: string, edit: (cfg: Record<string, unknown>) => void): void {
+  const file = join(home, "config", "node.json");
+  const cfg = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  edit(cfg);
+  writeFileSync(file, JSON.stringify(cfg, null, 2) + "\n");
+}
+
 async function createDids(node: DevnetNode, chainId: string, count: number): Promise<CommittedTx[]> {
   const m = generateMnemonic();
   const client = new SidClient(node.rpcUrl);
@@ -55,10 +71,13 @@ describe("integration: a full node syncs from genesis through validator-set chan
   this.timeout(240_000);
 
   it("after an addition, a power change and a removal, a new full node reaches the head, follows 50 blocks and bans no honest peer", async () => {
-    const net = await createDevnet({ validators: 4, fullNodes: 2, startOnly: [0, 1, 2, 3] });
+    const net = await createDevnet({ validators: 4, fullNodes: 3, startOnly: [] });
     try {
       const [v0, v1, v2, v3] = net.validators as [DevnetNode, DevnetNode, DevnetNode, DevnetNode];
-      const [added, follower] = net.fullNodes as [DevnetNode, DevnetNode];
+      const [added, follower, joiner] = net.fullNodes as [DevnetNode, DevnetNode, DevnetNode];
+      // Every node takes a snapshot every 10 blocks: the same heights, the same manifests.
+      for (const n of net.nodes) editNodeJson(n.home, (cfg) => (cfg.snapshots = { interval: 10, keep: 2, chunkBits: 4 }));
+      await Promise.all([v0, v1, v2, v3].map((n) => n.start()));
       await waitForHeight(net.validators, 2);
       const committed = await createDids(v0, net.chainId, 4);
 
@@ -98,6 +117,52 @@ describe("integration: a full node syncs from genesis through validator-set chan
       for (const n of everyone) expect(n.output(), `${n.name} banned a peer`).not.to.match(/peer banned/);
       expect(follower.output()).not.to.match(/vote with a bad signature or from a non-validator|proposal with a bad signature/);
       await checkInvariants(everyone, committed);
+
+      // Two more genesis validators leave: from here the genesis set holds 10 of its 40 among the signers (v0), not more than 1/3.
+      const signers = [v0, added];
+      const dids = Array.from({ length: 3 }, () => createDidTx(net.chainId, randomKeyPair()));
+      const client = new SidClient(v0.rpcUrl);
+      for (const t of dids) await client.submitAndCommit(t, 30_000);
+      await changeValidator(v0, v0.home, { publicKey: await publicKeyOf(v1), name: "", power: 0 });
+      const movedAt = await changeValidator(v0, v0.home, { publicKey: await publicKeyOf(v2), name: "", power: 0 });
+      await waitForHeight(signers, movedAt + 3, 30_000);
+      expect(Object.keys(await powersAt(v0, movedAt + 2)).sort()).to.deep.equal([v0.info.address, fresh.address].sort());
+      const snaps = new SnapshotDir(join(v0.home, "data", "snapshots"));
+      await waitFor("a snapshot after the set moved", async () => (snaps.heights()[0] ?? 0) >= movedAt + 2, 40_000);
+
+      // A new node state-syncs; its RPC port says so until it serves.
+      editNodeJson(joiner.home, (cfg) => (cfg.stateSync = { enabled: true, offerWaitMs: 500 }));
+      await joiner.start(60_000);
+      const seen: Array<{ code: number; status: string; reason?: string }> = [];
+      await waitFor(
+        "the joining node serving",
+        async () => {
+          const r = await fetch(`${joiner.rpcUrl}/health`).catch(() => undefined);
+          if (r) seen.push({ code: r.status, ...((await r.json()) as { status: string; reason?: string }) });
+          return /sid node running/.test(joiner.output());
+        },
+        60_000,
+        100,
+      );
+      const during = seen.find((b) => b.status === "state-sync");
+      expect(during, `health answers: ${JSON.stringify(seen.slice(0, 3))}`).to.not.equal(undefined);
+      expect(during!.code).to.equal(503);
+      expect(during!.reason).to.match(/^state sync: /);
+      const out = joiner.output();
+      expect(out).to.include("state sync done");
+      const trusted = /snapshot header trusted height=(\d+) intermediateHeaders=(\d+)/.exec(out);
+      expect(trusted, out.slice(-3000)).to.not.equal(null);
+      expect(Number(trusted![1])).to.be.at.least(movedAt + 2);
+      expect(Number(trusted![2]), "bisection trusted headers between genesis and the snapshot").to.be.greaterThan(0);
+      expect(out).not.to.match(/peer refused|peer banned/);
+
+      // The same state as the validators, and it follows.
+      const target = (await v0.height()) + 2;
+      await waitForHeight([joiner, v0], target, 30_000);
+      const rootAt = async (n: DevnetNode) => (await n.rpc<{ header: { stateRoot: string } }>("block_get", { height: target })).header.stateRoot;
+      expect(await rootAt(joiner)).to.equal(await rootAt(v0));
+      const joinerClient = new SidClient(joiner.rpcUrl);
+      for (const t of dids) expect((await joinerClient.resolve(t.tx.signer)).didDocument).to.deep.equal((await client.resolve(t.tx.signer)).didDocument);
     } finally {
       await net.cleanup();
     }

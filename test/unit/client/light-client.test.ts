@@ -204,6 +204,41 @@ describe("client/trust: light client over headers that name the next validator s
     expect(await asyncCode(new LightClient(tracker(), new MemorySource(forged), { maxFetches: 2 }).verifyTo(forged[13]!))).to.equal(ProofErrorCode.BAD_HEADER_CHAIN);
   });
 
+  it("a source that takes reports: a refused pivot is reported and fetched again; the caller's own target is not", async () => {
+    // The first answer for height 7 is the outsiders' header (linked to 6, signed by them): bisection must refuse it.
+    const fork = buildChain(7, (h) => (h < 7 ? scheduled(h) : SET_OUT))[6]!;
+    const linked = { ...fork, header: { ...fork.header, prevHash: headerHash(at(6).header) } };
+    const forged7 = { ...linked, commit: signCommit(linked.header, OUT) };
+    class ReportingSource extends MemorySource {
+      reports: Array<[number, string]> = [];
+      private lied = false;
+      override async lightBlock(height: number): Promise<LightBlock> {
+        const honest = await super.lightBlock(height);
+        if (height !== 7 || this.lied) return honest;
+        this.lied = true;
+        return forged7;
+      }
+      refused(lb: LightBlock, e: ProofError): void {
+        this.reports.push([lb.header.height, e.code]);
+      }
+    }
+    const src = new ReportingSource(CHAIN);
+    const t = tracker();
+    const r = await new LightClient(t, src).verifyTo(at(14));
+    expect(src.reports.length).to.equal(1);
+    expect(src.reports[0]![0]).to.equal(7);
+    expect(src.fetched.filter((h) => h === 7).length).to.equal(2);
+    expect(hex(t.trustedAt(14)!.hash)).to.equal(hex(headerHash(at(14).header)));
+    expect(r.intermediate).to.be.greaterThan(0);
+    // A forged target passed in by the caller is refused as before: not reported (the source did not give it), not fetched again.
+    const src2 = new ReportingSource(CHAIN);
+    const t2 = tracker();
+    for (let h = 1; h <= 6; h++) t2.acceptLightBlock(at(h));
+    expect(await asyncCode(new LightClient(t2, src2).verifyTo(forged7))).to.equal(ProofErrorCode.UNTRUSTED_VALIDATORS);
+    expect(src2.fetched).to.deep.equal([]);
+    expect(src2.reports).to.deep.equal([]);
+  });
+
   it("headers must follow the trusted one: prevHash, height, time; a conflicting header at a trusted height is refused", () => {
     const t = tracker();
     t.acceptLightBlock(at(1));
