@@ -223,6 +223,7 @@ export class ExportVerifier {
   /** The headers that carry trust forward, in height order (KeptLightBlock). */
   private readonly kept: LightBlock[] = [];
   private sinceCompact = 0;
+  private readonly compactEvery: number;
   /** How many of `kept` a verified page has handed to its caller already (to be stored). */
   private keptReported = 0;
 
@@ -238,7 +239,9 @@ export class ExportVerifier {
     private readonly dids: DidSource,
     node: LightBlockSource | FetchValidators,
     public last: number,
+    opts: { compactEvery?: number } = {},
   ) {
+    this.compactEvery = opts.compactEvery ?? COMPACT_EVERY;
     if (trusted.chainId !== chainId) throw new TypeError(`the tracker is of chain ${trusted.chainId}, not ${chainId}`);
     this.source = new PageLightBlockSource(typeof node === "function" ? fetchOnlySource(node) : node);
     this.source.remember(trusted.anchorBelow(1).nextValidators);
@@ -314,7 +317,7 @@ export class ExportVerifier {
       before = lb.nextValidators;
     }
     this.source.served.clear();
-    if (++this.sinceCompact >= COMPACT_EVERY) this.compact();
+    if (++this.sinceCompact >= this.compactEvery) this.compact();
   }
 
   private async checkBlock(height: number, b: ExportBlockJson | undefined): Promise<{ hash: string; txHashes: string[] }> {
