@@ -24,6 +24,18 @@ export interface HealthSources {
   isSyncing(): boolean;
   /** The node's problem, if it has one (a fault, no peers, a stale head); syncing is reported from isSyncing when this gives none. */
   problem?(): HealthProblem | undefined;
+  /** A warning that leaves the node healthy: its last snapshot failed (snapshots are optional). */
+  snapshots?(): SnapshotsWarning | undefined;
+}
+
+/** GET /health's `snapshots` field: present while the last snapshot attempted failed (docs/state-sync.md). */
+export interface SnapshotsWarning {
+  status: "failing";
+  /** Failures since the node started. */
+  failures: number;
+  /** Height of the last snapshot written since the node started (0: none). */
+  lastWritten: number;
+  error: { height: number; path: string; code: string; message: string; at: string };
 }
 
 /** What a node knows of itself when its health is asked. */
@@ -67,13 +79,16 @@ export interface HealthReport {
   syncing: boolean;
   /** Why the status is not ok. */
   reason?: string;
+  snapshots?: SnapshotsWarning;
 }
 
 export function healthReport(sources: HealthSources): HealthReport {
   const syncing = sources.isSyncing();
   const height = sources.height();
   const p = sources.problem?.() ?? (syncing ? { status: "syncing" as const, reason: `catching up from height ${height}` } : undefined);
-  return p ? { status: p.status, height, syncing, reason: p.reason } : { status: "ok", height, syncing };
+  const snapshots = sources.snapshots?.();
+  const body: HealthReport = p ? { status: p.status, height, syncing, reason: p.reason } : { status: "ok", height, syncing };
+  return snapshots ? { ...body, snapshots } : body;
 }
 
 export function registerHealth(app: FastifyInstance, sources: HealthSources): void {
