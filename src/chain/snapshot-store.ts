@@ -101,8 +101,14 @@ export class SnapshotDir {
 
   /** Heights of the complete snapshots here, newest first. */
   heights(): number[] {
-    if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      // Missing, not a directory, not readable: no snapshot to serve (the writer reports why it cannot write one).
+      return [];
+    }
+    return names
       .filter((n) => /^[1-9][0-9]{0,15}$/.test(n) && existsSync(join(this.dir, n, MANIFEST_FILE)))
       .map(Number)
       .sort((a, b) => b - a);

@@ -1,0 +1,117 @@
+/**
+ * A node whose snapshot directory cannot be written: snapshots are optional,
+ * so the chain goes on committing, nothing half written is left or served,
+ * and the failure is visible (logged once each with path and errno, counted
+ * in /metrics, a `snapshots` warning on /health, which stays 200); once the
+ * fault is gone the next snapshot is written and the warning clears.
+ *
+ * The fault: the directory made read-only (mode 0500), or, as root (whom
+ * modes do not stop), a regular file where the directory should be. The
+ * dev node runs in this process on a loopback port.
+ */
+import { expect } from "chai";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SnapshotDir } from "../../src/chain/snapshot-store.js";
+import { type LogFields, loggerOf } from "../../src/log/logger.js";
+import { homePaths, initHome } from "../../src/node/home.js";
+import { SidNode } from "../../src/node/node.js";
+import { waitFor } from "../helpers/devnet.js";
+import { removeHome, tempHome } from "../helpers/node-process.js";
+
+const INTERVAL = 3;
+const asRoot = process.getuid?.() === 0;
+
+describe("integration: snapshot write failures", function () {
+  this.timeout(60_000);
+  let home = "";
+  let node: SidNode | undefined;
+  let snapDir = "";
+
+  after(async () => {
+    await node?.stop().catch(() => undefined);
+    if (snapDir && existsSync(snapDir) && statSync(snapDir).isDirectory()) chmodSync(snapDir, 0o755);
+    if (home) removeHome(home);
+  });
+
+  it("the chain goes on, nothing half written is left, the failure is counted and shown, and a later snapshot succeeds", async () => {
+    home = tempHome("sid-snapfault-");
+    await initHome(home, { dev: true });
+    const paths = homePaths(home);
+    const cfg = (existsSync(paths.configFile) ? JSON.parse(readFileSync(paths.configFile, "utf8")) : {}) as Record<string, unknown>;
+    cfg.snapshots = { interval: INTERVAL, keep: 2 };
+    writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2));
+    snapDir = join(paths.dataDir, "snapshots");
+    mkdirSync(paths.dataDir, { recursive: true });
+    if (asRoot) writeFileSync(snapDir, "not a directory\n");
+    else {
+      mkdirSync(snapDir, { recursive: true });
+      chmodSync(snapDir, 0o500);
+    }
+
+    const failed: LogFields[] = [];
+    const log = loggerOf((_level, msg, f) => {
+      if (msg === "snapshot failed") failed.push(f ?? {});
+    });
+    node = await SidNode.start({ home, dev: true, rpc: { port: 0 }, heartbeatMs: 100, mempool: {} }, log);
+    const n = node;
+    const writer = n.snapshots!;
+    expect(writer, "snapshots are on").to.not.equal(undefined);
+
+    await waitFor("two snapshot failures", async () => writer.stats().failures >= 2, 30_000, 50);
+    await writer.idle();
+    const failedAt = n.store.head().height;
+    const stats = writer.stats();
+    expect(stats.written).to.equal(0);
+    // Logged once per failure, with the path and the errno.
+    expect(failed.length).to.equal(stats.failures);
+    const expectedCodes = asRoot ? ["EEXIST", "ENOTDIR"] : ["EACCES"];
+    for (const f of failed) {
+      expect(expectedCodes).to.include(f.code);
+      expect(String(f.path)).to.contain(snapDir);
+      expect(f.height as number % INTERVAL).to.equal(0);
+    }
+
+    // Healthy, with the warning; counted in the metrics.
+    const health = await fetch(`${n.rpcUrl}/health`);
+    expect(health.status).to.equal(200);
+    const body = (await health.json()) as { status: string; snapshots?: { status: string; failures: number; lastWritten: number; error: { code: string; path: string; height: number } } };
+    expect(body.status).to.equal("ok");
+    expect(body.snapshots?.status).to.equal("failing");
+    expect(body.snapshots!.failures).to.be.at.least(2);
+    expect(body.snapshots!.lastWritten).to.equal(0);
+    expect(expectedCodes).to.include(body.snapshots!.error.code);
+    const metrics = await (await fetch(`${n.rpcUrl}/metrics`)).text();
+    const failures = Number(/^sid_snapshot_failures_total (\d+)/m.exec(metrics)?.[1]);
+    expect(failures).to.be.at.least(2);
+    expect(metrics).to.match(/^sid_snapshots_written_total 0$/m);
+
+    // Nothing of a failed snapshot is there, so nothing can be served.
+    if (!asRoot) {
+      chmodSync(snapDir, 0o755);
+      expect(readdirSync(snapDir)).to.deep.equal([]);
+    }
+    expect(new SnapshotDir(snapDir).heights()).to.deep.equal([]);
+
+    // The chain went on, with no storage fault.
+    await waitFor("the chain commits on", async () => n.store.head().height >= failedAt + 2 * INTERVAL, 30_000, 50);
+    expect(n.fault).to.equal(undefined);
+
+    // The fault gone, the next snapshot is written and the warning clears.
+    if (asRoot) rmSync(snapDir);
+    else chmodSync(snapDir, 0o755);
+    await waitFor("a snapshot written", async () => writer.stats().written >= 1, 30_000, 50);
+    await writer.idle();
+    expect(writer.stats().failing).to.equal(undefined);
+    const heights = new SnapshotDir(snapDir).heights();
+    expect(heights.length).to.be.at.least(1);
+    expect(heights[0]! % INTERVAL).to.equal(0);
+    expect(readdirSync(snapDir).filter((e) => e.endsWith(".tmp"))).to.deep.equal([]);
+    const after = (await (await fetch(`${n.rpcUrl}/health`)).json()) as { status: string; snapshots?: unknown };
+    expect(after.status).to.equal("ok");
+    expect(after.snapshots).to.equal(undefined);
+    const metricsAfter = await (await fetch(`${n.rpcUrl}/metrics`)).text();
+    expect(Number(/^sid_snapshots_written_total (\d+)/m.exec(metricsAfter)?.[1])).to.be.at.least(1);
+    expect(Number(/^sid_snapshot_last_height (\d+)/m.exec(metricsAfter)?.[1])).to.be.at.least(heights[heights.length - 1]!);
+  });
+});
