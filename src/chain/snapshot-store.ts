@@ -149,6 +149,16 @@ export class SnapshotDir {
   }
 }
 
+/** Write (or append) a file; an error names the file (a failed write(2) carries no path of its own). */
+function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uint8Array) => void = writeFileSync): void {
+  try {
+    write(path, data);
+  } catch (e) {
+    if (e instanceof Error && typeof (e as { path?: unknown }).path !== "string") (e as Error & { path: string }).path = path;
+    throw e;
+  }
+}
+
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);
@@ -184,7 +194,7 @@ class ChunkSpill {
   private spill(): void {
     this.mem.forEach((recs, i) => {
       if (recs.length === 0) return;
-      appendFileSync(join(this.dir, `spill-${i}`), Buffer.concat(recs));
+      writeAt(join(this.dir, `spill-${i}`), Buffer.concat(recs), appendFileSync);
       this.spilled.add(i);
       this.mem[i] = [];
     });
@@ -265,7 +275,7 @@ export async function writeSnapshot(
       const leaves: Leaf[] = items.map(leafOf);
       const file = encodeChunk(i, items);
       roomFor(file.length);
-      writeFileSync(join(tmp, chunkFile(i)), file);
+      writeAt(join(tmp, chunkFile(i)), file);
       chunks.push({ root: buildSubtree(leaves, chunkBits), leaves: leaves.length, bytes: file.length, hash: sha256(file) });
       // Let the node serve requests between chunks.
       if (i % 16 === 15) await new Promise((r) => setImmediate(r));
@@ -273,7 +283,7 @@ export async function writeSnapshot(
     const manifest: SnapshotManifest = { format: SNAPSHOT_FORMAT, height: at.height, stateRoot: at.stateRoot, chunkBits, chunks, proposerPriorities: at.proposerPriorities };
     const root = rootFromSubtrees(chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), chunkBits);
     if (!bytesEqual(root, at.stateRoot)) throw new Error(`snapshot at ${at.height}: the records give root ${toHex(root)}, the block's state root is ${toHex(at.stateRoot)}`);
-    writeFileSync(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
+    writeAt(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
     const final = join(dir.dir, String(at.height));
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);

@@ -6,10 +6,13 @@
  * fault is gone the next snapshot is written and the warning clears.
  *
  * The fault: the directory made read-only (mode 0500), or, as root (whom
- * modes do not stop), a regular file where the directory should be. The
- * dev node runs in this process on a loopback port.
+ * modes do not stop), a regular file where the directory should be; and,
+ * where this process may mount file systems (root), a real full disk: a
+ * small tmpfs on the snapshot directory, filled but for a page. The dev node
+ * runs in this process on a loopback port.
  */
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SnapshotDir } from "../../src/chain/snapshot-store.js";
@@ -21,6 +24,17 @@ import { removeHome, tempHome } from "../helpers/node-process.js";
 
 const INTERVAL = 3;
 const asRoot = process.getuid?.() === 0;
+
+/** A dev home with `snapshots` in its node.json. */
+async function devHome(home: string, snapshots: Record<string, number>): Promise<ReturnType<typeof homePaths>> {
+  await initHome(home, { dev: true });
+  const paths = homePaths(home);
+  const cfg = (existsSync(paths.configFile) ? JSON.parse(readFileSync(paths.configFile, "utf8")) : {}) as Record<string, unknown>;
+  cfg.snapshots = snapshots;
+  writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2));
+  mkdirSync(paths.dataDir, { recursive: true });
+  return paths;
+}
 
 describe("integration: snapshot write failures", function () {
   this.timeout(60_000);
@@ -36,13 +50,8 @@ describe("integration: snapshot write failures", function () {
 
   it("the chain goes on, nothing half written is left, the failure is counted and shown, and a later snapshot succeeds", async () => {
     home = tempHome("sid-snapfault-");
-    await initHome(home, { dev: true });
-    const paths = homePaths(home);
-    const cfg = (existsSync(paths.configFile) ? JSON.parse(readFileSync(paths.configFile, "utf8")) : {}) as Record<string, unknown>;
-    cfg.snapshots = { interval: INTERVAL, keep: 2 };
-    writeFileSync(paths.configFile, JSON.stringify(cfg, null, 2));
+    const paths = await devHome(home, { interval: INTERVAL, keep: 2 });
     snapDir = join(paths.dataDir, "snapshots");
-    mkdirSync(paths.dataDir, { recursive: true });
     if (asRoot) writeFileSync(snapDir, "not a directory\n");
     else {
       mkdirSync(snapDir, { recursive: true });
@@ -116,5 +125,59 @@ describe("integration: snapshot write failures", function () {
     const metricsAfter = await (await fetch(`${n.rpcUrl}/metrics`)).text();
     expect(Number(/^sid_snapshots_written_total (\d+)/m.exec(metricsAfter)?.[1])).to.be.at.least(1);
     expect(Number(/^sid_snapshot_last_height (\d+)/m.exec(metricsAfter)?.[1])).to.be.at.least(heights[heights.length - 1]!);
+  });
+  describe("on a full disk", () => {
+    let fullHome = "";
+    let fullNode: SidNode | undefined;
+    let mountPoint = "";
+
+    after(async () => {
+      await fullNode?.stop().catch(() => undefined);
+      if (mountPoint) spawnSync("umount", [mountPoint]);
+      if (fullHome) removeHome(fullHome);
+    });
+
+    it("a snapshot that meets ENOSPC midway is removed, counted with its errno, and the chain goes on", async function () {
+      fullHome = tempHome("sid-snapfull-");
+      // No reserve: the snapshot writes until the disk refuses.
+      const paths = await devHome(fullHome, { interval: INTERVAL, keep: 2, chunkBits: 4, minFreeBytes: 0 });
+      const dir = join(paths.dataDir, "snapshots");
+      mkdirSync(dir);
+      if (!asRoot || spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]).status !== 0) this.skip();
+      mountPoint = dir;
+      // All but one page taken: the first chunk file fits, the next does not.
+      const filler = join(dir, "filler");
+      let bytes = 0;
+      for (;;) {
+        const r = spawnSync("sh", ["-c", `head -c 4096 /dev/zero >> ${filler}`]);
+        if (r.status !== 0) break;
+        bytes += 4096;
+      }
+      expect(bytes, "the tmpfs filled").to.be.greaterThan(0);
+      rmSync(filler);
+      writeFileSync(filler, Buffer.alloc(bytes - 4096));
+
+      const failed: LogFields[] = [];
+      fullNode = await SidNode.start({ home: fullHome, dev: true, rpc: { port: 0 }, heartbeatMs: 100, mempool: {} }, loggerOf((_l, msg, f) => msg === "snapshot failed" && failed.push(f ?? {})));
+      const n = fullNode;
+      const writer = n.snapshots!;
+      await waitFor("a snapshot failure", async () => writer.stats().failures >= 1, 30_000, 50);
+      await writer.idle();
+      expect(failed[0]?.code).to.equal("ENOSPC");
+      // The file it was writing: the snapshot was midway.
+      expect(String(failed[0]?.path)).to.match(/\/snapshots\/\d+\.tmp\/(chunk-\d+|manifest)\.cbor$/);
+      const h = failed[0]!.height as number;
+      expect(readdirSync(dir)).to.not.include(`${h}.tmp`);
+      expect(readdirSync(dir)).to.not.include(String(h));
+      const at = n.store.head().height;
+      await waitFor("the chain commits on", async () => n.store.head().height >= at + INTERVAL, 30_000, 50);
+      expect(n.fault).to.equal(undefined);
+
+      // Room again: the next snapshot is written.
+      rmSync(filler);
+      await waitFor("a snapshot written", async () => writer.stats().written >= 1, 30_000, 50);
+      await writer.idle();
+      expect(new SnapshotDir(dir).heights().length).to.be.at.least(1);
+    });
   });
 });
