@@ -4,10 +4,12 @@
  * export stream (registry_export with blocks) from its cursor and, for every
  * op, checks before keeping it:
  *  - the sequence numbers run on from the cursor without a gap or repeat;
- *  - the block is committed: sha256 of the header bytes is the hash the
- *    commit signs, and the commit carries more than 2/3 of the power of the
- *    validator set the light client (src/client/trust.ts) trusts at that
- *    height, following set changes by its transition rule;
+ *  - the block is committed: the SDK's light client (LightClient in
+ *    src/client/trust.ts) trusts its header from the highest header it
+ *    trusts below, by the sequential or the skipping rule, bisecting over
+ *    headers fetched from the node where a skip is not vouched for; headers
+ *    commit to the next validator set, so set changes of any size are
+ *    followed;
  *  - the tx is in that block: sha256 of the tx bytes is the entry's tx hash,
  *    the block's tx hash at the entry's index, and the block's tx hashes
  *    give the header's txRoot;
@@ -23,16 +25,17 @@
 import { Level } from "level";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { type BlockHeader, type Commit, decodeCommit, txMerkleRoot } from "../src/chain/block.js";
-import { decodeCanonical } from "../src/chain/codec.js";
+import { type BlockHeader, type Commit, decodeCommit, encodeCommit, headerHash, txMerkleRoot } from "../src/chain/block.js";
+import { decodeCanonical, encodeCanonical } from "../src/chain/codec.js";
 import { exportOpOf } from "../src/chain/export-log.js";
+import type { LightBlock } from "../src/chain/light-block.js";
+import { ProofError } from "../src/chain/proof.js";
 import { type Tx, TxType, txSigningDigestOfEncoded } from "../src/chain/tx.js";
 import type { ValidatorEntry } from "../src/chain/validators.js";
 import { RpcClient } from "../src/client/rpc-client.js";
-import { ValidatorSetTracker } from "../src/client/trust.js";
-import { powerSigned } from "../src/chain/vote.js";
-import { ValidatorSet } from "../src/chain/validator-set.js";
-import { bytesEqual, fromBase64, fromHex, toHex } from "../src/crypto/bytes.js";
+import { type LightBlockSource, LightClient, RpcLightBlockSource, ValidatorSetTracker } from "../src/client/trust.js";
+import { ValidatorSet, validatorAddress } from "../src/chain/validator-set.js";
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex } from "../src/crypto/bytes.js";
 import { sha256 } from "../src/crypto/hash.js";
 import { verifyDigest } from "../src/crypto/secp256k1.js";
 import { type DidDocument, type Relationship, keyForRelationship } from "../src/did/document.js";
@@ -45,7 +48,7 @@ export enum MirrorErrorCode {
   MALFORMED = "MIRROR_MALFORMED",
   /** A sequence number is not the one after the last kept. */
   GAP = "MIRROR_GAP",
-  /** A header is of another chain, or its commit does not sign it, or the trusted validators did not commit it. */
+  /** A header is of another chain, or its commit does not sign it, or the light client cannot trust it from the headers it trusts. */
   UNCOMMITTED = "MIRROR_UNCOMMITTED",
   /** The tx is not the one the committed block holds at the entry's index. */
   NOT_IN_BLOCK = "MIRROR_NOT_IN_BLOCK",
@@ -68,12 +71,37 @@ export interface DidSource {
   getDid(did: string): Promise<MirroredDid | undefined>;
 }
 
-/** What one verified page changes: the ops, the DIDs they wrote, the validator-set transitions followed. */
+/** A validator as a kept light block lists it. */
+export interface KeptValidator {
+  publicKey: string;
+  power: number;
+}
+
+/**
+ * A header the light client trusted that carries trust forward: it names a
+ * set other than the one trusted before it (its own or its next), or it was
+ * a bisection pivot. Replayed from genesis in height order, the kept headers
+ * give a tracker that trusts the same sets (docs/export.md).
+ */
+export interface KeptLightBlock {
+  height: number;
+  /** base64 of the canonical header bytes. */
+  header: string;
+  /** base64 of the canonical commit bytes. */
+  commit: string;
+  validators: KeptValidator[];
+  nextValidators: KeptValidator[];
+}
+
+/** What one verified page changes: the ops, the DIDs they wrote, the light blocks that carry trust forward. */
 export interface VerifiedPage {
   ops: ExportEntryJson[];
   dids: Map<string, MirroredDid>;
-  transitions: { height: number; header: string; commit: string; validators: ValidatorEntry[] }[];
+  transitions: KeptLightBlock[];
 }
+
+/** The validator set a header names at a height, as an older caller fetched it. */
+export type FetchValidators = (height: number) => Promise<ValidatorEntry[]>;
 
 const bad = (code: MirrorErrorCode, message: string, data?: Record<string, unknown>) => new MirrorError(code, message, data);
 
@@ -81,23 +109,216 @@ function relationshipOf(tx: Tx): Relationship {
   return tx.type === TxType.StatusListPublish ? "assertionMethod" : "authentication";
 }
 
+const keptSet = (s: ValidatorSet): KeptValidator[] => s.validators.map((v) => ({ publicKey: toHex(v.publicKey), power: v.power }));
+
+function setOfKept(list: readonly KeptValidator[]): ValidatorSet {
+  return new ValidatorSet(list.map((v, i) => {
+    const publicKey = fromHex(v.publicKey, 33);
+    return { name: `validator-${i}`, address: validatorAddress(publicKey), publicKey, power: v.power };
+  }));
+}
+
+export function keptOf(lb: LightBlock): KeptLightBlock {
+  return {
+    height: lb.header.height,
+    header: toBase64(encodeCanonical(lb.header as never)),
+    commit: toBase64(encodeCommit(lb.commit)),
+    validators: keptSet(lb.validators),
+    nextValidators: keptSet(lb.nextValidators),
+  };
+}
+
+export function lightBlockOfKept(k: KeptLightBlock): LightBlock {
+  return {
+    header: decodeCanonical(fromBase64(k.header)) as unknown as BlockHeader,
+    commit: decodeCommit(fromBase64(k.commit)),
+    validators: setOfKept(k.validators),
+    nextValidators: setOfKept(k.nextValidators),
+  };
+}
+
+/** Validator sets remembered by hash (a header names its sets by hash; most headers name the same ones). */
+const MAX_KNOWN_SETS = 64;
+
 /**
- * Checks export pages against a light client's trusted validators (the
- * checks are listed at the top of this file). Pages must come in order:
- * `last` is the seq of the last op verified.
+ * The light client's source while a page is checked: the headers and
+ * commits the page carries, with their sets from those already known by
+ * hash (else asked of the node); any other height (a bisection pivot) from
+ * the node. Nothing here is trusted: the light client checks every block it
+ * is given against the headers it trusts.
+ */
+class PageLightBlockSource implements LightBlockSource {
+  private readonly page = new Map<number, { header: BlockHeader; commit: Commit }>();
+  private readonly sets = new Map<string, ValidatorSet>();
+  /** What was served since the last reset, by height: the target and the pivots of one verification. */
+  readonly served = new Map<number, LightBlock>();
+
+  constructor(private readonly node: LightBlockSource) {}
+
+  remember(set: ValidatorSet): void {
+    const k = toHex(set.hash);
+    if (this.sets.has(k)) return;
+    if (this.sets.size >= MAX_KNOWN_SETS) this.sets.delete(this.sets.keys().next().value as string);
+    this.sets.set(k, set);
+  }
+
+  offer(height: number, header: BlockHeader, commit: Commit): void {
+    this.page.set(height, { header, commit });
+  }
+
+  clearPage(): void {
+    this.page.clear();
+  }
+
+  validatorSet(height: number): Promise<ValidatorSet> {
+    return this.node.validatorSet(height);
+  }
+
+  /** The set a header names by `hash` for `height`: known, or the node's (which the light client then checks against the hash). */
+  private async setNamed(hash: Uint8Array, height: number): Promise<ValidatorSet> {
+    const known = this.sets.get(toHex(hash));
+    if (known) return known;
+    const set = await this.node.validatorSet(height);
+    if (bytesEqual(set.hash, hash)) this.remember(set);
+    return set;
+  }
+
+  async lightBlock(height: number): Promise<LightBlock> {
+    const b = this.page.get(height);
+    let lb: LightBlock;
+    if (!b) lb = await this.node.lightBlock(height);
+    else {
+      const validators = await this.setNamed(b.header.validatorsHash, height);
+      const nextValidators = bytesEqual(b.header.nextValidatorsHash, b.header.validatorsHash) ? validators : await this.setNamed(b.header.nextValidatorsHash, height + 1);
+      lb = { header: b.header, commit: b.commit, validators, nextValidators };
+    }
+    this.served.set(height, lb);
+    return lb;
+  }
+}
+
+/** A source that answers validator sets through an older `fetchValidators` function, and has no headers to bisect over. */
+function fetchOnlySource(fetchValidators: FetchValidators): LightBlockSource {
+  return {
+    validatorSet: async (height) => ValidatorSet.fromEntries(await fetchValidators(height)),
+    lightBlock: async (height) => {
+      throw bad(MirrorErrorCode.UNCOMMITTED, `header ${height} is needed to follow the validator set, and this verifier has no source of headers`);
+    },
+  };
+}
+
+/** Trusted headers verified before the light client's tracker is rebuilt from the kept ones (bounds its memory). */
+const COMPACT_EVERY = 4096;
+
+/**
+ * Checks export pages against a light client that follows the header chain
+ * from genesis (the checks are listed at the top of this file). Pages must
+ * come in order: `last` is the seq of the last op verified.
  */
 export class ExportVerifier {
   /** Blocks already shown committed, by height: their hash and tx hashes (a page leaves out the block of the previous page's last op). */
   private readonly committed = new Map<number, { hash: string; txHashes: string[] }>();
+  private light: LightClient;
+  private readonly source: PageLightBlockSource;
+  /** The headers that carry trust forward, in height order (KeptLightBlock). */
+  private readonly kept: LightBlock[] = [];
+  private sinceCompact = 0;
+  private readonly compactEvery: number;
+  /** How many of `kept` a verified page has handed to its caller already (to be stored). */
+  private keptReported = 0;
 
+  /**
+   * `trusted`: the tracker to start from (from the genesis file the operator
+   * trusts). `node`: where headers, commits and sets the pages do not carry
+   * come from (RpcLightBlockSource over the node), or a function that gives
+   * only validator sets (then the verifier cannot bisect).
+   */
   constructor(
     readonly chainId: string,
-    readonly trusted: ValidatorSetTracker,
+    trusted: ValidatorSetTracker,
     private readonly dids: DidSource,
-    /** The validator set a header names, fetched when the trusted set there differs (then checked by the transition rule). */
-    private readonly fetchValidators: (height: number) => Promise<ValidatorEntry[]>,
+    node: LightBlockSource | FetchValidators,
     public last: number,
-  ) {}
+    opts: { compactEvery?: number } = {},
+  ) {
+    this.compactEvery = opts.compactEvery ?? COMPACT_EVERY;
+    if (trusted.chainId !== chainId) throw new TypeError(`the tracker is of chain ${trusted.chainId}, not ${chainId}`);
+    this.source = new PageLightBlockSource(typeof node === "function" ? fetchOnlySource(node) : node);
+    this.source.remember(trusted.anchorBelow(1).nextValidators);
+    this.light = new LightClient(trusted, this.source);
+  }
+
+  /** The light client's tracker: the headers and sets trusted so far. */
+  get trusted(): ValidatorSetTracker {
+    return this.light.tracker;
+  }
+
+  /** Trust again headers kept by an earlier run (Mirror.open), in height order; each is checked as when it was first trusted. */
+  replay(kept: readonly KeptLightBlock[]): void {
+    for (const k of kept) {
+      const lb = lightBlockOfKept(k);
+      this.light.tracker.acceptLightBlock(lb);
+      this.keep(lb);
+    }
+    this.keptReported = this.kept.length;
+  }
+
+  private keep(lb: LightBlock): void {
+    this.kept.push(lb);
+    this.source.remember(lb.validators);
+    this.source.remember(lb.nextValidators);
+  }
+
+  /**
+   * A fresh tracker from genesis that trusts only the kept headers: the
+   * sets it trusts are the same (each header not kept names the set
+   * trusted before it, and is its own next), and it holds a few headers
+   * instead of one per verified block.
+   */
+  private compact(): void {
+    const old = this.light.tracker;
+    const fresh = new ValidatorSetTracker(old.chainId, old.anchorBelow(1).nextValidators, {
+      trustLevel: old.trustLevel,
+      ...(old.genesisHash ? { genesisHash: old.genesisHash } : {}),
+    });
+    for (const lb of this.kept) fresh.acceptLightBlock(lb);
+    this.light = new LightClient(fresh, this.source, { maxFetches: this.light.maxFetches });
+    this.sinceCompact = 0;
+  }
+
+  /**
+   * The light client's fetch-and-verify step for the block at `height`,
+   * served from the page (header and commit) with its sets; then notes
+   * which of the headers it trusted on the way carry trust forward.
+   */
+  private async trustBlock(height: number, header: BlockHeader, commit: Commit): Promise<void> {
+    let before = this.light.tracker.anchorBelow(height).nextValidators;
+    this.source.offer(height, header, commit);
+    this.source.served.clear();
+    try {
+      await this.light.verifyHeight(height);
+    } catch (e) {
+      if (e instanceof ProofError) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height} is not committed by validators the light client trusts: ${e.message}`, { cause: e.code });
+      throw e;
+    } finally {
+      this.source.clearPage();
+    }
+    const tracker = this.light.tracker;
+    const trusted = [...this.source.served.values()].filter((lb) => {
+      const t = tracker.trustedAt(lb.header.height);
+      return t !== undefined && bytesEqual(t.hash, headerHash(lb.header));
+    });
+    trusted.sort((a, b) => a.header.height - b.header.height);
+    for (const lb of trusted) {
+      const h = lb.header.height;
+      const changes = !bytesEqual(lb.validators.hash, before.hash) || !bytesEqual(lb.nextValidators.hash, before.hash);
+      // A pivot is kept too: replayed without it, the header after it might not be vouched for by enough of the set before.
+      if ((changes || h !== height) && (this.kept.length === 0 || this.kept[this.kept.length - 1]!.header.height < h)) this.keep(lb);
+      before = lb.nextValidators;
+    }
+    this.source.served.clear();
+    if (++this.sinceCompact >= this.compactEvery) this.compact();
+  }
 
   private async checkBlock(height: number, b: ExportBlockJson | undefined): Promise<{ hash: string; txHashes: string[] }> {
     const known = this.committed.get(height);
@@ -115,44 +336,29 @@ export class ExportVerifier {
     } catch (e) {
       throw bad(MirrorErrorCode.MALFORMED, `block ${height}: undecodable header or commit: ${(e as Error).message}`);
     }
+    // Cheap checks first, before the light client asks the node for anything.
     if (header.chainId !== this.chainId) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height} is of chain ${header.chainId}, not ${this.chainId}`);
     if (header.height !== height || commit.height !== height) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height}: header height ${header.height}, commit height ${commit.height}`);
     if (toHex(commit.blockHash) !== hash) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height}: the commit signs ${toHex(commit.blockHash)}, the header hashes to ${hash}`);
     const txHashes = b.txHashes.map((h) => fromHex(String(h), 32));
     if (!bytesEqual(txMerkleRoot(txHashes), header.txRoot)) throw bad(MirrorErrorCode.NOT_IN_BLOCK, `block ${height}: the tx hashes do not give the header's txRoot`);
     if (known?.hash !== hash) {
-      let set = this.trusted.setFor(height);
-      if (set && !bytesEqual(set.hash, header.validatorsHash)) {
-        const entries = await this.fetchValidators(height);
-        const validators = ValidatorSet.fromEntries(entries);
-        try {
-          this.trusted.acceptTransition({ header, commit, validators });
-        } catch (e) {
-          throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height} names validators the light client cannot follow: ${(e as Error).message}`);
-        }
-        set = this.trusted.setFor(height);
-        this.pendingTransitions.push({ height, header: b.header, commit: b.commit, validators: entries });
-      }
-      if (!set || !bytesEqual(set.hash, header.validatorsHash)) throw bad(MirrorErrorCode.UNCOMMITTED, `no trusted validator set for block ${height}`);
-      const signed = powerSigned(this.chainId, commit, set);
-      if (signed < set.quorum()) throw bad(MirrorErrorCode.UNCOMMITTED, `block ${height}: the trusted validators signed ${signed} of ${set.totalPower} power, more than 2/3 is needed`);
+      await this.trustBlock(height, header, commit);
       this.committed.set(height, { hash, txHashes: b.txHashes.map(String) });
       // Only the newest few heights come again (a block split across pages).
       if (this.committed.size > 64) this.committed.delete(this.committed.keys().next().value as number);
     }
     return { hash, txHashes: b.txHashes.map(String) };
   }
-
-  private pendingTransitions: VerifiedPage["transitions"] = [];
-
   /**
    * Verify one page that follows `last`; on success `last` moves to its
-   * final seq. The DIDs the page wrote are returned: the caller keeps them
-   * where its DidSource reads before the next page. Throws MirrorError.
+   * final seq. The DIDs the page wrote are returned, and the headers newly
+   * kept (transitions): the caller keeps them where its DidSource reads
+   * before the next page, and the headers to replay (replay) when it opens
+   * again. Throws MirrorError.
    */
   async verifyPage(page: ExportPage): Promise<VerifiedPage> {
     if (typeof page !== "object" || page === null || !Array.isArray(page.entries)) throw bad(MirrorErrorCode.MALFORMED, "not an export page");
-    this.pendingTransitions = [];
     const blocks = new Map<number, { hash: string; txHashes: string[] }>();
     const dids = new Map<string, MirroredDid>();
     const didOf = async (did: string) => dids.get(did) ?? (await this.dids.getDid(did));
@@ -195,7 +401,9 @@ export class ExportVerifier {
       last = e.seq;
     }
     this.last = last;
-    return { ops: page.entries, dids, transitions: this.pendingTransitions };
+    const transitions = this.kept.slice(this.keptReported).map(keptOf);
+    this.keptReported = this.kept.length;
+    return { ops: page.entries, dids, transitions };
   }
 }
 
@@ -203,7 +411,8 @@ type Db = Level<string, string>;
 const CURSOR = "m:cursor";
 const opKey = (seq: number) => `o:${seq.toString().padStart(16, "0")}`;
 const didKey = (did: string) => `d:${did}`;
-const transitionKey = (height: number) => `t:${height.toString().padStart(16, "0")}`;
+/** A header the light client trusted that carries trust forward (KeptLightBlock), replayed when the mirror opens. */
+const lightKey = (height: number) => `l:${height.toString().padStart(16, "0")}`;
 
 export interface MirrorProgress {
   /** The seq of the last op kept. */
@@ -233,40 +442,40 @@ export class Mirror {
 
   private constructor(
     private readonly db: Db,
-    private readonly rpc: RpcClient,
+    private readonly rpc: Pick<RpcClient, "call">,
     readonly verifier: ExportVerifier,
   ) {}
 
-  /** Open (or create) the mirror in `dir`, following the node at `rpcUrl`, trusting the validators of the genesis file. */
-  static async open(opts: { dir: string; rpcUrl: string; genesisFile: string }): Promise<Mirror> {
+  /**
+   * Open (or create) the mirror in `dir`, following the node at `rpcUrl`
+   * (or through `rpc`, a JSON-RPC client of the caller's), trusting the
+   * validators of the genesis file.
+   */
+  static async open(opts: { dir: string; rpcUrl?: string; rpc?: Pick<RpcClient, "call">; genesisFile: string }): Promise<Mirror> {
     const trusted = ValidatorSetTracker.fromGenesisFile(opts.genesisFile);
+    if (!opts.rpc && !opts.rpcUrl) throw new TypeError("Mirror.open needs rpcUrl or rpc");
+    const rpc = opts.rpc ?? new RpcClient(opts.rpcUrl!);
     const db: Db = new Level<string, string>(opts.dir, { valueEncoding: "utf8" });
     await db.open();
-    const rpc = new RpcClient(opts.rpcUrl);
-    const cursor = Number((await db.get(CURSOR)) ?? "0");
-    const source: DidSource = {
-      getDid: async (did) => {
-        const raw = await db.get(didKey(did));
-        return raw === undefined ? undefined : (JSON.parse(raw) as MirroredDid);
-      },
-    };
-    const fetchValidators = async (height: number) => (await rpc.call<{ validators: ValidatorEntry[] }>("validators_get", { height })).validators;
-    const verifier = new ExportVerifier(trusted.chainId, trusted, source, fetchValidators, cursor);
     try {
-      // The validator-set changes followed before: the tracker follows them again from the kept header and commit.
-      for await (const raw of db.values({ gte: "t:", lt: "t;" })) {
-        const t = JSON.parse(raw) as VerifiedPage["transitions"][number];
-        trusted.acceptTransition({
-          header: decodeCanonical(fromBase64(t.header)) as unknown as BlockHeader,
-          commit: decodeCommit(fromBase64(t.commit)),
-          validators: ValidatorSet.fromEntries(t.validators),
-        });
-      }
+      const cursor = Number((await db.get(CURSOR)) ?? "0");
+      const source: DidSource = {
+        getDid: async (did) => {
+          const raw = await db.get(didKey(did));
+          return raw === undefined ? undefined : (JSON.parse(raw) as MirroredDid);
+        },
+      };
+      const verifier = new ExportVerifier(trusted.chainId, trusted, source, new RpcLightBlockSource(rpc), cursor);
+      // The headers that carried trust forward before are trusted again, each checked as it was the first time.
+      // (`t:` records of older mirrors name a new set without the headers around it: the light client finds its way from the node instead.)
+      const kept: KeptLightBlock[] = [];
+      for await (const raw of db.values({ gte: "l:", lt: "l;" })) kept.push(JSON.parse(raw) as KeptLightBlock);
+      verifier.replay(kept);
+      return new Mirror(db, rpc, verifier);
     } catch (e) {
       await db.close();
       throw e;
     }
-    return new Mirror(db, rpc, verifier);
   }
 
   /** The seq of the last op kept. */
@@ -292,7 +501,7 @@ export class Mirror {
     const batch = this.db.batch();
     for (const op of v.ops) batch.put(opKey(op.seq), JSON.stringify(op));
     for (const [did, d] of v.dids) batch.put(didKey(did), JSON.stringify(d));
-    for (const t of v.transitions) batch.put(transitionKey(t.height), JSON.stringify(t));
+    for (const t of v.transitions) batch.put(lightKey(t.height), JSON.stringify(t));
     batch.put(CURSOR, String(this.verifier.last));
     // One atomic batch: after any crash the store holds the cursor with exactly the ops before it. Not fsynced
     // per page (that was most of the mirror's time): a power loss may take the last pages back, never half of one.

@@ -14,8 +14,8 @@
  * block and commit at the height, the validator sets in force from there,
  * and the head, so the node continues with block sync at height + 1.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, appendFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Bucket, proposerPrioritiesKey } from "./buckets.js";
 import { type Block, type Commit, headerHash } from "./block.js";
 import type { KvBatch } from "./db/kv.js";
@@ -53,9 +53,18 @@ export interface SnapshotOptions {
   keep: number;
   /** log2 of the chunk count; 0 chooses it from the state's size (chunks of about TARGET_CHUNK_BYTES). */
   chunkBits: number;
+  /**
+   * Bytes a snapshot leaves free on its disk: one is not started, and one
+   * being written is given up, when it would leave less. The chain store
+   * shares the disk, and stops the node when a commit finds it full.
+   */
+  minFreeBytes: number;
 }
 
-export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: 0 });
+/** 256 MiB: room for many blocks and a LevelDB compaction of a large store, so a snapshot never starves the chain. */
+const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024;
+
+export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: 0, minFreeBytes: DEFAULT_MIN_FREE_BYTES });
 
 /** Chunk size aimed at when the chunk count is chosen from the state's size: few requests, each well inside a p2p frame. */
 export const TARGET_CHUNK_BYTES = 512 * 1024;
@@ -73,6 +82,7 @@ export function resolveSnapshotOptions(o: Partial<SnapshotOptions> = {}): Snapsh
   };
   int(out.interval, "interval", 0, 1e9);
   int(out.keep, "keep", 1, 100);
+  int(out.minFreeBytes, "minFreeBytes", 0, Number.MAX_SAFE_INTEGER);
   if (out.chunkBits !== 0) int(out.chunkBits, "chunkBits (0 = from the state's size)", MIN_CHUNK_BITS, MAX_CHUNK_BITS);
   return out;
 }
@@ -93,8 +103,14 @@ export class SnapshotDir {
 
   /** Heights of the complete snapshots here, newest first. */
   heights(): number[] {
-    if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      // Missing, not a directory, not readable: no snapshot to serve (the writer reports why it cannot write one).
+      return [];
+    }
+    return names
       .filter((n) => /^[1-9][0-9]{0,15}$/.test(n) && existsSync(join(this.dir, n, MANIFEST_FILE)))
       .map(Number)
       .sort((a, b) => b - a);
@@ -115,12 +131,33 @@ export class SnapshotDir {
     return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
   }
 
+  /** Bytes of the newest complete snapshot's chunks (0 when there is none): about what the next one needs. */
+  newestBytes(): number {
+    const h = this.heights()[0];
+    if (h === undefined) return 0;
+    try {
+      return this.manifest(h)?.chunks.reduce((s, c) => s + c.bytes, 0) ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Remove all but the `keep` newest snapshots, and unfinished ones. */
   prune(keep: number): void {
     if (!existsSync(this.dir)) return;
     const done = this.heights();
     for (const h of done.slice(keep)) rmSync(join(this.dir, String(h)), { recursive: true, force: true });
     for (const n of readdirSync(this.dir)) if (n.endsWith(".tmp")) rmSync(join(this.dir, n), { recursive: true, force: true });
+  }
+}
+
+/** Write (or append) a file; an error names the file (a failed write(2) carries no path of its own). */
+function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uint8Array) => void = writeFileSync): void {
+  try {
+    write(path, data);
+  } catch (e) {
+    if (e instanceof Error && typeof (e as { path?: unknown }).path !== "string") (e as Error & { path: string }).path = path;
+    throw e;
   }
 }
 
@@ -159,7 +196,7 @@ class ChunkSpill {
   private spill(): void {
     this.mem.forEach((recs, i) => {
       if (recs.length === 0) return;
-      appendFileSync(join(this.dir, `spill-${i}`), Buffer.concat(recs));
+      writeAt(join(this.dir, `spill-${i}`), Buffer.concat(recs), appendFileSync);
       this.spilled.add(i);
       this.mem[i] = [];
     });
@@ -206,10 +243,17 @@ export async function writeSnapshot(
   dir: SnapshotDir,
   at: { height: number; stateRoot: Uint8Array; proposerPriorities: Uint8Array | null },
   chunkBits = 0,
+  disk: { minFreeBytes: number; freeBytes: (path: string) => number } = { minFreeBytes: 0, freeBytes: freeBytesOf },
 ): Promise<SnapshotManifest> {
   mkdirSync(dir.dir, { recursive: true });
   const tmp = join(dir.dir, `${at.height}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
+  const roomFor = (bytes: number) => {
+    if (disk.minFreeBytes <= 0) return;
+    const free = disk.freeBytes(dir.dir);
+    if (free - bytes < disk.minFreeBytes) throw new SnapshotDiskError(dir.dir, free, bytes, disk.minFreeBytes);
+  };
+  roomFor(dir.newestBytes());
   mkdirSync(tmp);
   try {
     // Records are grouped by the finest chunking; a coarser chunk is a run of consecutive fine groups (its prefix is theirs).
@@ -241,7 +285,8 @@ export async function writeSnapshot(
       }
       const leaves: Leaf[] = items.map(leafOf);
       const file = encodeChunk(i, items);
-      writeFileSync(join(tmp, chunkFile(i)), file);
+      roomFor(file.length);
+      writeAt(join(tmp, chunkFile(i)), file);
       chunks.push({ root: buildSubtree(leaves, chunkBits), leaves: leaves.length, bytes: file.length, hash: sha256(file) });
       // Let the node serve requests between chunks.
       if (i % 16 === 15) await new Promise((r) => setImmediate(r));
@@ -249,32 +294,128 @@ export async function writeSnapshot(
     const manifest: SnapshotManifest = { format: SNAPSHOT_FORMAT, height: at.height, stateRoot: at.stateRoot, chunkBits, chunks, proposerPriorities: at.proposerPriorities };
     const root = rootFromSubtrees(chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), chunkBits);
     if (!bytesEqual(root, at.stateRoot)) throw new Error(`snapshot at ${at.height}: the records give root ${toHex(root)}, the block's state root is ${toHex(at.stateRoot)}`);
-    writeFileSync(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
+    writeAt(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
     const final = join(dir.dir, String(at.height));
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
     return manifest;
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    // Nothing half written stays (heights() would not list it; prune() would remove it later anyway).
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch (rmError) {
+      if (e instanceof Error) (e as Error & { leftover?: string }).leftover = `${tmp} (${codeOfError(rmError)}: ${(rmError as Error).message})`;
+    }
     throw e;
   }
+}
+
+/** Free bytes for an unprivileged writer on the file system of `path` (or of its nearest existing parent). */
+export function freeBytesOf(path: string): number {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  const s = statfsSync(p);
+  return s.bavail * s.bsize;
+}
+
+/** A snapshot given up (or not started) because it would leave less than minFreeBytes on its disk. */
+export class SnapshotDiskError extends Error {
+  readonly code = "SNAPSHOT_LOW_DISK";
+  constructor(
+    readonly path: string,
+    readonly free: number,
+    readonly needed: number,
+    readonly minFree: number,
+  ) {
+    super(`${free} bytes free on the disk of ${path}; the snapshot needs about ${needed} more and leaves at least ${minFree} (snapshots.minFreeBytes) for the chain store`);
+  }
+}
+
+function codeOfError(e: unknown): string {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === "string" ? c : "ERROR";
+}
+
+/** A snapshot that could not be written, as the log, /health and the metrics report it. */
+export interface SnapshotFailure {
+  height: number;
+  /** The file or directory the error names, else the snapshot directory. */
+  path: string;
+  /** The errno code (ENOSPC, EACCES, EIO, ENOTDIR, ...), SNAPSHOT_LOW_DISK, or ERROR for another failure (a root that does not match). */
+  code: string;
+  message: string;
+  /** When it failed, ms since the epoch. */
+  at: number;
+}
+
+/** What a node's snapshot writer has done since the node started. */
+export interface SnapshotStats {
+  written: number;
+  failures: number;
+  /** Height of the last snapshot written (0: none since the node started). */
+  lastWritten: number;
+  /** The last failure, when the last snapshot attempted failed (a later success clears it). */
+  failing: SnapshotFailure | undefined;
+}
+
+/** What GET /health reports of snapshots: nothing while they are written, the standing failure otherwise. */
+export function snapshotsWarning(stats: SnapshotStats | undefined):
+  | { status: "failing"; failures: number; lastWritten: number; error: { height: number; path: string; code: string; message: string; at: string } }
+  | undefined {
+  const f = stats?.failing;
+  if (!stats || !f) return undefined;
+  return { status: "failing", failures: stats.failures, lastWritten: stats.lastWritten, error: { height: f.height, path: f.path, code: f.code, message: f.message, at: new Date(f.at).toISOString() } };
 }
 
 /**
  * Takes a snapshot every `interval` blocks, one at a time: a height that
  * comes while the previous snapshot is still being written is skipped.
+ *
+ * Snapshots are optional: one that fails (a full or failing disk, a
+ * directory it cannot write) leaves nothing half written, never stops the
+ * chain, and is logged once with its path and errno, counted (stats, the
+ * node's metrics) and reported by /health until a later one succeeds
+ * (docs/state-sync.md).
  */
 export class SnapshotWriter {
   private busy: Promise<void> | undefined;
   /** The last snapshot written (or failed), for tests and logs. */
   lastHeight = 0;
+  private written = 0;
+  private failures = 0;
+  private lastWritten = 0;
+  private failing: SnapshotFailure | undefined;
+  private readonly freeBytes: (path: string) => number;
 
   constructor(
     private readonly store: ChainStore,
     readonly dir: SnapshotDir,
     readonly opts: SnapshotOptions,
     private readonly log: Logger,
-  ) {}
+    /** Where free disk space is read (tests stand in a full disk). */
+    deps: { freeBytes?: (path: string) => number } = {},
+  ) {
+    this.freeBytes = deps.freeBytes ?? freeBytesOf;
+  }
+
+  /** Snapshots written and failed since the node started, and the failure standing now, if any. */
+  stats(): SnapshotStats {
+    return { written: this.written, failures: this.failures, lastWritten: this.lastWritten, failing: this.failing };
+  }
+
+  private fail(height: number, e: unknown): void {
+    const err = e as (Error & { path?: unknown; leftover?: string }) | undefined;
+    const f: SnapshotFailure = {
+      height,
+      path: typeof err?.path === "string" ? err.path : this.dir.dir,
+      code: codeOfError(e),
+      message: (err?.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, " "),
+      at: Date.now(),
+    };
+    this.failures++;
+    this.failing = f;
+    this.log.warn("snapshot failed", { height, path: f.path, code: f.code, error: f.message, ...(err?.leftover ? { leftover: err.leftover } : {}) });
+  }
 
   /**
    * Call synchronously when the block at `height` has been committed (before
@@ -286,19 +427,35 @@ export class SnapshotWriter {
       this.log.warn("snapshot skipped: the previous one is still being written", { height });
       return;
     }
-    const db = this.store.db as unknown as { snapshot(): { close(): Promise<void> } };
-    const snap = db.snapshot();
+    let snap: { close(): Promise<void> };
+    try {
+      const db = this.store.db as unknown as { snapshot(): { close(): Promise<void> } };
+      snap = db.snapshot();
+    } catch (e) {
+      this.lastHeight = height;
+      this.fail(height, e);
+      return;
+    }
     const started = Date.now();
     this.busy = (async () => {
       try {
         const pp = await this.store.getProposerPriorities(height + 1);
-        const m = await writeSnapshot(this.store, snap, this.dir, { height, stateRoot, proposerPriorities: pp ?? null }, this.opts.chunkBits);
+        // Unfinished snapshots of an earlier failure go first: their space is the next one's.
+        this.dir.prune(this.opts.keep);
+        const m = await writeSnapshot(this.store, snap, this.dir, { height, stateRoot, proposerPriorities: pp ?? null }, this.opts.chunkBits, {
+          minFreeBytes: this.opts.minFreeBytes,
+          freeBytes: this.freeBytes,
+        });
         this.dir.prune(this.opts.keep);
         const records = m.chunks.reduce((s, c) => s + c.leaves, 0);
         const bytes = m.chunks.reduce((s, c) => s + c.bytes, 0);
+        this.written++;
+        this.lastWritten = height;
+        if (this.failing) this.log.info("snapshots written again", { height, failedSince: this.failing.height });
+        this.failing = undefined;
         this.log.info("snapshot written", { height, records, bytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
       } catch (e) {
-        this.log.warn("snapshot failed", { height, error: (e as Error).message });
+        this.fail(height, e);
       } finally {
         this.lastHeight = height;
         await snap.close().catch(() => {});

@@ -19,6 +19,8 @@ export interface MetricsSources {
   wsSubscriptions(): number;
   /** Merkle node cache lookups since the node started (absent: not reported). */
   smtCache?(): { hits: number; misses: number };
+  /** State snapshots written and failed since the node started (absent: the node takes none). */
+  snapshots?(): { written: number; failures: number; lastWritten: number };
 }
 
 export interface MetricsOptions {
@@ -67,6 +69,24 @@ export class NodeMetrics {
         });
       counter("sid_smt_cache_hits_total", "Merkle node lookups answered by the node cache.", (s) => s.hits);
       counter("sid_smt_cache_misses_total", "Merkle node lookups that read the store.", (s) => s.misses);
+    }
+    if (sources.snapshots) {
+      const read = sources.snapshots;
+      for (const [name, help, pick] of [
+        ["sid_snapshots_written_total", "State snapshots written since the node started.", (s: { written: number }) => s.written],
+        ["sid_snapshot_failures_total", "State snapshots that failed (disk full or failing, directory not writable, root mismatch) since the node started.", (s: { failures: number }) => s.failures],
+      ] as const) {
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(pick(read()));
+          },
+        });
+      }
+      gauge("sid_snapshot_last_height", "Height of the last state snapshot written since the node started (0: none).", () => read().lastWritten);
     }
     this.txsCommitted = new Counter({ name: "sid_txs_committed_total", help: "Txs committed in blocks since the node started.", registers });
     this.consensusRounds = new Counter({

@@ -50,7 +50,7 @@ import { consensusTiming, maxEvidenceAge } from "../chain/genesis.js";
 import { type NodeNetwork, wireNetwork } from "./bft-wiring.js";
 import { proposalTxBytesFor } from "../consensus/wire.js";
 import { createLogger, type Logger } from "../log/logger.js";
-import { SnapshotDir, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions } from "../chain/snapshot-store.js";
+import { SnapshotDir, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions, snapshotsWarning } from "../chain/snapshot-store.js";
 import type { StateSyncOptions } from "../p2p/snapshot-sync.js";
 import { stateSyncInto } from "./state-sync.js";
 import { intSettingFault } from "../check/faults.js";
@@ -428,6 +428,7 @@ export class SidNode {
           wsConnections: () => ws?.connections ?? 0,
           wsSubscriptions: () => hub.size,
           smtCache: () => store.smt.cacheStats(),
+          ...(node.snapshots ? { snapshots: () => node.snapshots!.stats() } : {}),
         },
         { processMetrics: true },
       );
@@ -452,7 +453,7 @@ export class SidNode {
         }),
       });
       node.app = buildServer(rpcOpts, methods, (app) => {
-        registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing(), problem: () => node.healthProblem() });
+        registerHealth(app, { height: () => store.head().height, isSyncing: () => node.isSyncing(), problem: () => node.healthProblem(), snapshots: () => snapshotsWarning(node.snapshots?.stats()) });
         registerMetrics(app, metrics);
         ws = registerWebSocket(app, { methods, hub, options: rpcOpts });
         registerExplorer(app, { genesisFile: paths.genesisFile });

@@ -27,6 +27,18 @@ export interface HealthSources {
   isSyncing(): boolean;
   /** The node's problem, if it has one (a fault, no peers, a stale head); syncing is reported from isSyncing when this gives none. */
   problem?(): HealthProblem | undefined;
+  /** A warning that leaves the node healthy: its last snapshot failed (snapshots are optional). */
+  snapshots?(): SnapshotsWarning | undefined;
+}
+
+/** GET /health's `snapshots` field: present while the last snapshot attempted failed (docs/state-sync.md). */
+export interface SnapshotsWarning {
+  status: "failing";
+  /** Failures since the node started. */
+  failures: number;
+  /** Height of the last snapshot written since the node started (0: none). */
+  lastWritten: number;
+  error: { height: number; path: string; code: string; message: string; at: string };
 }
 
 /** What a node knows of itself when its health is asked. */
@@ -72,6 +84,8 @@ export interface HealthReport {
   reason?: string;
   /** With status "state-sync": where the state sync is. */
   stateSync?: StateSyncHealth;
+  /** Present while the last snapshot attempted failed; the status stays as it is. */
+  snapshots?: SnapshotsWarning;
 }
 
 /** The progress of a state sync, as GET /health shows it while the node restores its state. */
@@ -103,7 +117,9 @@ export function healthReport(sources: HealthSources): HealthReport {
   const syncing = sources.isSyncing();
   const height = sources.height();
   const p = sources.problem?.() ?? (syncing ? { status: "syncing" as const, reason: `catching up from height ${height}` } : undefined);
-  return p ? { status: p.status, height, syncing, reason: p.reason } : { status: "ok", height, syncing };
+  const snapshots = sources.snapshots?.();
+  const body: HealthReport = p ? { status: p.status, height, syncing, reason: p.reason } : { status: "ok", height, syncing };
+  return snapshots ? { ...body, snapshots } : body;
 }
 
 export function registerHealth(app: FastifyInstance, sources: HealthSources): void {

@@ -8,7 +8,10 @@
  * headers, commits and sets over the node's RPC.
  */
 import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Mirror } from "../../scripts/mirror.js";
 import { deriveKey, generateMnemonic } from "../../src/crypto/hd.js";
 import { LightClient, ProofError, ProofErrorCode, RpcClient, RpcLightBlockSource, SidClient, ValidatorSetTracker, createDidTx, didFromPublicKey, verifyResolutionProof } from "../../src/client/index.js";
 import { RegistryClient } from "../../src/client/registry-client.js";
@@ -120,6 +123,18 @@ describe("integration: a light client anchored at genesis follows validator-set 
       // A later answer verifies from the headers already trusted.
       const again = await skipping.resolveVerified(new RpcClient(v0.rpcUrl), did.did);
       expect(again.record?.did).to.equal(did.did);
+      // The mirror (scripts/mirror.ts) follows this chain's export stream from op 1 through the light client, across the three changes.
+      const mdir = mkdtempSync(join(tmpdir(), "sid-lc-mirror-"));
+      const mirror = await Mirror.open({ dir: mdir, rpcUrl: v2.rpcUrl, genesisFile });
+      try {
+        const done = await mirror.run({ limit: 1 });
+        expect(done.seq, "every op verified").to.equal(done.last);
+        expect(done.seq).to.be.at.least(4);
+        expect((await mirror.getDid(did.did))?.deactivated).to.equal(false);
+      } finally {
+        await mirror.close();
+        rmSync(mdir, { recursive: true, force: true });
+      }
       console.log(
         `      light client: head ${bySeq.height}, skipping ${bySkip.light.intermediate} intermediate, trust 3/4 bisection ${bisected.light.intermediate}, sequential ${bySeq.light.intermediate} (${source.calls} RPC calls)`,
       );
