@@ -49,6 +49,17 @@ export class NodeMetrics {
           this.set(read());
         },
       });
+    /** A counter whose total another part of the node keeps: read at each scrape. */
+    const pulledCounter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
     gauge("sid_block_height", "Height of the last committed block.", () => sources.height());
     gauge("sid_mempool_txs", "Txs waiting in the mempool.", () => sources.mempool().txs);
     gauge("sid_mempool_bytes", "Encoded size of the txs waiting in the mempool.", () => sources.mempool().bytes);
@@ -57,35 +68,13 @@ export class NodeMetrics {
     gauge("sid_ws_subscriptions", "Live WebSocket subscriptions, all connections together.", () => sources.wsSubscriptions());
     if (sources.smtCache) {
       const read = sources.smtCache;
-      const counter = (name: string, help: string, pick: (s: { hits: number; misses: number }) => number) =>
-        new Counter({
-          name,
-          help,
-          registers,
-          collect() {
-            this.reset();
-            this.inc(pick(read()));
-          },
-        });
-      counter("sid_smt_cache_hits_total", "Merkle node lookups answered by the node cache.", (s) => s.hits);
-      counter("sid_smt_cache_misses_total", "Merkle node lookups that read the store.", (s) => s.misses);
+      pulledCounter("sid_smt_cache_hits_total", "Merkle node lookups answered by the node cache.", () => read().hits);
+      pulledCounter("sid_smt_cache_misses_total", "Merkle node lookups that read the store.", () => read().misses);
     }
     if (sources.snapshots) {
       const read = sources.snapshots;
-      for (const [name, help, pick] of [
-        ["sid_snapshots_written_total", "State snapshots written since the node started.", (s: { written: number }) => s.written],
-        ["sid_snapshot_failures_total", "State snapshots that failed (disk full or failing, directory not writable, root mismatch) since the node started.", (s: { failures: number }) => s.failures],
-      ] as const) {
-        new Counter({
-          name,
-          help,
-          registers,
-          collect() {
-            this.reset();
-            this.inc(pick(read()));
-          },
-        });
-      }
+      pulledCounter("sid_snapshots_written_total", "State snapshots written since the node started.", () => read().written);
+      pulledCounter("sid_snapshot_failures_total", "State snapshots that failed (disk full or failing, directory not writable, root mismatch) since the node started.", () => read().failures);
       gauge("sid_snapshot_last_height", "Height of the last state snapshot written since the node started (0: none).", () => read().lastWritten);
     }
     this.txsCommitted = new Counter({ name: "sid_txs_committed_total", help: "Txs committed in blocks since the node started.", registers });

@@ -15,24 +15,12 @@ import type { StateRecord } from "../../../src/chain/state.js";
 import { SnapshotDir, SnapshotWriter, freeBytesOf, resolveSnapshotOptions, snapshotsWarning } from "../../../src/chain/snapshot-store.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { loggerOf } from "../../../src/log/logger.js";
+import { numberedDidRecord } from "../../helpers/state-records.js";
 
 const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
 const MIB = 1024 * 1024;
 
-function didRecord(i: number): StateRecord {
-  const did = `did:sid:fault${i.toString().padStart(6, "0")}`;
-  return {
-    did,
-    document: { id: did, controller: did } as never,
-    versionId: 1,
-    nonce: 1,
-    created: 1000,
-    updated: 1000,
-    createdHeight: 1,
-    updatedHeight: 1,
-    deactivated: false,
-  } as StateRecord;
-}
+const didRecord = (i: number): StateRecord => numberedDidRecord(i, "fault");
 
 describe("chain/snapshot-store: a disk that fills up", function () {
   this.timeout(20_000);

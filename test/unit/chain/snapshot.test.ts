@@ -26,6 +26,7 @@ import { compareBytes } from "../../../src/crypto/bytes.js";
 import { type StateRecord, stateIdOf, stateKeyOf } from "../../../src/chain/state.js";
 import type { Block, Commit } from "../../../src/chain/block.js";
 import { loggerOf } from "../../../src/log/logger.js";
+import { numberedDidRecord } from "../../helpers/state-records.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
@@ -58,20 +59,7 @@ function leavesOf(n: number, seed: string): Leaf[] {
   return Array.from({ length: n }, (_, i) => ({ key: H(`${seed}/k/${i}`), valueHash: H(`${seed}/v/${i}`) }));
 }
 
-function didRecord(i: number): StateRecord {
-  const did = `did:sid:test${i.toString().padStart(6, "0")}`;
-  return {
-    did,
-    document: { id: did, controller: did } as never,
-    versionId: 1,
-    nonce: 1,
-    created: 1000,
-    updated: 1000,
-    createdHeight: 1,
-    updatedHeight: 1,
-    deactivated: false,
-  } as StateRecord;
-}
+const didRecord = (i: number): StateRecord => numberedDidRecord(i);
 
 describe("state snapshots: chunking and verification", () => {
   it("the root from chunk subtrees equals the live state root (0, 1, 2, few and many leaves; several chunk sizes)", async () => {
