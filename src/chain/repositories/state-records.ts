@@ -26,6 +26,8 @@ const ABSENT = Symbol("absent");
  */
 const BY_REF = 0x00;
 const REF_HEADER = 21;
+/** Heights and indexes a reference can name (u32); a record past them is kept whole. */
+const MAX_U32 = 0xffff_ffff;
 
 /** The tx that brought a DID record's document: where it is stored, its bytes, and the document's bytes. */
 export interface DocumentSource {
@@ -43,7 +45,7 @@ const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length
  * split is by value, so putting the parts back gives `bytes` exactly.
  */
 export function storedRecordBytes(bytes: Uint8Array, source?: DocumentSource): Uint8Array {
-  if (!source || source.document.length === 0) return bytes;
+  if (!source || source.document.length === 0 || source.height > MAX_U32 || source.index > MAX_U32) return bytes;
   const at = asBuffer(bytes).indexOf(asBuffer(source.document));
   const offset = asBuffer(source.tx).indexOf(asBuffer(source.document));
   if (at < 0 || offset < 0) return bytes;

@@ -20,6 +20,7 @@ import { addService } from "../../../src/did/document-edit.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
+import { storedRecordBytes } from "../../../src/chain/repositories/state-records.js";
 
 const A = testDid(fixedKey(11));
 const B = testDid(fixedKey(12));
@@ -178,6 +179,20 @@ describe("chain/store: a DID record refers to the tx holding its document", func
     } finally {
       await store.close();
     }
+  });
+
+  it("keeps a record whole when its tx cannot be named (past u32) or does not hold its document", () => {
+    const record = new Uint8Array([0xa2, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const document = record.subarray(3, 7);
+    const tx = new Uint8Array([9, 9, 3, 4, 5, 6, 9]);
+    const byRef = storedRecordBytes(record, { height: 7, index: 2, tx, document });
+    expect(byRef[0]).to.equal(0x00);
+    expect(byRef.length).to.equal(21 + record.length - document.length);
+    expect(storedRecordBytes(record, { height: 2 ** 32, index: 0, tx, document })).to.equal(record);
+    expect(storedRecordBytes(record, { height: 1, index: 2 ** 32, tx, document })).to.equal(record);
+    expect(storedRecordBytes(record, { height: 1, index: 0, tx: new Uint8Array([9, 9]), document })).to.equal(record);
+    expect(storedRecordBytes(record, { height: 1, index: 0, tx, document: new Uint8Array([0xee, 0xee]) })).to.equal(record);
+    expect(storedRecordBytes(record)).to.equal(record);
   });
 
   it("reads a record stored whole (the earlier layout) as before, and names a missing tx as damage", async () => {
