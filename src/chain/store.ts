@@ -109,6 +109,8 @@ export class ChainStore {
   private proofAnchor: { height: number; header: BlockHeader; commit: Commit } | undefined;
   /** The first storage fault of this store (faults.fault), and who is told of it (faults.onFault). */
   faults = new FaultLatch();
+  /** Where the store is, as faults name it ("in memory" for a store over another KvStore). */
+  private path = "in memory";
   /** K of StoreOptions.stateHistory. */
   private readonly stateHistory: number;
   /** The lowest height whose state tree is whole. */
@@ -139,7 +141,12 @@ export class ChainStore {
     this.blocks = new BlockRepository(kv);
     this.commits = new CommitRepository(kv);
     this.txIndex = new TxIndexRepository(kv);
-    this.records = new StateRecordRepository(kv, opts.didCacheSize, (h, i) => this.blocks.inlineTxBytes(h, i));
+    this.records = new StateRecordRepository(
+      kv,
+      opts.didCacheSize,
+      (h, i) => this.blocks.inlineTxBytes(h, i),
+      (e) => this.faults.report(e, "chain store", this.path),
+    );
     this.versions = new DidVersionRepository(kv);
     this.evidence = new EvidenceRepository(kv);
     this.validatorSets = new ValidatorSetRepository(kv);
@@ -164,6 +171,7 @@ export class ChainStore {
     const kv = await LevelKv.open(path, latch);
     const store = await ChainStore.openKv(kv, opts);
     store.faults = latch;
+    store.path = path;
     return store;
   }
 

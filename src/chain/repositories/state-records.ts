@@ -84,7 +84,11 @@ function refOf(stored: Uint8Array): RecordRef | undefined {
 /** The record's bytes from its stored form and the tx it names. */
 function assemble(stored: Uint8Array, ref: RecordRef, tx: Uint8Array | undefined): Uint8Array {
   if (!tx || ref.offset + ref.length > tx.length) {
-    throw new Error(`the tx holding a DID record's document (height ${ref.height}, index ${ref.index}) is ${tx ? "shorter than the reference" : "not in the store"}: the store is damaged; resync (remove data/chain and start the node again)`);
+    // Damage to the store, given LevelDB's code for its own: the fault latch stops the node with the resync remedy.
+    throw Object.assign(
+      new Error(`the tx holding a DID record's document (height ${ref.height}, index ${ref.index}) is ${tx ? "shorter than the reference" : "not in the store"}: the store is damaged; resync (remove data/chain and start the node again)`),
+      { code: "LEVEL_CORRUPTION" },
+    );
   }
   const after = stored.length - REF_HEADER - ref.before;
   const out = new Uint8Array(ref.before + ref.length + after);
@@ -113,6 +117,8 @@ export class StateRecordRepository {
     private readonly kv: KvStore,
     cacheSize: number,
     private readonly inlineTx: (height: number, index: number) => Promise<Uint8Array | undefined> = async () => undefined,
+    /** Told of a record the store cannot put back together (damage), before the read fails with it. */
+    private readonly damaged: (e: unknown) => void = () => {},
   ) {
     this.cache = new LRUCache({ max: cacheSize });
   }
@@ -131,7 +137,7 @@ export class StateRecordRepository {
   async getBytes(id: string): Promise<Uint8Array | undefined> {
     const stored = await this.kv.get(stateDbKey(id));
     const ref = stored && refOf(stored);
-    return ref ? assemble(stored, ref, await this.txOf(ref, await this.kv.get(blockTxKey(ref.height, ref.index)))) : stored;
+    return ref ? this.assemble(stored, ref, await this.txOf(ref, await this.kv.get(blockTxKey(ref.height, ref.index)))) : stored;
   }
 
   /** The bytes of records from their stored forms (as a Did or Registry value holds them), in order: one getMany for the txs named. */
@@ -144,8 +150,17 @@ export class StateRecordRepository {
     const txs = await Promise.all(refs.map((r) => (r ? this.txOf(r, found[next++]) : undefined)));
     return stored.map((s, i) => {
       const ref = refs[i];
-      return ref ? assemble(s!, ref, txs[i]) : s;
+      return ref ? this.assemble(s!, ref, txs[i]) : s;
     });
+  }
+
+  private assemble(stored: Uint8Array, ref: RecordRef, tx: Uint8Array | undefined): Uint8Array {
+    try {
+      return assemble(stored, ref, tx);
+    } catch (e) {
+      this.damaged(e);
+      throw e;
+    }
   }
 
   private async txOf(ref: RecordRef, fromKey: Uint8Array | undefined): Promise<Uint8Array | undefined> {

@@ -212,6 +212,10 @@ describe("chain/store: a DID record refers to the tx holding its document", func
       let err: unknown;
       await store.getDid(B.did).catch((e: unknown) => (err = e));
       expect(String(err)).to.match(/tx holding a DID record's document \(height 1, index 1\) is not in the store: the store is damaged; resync/);
+      // The damage is latched as a storage fault (the node stops with the remedy, /health says faulted).
+      expect(store.faults.fault?.causeCode).to.equal("LEVEL_CORRUPTION");
+      expect(store.faults.fault?.path).to.equal(path);
+      expect(store.faults.fault?.remedy).to.match(/the data is damaged/);
     } finally {
       await store.close();
     }
