@@ -79,3 +79,17 @@ export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
     process.exit(1);
   });
 }
+
+/**
+ * fetch, tried again once when the connection fails: a kept-alive socket the
+ * server closed while the bench was signing the next tenth fails the first
+ * request sent on it. Only for requests that are safe to repeat (reads, and
+ * submits, which the mempool de-duplicates by hash).
+ */
+export async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}

@@ -23,7 +23,7 @@ import { Bucket } from "../../src/chain/buckets.js";
 import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
-import { round, runIfMain } from "./measure.js";
+import { fetchAgain, round, runIfMain } from "./measure.js";
 
 export interface ScaleOptions {
   /** DIDs to grow to. */
@@ -72,20 +72,6 @@ function makeTxs(chainId: string, n: number): SignedTx[] {
   const out: SignedTx[] = [];
   for (let i = 0; i < n; i++) out.push(createDidTx(chainId, randomKeyPair()));
   return out;
-}
-
-/**
- * fetch, tried again once when the connection fails: a kept-alive socket the
- * server closed while the bench was signing the next tenth fails the first
- * request sent on it. Only for requests that are safe to repeat (reads, and
- * submits, which the mempool de-duplicates by hash).
- */
-async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch {
-    return fetch(url, init);
-  }
 }
 
 async function nodeStatus(url: string): Promise<{ height: number; mempool: { size: number } }> {

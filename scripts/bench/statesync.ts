@@ -17,12 +17,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomKeyPair } from "../../src/crypto/hd.js";
-import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
+import { createDidTx, type SignedTx } from "../../src/client/index.js";
 import { initNetworkHomes } from "../../src/node/network-homes.js";
 import { SnapshotDir } from "../../src/chain/snapshot-store.js";
 import { DevnetNode, FAST_CONSENSUS } from "../../test/helpers/devnet.js";
 import { freePort } from "../../test/helpers/node-process.js";
-import { round } from "./measure.js";
+import { fetchAgain, round } from "./measure.js";
 
 export interface StateSyncBenchOptions {
   dids: number;
@@ -52,17 +52,21 @@ async function rpc<T>(url: string, method: string, params: Record<string, unknow
 
 /** Batches of 100 tx_submit without waiting, the mempool kept under 5,000. */
 async function fill(url: string, txs: SignedTx[], progress: (m: string) => void): Promise<void> {
-  const client = new SidClient(url);
+  const mempoolSize = async () => {
+    const r = (await (await fetchAgain(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "node_status", params: {} }) })).json()) as { result?: { mempool: { size: number } } };
+    if (!r.result) throw new Error(`node_status failed: ${JSON.stringify(r)}`);
+    return r.result.mempool.size;
+  };
   const BATCH = 100;
   for (let i = 0; i < txs.length; i += BATCH) {
     const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
-    const res = (await (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Array<{ error?: { message: string } }>;
+    const res = (await (await fetchAgain(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Array<{ error?: { message: string } }>;
     const err = res.find((r) => r.error);
     if (err) throw new Error(`fill failed: ${err.error!.message}`);
-    while ((await client.status()).mempool.size >= 5_000) await sleep(20);
+    while ((await mempoolSize()) >= 5_000) await sleep(20);
     if ((i / BATCH) % 100 === 0) progress(`filled ${Math.min(i + BATCH, txs.length)} / ${txs.length}`);
   }
-  while ((await client.status()).mempool.size > 0) await sleep(50);
+  while ((await mempoolSize()) > 0) await sleep(50);
 }
 
 /** Spawn `node`, and time until it resolves `did` and until it no longer catches up. */
