@@ -186,7 +186,7 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-/** Records grouped by chunk while a snapshot is cut, spilling to files past SPILL_BYTES (`full`: spill() is due). */
+/** Records grouped by chunk while a snapshot is cut, spilling to files past `spillBytes` (`full`: spill() is due). */
 class ChunkSpill {
   private readonly mem: Uint8Array[][];
   private memBytes = 0;
@@ -197,6 +197,7 @@ class ChunkSpill {
   constructor(
     private readonly bits: number,
     private readonly dir: string,
+    private readonly spillBytes = SPILL_BYTES,
   ) {
     this.mem = Array.from({ length: 1 << bits }, () => []);
   }
@@ -212,7 +213,7 @@ class ChunkSpill {
   }
 
   get full(): boolean {
-    return this.memBytes > SPILL_BYTES;
+    return this.memBytes > this.spillBytes;
   }
 
   /** Append the records held in memory to their groups' files; `roomFor` is asked first for their bytes. */
@@ -270,7 +271,8 @@ export async function writeSnapshot(
   dir: SnapshotDir,
   at: { height: number; stateRoot: Uint8Array; proposerPriorities: Uint8Array | null },
   chunkBits = 0,
-  disk: { minFreeBytes: number; freeBytes: (path: string) => number } = { minFreeBytes: 0, freeBytes: freeBytesOf },
+  /** `spillBytes`: records held in memory before they spill to files (SPILL_BYTES; tests spill small states). */
+  disk: { minFreeBytes: number; freeBytes: (path: string) => number; spillBytes?: number } = { minFreeBytes: 0, freeBytes: freeBytesOf },
 ): Promise<SnapshotManifest & { dataBytes: number }> {
   await mkdir(dir.dir, { recursive: true });
   const tmp = join(dir.dir, `${at.height}.tmp`);
@@ -284,7 +286,7 @@ export async function writeSnapshot(
   await mkdir(tmp);
   try {
     // Records are grouped by the finest chunking; a coarser chunk is a run of consecutive fine groups (its prefix is theirs).
-    const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp);
+    const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp, disk.spillBytes);
     for (const bucket of [Bucket.Did, Bucket.Registry]) {
       const it = store.db.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), snapshot } as never);
       // A DID record kept by reference is put back together from its tx (blocks up to the snapshot's height never change), a batch at a time.
@@ -312,18 +314,24 @@ export async function writeSnapshot(
         chunks.push({ root: new Uint8Array(32), leaves: 0, bytes: 0, hash: new Uint8Array(32) });
         continue;
       }
-      const leaves: Leaf[] = items.map(leafOf);
+      // The main thread's share of a chunk (sorting, encoding, hashing) is cut in two by a turn of the event loop, so
+      // requests and blocks wait for at most about half a chunk's work; compression runs meanwhile in the thread pool.
+      await yieldToLoop();
       const data = encodeChunk(i, items);
       if (data.length > MAX_CHUNK_DATA_BYTES) {
         throw new Error(`snapshot at ${at.height}: chunk ${i} holds ${data.length} bytes of records, more than a joining node accepts (${MAX_CHUNK_DATA_BYTES}); the state is too large for ${1 << chunkBits} chunks`);
       }
-      const file = await compressChunk(data);
+      const compressing = compressChunk(data);
+      // Handled below, after the hashing: not an unhandled rejection meanwhile.
+      compressing.catch(() => undefined);
+      await yieldToLoop();
+      const leaves: Leaf[] = items.map(leafOf);
+      const root = buildSubtree(leaves, chunkBits);
+      const file = await compressing;
       roomFor(file.length);
       await writeAt(join(tmp, chunkFile(i)), file);
-      chunks.push({ root: buildSubtree(leaves, chunkBits), leaves: leaves.length, bytes: file.length, hash: sha256(file) });
+      chunks.push({ root, leaves: leaves.length, bytes: file.length, hash: sha256(file) });
       dataBytes += data.length;
-      // Let the node serve requests between chunks (the awaits above may all complete without yielding to it).
-      if (i % 16 === 15) await new Promise((r) => setImmediate(r));
     }
     const manifest: SnapshotManifest = { format: SNAPSHOT_FORMAT, height: at.height, stateRoot: at.stateRoot, chunkBits, chunks, proposerPriorities: at.proposerPriorities };
     const root = rootFromSubtrees(chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), chunkBits);
@@ -343,6 +351,8 @@ export async function writeSnapshot(
     throw e;
   }
 }
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Free bytes for an unprivileged writer on the file system of `path` (or of its nearest existing parent). */
 export function freeBytesOf(path: string): number {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { buffer as streamBuffer } from "node:stream/consumers";
 import { constants as zlibConstants, createBrotliCompress } from "node:zlib";
@@ -207,6 +207,38 @@ describe("state snapshots: chunking and verification", () => {
       expect(refused(i, encodeChunk(i, [...items].reverse()))).to.match(/ascending/);
       expect(refused(i, encodeChunk(i + 1, items))).to.match(/says it is chunk/);
       expect(refused(i, Uint8Array.of(1, 2, 3))).to.match(/CBOR/);
+    });
+
+    it("a snapshot whose records spill to files on the way is the same, file for file, as one cut in memory; each spill is checked against minFreeBytes", async () => {
+      const db = store.db as unknown as { snapshot(): { close(): Promise<void> } };
+      const spilled = new SnapshotDir(join(dir, "spilled"));
+      let snap = db.snapshot();
+      const m = await writeSnapshot(store, snap, spilled, { height: 1, stateRoot: store.head().stateRoot, proposerPriorities: null }, 6, { minFreeBytes: 1, freeBytes: () => 2 ** 40, spillBytes: 16 * 1024 });
+      await snap.close();
+      expect(hex(encodeManifest(m))).to.equal(hex(encodeManifest(manifest)));
+      for (let i = 0; i < m.chunks.length; i++) expect(hex((await spilled.chunk(1, i)) ?? new Uint8Array(0)), `chunk ${i}`).to.equal(hex((await snaps.chunk(1, i)) ?? new Uint8Array(0)));
+      expect(readdirSync(join(spilled.dir, "1")).filter((n) => n.startsWith("spill-"))).to.deep.equal([]);
+
+      // The disk fills while records spill (the third check: the second spill, before any chunk file): given up, nothing left.
+      let checks = 0;
+      let seen: string[] = [];
+      snap = db.snapshot();
+      const failed = await codeOf(
+        writeSnapshot(store, snap, spilled, { height: 2, stateRoot: store.head().stateRoot, proposerPriorities: null }, 6, {
+          minFreeBytes: 1024 * 1024,
+          freeBytes: () => {
+            if (++checks < 3) return 2 ** 40;
+            seen = readdirSync(join(spilled.dir, "2.tmp"));
+            return 1024 * 1024;
+          },
+          spillBytes: 16 * 1024,
+        }),
+      );
+      await snap.close();
+      expect(failed.code).to.equal("SNAPSHOT_LOW_DISK");
+      expect(seen.some((n) => n.startsWith("spill-")) && !seen.some((n) => n.startsWith("chunk-")), seen.join(",")).to.equal(true);
+      expect(existsSync(join(spilled.dir, "2.tmp"))).to.equal(false);
+      expect(spilled.heights()).to.deep.equal([1]);
     });
 
     it("still reads, verifies and restores a format-1 snapshot (uncompressed chunk files, as older nodes write and serve)", async () => {
