@@ -314,8 +314,8 @@ export async function writeSnapshot(
         chunks.push({ root: new Uint8Array(32), leaves: 0, bytes: 0, hash: new Uint8Array(32) });
         continue;
       }
-      // The main thread's share of a chunk (sorting, encoding, hashing) is cut in two by a turn of the event loop, so
-      // requests and blocks wait for at most about half a chunk's work; compression runs meanwhile in the thread pool.
+      // The main thread's share of a chunk (grouping and sorting, encoding, hashing) is cut by turns of the event loop,
+      // so requests and blocks wait for a part of one chunk's work at most; compression runs meanwhile in the thread pool.
       await yieldToLoop();
       const data = encodeChunk(i, items);
       if (data.length > MAX_CHUNK_DATA_BYTES) {
