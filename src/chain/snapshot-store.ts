@@ -7,14 +7,17 @@
  * records are read from it in the background, cut into chunks (snapshot.ts)
  * and written to <dir>/<height>/ (manifest.cbor, chunk-<i>.cbor), the
  * `keep` newest kept. A snapshot whose recomputed root is not the block's
- * state root is discarded, never served.
+ * state root is discarded, never served. Chunk files are compressed in
+ * libuv's thread pool and every file is written with fs/promises, so a
+ * large snapshot does not hold the event loop for long stretches.
  *
  * restoreSnapshot writes a verified snapshot into an empty store: the
  * records, the tree nodes rebuilt bottom-up from the sorted leaves, the
  * block and commit at the height, the validator sets in force from there,
  * and the head, so the node continues with block sync at height + 1.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync, appendFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statfsSync } from "node:fs";
+import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Bucket, proposerPrioritiesKey } from "./buckets.js";
 import { type Block, type Commit, headerHash } from "./block.js";
@@ -31,12 +34,14 @@ import {
   type ChunkEntry,
   type Leaf,
   MAX_CHUNK_BITS,
+  MAX_CHUNK_DATA_BYTES,
   MIN_CHUNK_BITS,
   SNAPSHOT_FORMAT,
   type SnapshotItem,
   type SnapshotManifest,
   buildSubtree,
   chunkIndexOf,
+  compressChunk,
   decodeManifest,
   encodeChunk,
   encodeManifest,
@@ -126,9 +131,14 @@ export class SnapshotDir {
     return b ? decodeManifest(decodeCanonical(b)) : undefined;
   }
 
-  chunk(height: number, index: number): Uint8Array | undefined {
-    const p = join(this.dir, String(height), chunkFile(index));
-    return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+  /** The manifest file of a height, read without blocking the event loop (undefined when there is none). */
+  readManifestBytes(height: number): Promise<Uint8Array | undefined> {
+    return readIfThere(join(this.dir, String(height), MANIFEST_FILE));
+  }
+
+  /** A chunk file as stored and served (compressed in format 2), read without blocking the event loop; undefined when there is none. */
+  chunk(height: number, index: number): Promise<Uint8Array | undefined> {
+    return readIfThere(join(this.dir, String(height), chunkFile(index)));
   }
 
   /** Bytes of the newest complete snapshot's chunks (0 when there is none): about what the next one needs. */
@@ -143,18 +153,27 @@ export class SnapshotDir {
   }
 
   /** Remove all but the `keep` newest snapshots, and unfinished ones. */
-  prune(keep: number): void {
+  async prune(keep: number): Promise<void> {
     if (!existsSync(this.dir)) return;
     const done = this.heights();
-    for (const h of done.slice(keep)) rmSync(join(this.dir, String(h)), { recursive: true, force: true });
-    for (const n of readdirSync(this.dir)) if (n.endsWith(".tmp")) rmSync(join(this.dir, n), { recursive: true, force: true });
+    for (const h of done.slice(keep)) await rm(join(this.dir, String(h)), { recursive: true, force: true });
+    for (const n of await readdir(this.dir)) if (n.endsWith(".tmp")) await rm(join(this.dir, n), { recursive: true, force: true });
+  }
+}
+
+async function readIfThere(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    if (codeOfError(e) === "ENOENT") return undefined;
+    throw e;
   }
 }
 
 /** Write (or append) a file; an error names the file (a failed write(2) carries no path of its own). */
-function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uint8Array) => void = writeFileSync): void {
+async function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uint8Array) => Promise<void> = writeFile): Promise<void> {
   try {
-    write(path, data);
+    await write(path, data);
   } catch (e) {
     if (e instanceof Error && typeof (e as { path?: unknown }).path !== "string") (e as Error & { path: string }).path = path;
     throw e;
@@ -167,7 +186,7 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-/** Records grouped by chunk while a snapshot is cut, spilling to files past SPILL_BYTES. */
+/** Records grouped by chunk while a snapshot is cut, spilling to files past `spillBytes` (`full`: spill() is due). */
 class ChunkSpill {
   private readonly mem: Uint8Array[][];
   private memBytes = 0;
@@ -178,6 +197,7 @@ class ChunkSpill {
   constructor(
     private readonly bits: number,
     private readonly dir: string,
+    private readonly spillBytes = SPILL_BYTES,
   ) {
     this.mem = Array.from({ length: 1 << bits }, () => []);
   }
@@ -190,26 +210,32 @@ class ChunkSpill {
     this.mem[i]!.push(rec);
     this.memBytes += rec.length;
     this.total += bytes.length;
-    if (this.memBytes > SPILL_BYTES) this.spill();
   }
 
-  private spill(): void {
-    this.mem.forEach((recs, i) => {
-      if (recs.length === 0) return;
-      writeAt(join(this.dir, `spill-${i}`), Buffer.concat(recs), appendFileSync);
-      this.spilled.add(i);
+  get full(): boolean {
+    return this.memBytes > this.spillBytes;
+  }
+
+  /** Append the records held in memory to their groups' files; `roomFor` is asked first for their bytes. */
+  async spill(roomFor: (bytes: number) => void): Promise<void> {
+    roomFor(this.memBytes);
+    for (let i = 0; i < this.mem.length; i++) {
+      const recs = this.mem[i]!;
+      if (recs.length === 0) continue;
       this.mem[i] = [];
-    });
+      await writeAt(join(this.dir, `spill-${i}`), Buffer.concat(recs), appendFile);
+      this.spilled.add(i);
+    }
     this.memBytes = 0;
   }
 
   /** The records of chunk `i`, sorted by tree key. */
-  take(i: number): SnapshotItem[] {
+  async take(i: number): Promise<SnapshotItem[]> {
     const parts: Uint8Array[] = [];
     if (this.spilled.has(i)) {
       const p = join(this.dir, `spill-${i}`);
-      parts.push(readFileSync(p));
-      rmSync(p);
+      parts.push(await readFile(p));
+      await rm(p);
     }
     parts.push(...this.mem[i]!);
     this.mem[i] = [];
@@ -234,8 +260,10 @@ class ChunkSpill {
 
 /**
  * Cut the snapshot of the records visible through `snapshot` (a LevelDB
- * snapshot of the store at `height`) into `out`/<height>/. Throws when the
- * records do not give `stateRoot`.
+ * snapshot of the store at `height`) into `out`/<height>/, in the format
+ * this node writes (SNAPSHOT_FORMAT: chunk files compressed). Returns its
+ * manifest, with `dataBytes`, the chunks' data before compression. Throws
+ * when the records do not give `stateRoot`.
  */
 export async function writeSnapshot(
   store: ChainStore,
@@ -243,21 +271,22 @@ export async function writeSnapshot(
   dir: SnapshotDir,
   at: { height: number; stateRoot: Uint8Array; proposerPriorities: Uint8Array | null },
   chunkBits = 0,
-  disk: { minFreeBytes: number; freeBytes: (path: string) => number } = { minFreeBytes: 0, freeBytes: freeBytesOf },
-): Promise<SnapshotManifest> {
-  mkdirSync(dir.dir, { recursive: true });
+  /** `spillBytes`: records held in memory before they spill to files (SPILL_BYTES; tests spill small states). */
+  disk: { minFreeBytes: number; freeBytes: (path: string) => number; spillBytes?: number } = { minFreeBytes: 0, freeBytes: freeBytesOf },
+): Promise<SnapshotManifest & { dataBytes: number }> {
+  await mkdir(dir.dir, { recursive: true });
   const tmp = join(dir.dir, `${at.height}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
+  await rm(tmp, { recursive: true, force: true });
   const roomFor = (bytes: number) => {
     if (disk.minFreeBytes <= 0) return;
     const free = disk.freeBytes(dir.dir);
     if (free - bytes < disk.minFreeBytes) throw new SnapshotDiskError(dir.dir, free, bytes, disk.minFreeBytes);
   };
   roomFor(dir.newestBytes());
-  mkdirSync(tmp);
+  await mkdir(tmp);
   try {
     // Records are grouped by the finest chunking; a coarser chunk is a run of consecutive fine groups (its prefix is theirs).
-    const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp);
+    const spill = new ChunkSpill(MAX_CHUNK_BITS, tmp, disk.spillBytes);
     for (const bucket of [Bucket.Did, Bucket.Registry]) {
       const it = store.db.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), snapshot } as never);
       // A DID record kept by reference is put back together from its tx (blocks up to the snapshot's height never change), a batch at a time.
@@ -266,6 +295,7 @@ export async function writeSnapshot(
         const bytes = await store.records.expand(pending.map(([, v]) => v));
         pending.forEach(([id], i) => spill.add(id, bytes[i]!));
         pending = [];
+        if (spill.full) await spill.spill(roomFor);
       };
       for await (const [k, v] of it) {
         pending.push([Buffer.from(k.buffer, k.byteOffset + 1, k.length - 1).toString("utf8"), v]);
@@ -276,39 +306,53 @@ export async function writeSnapshot(
     if (chunkBits === 0) chunkBits = chunkBitsFor(spill.total);
     const per = 1 << (MAX_CHUNK_BITS - chunkBits);
     const chunks: ChunkEntry[] = [];
+    let dataBytes = 0;
     for (let i = 0; i < 1 << chunkBits; i++) {
       const items: SnapshotItem[] = [];
-      for (let j = i * per; j < (i + 1) * per; j++) items.push(...spill.take(j));
+      for (let j = i * per; j < (i + 1) * per; j++) items.push(...(await spill.take(j)));
       if (items.length === 0) {
         chunks.push({ root: new Uint8Array(32), leaves: 0, bytes: 0, hash: new Uint8Array(32) });
         continue;
       }
+      // The main thread's share of a chunk (grouping and sorting, encoding, hashing) is cut by turns of the event loop,
+      // so requests and blocks wait for a part of one chunk's work at most; compression runs meanwhile in the thread pool.
+      await yieldToLoop();
+      const data = encodeChunk(i, items);
+      if (data.length > MAX_CHUNK_DATA_BYTES) {
+        throw new Error(`snapshot at ${at.height}: chunk ${i} holds ${data.length} bytes of records, more than a joining node accepts (${MAX_CHUNK_DATA_BYTES}); the state is too large for ${1 << chunkBits} chunks`);
+      }
+      const compressing = compressChunk(data);
+      // Handled below, after the hashing: not an unhandled rejection meanwhile.
+      compressing.catch(() => undefined);
+      await yieldToLoop();
       const leaves: Leaf[] = items.map(leafOf);
-      const file = encodeChunk(i, items);
+      const root = buildSubtree(leaves, chunkBits);
+      const file = await compressing;
       roomFor(file.length);
-      writeAt(join(tmp, chunkFile(i)), file);
-      chunks.push({ root: buildSubtree(leaves, chunkBits), leaves: leaves.length, bytes: file.length, hash: sha256(file) });
-      // Let the node serve requests between chunks.
-      if (i % 16 === 15) await new Promise((r) => setImmediate(r));
+      await writeAt(join(tmp, chunkFile(i)), file);
+      chunks.push({ root, leaves: leaves.length, bytes: file.length, hash: sha256(file) });
+      dataBytes += data.length;
     }
     const manifest: SnapshotManifest = { format: SNAPSHOT_FORMAT, height: at.height, stateRoot: at.stateRoot, chunkBits, chunks, proposerPriorities: at.proposerPriorities };
     const root = rootFromSubtrees(chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), chunkBits);
     if (!bytesEqual(root, at.stateRoot)) throw new Error(`snapshot at ${at.height}: the records give root ${toHex(root)}, the block's state root is ${toHex(at.stateRoot)}`);
-    writeAt(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
+    await writeAt(join(tmp, MANIFEST_FILE), encodeManifest(manifest));
     const final = join(dir.dir, String(at.height));
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
-    return manifest;
+    await rm(final, { recursive: true, force: true });
+    await rename(tmp, final);
+    return Object.assign(manifest, { dataBytes });
   } catch (e) {
     // Nothing half written stays (heights() would not list it; prune() would remove it later anyway).
     try {
-      rmSync(tmp, { recursive: true, force: true });
+      await rm(tmp, { recursive: true, force: true });
     } catch (rmError) {
       if (e instanceof Error) (e as Error & { leftover?: string }).leftover = `${tmp} (${codeOfError(rmError)}: ${(rmError as Error).message})`;
     }
     throw e;
   }
 }
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Free bytes for an unprivileged writer on the file system of `path` (or of its nearest existing parent). */
 export function freeBytesOf(path: string): number {
@@ -441,19 +485,20 @@ export class SnapshotWriter {
       try {
         const pp = await this.store.getProposerPriorities(height + 1);
         // Unfinished snapshots of an earlier failure go first: their space is the next one's.
-        this.dir.prune(this.opts.keep);
+        await this.dir.prune(this.opts.keep);
         const m = await writeSnapshot(this.store, snap, this.dir, { height, stateRoot, proposerPriorities: pp ?? null }, this.opts.chunkBits, {
           minFreeBytes: this.opts.minFreeBytes,
           freeBytes: this.freeBytes,
         });
-        this.dir.prune(this.opts.keep);
+        await this.dir.prune(this.opts.keep);
         const records = m.chunks.reduce((s, c) => s + c.leaves, 0);
         const bytes = m.chunks.reduce((s, c) => s + c.bytes, 0);
+        const dataBytes = m.dataBytes;
         this.written++;
         this.lastWritten = height;
         if (this.failing) this.log.info("snapshots written again", { height, failedSince: this.failing.height });
         this.failing = undefined;
-        this.log.info("snapshot written", { height, records, bytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
+        this.log.info("snapshot written", { height, records, bytes, dataBytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
       } catch (e) {
         this.fail(height, e);
       } finally {

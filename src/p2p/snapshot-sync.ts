@@ -12,7 +12,8 @@
  * (the node gives the light client, TrustHeader, over a P2pLightBlockSource); fetch the
  * manifest and check that its chunk roots give the header's state root;
  * fetch the chunks from every peer offering the height, a few at a time from
- * each, check each against its manifest subtree root and write it. A peer
+ * each, decompress each (format 2, bounded, in libuv's thread pool), check
+ * it against its manifest subtree root and write it. A peer
  * whose block, manifest or chunk does not check is penalised
  * (Penalty.BAD_SNAPSHOT) and not asked again; the chunk is fetched from
  * another peer.
@@ -20,7 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { type Block, type Commit, headerHash } from "../chain/block.js";
 import { type CanonicalValue, decodeCanonical } from "../chain/codec.js";
-import { type SnapshotManifest, SnapshotError, SnapshotErrorCode, decodeManifest, verifyChunk, verifyManifest } from "../chain/snapshot.js";
+import { type SnapshotManifest, SnapshotError, SnapshotErrorCode, decodeManifest, verifyChunkFile, verifyManifest } from "../chain/snapshot.js";
 import type { SnapshotDir, SnapshotRestorer } from "../chain/snapshot-store.js";
 import { bytesEqual, fromHex, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
@@ -119,10 +120,10 @@ export class SnapshotServer {
         answer = { type: "snapshots", items: this.list() };
         break;
       case "getManifest":
-        answer = { type: "manifest", height: msg.height, data: this.source.dir.manifestBytes(msg.height) ?? null };
+        answer = { type: "manifest", height: msg.height, data: (await this.source.dir.readManifestBytes(msg.height)) ?? null };
         break;
       case "getChunk": {
-        let data = this.source.dir.chunk(msg.height, msg.index) ?? null;
+        let data = (await this.source.dir.chunk(msg.height, msg.index)) ?? null;
         if (data && data.length > this.network.opts.maxFrameBytes - 1024) {
           this.log.warn("snapshot chunk too large for one p2p frame; raise maxFrameBytes or snapshots.chunkBits", { height: msg.height, index: msg.index, bytes: data.length });
           data = null;
@@ -560,7 +561,8 @@ export class StateSyncClient {
         }
         let verified;
         try {
-          verified = verifyChunk(manifest!, index, a.data);
+          // A compressed chunk is decompressed off the main thread, its output bounded (MAX_CHUNK_DATA_BYTES).
+          verified = await verifyChunkFile(manifest!, index, a.data);
         } catch (e) {
           if (!(e instanceof SnapshotError)) throw e;
           queue.push(index);

@@ -4,11 +4,13 @@
  * restores the state from its snapshots instead of replaying the chain,
  * then block-syncs and follows. A second peer (in this process, over a copy
  * of the validator's store and snapshots) offers the same snapshot with
- * every chunk tampered: the full node refuses and penalises it, and still
- * completes from the honest validator.
+ * every chunk tampered (a record changed, or a decompression bomb): the full
+ * node refuses and penalises it, and still completes from the honest
+ * validator.
  */
 import { expect } from "chai";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SidClient, createDidTx } from "../../src/client/index.js";
@@ -16,6 +18,7 @@ import { addService } from "../../src/did/document-edit.js";
 import { initNetworkHomes } from "../../src/node/network-homes.js";
 import { ChainStore } from "../../src/chain/store.js";
 import { SnapshotDir } from "../../src/chain/snapshot-store.js";
+import { MAX_CHUNK_DATA_BYTES, compressChunk } from "../../src/chain/snapshot.js";
 import { decodeCanonical, encodeCanonical } from "../../src/chain/codec.js";
 import { genesisHash } from "../../src/chain/genesis.js";
 import { homePaths, loadGenesis } from "../../src/node/home.js";
@@ -100,7 +103,8 @@ describe("integration: state sync from snapshots", function () {
     const snaps = new SnapshotDir(join(v!.home, "data", "snapshots"));
     await waitFor("a snapshot after the creates", async () => (snaps.heights()[0] ?? 0) > createdBy, 30_000);
 
-    // The lying peer: a copy of the validator's store and snapshots, every chunk with one record changed.
+    // The lying peer: a copy of the validator's store and snapshots, every chunk with one record changed or, for odd
+    // indexes, a small file that decompresses past the bound on a chunk's data.
     await validator.stop();
     const liarHome = join(root, "liar");
     cpSync(join(v!.home, "data", "chain"), join(liarHome, "chain"), { recursive: true });
@@ -108,14 +112,19 @@ describe("integration: state sync from snapshots", function () {
     const liarSnaps = new SnapshotDir(join(liarHome, "snapshots"));
     const shared = liarSnaps.heights()[0]!;
     let tampered = 0;
+    const bomb = brotliCompressSync(Buffer.alloc(MAX_CHUNK_DATA_BYTES + (1 << 20)), { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } });
     for (const h of liarSnaps.heights()) {
       const dir = join(liarHome, "snapshots", String(h));
       for (const name of readdirSync(dir).filter((n) => n.startsWith("chunk-"))) {
-        const c = decodeCanonical(readFileSync(join(dir, name))) as { index: number; items: [string, Uint8Array][] };
-        const bytes = new Uint8Array(c.items[0]![1]);
-        bytes[bytes.length - 1] ^= 1;
-        c.items[0]![1] = bytes;
-        writeFileSync(join(dir, name), encodeCanonical(c as unknown as CanonicalValue));
+        const c = decodeCanonical(brotliDecompressSync(readFileSync(join(dir, name)))) as { index: number; items: [string, Uint8Array][] };
+        if (c.index % 2 === 1) {
+          writeFileSync(join(dir, name), bomb);
+        } else {
+          const bytes = new Uint8Array(c.items[0]![1]);
+          bytes[bytes.length - 1] ^= 1;
+          c.items[0]![1] = bytes;
+          writeFileSync(join(dir, name), await compressChunk(encodeCanonical(c as unknown as CanonicalValue)));
+        }
         tampered++;
       }
     }
@@ -154,6 +163,7 @@ describe("integration: state sync from snapshots", function () {
     const out = full.output();
     expect(out, "progress lines").to.match(/state sync: chunks \d+\/\d+, [\d.]+ MB, [\d.]+ MB\/s, .* left/);
     expect(out, "the lying peer refused").to.match(new RegExp(`peer refused.*${network.nodeId}|${network.nodeId}.*peer refused`));
+    expect(out, "for a changed record or a decompression bomb").to.match(/peer refused.*(subtree root|decompresses past \d+ bytes)/);
     expect(out).to.include("state sync done");
     const status = await full.rpc<{ height: number }>("node_status");
     expect(status.height).to.be.at.least(shared);

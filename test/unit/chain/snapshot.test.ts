@@ -1,5 +1,8 @@
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { Readable } from "node:stream";
+import { buffer as streamBuffer } from "node:stream/consumers";
+import { constants as zlibConstants, createBrotliCompress } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -8,7 +11,11 @@ import {
   type Leaf,
   type SnapshotManifest,
   SnapshotErrorCode,
+  MAX_CHUNK_DATA_BYTES,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_FORMAT_PLAIN,
   buildSubtree,
+  chunkData,
   chunkIndexOf,
   decodeManifest,
   encodeChunk,
@@ -17,12 +24,14 @@ import {
   manifestRoot,
   rootFromSubtrees,
   verifyChunk,
+  verifyChunkFile,
   verifyManifest,
 } from "../../../src/chain/snapshot.js";
 import { SnapshotDir, SnapshotRestorer, SnapshotWriter, TARGET_CHUNK_BYTES, chunkBitsFor, resolveSnapshotOptions, writeSnapshot } from "../../../src/chain/snapshot-store.js";
 import { ChainStore } from "../../../src/chain/store.js";
 import { decodeCanonical } from "../../../src/chain/codec.js";
 import { compareBytes } from "../../../src/crypto/bytes.js";
+import { sha256 } from "../../../src/crypto/hash.js";
 import { type StateRecord, stateIdOf, stateKeyOf } from "../../../src/chain/state.js";
 import type { Block, Commit } from "../../../src/chain/block.js";
 import { loggerOf } from "../../../src/log/logger.js";
@@ -60,6 +69,26 @@ function leavesOf(n: number, seed: string): Leaf[] {
 }
 
 const didRecord = (i: number): StateRecord => numberedDidRecord(i);
+
+/** A brotli stream of `mib` MiB of zeros: a few hundred bytes a MiB, built from one reused MiB. */
+async function zeroBomb(mib: number): Promise<Uint8Array> {
+  const zero = Buffer.alloc(1 << 20);
+  const src = Readable.from(
+    (function* () {
+      for (let i = 0; i < mib; i++) yield zero;
+    })(),
+  );
+  return new Uint8Array(await streamBuffer(src.pipe(createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } }))));
+}
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { code: (e as { code: string }).code, message: (e as Error).message };
+  }
+  throw new Error("accepted");
+}
 
 describe("state snapshots: chunking and verification", () => {
   it("the root from chunk subtrees equals the live state root (0, 1, 2, few and many leaves; several chunk sizes)", async () => {
@@ -105,25 +134,33 @@ describe("state snapshots: chunking and verification", () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it("writes a manifest whose chunk roots give the store's state root, and chunks that each verify", () => {
+    it("writes a format-2 manifest whose chunk roots give the store's state root, and compressed chunks that each verify", async () => {
+      expect(manifest.format).to.equal(SNAPSHOT_FORMAT).and.to.equal(2);
       verifyManifest(manifest, store.head().stateRoot);
       expect(snaps.heights()).to.deep.equal([1]);
       const again = decodeManifest(decodeCanonical(snaps.manifestBytes(1)!));
       expect(hex(encodeManifest(again))).to.equal(hex(encodeManifest(manifest)));
       let total = 0;
       for (let i = 0; i < manifest.chunks.length; i++) {
-        const c = snaps.chunk(1, i);
+        const c = await snaps.chunk(1, i);
         if (manifest.chunks[i]!.leaves === 0) {
           expect(c).to.equal(undefined);
           continue;
         }
-        total += verifyChunk(manifest, i, c!).items.length;
+        // The manifest's bytes and hash are the file's as stored and served (compressed); its data is canonical CBOR.
+        expect(c!.length).to.equal(manifest.chunks[i]!.bytes);
+        expect(hex(sha256(c!))).to.equal(hex(manifest.chunks[i]!.hash));
+        const data = await chunkData(manifest, i, c!);
+        expect(data.length).to.be.greaterThan(c!.length);
+        expect(() => decodeCanonical(c!)).to.throw();
+        expect(verifyChunk(manifest, i, data).items.length).to.equal(manifest.chunks[i]!.leaves);
+        total += (await verifyChunkFile(manifest, i, c!)).items.length;
       }
       expect(total).to.equal(records.length);
     });
 
     const firstChunk = () => manifest.chunks.findIndex((c) => c.leaves >= 2);
-    const itemsOf = (i: number) => (decodeCanonical(snaps.chunk(1, i)!) as { items: [string, Uint8Array][] }).items.map(([id, bytes]) => ({ id, bytes }));
+    const itemsOf = async (i: number) => (decodeCanonical(await chunkData(manifest, i, (await snaps.chunk(1, i))!)) as { items: [string, Uint8Array][] }).items.map(([id, bytes]) => ({ id, bytes }));
     const refused = (i: number, bytes: Uint8Array, m = manifest) => {
       try {
         verifyChunk(m, i, bytes);
@@ -134,23 +171,23 @@ describe("state snapshots: chunking and verification", () => {
       throw new Error("chunk accepted");
     };
 
-    it("refuses a chunk with a tampered record", () => {
+    it("refuses a chunk with a tampered record", async () => {
       const i = firstChunk();
-      const items = itemsOf(i);
+      const items = await itemsOf(i);
       const b = new Uint8Array(items[0]!.bytes);
       b[b.length - 1] ^= 1;
       items[0] = { id: items[0]!.id, bytes: b };
       expect(refused(i, encodeChunk(i, items))).to.match(/subtree root/);
     });
 
-    it("refuses a chunk with a record missing", () => {
+    it("refuses a chunk with a record missing", async () => {
       const i = firstChunk();
-      expect(refused(i, encodeChunk(i, itemsOf(i).slice(1)))).to.match(/subtree root/);
+      expect(refused(i, encodeChunk(i, (await itemsOf(i)).slice(1)))).to.match(/subtree root/);
     });
 
-    it("refuses a chunk with an extra record (of its prefix) and one with a record of another chunk", () => {
+    it("refuses a chunk with an extra record (of its prefix) and one with a record of another chunk", async () => {
       const i = firstChunk();
-      const items = itemsOf(i);
+      const items = await itemsOf(i);
       // A record whose key falls in chunk i but is not in the state.
       let extra: { id: string; bytes: Uint8Array } | undefined;
       for (let n = 0; !extra; n++) {
@@ -160,16 +197,156 @@ describe("state snapshots: chunking and verification", () => {
       const withExtra = [...items, extra].sort((a, b) => compareBytes(stateKeyOf(a.id), stateKeyOf(b.id)));
       expect(refused(i, encodeChunk(i, withExtra))).to.match(/subtree root/);
       const j = manifest.chunks.findIndex((c, k) => k !== i && c.leaves > 0);
-      const foreign = [...items, itemsOf(j)[0]!].sort((a, b) => compareBytes(stateKeyOf(a.id), stateKeyOf(b.id)));
+      const foreign = [...items, (await itemsOf(j))[0]!].sort((a, b) => compareBytes(stateKeyOf(a.id), stateKeyOf(b.id)));
       expect(refused(i, encodeChunk(i, foreign))).to.match(/belongs to chunk/);
     });
 
-    it("refuses records out of order, a chunk claiming another index, and garbage", () => {
+    it("refuses records out of order, a chunk claiming another index, and garbage", async () => {
       const i = firstChunk();
-      const items = itemsOf(i);
+      const items = await itemsOf(i);
       expect(refused(i, encodeChunk(i, [...items].reverse()))).to.match(/ascending/);
       expect(refused(i, encodeChunk(i + 1, items))).to.match(/says it is chunk/);
       expect(refused(i, Uint8Array.of(1, 2, 3))).to.match(/CBOR/);
+    });
+
+    it("a snapshot whose records spill to files on the way is the same, file for file, as one cut in memory; each spill is checked against minFreeBytes", async () => {
+      const db = store.db as unknown as { snapshot(): { close(): Promise<void> } };
+      const spilled = new SnapshotDir(join(dir, "spilled"));
+      let snap = db.snapshot();
+      const m = await writeSnapshot(store, snap, spilled, { height: 1, stateRoot: store.head().stateRoot, proposerPriorities: null }, 6, { minFreeBytes: 1, freeBytes: () => 2 ** 40, spillBytes: 16 * 1024 });
+      await snap.close();
+      expect(hex(encodeManifest(m))).to.equal(hex(encodeManifest(manifest)));
+      for (let i = 0; i < m.chunks.length; i++) expect(hex((await spilled.chunk(1, i)) ?? new Uint8Array(0)), `chunk ${i}`).to.equal(hex((await snaps.chunk(1, i)) ?? new Uint8Array(0)));
+      expect(readdirSync(join(spilled.dir, "1")).filter((n) => n.startsWith("spill-"))).to.deep.equal([]);
+
+      // The disk fills while records spill (the third check: the second spill, before any chunk file): given up, nothing left.
+      let checks = 0;
+      let seen: string[] = [];
+      snap = db.snapshot();
+      const failed = await codeOf(
+        writeSnapshot(store, snap, spilled, { height: 2, stateRoot: store.head().stateRoot, proposerPriorities: null }, 6, {
+          minFreeBytes: 1024 * 1024,
+          freeBytes: () => {
+            if (++checks < 3) return 2 ** 40;
+            seen = readdirSync(join(spilled.dir, "2.tmp"));
+            return 1024 * 1024;
+          },
+          spillBytes: 16 * 1024,
+        }),
+      );
+      await snap.close();
+      expect(failed.code).to.equal("SNAPSHOT_LOW_DISK");
+      expect(seen.some((n) => n.startsWith("spill-")) && !seen.some((n) => n.startsWith("chunk-")), seen.join(",")).to.equal(true);
+      expect(existsSync(join(spilled.dir, "2.tmp"))).to.equal(false);
+      expect(spilled.heights()).to.deep.equal([1]);
+    });
+
+    it("still reads, verifies and restores a format-1 snapshot (uncompressed chunk files, as older nodes write and serve)", async () => {
+      // The same snapshot as an older node writes it: each chunk file is its data, and the manifest names that file.
+      const plainDir = new SnapshotDir(join(dir, "plain"));
+      mkdirSync(join(plainDir.dir, "1"), { recursive: true });
+      const chunks = [];
+      for (let i = 0; i < manifest.chunks.length; i++) {
+        const c = manifest.chunks[i]!;
+        const file = await snaps.chunk(1, i);
+        if (!file) {
+          chunks.push(c);
+          continue;
+        }
+        const data = await chunkData(manifest, i, file);
+        writeFileSync(join(plainDir.dir, "1", `chunk-${i}.cbor`), data);
+        chunks.push({ ...c, bytes: data.length, hash: sha256(data) });
+      }
+      writeFileSync(join(plainDir.dir, "1", "manifest.cbor"), encodeManifest({ ...manifest, format: SNAPSHOT_FORMAT_PLAIN, chunks }));
+      const m1 = plainDir.manifest(1)!;
+      expect(m1.format).to.equal(1);
+      verifyManifest(m1, store.head().stateRoot);
+      const target = await ChainStore.open(join(dir, "restored-v1"));
+      const r = new SnapshotRestorer(target, m1);
+      let total = 0;
+      for (let i = 0; i < m1.chunks.length; i++) {
+        const c = await plainDir.chunk(1, i);
+        if (!c) continue;
+        const v = await verifyChunkFile(m1, i, c);
+        await r.addChunk(i, v.items, v.leaves);
+        total += v.items.length;
+        // A compressed file where the manifest says format 1 is not canonical CBOR.
+        expect((await codeOf(verifyChunkFile(m1, i, (await snaps.chunk(1, i))!))).code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      }
+      expect(total).to.equal(records.length);
+      const header = { chainId: "sid-test", height: 1, time: 2000, prevHash: H("g"), txRoot: new Uint8Array(32), evidenceHash: new Uint8Array(32), stateRoot: m1.stateRoot, validatorsHash: H("v"), nextValidatorsHash: H("v"), proposer: new Uint8Array(20), lastCommitHash: new Uint8Array(32) };
+      await r.finish(H("genesis"), { header, txs: [], evidence: [], lastCommit: null }, { height: 1, round: 0, blockHash: new Uint8Array(32), sigs: [] });
+      await target.close();
+      const reopened = await ChainStore.open(join(dir, "restored-v1"));
+      try {
+        expect(hex(reopened.head().stateRoot)).to.equal(hex(store.head().stateRoot));
+        expect(await reopened.getRecord(stateIdOf(records[123]!))).to.deep.equal(records[123]);
+      } finally {
+        await reopened.close();
+      }
+    });
+
+    it("refuses a manifest or a chunk of an unknown format", async () => {
+      const value = decodeCanonical(encodeManifest(manifest)) as Record<string, unknown>;
+      for (const format of [0, 3, "2"]) {
+        try {
+          decodeManifest({ ...value, format } as never);
+          throw new Error(`format ${String(format)} accepted`);
+        } catch (e) {
+          expect((e as { code: string }).code).to.equal(SnapshotErrorCode.BAD_MANIFEST);
+          expect((e as Error).message).to.match(/unknown format .*this node reads formats 1 and 2/);
+        }
+      }
+      const i = firstChunk();
+      const r = await codeOf(chunkData({ format: 3 }, i, (await snaps.chunk(1, i))!));
+      expect(r.code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      expect(r.message).to.match(/unknown snapshot format 3/);
+    });
+
+    it("decompresses a chunk up to the bound on its data, and refuses one past it", async () => {
+      const i = firstChunk();
+      const file = (await snaps.chunk(1, i))!;
+      const data = await chunkData(manifest, i, file);
+      expect((await chunkData(manifest, i, file, data.length)).length).to.equal(data.length);
+      const r = await codeOf(chunkData(manifest, i, file, data.length - 1));
+      expect(r.code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      expect(r.message).to.match(new RegExp(`decompresses past ${data.length - 1} bytes`));
+    });
+
+    it("refuses a decompression bomb (1 GiB of output from a small file) as SNAPSHOT_BAD_CHUNK, allocating no more than the bound", async () => {
+      const i = firstChunk();
+      const bomb = await zeroBomb(1024);
+      expect(bomb.length).to.be.lessThan(1 << 20);
+      const before = process.memoryUsage().arrayBuffers;
+      let peak = 0;
+      const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers - before)), 1);
+      let r: { code: string; message: string };
+      try {
+        r = await codeOf(verifyChunkFile(manifest, i, bomb));
+      } finally {
+        clearInterval(sample);
+      }
+      // Output dropped by the refusal is not yet collected here: it counts.
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+      expect(r.code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      expect(r.message).to.match(new RegExp(`chunk ${i}: decompresses past ${MAX_CHUNK_DATA_BYTES} bytes`));
+      expect(peak, "bytes allocated while decompressing").to.be.lessThan(MAX_CHUNK_DATA_BYTES + 8 * 1024 * 1024);
+    });
+
+    it("refuses a corrupt compressed stream: truncated, bytes changed, not brotli at all", async () => {
+      const i = firstChunk();
+      const file = (await snaps.chunk(1, i))!;
+      const truncated = await codeOf(verifyChunkFile(manifest, i, file.subarray(0, file.length >> 1)));
+      expect(truncated.code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      expect(truncated.message).to.match(/not a brotli stream/);
+      for (const at of [0, 1, file.length >> 2, file.length >> 1, file.length - 1]) {
+        const changed = new Uint8Array(file);
+        changed[at] ^= 0x5a;
+        // Whatever a changed byte decompresses to (brotli carries no checksum), it never rebuilds the manifest root.
+        expect((await codeOf(verifyChunkFile(manifest, i, changed))).code, `byte ${at} changed`).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      }
+      expect((await codeOf(verifyChunkFile(manifest, i, Uint8Array.of(0xff, 0xff, 0xff, 0xff)))).code).to.equal(SnapshotErrorCode.BAD_CHUNK);
+      expect((await codeOf(verifyChunkFile(manifest, i, new Uint8Array(0)))).code).to.equal(SnapshotErrorCode.BAD_CHUNK);
     });
 
     it("refuses a manifest whose chunk roots do not give the header's state root, or that names another root", () => {
@@ -185,9 +362,9 @@ describe("state snapshots: chunking and verification", () => {
       const target = await ChainStore.open(join(dir, "restored"));
       const r = new SnapshotRestorer(target, manifest);
       for (let i = 0; i < manifest.chunks.length; i++) {
-        const c = snaps.chunk(1, i);
+        const c = await snaps.chunk(1, i);
         if (!c) continue;
-        const { items, leaves } = verifyChunk(manifest, i, c);
+        const { items, leaves } = await verifyChunkFile(manifest, i, c);
         await r.addChunk(i, items, leaves);
       }
       const header = { chainId: "sid-test", height: 1, time: 2000, prevHash: H("g"), txRoot: new Uint8Array(32), evidenceHash: new Uint8Array(32), stateRoot: manifest.stateRoot, validatorsHash: H("v"), nextValidatorsHash: H("v"), proposer: new Uint8Array(20), lastCommitHash: new Uint8Array(32) };
@@ -229,8 +406,8 @@ describe("state snapshots: chunking and verification", () => {
       verifyManifest(m, store.head().stateRoot);
       let total = 0;
       for (let i = 0; i < m.chunks.length; i++) {
-        const c = auto.chunk(1, i);
-        if (c) total += verifyChunk(m, i, c).items.length;
+        const c = await auto.chunk(1, i);
+        if (c) total += (await verifyChunkFile(m, i, c)).items.length;
       }
       expect(total).to.equal(records.length);
     });
