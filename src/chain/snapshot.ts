@@ -84,7 +84,7 @@ const MAX_ID_CHARS = 4096;
  * about 800 bytes each), and a joining node allocates no more than this
  * (plus one zlib output block) for any chunk file a peer sends, however
  * small the file: 16 times the default p2p frame, and at most
- * chunksInFlightPerPeer decompressions per peer at a time.
+ * two decompressions at a time in all (CHUNKS_IN_HAND, p2p/snapshot-sync.ts).
  */
 export const MAX_CHUNK_DATA_BYTES = 64 * MAX_RECORD_BYTES;
 /**

@@ -370,6 +370,9 @@ export class StateSyncClient {
   private readonly pending = new Map<string, Pending>();
   private readonly offers = new Map<string, SnapshotOffer[]>();
   private readonly refused = new Set<string>();
+  /** Chunks being decompressed, checked or written now, and the workers waiting for a turn (CHUNKS_IN_HAND). */
+  private inHand = 0;
+  private readonly handWaiters: Array<() => void> = [];
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -559,19 +562,26 @@ export class StateSyncClient {
           await new Promise((r) => setTimeout(r, a ? 50 : 100));
           continue;
         }
-        let verified;
-        try {
-          // A compressed chunk is decompressed off the main thread, its output bounded (MAX_CHUNK_DATA_BYTES).
-          verified = await verifyChunkFile(manifest!, index, a.data);
-        } catch (e) {
-          if (!(e instanceof SnapshotError)) throw e;
+        const file = a.data;
+        const refusal = await this.inTurn(async () => {
+          let verified;
+          try {
+            // A compressed chunk is decompressed off the main thread, its output bounded (MAX_CHUNK_DATA_BYTES).
+            verified = await verifyChunkFile(manifest!, index, file);
+          } catch (e) {
+            if (!(e instanceof SnapshotError)) throw e;
+            return e;
+          }
+          const v = verified;
+          writing = writing.then(() => restorer.addChunk(index, v.items, v.leaves));
+          await writing;
+          return undefined;
+        });
+        if (refusal) {
           queue.push(index);
-          this.refuse(peer, e.message);
+          this.refuse(peer, refusal.message);
           return;
         }
-        const v = verified;
-        writing = writing.then(() => restorer.addChunk(index, v.items, v.leaves));
-        await writing;
         bytes += a.data.length;
         done++;
         progress(false);
@@ -594,7 +604,32 @@ export class StateSyncClient {
     progress(true);
     return { height, block, commit, manifest, chunks: total, bytes, ms: this.now() - started, refusedPeers: [...this.refused] };
   }
+
+  /**
+   * Runs `f` (decompress, check and write one chunk) when fewer than
+   * CHUNKS_IN_HAND chunks are: however many peers serve chunks at once, a
+   * joining node holds at most that many chunks' data, each bounded by
+   * MAX_CHUNK_DATA_BYTES.
+   */
+  private async inTurn<T>(f: () => Promise<T>): Promise<T> {
+    while (this.inHand >= CHUNKS_IN_HAND) await new Promise<void>((r) => this.handWaiters.push(r));
+    this.inHand++;
+    try {
+      return await f();
+    } finally {
+      this.inHand--;
+      this.handWaiters.shift()?.();
+    }
+  }
 }
+
+/**
+ * Chunks a joining node decompresses, checks and writes at once, whatever
+ * the number of peers and chunksInFlightPerPeer: with MAX_CHUNK_DATA_BYTES
+ * each, at most 128 MiB of chunk data in hand, even when every peer sends
+ * chunk files built to decompress to the bound.
+ */
+const CHUNKS_IN_HAND = 2;
 
 function decodeCanonicalOrThrow(b: Uint8Array): CanonicalValue {
   try {
