@@ -5,6 +5,9 @@
  * more than the bound, and charges no peer; the option is checked at start.
  */
 import { expect } from "chai";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Block, type Commit, headerHash } from "../../../src/chain/block.js";
 import { SnapshotErrorCode } from "../../../src/chain/snapshot.js";
 import { ValidatorSet } from "../../../src/chain/validator-set.js";
@@ -12,6 +15,9 @@ import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { DEFAULT_MAX_LIGHT_BLOCKS, lightClientTrust, resolveStateSyncConfig } from "../../../src/node/state-sync.js";
 import type { SnapshotMessage, WireValidator } from "../../../src/p2p/snapshot-messages.js";
 import { type LightBlockRequest, P2pLightBlockSource, StateSyncClient, defaultStateSyncOptions, verifySnapshotHeight } from "../../../src/p2p/snapshot-sync.js";
+import { initHome, homePaths } from "../../../src/node/home.js";
+import { SidNode } from "../../../src/node/node.js";
+import { createLogger } from "../../../src/log/logger.js";
 import { CHAIN_ID } from "../../helpers/fixtures.js";
 import { precommit, validatorSet } from "../../helpers/consensus.js";
 
@@ -186,5 +192,25 @@ describe("node/state-sync: node.json stateSync", () => {
     expect(refusal({ enabled: "yes" })).to.equal('stateSync.enabled: expected true or false, got "yes"');
     expect(refusal([])).to.match(/^stateSync: expected an object/);
     expect(refusal({ offerWaitMs: 0, progressIntervalMs: 0 })).to.equal("accepted");
+  });
+
+  it("a node does not start on a bad stateSync value: NODE_CONFIG naming node.json and the key, before any port is bound", async () => {
+    const home = mkdtempSync(join(tmpdir(), "sid-statesync-cfg-"));
+    try {
+      await initHome(home, { dev: true });
+      writeFileSync(homePaths(home).configFile, JSON.stringify({ stateSync: { enabled: false, maxLightBlocks: 0 } }));
+      const err = await SidNode.start({ home, dev: true, rpc: { port: 19402 }, mempool: {} }, createLogger(() => {})).then(
+        async (n) => {
+          await n.stop();
+          return undefined;
+        },
+        (e: { code?: string; message: string }) => e,
+      );
+      expect(err?.code).to.equal("NODE_CONFIG");
+      expect(err?.message).to.contain(homePaths(home).configFile);
+      expect(err?.message).to.match(/stateSync.maxLightBlocks: less than minimum 1/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
