@@ -46,10 +46,11 @@ export class StorageFaultError extends CodedError<"STORAGE_FAULT"> {
  * An error for data the store holds wrong or lacks though it promised to
  * keep it (a Merkle node of a kept tree, the tx a record refers to): damage
  * to the store, which LevelDB's own code for it makes a storage fault with
- * the damaged-data remedy. `cause` is the error that found it.
+ * the damaged-data remedy (StorageFaultError.remedy, so the message need
+ * not say it). `cause` is the error that found it.
  */
 export function damagedStoreError(message: string, cause?: unknown): Error & { code: "LEVEL_CORRUPTION" } {
-  const e = new Error(`${message}; the store is damaged: restore data/chain from a backup, or remove data/chain and let the node sync again`, cause === undefined ? undefined : { cause });
+  const e = new Error(message, cause === undefined ? undefined : { cause });
   return Object.assign(e, { code: "LEVEL_CORRUPTION" as const });
 }
 

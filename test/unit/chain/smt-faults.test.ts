@@ -94,7 +94,7 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
     expect(f!.code).to.equal("STORAGE_FAULT");
     expect(f!.causeCode).to.equal("LEVEL_CORRUPTION");
     expect(f!.path).to.equal(path);
-    expect(f!.message).to.match(why);
+    expect(f!.message).to.equal(`chain store ${path}: LEVEL_CORRUPTION: ${err.message}`);
     expect(f!.remedy).to.match(/the data is damaged: restore it from a backup, or remove data\/chain/);
     expect(seen).to.deep.equal([f]);
   }
