@@ -2,7 +2,8 @@
  * A node whose chain store lost a Merkle node of its head tree: the first
  * read that needs it (a proven did_resolve) latches a storage fault, the
  * node reports it once and GET /health answers 503 faulted; started
- * in-process on a loopback port.
+ * in-process on a loopback port; and `sid start` then exits 74 with one
+ * line naming the damage and the remedy.
  */
 import { expect } from "chai";
 import { smtNodeKey } from "../../src/chain/buckets.js";
@@ -14,9 +15,10 @@ import { randomKeyPair } from "../../src/crypto/hd.js";
 import { homePaths } from "../../src/node/home.js";
 import { SidNode } from "../../src/node/node.js";
 import { createLogger } from "../../src/log/logger.js";
-import { removeHome, tempHome } from "../helpers/node-process.js";
+import { removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
 const RPC_PORT = 19401;
+const PROCESS_RPC_PORT = 19403;
 const quiet = createLogger(() => {});
 const start = (home: string) => SidNode.start({ home, dev: true, rpc: { port: RPC_PORT }, heartbeatMs: 60_000, mempool: {} }, quiet);
 
@@ -76,6 +78,44 @@ describe("integration: a Merkle node missing from the head tree stops the node",
       expect(faults.length).to.equal(1);
     } finally {
       await node.stop();
+    }
+  });
+});
+
+describe("integration: sid start on a store missing a Merkle node of its head tree", function () {
+  this.timeout(60_000);
+  let home: string;
+  afterEach(() => removeHome(home));
+
+  it("exits 74 after the first proven read, with one error line naming the node and the remedy", async () => {
+    home = tempHome("sid-smt-damage-cli-");
+    let node = await startNodeProcess(home, { port: PROCESS_RPC_PORT, heartbeatMs: 60_000 });
+    let did: string;
+    try {
+      did = (await new SidClient(node.rpcUrl).createDid(randomKeyPair())).did;
+    } finally {
+      expect(await node.stop()).to.equal(0);
+    }
+    const store = await ChainStore.open(homePaths(home).chainDb);
+    const height = store.head().height;
+    const leaf = await leafOf(store, store.head().stateRoot, didStateKey(did));
+    await store.db.del(smtNodeKey(leaf));
+    await store.close();
+
+    node = await startNodeProcess(home, { port: PROCESS_RPC_PORT, heartbeatMs: 60_000 });
+    try {
+      const answer = (await (await rpc(node.rpcUrl, "did_resolve", { did, proof: true })).json()) as { error?: { code: number } };
+      expect(answer.error?.code).to.equal(-32603);
+      // The process ends on its own: the fault stops it.
+      const code = await new Promise<number | null>((r) => (node.proc.exitCode !== null ? r(node.proc.exitCode) : node.proc.once("exit", (c) => r(c))));
+      expect(code).to.equal(74);
+      const errors = node.output().split("\n").filter((l) => l.startsWith("error: "));
+      expect(errors.length, node.output()).to.equal(1);
+      expect(errors[0]).to.equal(
+        `error: storage fault: chain store ${homePaths(home).chainDb}: LEVEL_CORRUPTION: state tree of height ${height}: missing SMT node ${Buffer.from(leaf).toString("hex")}; the data is damaged: restore it from a backup, or remove data/chain and let the node sync again (keep data/priv_validator_state.json)`,
+      );
+    } finally {
+      await node.kill9();
     }
   });
 });
