@@ -30,6 +30,7 @@
  */
 import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
 import { sha256, sha256Parts } from "../crypto/hash.js";
+import { CodedError } from "../errors.js";
 
 /** Sizes fixed by the format: sha256 digests, and keys that are sha256 digests. */
 const HASH_BYTES = 32;
@@ -371,19 +372,21 @@ export class SparseMerkleTree {
   /**
    * Reads a node from the store on a cache miss. Content addressing: the
    * bytes must hash to the hash asked for, so a corrupt store cannot pass
-   * off another tree.
+   * off another tree. A node the reader lacks or holds wrong is an
+   * SmtNodeError: whether that is damage (a tree the store keeps) or a tree
+   * pruned on purpose is the store's call, not the tree's.
    */
   private async load(hash: Uint8Array, depth: number): Promise<TreeNode> {
     const hex = toHex(hash);
     const raw = await this.reader.getNode(hash);
-    if (raw === undefined) throw new Error(`missing SMT node ${hex}`);
+    if (raw === undefined) throw new SmtNodeError(SmtNodeErrorCode.MISSING, hash, `missing SMT node ${hex}`);
     if (!(raw instanceof Uint8Array) || raw.length !== NODE_BYTES) {
-      throw new Error(`corrupt SMT node ${hex}: expected ${NODE_BYTES} bytes, got ${describeLength(raw)}`);
+      throw new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${hex}: expected ${NODE_BYTES} bytes, got ${describeLength(raw)}`);
     }
     if (raw[0] !== LEAF_TAG && raw[0] !== INTERNAL_TAG) {
-      throw new Error(`corrupt SMT node ${hex}: unknown tag 0x${raw[0]!.toString(16).padStart(2, "0")}`);
+      throw new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${hex}: unknown tag 0x${raw[0]!.toString(16).padStart(2, "0")}`);
     }
-    if (!bytesEqual(sha256(raw), hash)) throw new Error(`corrupt SMT node ${hex}: content does not match its hash`);
+    if (!bytesEqual(sha256(raw), hash)) throw new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${hex}: content does not match its hash`);
     const encoded = new Uint8Array(raw);
     const node: TreeNode = {
       hash: hash.slice(),
@@ -398,8 +401,22 @@ export class SparseMerkleTree {
   }
 }
 
-function beyondMaxDepth(hash: Uint8Array, depth: number): Error {
-  return new Error(`corrupt SMT: internal node ${toHex(hash)} at depth ${depth}, beyond the 256-bit key`);
+export enum SmtNodeErrorCode {
+  /** The reader has no node under a hash the walk reached. */
+  MISSING = "SMT_NODE_MISSING",
+  /** The reader's bytes for a hash are not a node of that hash (length, tag, content), or an internal node sits below the deepest level. */
+  CORRUPT = "SMT_NODE_CORRUPT",
+}
+
+/** A node a walk of the tree needs that the reader lacks or holds wrong; `data.node` is its hash (hex). */
+export class SmtNodeError extends CodedError<SmtNodeErrorCode, { node: string }> {
+  constructor(code: SmtNodeErrorCode, hash: Uint8Array, message: string) {
+    super(code, message, { node: toHex(hash) });
+  }
+}
+
+function beyondMaxDepth(hash: Uint8Array, depth: number): SmtNodeError {
+  return new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT: internal node ${toHex(hash)} at depth ${depth}, beyond the 256-bit key`);
 }
 
 /**

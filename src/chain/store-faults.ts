@@ -42,6 +42,18 @@ export class StorageFaultError extends CodedError<"STORAGE_FAULT"> {
   }
 }
 
+/**
+ * An error for data the store holds wrong or lacks though it promised to
+ * keep it (a Merkle node of a kept tree, the tx a record refers to): damage
+ * to the store, which LevelDB's own code for it makes a storage fault with
+ * the damaged-data remedy (StorageFaultError.remedy, so the message need
+ * not say it). `cause` is the error that found it.
+ */
+export function damagedStoreError(message: string, cause?: unknown): Error & { code: "LEVEL_CORRUPTION" } {
+  const e = new Error(message, cause === undefined ? undefined : { cause });
+  return Object.assign(e, { code: "LEVEL_CORRUPTION" as const });
+}
+
 function codeOf(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
   return typeof c === "string" ? c : undefined;

@@ -14,9 +14,9 @@ import { proposerPrioritiesKey } from "./buckets.js";
 import type { ExportEntry } from "./export-log.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import type { Block, BlockHeader, Commit } from "./block.js";
-import { SparseMerkleTree, EMPTY_ROOT, type StaleNode } from "./smt.js";
+import { SparseMerkleTree, EMPTY_ROOT, SmtNodeError, type StaleNode } from "./smt.js";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
-import { FaultLatch } from "./store-faults.js";
+import { FaultLatch, damagedStoreError } from "./store-faults.js";
 import { sha256 } from "../crypto/hash.js";
 import { BlockErrorCode, ChainError, EvidenceErrorCode } from "./errors.js";
 import type { StateProof } from "./proof.js";
@@ -115,6 +115,12 @@ export class ChainStore {
   private readonly stateHistory: number;
   /** The lowest height whose state tree is whole. */
   private keptFrom = 0;
+  /**
+   * The kept floor of the commit being written: its deletes may show to
+   * reads before the write settles, so a walk of a tree below it that
+   * finds a node gone is a tree pruned on purpose, not damage.
+   */
+  private pruningTo = 0;
   /** Nodes each state root computed from the head's root made stale, by "<from hex>:<root hex>", for commitBlock. */
   private readonly pendingStale = new LRUCache<string, StaleNode[]>({ max: PENDING_STALE });
 
@@ -485,7 +491,15 @@ export class ChainStore {
     for (let attempt = 0; attempt < PROOF_ATTEMPTS; attempt++) {
       const head = this.head();
       if (head.height === 0) throw new ChainError(BlockErrorCode.NOT_FOUND, "no block committed yet; state proofs start at height 1");
-      const [anchor, proof, value] = await Promise.all([this.anchorAt(head.height), this.smt.prove(head.stateRoot, stateKey), loadValue()]);
+      let found: [{ header: BlockHeader; commit: Commit }, SmtProof, Uint8Array | undefined];
+      try {
+        found = await Promise.all([this.anchorAt(head.height), this.walkTree(head.height, () => this.smt.prove(head.stateRoot, stateKey)), loadValue()]);
+      } catch (e) {
+        // Blocks landed during the walk and pruned the tree it read: prove from the new head.
+        if (e instanceof SmtNodeError) continue;
+        throw e;
+      }
+      const [anchor, proof, value] = found;
       const leaf = proof.leaf !== null && bytesEqual(proof.leaf.key, stateKey) ? proof.leaf : null;
       if (leaf === null && value === undefined) return { height: head.height, header: anchor.header, commit: anchor.commit, valueBytes: null, proof };
       if (leaf !== null && value !== undefined && bytesEqual(sha256(value), leaf.valueHash)) {
@@ -533,7 +547,8 @@ export class ChainStore {
     writes: Map<string, StateRecord>,
     documents?: ReadonlyMap<DidDocument, Uint8Array>,
   ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
-    return this.computeStateRootFrom(this.head().stateRoot, writes, documents);
+    const head = this.head();
+    return this.walkTree(head.height, () => this.computeStateRootFrom(head.stateRoot, writes, documents));
   }
 
   private async computeStateRootFrom(
@@ -583,7 +598,13 @@ export class ChainStore {
     this.meta.putHead(batch, head);
     // The consensus's own data (sign state, proposer priorities), made durable with the block.
     b.sideWrites?.(batch);
-    await batch.write({ sync: true });
+    this.pruningTo = keptFrom;
+    try {
+      await batch.write({ sync: true });
+    } catch (e) {
+      this.pruningTo = this.keptFrom;
+      throw e;
+    }
     this.records.remember(b.writes);
     if (this.base === 1) this.exportSeq = firstSeq - 1 + b.txHashes.length;
     this.headCache = head;
@@ -616,7 +637,33 @@ export class ChainStore {
 
   /** The lowest height whose state tree is whole: proofs at older heights fail with BLOCK_STATE_PRUNED. */
   stateKeptFrom(): number {
-    return Math.max(this.keptFrom, 1);
+    return Math.max(this.keptFloor(), 1);
+  }
+
+  /** The lowest height whose tree is kept (0: genesis's too), counting the deletes of a commit being written. */
+  private keptFloor(): number {
+    return Math.max(this.keptFrom, this.pruningTo);
+  }
+
+  /**
+   * Runs `walk`, a walk of the state tree of `height`. The store promises
+   * every tree from stateKeptFrom() to the head whole, so a node such a walk
+   * finds missing or not matching its hash is damage to the store: reported
+   * to the fault latch as LEVEL_CORRUPTION (the node stops, with the
+   * damaged-data remedy, and /health says faulted) and thrown as that. A
+   * tree below the floor (pruned on purpose, maybe while the walk ran) is
+   * not: its SmtNodeError reaches the caller as it is, for it to refuse the
+   * height (BLOCK_STATE_PRUNED) or walk the new head's tree.
+   */
+  private async walkTree<T>(height: number, walk: () => Promise<T>): Promise<T> {
+    try {
+      return await walk();
+    } catch (e) {
+      if (!(e instanceof SmtNodeError) || height < this.keptFloor()) throw e;
+      const damage = damagedStoreError(`state tree of height ${height}: ${e.message}`, e);
+      this.faults.report(damage, "chain store", this.path);
+      throw damage;
+    }
   }
 
   /**
@@ -635,14 +682,14 @@ export class ChainStore {
         `the state tree of height ${height} is pruned: this node keeps heights ${this.stateKeptFrom()} to ${this.head().height} (stateHistory ${this.stateHistory})`,
         { height, keptFrom: this.stateKeptFrom() },
       );
-    if (height < this.keptFrom) throw pruned();
+    if (height < this.keptFloor()) throw pruned();
     const block = await this.getBlock(height);
     if (!block) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}`);
     try {
-      return { height, header: block.header, proof: await this.smt.prove(block.header.stateRoot, stateKey) };
+      return { height, header: block.header, proof: await this.walkTree(height, () => this.smt.prove(block.header.stateRoot, stateKey)) };
     } catch (e) {
-      // A commit that landed meanwhile may have pruned the tree under the walk.
-      if (height < this.keptFrom) throw pruned();
+      // A commit that landed meanwhile may have pruned the tree under the walk (walkTree latched nothing then).
+      if (e instanceof SmtNodeError && height < this.keptFloor()) throw pruned();
       throw e;
     }
   }

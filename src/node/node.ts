@@ -51,8 +51,7 @@ import { type NodeNetwork, wireNetwork } from "./bft-wiring.js";
 import { proposalTxBytesFor } from "../consensus/wire.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { SnapshotDir, SnapshotWriter, type SnapshotOptions, resolveSnapshotOptions, snapshotsWarning } from "../chain/snapshot-store.js";
-import type { StateSyncOptions } from "../p2p/snapshot-sync.js";
-import { stateSyncInto } from "./state-sync.js";
+import { type StateSyncConfig, resolveStateSyncConfig, stateSyncInto } from "./state-sync.js";
 import { intSettingFault } from "../check/faults.js";
 
 export interface NodeOptions {
@@ -102,7 +101,7 @@ export interface FileConfig {
   /** State snapshots this node takes and serves: interval (blocks, 0 = none), keep, chunkBits (docs/state-sync.md). */
   snapshots?: Partial<SnapshotOptions>;
   /** Start an empty node from a peer's snapshot instead of replaying every block (docs/state-sync.md). */
-  stateSync?: { enabled?: boolean } & Partial<StateSyncOptions>;
+  stateSync?: StateSyncConfig;
 }
 
 function loadFileConfig(paths: HomePaths): FileConfig {
@@ -235,13 +234,15 @@ export class SidNode {
     let preverifier: TxPreverifier | undefined;
     let created: SidNode | undefined;
     let snapshotOpts: SnapshotOptions;
+    let stateSyncEnabled: boolean;
     try {
       snapshotOpts = resolveSnapshotOptions(fileCfg.snapshots);
+      stateSyncEnabled = resolveStateSyncConfig(fileCfg.stateSync).enabled;
     } catch (e) {
       await store.close();
       throw new NodeConfigError(`${paths.configFile}: ${(e as Error).message}`);
     }
-    if (fileCfg.stateSync?.enabled && !store.isInitialized()) {
+    if (stateSyncEnabled && !store.isInitialized()) {
       try {
         await stateSyncInto(store, genesis, gHash, [...(fileCfg.p2p?.persistentPeers ?? []), ...(opts.peers ?? [])], fileCfg, log, {
           host: opts.rpc?.host ?? fileCfg.rpc?.host ?? defaultRpcOptions.host,
