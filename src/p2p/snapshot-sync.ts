@@ -279,9 +279,10 @@ export type TrustHeader = (source: P2pLightBlockSource, height: number) => Promi
 
 /**
  * The block and commit at `height`, once `trust` has trusted its header
- * over `source`. A ProofError (every peer's header refused, or the
- * bisection past its bound) is BAD_HEADER; the source's own SnapshotErrors
- * (no peer holds a header needed) pass through.
+ * over `source`. A ProofError (every peer's header refused) is BAD_HEADER;
+ * SnapshotErrors of `trust` and the source pass through: no peer holds a
+ * header needed, or the bisection ran past stateSync.maxLightBlocks
+ * (UNTRUSTED_SET, node/state-sync.ts).
  */
 export async function verifySnapshotHeight(trust: TrustHeader, source: P2pLightBlockSource, height: number): Promise<{ block: Block; commit: Commit; intermediate: number }> {
   let trusted: { hash: Uint8Array; intermediate: number };

@@ -15,12 +15,10 @@ import { randomKeyPair } from "../../src/crypto/hd.js";
 import { homePaths } from "../../src/node/home.js";
 import { SidNode } from "../../src/node/node.js";
 import { createLogger } from "../../src/log/logger.js";
-import { removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
+import { freePort, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
-const RPC_PORT = 19401;
-const PROCESS_RPC_PORT = 19403;
 const quiet = createLogger(() => {});
-const start = (home: string) => SidNode.start({ home, dev: true, rpc: { port: RPC_PORT }, heartbeatMs: 60_000, mempool: {} }, quiet);
+const start = async (home: string) => SidNode.start({ home, dev: true, rpc: { port: await freePort() }, heartbeatMs: 60_000, mempool: {} }, quiet);
 
 /** The hash of the leaf of `key` in the tree at `root`, walking the store's nodes. */
 async function leafOf(store: ChainStore, root: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
@@ -89,7 +87,8 @@ describe("integration: sid start on a store missing a Merkle node of its head tr
 
   it("exits 74 after the first proven read, with one error line naming the node and the remedy", async () => {
     home = tempHome("sid-smt-damage-cli-");
-    let node = await startNodeProcess(home, { port: PROCESS_RPC_PORT, heartbeatMs: 60_000 });
+    const port = await freePort();
+    let node = await startNodeProcess(home, { port, heartbeatMs: 60_000 });
     let did: string;
     try {
       did = (await new SidClient(node.rpcUrl).createDid(randomKeyPair())).did;
@@ -102,7 +101,7 @@ describe("integration: sid start on a store missing a Merkle node of its head tr
     await store.db.del(smtNodeKey(leaf));
     await store.close();
 
-    node = await startNodeProcess(home, { port: PROCESS_RPC_PORT, heartbeatMs: 60_000 });
+    node = await startNodeProcess(home, { port, heartbeatMs: 60_000 });
     try {
       const answer = (await (await rpc(node.rpcUrl, "did_resolve", { did, proof: true })).json()) as { error?: { code: number } };
       expect(answer.error?.code).to.equal(-32603);
