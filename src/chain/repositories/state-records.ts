@@ -123,14 +123,15 @@ export class StateRecordRepository {
     this.cache = new LRUCache({ max: cacheSize });
   }
 
-  /** One record by state id, or undefined. */
+  /**
+   * One record by state id, or undefined. A miss joins the other misses of
+   * this turn of the event loop (concurrent resolves, admissions) in one
+   * getMany for the records and one for the txs they refer to.
+   */
   async get(id: string): Promise<StateRecord | undefined> {
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached === ABSENT ? undefined : cached;
-    const raw = await this.getBytes(id);
-    const rec = raw ? decodeStateRecord(raw) : undefined;
-    this.cache.set(id, rec ?? ABSENT);
-    return rec;
+    return (await this.readBatched([id]))[0];
   }
 
   /** The bytes of a record (as hashed into the state root), or undefined. */
