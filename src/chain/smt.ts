@@ -44,9 +44,9 @@ const INTERNAL_TAG = 0x01;
 const INTERNAL_TAG_BYTES = new Uint8Array([INTERNAL_TAG]);
 const LEAF_TAG_BYTES = new Uint8Array([LEAF_TAG]);
 /**
- * ~200k decoded nodes, some tens of MB. A tree holds about 2.4 nodes per
- * leaf, so this keeps a tree of ~80k leaves entirely in memory, and the hot
- * top levels of a larger one.
+ * ~200k nodes, about 20 MiB in the cache's buffers. A tree holds about 2.4
+ * nodes per leaf, so this keeps a tree of ~80k leaves entirely in memory,
+ * and the hot top levels of a larger one.
  */
 const DEFAULT_CACHE_SIZE = 200_000;
 const HEX32_RE = /^[0-9a-f]{64}$/;
@@ -257,7 +257,7 @@ export class SparseMerkleTree {
     if (node.kind === KIND_LEAF) {
       const merged = this.mergeIntoLeaf(node, depth, entries, lo, hi, out.nodes);
       // A leaf that moves down beside new leaves keeps its hash: it is stale only when replaced or deleted.
-      if (merged.replaced) out.stale.push({ hash: node.hash, path: node.first, depth, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+      if (merged.replaced) out.stale.push({ hash: node.hash.slice(), path: node.first.slice(), depth, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
       return merged.ref;
     }
 
@@ -270,7 +270,7 @@ export class SparseMerkleTree {
       mid < hi ? this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined },
     ]);
     if (bytesEqual(l.hash, left) && bytesEqual(r.hash, right)) return node;
-    out.stale.push({ hash: node.hash, path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+    out.stale.push({ hash: node.hash.slice(), path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
 
     // Compaction: a subtree left with one leaf is that leaf, so a lone leaf
     // next to EMPTY moves up; it keeps moving up while its sibling is EMPTY.
@@ -419,48 +419,106 @@ function beyondMaxDepth(hash: Uint8Array, depth: number): SmtNodeError {
   return new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT: internal node ${toHex(hash)} at depth ${depth}, beyond the 256-bit key`);
 }
 
+/** A cached node's bytes: its hash, then its encoding. */
+const ENTRY_BYTES = HASH_BYTES + NODE_BYTES;
+
 /**
- * An approximate LRU over decoded nodes, in two generations (the quick-lru
- * scheme): new entries and hits go to `young`; when `young` is full it
- * becomes `old` and the previous `old` is dropped. Every operation is O(1).
- * (A single Map with delete+set per hit and eviction through keys().next()
- * is not: V8 leaves deleted slots at the front of the Map and each eviction
- * walks over them.) Entries are keyed by 30 bits of the node hash, a small
- * integer, so a lookup builds no hex string; the full hash is compared on a
- * hit, and two hashes that share the 30 bits simply replace each other.
+ * One generation of the node cache: nodes' bytes appended to one buffer
+ * (hash || encoding, 97 bytes each) and an index from a 30-bit slot of the
+ * hash to the entry. A buffer is never written over: a new generation gets
+ * a new one, so a node handed out (views into the buffer) stays valid.
+ */
+class Generation {
+  readonly slab: Uint8Array;
+  readonly index = new Map<number, number>();
+  private used = 0;
+
+  constructor(readonly capacity: number) {
+    this.slab = new Uint8Array(capacity * ENTRY_BYTES);
+  }
+
+  get full(): boolean {
+    return this.used >= this.capacity;
+  }
+
+  /** The entry of `hash`, or -1. */
+  find(slot: number, hash: Uint8Array): number {
+    const i = this.index.get(slot);
+    if (i === undefined) return -1;
+    const at = i * ENTRY_BYTES;
+    for (let k = 0; k < HASH_BYTES; k++) if (this.slab[at + k] !== hash[k]) return -1;
+    return i;
+  }
+
+  add(slot: number, hash: Uint8Array, encoded: Uint8Array): void {
+    const at = this.used * ENTRY_BYTES;
+    this.slab.set(hash, at);
+    this.slab.set(encoded, at + HASH_BYTES);
+    this.index.set(slot, this.used++);
+  }
+
+  node(i: number): TreeNode {
+    const at = i * ENTRY_BYTES;
+    const encoded = this.slab.subarray(at + HASH_BYTES, at + ENTRY_BYTES);
+    return {
+      hash: this.slab.subarray(at, at + HASH_BYTES),
+      kind: encoded[0] === LEAF_TAG ? KIND_LEAF : KIND_INTERNAL,
+      encoded,
+      first: encoded.subarray(1, 1 + HASH_BYTES),
+      second: encoded.subarray(1 + HASH_BYTES),
+    };
+  }
+}
+
+/**
+ * An approximate LRU over nodes, in two generations (the quick-lru scheme):
+ * new entries and hits go to `young`; when `young` is full it becomes `old`
+ * and the previous `old` is dropped. Every operation is O(1). Entries are
+ * bytes in a generation's buffer, not objects: about 130 bytes a node with
+ * its index entry, against some 340 for a decoded node with its own arrays,
+ * and nothing for the collector to trace or the allocator to keep apart; a
+ * hit builds the node's views (a few short-lived objects). Entries are
+ * keyed by 30 bits of the node hash, a small integer, so a lookup builds no
+ * hex string; the full hash is compared on a hit, and two hashes that share
+ * the 30 bits simply replace each other.
  */
 class NodeCache {
-  private young = new Map<number, TreeNode>();
-  private old = new Map<number, TreeNode>();
-  /** Entries per generation, so about `maxSize` (at most maxSize + 1) are held in all. */
+  private young: Generation;
+  private old: Generation;
+  /** Entries per generation, so about `maxSize` are held in all. */
   private readonly generationSize: number;
 
   constructor(maxSize: number) {
     this.generationSize = Math.ceil(maxSize / 2);
+    this.young = new Generation(this.generationSize);
+    this.old = new Generation(0);
   }
 
   get(hash: Uint8Array): TreeNode | undefined {
     const slot = cacheSlot(hash);
-    const hit = this.young.get(slot);
-    if (hit !== undefined) return bytesEqual(hit.hash, hash) ? hit : undefined;
-    const aged = this.old.get(slot);
-    if (aged === undefined || !bytesEqual(aged.hash, hash)) return undefined;
-    this.old.delete(slot);
-    this.insert(slot, aged);
+    const y = this.young.find(slot, hash);
+    if (y >= 0) return this.young.node(y);
+    const o = this.old.find(slot, hash);
+    if (o < 0) return undefined;
+    const aged = this.old.node(o);
+    this.old.index.delete(slot);
+    this.insert(slot, aged.hash, aged.encoded);
     return aged;
   }
 
   set(node: TreeNode): void {
     if (this.generationSize === 0) return;
-    this.insert(cacheSlot(node.hash), node);
+    const slot = cacheSlot(node.hash);
+    if (this.young.find(slot, node.hash) >= 0) return;
+    this.insert(slot, node.hash, node.encoded);
   }
 
-  private insert(slot: number, node: TreeNode): void {
-    if (this.young.size >= this.generationSize && !this.young.has(slot)) {
+  private insert(slot: number, hash: Uint8Array, encoded: Uint8Array): void {
+    if (this.young.full) {
       this.old = this.young;
-      this.young = new Map();
+      this.young = new Generation(this.generationSize);
     }
-    this.young.set(slot, node);
+    this.young.add(slot, hash, encoded);
   }
 }
 

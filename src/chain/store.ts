@@ -96,8 +96,11 @@ export interface StoreOptions {
  * resolution result kept beside it, take some KB of heap each, so 200,000
  * of them held most of a GB. Records beyond it come from LevelDB's own block
  * cache (LEVEL_CACHE_BYTES, compressed blocks' plain bytes) in one get.
+ * 1,200,000 Merkle nodes, about 110 MiB as bytes in the node cache's
+ * buffers (about 95 bytes a node): the whole tree of ~500k DIDs, and the
+ * top 19 levels of any larger one (the levels every walk passes).
  */
-export const defaultStoreOptions: StoreOptions = { didCacheSize: 50_000, smtCacheSize: 400_000, stateHistory: 100 };
+export const defaultStoreOptions: StoreOptions = { didCacheSize: 50_000, smtCacheSize: 1_200_000, stateHistory: 100 };
 
 export class ChainStore {
   readonly smt: SparseMerkleTree;

@@ -273,6 +273,23 @@ describe("chain/smt", () => {
       expect(store.reads).to.be.greaterThan(0);
     });
 
+    it("keeps what it handed out intact while a small cache turns over many times", async () => {
+      const { tree, apply } = setup(8);
+      const keys = Array.from({ length: 64 }, (_, i) => H(Uint8Array.of(i, 2)));
+      let root = await apply(EMPTY_ROOT, keys.map((key, i) => ({ key, value: val(i) })));
+      const early = root;
+      const proofs = await Promise.all(keys.slice(0, 8).map((k) => tree.prove(early, k)));
+      const copies = proofs.map((p) => p.siblings.map((s) => hex(s)));
+      // Hundreds of nodes through an 8-node cache: its generations turn over again and again.
+      for (let round = 0; round < 20; round++) root = await apply(root, keys.map((key, i) => ({ key, value: val(1000 * round + i) })));
+      proofs.forEach((p, i) => {
+        expect(p.siblings.map((s) => hex(s))).to.deep.equal(copies[i]);
+        expect(verifySmtProof(early, keys[i]!, val(i), p)).to.equal(true);
+      });
+      for (let i = 0; i < keys.length; i++) expect(await tree.get(root, keys[i]!)).to.deep.equal(val(19_000 + i));
+      expect(await tree.get(early, keys[5]!)).to.deep.equal(val(5));
+    });
+
     it("fails clearly on a missing or corrupt node", async () => {
       const { store, apply } = setup();
       const root = await apply(EMPTY_ROOT, [{ key: keyWithPrefix("0"), value: val(1) }, { key: keyWithPrefix("1"), value: val(2) }]);
