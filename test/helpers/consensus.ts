@@ -8,6 +8,7 @@ import { ValidatorSigner } from "../../src/consensus/signer.js";
 import { ValidatorSet } from "../../src/chain/validator-set.js";
 import { NIL, type Proposal, type Vote, type VoteType, signProposal, signVote } from "../../src/consensus/messages.js";
 import { VoteStep } from "../../src/chain/vote.js";
+import { type Block, type Commit, headerHash } from "../../src/chain/block.js";
 import { expect } from "chai";
 import { ConsensusError, type ConsensusErrorCode } from "../../src/consensus/errors.js";
 import { CHAIN_ID, fixedKey } from "./fixtures.js";
@@ -48,6 +49,20 @@ export function vote(i: number, type: VoteType, height: number, round: number, h
 
 export const prevote = (i: number, height: number, round: number, hash: Uint8Array = NIL): Vote => vote(i, VoteStep.Prevote, height, round, hash);
 export const precommit = (i: number, height: number, round: number, hash: Uint8Array = NIL): Vote => vote(i, VoteStep.Precommit, height, round, hash);
+
+/** A round-0 commit of `block` signed by the fixed keys `signers` (indexes as for precommit). */
+export function commitBy(block: Block, signers: number[]): Commit {
+  const hash = headerHash(block.header);
+  return {
+    height: block.header.height,
+    round: 0,
+    blockHash: hash,
+    sigs: signers.map((i) => {
+      const v = precommit(i, block.header.height, 0, hash);
+      return { validator: v.validator, sig: v.sig };
+    }),
+  };
+}
 
 /** A proposal by validator i, signed with a fresh signer. */
 export function proposal(i: number, height: number, round: number, hash: Uint8Array, polRound = -1, chainId = CHAIN_ID): Proposal {

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Block, type Commit, headerHash } from "../../../src/chain/block.js";
+import { type Block, headerHash } from "../../../src/chain/block.js";
 import { SnapshotErrorCode } from "../../../src/chain/snapshot.js";
 import { ValidatorSet } from "../../../src/chain/validator-set.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
@@ -19,7 +19,7 @@ import { initHome, homePaths } from "../../../src/node/home.js";
 import { SidNode } from "../../../src/node/node.js";
 import { createLogger } from "../../../src/log/logger.js";
 import { CHAIN_ID } from "../../helpers/fixtures.js";
-import { precommit, validatorSet } from "../../helpers/consensus.js";
+import { commitBy, validatorSet } from "../../helpers/consensus.js";
 
 type LightAnswer = Extract<SnapshotMessage, { type: "lightBlock" }>;
 
@@ -31,19 +31,6 @@ const groupAt = (h: number) => new ValidatorSet(POOL.validators.slice(3 * (Math.
 const GENESIS = groupAt(1);
 const wire = (s: ValidatorSet): WireValidator[] => s.validators.map((v) => ({ publicKey: v.publicKey, power: v.power }));
 const indexOf = (s: ValidatorSet) => s.validators.map((v) => POOL.validators.findIndex((p) => p.publicKey === v.publicKey));
-
-function commitBy(block: Block, signers: number[]): Commit {
-  const hash = headerHash(block.header);
-  return {
-    height: block.header.height,
-    round: 0,
-    blockHash: hash,
-    sigs: signers.map((i) => {
-      const v = precommit(i, block.header.height, 0, hash);
-      return { validator: v.validator, sig: v.sig };
-    }),
-  };
-}
 
 /** Blocks 1..n linked by prevHash, each signed by all of its set, with both sets it names. */
 function chain(n: number): LightAnswer[] {

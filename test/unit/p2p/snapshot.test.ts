@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { type Block, type Commit, headerHash } from "../../../src/chain/block.js";
+import { type Block, headerHash } from "../../../src/chain/block.js";
 import { SnapshotErrorCode } from "../../../src/chain/snapshot.js";
 import { ValidatorSetTracker } from "../../../src/client/trust.js";
 import { type SnapshotMessage, type WireValidator, decodeSnapshotMessage } from "../../../src/p2p/snapshot-messages.js";
@@ -8,7 +8,7 @@ import { type LightBlockRequest, P2pLightBlockSource, SnapshotServer, verifySnap
 import { lightClientTrust } from "../../../src/node/state-sync.js";
 import { P2pErrorCode } from "../../../src/p2p/errors.js";
 import { CHAIN_ID, hex } from "../../helpers/fixtures.js";
-import { precommit, validatorSet } from "../../helpers/consensus.js";
+import { commitBy, validatorSet } from "../../helpers/consensus.js";
 
 const set = validatorSet([10, 10, 10, 10]);
 
@@ -19,19 +19,6 @@ function blockAt(height: number, chainId = CHAIN_ID, own: ValidatorSet = set): B
     txs: [],
     evidence: [],
     lastCommit: null,
-  };
-}
-
-function commitBy(block: Block, signers: number[]): Commit {
-  const hash = headerHash(block.header);
-  return {
-    height: block.header.height,
-    round: 0,
-    blockHash: hash,
-    sigs: signers.map((i) => {
-      const v = precommit(i, block.header.height, 0, hash);
-      return { validator: v.validator, sig: v.sig };
-    }),
   };
 }
 
