@@ -15,7 +15,7 @@
  */
 import autocannon from "autocannon";
 import { Level } from "level";
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -54,8 +54,18 @@ export interface ScaleResult {
   machine: { cpus: number; cpuModel: string | undefined; node: string };
   dids: number;
   rows: ScaleRow[];
-  /** Bytes of key+value per bucket in the LevelDB after the run, over DIDs (logical, before LevelDB compression). */
-  census: { totalBytesPerDid: number; buckets: Record<string, { keys: number; bytes: number; bytesPerDid: number }> };
+  /**
+   * Per bucket: keys, key+value bytes (logical, before LevelDB compression)
+   * and, once LevelDB has compacted the store whole, the bytes its key range
+   * takes in the files (LevelDB's estimate), all over DIDs.
+   */
+  census: { totalBytesPerDid: number; buckets: Record<string, { keys: number; bytes: number; bytesPerDid: number; compactedBytesPerDid: number }> };
+  /**
+   * du per DID after the run, the node stopped: the LevelDB store as left,
+   * the same store after LevelDB compacts it whole (what it holds live), and
+   * the snapshots kept for state sync.
+   */
+  disk: { chainBytesPerDid: number; chainCompactedBytesPerDid: number; snapshotsBytesPerDid: number };
   ratios: {
     /** Write ops/s of the last tenth over the first (the near-empty state). */
     lastWriteOverFirst: number;
@@ -144,13 +154,24 @@ function rssMiB(pid: number): number {
   return m ? round(Number(m[1]) / 1024) : NaN;
 }
 
-/** Bytes allocated on disk under `dir` (what du reports), in bytes. */
+/**
+ * Bytes allocated on disk under `dir` (what du reports), in bytes. The node
+ * is running: a file or folder gone between listing and stat (a snapshot's
+ * spill files, a compacted table) counts nothing.
+ */
 function du(dir: string): number {
   let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw e;
+  }
+  for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) total += du(p);
-    else if (e.isFile()) total += statSync(p).blocks * 512;
+    else if (e.isFile()) total += (statSync(p, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
   }
   return total;
 }
@@ -174,6 +195,31 @@ export async function censusOf(path: string): Promise<Map<number, { keys: number
       e.keys++;
       e.bytes += k.length + v.length;
     }
+  } finally {
+    await db.close();
+  }
+  return out;
+}
+
+/** What `level` (classic-level in Node) does that its typings leave out. */
+interface ClassicLevelExtras {
+  compactRange(start: Uint8Array, end: Uint8Array): Promise<void>;
+  approximateSize(start: Uint8Array, end: Uint8Array): Promise<number>;
+}
+
+/**
+ * Has LevelDB compact the whole store at `path` (the node stopped), then
+ * asks it the bytes each bucket's key range takes in its files (LevelDB's
+ * estimate, after its own compression).
+ */
+async function compactWhole(path: string, tags: number[]): Promise<Map<number, number>> {
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+  await db.open();
+  const extras = db as unknown as ClassicLevelExtras;
+  const out = new Map<number, number>();
+  try {
+    await extras.compactRange(Uint8Array.of(0), Uint8Array.of(0xff));
+    for (const tag of tags) out.set(tag, await extras.approximateSize(Uint8Array.of(tag), Uint8Array.of(tag + 1)));
   } finally {
     await db.close();
   }
@@ -223,12 +269,21 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
     await node.stop();
     stopped = true;
     opts.progress("census of the store");
-    const raw = await censusOf(join(home, "data", "chain"));
+    const chainDir = join(home, "data", "chain");
+    const snapshotsDir = join(home, "data", "snapshots");
+    const chainBytes = du(chainDir);
+    const raw = await censusOf(chainDir);
+    const onDisk = await compactWhole(chainDir, [...raw.keys()]);
+    const disk = {
+      chainBytesPerDid: round(chainBytes / n),
+      chainCompactedBytesPerDid: round(du(chainDir) / n),
+      snapshotsBytesPerDid: existsSync(snapshotsDir) ? round(du(snapshotsDir) / n) : 0,
+    };
     const buckets: ScaleResult["census"]["buckets"] = {};
     let total = 0;
     for (const [tag, e] of [...raw].sort((a, b) => b[1].bytes - a[1].bytes)) {
       const name = Bucket[tag] ?? `0x${tag.toString(16)}`;
-      buckets[name] = { keys: e.keys, bytes: e.bytes, bytesPerDid: round(e.bytes / n) };
+      buckets[name] = { keys: e.keys, bytes: e.bytes, bytesPerDid: round(e.bytes / n), compactedBytesPerDid: round((onDisk.get(tag) ?? 0) / n) };
       total += e.bytes;
     }
     const first = rows[0]!;
@@ -238,6 +293,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       dids: n,
       rows,
       census: { totalBytesPerDid: round(total / n), buckets },
+      disk,
       ratios: {
         lastWriteOverFirst: round(last.writeOpsPerSec / first.writeOpsPerSec, 3),
         lastResolveOverFirst: round(last.resolve.reqPerSec / first.resolve.reqPerSec, 3),
@@ -258,8 +314,9 @@ export function scaleTable(r: ScaleResult): string {
   const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.rssMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
-  const out = [fmt(head), ...lines.map(fmt), "", `census (key+value bytes per DID, ${r.dids} DIDs): ${r.census.totalBytesPerDid}`];
-  for (const [name, b] of Object.entries(r.census.buckets)) out.push(`  ${name.padEnd(16)} ${String(b.bytesPerDid).padStart(9)}  (${b.keys} keys)`);
+  const out = [fmt(head), ...lines.map(fmt), "", `census per DID, ${r.dids} DIDs: ${r.census.totalBytesPerDid} key+value bytes; on disk compacted whole:`];
+  for (const [name, b] of Object.entries(r.census.buckets)) out.push(`  ${name.padEnd(16)} ${String(b.bytesPerDid).padStart(9)} ${String(b.compactedBytesPerDid).padStart(9)}  (${b.keys} keys)`);
+  out.push(`du per DID after the run: store ${r.disk.chainBytesPerDid}, store compacted whole ${r.disk.chainCompactedBytesPerDid}, snapshots ${r.disk.snapshotsBytesPerDid}`);
   out.push(`writes/s last/first ${r.ratios.lastWriteOverFirst}, resolve/s last/first ${r.ratios.lastResolveOverFirst}`);
   return out.join("\n") + "\n";
 }
