@@ -11,7 +11,8 @@
  * Every tenth's signed creates are generated before its window opens, so
  * signing is not measured. `npm run bench -- --scale N [--seconds S]
  * [--out FILE]` (scripts/bench.ts); run alone:
- *   node dist/scripts/bench/scale.js --scale N [--seconds S] [--out FILE]
+ *   node dist/scripts/bench/scale.js --scale N [--seconds S] [--out FILE] [--keep]
+ * (`--keep` leaves the node's home in place and prints where).
  */
 import autocannon from "autocannon";
 import { Level } from "level";
@@ -33,6 +34,8 @@ export interface ScaleOptions {
   /** RPC port of the node (the bench's own range), or a free one. */
   port?: number;
   progress: (msg: string) => void;
+  /** Leave the node's home (its store and snapshots) in place after the run, for a look at the store. */
+  keepHome?: boolean;
 }
 
 export interface ScaleRow {
@@ -42,6 +45,9 @@ export interface ScaleRow {
   writeOpsPerSec: number;
   resolve: { reqPerSec: number; p50Ms: number; p99Ms: number };
   rssMiB: number;
+  /** Of the RSS: the main thread's V8 heap, and the buffers V8 accounts outside it (node metrics). */
+  heapMiB: number;
+  externalMiB: number;
   /** du of <home>/data over DIDs. */
   diskBytesPerDid: number;
   /** Merkle node cache hits / lookups during this tenth (writes and resolves). */
@@ -176,10 +182,23 @@ function du(dir: string): number {
   return total;
 }
 
-async function smtCounters(url: string): Promise<{ hits: number; misses: number }> {
+interface NodeCounters {
+  smtHits: number;
+  smtMisses: number;
+  /** V8 heap (total, of the main thread) and memory outside it that V8 knows of (buffers), MiB. */
+  heapMiB: number;
+  externalMiB: number;
+}
+
+async function nodeCounters(url: string): Promise<NodeCounters> {
   const text = await (await fetchAgain(`${url}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
-  return { hits: read("sid_smt_cache_hits_total"), misses: read("sid_smt_cache_misses_total") };
+  return {
+    smtHits: read("sid_smt_cache_hits_total"),
+    smtMisses: read("sid_smt_cache_misses_total"),
+    heapMiB: round(read("nodejs_heap_size_total_bytes") / 2 ** 20),
+    externalMiB: round(read("nodejs_external_memory_bytes") / 2 ** 20),
+  };
 }
 
 /** Key+value bytes per bucket of the LevelDB at `path` (the node stopped). */
@@ -242,13 +261,13 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       const g0 = performance.now();
       const txs = makeTxs(chainId, count);
       const genSeconds = (performance.now() - g0) / 1000;
-      const c0 = await smtCounters(node.rpcUrl);
+      const c0 = await nodeCounters(node.rpcUrl);
       const seconds = await grow(node.rpcUrl, txs);
       for (const t of txs) dids.push(t.tx.signer);
       txs.length = 0;
       const resolve = await resolveLoad(node.rpcUrl, dids, opts.seconds);
-      const c1 = await smtCounters(node.rpcUrl);
-      const lookups = c1.hits - c0.hits + (c1.misses - c0.misses);
+      const c1 = await nodeCounters(node.rpcUrl);
+      const lookups = c1.smtHits - c0.smtHits + (c1.smtMisses - c0.smtMisses);
       const st = await nodeStatus(node.rpcUrl);
       const row: ScaleRow = {
         dids: dids.length,
@@ -256,14 +275,16 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         writeOpsPerSec: round(count / seconds),
         resolve,
         rssMiB: rssMiB(node.proc.pid!),
+        heapMiB: c1.heapMiB,
+        externalMiB: c1.externalMiB,
         diskBytesPerDid: round(du(join(home, "data")) / dids.length),
-        smtCacheHitRate: lookups > 0 ? round((c1.hits - c0.hits) / lookups, 4) : NaN,
+        smtCacheHitRate: lookups > 0 ? round((c1.smtHits - c0.smtHits) / lookups, 4) : NaN,
         genSeconds: round(genSeconds),
       };
       rows.push(row);
       opts.progress(
         `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms, ` +
-          `RSS ${row.rssMiB} MiB, ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
+          `RSS ${row.rssMiB} MiB (heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
       );
     }
     await node.stop();
@@ -304,14 +325,15 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
     throw e;
   } finally {
     if (!stopped) await node.stop();
-    removeHome(home);
+    if (opts.keepHome) opts.progress(`the node's home is kept: ${home}`);
+    else removeHome(home);
   }
 }
 
 /** The growth table for people (stderr). */
 export function scaleTable(r: ScaleResult): string {
-  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "RSS MiB", "disk B/DID", "SMT hit"];
-  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.rssMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
+  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "RSS MiB", "heap", "external", "disk B/DID", "SMT hit"];
+  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.rssMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
   const out = [fmt(head), ...lines.map(fmt), "", `census per DID, ${r.dids} DIDs: ${r.census.totalBytesPerDid} key+value bytes; on disk compacted whole:`];
@@ -322,12 +344,13 @@ export function scaleTable(r: ScaleResult): string {
 }
 
 runIfMain(import.meta.url, async () => {
-  const { values } = parseArgs({ options: { scale: { type: "string", default: "100000" }, seconds: { type: "string", default: "5" }, port: { type: "string" }, out: { type: "string" } } });
+  const { values } = parseArgs({ options: { scale: { type: "string", default: "100000" }, seconds: { type: "string", default: "5" }, port: { type: "string" }, out: { type: "string" }, keep: { type: "boolean", default: false } } });
   const result = await benchScale({
     dids: Number(values.scale),
     seconds: Number(values.seconds),
     ...(values.port ? { port: Number(values.port) } : {}),
     progress: (m) => process.stderr.write(`[scale] ${m}\n`),
+    keepHome: values.keep,
   });
   const text = JSON.stringify(result, null, 2) + "\n";
   process.stdout.write(text);
