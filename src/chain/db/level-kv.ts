@@ -12,6 +12,18 @@ export type LevelDb = Level<Uint8Array, Uint8Array>;
 /** LevelDB's block cache: 64 MiB of table blocks (its default is 8 MiB), cheaper per record than decoded objects. */
 export const LEVEL_CACHE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * LevelDB's table block: 16 KiB (its default is 4 KiB). A block is
+ * compressed whole (Snappy), so the repeats across neighbouring values (a
+ * create tx names its DID seven times, and every document the same
+ * contexts and key type) compress across more of them: at 60,000 DIDs the
+ * compacted store takes 847 bytes per DID against 914 (BlockTx 272 against
+ * 324), and the index LevelDB keeps in memory per table is a quarter.
+ * Applies to tables written from now on; older ones keep theirs until
+ * compacted.
+ */
+export const LEVEL_BLOCK_BYTES = 16 * 1024;
+
 export class LevelKv implements KvStore {
   private constructor(
     /** The guarded LevelDB handle, for what the KvStore interface does not carry (snapshots, clear). */
@@ -20,7 +32,7 @@ export class LevelKv implements KvStore {
 
   /** Open (creating if missing) the LevelDB at `path`; faults of its reads and writes go to `latch`. */
   static async open(path: string, latch: FaultLatch): Promise<LevelKv> {
-    const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES }), latch, path);
+    const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES, blockSize: LEVEL_BLOCK_BYTES }), latch, path);
     await db.open();
     return new LevelKv(db);
   }
