@@ -79,8 +79,12 @@ const EXPORT_REINDEX_BLOCKS = 200;
 const PROOF_ATTEMPTS = 5;
 
 export interface StoreOptions {
-  /** State records (DIDs, issuers, status lists, ...) kept decoded in memory. */
-  didCacheSize: number;
+  /**
+   * Budget, in bytes of heap, of the state records (DIDs, issuers, status
+   * lists, ...) kept decoded in memory, as estimated from their encodings
+   * (repositories/state-records.ts, cachedRecordSize).
+   */
+  recordCacheBytes: number;
   /** Merkle nodes kept in memory. */
   smtCacheSize: number;
   /**
@@ -92,15 +96,18 @@ export interface StoreOptions {
 }
 
 /**
- * 50,000 decoded records: a decoded DID record with its document, and the
- * resolution result kept beside it, take some KB of heap each, so 200,000
- * of them held most of a GB. Records beyond it come from LevelDB's own block
- * cache (LEVEL_CACHE_BYTES, compressed blocks' plain bytes) in one get.
+ * 256 MiB of decoded records: a decoded DID record with its document, and
+ * the resolution result kept beside it, take about 4 KB of heap for a
+ * one-key document, so about 60,000 of those; a record of a large document
+ * counts for its size, so many of them cannot fill the heap (a count of
+ * 50,000 records could have held 50,000 documents of 16 KiB). Records
+ * beyond it come from LevelDB's own block cache (LEVEL_CACHE_BYTES,
+ * compressed blocks' plain bytes) in one get.
  * 1,200,000 Merkle nodes, about 110 MiB as bytes in the node cache's
  * buffers (about 95 bytes a node): the whole tree of ~500k DIDs, and the
  * top 19 levels of any larger one (the levels every walk passes).
  */
-export const defaultStoreOptions: StoreOptions = { didCacheSize: 50_000, smtCacheSize: 1_200_000, stateHistory: 100 };
+export const defaultStoreOptions: StoreOptions = { recordCacheBytes: 256 * 1024 * 1024, smtCacheSize: 1_200_000, stateHistory: 100 };
 
 export class ChainStore {
   readonly smt: SparseMerkleTree;
@@ -152,7 +159,7 @@ export class ChainStore {
     this.txIndex = new TxIndexRepository(kv);
     this.records = new StateRecordRepository(
       kv,
-      opts.didCacheSize,
+      opts.recordCacheBytes,
       (h, i) => this.blocks.inlineTxBytes(h, i),
       (e) => this.faults.report(e, "chain store", this.path),
     );
@@ -608,7 +615,7 @@ export class ChainStore {
       this.pruningTo = this.keptFrom;
       throw e;
     }
-    this.records.remember(b.writes);
+    this.records.remember(b.writes, b.encodedWrites);
     if (this.base === 1) this.exportSeq = firstSeq - 1 + b.txHashes.length;
     this.headCache = head;
     this.keptFrom = keptFrom;

@@ -1,8 +1,10 @@
 /**
  * State records, by state id: DID records under Did, every other record
  * (issuers, status lists, trustees, proposals, validators) under Registry.
- * Decoded records are cached, known absences too; reads of many records in
- * the same turn of the event loop go to the store as one getMany.
+ * Decoded records are cached, known absences too, within a budget of bytes
+ * (an estimate of the heap a record takes, from its encoding); reads of
+ * many records in the same turn of the event loop go to the store as one
+ * getMany.
  *
  * A DID record whose document a tx of the store brought is kept without
  * it: the record's bytes before and after the document, and where in that
@@ -17,6 +19,24 @@ import { type StateRecord, type StatusListRecord, decodeStateRecord, isDidStateI
 
 /** Cache entry meaning "no such record". */
 const ABSENT = Symbol("absent");
+
+/**
+ * Heap a cached record takes per byte of its encoding: its decoded objects
+ * and the resolution result built from it (rpc/resolve.ts keeps it beside
+ * the record). Measured on a dev node at 60,000 DIDs: 50,000 cached DID
+ * records of about 750 encoded bytes grew the heap by 205 MiB, about 5.7
+ * bytes per encoded byte. Bounding the cache by this estimate, not by a
+ * count, keeps records of large documents (up to 16 KiB each) or status
+ * lists (up to 512 KiB) from filling the heap when a client reads many.
+ */
+const HEAP_PER_ENCODED_BYTE = 6;
+/** Heap of a cache entry beyond its record: the id, the entry, an absence. */
+const ENTRY_OVERHEAD = 160;
+
+/** The cache's estimate of the heap a record of `encodedBytes` takes, or an absence (0). */
+export function cachedRecordSize(id: string, encodedBytes: number): number {
+  return ENTRY_OVERHEAD + 2 * id.length + HEAP_PER_ENCODED_BYTE * encodedBytes;
+}
 
 /**
  * First byte of a record kept by reference (a canonical record is a CBOR
@@ -104,7 +124,7 @@ export function stateDbKey(id: string): Uint8Array {
 }
 
 export class StateRecordRepository {
-  /** Cached records by state id, including known absences. */
+  /** Cached records by state id, including known absences, sized by cachedRecordSize. */
   private readonly cache: LRUCache<string, StateRecord | typeof ABSENT>;
   /** The misses of this turn of the event loop, read together. */
   private pendingReads: { ids: string[]; done: Promise<Map<string, StateRecord | undefined>> } | undefined;
@@ -115,12 +135,14 @@ export class StateRecordRepository {
    */
   constructor(
     private readonly kv: KvStore,
-    cacheSize: number,
+    /** Budget of the record cache, in estimated bytes of heap (cachedRecordSize); 0 caches nothing. */
+    cacheBytes: number,
     private readonly inlineTx: (height: number, index: number) => Promise<Uint8Array | undefined> = async () => undefined,
     /** Told of a record the store cannot put back together (damage), before the read fails with it. */
     private readonly damaged: (e: unknown) => void = () => {},
   ) {
-    this.cache = new LRUCache({ max: cacheSize });
+    // lru-cache needs a positive budget; 0 (no cache) is a budget no entry fits.
+    this.cache = new LRUCache({ maxSize: Math.max(1, cacheBytes) });
   }
 
   /**
@@ -203,7 +225,7 @@ export class StateRecordRepository {
           const raw = raws[i];
           const rec = raw ? decodeStateRecord(raw) : undefined;
           // A block committed meanwhile has put fresher records in the cache.
-          if (!this.cache.has(id)) this.cache.set(id, rec ?? ABSENT);
+          if (!this.cache.has(id)) this.cache.set(id, rec ?? ABSENT, { size: cachedRecordSize(id, raw?.length ?? 0) });
           found.set(id, rec);
         });
         return found;
@@ -248,8 +270,17 @@ export class StateRecordRepository {
     for (const [id, bytes] of encoded) batch.put(stateDbKey(id), isDidStateId(id) ? storedRecordBytes(bytes, sources?.get(id)) : bytes);
   }
 
-  /** Caches records a committed batch wrote. */
-  remember(writes: Iterable<[string, StateRecord]>): void {
-    for (const [id, r] of writes) this.cache.set(id, r);
+  /** Caches records a committed batch wrote; `encoded`: their encodings by id (for their size). */
+  remember(writes: Iterable<[string, StateRecord]>, encoded: ReadonlyMap<string, Uint8Array>): void {
+    for (const [id, r] of writes) {
+      const size = cachedRecordSize(id, encoded.get(id)?.length ?? 0);
+      // A record over the budget is not cached; the older one must not stay in its place.
+      if (!this.cache.set(id, r, { size }).has(id)) this.cache.delete(id);
+    }
+  }
+
+  /** Entries and estimated bytes of the record cache. */
+  cacheUse(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.calculatedSize };
   }
 }

@@ -19,7 +19,7 @@ import { EvidenceRepository } from "../../../src/chain/repositories/evidence.js"
 import { ExportLogRepository } from "../../../src/chain/repositories/export-log.js";
 import { MetaRepository } from "../../../src/chain/repositories/meta.js";
 import { SmtNodeRepository } from "../../../src/chain/repositories/smt-nodes.js";
-import { StateRecordRepository, stateDbKey } from "../../../src/chain/repositories/state-records.js";
+import { StateRecordRepository, cachedRecordSize, stateDbKey } from "../../../src/chain/repositories/state-records.js";
 import { TxIndexRepository } from "../../../src/chain/repositories/tx-index.js";
 import { ValidatorSetRepository } from "../../../src/chain/repositories/validator-sets.js";
 import { type DidRecord, type DidVersion, type StateRecord, type StatusListRecord, encodeDidRecord, encodeStateRecord, stateIdOf } from "../../../src/chain/state.js";
@@ -143,7 +143,7 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
     });
 
     it("state records: DIDs and registry records by id, read together, listed by kind and by issuer", async () => {
-      const repo = new StateRecordRepository(kv, 100);
+      const repo = new StateRecordRepository(kv, 1 << 20);
       const ownIssuer = "did:sid:abc";
       // An issuer whose DID extends the first one's: its lists are not the first one's.
       const longerIssuer = "did:sid:abcd";
@@ -188,8 +188,43 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       await repo.get("did:sid:new");
       const fresh = { ...didRecord(A, 3), did: "did:sid:new" };
       await write(kv, (batch) => repo.putEncoded(batch, [["did:sid:new", encodeDidRecord(fresh)]]));
-      repo.remember([["did:sid:new", fresh]]);
+      repo.remember([["did:sid:new", fresh]], new Map([["did:sid:new", encodeDidRecord(fresh)]]));
       expect(await repo.get("did:sid:new")).to.equal(fresh);
+    });
+
+    it("state records: the cache holds records within its budget of bytes, whatever their number or size", async () => {
+      const small = (i: number) => ({ ...didRecord(A, 1), did: `did:sid:small${i}` });
+      const big = (i: number): StatusListRecord => ({ ...statusList("did:sid:issuer", `big${i}`), token: "x".repeat(64 * 1024) });
+      const smallSize = cachedRecordSize(small(10).did, encodeDidRecord(small(10)).length);
+      const budget = 4 * smallSize;
+      const repo = new StateRecordRepository(kv, budget);
+      const smalls = Array.from({ length: 20 }, (_, i) => small(10 + i));
+      const bigs = Array.from({ length: 5 }, (_, i) => big(i));
+      await write(kv, (batch) =>
+        repo.putEncoded(batch, [...smalls.map((r): [string, Uint8Array] => [r.did, encodeDidRecord(r)]), ...bigs.map((r): [string, Uint8Array] => [stateIdOf(r), encodeStateRecord(r)])]),
+      );
+
+      // Twenty small records read: the cache keeps the last four, within the budget.
+      for (const r of smalls) expect(await repo.get(r.did)).to.deep.equal(r);
+      expect(repo.cacheUse()).to.deep.equal({ entries: 4, bytes: 4 * smallSize });
+      // A record larger than the whole budget is read, and not cached: the small ones stay.
+      expect(await repo.get(stateIdOf(bigs[0]!))).to.deep.equal(bigs[0]);
+      expect(repo.cacheUse()).to.deep.equal({ entries: 4, bytes: 4 * smallSize });
+      const loaded = await repo.loadMany(bigs.map(stateIdOf));
+      expect([...loaded.values()]).to.deep.equal(bigs);
+      expect(repo.cacheUse().bytes).to.be.at.most(budget);
+
+      // A write too large to cache takes the older record out of the cache: a read after it sees the new one.
+      const last = smalls[smalls.length - 1]!;
+      const cached = await repo.get(last.did);
+      expect(await repo.get(last.did)).to.equal(cached);
+      const grown = { ...last, versionId: 2, document: { ...last.document, service: Array.from({ length: 40 }, (_, i) => ({ id: `${last.did}#s${i}`, type: "LinkedDomains", serviceEndpoint: `https://example.com/${"p".repeat(200)}/${i}` })) } };
+      const grownBytes = encodeDidRecord(grown);
+      expect(cachedRecordSize(last.did, grownBytes.length)).to.be.above(budget);
+      await write(kv, (batch) => repo.putEncoded(batch, [[last.did, grownBytes]]));
+      repo.remember([[last.did, grown]], new Map([[last.did, grownBytes]]));
+      expect(await repo.get(last.did)).to.deep.equal(grown);
+      expect(repo.cacheUse().bytes).to.be.at.most(budget);
     });
 
     it("DID versions: whole or from the block, entries, pages, the version at a time, and the index built for an older store", async () => {
