@@ -3,6 +3,8 @@
  * RPC and block path and, at every tenth of N, measure
  *   - write ops/s over the last tenth (submit to committed, mempool drained),
  *   - `did_resolve` p50/p99 and req/s on random existing DIDs, 64 connections,
+ *     and against it the same load on a malformed DID (no state read): the
+ *     ceiling of this machine at that moment,
  *   - node RSS, bytes on disk per DID (du of the data dir),
  *   - the Merkle node cache hit rate over the tenth (node metrics counters).
  * After the last tenth the node is stopped and its LevelDB is read once: a
@@ -21,6 +23,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bucket } from "../../src/chain/buckets.js";
+import { LEVEL_BLOCK_BYTES } from "../../src/chain/db/level-kv.js";
 import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
@@ -44,6 +47,9 @@ export interface ScaleRow {
   /** Creates per second over this tenth: first submit to mempool drained. */
   writeOpsPerSec: number;
   resolve: { reqPerSec: number; p50Ms: number; p99Ms: number };
+  /** The same load answered without the state (a malformed DID), right after: what the transport allows on this machine now. */
+  ceiling: { reqPerSec: number; p50Ms: number; p99Ms: number };
+  resolveOverCeiling: number;
   rssMiB: number;
   /** Of the RSS: the main thread's V8 heap, and the buffers V8 accounts outside it (node metrics). */
   heapMiB: number;
@@ -135,8 +141,8 @@ async function grow(url: string, txs: SignedTx[]): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-async function resolveLoad(url: string, dids: string[], seconds: number) {
-  const pick = () => dids[Math.floor(Math.random() * dids.length)]!;
+/** `did_resolve` at 64 connections for `seconds`, each request's DID from `pick`. */
+async function resolveLoad(url: string, pick: () => string, seconds: number) {
   const result = await autocannon({
     url,
     connections: 64,
@@ -154,6 +160,13 @@ async function resolveLoad(url: string, dids: string[], seconds: number) {
   }
   return { reqPerSec: round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
+
+/**
+ * The ceiling resolves are measured against: `did_resolve` of a DID that is
+ * not well formed, answered (invalidDid) by the same transport, parsing and
+ * method without reading the state.
+ */
+const MALFORMED_DID = "did:sid:0OIl";
 
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -232,7 +245,8 @@ interface ClassicLevelExtras {
  * estimate, after its own compression).
  */
 async function compactWhole(path: string, tags: number[]): Promise<Map<number, number>> {
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+  // The node's table block size, or the compaction would rewrite the tables in LevelDB's default.
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", blockSize: LEVEL_BLOCK_BYTES });
   await db.open();
   const extras = db as unknown as ClassicLevelExtras;
   const out = new Map<number, number>();
@@ -265,7 +279,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       const seconds = await grow(node.rpcUrl, txs);
       for (const t of txs) dids.push(t.tx.signer);
       txs.length = 0;
-      const resolve = await resolveLoad(node.rpcUrl, dids, opts.seconds);
+      const resolve = await resolveLoad(node.rpcUrl, () => dids[Math.floor(Math.random() * dids.length)]!, opts.seconds);
+      const ceiling = await resolveLoad(node.rpcUrl, () => MALFORMED_DID, opts.seconds);
       const c1 = await nodeCounters(node.rpcUrl);
       const lookups = c1.smtHits - c0.smtHits + (c1.smtMisses - c0.smtMisses);
       const st = await nodeStatus(node.rpcUrl);
@@ -274,6 +289,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         height: st.height,
         writeOpsPerSec: round(count / seconds),
         resolve,
+        ceiling,
+        resolveOverCeiling: round(resolve.reqPerSec / ceiling.reqPerSec, 3),
         rssMiB: rssMiB(node.proc.pid!),
         heapMiB: c1.heapMiB,
         externalMiB: c1.externalMiB,
@@ -283,7 +300,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       };
       rows.push(row);
       opts.progress(
-        `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms, ` +
+        `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms ` +
+          `(ceiling ${row.ceiling.reqPerSec}/s p99 ${row.ceiling.p99Ms} ms, ratio ${row.resolveOverCeiling}), ` +
           `RSS ${row.rssMiB} MiB (heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
       );
     }
@@ -332,8 +350,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
 
 /** The growth table for people (stderr). */
 export function scaleTable(r: ScaleResult): string {
-  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "RSS MiB", "heap", "external", "disk B/DID", "SMT hit"];
-  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.rssMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
+  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "heap", "external", "disk B/DID", "SMT hit"];
+  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
   const out = [fmt(head), ...lines.map(fmt), "", `census per DID, ${r.dids} DIDs: ${r.census.totalBytesPerDid} key+value bytes; on disk compacted whole:`];
