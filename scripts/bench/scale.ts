@@ -3,8 +3,8 @@
  * RPC and block path and, at every tenth of N, measure
  *   - write ops/s over the last tenth (submit to committed, mempool drained),
  *   - `did_resolve` p50/p99 and req/s on random existing DIDs, 64 connections,
- *     and against it the same load on a malformed DID (no state read): the
- *     ceiling of this machine at that moment,
+ *     and against it the same load on `debug_fixedResolution` (the same
+ *     answer shape, no state read): the ceiling of this machine then,
  *   - node RSS, bytes on disk per DID (du of the data dir),
  *   - the Merkle node cache hit rate over the tenth (node metrics counters).
  * After the last tenth the node is stopped and its LevelDB is read once: a
@@ -47,7 +47,7 @@ export interface ScaleRow {
   /** Creates per second over this tenth: first submit to mempool drained. */
   writeOpsPerSec: number;
   resolve: { reqPerSec: number; p50Ms: number; p99Ms: number };
-  /** The same load answered without the state (a malformed DID), right after: what the transport allows on this machine now. */
+  /** The same load on debug_fixedResolution (no state read), right after: what the transport allows on this machine now. */
   ceiling: { reqPerSec: number; p50Ms: number; p99Ms: number };
   resolveOverCeiling: number;
   rssMiB: number;
@@ -141,8 +141,13 @@ async function grow(url: string, txs: SignedTx[]): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** `did_resolve` at 64 connections for `seconds`, each request's DID from `pick`. */
-async function resolveLoad(url: string, pick: () => string, seconds: number) {
+/**
+ * `method` at 64 connections for `seconds`, each request's DID from
+ * `pick`: `did_resolve`, or `debug_fixedResolution` (the node's bench
+ * method, SID_BENCH=1: the same parameters and answer shape, one fixed
+ * document, no state read), the ceiling resolves are measured against.
+ */
+async function resolveLoad(url: string, method: "did_resolve" | "debug_fixedResolution", pick: () => string, seconds: number) {
   const result = await autocannon({
     url,
     connections: 64,
@@ -151,22 +156,15 @@ async function resolveLoad(url: string, pick: () => string, seconds: number) {
       {
         method: "POST",
         headers: { "content-type": "application/json" },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "did_resolve", params: { did: pick() } }) }),
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { did: pick() } }) }),
       },
     ],
   });
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`did_resolve: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+    throw new Error(`${method}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
   return { reqPerSec: round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
-
-/**
- * The ceiling resolves are measured against: `did_resolve` of a DID that is
- * not well formed, answered (invalidDid) by the same transport, parsing and
- * method without reading the state.
- */
-const MALFORMED_DID = "did:sid:0OIl";
 
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -279,8 +277,9 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       const seconds = await grow(node.rpcUrl, txs);
       for (const t of txs) dids.push(t.tx.signer);
       txs.length = 0;
-      const resolve = await resolveLoad(node.rpcUrl, () => dids[Math.floor(Math.random() * dids.length)]!, opts.seconds);
-      const ceiling = await resolveLoad(node.rpcUrl, () => MALFORMED_DID, opts.seconds);
+      const pick = () => dids[Math.floor(Math.random() * dids.length)]!;
+      const resolve = await resolveLoad(node.rpcUrl, "did_resolve", pick, opts.seconds);
+      const ceiling = await resolveLoad(node.rpcUrl, "debug_fixedResolution", pick, opts.seconds);
       const c1 = await nodeCounters(node.rpcUrl);
       const lookups = c1.smtHits - c0.smtHits + (c1.smtMisses - c0.smtMisses);
       const st = await nodeStatus(node.rpcUrl);
