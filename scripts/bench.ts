@@ -35,7 +35,7 @@
  * --scale N grows a dev node to N DIDs and measures at every tenth (scripts/bench/scale.ts):
  * write ops/s, did_resolve p50/p99 at 64 connections for --seconds (5 there),
  * RSS, bytes per DID on disk and by bucket, Merkle cache hit rate.
- * --section statesync [--dids N] times a new node serving by state sync against full replay
+ * --section statesync [--dids N] [--interval BLOCKS] times a new node serving by state sync against full replay
  * (scripts/bench/statesync.ts).
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
@@ -77,6 +77,7 @@ const { values: args } = parseArgs({
     section: { type: "string" },
     versions: { type: "string", default: "3000" },
     dids: { type: "string", default: "100000" },
+    interval: { type: "string", default: "50" },
     attack: { type: "string" },
     "export-ops": { type: "string", default: "20000" },
     scale: { type: "string" },
@@ -224,8 +225,10 @@ async function main() {
       // Its own nodes: a validator, then a state-synced and a replaying full node.
       const dids = Number(args.dids);
       if (!Number.isSafeInteger(dids) || dids < 1) throw new Error(`--dids must be a positive integer, got ${args.dids}`);
-      progress(`state sync against replay at ${dids} DIDs`);
-      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, statesync: await benchStateSync({ dids, progress }) });
+      const interval = Number(args.interval);
+      if (!Number.isSafeInteger(interval) || interval < 1) throw new Error(`--interval must be a positive integer, got ${args.interval}`);
+      progress(`state sync against replay at ${dids} DIDs, a snapshot every ${interval} blocks`);
+      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, statesync: await benchStateSync({ dids, interval, progress }) });
       return;
     }
     const home = tempHome("sid-bench-");
