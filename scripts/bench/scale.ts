@@ -51,6 +51,12 @@ export interface ScaleRow {
   ceiling: { reqPerSec: number; p50Ms: number; p99Ms: number };
   resolveOverCeiling: number;
   rssMiB: number;
+  /**
+   * Of the RSS, the anonymous memory (RssAnon): the rest is file pages
+   * mapped (LevelDB maps its table files to read them; the kernel can drop
+   * those pages when memory is short).
+   */
+  anonMiB: number;
   /** Of the RSS: the main thread's V8 heap, and the buffers V8 accounts outside it (node metrics). */
   heapMiB: number;
   externalMiB: number;
@@ -166,9 +172,11 @@ async function resolveLoad(url: string, method: "did_resolve" | "debug_fixedReso
   return { reqPerSec: round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? round(Number(m[1]) / 1024) : NaN;
+/** The node's resident memory, MiB: all of it, and its anonymous part (what the process itself allocated, not file pages it maps). */
+function residentMiB(pid: number): { rss: number; anon: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { rss: round(kb("VmRSS") / 1024), anon: round(kb("RssAnon") / 1024) };
 }
 
 /**
@@ -283,6 +291,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       const c1 = await nodeCounters(node.rpcUrl);
       const lookups = c1.smtHits - c0.smtHits + (c1.smtMisses - c0.smtMisses);
       const st = await nodeStatus(node.rpcUrl);
+      const mem = residentMiB(node.proc.pid!);
       const row: ScaleRow = {
         dids: dids.length,
         height: st.height,
@@ -290,7 +299,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         resolve,
         ceiling,
         resolveOverCeiling: round(resolve.reqPerSec / ceiling.reqPerSec, 3),
-        rssMiB: rssMiB(node.proc.pid!),
+        rssMiB: mem.rss,
+        anonMiB: mem.anon,
         heapMiB: c1.heapMiB,
         externalMiB: c1.externalMiB,
         diskBytesPerDid: round(du(join(home, "data")) / dids.length),
@@ -301,7 +311,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       opts.progress(
         `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms ` +
           `(ceiling ${row.ceiling.reqPerSec}/s p99 ${row.ceiling.p99Ms} ms, ratio ${row.resolveOverCeiling}), ` +
-          `RSS ${row.rssMiB} MiB (heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
+          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
       );
     }
     await node.stop();
@@ -349,8 +359,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
 
 /** The growth table for people (stderr). */
 export function scaleTable(r: ScaleResult): string {
-  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "heap", "external", "disk B/DID", "SMT hit"];
-  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
+  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "anon", "heap", "external", "disk B/DID", "SMT hit"];
+  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.anonMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
   const out = [fmt(head), ...lines.map(fmt), "", `census per DID, ${r.dids} DIDs: ${r.census.totalBytesPerDid} key+value bytes; on disk compacted whole:`];
