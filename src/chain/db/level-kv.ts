@@ -18,7 +18,8 @@ export const LEVEL_CACHE_BYTES = 64 * 1024 * 1024;
  * create tx names its DID seven times, and every document the same
  * contexts and key type) compress across more of them: at 60,000 DIDs the
  * compacted store takes 847 bytes per DID against 914 (BlockTx 272 against
- * 324), and the index LevelDB keeps in memory per table is a quarter.
+ * 324), and the index LevelDB keeps in memory per table has a quarter of
+ * the entries (one per block).
  * Applies to tables written from now on; older ones keep theirs until
  * compacted.
  */
