@@ -103,8 +103,9 @@ export interface StoreOptions {
  * 50,000 records could have held 50,000 documents of 16 KiB). Records
  * beyond it come from LevelDB's own block cache (LEVEL_CACHE_BYTES,
  * compressed blocks' plain bytes) in one get.
- * 1,200,000 Merkle nodes, about 110 MiB as bytes in the node cache's
- * buffers (about 95 bytes a node): the whole tree of ~500k DIDs, and the
+ * 1,200,000 Merkle nodes, 97 bytes each in the node cache's buffers plus
+ * its index (over a tree of 600,000 keys it held 110 MiB: 68 of buffers,
+ * 42 of heap): the whole tree of ~500k DIDs, and the
  * top 19 levels of any larger one (the levels every walk passes).
  */
 export const defaultStoreOptions: StoreOptions = { recordCacheBytes: 256 * 1024 * 1024, smtCacheSize: 1_200_000, stateHistory: 100 };

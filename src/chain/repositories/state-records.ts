@@ -272,11 +272,8 @@ export class StateRecordRepository {
 
   /** Caches records a committed batch wrote; `encoded`: their encodings by id (for their size). */
   remember(writes: Iterable<[string, StateRecord]>, encoded: ReadonlyMap<string, Uint8Array>): void {
-    for (const [id, r] of writes) {
-      const size = cachedRecordSize(id, encoded.get(id)?.length ?? 0);
-      // A record over the budget is not cached; the older one must not stay in its place.
-      if (!this.cache.set(id, r, { size }).has(id)) this.cache.delete(id);
-    }
+    // A record over the whole budget is not cached, and lru-cache drops the older one of that id with it.
+    for (const [id, r] of writes) this.cache.set(id, r, { size: cachedRecordSize(id, encoded.get(id)?.length ?? 0) });
   }
 
   /** Entries and estimated bytes of the record cache. */
