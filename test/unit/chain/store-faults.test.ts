@@ -67,7 +67,8 @@ describe("chain: storage faults", function () {
     /** A store whose every table lost its last 100 bytes, reopened; or the open error when LevelDB checked the tables at open. */
     async function damagedStore(path: string): Promise<{ store: ChainStore; keys: Uint8Array[] } | { openError: unknown }> {
       const store = await ChainStore.open(path);
-      // Enough data to flush several tables (LevelDB's write buffer is 4 MiB).
+      // 12 MB: less than LevelDB's write buffer (LEVEL_WRITE_BUFFER_BYTES), so the reopen below, which
+      // replays the log, writes it out as a table.
       const keys: Uint8Array[] = [];
       for (let b = 0; b < 12; b++) {
         const batch = store.db.batch();
@@ -79,6 +80,7 @@ describe("chain: storage faults", function () {
         await batch.write();
       }
       await store.close();
+      await (await ChainStore.open(path)).close();
       const tables = readdirSync(path).filter((f) => f.endsWith(".ldb"));
       expect(tables.length, "tables written").to.be.greaterThan(0);
       // Every table loses its tail (which table LevelDB reads a key from depends on its compactions).
