@@ -64,12 +64,21 @@ export interface SnapshotOptions {
    * shares the disk, and stops the node when a commit finds it full.
    */
   minFreeBytes: number;
+  /**
+   * The most of the node's time snapshots take, in (0, 1]: after a snapshot
+   * that took D, snapshot heights are skipped until D * (1 / busyShare - 1)
+   * has passed since it ended. A snapshot reads the whole state, so at
+   * millions of records it takes minutes of the same cores that commit
+   * blocks; without this it would run back to back once it outlasts the
+   * interval. 1 skips none for this reason.
+   */
+  busyShare: number;
 }
 
 /** 256 MiB: room for many blocks and a LevelDB compaction of a large store, so a snapshot never starves the chain. */
 const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024;
 
-export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: 0, minFreeBytes: DEFAULT_MIN_FREE_BYTES });
+export const defaultSnapshotOptions: Readonly<SnapshotOptions> = Object.freeze({ interval: 1000, keep: 2, chunkBits: 0, minFreeBytes: DEFAULT_MIN_FREE_BYTES, busyShare: 0.25 });
 
 /** Chunk size aimed at when the chunk count is chosen from the state's size: few requests, each well inside a p2p frame. */
 export const TARGET_CHUNK_BYTES = 512 * 1024;
@@ -88,6 +97,9 @@ export function resolveSnapshotOptions(o: Partial<SnapshotOptions> = {}): Snapsh
   int(out.interval, "interval", 0, 1e9);
   int(out.keep, "keep", 1, 100);
   int(out.minFreeBytes, "minFreeBytes", 0, Number.MAX_SAFE_INTEGER);
+  if (typeof out.busyShare !== "number" || !(out.busyShare > 0 && out.busyShare <= 1)) {
+    throw new Error(`snapshots.busyShare: expected a number in (0, 1], got ${String(out.busyShare)}`);
+  }
   if (out.chunkBits !== 0) int(out.chunkBits, "chunkBits (0 = from the state's size)", MIN_CHUNK_BITS, MAX_CHUNK_BITS);
   return out;
 }
@@ -396,6 +408,8 @@ export interface SnapshotFailure {
 export interface SnapshotStats {
   written: number;
   failures: number;
+  /** Snapshot heights skipped because the previous snapshot ended too recently (busyShare). */
+  paced: number;
   /** Height of the last snapshot written (0: none since the node started). */
   lastWritten: number;
   /** The last failure, when the last snapshot attempted failed (a later success clears it). */
@@ -413,7 +427,8 @@ export function snapshotsWarning(stats: SnapshotStats | undefined):
 
 /**
  * Takes a snapshot every `interval` blocks, one at a time: a height that
- * comes while the previous snapshot is still being written is skipped.
+ * comes while the previous snapshot is still being written is skipped, and
+ * so is one that comes too soon after it ended (`busyShare`).
  *
  * Snapshots are optional: one that fails (a full or failing disk, a
  * directory it cannot write) leaves nothing half written, never stops the
@@ -429,22 +444,27 @@ export class SnapshotWriter {
   private failures = 0;
   private lastWritten = 0;
   private failing: SnapshotFailure | undefined;
+  private paced = 0;
+  /** No snapshot starts before this time (now()): the last one's duration, spread out by busyShare. */
+  private notBefore = -Infinity;
   private readonly freeBytes: (path: string) => number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: ChainStore,
     readonly dir: SnapshotDir,
     readonly opts: SnapshotOptions,
     private readonly log: Logger,
-    /** Where free disk space is read (tests stand in a full disk). */
-    deps: { freeBytes?: (path: string) => number } = {},
+    /** Where free disk space is read (tests stand in a full disk), and a monotonic clock in ms (tests stand in time). */
+    deps: { freeBytes?: (path: string) => number; now?: () => number } = {},
   ) {
     this.freeBytes = deps.freeBytes ?? freeBytesOf;
+    this.now = deps.now ?? (() => performance.now());
   }
 
   /** Snapshots written and failed since the node started, and the failure standing now, if any. */
   stats(): SnapshotStats {
-    return { written: this.written, failures: this.failures, lastWritten: this.lastWritten, failing: this.failing };
+    return { written: this.written, failures: this.failures, paced: this.paced, lastWritten: this.lastWritten, failing: this.failing };
   }
 
   private fail(height: number, e: unknown): void {
@@ -471,6 +491,12 @@ export class SnapshotWriter {
       this.log.warn("snapshot skipped: the previous one is still being written", { height });
       return;
     }
+    const started = this.now();
+    if (started < this.notBefore) {
+      this.paced++;
+      this.log.info("snapshot skipped: too soon after the last one (snapshots.busyShare)", { height, busyShare: this.opts.busyShare, waitMs: Math.ceil(this.notBefore - started) });
+      return;
+    }
     let snap: { close(): Promise<void> };
     try {
       const db = this.store.db as unknown as { snapshot(): { close(): Promise<void> } };
@@ -480,7 +506,6 @@ export class SnapshotWriter {
       this.fail(height, e);
       return;
     }
-    const started = Date.now();
     this.busy = (async () => {
       try {
         const pp = await this.store.getProposerPriorities(height + 1);
@@ -498,12 +523,14 @@ export class SnapshotWriter {
         this.lastWritten = height;
         if (this.failing) this.log.info("snapshots written again", { height, failedSince: this.failing.height });
         this.failing = undefined;
-        this.log.info("snapshot written", { height, records, bytes, dataBytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Date.now() - started });
+        this.log.info("snapshot written", { height, records, bytes, dataBytes, chunks: m.chunks.filter((c) => c.leaves > 0).length, ms: Math.round(this.now() - started) });
       } catch (e) {
         this.fail(height, e);
       } finally {
         this.lastHeight = height;
         await snap.close().catch(() => {});
+        const ended = this.now();
+        this.notBefore = ended + (ended - started) * (1 / this.opts.busyShare - 1);
         this.busy = undefined;
       }
     })();

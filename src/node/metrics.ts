@@ -20,7 +20,7 @@ export interface MetricsSources {
   /** Merkle node cache lookups since the node started (absent: not reported). */
   smtCache?(): { hits: number; misses: number };
   /** State snapshots written and failed since the node started (absent: the node takes none). */
-  snapshots?(): { written: number; failures: number; lastWritten: number };
+  snapshots?(): { written: number; failures: number; paced: number; lastWritten: number };
 }
 
 export interface MetricsOptions {
@@ -75,6 +75,7 @@ export class NodeMetrics {
       const read = sources.snapshots;
       pulledCounter("sid_snapshots_written_total", "State snapshots written since the node started.", () => read().written);
       pulledCounter("sid_snapshot_failures_total", "State snapshots that failed (disk full or failing, directory not writable, root mismatch) since the node started.", () => read().failures);
+      pulledCounter("sid_snapshots_paced_total", "Snapshot heights skipped since the node started because the last snapshot ended too recently (snapshots.busyShare).", () => read().paced);
       gauge("sid_snapshot_last_height", "Height of the last state snapshot written since the node started (0: none).", () => read().lastWritten);
     }
     this.txsCommitted = new Counter({ name: "sid_txs_committed_total", help: "Txs committed in blocks since the node started.", registers });

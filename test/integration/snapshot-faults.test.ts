@@ -50,7 +50,7 @@ describe("integration: snapshot write failures", function () {
 
   it("the chain goes on, nothing half written is left, the failure is counted and shown, and a later snapshot succeeds", async () => {
     home = tempHome("sid-snapfault-");
-    const paths = await devHome(home, { interval: INTERVAL, keep: 2 });
+    const paths = await devHome(home, { interval: INTERVAL, keep: 2, busyShare: 1 });
     snapDir = join(paths.dataDir, "snapshots");
     if (asRoot) writeFileSync(snapDir, "not a directory\n");
     else {
@@ -140,7 +140,7 @@ describe("integration: snapshot write failures", function () {
     it("a snapshot that meets ENOSPC midway is removed, counted with its errno, and the chain goes on", async function () {
       fullHome = tempHome("sid-snapfull-");
       // No reserve: the snapshot writes until the disk refuses.
-      const paths = await devHome(fullHome, { interval: INTERVAL, keep: 2, chunkBits: 4, minFreeBytes: 0 });
+      const paths = await devHome(fullHome, { interval: INTERVAL, keep: 2, chunkBits: 4, minFreeBytes: 0, busyShare: 1 });
       const dir = join(paths.dataDir, "snapshots");
       mkdirSync(dir);
       if (!asRoot || spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]).status !== 0) this.skip();

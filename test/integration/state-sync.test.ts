@@ -77,7 +77,7 @@ describe("integration: state sync from snapshots", function () {
     const [v, f] = await initNetworkHomes(root, { validators: 1, fullNodes: 1, chainId: CHAIN_ID, ports: ports.slice(0, 4), consensus: FAST_CONSENSUS });
     editNodeJson(v!.home, (cfg) => {
       cfg.heartbeatMs = 100;
-      cfg.snapshots = { interval: 10, keep: 50, chunkBits: 6 };
+      cfg.snapshots = { interval: 10, keep: 50, chunkBits: 6, busyShare: 1 };
     });
     validator = new DevnetNode(v!);
     full = new DevnetNode(f!);

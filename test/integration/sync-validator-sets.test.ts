@@ -76,7 +76,7 @@ describe("integration: a full node syncs from genesis through validator-set chan
       const [v0, v1, v2, v3] = net.validators as [DevnetNode, DevnetNode, DevnetNode, DevnetNode];
       const [added, follower, joiner] = net.fullNodes as [DevnetNode, DevnetNode, DevnetNode];
       // Every node takes a snapshot every 10 blocks: the same heights, the same manifests.
-      for (const n of net.nodes) editNodeJson(n.home, (cfg) => (cfg.snapshots = { interval: 10, keep: 2, chunkBits: 4 }));
+      for (const n of net.nodes) editNodeJson(n.home, (cfg) => (cfg.snapshots = { interval: 10, keep: 2, chunkBits: 4, busyShare: 1 }));
       await Promise.all([v0, v1, v2, v3].map((n) => n.start()));
       await waitForHeight(net.validators, 2);
       const committed = await createDids(v0, net.chainId, 4);

@@ -47,7 +47,7 @@ describe("chain/snapshot-store: a disk that fills up", function () {
     let free = 100 * MIB;
     let checks = 0;
     const logs: Array<Record<string, unknown>> = [];
-    const w = new SnapshotWriter(store, snaps, resolveSnapshotOptions({ interval: 1, keep: 2, chunkBits: 6, minFreeBytes: 50 * MIB }), loggerOf((_l, msg, f) => msg === "snapshot failed" && logs.push(f ?? {})), {
+    const w = new SnapshotWriter(store, snaps, resolveSnapshotOptions({ interval: 1, keep: 2, chunkBits: 6, minFreeBytes: 50 * MIB, busyShare: 1 }), loggerOf((_l, msg, f) => msg === "snapshot failed" && logs.push(f ?? {})), {
       freeBytes: () => {
         checks++;
         return free;
@@ -69,7 +69,7 @@ describe("chain/snapshot-store: a disk that fills up", function () {
     const fillAfter = 5;
     let midway = 0;
     const w2Free = () => (checks > fillAfter ? 10 * MIB : 100 * MIB);
-    const w2 = new SnapshotWriter(store, snaps, resolveSnapshotOptions({ interval: 1, keep: 2, chunkBits: 6, minFreeBytes: 50 * MIB }), loggerOf(() => {}), {
+    const w2 = new SnapshotWriter(store, snaps, resolveSnapshotOptions({ interval: 1, keep: 2, chunkBits: 6, minFreeBytes: 50 * MIB, busyShare: 1 }), loggerOf(() => {}), {
       freeBytes: () => {
         checks++;
         if (checks === fillAfter) midway = readdirSync(join(snaps.dir, "2.tmp")).filter((n) => n.startsWith("chunk-")).length;

@@ -415,7 +415,7 @@ describe("state snapshots: chunking and verification", () => {
     it("the writer takes a snapshot every interval blocks and keeps the newest `keep`", async () => {
       const wdir = new SnapshotDir(join(dir, "writer"));
       const logs: string[] = [];
-      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 2, chunkBits: 4 }), loggerOf((_l, msg) => logs.push(msg)));
+      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 2, chunkBits: 4, busyShare: 1 }), loggerOf((_l, msg) => logs.push(msg)));
       // The store's state stands for each height here: the writer checks only that the records give the root it is told.
       for (let h = 1; h <= 7; h++) {
         w.onCommitted(h, store.head().stateRoot);
@@ -428,6 +428,46 @@ describe("state snapshots: chunking and verification", () => {
       expect(logs).to.include("snapshot failed");
       expect(() => resolveSnapshotOptions({ chunkBits: 13 })).to.throw(/chunkBits/);
       expect(() => resolveSnapshotOptions({ interval: -1 })).to.throw(/interval/);
+    });
+
+    it("the writer skips heights until the last snapshot's duration, spread by busyShare, has passed since it ended", async () => {
+      const wdir = new SnapshotDir(join(dir, "paced"));
+      const logs: string[] = [];
+      let t = 1_000;
+      const w = new SnapshotWriter(store, wdir, resolveSnapshotOptions({ interval: 2, keep: 5, chunkBits: 4, busyShare: 0.25 }), loggerOf((_l, msg) => logs.push(msg)), { now: () => t });
+      const root = store.head().stateRoot;
+      w.onCommitted(2, root);
+      // Started at 1,000 and (the clock moved on before the write could end) ended at 1,400: 400 ms, so none starts before 1,400 + 3 * 400.
+      t = 1_400;
+      await w.idle();
+      expect(wdir.heights()).to.deep.equal([2]);
+      t = 2_599;
+      w.onCommitted(4, root);
+      await w.idle();
+      expect(wdir.heights()).to.deep.equal([2]);
+      expect(w.stats()).to.include({ written: 1, paced: 1, lastWritten: 2 });
+      expect(logs.filter((m) => m.startsWith("snapshot skipped: too soon"))).to.have.length(1);
+      t = 2_600;
+      w.onCommitted(6, root);
+      await w.idle();
+      expect(wdir.heights()).to.deep.equal([6, 2]);
+      expect(w.stats()).to.include({ written: 2, paced: 1, lastWritten: 6 });
+      // A failed snapshot paces the next one as well (a full disk is not retried back to back).
+      w.onCommitted(8, H("not the root"));
+      t = 2_700;
+      await w.idle();
+      t = 2_999;
+      w.onCommitted(10, root);
+      await w.idle();
+      expect(w.stats()).to.include({ written: 2, failures: 1, paced: 2 });
+      t = 3_000;
+      w.onCommitted(12, root);
+      await w.idle();
+      expect(wdir.heights()).to.deep.equal([12, 6, 2]);
+      for (const bad of [0, -0.5, 1.5, Number.NaN, "0.5"]) {
+        expect(() => resolveSnapshotOptions({ busyShare: bad as number }), String(bad)).to.throw(/busyShare/);
+      }
+      expect(resolveSnapshotOptions({}).busyShare).to.equal(0.25);
     });
 
     it("the leaf of a record is its tree key and the sha256 of its bytes", () => {
