@@ -9,7 +9,7 @@ import { secp } from "../crypto/secp256k1.js";
 import { genesisHash, genesisRecords, genesisTimeMs, type Genesis } from "../chain/genesis.js";
 import { SignatureVerifier } from "../chain/execute.js";
 import { Mempool, defaultMempoolOptions, type MempoolOptions, type Rejection } from "../chain/mempool.js";
-import { ChainStore } from "../chain/store.js";
+import { ChainStore, type StoreOptions } from "../chain/store.js";
 import { StorageFaultError, asStorageFault } from "../chain/store-faults.js";
 import { TxPreverifier } from "../chain/preverify.js";
 import { txHash } from "../chain/tx.js";
@@ -102,6 +102,8 @@ export interface FileConfig {
   snapshots?: Partial<SnapshotOptions>;
   /** Start an empty node from a peer's snapshot instead of replaying every block (docs/state-sync.md). */
   stateSync?: StateSyncConfig;
+  /** Memory of the chain store's caches (docs/operations.md): records by estimated heap bytes, Merkle nodes by count. */
+  store?: Partial<Pick<StoreOptions, "recordCacheBytes" | "smtCacheSize">>;
 }
 
 function loadFileConfig(paths: HomePaths): FileConfig {
@@ -122,6 +124,17 @@ function loadFileConfig(paths: HomePaths): FileConfig {
   positive(cfg.p2pPort, "p2pPort");
   positive(cfg.mempool?.maxTxs, "mempool.maxTxs");
   positive(cfg.mempool?.maxBytes, "mempool.maxBytes");
+  if (cfg.store !== undefined) {
+    if (typeof cfg.store !== "object" || cfg.store === null || Array.isArray(cfg.store)) throw new NodeConfigError(`${paths.configFile}: store: expected an object, got ${JSON.stringify(cfg.store)}`);
+    for (const k of Object.keys(cfg.store)) {
+      if (k !== "recordCacheBytes" && k !== "smtCacheSize") throw new NodeConfigError(`${paths.configFile}: store.${k}: unknown setting (recordCacheBytes, smtCacheSize)`);
+    }
+    // 0 is allowed: no cache (every read goes to LevelDB).
+    for (const [name, v] of [["recordCacheBytes", cfg.store.recordCacheBytes], ["smtCacheSize", cfg.store.smtCacheSize]] as const) {
+      const fault = v === undefined ? undefined : intSettingFault(`store.${name}`, v, 0, Number.MAX_SAFE_INTEGER);
+      if (fault !== undefined) throw new NodeConfigError(`${paths.configFile}: ${fault}`);
+    }
+  }
   return cfg;
 }
 
@@ -227,7 +240,7 @@ export class SidNode {
     const gHash = genesisHash(genesis);
     let store: ChainStore;
     try {
-      store = await ChainStore.open(paths.chainDb);
+      store = await ChainStore.open(paths.chainDb, fileCfg.store);
     } catch (e) {
       throw storeOpenError(paths.chainDb, paths.home, e);
     }
@@ -253,7 +266,7 @@ export class SidNode {
         throw e;
       }
       await store.close();
-      store = await ChainStore.open(paths.chainDb);
+      store = await ChainStore.open(paths.chainDb, fileCfg.store);
     }
     try {
       if (!store.isInitialized()) await store.initGenesis(gHash, genesisTimeMs(genesis), genesisRecords(genesis));
