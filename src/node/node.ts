@@ -129,9 +129,13 @@ function loadFileConfig(paths: HomePaths): FileConfig {
     for (const k of Object.keys(cfg.store)) {
       if (k !== "recordCacheBytes" && k !== "smtCacheSize") throw new NodeConfigError(`${paths.configFile}: store.${k}: unknown setting (recordCacheBytes, smtCacheSize)`);
     }
-    // 0 is allowed: no cache (every read goes to LevelDB).
-    for (const [name, v] of [["recordCacheBytes", cfg.store.recordCacheBytes], ["smtCacheSize", cfg.store.smtCacheSize]] as const) {
-      const fault = v === undefined ? undefined : intSettingFault(`store.${name}`, v, 0, Number.MAX_SAFE_INTEGER);
+    // 0 is allowed: no cache (every read goes to LevelDB). The Merkle cache's buffers are typed arrays of
+    // 97 bytes a node per half of it, which a JavaScript engine bounds: 40 million nodes (5 GB) is well inside.
+    for (const [name, v, max] of [
+      ["recordCacheBytes", cfg.store.recordCacheBytes, Number.MAX_SAFE_INTEGER],
+      ["smtCacheSize", cfg.store.smtCacheSize, 40_000_000],
+    ] as const) {
+      const fault = v === undefined ? undefined : intSettingFault(`store.${name}`, v, 0, max);
       if (fault !== undefined) throw new NodeConfigError(`${paths.configFile}: ${fault}`);
     }
   }

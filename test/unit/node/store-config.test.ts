@@ -60,6 +60,7 @@ describe("node: node.json store settings", function () {
     const cases: Array<[unknown, RegExp]> = [
       [{ store: { recordCacheBytes: -1 } }, /store\.recordCacheBytes: less than minimum 0/],
       [{ store: { smtCacheSize: 1.5 } }, /store\.smtCacheSize: expected integer/],
+      [{ store: { smtCacheSize: 40_000_001 } }, /store\.smtCacheSize: greater than maximum 40000000/],
       [{ store: { smtCacheSize: "1000" } }, /store\.smtCacheSize: expected integer/],
       [{ store: { recordCache: 5 } }, /store\.recordCache: unknown setting/],
       [{ store: [] }, /store: expected an object/],
