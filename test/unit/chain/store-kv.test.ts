@@ -4,11 +4,12 @@
  * bound ranges, answer missing keys and apply batches alike.
  */
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KvStore, prefixEnd, prefixRange } from "../../../src/chain/db/kv.js";
-import { LevelKv } from "../../../src/chain/db/level-kv.js";
+import { LEVEL_WRITE_BUFFER_BYTES, LevelKv } from "../../../src/chain/db/level-kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { FaultLatch } from "../../../src/chain/store-faults.js";
 import { hex } from "../../helpers/fixtures.js";
@@ -137,6 +138,27 @@ kvChecks("LevelDB", async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe("chain/db: LevelDB's write buffer", () => {
+  it("holds writes of twice LevelDB's default buffer (4 MiB) in memory and the log: no table is written until it fills", async () => {
+    expect(LEVEL_WRITE_BUFFER_BYTES).to.be.greaterThan(8 * 1024 * 1024);
+    const dir = mkdtempSync(join(tmpdir(), "sid-kv-wb-"));
+    try {
+      const kv = await LevelKv.open(join(dir, "db"), new FaultLatch());
+      // 8 MiB of incompressible values, a MiB a batch: with a 4 MiB buffer LevelDB would flush tables on the way.
+      for (let batchNo = 0; batchNo < 8; batchNo++) {
+        const batch = kv.batch();
+        for (let i = 0; i < 16; i++) batch.put(b(batchNo, i), new Uint8Array(randomBytes(64 * 1024)));
+        await batch.write();
+      }
+      // Closing waits for LevelDB's background flushes and compactions.
+      await kv.close();
+      expect(readdirSync(join(dir, "db")).filter((f) => f.endsWith(".ldb"))).to.deep.equal([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("chain/db: in memory, closed", () => {
