@@ -20,27 +20,48 @@
  *     the set of (key, valueHash) pairs, never on insertion order or
  *     batching, and the depth never exceeds 256 (two distinct keys diverge
  *     by bit 255 at the latest).
- *   - Storage: content-addressed, nodeHash -> encoding. EMPTY is never
- *     stored; nodes are never deleted, so every historical root stays
- *     readable and provable.
+ *   - Storage (not part of the format: nothing hashes it): content-addressed,
+ *     nodeHash -> record. An internal node's record holds its leaf children
+ *     inline (storedForm), so a leaf has no record of its own unless it is
+ *     the root (a tree of one key) or was written before leaves were held
+ *     inline; a record is checked against its hash when read. EMPTY is
+ *     never stored. The store deletes the records of trees older than the
+ *     history it keeps (store.ts).
  *   - Proof: the sibling hashes on the walk from the root down to where the
  *     walk stops (an EMPTY subtree or a leaf), plus that leaf. A leaf with a
  *     different key proves absence just as EMPTY does: in a canonical tree
  *     the subtree on the key's path holds only that other leaf.
  */
 import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
-import { sha256, sha256Parts } from "../crypto/hash.js";
-import { CodedError } from "../errors.js";
+import { sha256Parts } from "../crypto/hash.js";
+import {
+  EMPTY,
+  EMPTY_REF,
+  HASH_BYTES,
+  INTERNAL_TAG,
+  KEY_BYTES,
+  KIND_INTERNAL,
+  KIND_LEAF,
+  LEAF_TAG,
+  MAX_DEPTH,
+  NodeCache,
+  type Ref,
+  SmtNodeError,
+  SmtNodeErrorCode,
+  type TreeNode,
+  beyondMaxDepth,
+  childOf,
+  decodeStored,
+  describeLength,
+  internalNode,
+  isEmpty,
+  isNode,
+  leafNode,
+  storedForm,
+} from "./smt-node.js";
 
-/** Sizes fixed by the format: sha256 digests, and keys that are sha256 digests. */
-const HASH_BYTES = 32;
-const KEY_BYTES = 32;
-/** 256-bit keys: two distinct keys differ in one of bits 0..255. */
-const MAX_DEPTH = 256;
-/** tag(1) || 32 || 32 for both node kinds. */
-const NODE_BYTES = 1 + 2 * HASH_BYTES;
-const LEAF_TAG = 0x00;
-const INTERNAL_TAG = 0x01;
+export { SmtNodeError, SmtNodeErrorCode, internalRecord, type SmtChild } from "./smt-node.js";
+
 const INTERNAL_TAG_BYTES = new Uint8Array([INTERNAL_TAG]);
 const LEAF_TAG_BYTES = new Uint8Array([LEAF_TAG]);
 /**
@@ -57,7 +78,6 @@ const HEX32_RE = /^[0-9a-f]{64}$/;
  * this instance out.
  */
 export const EMPTY_ROOT: Uint8Array = new Uint8Array(HASH_BYTES);
-const EMPTY = new Uint8Array(HASH_BYTES);
 
 export interface SmtNodeReader {
   getNode(hash: Uint8Array): Promise<Uint8Array | undefined>;
@@ -111,31 +131,7 @@ interface SmtProofJson {
   leaf: { key: string; valueHash: string } | null;
 }
 
-const KIND_EMPTY = 0;
-const KIND_LEAF = 1;
-const KIND_INTERNAL = 2;
-type NodeKind = typeof KIND_EMPTY | typeof KIND_LEAF | typeof KIND_INTERNAL;
-
-/** A subtree after an update: its hash and, when known without a read, its kind. */
-interface SubtreeRef {
-  hash: Uint8Array;
-  kind: NodeKind | undefined;
-}
-
-/**
- * A node as held in the cache, decoded once: reads allocate nothing. Every
- * TreeNode has the same shape (one hidden class): `first`/`second` are the
- * key and valueHash of a leaf, the left and right child hashes of an
- * internal node. Its fields are views that must never be mutated.
- */
-interface TreeNode extends SubtreeRef {
-  kind: typeof KIND_LEAF | typeof KIND_INTERNAL;
-  encoded: Uint8Array;
-  first: Uint8Array;
-  second: Uint8Array;
-}
-
-/** A sorted, de-duplicated entry; `hash` is set when the leaf already exists in the store. */
+/** A sorted, de-duplicated entry; `hash` is set when the leaf already exists in the tree. */
 interface Entry {
   key: Uint8Array;
   value: Uint8Array | null;
@@ -151,7 +147,6 @@ interface UpdateOut {
   repeats: Int32Array;
 }
 
-const EMPTY_REF: SubtreeRef = { hash: EMPTY, kind: KIND_EMPTY };
 
 export class SparseMerkleTree {
   private readonly reader: SmtNodeReader;
@@ -186,7 +181,12 @@ export class SparseMerkleTree {
     const repeats = new Int32Array(entries.length + 1);
     entries.forEach((e, i) => (repeats[i + 1] = repeats[i]! + (e.mayRepeat ? 1 : 0)));
     const out: UpdateOut = { nodes: newNodes, stale: [], repeats };
-    const ref = await this.updateSubtree(root, 0, entries, 0, entries.length, out);
+    const ref = await this.updateSubtree({ hash: root, kind: undefined }, 0, entries, 0, entries.length, out);
+    // A tree of one leaf: that leaf is the root, and a root is read by its hash.
+    if (ref.kind === KIND_LEAF) {
+      newNodes.set(toHex(ref.hash), ref.encoded);
+      this.cache.set({ ...ref, standalone: true });
+    }
     // A node both replaced and made again (the same content elsewhere in the walk) is not stale.
     const staleNodes = out.stale.filter((n) => !newNodes.has(toHex(n.hash)));
     return { root: ref.hash.slice(), newNodes, staleNodes };
@@ -196,12 +196,12 @@ export class SparseMerkleTree {
   async get(root: Uint8Array, key: Uint8Array): Promise<Uint8Array | null> {
     checkBytes(root, HASH_BYTES, "root");
     checkBytes(key, KEY_BYTES, "key");
-    let hash: Uint8Array = root;
+    let ref: Ref = { hash: root, kind: undefined };
     for (let depth = 0; ; depth++) {
-      if (isEmpty(hash)) return null;
-      const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+      if (isEmpty(ref.hash)) return null;
+      const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
       if (node.kind === KIND_LEAF) return bytesEqual(node.first, key) ? node.second.slice() : null;
-      hash = pathBit(key, depth) === 0 ? node.first : node.second;
+      ref = childOf(node, pathBit(key, depth));
     }
   }
 
@@ -212,13 +212,13 @@ export class SparseMerkleTree {
    * compaction moves up and new neighbours move down).
    */
   async holds(root: Uint8Array, stale: Pick<StaleNode, "hash" | "path" | "depth" | "leaf">): Promise<boolean> {
-    let hash: Uint8Array = root;
+    let ref: Ref = { hash: root, kind: undefined };
     for (let depth = 0; depth <= MAX_DEPTH; depth++) {
-      if (bytesEqual(hash, stale.hash)) return true;
-      if (isEmpty(hash) || (!stale.leaf && depth >= stale.depth)) return false;
-      const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+      if (bytesEqual(ref.hash, stale.hash)) return true;
+      if (isEmpty(ref.hash) || (!stale.leaf && depth >= stale.depth)) return false;
+      const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
       if (node.kind === KIND_LEAF) return false;
-      hash = pathBit(stale.path, depth) === 0 ? node.first : node.second;
+      ref = childOf(node, pathBit(stale.path, depth));
     }
     return false;
   }
@@ -228,48 +228,41 @@ export class SparseMerkleTree {
     checkBytes(root, HASH_BYTES, "root");
     checkBytes(key, KEY_BYTES, "key");
     const siblings: Uint8Array[] = [];
-    let hash: Uint8Array = root;
+    let ref: Ref = { hash: root, kind: undefined };
     for (let depth = 0; ; depth++) {
-      if (isEmpty(hash)) return { siblings, leaf: null };
-      const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+      if (isEmpty(ref.hash)) return { siblings, leaf: null };
+      const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
       if (node.kind === KIND_LEAF) return { siblings, leaf: { key: node.first.slice(), valueHash: node.second.slice() } };
-      if (pathBit(key, depth) === 0) {
-        siblings.push(node.second.slice());
-        hash = node.first;
-      } else {
-        siblings.push(node.first.slice());
-        hash = node.second;
-      }
+      const bit = pathBit(key, depth);
+      siblings.push((bit === 0 ? node.second : node.first).slice());
+      ref = childOf(node, bit);
     }
   }
 
-  /** `entries[lo..hi)` all share the first `depth` bits: the path of the subtree `hash`. */
-  private async updateSubtree(
-    hash: Uint8Array,
-    depth: number,
-    entries: Entry[],
-    lo: number,
-    hi: number,
-    out: UpdateOut,
-  ): Promise<SubtreeRef> {
-    if (isEmpty(hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out.nodes);
-    const node = this.cached(hash, depth) ?? (await this.load(hash, depth));
+  /** `entries[lo..hi)` all share the first `depth` bits: the path of the subtree `at`. */
+  private async updateSubtree(at: Ref, depth: number, entries: Entry[], lo: number, hi: number, out: UpdateOut): Promise<Ref> {
+    if (isEmpty(at.hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out.nodes);
+    const node = isNode(at) ? at : (this.cached(at.hash, depth) ?? (await this.load(at.hash, depth)));
     if (node.kind === KIND_LEAF) {
       const merged = this.mergeIntoLeaf(node, depth, entries, lo, hi, out.nodes);
-      // A leaf that moves down beside new leaves keeps its hash: it is stale only when replaced or deleted.
-      if (merged.replaced) out.stale.push({ hash: node.hash.slice(), path: node.first.slice(), depth, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
-      return merged.ref;
+      // An inline leaf lives in its parent's record, which goes stale with it.
+      // A leaf with a record of its own is stale once replaced, or once it
+      // moves down beside new leaves, where its new parent holds it inline.
+      if (node.standalone && !bytesEqual(merged.hash, node.hash)) {
+        out.stale.push({ hash: node.hash.slice(), path: node.first.slice(), depth, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+      }
+      return merged;
     }
 
-    const left = node.first;
-    const right = node.second;
+    const left = childOf(node, 0);
+    const right = childOf(node, 1);
     const mid = splitIndex(entries, lo, hi, depth);
     // Both sides at once: their cache misses reach the reader together, which may read them in one call.
     const [l, r] = await Promise.all([
-      lo < mid ? this.updateSubtree(left, depth + 1, entries, lo, mid, out) : { hash: left, kind: undefined },
-      mid < hi ? this.updateSubtree(right, depth + 1, entries, mid, hi, out) : { hash: right, kind: undefined },
+      lo < mid ? this.updateSubtree(left, depth + 1, entries, lo, mid, out) : left,
+      mid < hi ? this.updateSubtree(right, depth + 1, entries, mid, hi, out) : right,
     ]);
-    if (bytesEqual(l.hash, left) && bytesEqual(r.hash, right)) return node;
+    if (bytesEqual(l.hash, node.first) && bytesEqual(r.hash, node.second)) return node;
     out.stale.push({ hash: node.hash.slice(), path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
 
     // Compaction: a subtree left with one leaf is that leaf, so a lone leaf
@@ -279,25 +272,21 @@ export class SparseMerkleTree {
     if (lEmpty && rEmpty) return EMPTY_REF;
     if (lEmpty || rEmpty) {
       const other = lEmpty ? r : l;
-      const kind = other.kind ?? (this.cached(other.hash, depth + 1) ?? (await this.load(other.hash, depth + 1))).kind;
-      if (kind === KIND_LEAF) return { hash: other.hash, kind: KIND_LEAF };
+      const n = isNode(other) ? other : (this.cached(other.hash, depth + 1) ?? (await this.load(other.hash, depth + 1)));
+      if (n.kind === KIND_LEAF) {
+        // It moves up into a parent that holds it inline: a record of its own is no longer read.
+        if (n.standalone) out.stale.push({ hash: n.hash.slice(), path: n.first.slice(), depth: depth + 1, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+        return n;
+      }
     }
-    return this.putInternal(l.hash, r.hash, out.nodes);
+    return this.putInternal(l, r, out.nodes);
   }
 
   /** The subtree is one existing leaf: rebuild it from that leaf plus the updates. */
-  private mergeIntoLeaf(
-    leaf: TreeNode,
-    depth: number,
-    entries: Entry[],
-    lo: number,
-    hi: number,
-    out: Map<string, Uint8Array>,
-  ): { ref: SubtreeRef; replaced: boolean } {
+  private mergeIntoLeaf(leaf: TreeNode, depth: number, entries: Entry[], lo: number, hi: number, out: Map<string, Uint8Array>): Ref {
     const existing: Entry = { key: leaf.first, value: leaf.second, hash: leaf.hash };
     const merged: Entry[] = [];
     let placed = false;
-    let replaced = false;
     for (let i = lo; i < hi; i++) {
       const e = entries[i]!;
       const cmp = placed ? -1 : compareBytes(e.key, existing.key);
@@ -308,49 +297,36 @@ export class SparseMerkleTree {
         // The update replaces (or deletes) the existing leaf; rewriting the same value creates no node.
         placed = true;
         const same = e.value !== null && bytesEqual(e.value, leaf.second);
-        replaced = !same;
         if (e.value !== null) merged.push(same ? existing : e);
         continue;
       }
       if (e.value !== null) merged.push(e);
     }
     if (!placed) merged.push(existing);
-    return { ref: this.build(merged, depth, out), replaced };
+    // The tree unchanged: the same leaf, still with its own record if it had one.
+    if (merged.length === 1 && merged[0] === existing) return leaf;
+    return this.build(merged, depth, out);
   }
 
   /** Builds the canonical subtree at `depth` over sorted, distinct entries with values. */
-  private build(entries: Entry[], depth: number, out: Map<string, Uint8Array>, lo = 0, hi = entries.length): SubtreeRef {
+  private build(entries: Entry[], depth: number, out: Map<string, Uint8Array>, lo = 0, hi = entries.length): Ref {
     const n = hi - lo;
     if (n === 0) return EMPTY_REF;
     if (n === 1) {
       const e = entries[lo]!;
-      if (e.hash !== undefined) return { hash: e.hash, kind: KIND_LEAF };
-      return this.putLeaf(e.key, e.value!, out);
+      return leafNode(e.key, e.value!, e.hash);
     }
     if (depth >= MAX_DEPTH) throw new Error("SMT invariant broken: distinct keys did not diverge within 256 bits");
     const mid = splitIndex(entries, lo, hi, depth);
     const l = this.build(entries, depth + 1, out, lo, mid);
     const r = this.build(entries, depth + 1, out, mid, hi);
-    return this.putInternal(l.hash, r.hash, out);
+    return this.putInternal(l, r, out);
   }
 
-  /** `key` and `valueHash` are the batch's own copies, never mutated, so the node may keep them. */
-  private putLeaf(key: Uint8Array, valueHash: Uint8Array, out: Map<string, Uint8Array>): TreeNode {
-    return this.putNode(KIND_LEAF, LEAF_TAG, key, valueHash, out);
-  }
-
-  private putInternal(left: Uint8Array, right: Uint8Array, out: Map<string, Uint8Array>): TreeNode {
-    return this.putNode(KIND_INTERNAL, INTERNAL_TAG, left, right, out);
-  }
-
-  private putNode(kind: TreeNode["kind"], tag: number, first: Uint8Array, second: Uint8Array, out: Map<string, Uint8Array>): TreeNode {
-    const encoded = new Uint8Array(NODE_BYTES);
-    encoded[0] = tag;
-    encoded.set(first, 1);
-    encoded.set(second, 1 + HASH_BYTES);
-    const hash = sha256(encoded);
-    const node: TreeNode = { hash, kind, encoded, first, second };
-    out.set(toHex(hash), encoded);
+  /** A new internal node over `l` and `r` (leaves inline), added to `out` and the cache. */
+  private putInternal(l: Ref, r: Ref, out: Map<string, Uint8Array>): TreeNode {
+    const node = internalNode(l, r);
+    out.set(toHex(node.hash), storedForm(node));
     this.cache.set(node);
     return node;
   }
@@ -377,155 +353,15 @@ export class SparseMerkleTree {
    * pruned on purpose is the store's call, not the tree's.
    */
   private async load(hash: Uint8Array, depth: number): Promise<TreeNode> {
-    const hex = toHex(hash);
     const raw = await this.reader.getNode(hash);
-    if (raw === undefined) throw new SmtNodeError(SmtNodeErrorCode.MISSING, hash, `missing SMT node ${hex}`);
-    if (!(raw instanceof Uint8Array) || raw.length !== NODE_BYTES) {
-      throw new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${hex}: expected ${NODE_BYTES} bytes, got ${describeLength(raw)}`);
-    }
-    if (raw[0] !== LEAF_TAG && raw[0] !== INTERNAL_TAG) {
-      throw new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${hex}: unknown tag 0x${raw[0]!.toString(16).padStart(2, "0")}`);
-    }
-    if (!bytesEqual(sha256(raw), hash)) throw new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${hex}: content does not match its hash`);
-    const encoded = new Uint8Array(raw);
-    const node: TreeNode = {
-      hash: hash.slice(),
-      kind: encoded[0] === LEAF_TAG ? KIND_LEAF : KIND_INTERNAL,
-      encoded,
-      first: encoded.subarray(1, 1 + HASH_BYTES),
-      second: encoded.subarray(1 + HASH_BYTES),
-    };
+    if (raw === undefined) throw new SmtNodeError(SmtNodeErrorCode.MISSING, hash, `missing SMT node ${toHex(hash)}`);
+    const node = decodeStored(hash, raw);
     if (node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
     this.cache.set(node);
     return node;
   }
 }
 
-export enum SmtNodeErrorCode {
-  /** The reader has no node under a hash the walk reached. */
-  MISSING = "SMT_NODE_MISSING",
-  /** The reader's bytes for a hash are not a node of that hash (length, tag, content), or an internal node sits below the deepest level. */
-  CORRUPT = "SMT_NODE_CORRUPT",
-}
-
-/** A node a walk of the tree needs that the reader lacks or holds wrong; `data.node` is its hash (hex). */
-export class SmtNodeError extends CodedError<SmtNodeErrorCode, { node: string }> {
-  constructor(code: SmtNodeErrorCode, hash: Uint8Array, message: string) {
-    super(code, message, { node: toHex(hash) });
-  }
-}
-
-function beyondMaxDepth(hash: Uint8Array, depth: number): SmtNodeError {
-  return new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT: internal node ${toHex(hash)} at depth ${depth}, beyond the 256-bit key`);
-}
-
-/** A cached node's bytes: its hash, then its encoding. */
-const ENTRY_BYTES = HASH_BYTES + NODE_BYTES;
-
-/**
- * One generation of the node cache: nodes' bytes appended to one buffer
- * (hash || encoding, 97 bytes each) and an index from a 30-bit slot of the
- * hash to the entry. A buffer is never written over: a new generation gets
- * a new one, so a node handed out (views into the buffer) stays valid.
- */
-class Generation {
-  readonly slab: Uint8Array;
-  readonly index = new Map<number, number>();
-  private used = 0;
-
-  constructor(readonly capacity: number) {
-    this.slab = new Uint8Array(capacity * ENTRY_BYTES);
-  }
-
-  get full(): boolean {
-    return this.used >= this.capacity;
-  }
-
-  /** The entry of `hash`, or -1. */
-  find(slot: number, hash: Uint8Array): number {
-    const i = this.index.get(slot);
-    if (i === undefined) return -1;
-    const at = i * ENTRY_BYTES;
-    for (let k = 0; k < HASH_BYTES; k++) if (this.slab[at + k] !== hash[k]) return -1;
-    return i;
-  }
-
-  add(slot: number, hash: Uint8Array, encoded: Uint8Array): void {
-    const at = this.used * ENTRY_BYTES;
-    this.slab.set(hash, at);
-    this.slab.set(encoded, at + HASH_BYTES);
-    this.index.set(slot, this.used++);
-  }
-
-  node(i: number): TreeNode {
-    const at = i * ENTRY_BYTES;
-    const encoded = this.slab.subarray(at + HASH_BYTES, at + ENTRY_BYTES);
-    return {
-      hash: this.slab.subarray(at, at + HASH_BYTES),
-      kind: encoded[0] === LEAF_TAG ? KIND_LEAF : KIND_INTERNAL,
-      encoded,
-      first: encoded.subarray(1, 1 + HASH_BYTES),
-      second: encoded.subarray(1 + HASH_BYTES),
-    };
-  }
-}
-
-/**
- * An approximate LRU over nodes, in two generations (the quick-lru scheme):
- * new entries and hits go to `young`; when `young` is full it becomes `old`
- * and the previous `old` is dropped. Every operation is O(1). Entries are
- * bytes in a generation's buffer, not objects: about 130 bytes a node with
- * its index entry, against some 340 for a decoded node with its own arrays,
- * and nothing for the collector to trace or the allocator to keep apart; a
- * hit builds the node's views (a few short-lived objects). Entries are
- * keyed by 30 bits of the node hash, a small integer, so a lookup builds no
- * hex string; the full hash is compared on a hit, and two hashes that share
- * the 30 bits simply replace each other.
- */
-class NodeCache {
-  private young: Generation;
-  private old: Generation;
-  /** Entries per generation, so about `maxSize` are held in all. */
-  private readonly generationSize: number;
-
-  constructor(maxSize: number) {
-    this.generationSize = Math.ceil(maxSize / 2);
-    this.young = new Generation(this.generationSize);
-    this.old = new Generation(0);
-  }
-
-  get(hash: Uint8Array): TreeNode | undefined {
-    const slot = cacheSlot(hash);
-    const y = this.young.find(slot, hash);
-    if (y >= 0) return this.young.node(y);
-    const o = this.old.find(slot, hash);
-    if (o < 0) return undefined;
-    const aged = this.old.node(o);
-    this.old.index.delete(slot);
-    this.insert(slot, aged.hash, aged.encoded);
-    return aged;
-  }
-
-  set(node: TreeNode): void {
-    if (this.generationSize === 0) return;
-    const slot = cacheSlot(node.hash);
-    if (this.young.find(slot, node.hash) >= 0) return;
-    this.insert(slot, node.hash, node.encoded);
-  }
-
-  private insert(slot: number, hash: Uint8Array, encoded: Uint8Array): void {
-    if (this.young.full) {
-      this.old = this.young;
-      this.young = new Generation(this.generationSize);
-    }
-    this.young.add(slot, hash, encoded);
-  }
-}
-
-/** 30 bits of a hash: stays a V8 small integer, the cheapest Map key. */
-function cacheSlot(hash: Uint8Array): number {
-  return (hash[0]! << 22) | (hash[1]! << 14) | (hash[2]! << 6) | (hash[3]! >> 2);
-}
 
 /**
  * Checks a proof against `root` (sid SMT v1): valueHash = the value proved
@@ -641,9 +477,6 @@ function sharesPrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
   return (a[whole]! & mask) === (b[whole]! & mask);
 }
 
-function isEmpty(hash: Uint8Array): boolean {
-  return bytesEqual(hash, EMPTY);
-}
 
 function isBytes(x: unknown, length: number): x is Uint8Array {
   return x instanceof Uint8Array && x.length === length;
@@ -655,10 +488,6 @@ function checkBytes(x: unknown, length: number, what: string, where?: string): a
   }
 }
 
-function describeLength(x: unknown): string {
-  if (x instanceof Uint8Array) return String(x.length);
-  return x === null ? "null" : typeof x;
-}
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === "object" && !Array.isArray(x);

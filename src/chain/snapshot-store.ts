@@ -575,7 +575,7 @@ export class SnapshotRestorer {
     }
     buildSubtree(leaves, this.manifest.chunkBits, (hash, enc) => {
       this.store.smtNodes.putNode(this.batch, hash, enc);
-      this.batchBytes += 97;
+      this.batchBytes += 33 + enc.length;
     });
     this.done.add(index);
     if (this.batchBytes >= RESTORE_BATCH_BYTES) await this.flush();

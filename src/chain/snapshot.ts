@@ -38,6 +38,7 @@ import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { CodedError } from "../errors.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
+import { internalRecord, type SmtChild } from "./smt.js";
 import { stateKeyOf } from "./state.js";
 
 /** The format this node writes: chunk files brotli-compressed. */
@@ -167,20 +168,46 @@ function internalNode(left: Uint8Array, right: Uint8Array): Uint8Array {
 
 /**
  * The canonical subtree at `depth` over `leaves[lo..hi)`, sorted by key,
- * distinct, all sharing the first `depth` bits. Bottom-up in one pass; every
- * node it creates goes to `sink` when given.
+ * distinct, all sharing the first `depth` bits. Bottom-up in one pass; when
+ * `sink` is given, every record the store keeps for it goes there: its
+ * internal nodes, leaves inline (smt.ts storedForm), and the leaf itself
+ * when the subtree is one leaf (the nodes above refer to it by hash).
  */
 export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: NodeSink, lo = 0, hi = leaves.length): Uint8Array {
-  const n = hi - lo;
-  if (n === 0) return EMPTY.slice();
-  if (n === 1) {
+  if (!sink) return subtreeHash(leaves, depth, lo, hi);
+  if (hi - lo === 1) {
     const l = leaves[lo]!;
-    if (!sink) return sha256Parts(LEAF_TAG, l.key, l.valueHash);
     const enc = leafNode(l.key, l.valueHash);
     const h = sha256(enc);
     sink(h, enc);
     return h;
   }
+  return subtreeRecords(leaves, depth, sink, lo, hi).hash;
+}
+
+function subtreeHash(leaves: readonly Leaf[], depth: number, lo: number, hi: number): Uint8Array {
+  const n = hi - lo;
+  if (n === 0) return EMPTY.slice();
+  if (n === 1) return sha256Parts(LEAF_TAG, leaves[lo]!.key, leaves[lo]!.valueHash);
+  const mid = splitAt(leaves, depth, lo, hi);
+  return sha256Parts(INTERNAL_TAG, subtreeHash(leaves, depth + 1, lo, mid), subtreeHash(leaves, depth + 1, mid, hi));
+}
+
+function subtreeRecords(leaves: readonly Leaf[], depth: number, sink: NodeSink, lo: number, hi: number): SmtChild {
+  const n = hi - lo;
+  if (n === 0) return { hash: EMPTY.slice() };
+  if (n === 1) {
+    const l = leaves[lo]!;
+    return { hash: sha256Parts(LEAF_TAG, l.key, l.valueHash), leaf: l };
+  }
+  const mid = splitAt(leaves, depth, lo, hi);
+  const { hash, record } = internalRecord(subtreeRecords(leaves, depth + 1, sink, lo, mid), subtreeRecords(leaves, depth + 1, sink, mid, hi));
+  sink(hash, record);
+  return { hash };
+}
+
+/** The first index in `leaves[lo..hi)` whose bit `depth` is 1; two or more leaves, so `depth` is below 256. */
+function splitAt(leaves: readonly Leaf[], depth: number, lo: number, hi: number): number {
   if (depth >= 256) throw new Error("distinct keys did not diverge within 256 bits");
   let a = lo;
   let b = hi;
@@ -189,13 +216,7 @@ export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: Node
     if (pathBit(leaves[m]!.key, depth) === 0) a = m + 1;
     else b = m;
   }
-  const left = buildSubtree(leaves, depth + 1, sink, lo, a);
-  const right = buildSubtree(leaves, depth + 1, sink, a, hi);
-  if (!sink) return sha256Parts(INTERNAL_TAG, left, right);
-  const enc = internalNode(left, right);
-  const h = sha256(enc);
-  sink(h, enc);
-  return h;
+  return a;
 }
 
 /**

@@ -16,19 +16,14 @@ import { homePaths } from "../../src/node/home.js";
 import { SidNode } from "../../src/node/node.js";
 import { createLogger } from "../../src/log/logger.js";
 import { freePort, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
+import { pathRecords } from "../helpers/smt-records.js";
 
 const quiet = createLogger(() => {});
 const start = async (home: string) => SidNode.start({ home, dev: true, rpc: { port: await freePort() }, heartbeatMs: 60_000, mempool: {} }, quiet);
 
-/** The hash of the leaf of `key` in the tree at `root`, walking the store's nodes. */
+/** The hash of the record holding the leaf of `key` in the tree at `root` (its parent's, the leaf inline), walking the store's records. */
 async function leafOf(store: ChainStore, root: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
-  let hash = root;
-  for (let depth = 0; ; depth++) {
-    const bytes = await store.db.get(smtNodeKey(hash));
-    if (!bytes) throw new Error("fixture: a node of the head tree is not in the store");
-    if (bytes[0] === 0x00) return hash;
-    hash = ((key[depth >> 3]! >> (7 - (depth & 7))) & 1) === 0 ? bytes.subarray(1, 33) : bytes.subarray(33, 65);
-  }
+  return (await pathRecords((h) => store.db.get(smtNodeKey(h)), root, key)).at(-1)!.hash;
 }
 
 describe("integration: a Merkle node missing from the head tree stops the node", function () {

@@ -19,6 +19,7 @@ import type { StorageFaultError } from "../../../src/chain/store-faults.js";
 import type { DidDocument } from "../../../src/did/document.js";
 import { addService } from "../../../src/did/document-edit.js";
 import { createTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { pathRecords } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 
 const A = testDid(fixedKey(21));
@@ -30,20 +31,8 @@ async function commitNext(store: ChainStore, txs: CheckedTx[]): Promise<void> {
   await commitTxsAsNextBlock(store, txs, { sigs: [] });
 }
 
-/** The nodes on the walk from `root` down the path of `key`, root first, as the store holds them. */
-async function pathNodes(store: ChainStore, root: Uint8Array, key: Uint8Array): Promise<Array<{ hash: Uint8Array; bytes: Uint8Array }>> {
-  const out: Array<{ hash: Uint8Array; bytes: Uint8Array }> = [];
-  let hash = root;
-  for (let depth = 0; !hash.every((b) => b === 0); depth++) {
-    const bytes = await store.db.get(smtNodeKey(hash));
-    if (!bytes) throw new Error(`fixture: node ${hex(hash)} is not in the store`);
-    out.push({ hash, bytes });
-    if (bytes[0] === 0x00) break;
-    const bit = (key[depth >> 3]! >> (7 - (depth & 7))) & 1;
-    hash = bit === 0 ? bytes.subarray(1, 33) : bytes.subarray(33, 65);
-  }
-  return out;
-}
+/** The records on the walk from `root` down the path of `key`, root first; the last holds the leaf. */
+const pathNodes = (store: ChainStore, root: Uint8Array, key: Uint8Array) => pathRecords((h) => store.db.get(smtNodeKey(h)), root, key);
 
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
   return p.then(
@@ -169,9 +158,10 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
     store.faults.onFault((f) => seen.push(f));
     try {
       expect(store.stateKeptFrom()).to.equal(1);
-      // A's leaf at height 1, replaced at height 2: only the tree of height 1 holds it, and that tree is kept.
+      // The record holding A's leaf at height 1, replaced at height 2: only the tree of height 1 holds it, and that tree is kept.
       const nodes = await pathNodes(store, (await store.getBlock(1))!.header.stateRoot, didStateKey(A.did));
       const leaf = nodes[nodes.length - 1]!;
+      expect(leaf.bytes[0], "an internal node's record with A's leaf inline").to.equal(0x02);
       await store.db.del(smtNodeKey(leaf.hash));
       // The head's tree does not hold it.
       await store.proveDid(A.did);

@@ -11,6 +11,7 @@ import {
   encodeSmtProof,
   verifySmtProof,
 } from "../../../src/chain/smt.js";
+import { recordPreimage } from "../../helpers/smt-records.js";
 
 // Expected hashes are computed here straight from the format's formulas,
 // with node:crypto, independently of src/crypto/hash.ts.
@@ -47,6 +48,22 @@ function referenceRoot(entries: Array<[Uint8Array, Uint8Array]>, depth = 0): Uin
     referenceRoot(entries.filter(([k]) => bit(k) === 0), depth + 1),
     referenceRoot(entries.filter(([k]) => bit(k) === 1), depth + 1),
   );
+}
+
+/** The records of the layout before leaves were inline: every leaf and internal node its own preimage. */
+function legacyRecords(entries: Array<[Uint8Array, Uint8Array]>, into: Map<string, Uint8Array>, depth = 0): Uint8Array {
+  if (entries.length === 0) return E;
+  if (entries.length === 1) {
+    const rec = Uint8Array.of(0, ...entries[0]![0], ...entries[0]![1]);
+    into.set(hex(H(rec)), rec);
+    return H(rec);
+  }
+  const bit = (k: Uint8Array): number => (k[depth >> 3]! >> (7 - (depth & 7))) & 1;
+  const l = legacyRecords(entries.filter(([k]) => bit(k) === 0), into, depth + 1);
+  const r = legacyRecords(entries.filter(([k]) => bit(k) === 1), into, depth + 1);
+  const rec = Uint8Array.of(1, ...l, ...r);
+  into.set(hex(H(rec)), rec);
+  return H(rec);
 }
 
 /** An in-memory node store fed with newNodes, counting reads. */
@@ -115,9 +132,9 @@ describe("chain/smt", () => {
       const r1 = await apply(EMPTY_ROOT, [{ key: a, value: val(1) }]);
       expect(await apply(r1, [{ key: b, value: val(2) }])).to.deep.equal(expected);
       const res = await tree.update(EMPTY_ROOT, [{ key: a, value: val(1) }, { key: b, value: val(2) }]);
-      expect(res.newNodes.get(hex(expected))).to.deep.equal(
-        new Uint8Array([1, ...leafHash(a, val(1)), ...leafHash(b, val(2))]),
-      );
+      // The store keeps the root only, both leaves written inline: 0x02 || flags 0b11 || a || value || b || value.
+      expect([...res.newNodes.keys()]).to.deep.equal([hex(expected)]);
+      expect(res.newNodes.get(hex(expected))).to.deep.equal(new Uint8Array([2, 3, ...a, ...val(1), ...b, ...val(2)]));
     });
 
     it("keys sharing the prefix 000 nest under internal nodes with EMPTY siblings", async () => {
@@ -252,12 +269,40 @@ describe("chain/smt", () => {
       let root: Uint8Array = EMPTY_ROOT;
       for (let i = 0; i < keys.length; i += 7) root = await apply(root, keys.slice(i, i + 7).map((key, j) => ({ key, value: val(i + j) })));
       for (const [h, node] of store.nodes) {
-        expect(h).to.equal(hex(H(node)));
-        expect(node).to.have.length(65);
+        expect(h).to.equal(hex(H(recordPreimage(node))));
+        // Internal nodes only: every leaf is written inline in its parent's record.
+        expect(node[0]).to.be.oneOf([0x01, 0x02]);
+        expect(node).to.have.length(node[0] === 0x01 ? 65 : 2 + 32 * (2 + (node[1] === 3 ? 2 : 1)));
       }
       expect(store.nodes.has("00".repeat(32))).to.equal(false);
       const cold = new SparseMerkleTree(store, { cacheSize: 0 });
       for (let i = 0; i < keys.length; i++) expect(await cold.get(root, keys[i]!)).to.deep.equal(val(i));
+    });
+
+    it("reads and updates a tree stored in the earlier layout (leaves with records of their own), and names those leaf records stale", async () => {
+      const keys = Array.from({ length: 30 }, (_, i) => H(Uint8Array.of(i, 9)));
+      const entries: Array<[Uint8Array, Uint8Array]> = keys.map((k, i) => [k, val(i)]);
+      const store = new MemStore();
+      const oldRoot = legacyRecords(entries, store.nodes);
+      expect(oldRoot).to.deep.equal(referenceRoot(entries));
+      const tree = new SparseMerkleTree(store, { cacheSize: 0 });
+      for (let i = 0; i < keys.length; i++) expect(await tree.get(oldRoot, keys[i]!)).to.deep.equal(val(i));
+      const proof = await tree.prove(oldRoot, keys[4]!);
+      expect(verifySmtProof(oldRoot, keys[4]!, val(4), proof)).to.equal(true);
+
+      const added = Array.from({ length: 10 }, (_, i) => H(Uint8Array.of(i, 10)));
+      const res = await tree.update(oldRoot, [{ key: keys[4]!, value: val(1004) }, { key: keys[5]!, value: null }, ...added.map((key, i) => ({ key, value: val(2000 + i) }))]);
+      const after: Array<[Uint8Array, Uint8Array]> = [...entries.filter((_, i) => i !== 4 && i !== 5), [keys[4]!, val(1004)], ...added.map((k, i): [Uint8Array, Uint8Array] => [k, val(2000 + i)])];
+      expect(res.root).to.deep.equal(referenceRoot(after));
+      // The replaced and the deleted leaves had records of their own: both are stale, as leaves.
+      const staleLeaves = res.staleNodes.filter((n) => n.leaf).map((n) => hex(n.hash));
+      expect(staleLeaves).to.include.members([hex(leafHash(keys[4]!, val(4))), hex(leafHash(keys[5]!, val(5)))]);
+      // New records hold their leaves inline; old and new together serve both trees to a cold reader.
+      for (const rec of res.newNodes.values()) expect(rec[0]).to.not.equal(0x00);
+      store.add(res.newNodes);
+      const cold = new SparseMerkleTree(store, { cacheSize: 0 });
+      for (const [k, v] of after) expect(await cold.get(res.root, k)).to.deep.equal(v);
+      for (const [k, v] of entries) expect(await cold.get(oldRoot, k)).to.deep.equal(v);
     });
 
     it("reads the store only on a cache miss", async () => {
@@ -334,7 +379,7 @@ describe("chain/smt", () => {
     });
 
     it("inclusion proofs verify and fail on any flipped sibling byte, wrong value or wrong key", async () => {
-      const { tree, root } = await fixture();
+      const { tree, root, apply } = await fixture();
       const proof = await tree.prove(root, A);
       expect(proof.siblings).to.have.length(3);
       expect(proof.leaf).to.deep.equal({ key: A, valueHash: val(1) });
@@ -344,7 +389,9 @@ describe("chain/smt", () => {
       expect(verifySmtProof(root, A, null, proof)).to.equal(false);
       expect(verifySmtProof(root, B, val(1), proof)).to.equal(false);
       expect(verifySmtProof(root, B, null, proof)).to.equal(false);
-      const rootProof = await tree.prove(leafHash(C, val(3)), C);
+      const single = await apply(EMPTY_ROOT, [{ key: C, value: val(3) }]);
+      expect(single).to.deep.equal(leafHash(C, val(3)));
+      const rootProof = await tree.prove(single, C);
       expect(rootProof.siblings).to.have.length(0);
     });
 

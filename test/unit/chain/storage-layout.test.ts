@@ -19,6 +19,7 @@ import { sha256 } from "../../../src/crypto/hash.js";
 import { addService } from "../../../src/did/document-edit.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
+import { childRecordHashes, pathRecords, recordChildren } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 import { storedRecordBytes } from "../../../src/chain/repositories/state-records.js";
 
@@ -32,19 +33,21 @@ async function commitNext(store: ChainStore, txs: CheckedTx[]): Promise<DidVersi
   return (await commitTxsAsNextBlock(store, txs, { sigs: [] })).effects.versions;
 }
 
-/** Every node hash reachable from `root`, read from the store (throws on a missing node). */
+/** The hash of every record reachable from `root`, read from the store (throws on a missing record). */
 async function reachable(store: ChainStore, root: Uint8Array, into: Set<string>): Promise<void> {
   const walk = async (hash: Uint8Array): Promise<void> => {
     if (hash.every((b) => b === 0) || into.has(hex(hash))) return;
     const raw = await store.db.get(smtNodeKey(hash));
     if (!raw) throw new Error(`missing node ${hex(hash)}`);
     into.add(hex(hash));
-    if (raw[0] === 0x01) {
-      await walk(raw.subarray(1, 33));
-      await walk(raw.subarray(33, 65));
-    }
+    for (const child of childRecordHashes(raw)) await walk(child);
   };
   await walk(root);
+}
+
+/** The hash of the record holding `key`'s leaf in the tree at `root`: the deepest record on its path. */
+async function recordHoldingLeaf(store: ChainStore, root: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
+  return (await pathRecords((h) => store.db.get(smtNodeKey(h)), root, key)).at(-1)!.hash;
 }
 
 async function storedNodes(store: ChainStore): Promise<Set<string>> {
@@ -235,10 +238,9 @@ describe("chain/store: pruning the state tree", function () {
     await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
     const others = Array.from({ length: 20 }, (_, i) => testDid(fixedKey(40 + i)));
     await commitNext(store, [createTx(A), ...others.map((d) => createTx(d))]);
-    // A's leaf at height 1, which the update at height 2 replaces.
-    const first = await store.proveStateAt(1, didStateKey(A.did));
-    const leafAt1 = sha256(Uint8Array.of(0, ...first.proof.leaf!.key, ...first.proof.leaf!.valueHash));
-    expect(await store.db.get(smtNodeKey(leafAt1))).to.not.equal(undefined);
+    // The record holding A's leaf at height 1 (its parent's, the leaf inline), which the update at height 2 replaces.
+    const leafAt1 = await recordHoldingLeaf(store, (await store.getBlock(1))!.header.stateRoot, didStateKey(A.did));
+    expect((await store.db.get(smtNodeKey(leafAt1)))?.[0]).to.equal(0x02);
 
     let doc = A.doc;
     for (let v = 1; v <= 8; v++) {
@@ -246,7 +248,7 @@ describe("chain/store: pruning the state tree", function () {
       await commitNext(store, [updateTx(writeParams(A, v, v), doc), createTx(testDid(fixedKey(80 + v)))]);
       const h = store.head().height;
       // Stale at height 2, needed by the tree of height 1: kept while height 1 is among the last K.
-      expect((await store.db.get(smtNodeKey(leafAt1))) !== undefined, `A's first leaf at head ${h}`).to.equal(h - K + 1 <= 1);
+      expect((await store.db.get(smtNodeKey(leafAt1))) !== undefined, `A's first leaf's record at head ${h}`).to.equal(h - K + 1 <= 1);
       // The store holds exactly the nodes the kept trees reach.
       const kept = new Set<string>();
       for (let k = Math.max(1, h - K + 1); k <= h; k++) await reachable(store, (await store.getBlock(k))!.header.stateRoot, kept);
@@ -296,7 +298,7 @@ describe("chain/smt: stale nodes", () => {
   const key = (n: number) => sha256(Uint8Array.of(n));
   const val = (n: number) => sha256(Uint8Array.of(0xff, n));
 
-  it("names exactly the nodes of the old tree the new one lacks, and a node that comes back is held again", async () => {
+  it("names exactly the records of the old tree the new one lacks, and a node that comes back is held again", async () => {
     const nodes = new Map<string, Uint8Array>();
     const tree = new SparseMerkleTree({ getNode: async (h) => nodes.get(hex(h)) }, { cacheSize: 0 });
     const all = async (root: Uint8Array) => {
@@ -304,11 +306,7 @@ describe("chain/smt: stale nodes", () => {
       const walk = (h: Uint8Array) => {
         if (h.every((b) => b === 0)) return;
         s.add(hex(h));
-        const raw = nodes.get(hex(h))!;
-        if (raw[0] === 1) {
-          walk(raw.subarray(1, 33));
-          walk(raw.subarray(33));
-        }
+        for (const child of childRecordHashes(nodes.get(hex(h))!)) walk(child);
       };
       walk(root);
       return s;
@@ -322,19 +320,31 @@ describe("chain/smt: stale nodes", () => {
       return r;
     };
     let root: Uint8Array = new Uint8Array(32);
-    root = (await apply(root, Array.from({ length: 40 }, (_, i) => ({ key: key(i), value: val(i) })))).root;
+    // One key: the leaf is the root, with a record of its own.
+    const one = await apply(root, [{ key: key(0), value: val(0) }]);
+    expect([...one.newNodes.values()].map((n) => n[0])).to.deep.equal([0x00]);
+    // Beside new keys it moves down into its parent's record: its own record is stale.
+    const many = await apply(one.root, Array.from({ length: 39 }, (_, i) => ({ key: key(i + 1), value: val(i + 1) })));
+    expect(many.staleNodes.map((n) => [hex(n.hash), n.leaf])).to.deep.equal([[hex(one.root), true]]);
+    expect([...many.newNodes.values()].some((n) => n[0] === 0x00), "no leaf record under an internal root").to.equal(false);
+    root = many.root;
     const changed = await apply(root, [{ key: key(3), value: val(100), mayRepeat: true }, { key: key(50), value: val(50) }]);
-    // Only the nodes above the update that may repeat are flagged.
-    const leaf3 = changed.staleNodes.find((n) => n.leaf)!;
-    expect(hex(leaf3.path)).to.equal(hex(key(3)));
-    expect(leaf3.mayReturn).to.equal(true);
+    // Only the nodes above the update that may repeat are flagged; the deepest is the one that held key 3's leaf inline.
+    const above3 = changed.staleNodes.filter((n) => hex(n.path) === hex(key(3)));
+    expect(above3.length).to.be.above(0);
+    expect(above3.every((n) => n.mayReturn && !n.leaf)).to.equal(true);
+    const parent3 = above3.reduce((a, b) => (b.depth > a.depth ? b : a));
+    expect(recordChildren(nodes.get(hex(parent3.hash))!)!.some((c) => c.leaf && hex(c.leaf.key) === hex(key(3)))).to.equal(true);
     expect(changed.staleNodes.some((n) => !n.mayReturn)).to.equal(true);
-    expect(await tree.holds(changed.root, leaf3)).to.equal(false);
-    // The record goes back to its old value: the old leaf is in the tree again, wherever it now sits.
+    expect(await tree.holds(changed.root, parent3)).to.equal(false);
+    // The record goes back to its old value: the old parent is in the tree again.
     const back = await apply(changed.root, [{ key: key(3), value: val(3) }]);
-    expect(await tree.holds(back.root, leaf3)).to.equal(true);
+    expect(await tree.holds(back.root, parent3)).to.equal(true);
     expect(back.staleNodes.some((n) => n.mayReturn)).to.equal(false);
-    // Deletions make stale nodes too.
-    await apply(back.root, [{ key: key(7), value: null }, { key: key(8), value: null }]);
+    // Deletions make stale nodes too; down to one key, the leaf is the root with a record of its own again.
+    const fewer = await apply(back.root, [{ key: key(7), value: null }, { key: key(8), value: null }]);
+    const last = await apply(fewer.root, Array.from({ length: 40 }, (_, i) => ({ key: key(i + 1), value: null })).concat([{ key: key(50), value: null }]));
+    expect(hex(last.root)).to.equal(hex(one.root));
+    expect(last.newNodes.get(hex(one.root))?.[0]).to.equal(0x00);
   });
 });
