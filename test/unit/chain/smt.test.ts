@@ -344,6 +344,20 @@ describe("chain/smt", () => {
       for (const [k, v] of store.nodes) corrupt.nodes.set(k, v.slice());
       corrupt.nodes.get(hex(root))![5]! ^= 1;
       await expectReject(new SparseMerkleTree(corrupt).get(root, keyWithPrefix("0")), /does not match its hash/);
+      // The root's record holds both leaves inline: a wrong flag, a cut or a flipped byte of a leaf is refused.
+      const record = store.nodes.get(hex(root))!;
+      expect([record[0], record[1], record.length]).to.deep.equal([2, 3, 130]);
+      const withRecord = (bytes: Uint8Array) => new SparseMerkleTree({ getNode: async () => bytes }, { cacheSize: 0 });
+      for (const flags of [0, 4]) {
+        await expectReject(withRecord(Uint8Array.of(2, flags, ...record.subarray(2))).get(root, keyWithPrefix("0")), new RegExp(`corrupt SMT node ${hex(root)}: bad inline flags ${flags}`));
+      }
+      await expectReject(withRecord(record.subarray(0, 98)).get(root, keyWithPrefix("0")), /expected 130 bytes, got 98/);
+      await expectReject(withRecord(Uint8Array.of(2, 1, ...record.subarray(2, 98))).get(root, keyWithPrefix("0")), /does not match its hash/);
+      const flipped = record.slice();
+      flipped[100]! ^= 1;
+      await expectReject(withRecord(flipped).get(root, keyWithPrefix("1")), /does not match its hash/);
+      await expectReject(withRecord(Uint8Array.of(7, ...record.subarray(1, 65))).get(root, keyWithPrefix("0")), /unknown tag 0x07/);
+      await expectReject(withRecord(new Uint8Array(0)).get(root, keyWithPrefix("0")), /expected 65 bytes or more, got 0/);
     });
 
     it("checks input sizes with precise messages", async () => {
