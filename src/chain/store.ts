@@ -103,12 +103,12 @@ export interface StoreOptions {
  * 50,000 records could have held 50,000 documents of 16 KiB). Records
  * beyond it come from LevelDB's own block cache (LEVEL_CACHE_BYTES,
  * compressed blocks' plain bytes) in one get.
- * 1,200,000 Merkle nodes, 97 bytes each in the node cache's buffers plus
- * its index (over a tree of 600,000 keys it held 110 MiB: 68 of buffers,
- * 42 of heap). New nodes (about 13 a create) cycle through it, so it
- * answers fewer lookups as the tree grows (0.995 at 100,000 DIDs, 0.80 at
- * 500,000, 0.72 at 1,000,000 in the README's growth run); the top levels,
- * which every walk passes, stay in it.
+ * 1,200,000 Merkle nodes of 98 bytes in the node cache's buffers (118 MB;
+ * a node holding leaves inline takes 162 or 226) plus its index. New nodes
+ * (every write's path) cycle through it, so it answers fewer lookups as the
+ * tree grows (0.996 at 100,000 DIDs, 0.84 at 500,000, 0.76 at 1,000,000 in
+ * the README's growth run); the top levels, which every walk passes, stay
+ * in it.
  */
 export const defaultStoreOptions: StoreOptions = { recordCacheBytes: 256 * 1024 * 1024, smtCacheSize: 1_200_000, stateHistory: 100 };
 
