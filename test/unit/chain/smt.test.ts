@@ -11,7 +11,7 @@ import {
   encodeSmtProof,
   verifySmtProof,
 } from "../../../src/chain/smt.js";
-import { recordPreimage } from "../../helpers/smt-records.js";
+import { childRecordHashes, recordPreimage } from "../../helpers/smt-records.js";
 
 // Expected hashes are computed here straight from the format's formulas,
 // with node:crypto, independently of src/crypto/hash.ts.
@@ -219,6 +219,52 @@ describe("chain/smt", () => {
       );
     });
 
+    it("names as stale exactly the records the old tree reaches and the new one does not; deleting them keeps every later tree whole", async () => {
+      const records = (store: MemStore, root: Uint8Array): Set<string> => {
+        const out = new Set<string>();
+        const walk = (h: Uint8Array): void => {
+          if (h.every((b) => b === 0) || out.has(hex(h))) return;
+          out.add(hex(h));
+          for (const c of childRecordHashes(store.nodes.get(hex(h))!)) walk(c);
+        };
+        walk(root);
+        return out;
+      };
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 11 }), fc.option(fc.integer({ min: 0, max: 3 }))), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 12 }),
+          fc.constantFrom(0, 3, undefined),
+          async (batches, cacheSize) => {
+            // Twelve keys, some sharing long prefixes: leaves move up and down, the root is a leaf now and then.
+            const keyOf = (i: number): Uint8Array => (i < 6 ? keyWithPrefix(i.toString(2).padStart(3, "0") + "1", i) : H(Uint8Array.of(i, 7)));
+            const { store, tree } = setup(cacheSize);
+            const live = new Map<string, [Uint8Array, Uint8Array]>();
+            let root: Uint8Array = EMPTY_ROOT;
+            for (const batch of batches) {
+              const updates = batch.map(([k, v]) => ({ key: keyOf(k), value: v === null ? null : val(v) }));
+              const before = records(store, root);
+              const res = await tree.update(root, updates);
+              store.add(res.newNodes);
+              const after = records(store, res.root);
+              expect(res.staleNodes.map((n) => hex(n.hash)).sort()).to.deep.equal([...before].filter((h) => !after.has(h)).sort());
+              for (const n of res.staleNodes) expect(n.leaf).to.equal(store.nodes.get(hex(n.hash))![0] === 0x00);
+              // Pruned at once (a history of one tree): the new tree must not need any of them.
+              for (const n of res.staleNodes) store.nodes.delete(hex(n.hash));
+              for (const u of updates) {
+                if (u.value === null) live.delete(hex(u.key));
+                else live.set(hex(u.key), [u.key, u.value]);
+              }
+              root = res.root;
+              expect(hex(root)).to.equal(hex(referenceRoot([...live.values()].sort((a, b) => Buffer.compare(a[0], b[0])))));
+              const cold = new SparseMerkleTree(store, { cacheSize: 0 });
+              for (const [k, v] of live.values()) expect(await cold.get(root, k)).to.deep.equal(v);
+            }
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+
     it("deleting a key restores the previous root exactly; deleting all gives EMPTY_ROOT", async () => {
       await fc.assert(
         fc.asyncProperty(keySetArb, keyArb, async (keys, newKey) => {
@@ -290,16 +336,42 @@ describe("chain/smt", () => {
       const proof = await tree.prove(oldRoot, keys[4]!);
       expect(verifySmtProof(oldRoot, keys[4]!, val(4), proof)).to.equal(true);
 
+      // Applies updates; the stale nodes are exactly the records the old tree reaches and the new one does not.
+      const step = async (from: Uint8Array, updates: SmtUpdate[]) => {
+        const res = await tree.update(from, updates);
+        store.add(res.newNodes);
+        for (const rec of res.newNodes.values()) expect(rec[0], "new records hold their leaves inline").to.not.equal(0x00);
+        const reach = (root: Uint8Array): Set<string> => {
+          const out = new Set<string>();
+          const walk = (h: Uint8Array): void => {
+            if (h.every((b) => b === 0) || out.has(hex(h))) return;
+            out.add(hex(h));
+            for (const c of childRecordHashes(store.nodes.get(hex(h))!)) walk(c);
+          };
+          walk(root);
+          return out;
+        };
+        const [before, after] = [reach(from), reach(res.root)];
+        expect(res.staleNodes.map((n) => hex(n.hash)).sort()).to.deep.equal([...before].filter((h) => !after.has(h)).sort());
+        return { root: res.root, staleLeaves: res.staleNodes.filter((n) => n.leaf).map((n) => hex(n.hash)) };
+      };
+
+      // A key whose sibling is a leaf: deleting it moves that leaf up, into a parent that holds it inline.
+      const pair = [...store.nodes.values()].find((r) => r[0] === 0x01 && [r.subarray(1, 33), r.subarray(33, 65)].every((h) => store.nodes.get(hex(h))?.[0] === 0x00))!;
+      const gone = keys.findIndex((k, i) => hex(leafHash(k, val(i))) === hex(pair.subarray(1, 33)));
+      expect(gone).to.be.at.least(0);
+      const moved = await step(oldRoot, [{ key: keys[gone]!, value: null }]);
+      // The deleted leaf and the one that moved had records of their own: both are stale, as leaves.
+      expect(moved.staleLeaves.sort()).to.deep.equal([hex(leafHash(keys[gone]!, val(gone))), hex(pair.subarray(33, 65))].sort());
+
+      // A leaf replaced, and new keys beside the old leaves.
+      const replaced = gone === 4 ? 3 : 4;
       const added = Array.from({ length: 10 }, (_, i) => H(Uint8Array.of(i, 10)));
-      const res = await tree.update(oldRoot, [{ key: keys[4]!, value: val(1004) }, { key: keys[5]!, value: null }, ...added.map((key, i) => ({ key, value: val(2000 + i) }))]);
-      const after: Array<[Uint8Array, Uint8Array]> = [...entries.filter((_, i) => i !== 4 && i !== 5), [keys[4]!, val(1004)], ...added.map((k, i): [Uint8Array, Uint8Array] => [k, val(2000 + i)])];
+      const res = await step(moved.root, [{ key: keys[replaced]!, value: val(1004) }, ...added.map((key, i) => ({ key, value: val(2000 + i) }))]);
+      const after: Array<[Uint8Array, Uint8Array]> = [...entries.filter((_, i) => i !== replaced && i !== gone), [keys[replaced]!, val(1004)], ...added.map((k, i): [Uint8Array, Uint8Array] => [k, val(2000 + i)])];
       expect(res.root).to.deep.equal(referenceRoot(after));
-      // The replaced and the deleted leaves had records of their own: both are stale, as leaves.
-      const staleLeaves = res.staleNodes.filter((n) => n.leaf).map((n) => hex(n.hash));
-      expect(staleLeaves).to.include.members([hex(leafHash(keys[4]!, val(4))), hex(leafHash(keys[5]!, val(5)))]);
-      // New records hold their leaves inline; old and new together serve both trees to a cold reader.
-      for (const rec of res.newNodes.values()) expect(rec[0]).to.not.equal(0x00);
-      store.add(res.newNodes);
+      expect(res.staleLeaves).to.include(hex(leafHash(keys[replaced]!, val(replaced))));
+      // Old and new records together serve every tree to a cold reader.
       const cold = new SparseMerkleTree(store, { cacheSize: 0 });
       for (const [k, v] of after) expect(await cold.get(res.root, k)).to.deep.equal(v);
       for (const [k, v] of entries) expect(await cold.get(oldRoot, k)).to.deep.equal(v);
