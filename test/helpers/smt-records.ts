@@ -74,3 +74,18 @@ export async function pathRecords(
   }
   return out;
 }
+
+/** The hex hashes of every record the tree at `root` reaches in `records` (hex hash -> record). */
+export function reachableRecords(records: ReadonlyMap<string, Uint8Array>, root: Uint8Array): Set<string> {
+  const out = new Set<string>();
+  const walk = (h: Uint8Array): void => {
+    const id = Buffer.from(h).toString("hex");
+    if (h.every((b) => b === 0) || out.has(id)) return;
+    out.add(id);
+    const record = records.get(id);
+    if (!record) throw new Error(`fixture: record ${id} is not in the store`);
+    for (const c of childRecordHashes(record)) walk(c);
+  };
+  walk(root);
+  return out;
+}

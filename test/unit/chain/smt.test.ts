@@ -11,7 +11,7 @@ import {
   encodeSmtProof,
   verifySmtProof,
 } from "../../../src/chain/smt.js";
-import { childRecordHashes, recordPreimage } from "../../helpers/smt-records.js";
+import { reachableRecords, recordPreimage } from "../../helpers/smt-records.js";
 
 // Expected hashes are computed here straight from the format's formulas,
 // with node:crypto, independently of src/crypto/hash.ts.
@@ -220,16 +220,7 @@ describe("chain/smt", () => {
     });
 
     it("names as stale exactly the records the old tree reaches and the new one does not; deleting them keeps every later tree whole", async () => {
-      const records = (store: MemStore, root: Uint8Array): Set<string> => {
-        const out = new Set<string>();
-        const walk = (h: Uint8Array): void => {
-          if (h.every((b) => b === 0) || out.has(hex(h))) return;
-          out.add(hex(h));
-          for (const c of childRecordHashes(store.nodes.get(hex(h))!)) walk(c);
-        };
-        walk(root);
-        return out;
-      };
+      const records = (store: MemStore, root: Uint8Array): Set<string> => reachableRecords(store.nodes, root);
       await fc.assert(
         fc.asyncProperty(
           fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 11 }), fc.option(fc.integer({ min: 0, max: 3 }))), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 12 }),
@@ -341,17 +332,7 @@ describe("chain/smt", () => {
         const res = await tree.update(from, updates);
         store.add(res.newNodes);
         for (const rec of res.newNodes.values()) expect(rec[0], "new records hold their leaves inline").to.not.equal(0x00);
-        const reach = (root: Uint8Array): Set<string> => {
-          const out = new Set<string>();
-          const walk = (h: Uint8Array): void => {
-            if (h.every((b) => b === 0) || out.has(hex(h))) return;
-            out.add(hex(h));
-            for (const c of childRecordHashes(store.nodes.get(hex(h))!)) walk(c);
-          };
-          walk(root);
-          return out;
-        };
-        const [before, after] = [reach(from), reach(res.root)];
+        const [before, after] = [reachableRecords(store.nodes, from), reachableRecords(store.nodes, res.root)];
         expect(res.staleNodes.map((n) => hex(n.hash)).sort()).to.deep.equal([...before].filter((h) => !after.has(h)).sort());
         return { root: res.root, staleLeaves: res.staleNodes.filter((n) => n.leaf).map((n) => hex(n.hash)) };
       };

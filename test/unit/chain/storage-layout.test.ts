@@ -19,7 +19,7 @@ import { sha256 } from "../../../src/crypto/hash.js";
 import { addService } from "../../../src/did/document-edit.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
-import { childRecordHashes, pathRecords, recordChildren } from "../../helpers/smt-records.js";
+import { childRecordHashes, pathRecords, reachableRecords, recordChildren } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 import { storedRecordBytes } from "../../../src/chain/repositories/state-records.js";
 
@@ -301,16 +301,7 @@ describe("chain/smt: stale nodes", () => {
   it("names exactly the records of the old tree the new one lacks, and a node that comes back is held again", async () => {
     const nodes = new Map<string, Uint8Array>();
     const tree = new SparseMerkleTree({ getNode: async (h) => nodes.get(hex(h)) }, { cacheSize: 0 });
-    const all = async (root: Uint8Array) => {
-      const s = new Set<string>();
-      const walk = (h: Uint8Array) => {
-        if (h.every((b) => b === 0)) return;
-        s.add(hex(h));
-        for (const child of childRecordHashes(nodes.get(hex(h))!)) walk(child);
-      };
-      walk(root);
-      return s;
-    };
+    const all = async (root: Uint8Array) => reachableRecords(nodes, root);
     const apply = async (root: Uint8Array, updates: Array<{ key: Uint8Array; value: Uint8Array | null; mayRepeat?: boolean }>) => {
       const r = await tree.update(root, updates);
       for (const [h, n] of r.newNodes) nodes.set(h, n);
