@@ -130,7 +130,7 @@ function loadFileConfig(paths: HomePaths): FileConfig {
       if (k !== "recordCacheBytes" && k !== "smtCacheSize") throw new NodeConfigError(`${paths.configFile}: store.${k}: unknown setting (recordCacheBytes, smtCacheSize)`);
     }
     // 0 is allowed: no cache (every read goes to LevelDB). The Merkle cache's buffers are typed arrays of
-    // 97 bytes a node per half of it, which a JavaScript engine bounds: 40 million nodes (5 GB) is well inside.
+    // 98 bytes a node per half of it, which a JavaScript engine bounds: 40 million nodes (5 GB) is well inside.
     for (const [name, v, max] of [
       ["recordCacheBytes", cfg.store.recordCacheBytes, Number.MAX_SAFE_INTEGER],
       ["smtCacheSize", cfg.store.smtCacheSize, 40_000_000],
