@@ -172,6 +172,12 @@ export function internalRecord(l: SmtChild, r: SmtChild): { hash: Uint8Array; re
   return { hash: node.hash, record: storedForm(node) };
 }
 
+/** The hash of a leaf and the record of its own it has when it is the root of its (sub)tree (the preimage). */
+export function leafRecord(key: Uint8Array, valueHash: Uint8Array): { hash: Uint8Array; record: Uint8Array } {
+  const node = leafNode(key, valueHash);
+  return { hash: node.hash, record: node.encoded };
+}
+
 /** A node from the bytes the store holds under `hash`, checked against that hash (storedForm's inverse). */
 export function decodeStored(hash: Uint8Array, raw: Uint8Array): TreeNode {
   const corrupt = (why: string) => new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT node ${toHex(hash)}: ${why}`);

@@ -60,7 +60,7 @@ import {
   storedForm,
 } from "./smt-node.js";
 
-export { SmtNodeError, SmtNodeErrorCode, internalRecord, type SmtChild } from "./smt-node.js";
+export { SmtNodeError, SmtNodeErrorCode, internalRecord, leafRecord, type SmtChild } from "./smt-node.js";
 
 const INTERNAL_TAG_BYTES = new Uint8Array([INTERNAL_TAG]);
 const LEAF_TAG_BYTES = new Uint8Array([LEAF_TAG]);

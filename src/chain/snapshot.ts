@@ -38,7 +38,7 @@ import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { CodedError } from "../errors.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
-import { internalRecord, type SmtChild } from "./smt.js";
+import { internalRecord, leafRecord, type SmtChild } from "./smt.js";
 import { stateKeyOf } from "./state.js";
 
 /** The format this node writes: chunk files brotli-compressed. */
@@ -150,22 +150,6 @@ export function chunkIndexOf(key: Uint8Array, bits: number): number {
   return v;
 }
 
-function leafNode(key: Uint8Array, valueHash: Uint8Array): Uint8Array {
-  const enc = new Uint8Array(1 + 2 * HASH_BYTES);
-  enc[0] = 0x00;
-  enc.set(key, 1);
-  enc.set(valueHash, 1 + HASH_BYTES);
-  return enc;
-}
-
-function internalNode(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const enc = new Uint8Array(1 + 2 * HASH_BYTES);
-  enc[0] = 0x01;
-  enc.set(left, 1);
-  enc.set(right, 1 + HASH_BYTES);
-  return enc;
-}
-
 /**
  * The canonical subtree at `depth` over `leaves[lo..hi)`, sorted by key,
  * distinct, all sharing the first `depth` bits. Bottom-up in one pass; when
@@ -176,11 +160,9 @@ function internalNode(left: Uint8Array, right: Uint8Array): Uint8Array {
 export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: NodeSink, lo = 0, hi = leaves.length): Uint8Array {
   if (!sink) return subtreeHash(leaves, depth, lo, hi);
   if (hi - lo === 1) {
-    const l = leaves[lo]!;
-    const enc = leafNode(l.key, l.valueHash);
-    const h = sha256(enc);
-    sink(h, enc);
-    return h;
+    const { hash, record } = leafRecord(leaves[lo]!.key, leaves[lo]!.valueHash);
+    sink(hash, record);
+    return hash;
   }
   return subtreeRecords(leaves, depth, sink, lo, hi).hash;
 }
@@ -235,10 +217,10 @@ export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, 
       if (leaves === 0) up[i] = { hash: EMPTY, leaves };
       else if (leaves === 1) up[i] = { hash: l.leaves === 1 ? l.hash : r.hash, leaves };
       else {
-        const enc = internalNode(l.hash, r.hash);
-        const h = sha256(enc);
-        sink?.(h, enc);
-        up[i] = { hash: h, leaves };
+        // Children by hash: a chunk root that is one leaf has a record of its own (buildSubtree).
+        const { hash, record } = internalRecord({ hash: l.hash }, { hash: r.hash });
+        sink?.(hash, record);
+        up[i] = { hash, leaves };
       }
     }
     level = up;

@@ -36,6 +36,8 @@ import { type StateRecord, stateIdOf, stateKeyOf } from "../../../src/chain/stat
 import type { Block, Commit } from "../../../src/chain/block.js";
 import { loggerOf } from "../../../src/log/logger.js";
 import { numberedDidRecord } from "../../helpers/state-records.js";
+import { reachableRecords } from "../../helpers/smt-records.js";
+import { Bucket } from "../../../src/chain/buckets.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
@@ -376,6 +378,13 @@ describe("state snapshots: chunking and verification", () => {
       try {
         expect(hex(reopened.head().stateRoot)).to.equal(hex(store.head().stateRoot));
         expect(reopened.head().height).to.equal(1);
+        // The tree's records: exactly those its root reaches, leaves inline except a chunk root that is one leaf.
+        const stored = new Map<string, Uint8Array>();
+        for await (const [k, v] of reopened.db.iterator({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) stored.set(hex(k.subarray(1)), v);
+        expect([...stored.keys()].sort()).to.deep.equal([...reachableRecords(stored, reopened.head().stateRoot)].sort());
+        const leafRecords = [...stored.values()].filter((v) => v[0] === 0x00).length;
+        expect(leafRecords).to.equal(manifest.chunks.filter((c) => c.leaves === 1).length);
+        expect([...stored.values()].some((v) => v[0] === 0x02)).to.equal(true);
         for (const rec of [records[0]!, records[250]!, records[records.length - 1]!]) {
           const id = stateIdOf(rec);
           expect(await reopened.getRecord(id)).to.deep.equal(rec);
