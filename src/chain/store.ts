@@ -166,7 +166,7 @@ export class ChainStore {
       (h, i) => this.blocks.inlineTxBytes(h, i),
       (e) => this.faults.report(e, "chain store", this.path),
     );
-    this.versions = new DidVersionRepository(kv);
+    this.versions = new DidVersionRepository(kv, (dids) => this.records.unstoredCurrentEntries(dids));
     this.evidence = new EvidenceRepository(kv);
     this.validatorSets = new ValidatorSetRepository(kv);
     this.exportLog = new ExportLogRepository(kv);
@@ -585,6 +585,9 @@ export class ChainStore {
   /** Write a block, its commit, state changes and indexes in one synced batch across the repositories, then move the head. */
   async commitBlock(b: BlockCommitBatch): Promise<void> {
     const h = b.block.header;
+    // The records this block rewrites that stood for their current version's entry: the entry is stored now.
+    const created = new Set(b.versions.filter((v) => v.versionId === 1).map((v) => v.did));
+    const entriesToStore = await this.records.unstoredCurrentEntries([...b.encodedWrites.keys()].filter((id) => isDidStateId(id) && !created.has(id)));
     const batch = this.kv.batch();
     // Deletes first: a node pruned here and made again by this block is put back below.
     const keptFrom = await this.pruneInto(batch, h.height, h.stateRoot);
@@ -601,8 +604,9 @@ export class ChainStore {
       this.exportLog.putLastSeq(batch, firstSeq - 1 + b.txHashes.length);
     }
     const txIndexOf = new Map(b.txHashes.map((t, i) => [Buffer.from(t).toString("hex"), i]));
-    this.records.putEncoded(batch, b.encodedWrites, documentSources(b, txIndexOf));
-    this.versions.put(batch, b.versions, new Set(txIndexOf.keys()), b.documents);
+    const standing = this.records.putEncoded(batch, b.encodedWrites, documentSources(b, txIndexOf));
+    this.versions.putEntries(batch, entriesToStore);
+    this.versions.put(batch, b.versions, new Set(txIndexOf.keys()), b.documents, new Map([...standing].map((did) => [did, (b.writes.get(did) as DidRecord).versionId])));
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     this.validatorSets.putScheduled(batch, b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined);
     this.evidence.putBlock(batch, h.height, b.evidence ?? []);
@@ -721,7 +725,11 @@ function documentSources(b: BlockCommitBatch, txIndexOf: ReadonlyMap<string, num
     const index = txIndexOf.get(Buffer.from(v.txHash).toString("hex"));
     const document = b.documents?.get(v.document);
     const tx = index === undefined ? undefined : b.block.txs[index];
-    if (index !== undefined && document && tx) out.set(v.did, { height: b.block.header.height, index, tx, document });
+    if (index === undefined || !document || !tx) continue;
+    // The record stands for this version's entry when it is at this version (no later one in the block).
+    const r = b.writes.get(v.did) as DidRecord | undefined;
+    const current = !!r && r.versionId === v.versionId && !r.deactivated && r.updated === v.time && r.updatedHeight === v.height && v.height === b.block.header.height;
+    out.set(v.did, { height: b.block.header.height, index, tx, document, current });
   }
   return out;
 }

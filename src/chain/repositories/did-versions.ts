@@ -2,9 +2,12 @@
  * DID version history: each version whole under DidVersion (when no tx of
  * its block holds its document), its entry without the document under
  * DidVersionEntry, and from the second version on a time index under
- * DidVersionTime (block time, then version number). The indexes are built
- * from the versions once for a store written before they existed; a meta
- * marker says which layout they have.
+ * DidVersionTime (block time, then version number). A DID's current
+ * version made by a create or update tx has no entry while its record
+ * refers to that tx (the record and the tx give the entry); the entry is
+ * stored when the record is next written. The indexes are built from the
+ * versions once for a store written before they existed; a meta marker
+ * says which layout they have.
  */
 import {
   Bucket,
@@ -45,9 +48,16 @@ export const MAX_VERSION_ID = 0xffff_ffff;
  * Layout of the version indexes (DidVersionEntry, DidVersionTime). A store
  * written before they existed has no marker: ensureIndex() builds them from
  * the versions, once. A marker of another layout is refused with a resync hint.
+ *   1: every version has its entry.
+ *   2: a DID's current version has no entry when its record stands for it
+ *      (StateRecordRepository.unstoredCurrentEntries). A store of layout 1
+ *      reads as it is and is marked 2 on open; a node that reads layout 1
+ *      only refuses a store of layout 2 instead of missing its entries.
  */
 const VERSION_INDEX = metaKey("versionIndex");
-const VERSION_INDEX_LAYOUT = 1;
+const VERSION_INDEX_LAYOUT = 2;
+/** A layout this one reads as it is. */
+const VERSION_INDEX_EVERY_ENTRY = 1;
 /** Versions indexed per batch when ensureIndex() builds the indexes of an older store. */
 const REINDEX_BATCH = 1_000;
 /** The value of index keys whose key says it all. */
@@ -57,7 +67,7 @@ export function isVersionId(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 1 && n <= MAX_VERSION_ID;
 }
 
-function encodeVersionEntry(v: DidVersion): Uint8Array {
+function encodeVersionEntry(v: Omit<DidVersionEntry, "versionId">): Uint8Array {
   return encodeCanonical({ operation: v.operation, height: v.height, time: v.time, txHash: v.txHash });
 }
 
@@ -66,8 +76,14 @@ function decodeVersionEntry(versionId: number, raw: Uint8Array): DidVersionEntry
   return { versionId, operation: e.operation, height: e.height, time: e.time, txHash: e.txHash };
 }
 
+/** By DID, the entries of current versions that are not stored (StateRecordRepository.unstoredCurrentEntries). */
+export type UnstoredCurrentEntries = (dids: readonly string[]) => Promise<Map<string, DidVersionEntry>>;
+
 export class DidVersionRepository {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly unstoredCurrent: UnstoredCurrentEntries = async () => new Map(),
+  ) {}
 
   /**
    * Adds `versions` to `batch`. `inBlock`: hex hashes of the block's txs. One
@@ -77,16 +93,28 @@ export class DidVersionRepository {
    * caller's own history) is stored whole. `documents`: encodings of the
    * versions' documents by document object, not encoded again.
    */
-  put(batch: KvBatch, versions: readonly DidVersion[], inBlock: ReadonlySet<string>, documents?: ReadonlyMap<DidDocument, Uint8Array>): void {
+  put(
+    batch: KvBatch,
+    versions: readonly DidVersion[],
+    inBlock: ReadonlySet<string>,
+    documents?: ReadonlyMap<DidDocument, Uint8Array>,
+    /** By DID, the version whose entry its record stands for (StateRecordRepository.putEncoded): not stored. */
+    unstored?: ReadonlyMap<string, number>,
+  ): void {
     for (const v of versions) {
       const fromTx = v.operation !== "deactivate" && inBlock.has(Buffer.from(v.txHash).toString("hex"));
       if (!fromTx) batch.put(didVersionKey(v.did, v.versionId), encodeDidVersion(v, documents?.get(v.document)));
-      this.putIndexes(batch, v);
+      this.putIndexes(batch, v, unstored?.get(v.did) !== v.versionId);
     }
   }
 
-  private putIndexes(batch: KvBatch, v: DidVersion): void {
-    batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
+  /** Adds entries of earlier blocks' versions that were not stored (their records stood for them) to `batch`, by DID. */
+  putEntries(batch: KvBatch, entries: ReadonlyMap<string, DidVersionEntry>): void {
+    for (const [did, e] of entries) batch.put(didVersionEntryKey(did, e.versionId), encodeVersionEntry(e));
+  }
+
+  private putIndexes(batch: KvBatch, v: DidVersion, withEntry = true): void {
+    if (withEntry) batch.put(didVersionEntryKey(v.did, v.versionId), encodeVersionEntry(v));
     // The first version's time is in its entry: at() falls back to it.
     if (v.versionId > 1) batch.put(didVersionTimeKey(v.did, v.time, v.versionId), EMPTY);
   }
@@ -100,20 +128,29 @@ export class DidVersionRepository {
   async getStored(did: string, versionId: number): Promise<{ whole: DidVersion | undefined; entry: DidVersionEntry | undefined }> {
     if (!isVersionId(versionId)) return { whole: undefined, entry: undefined };
     const [whole, entry] = await this.kv.getMany([didVersionKey(did, versionId), didVersionEntryKey(did, versionId)]);
-    return { whole: whole ? decodeDidVersion(whole) : undefined, entry: entry ? decodeVersionEntry(versionId, entry) : undefined };
+    if (whole || entry) return { whole: whole ? decodeDidVersion(whole) : undefined, entry: entry ? decodeVersionEntry(versionId, entry) : undefined };
+    return { whole: undefined, entry: await this.unstoredEntry(did, versionId) };
   }
 
-  /** One version without its document: one small get. */
+  /** One version without its document: one small get (and, for a current version whose record stands for it, the record and its tx). */
   async getEntry(did: string, versionId: number): Promise<DidVersionEntry | undefined> {
     if (!isVersionId(versionId)) return undefined;
     const raw = await this.kv.get(didVersionEntryKey(did, versionId));
-    return raw ? decodeVersionEntry(versionId, raw) : undefined;
+    return raw ? decodeVersionEntry(versionId, raw) : this.unstoredEntry(did, versionId);
+  }
+
+  /** The current version's entry of `did` when it is not stored, and is version `versionId` if given. */
+  private async unstoredEntry(did: string, versionId?: number): Promise<DidVersionEntry | undefined> {
+    const e = (await this.unstoredCurrent([did])).get(did);
+    return e && (versionId === undefined || e.versionId === versionId) ? e : undefined;
   }
 
   /** The version numbers of `did`, in order. */
   async versionIds(did: string): Promise<number[]> {
     const ids: number[] = [];
     for await (const key of this.kv.keys(prefixRange(didVersionEntryPrefix(did)))) ids.push(readU32be(key, key.length - 4));
+    const current = await this.unstoredEntry(did);
+    if (current && !(ids.length > 0 && ids[ids.length - 1]! >= current.versionId)) ids.push(current.versionId);
     return ids;
   }
 
@@ -131,11 +168,17 @@ export class DidVersionRepository {
     const prefix = didVersionEntryPrefix(did);
     const range = after === 0 ? { gte: prefix } : { gt: didVersionEntryKey(did, after) };
     let bytes = 0;
+    const room = (size: number) => entries.length < opts.limit && (entries.length === 0 || bytes + size <= opts.maxBytes);
     for await (const [key, value] of this.kv.entries({ ...range, lt: prefixEnd(prefix), limit: opts.limit + 1 })) {
-      if (entries.length === opts.limit || (entries.length > 0 && bytes + value.length > opts.maxBytes)) return { entries, more: true };
+      if (!room(value.length)) return { entries, more: true };
       bytes += value.length;
       entries.push(decodeVersionEntry(readU32be(key, key.length - 4), value));
     }
+    // The current version last, when its record stands for its entry; counted at the size it will be stored at.
+    const current = await this.unstoredEntry(did);
+    if (!current || current.versionId <= Math.max(after, entries.at(-1)?.versionId ?? 0)) return { entries, more: false };
+    if (!room(encodeVersionEntry(current).length)) return { entries, more: true };
+    entries.push(current);
     return { entries, more: false };
   }
 
@@ -165,6 +208,11 @@ export class DidVersionRepository {
     const mark = await this.kv.get(VERSION_INDEX);
     if (mark) {
       if (mark.length === 1 && mark[0] === VERSION_INDEX_LAYOUT) return;
+      if (mark.length === 1 && mark[0] === VERSION_INDEX_EVERY_ENTRY) {
+        const batch = this.kv.batch();
+        this.markIndexCurrent(batch);
+        return batch.write({ sync: true });
+      }
       throw new Error(
         `the data dir's DID version index has layout ${Buffer.from(mark).toString("hex")}, this node reads layout ${VERSION_INDEX_LAYOUT}: ` +
           "run the node version that wrote it, or resync (remove data/chain and start the node again)",

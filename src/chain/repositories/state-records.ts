@@ -15,7 +15,9 @@
 import { LRUCache } from "lru-cache";
 import { blockTxKey, didKey, registryKey, registryPrefix } from "../buckets.js";
 import { type KvBatch, type KvStore, prefixEnd } from "../db/kv.js";
-import { type StateRecord, type StatusListRecord, decodeStateRecord, isDidStateId } from "../state.js";
+import { type StateRecord, type StatusListRecord, decodeDidRecord, decodeStateRecord, isDidStateId } from "../state.js";
+import { txHash } from "../tx.js";
+import type { DidVersionEntry } from "./did-versions.js";
 
 /** Cache entry meaning "no such record". */
 const ABSENT = Symbol("absent");
@@ -45,6 +47,14 @@ export function cachedRecordSize(id: string, encodedBytes: number): number {
  * before the document; then those bytes, then the record's bytes after it.
  */
 const BY_REF = 0x00;
+/**
+ * The same, when the tx referred to is the create or update that made the
+ * DID's current version, in the record's own block: that version's entry
+ * (DidVersionEntry) is not stored, since this record and its tx say all of
+ * it (unstoredCurrentEntries). The entry is stored when the record is next
+ * written.
+ */
+const BY_REF_CURRENT = 0x01;
 const REF_HEADER = 21;
 /** Heights and indexes a reference can name (u32); a record past them is kept whole. */
 const MAX_U32 = 0xffff_ffff;
@@ -55,6 +65,8 @@ export interface DocumentSource {
   index: number;
   tx: Uint8Array;
   document: Uint8Array;
+  /** Whether the tx made the version the record is at (the record's block, not a deactivation). */
+  current?: boolean;
 }
 
 const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);
@@ -73,7 +85,7 @@ export function storedRecordBytes(bytes: Uint8Array, source?: DocumentSource): U
   const after = bytes.subarray(at + source.document.length);
   const out = new Uint8Array(REF_HEADER + before.length + after.length);
   const view = new DataView(out.buffer);
-  out[0] = BY_REF;
+  out[0] = source.current ? BY_REF_CURRENT : BY_REF;
   view.setUint32(1, source.height);
   view.setUint32(5, source.index);
   view.setUint32(9, offset);
@@ -92,8 +104,13 @@ interface RecordRef {
   before: number;
 }
 
+/** Whether a stored DID record stands for its current version's entry (BY_REF_CURRENT). */
+export function keptAsCurrent(stored: Uint8Array): boolean {
+  return stored[0] === BY_REF_CURRENT;
+}
+
 function refOf(stored: Uint8Array): RecordRef | undefined {
-  if (stored[0] !== BY_REF) return undefined;
+  if (stored[0] !== BY_REF && stored[0] !== BY_REF_CURRENT) return undefined;
   if (stored.length < REF_HEADER) throw new Error(`a stored DID record by reference is ${stored.length} bytes, shorter than its header`);
   const view = new DataView(stored.buffer, stored.byteOffset, stored.length);
   const ref = { height: view.getUint32(1), index: view.getUint32(5), offset: view.getUint32(9), length: view.getUint32(13), before: view.getUint32(17) };
@@ -166,15 +183,49 @@ export class StateRecordRepository {
   /** The bytes of records from their stored forms (as a Did or Registry value holds them), in order: one getMany for the txs named. */
   async expand(stored: ReadonlyArray<Uint8Array | undefined>): Promise<Array<Uint8Array | undefined>> {
     const refs = stored.map((s) => (s ? refOf(s) : undefined));
-    const wanted = refs.flatMap((r) => (r ? [blockTxKey(r.height, r.index)] : []));
-    if (wanted.length === 0) return [...stored];
-    const found = await this.kv.getMany(wanted);
-    let next = 0;
-    const txs = await Promise.all(refs.map((r) => (r ? this.txOf(r, found[next++]) : undefined)));
+    const txs = await this.txsOf(refs);
     return stored.map((s, i) => {
       const ref = refs[i];
       return ref ? this.assemble(s!, ref, txs[i]) : s;
     });
+  }
+
+  /** The txs `refs` name, in order (undefined where there is no ref): one getMany. */
+  private async txsOf(refs: ReadonlyArray<RecordRef | undefined>): Promise<Array<Uint8Array | undefined>> {
+    const wanted = refs.flatMap((r) => (r ? [blockTxKey(r.height, r.index)] : []));
+    if (wanted.length === 0) return refs.map(() => undefined);
+    const found = await this.kv.getMany(wanted);
+    let next = 0;
+    return Promise.all(refs.map((r) => (r ? this.txOf(r, found[next++]) : undefined)));
+  }
+
+  /**
+   * By DID, the entry of each current version that is not stored under
+   * DidVersionEntry (the record is kept BY_REF_CURRENT): its number and
+   * block time from the record, its block and tx hash from the tx the record
+   * refers to. DIDs whose current entry is stored, or that have no record,
+   * are left out. Reads the store, not the cache, so commitBlock can ask
+   * before its batch is written.
+   */
+  async unstoredCurrentEntries(dids: readonly string[]): Promise<Map<string, DidVersionEntry>> {
+    const out = new Map<string, DidVersionEntry>();
+    if (dids.length === 0) return out;
+    const stored = await this.kv.getMany(dids.map((d) => didKey(d)));
+    const refs = stored.map((s) => (s && keptAsCurrent(s) ? refOf(s) : undefined));
+    const txs = await this.txsOf(refs);
+    dids.forEach((did, i) => {
+      const ref = refs[i];
+      if (!ref) return;
+      const tx = txs[i]!;
+      const r = decodeDidRecord(this.assemble(stored[i]!, ref, tx));
+      if (r.deactivated || r.updatedHeight !== ref.height || r.did !== did) {
+        const e = Object.assign(new Error(`the DID record of ${did} stands for a version its tx did not make (height ${ref.height}, index ${ref.index}): the store is damaged; resync (remove data/chain and start the node again)`), { code: "LEVEL_CORRUPTION" });
+        this.damaged(e);
+        throw e;
+      }
+      out.set(did, { versionId: r.versionId, operation: r.versionId === 1 ? "create" : "update", height: ref.height, time: r.updated, txHash: txHash(tx) });
+    });
+    return out;
   }
 
   private assemble(stored: Uint8Array, ref: RecordRef, tx: Uint8Array | undefined): Uint8Array {
@@ -264,10 +315,18 @@ export class StateRecordRepository {
   /**
    * Adds each record's encoding (by state id) to `batch`. `sources`: by DID,
    * the tx of the same batch (or an earlier one) that holds its record's
-   * document; those records are kept by reference to it.
+   * document; those records are kept by reference to it. Returns the DIDs
+   * whose records now stand for their current version's entry (a source
+   * marked current): the caller does not store those entries.
    */
-  putEncoded(batch: KvBatch, encoded: Iterable<[string, Uint8Array]>, sources?: ReadonlyMap<string, DocumentSource>): void {
-    for (const [id, bytes] of encoded) batch.put(stateDbKey(id), isDidStateId(id) ? storedRecordBytes(bytes, sources?.get(id)) : bytes);
+  putEncoded(batch: KvBatch, encoded: Iterable<[string, Uint8Array]>, sources?: ReadonlyMap<string, DocumentSource>): Set<string> {
+    const current = new Set<string>();
+    for (const [id, bytes] of encoded) {
+      const stored = isDidStateId(id) ? storedRecordBytes(bytes, sources?.get(id)) : bytes;
+      if (keptAsCurrent(stored)) current.add(id);
+      batch.put(stateDbKey(id), stored);
+    }
+    return current;
   }
 
   /** Caches records a committed batch wrote; `encoded`: their encodings by id (for their size). */

@@ -160,7 +160,8 @@ describe("chain/store: a DID record refers to the tx holding its document", func
     for (const d of [A, B]) {
       const stored = (await store.db.get(didKey(d.did)))!;
       // Kept by reference: its first byte is not a CBOR map's, and the document (hundreds of bytes) is not in it.
-      expect(stored[0], d.did).to.equal(0x00);
+      // Both refer to the tx of their current version (0x01: the record stands for that version's entry).
+      expect(stored[0], d.did).to.equal(0x01);
       expect(stored.length, d.did).to.be.below(before.get(d.did)!.length - 300);
     }
     // A deactivation keeps the document of the update before it, which no tx of its block holds: stored whole.

@@ -298,12 +298,17 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       await repo.ensureIndex();
       expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
       expect(await repo.at(A.did, 3000)).to.equal(2);
-      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("01");
+      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("02");
       expect((await kv.get(didVersionKey(A.did, 2)))!.length).to.be.greaterThan(0);
-      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(2)));
+      // Layout 1 (every version has its entry) is read as it is, and marked 2 from then on.
+      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(1)));
+      await repo.ensureIndex();
+      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("02");
+      expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
+      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(3)));
       let err: Error | undefined;
       await repo.ensureIndex().catch((e: Error) => (err = e));
-      expect(err?.message).to.match(/layout 02.*resync/);
+      expect(err?.message).to.match(/layout 03.*resync/);
     });
 
     it("evidence: where each piece is, all of it in commit order, one validator's, after a piece", async () => {
