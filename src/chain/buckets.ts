@@ -24,9 +24,17 @@ export enum Bucket {
   Commit = 0x43, // 'C'
   /** block hash (32) -> height (u64be) */
   BlockByHash = 0x48, // 'H'
-  /** tx hash (32) -> cbor {height, index} */
+  /**
+   * tx hash, first 12 bytes -> (height, index) as unsigned LEB128 varints, for every committed tx whose hash
+   * starts so (one but for a collision; the tx read back says which); a store of the earlier layout has
+   * tx hash (32) -> cbor {height, index}, read as it is (repositories/tx-index.ts)
+   */
   TxIndex = 0x54, // 'T'
-  /** did (utf8) -> encoded DidRecord: the current state */
+  /**
+   * did (utf8) -> encoded DidRecord: the current state, whole or by reference to the tx holding its document
+   * (0x00, or 0x01 when that tx made the current version, whose DidVersionEntry is then not stored;
+   * repositories/state-records.ts)
+   */
   Did = 0x44, // 'D'
   /** did (utf8) 0x00 versionId (u32be) -> encoded DidVersion: the history */
   DidVersion = 0x56, // 'V'

@@ -607,7 +607,7 @@ export class SnapshotRestorer {
     // The base block is kept whole, its txs inline.
     store.blocks.putWhole(batch, block, hash);
     store.commits.put(batch, h.height, commit);
-    store.txIndex.putBlock(batch, h.height, block.txs.map(txHash));
+    await store.txIndex.putBlock(batch, h.height, block.txs.map(txHash));
     if (this.validators) {
       // The sets of heights h (the block's own, for the next block's lastCommit) and after, as the store indexes them.
       store.validatorSets.put(batch, h.height, validatorSetAt(this.validators, h.height));

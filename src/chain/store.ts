@@ -159,7 +159,11 @@ export class ChainStore {
     this.stateHistory = opts.stateHistory;
     this.blocks = new BlockRepository(kv);
     this.commits = new CommitRepository(kv);
-    this.txIndex = new TxIndexRepository(kv);
+    this.txIndex = new TxIndexRepository(
+      kv,
+      (h, i) => this.blocks.txBytes(h, i),
+      (e) => this.faults.report(e, "chain store", this.path),
+    );
     this.records = new StateRecordRepository(
       kv,
       opts.recordCacheBytes,
@@ -595,7 +599,7 @@ export class ChainStore {
     this.smtNodes.putStale(batch, h.height, stale ?? []);
     this.blocks.put(batch, b.block, b.blockHash);
     this.commits.put(batch, h.height, b.commit);
-    this.txIndex.putBlock(batch, h.height, b.txHashes);
+    await this.txIndex.putBlock(batch, h.height, b.txHashes);
     // Every tx of a block changed state: each gets the next export number, in block order (from block 1:
     // a store restored from a snapshot does not know the number its first block starts at, and keeps no log).
     const firstSeq = this.exportSeq + 1;

@@ -1,23 +1,123 @@
-/** Tx locations: where each committed tx is (block height, index in the block), by tx hash, under TxIndex. */
+/**
+ * Tx locations: where each committed tx is (block height, index in the
+ * block), by tx hash, under TxIndex.
+ *
+ * Keyed by the hash's first 12 bytes, not all 32: the key is most of what
+ * the index costs on disk, and the tx itself, read by its location, says
+ * whether it is the one asked for. The value lists the location of every
+ * committed tx whose hash starts with those bytes (as unsigned LEB128
+ * varints: height, index, height, index, ...): one, unless hashes collide
+ * there, by chance (about 1 in 10^12 for 10^8 txs) or on purpose (a
+ * collision takes about 2^48 hash evaluations to find). A lookup reads the
+ * candidates and keeps the one whose hash matches.
+ *
+ * A store of the earlier layout keys each tx by its whole hash (33-byte
+ * keys, a canonical {height, index} value); those entries are read as they
+ * are, in the same getMany.
+ */
 import { txIndexKey } from "../buckets.js";
-import { decodeCanonical, encodeCanonical } from "../codec.js";
+import { decodeCanonical } from "../codec.js";
 import type { KvBatch, KvStore } from "../db/kv.js";
+import { bytesEqual } from "../../crypto/bytes.js";
+import { damagedStoreError } from "../store-faults.js";
+import { txHash } from "../tx.js";
 
 export interface TxLocation {
   height: number;
   index: number;
 }
 
+/** Bytes of the hash the key keeps. */
+export const TX_INDEX_PREFIX_BYTES = 12;
+
+const shortKey = (hash: Uint8Array) => txIndexKey(hash.subarray(0, TX_INDEX_PREFIX_BYTES));
+
 export class TxIndexRepository {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    /** The encoded tx at a location, or undefined (BlockRepository.txBytes). */
+    private readonly txAt: (height: number, index: number) => Promise<Uint8Array | undefined>,
+    /** Told of an entry the store cannot read (damage), before the read fails with it. */
+    private readonly damaged: (e: unknown) => void = () => {},
+  ) {}
+
+  private locations(raw: Uint8Array): TxLocation[] {
+    try {
+      return decodeLocations(raw);
+    } catch (e) {
+      this.damaged(e);
+      throw e;
+    }
+  }
 
   async get(hash: Uint8Array): Promise<TxLocation | undefined> {
-    const raw = await this.kv.get(txIndexKey(hash));
-    return raw ? (decodeCanonical(raw) as unknown as TxLocation) : undefined;
+    if (hash.length !== 32) return undefined;
+    const [short, whole] = await this.kv.getMany([shortKey(hash), txIndexKey(hash)]);
+    if (whole) return decodeCanonical(whole) as unknown as TxLocation;
+    if (!short) return undefined;
+    for (const loc of this.locations(short)) {
+      const tx = await this.txAt(loc.height, loc.index);
+      if (tx && bytesEqual(txHash(tx), hash)) return loc;
+    }
+    return undefined;
   }
 
-  /** Adds the location of each of a block's txs (by hash, in block order) to `batch`. */
-  putBlock(batch: KvBatch, height: number, txHashes: readonly Uint8Array[]): void {
-    txHashes.forEach((hash, index) => batch.put(txIndexKey(hash), encodeCanonical({ height, index })));
+  /**
+   * Adds the location of each of a block's txs (by hash, in block order) to
+   * `batch`, after the locations already listed under the same key.
+   */
+  async putBlock(batch: KvBatch, height: number, txHashes: readonly Uint8Array[]): Promise<void> {
+    if (txHashes.length === 0) return;
+    const byKey = new Map<string, { key: Uint8Array; locations: TxLocation[] }>();
+    txHashes.forEach((hash, index) => {
+      const key = shortKey(hash);
+      const id = Buffer.from(key).toString("hex");
+      const at = byKey.get(id) ?? { key, locations: [] };
+      at.locations.push({ height, index });
+      byKey.set(id, at);
+    });
+    const keys = [...byKey.values()];
+    const listed = await this.kv.getMany(keys.map((k) => k.key));
+    keys.forEach(({ key, locations }, i) => {
+      const before = listed[i];
+      batch.put(key, encodeLocations(before ? [...this.locations(before), ...locations] : locations));
+    });
   }
+}
+
+export function encodeLocations(locations: readonly TxLocation[]): Uint8Array {
+  const out: number[] = [];
+  const varint = (n: number) => {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a tx location must be a non-negative integer, got ${n}`);
+    while (n >= 0x80) {
+      out.push((n % 0x80) | 0x80);
+      n = Math.floor(n / 0x80);
+    }
+    out.push(n);
+  };
+  for (const l of locations) {
+    varint(l.height);
+    varint(l.index);
+  }
+  return Uint8Array.from(out);
+}
+
+/** The locations of an index value; a value cut short or past 2^53 is damage, named as such. */
+export function decodeLocations(raw: Uint8Array): TxLocation[] {
+  const damaged = () => damagedStoreError("a tx index entry is cut short or holds a number past 2^53: the store is damaged; resync (remove data/chain and start the node again)");
+  const out: TxLocation[] = [];
+  let at = 0;
+  const varint = (): number => {
+    let n = 0;
+    for (let scale = 1; ; scale *= 0x80) {
+      if (at >= raw.length || scale > 2 ** 49) throw damaged();
+      const b = raw[at++]!;
+      n += (b & 0x7f) * scale;
+      if (b >= 0x80) continue;
+      if (!Number.isSafeInteger(n)) throw damaged();
+      return n;
+    }
+  };
+  while (at < raw.length) out.push({ height: varint(), index: varint() });
+  return out;
 }

@@ -20,7 +20,9 @@ import { ExportLogRepository } from "../../../src/chain/repositories/export-log.
 import { MetaRepository } from "../../../src/chain/repositories/meta.js";
 import { SmtNodeRepository } from "../../../src/chain/repositories/smt-nodes.js";
 import { StateRecordRepository, cachedRecordSize, stateDbKey } from "../../../src/chain/repositories/state-records.js";
-import { TxIndexRepository } from "../../../src/chain/repositories/tx-index.js";
+import { TX_INDEX_PREFIX_BYTES, TxIndexRepository, decodeLocations, encodeLocations } from "../../../src/chain/repositories/tx-index.js";
+import { txHash } from "../../../src/chain/tx.js";
+import { encodeCanonical } from "../../../src/chain/codec.js";
 import { ValidatorSetRepository } from "../../../src/chain/repositories/validator-sets.js";
 import { type DidRecord, type DidVersion, type StateRecord, type StatusListRecord, encodeDidRecord, encodeStateRecord, stateIdOf } from "../../../src/chain/state.js";
 import { FaultLatch } from "../../../src/chain/store-faults.js";
@@ -32,9 +34,9 @@ const A = testDid(fixedKey(1));
 const B = testDid(fixedKey(2));
 const filled = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
-async function write(kv: KvStore, fill: (batch: ReturnType<KvStore["batch"]>) => void): Promise<void> {
+async function write(kv: KvStore, fill: (batch: ReturnType<KvStore["batch"]>) => unknown): Promise<void> {
   const batch = kv.batch();
-  fill(batch);
+  await fill(batch);
   await batch.write({ sync: true });
 }
 
@@ -128,18 +130,56 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
 
     it("commits and tx locations: by height and by tx hash, undefined when absent", async () => {
       const commits = new CommitRepository(kv);
-      const txIndex = new TxIndexRepository(kv);
+      // Txs by location; the index keys 12 bytes of each hash and checks the rest against the tx itself.
+      const txs = new Map<string, Uint8Array>();
+      const damage: unknown[] = [];
+      const txIndex = new TxIndexRepository(kv, async (h, i) => txs.get(`${h}/${i}`), (e) => damage.push(e));
+      const tx = (n: number) => Uint8Array.of(0xa1, 0x61, 0x6e, n);
+      [tx(0x10), tx(0x11)].forEach((t, i) => txs.set(`7/${i}`, t));
       const commit: Commit = { height: 7, round: 2, blockHash: filled(32, 7), sigs: [{ validator: filled(20, 1), sig: filled(64, 2) }] };
-      await write(kv, (batch) => {
+      await write(kv, async (batch) => {
         commits.put(batch, 7, commit);
-        txIndex.putBlock(batch, 7, [filled(32, 0x10), filled(32, 0x11)]);
+        await txIndex.putBlock(batch, 7, [txHash(tx(0x10)), txHash(tx(0x11))]);
       });
       expect(await commits.get(7)).to.deep.equal(commit);
       expect(await commits.get(6)).to.equal(undefined);
       expect(await commits.get(8)).to.equal(undefined);
-      expect(await txIndex.get(filled(32, 0x11))).to.deep.equal({ height: 7, index: 1 });
-      expect(await txIndex.get(filled(32, 0x10))).to.deep.equal({ height: 7, index: 0 });
-      expect(await txIndex.get(filled(32, 0x12))).to.equal(undefined);
+      expect(await txIndex.get(txHash(tx(0x11)))).to.deep.equal({ height: 7, index: 1 });
+      expect(await txIndex.get(txHash(tx(0x10)))).to.deep.equal({ height: 7, index: 0 });
+      expect(await txIndex.get(txHash(tx(0x12)))).to.equal(undefined);
+      expect(await txIndex.get(filled(20, 1)), "not a tx hash").to.equal(undefined);
+      // The key is the hash's first 12 bytes, the value varint (height, index) pairs.
+      const keyOf = (h: Uint8Array) => Uint8Array.of(Bucket.TxIndex, ...h.subarray(0, TX_INDEX_PREFIX_BYTES));
+      expect(hex((await kv.get(keyOf(txHash(tx(0x11)))))!)).to.equal("0701");
+
+      // Another tx whose hash shares the 12 bytes (made here by writing its location under them): both are listed, each found by its own hash.
+      const twin = txHash(tx(0x20));
+      const twinKey = keyOf(twin);
+      txs.set("300/2", tx(0x20));
+      await write(kv, (batch) => batch.put(twinKey, encodeLocations([{ height: 7, index: 0 }])));
+      await write(kv, (batch) => txIndex.putBlock(batch, 300, [filled(32, 0), filled(32, 0), twin]));
+      expect(decodeLocations((await kv.get(twinKey))!)).to.deep.equal([{ height: 7, index: 0 }, { height: 300, index: 2 }]);
+      expect(await txIndex.get(twin)).to.deep.equal({ height: 300, index: 2 });
+      expect(await txIndex.get(txHash(tx(0x10)))).to.deep.equal({ height: 7, index: 0 });
+      // A listed location whose tx is another one, or missing: not this hash.
+      await write(kv, (batch) => batch.put(twinKey, encodeLocations([{ height: 7, index: 1 }, { height: 9, index: 9 }])));
+      expect(await txIndex.get(twin)).to.equal(undefined);
+
+      // An entry of the earlier layout (the whole hash, a canonical value) is read as it is.
+      const old = filled(32, 0x33);
+      await write(kv, (batch) => batch.put(Uint8Array.of(Bucket.TxIndex, ...old), encodeCanonical({ height: 5, index: 3 })));
+      expect(await txIndex.get(old)).to.deep.equal({ height: 5, index: 3 });
+
+      // Locations past 2^53, cut short or huge: damage, reported and thrown.
+      expect(() => encodeLocations([{ height: -1, index: 0 }])).to.throw(RangeError);
+      expect(decodeLocations(encodeLocations([{ height: Number.MAX_SAFE_INTEGER, index: 2 ** 32 }]))).to.deep.equal([{ height: Number.MAX_SAFE_INTEGER, index: 2 ** 32 }]);
+      for (const bad of [Uint8Array.of(0x80), Uint8Array.of(0x07), new Uint8Array(9).fill(0xff)]) {
+        await write(kv, (batch) => batch.put(twinKey, bad));
+        let err: (Error & { code?: string }) | undefined;
+        await txIndex.get(twin).catch((e: Error) => (err = e));
+        expect(err?.code, hex(bad)).to.equal("LEVEL_CORRUPTION");
+      }
+      expect(damage.length).to.equal(3);
     });
 
     it("state records: DIDs and registry records by id, read together, listed by kind and by issuer", async () => {
