@@ -70,8 +70,10 @@ export enum Bucket {
    */
   Evidence = 0x45, // 'E'
   /**
-   * export seq (u64be, from 1) -> height (u64be) tx index (u32be): the export log, every committed tx in
-   * commit order (height, then index) with a gap-free global number; the tx itself stays in its block
+   * export seq (u64be, from 1) of a block's first tx -> 0x01 height (u64be) tx count (u32be): the export log,
+   * every committed tx in commit order (height, then index) with a gap-free global number, one entry per
+   * block with txs; the txs stay in their block. A store of the earlier layout has an entry per tx:
+   * seq -> height (u64be) tx index (u32be), read as it is (export-log.ts)
    */
   Export = 0x4f, // 'O'
 }

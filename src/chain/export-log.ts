@@ -7,8 +7,11 @@
  * chain alone: every node that holds the same blocks numbers them the same,
  * however it got them (consensus, block sync, replay).
  *
- * A log entry is 12 bytes, where the tx is (height, index); the tx bytes
- * stay in their block. What an op is (kind, subject) is read from the tx.
+ * The store keeps one entry per block, under the number of its first tx:
+ * the block's height and its tx count (a run: the k-th tx of the block has
+ * the number first + k). A store of the earlier layout has one entry per
+ * tx, (height, index), read as a run of one. The tx bytes stay in their
+ * block. What an op is (kind, subject) is read from the tx.
  */
 import { toHex } from "../crypto/bytes.js";
 import { readU32be, readU64be } from "./buckets.js";
@@ -24,8 +27,42 @@ export interface ExportEntry {
   index: number;
 }
 
-/** Encoded entry: height (u64be) then index (u32be). */
+/** An entry of the earlier layout, one tx: height (u64be) then index (u32be). */
 export const EXPORT_ENTRY_BYTES = 12;
+/** A block's run: 0x01, height (u64be), tx count (u32be). */
+export const EXPORT_RUN_BYTES = 13;
+const RUN_TAG = 0x01;
+
+/** Txs numbered `first` to `first + count - 1` are the txs `index` to `index + count - 1` of the block at `height`. */
+export interface ExportRun {
+  first: number;
+  height: number;
+  index: number;
+  count: number;
+}
+
+export function encodeExportRun(height: number, count: number): Uint8Array {
+  const b = new Uint8Array(EXPORT_RUN_BYTES);
+  const v = new DataView(b.buffer);
+  b[0] = RUN_TAG;
+  v.setBigUint64(1, BigInt(height));
+  v.setUint32(9, count);
+  return b;
+}
+
+/** A stored entry under the number `first`: a block's run, or one tx of the earlier layout. */
+export function decodeExportRun(first: number, raw: Uint8Array): ExportRun {
+  if (raw.length === EXPORT_ENTRY_BYTES) {
+    const e = decodeExportEntry(first, raw);
+    return { first, height: e.height, index: e.index, count: 1 };
+  }
+  if (raw.length !== EXPORT_RUN_BYTES || raw[0] !== RUN_TAG) {
+    throw new Error(`export log entry ${first} is ${raw.length} bytes starting 0x${(raw[0] ?? 0).toString(16)}, expected ${EXPORT_RUN_BYTES} starting 0x01 (or ${EXPORT_ENTRY_BYTES})`);
+  }
+  const count = readU32be(raw, 9);
+  if (count === 0) throw new Error(`export log entry ${first} is a run of no tx`);
+  return { first, height: readU64be(raw.subarray(1)), index: 0, count };
+}
 
 export function encodeExportEntry(height: number, index: number): Uint8Array {
   const b = new Uint8Array(EXPORT_ENTRY_BYTES);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bucket, blockKey, metaKey } from "../../../src/chain/buckets.js";
-import { type ExportEntry, decodeExportEntry, encodeExportEntry, exportOpOf } from "../../../src/chain/export-log.js";
+import { type ExportEntry, decodeExportEntry, decodeExportRun, encodeExportEntry, encodeExportRun, exportOpOf } from "../../../src/chain/export-log.js";
 import { genesisRecords } from "../../../src/chain/genesis.js";
 import { issuerStateId, statusListStateId } from "../../../src/chain/state.js";
 import { ChainStore } from "../../../src/chain/store.js";
@@ -28,6 +28,12 @@ async function txsInCommitOrder(store: ChainStore): Promise<Array<{ height: numb
   return out;
 }
 
+const u64 = (n: number) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+};
+
 async function allEntries(store: ChainStore): Promise<ExportEntry[]> {
   return store.exportEntries(0, 1_000_000);
 }
@@ -43,6 +49,16 @@ describe("chain/export-log: entry encoding and op kinds", () => {
       expect(decodeExportEntry(7, raw)).to.deep.equal({ seq: 7, height: h, index: i });
     }
     expect(() => decodeExportEntry(1, new Uint8Array(11))).to.throw(/11 bytes, expected 12/);
+  });
+
+  it("encodes a block's run in 13 bytes, and reads an entry of the earlier layout as a run of one", () => {
+    const run = encodeExportRun(2 ** 40 + 3, 70);
+    expect(run.length).to.equal(13);
+    expect(decodeExportRun(9, run)).to.deep.equal({ first: 9, height: 2 ** 40 + 3, index: 0, count: 70 });
+    expect(decodeExportRun(9, encodeExportEntry(5, 4))).to.deep.equal({ first: 9, height: 5, index: 4, count: 1 });
+    expect(() => decodeExportRun(9, encodeExportRun(5, 0))).to.throw(/run of no tx/);
+    expect(() => decodeExportRun(9, Uint8Array.of(2, ...run.subarray(1)))).to.throw(/13 bytes starting 0x2, expected 13 starting 0x01/);
+    expect(() => decodeExportRun(9, new Uint8Array(14))).to.throw(/14 bytes/);
   });
 });
 
@@ -142,13 +158,32 @@ describe("chain/export-log: sequence numbers in the store", function () {
     const before = await allEntries(store);
     const keys: Uint8Array[] = [];
     for await (const key of store.db.keys({ gte: Uint8Array.of(Bucket.Export), lt: Uint8Array.of(Bucket.Export + 1) })) keys.push(key);
-    expect(keys.length).to.equal(committed);
+    // One entry per block with txs.
+    expect(keys.length).to.equal(new Set(before.map((e) => e.height)).size);
     await store.db.batch([...keys.map((key) => ({ type: "del" as const, key })), { type: "del" as const, key: metaKey("exportSeq") }]);
     await store.close();
     store = await ChainStore.open(join(dir, "a"));
     expect(store.lastExportSeq()).to.equal(committed);
     expect(await allEntries(store)).to.deep.equal(before);
     expect(hex((await store.db.get(metaKey("exportSeq")))!)).to.equal(committed.toString(16).padStart(16, "0"));
+  });
+
+  it("reads a log of the earlier layout (an entry per tx) and runs after it as one log, paged from any cursor", async () => {
+    const before = await allEntries(store);
+    const runs: Array<[Uint8Array, Uint8Array]> = [];
+    for await (const [key, value] of store.db.iterator({ gte: Uint8Array.of(Bucket.Export), lt: Uint8Array.of(Bucket.Export + 1) })) runs.push([key, value]);
+    // The first half of the blocks as the earlier layout wrote them.
+    const half = runs.slice(0, Math.ceil(runs.length / 2));
+    const ops = half.flatMap(([key, value]) => {
+      const run = decodeExportRun(Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0)), value);
+      const perTx = Array.from({ length: run.count }, (_, k) => ({ type: "put" as const, key: Uint8Array.of(Bucket.Export, ...u64(run.first + k)), value: encodeExportEntry(run.height, k) }));
+      return [{ type: "del" as const, key }, ...perTx];
+    });
+    await store.db.batch(ops);
+    expect(await allEntries(store)).to.deep.equal(before);
+    for (let after = 0; after <= committed; after++) {
+      for (const limit of [1, 2, 5]) expect(await store.exportEntries(after, limit), `after ${after}, limit ${limit}`).to.deep.equal(before.slice(after, after + limit));
+    }
   });
 
   it("refuses to number a store without the log whose blocks do not start at height 1", async () => {
