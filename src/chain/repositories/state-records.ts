@@ -16,7 +16,9 @@ import { LRUCache } from "lru-cache";
 import { blockTxKey, didKey, registryKey, registryPrefix } from "../buckets.js";
 import { type KvBatch, type KvStore, prefixEnd } from "../db/kv.js";
 import { type StateRecord, type StatusListRecord, decodeDidRecord, decodeStateRecord, isDidStateId } from "../state.js";
+import { damagedStoreError } from "../store-faults.js";
 import { txHash } from "../tx.js";
+import { VarintError, VarintReader, encodeVarints } from "../varint.js";
 import type { DidVersionEntry } from "./did-versions.js";
 
 /** Cache entry meaning "no such record". */
@@ -41,23 +43,24 @@ export function cachedRecordSize(id: string, encodedBytes: number): number {
 }
 
 /**
- * First byte of a record kept by reference (a canonical record is a CBOR
- * map, 0xa0-0xbb), then u32be each: the tx's height and index, the
- * document's offset and length in the tx, the length of the record's bytes
- * before the document; then those bytes, then the record's bytes after it.
+ * A record kept by reference: a first byte that is not a CBOR map's (a
+ * canonical record is a map, 0xa0-0xbb), a header naming the tx's height
+ * and index, the document's offset and length in the tx, and the length of
+ * the record's bytes before the document; then those bytes, then the
+ * record's bytes after it.
+ *   0x01: the header as varints (varint.ts), and the tx referred to is the
+ *         create or update that made the DID's current version, in the
+ *         record's own block: that version's entry (DidVersionEntry) is not
+ *         stored, since this record and its tx say all of it
+ *         (unstoredCurrentEntries). The entry is stored when the record is
+ *         next written.
+ *   0x02: the header as varints, any tx holding the document.
+ *   0x00: the header as five u32be (the earlier layout, read as it is).
  */
-const BY_REF = 0x00;
-/**
- * The same, when the tx referred to is the create or update that made the
- * DID's current version, in the record's own block: that version's entry
- * (DidVersionEntry) is not stored, since this record and its tx say all of
- * it (unstoredCurrentEntries). The entry is stored when the record is next
- * written.
- */
+const BY_REF_FIXED = 0x00;
 const BY_REF_CURRENT = 0x01;
-const REF_HEADER = 21;
-/** Heights and indexes a reference can name (u32); a record past them is kept whole. */
-const MAX_U32 = 0xffff_ffff;
+const BY_REF = 0x02;
+const FIXED_HEADER = 21;
 
 /** The tx that brought a DID record's document: where it is stored, its bytes, and the document's bytes. */
 export interface DocumentSource {
@@ -77,22 +80,18 @@ const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length
  * split is by value, so putting the parts back gives `bytes` exactly.
  */
 export function storedRecordBytes(bytes: Uint8Array, source?: DocumentSource): Uint8Array {
-  if (!source || source.document.length === 0 || source.height > MAX_U32 || source.index > MAX_U32) return bytes;
+  if (!source || source.document.length === 0 || !Number.isSafeInteger(source.height) || !Number.isSafeInteger(source.index)) return bytes;
   const at = asBuffer(bytes).indexOf(asBuffer(source.document));
   const offset = asBuffer(source.tx).indexOf(asBuffer(source.document));
   if (at < 0 || offset < 0) return bytes;
   const before = bytes.subarray(0, at);
   const after = bytes.subarray(at + source.document.length);
-  const out = new Uint8Array(REF_HEADER + before.length + after.length);
-  const view = new DataView(out.buffer);
+  const header = encodeVarints([source.height, source.index, offset, source.document.length, before.length]);
+  const out = new Uint8Array(1 + header.length + before.length + after.length);
   out[0] = source.current ? BY_REF_CURRENT : BY_REF;
-  view.setUint32(1, source.height);
-  view.setUint32(5, source.index);
-  view.setUint32(9, offset);
-  view.setUint32(13, source.document.length);
-  view.setUint32(17, before.length);
-  out.set(before, REF_HEADER);
-  out.set(after, REF_HEADER + before.length);
+  out.set(header, 1);
+  out.set(before, 1 + header.length);
+  out.set(after, 1 + header.length + before.length);
   return out;
 }
 
@@ -102,6 +101,8 @@ interface RecordRef {
   offset: number;
   length: number;
   before: number;
+  /** Where the record's bytes before the document start in the stored form. */
+  start: number;
 }
 
 /** Whether a stored DID record stands for its current version's entry (BY_REF_CURRENT). */
@@ -110,11 +111,25 @@ export function keptAsCurrent(stored: Uint8Array): boolean {
 }
 
 function refOf(stored: Uint8Array): RecordRef | undefined {
-  if (stored[0] !== BY_REF && stored[0] !== BY_REF_CURRENT) return undefined;
-  if (stored.length < REF_HEADER) throw new Error(`a stored DID record by reference is ${stored.length} bytes, shorter than its header`);
-  const view = new DataView(stored.buffer, stored.byteOffset, stored.length);
-  const ref = { height: view.getUint32(1), index: view.getUint32(5), offset: view.getUint32(9), length: view.getUint32(13), before: view.getUint32(17) };
-  if (REF_HEADER + ref.before > stored.length) throw new Error("a stored DID record by reference names more bytes before its document than it holds");
+  const tag = stored[0];
+  if (tag !== BY_REF && tag !== BY_REF_CURRENT && tag !== BY_REF_FIXED) return undefined;
+  const damaged = (why: string) => damagedStoreError(`a stored DID record by reference ${why}: the store is damaged; resync (remove data/chain and start the node again)`);
+  let ref: RecordRef;
+  if (tag === BY_REF_FIXED) {
+    if (stored.length < FIXED_HEADER) throw damaged(`is ${stored.length} bytes, shorter than its header`);
+    const view = new DataView(stored.buffer, stored.byteOffset, stored.length);
+    ref = { height: view.getUint32(1), index: view.getUint32(5), offset: view.getUint32(9), length: view.getUint32(13), before: view.getUint32(17), start: FIXED_HEADER };
+  } else {
+    const r = new VarintReader(stored, 1);
+    try {
+      ref = { height: r.next(), index: r.next(), offset: r.next(), length: r.next(), before: r.next(), start: 0 };
+    } catch (e) {
+      if (e instanceof VarintError) throw damaged(`has a bad header (${e.message})`);
+      throw e;
+    }
+    ref.start = r.at;
+  }
+  if (ref.start + ref.before > stored.length) throw damaged("names more bytes before its document than it holds");
   return ref;
 }
 
@@ -122,16 +137,15 @@ function refOf(stored: Uint8Array): RecordRef | undefined {
 function assemble(stored: Uint8Array, ref: RecordRef, tx: Uint8Array | undefined): Uint8Array {
   if (!tx || ref.offset + ref.length > tx.length) {
     // Damage to the store, given LevelDB's code for its own: the fault latch stops the node with the resync remedy.
-    throw Object.assign(
-      new Error(`the tx holding a DID record's document (height ${ref.height}, index ${ref.index}) is ${tx ? "shorter than the reference" : "not in the store"}: the store is damaged; resync (remove data/chain and start the node again)`),
-      { code: "LEVEL_CORRUPTION" },
+    throw damagedStoreError(
+      `the tx holding a DID record's document (height ${ref.height}, index ${ref.index}) is ${tx ? "shorter than the reference" : "not in the store"}: the store is damaged; resync (remove data/chain and start the node again)`,
     );
   }
-  const after = stored.length - REF_HEADER - ref.before;
+  const after = stored.length - ref.start - ref.before;
   const out = new Uint8Array(ref.before + ref.length + after);
-  out.set(stored.subarray(REF_HEADER, REF_HEADER + ref.before), 0);
+  out.set(stored.subarray(ref.start, ref.start + ref.before), 0);
   out.set(tx.subarray(ref.offset, ref.offset + ref.length), ref.before);
-  out.set(stored.subarray(REF_HEADER + ref.before), ref.before + ref.length);
+  out.set(stored.subarray(ref.start + ref.before), ref.before + ref.length);
   return out;
 }
 
@@ -219,7 +233,7 @@ export class StateRecordRepository {
       const tx = txs[i]!;
       const r = decodeDidRecord(this.assemble(stored[i]!, ref, tx));
       if (r.deactivated || r.updatedHeight !== ref.height || r.did !== did) {
-        const e = Object.assign(new Error(`the DID record of ${did} stands for a version its tx did not make (height ${ref.height}, index ${ref.index}): the store is damaged; resync (remove data/chain and start the node again)`), { code: "LEVEL_CORRUPTION" });
+        const e = damagedStoreError(`the DID record of ${did} stands for a version its tx did not make (height ${ref.height}, index ${ref.index}): the store is damaged; resync (remove data/chain and start the node again)`);
         this.damaged(e);
         throw e;
       }

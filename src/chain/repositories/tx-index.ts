@@ -21,6 +21,7 @@ import type { KvBatch, KvStore } from "../db/kv.js";
 import { bytesEqual } from "../../crypto/bytes.js";
 import { damagedStoreError } from "../store-faults.js";
 import { txHash } from "../tx.js";
+import { VarintError, VarintReader, encodeVarints } from "../varint.js";
 
 export interface TxLocation {
   height: number;
@@ -86,38 +87,18 @@ export class TxIndexRepository {
 }
 
 export function encodeLocations(locations: readonly TxLocation[]): Uint8Array {
-  const out: number[] = [];
-  const varint = (n: number) => {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a tx location must be a non-negative integer, got ${n}`);
-    while (n >= 0x80) {
-      out.push((n % 0x80) | 0x80);
-      n = Math.floor(n / 0x80);
-    }
-    out.push(n);
-  };
-  for (const l of locations) {
-    varint(l.height);
-    varint(l.index);
-  }
-  return Uint8Array.from(out);
+  return encodeVarints(locations.flatMap((l) => [l.height, l.index]));
 }
 
 /** The locations of an index value; a value cut short or past 2^53 is damage, named as such. */
 export function decodeLocations(raw: Uint8Array): TxLocation[] {
-  const damaged = () => damagedStoreError("a tx index entry is cut short or holds a number past 2^53: the store is damaged; resync (remove data/chain and start the node again)");
   const out: TxLocation[] = [];
-  let at = 0;
-  const varint = (): number => {
-    let n = 0;
-    for (let scale = 1; ; scale *= 0x80) {
-      if (at >= raw.length || scale > 2 ** 49) throw damaged();
-      const b = raw[at++]!;
-      n += (b & 0x7f) * scale;
-      if (b >= 0x80) continue;
-      if (!Number.isSafeInteger(n)) throw damaged();
-      return n;
-    }
-  };
-  while (at < raw.length) out.push({ height: varint(), index: varint() });
+  const r = new VarintReader(raw);
+  try {
+    while (!r.done) out.push({ height: r.next(), index: r.next() });
+  } catch (e) {
+    if (!(e instanceof VarintError)) throw e;
+    throw damagedStoreError(`a tx index entry is damaged (${e.message}): resync (remove data/chain and start the node again)`, e);
+  }
   return out;
 }

@@ -22,9 +22,11 @@ import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams }
 import { childRecordHashes, pathRecords, reachableRecords, recordChildren } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 import { storedRecordBytes } from "../../../src/chain/repositories/state-records.js";
+import { type CanonicalValue, encodeCanonical } from "../../../src/chain/codec.js";
 
 const A = testDid(fixedKey(11));
 const B = testDid(fixedKey(12));
+const C = testDid(fixedKey(13));
 const GENESIS_HASH = new Uint8Array(32).fill(0x47);
 const GENESIS_TIME = 1_700_000_000_000;
 
@@ -185,15 +187,17 @@ describe("chain/store: a DID record refers to the tx holding its document", func
     }
   });
 
-  it("keeps a record whole when its tx cannot be named (past u32) or does not hold its document", () => {
+  it("keeps a record whole when its tx cannot be named (past 2^53) or does not hold its document", () => {
     const record = new Uint8Array([0xa2, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const document = record.subarray(3, 7);
     const tx = new Uint8Array([9, 9, 3, 4, 5, 6, 9]);
     const byRef = storedRecordBytes(record, { height: 7, index: 2, tx, document });
-    expect(byRef[0]).to.equal(0x00);
-    expect(byRef.length).to.equal(21 + record.length - document.length);
-    expect(storedRecordBytes(record, { height: 2 ** 32, index: 0, tx, document })).to.equal(record);
-    expect(storedRecordBytes(record, { height: 1, index: 2 ** 32, tx, document })).to.equal(record);
+    // 0x02, then varints: height 7, index 2, offset 2, length 4, 3 bytes before; then the bytes before and after.
+    expect(hex(byRef)).to.equal("02" + "0702020403" + "a20102" + "070809");
+    expect(storedRecordBytes(record, { height: 7, index: 2, tx, document, current: true })[0]).to.equal(0x01);
+    expect(hex(storedRecordBytes(record, { height: 2 ** 32, index: 300, tx, document }).subarray(0, 8))).to.equal("02" + "8080808010" + "ac02");
+    expect(storedRecordBytes(record, { height: 2 ** 53, index: 0, tx, document })).to.equal(record);
+    expect(storedRecordBytes(record, { height: 1, index: 1.5, tx, document })).to.equal(record);
     expect(storedRecordBytes(record, { height: 1, index: 0, tx: new Uint8Array([9, 9]), document })).to.equal(record);
     expect(storedRecordBytes(record, { height: 1, index: 0, tx, document: new Uint8Array([0xee, 0xee]) })).to.equal(record);
     expect(storedRecordBytes(record)).to.equal(record);
@@ -203,15 +207,26 @@ describe("chain/store: a DID record refers to the tx holding its document", func
     const path = join(dir, "whole");
     let store = await ChainStore.open(path);
     await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
-    await commitNext(store, [createTx(A), createTx(B)]);
+    await commitNext(store, [createTx(A), createTx(B), createTx(C)]);
     const bytesA = await provenBytes(store, A.did);
     const bytesB = await provenBytes(store, B.did);
     await store.db.put(didKey(A.did), bytesA);
+    // C by reference with the header of the earlier layout: 0x00, then five u32be.
+    const bytesC = await provenBytes(store, C.did);
+    const txC = (await store.db.get(blockTxKey(1, 2)))!;
+    const docC = encodeCanonical(C.doc as unknown as CanonicalValue);
+    const [at, offset] = [Buffer.from(bytesC).indexOf(docC), Buffer.from(txC).indexOf(docC)];
+    const fixed = new Uint8Array(21);
+    [1, 2, offset, docC.length, at].forEach((n, i) => new DataView(fixed.buffer).setUint32(1 + 4 * i, n));
+    await store.db.put(didKey(C.did), Uint8Array.from([...fixed, ...bytesC.subarray(0, at), ...bytesC.subarray(at + docC.length)]));
     await store.db.del(blockTxKey(1, 1));
     await store.close();
     store = await ChainStore.open(path);
     try {
       expect(await provenBytes(store, A.did)).to.deep.equal(bytesA);
+      expect(at).to.be.above(0);
+      expect(await provenBytes(store, C.did)).to.deep.equal(bytesC);
+      expect(await store.getDidVersionEntry(C.did, 1), "a fixed header does not stand for the current entry").to.equal(undefined);
       expect(bytesB.length).to.be.above(300);
       let err: unknown;
       await store.getDid(B.did).catch((e: unknown) => (err = e));
