@@ -129,28 +129,48 @@ export class DidVersionRepository {
     if (!isVersionId(versionId)) return { whole: undefined, entry: undefined };
     const [whole, entry] = await this.kv.getMany([didVersionKey(did, versionId), didVersionEntryKey(did, versionId)]);
     if (whole || entry) return { whole: whole ? decodeDidVersion(whole) : undefined, entry: entry ? decodeVersionEntry(versionId, entry) : undefined };
-    return { whole: undefined, entry: await this.unstoredEntry(did, versionId) };
+    return { whole: undefined, entry: await this.entryNotFound(did, versionId) };
   }
 
   /** One version without its document: one small get (and, for a current version whose record stands for it, the record and its tx). */
   async getEntry(did: string, versionId: number): Promise<DidVersionEntry | undefined> {
     if (!isVersionId(versionId)) return undefined;
     const raw = await this.kv.get(didVersionEntryKey(did, versionId));
-    return raw ? decodeVersionEntry(versionId, raw) : this.unstoredEntry(did, versionId);
+    return raw ? decodeVersionEntry(versionId, raw) : this.entryNotFound(did, versionId);
   }
 
-  /** The current version's entry of `did` when it is not stored, and is version `versionId` if given. */
-  private async unstoredEntry(did: string, versionId?: number): Promise<DidVersionEntry | undefined> {
-    const e = (await this.unstoredCurrent([did])).get(did);
-    return e && (versionId === undefined || e.versionId === versionId) ? e : undefined;
-  }
-
-  /** The version numbers of `did`, in order. */
-  async versionIds(did: string): Promise<number[]> {
-    const ids: number[] = [];
-    for await (const key of this.kv.keys(prefixRange(didVersionEntryPrefix(did)))) ids.push(readU32be(key, key.length - 4));
+  /**
+   * Version `versionId`'s entry, which a get just did not find: the current
+   * version's, read from its record, or none. A block committed since that
+   * get may have stored it (its record then names a later version); stored
+   * entries never change, so one more get answers then.
+   */
+  private async entryNotFound(did: string, versionId: number): Promise<DidVersionEntry | undefined> {
     const current = await this.unstoredEntry(did);
-    if (current && !(ids.length > 0 && ids[ids.length - 1]! >= current.versionId)) ids.push(current.versionId);
+    if (!current || current.versionId < versionId) return undefined;
+    if (current.versionId === versionId) return current;
+    const raw = await this.kv.get(didVersionEntryKey(did, versionId));
+    return raw ? decodeVersionEntry(versionId, raw) : undefined;
+  }
+
+  /** The current version's entry of `did` when it is not stored (its record stands for it). */
+  private async unstoredEntry(did: string): Promise<DidVersionEntry | undefined> {
+    return (await this.unstoredCurrent([did])).get(did);
+  }
+
+  /**
+   * The version numbers of `did`, in order. The record is read before the
+   * entries: a block committed in between stores the entry it stood for
+   * (the same one), and the answer is the history as of the first read.
+   */
+  async versionIds(did: string): Promise<number[]> {
+    const current = await this.unstoredEntry(did);
+    const ids: number[] = [];
+    for await (const key of this.kv.keys(prefixRange(didVersionEntryPrefix(did)))) {
+      const id = readU32be(key, key.length - 4);
+      if (!current || id < current.versionId) ids.push(id);
+    }
+    if (current) ids.push(current.versionId);
     return ids;
   }
 
@@ -169,14 +189,17 @@ export class DidVersionRepository {
     const range = after === 0 ? { gte: prefix } : { gt: didVersionEntryKey(did, after) };
     let bytes = 0;
     const room = (size: number) => entries.length < opts.limit && (entries.length === 0 || bytes + size <= opts.maxBytes);
+    // The record first, as in versionIds: entries stored since are left out, the one it stood for comes from it.
+    const current = await this.unstoredEntry(did);
     for await (const [key, value] of this.kv.entries({ ...range, lt: prefixEnd(prefix), limit: opts.limit + 1 })) {
+      const versionId = readU32be(key, key.length - 4);
+      if (current && versionId >= current.versionId) break;
       if (!room(value.length)) return { entries, more: true };
       bytes += value.length;
-      entries.push(decodeVersionEntry(readU32be(key, key.length - 4), value));
+      entries.push(decodeVersionEntry(versionId, value));
     }
     // The current version last, when its record stands for its entry; counted at the size it will be stored at.
-    const current = await this.unstoredEntry(did);
-    if (!current || current.versionId <= Math.max(after, entries.at(-1)?.versionId ?? 0)) return { entries, more: false };
+    if (!current || current.versionId <= after) return { entries, more: false };
     if (!room(encodeVersionEntry(current).length)) return { entries, more: true };
     entries.push(current);
     return { entries, more: false };

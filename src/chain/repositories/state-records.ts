@@ -190,13 +190,13 @@ export class StateRecordRepository {
   /** The bytes of a record (as hashed into the state root), or undefined. */
   async getBytes(id: string): Promise<Uint8Array | undefined> {
     const stored = await this.kv.get(stateDbKey(id));
-    const ref = stored && refOf(stored);
+    const ref = stored && this.refOf(stored);
     return ref ? this.assemble(stored, ref, await this.txOf(ref, await this.kv.get(blockTxKey(ref.height, ref.index)))) : stored;
   }
 
   /** The bytes of records from their stored forms (as a Did or Registry value holds them), in order: one getMany for the txs named. */
   async expand(stored: ReadonlyArray<Uint8Array | undefined>): Promise<Array<Uint8Array | undefined>> {
-    const refs = stored.map((s) => (s ? refOf(s) : undefined));
+    const refs = stored.map((s) => (s ? this.refOf(s) : undefined));
     const txs = await this.txsOf(refs);
     return stored.map((s, i) => {
       const ref = refs[i];
@@ -225,7 +225,7 @@ export class StateRecordRepository {
     const out = new Map<string, DidVersionEntry>();
     if (dids.length === 0) return out;
     const stored = await this.kv.getMany(dids.map((d) => didKey(d)));
-    const refs = stored.map((s) => (s && keptAsCurrent(s) ? refOf(s) : undefined));
+    const refs = stored.map((s) => (s && keptAsCurrent(s) ? this.refOf(s) : undefined));
     const txs = await this.txsOf(refs);
     dids.forEach((did, i) => {
       const ref = refs[i];
@@ -240,6 +240,15 @@ export class StateRecordRepository {
       out.set(did, { versionId: r.versionId, operation: r.versionId === 1 ? "create" : "update", height: ref.height, time: r.updated, txHash: txHash(tx) });
     });
     return out;
+  }
+
+  private refOf(stored: Uint8Array): RecordRef | undefined {
+    try {
+      return refOf(stored);
+    } catch (e) {
+      this.damaged(e);
+      throw e;
+    }
   }
 
   private assemble(stored: Uint8Array, ref: RecordRef, tx: Uint8Array | undefined): Uint8Array {

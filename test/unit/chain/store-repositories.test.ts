@@ -321,6 +321,55 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       expect(await repo.versionIds(did), "a current index is left as it is").to.deep.equal([1, 2, 10, 256]);
     });
 
+    it("DID versions: a current entry read from the record, with a block committed between the reads", async () => {
+      const did = "did:sid:racing";
+      const vs = [1, 2, 3, 4].map((n) => version(did, n, 1000 * n, filled(32, n)));
+      const entryOf = (v: DidVersion) => ({ versionId: v.versionId, operation: v.operation, height: v.height, time: v.time, txHash: v.txHash });
+      // Versions 1 and 2 stored; 3 is current, its record stands for its entry.
+      let current = 3;
+      let commitOnRead = false;
+      const repo = new DidVersionRepository(kv, async (dids) => {
+        const at = current;
+        // A block lands right after the record is read: it stores entry 3 and makes version 4 current (its entry not stored).
+        if (commitOnRead) {
+          commitOnRead = false;
+          await write(kv, (batch) => repo.putEntries(batch, new Map([[did, entryOf(vs[2]!)]])));
+          current = 4;
+        }
+        return new Map(dids.includes(did) ? [[did, entryOf(vs[at - 1]!)]] : []);
+      });
+      await write(kv, (batch) => repo.put(batch, vs.slice(0, 3), new Set(vs.map((v) => hex(v.txHash))), undefined, new Map([[did, 3]])));
+      expect(await repo.versionIds(did)).to.deep.equal([1, 2, 3]);
+      expect((await repo.page(did, { limit: 10, maxBytes: 1 << 20 })).entries).to.deep.equal(vs.slice(0, 3).map(entryOf));
+      // Read first, then the record moved on: the history as of the record read, entry 3 once.
+      commitOnRead = true;
+      expect(await repo.versionIds(did)).to.deep.equal([1, 2, 3]);
+      expect(current).to.equal(4);
+      // Now entry 3 is stored and 4 is current.
+      expect(await repo.versionIds(did)).to.deep.equal([1, 2, 3, 4]);
+      commitOnRead = false;
+      expect((await repo.page(did, { after: 2, limit: 10, maxBytes: 1 << 20 })).entries).to.deep.equal(vs.slice(2).map(entryOf));
+      expect(await repo.page(did, { after: 3, limit: 1, maxBytes: 1 << 20 })).to.deep.equal({ entries: [entryOf(vs[3]!)], more: false });
+      expect(await repo.page(did, { after: 2, limit: 1, maxBytes: 1 << 20 })).to.deep.equal({ entries: [entryOf(vs[2]!)], more: true });
+      expect(await repo.page(did, { after: 4, limit: 1, maxBytes: 1 << 20 })).to.deep.equal({ entries: [], more: false });
+      expect(await repo.getEntry(did, 5)).to.equal(undefined);
+
+      // A get of entry 5 misses; a block stores it (6 current) before the record is read: the entry is read again.
+      const did2 = "did:sid:racing2";
+      const ws = [1, 2].map((n) => version(did2, n, 1000 * n, filled(32, 0x20 + n)));
+      let cur2 = 1;
+      const repo2 = new DidVersionRepository(kv, async () => {
+        if (cur2 === 1) {
+          await write(kv, (batch) => repo2.putEntries(batch, new Map([[did2, entryOf(ws[0]!)]])));
+          cur2 = 2;
+        }
+        return new Map([[did2, entryOf(ws[cur2 - 1]!)]]);
+      });
+      expect(await repo2.getEntry(did2, 1)).to.deep.equal(entryOf(ws[0]!));
+      expect((await repo2.getStored(did2, 2)).entry).to.deep.equal(entryOf(ws[1]!));
+      expect(await repo2.getEntry(did2, 3)).to.equal(undefined);
+    });
+
     it("DID versions: a store without the indexes gets them from its versions; another layout is refused", async () => {
       const repo = new DidVersionRepository(kv);
       const vs = [version(A.did, 1, 1000, filled(32, 1)), version(A.did, 2, 3000, filled(32, 2))];
