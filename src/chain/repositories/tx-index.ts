@@ -80,8 +80,10 @@ export class TxIndexRepository {
     const keys = [...byKey.values()];
     const listed = await this.kv.getMany(keys.map((k) => k.key));
     keys.forEach(({ key, locations }, i) => {
-      const before = listed[i];
-      batch.put(key, encodeLocations(before ? [...this.locations(before), ...locations] : locations));
+      const before = listed[i] ? this.locations(listed[i]) : [];
+      // A block written again (the same height) lists its txs once.
+      const kept = before.filter((l) => l.height !== height);
+      batch.put(key, encodeLocations([...kept, ...locations]));
     });
   }
 }

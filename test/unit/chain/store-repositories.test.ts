@@ -159,6 +159,9 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       await write(kv, (batch) => batch.put(twinKey, encodeLocations([{ height: 7, index: 0 }])));
       await write(kv, (batch) => txIndex.putBlock(batch, 300, [filled(32, 0), filled(32, 0), twin]));
       expect(decodeLocations((await kv.get(twinKey))!)).to.deep.equal([{ height: 7, index: 0 }, { height: 300, index: 2 }]);
+      // The same block written again lists its tx once.
+      await write(kv, (batch) => txIndex.putBlock(batch, 300, [filled(32, 0), filled(32, 0), twin]));
+      expect(decodeLocations((await kv.get(twinKey))!)).to.deep.equal([{ height: 7, index: 0 }, { height: 300, index: 2 }]);
       expect(await txIndex.get(twin)).to.deep.equal({ height: 300, index: 2 });
       expect(await txIndex.get(txHash(tx(0x10)))).to.deep.equal({ height: 7, index: 0 });
       // A listed location whose tx is another one, or missing: not this hash.
