@@ -8,6 +8,7 @@ export enum Bucket {
   /**
    * name (utf8) -> value: "head" (ChainHead), "genesisHash", "signState" (validator's double-sign guard),
    * "versionIndex" (u8: layout of the DidVersionEntry and DidVersionTime indexes, absent before they existed),
+   * "txIndex" (u8 2: the TxIndex holds 12-byte keys only, the store begun with them; absent in an older store),
    * "exportSeq" (u64be: the last export sequence number assigned, 0 before the first tx; absent before the
    * Export bucket existed), "stateKeptFrom" (u64be), "baseHeight" (u64be: a store restored from a snapshot),
    * "proposerPriorities/<height>" (the consensus's encoded proposer priorities of that height)

@@ -618,6 +618,7 @@ export class SnapshotRestorer {
     store.meta.putBaseHeight(batch, h.height);
     // The version indexes hold no history before the base height; their layout marker says they are current.
     store.versions.markIndexCurrent(batch);
+    store.txIndex.markBegun(batch);
     store.meta.putHead(batch, { height: h.height, hash, time: h.time, stateRoot: h.stateRoot });
     const b = this.batch;
     await b.write({ sync: true });

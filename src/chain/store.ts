@@ -202,6 +202,7 @@ export class ChainStore {
   static async openKv(kv: KvStore, opts: Partial<StoreOptions> = {}): Promise<ChainStore> {
     const store = new ChainStore(kv, { ...defaultStoreOptions, ...opts });
     const meta = await store.meta.load();
+    await store.txIndex.load();
     store.headCache = meta.head;
     if (meta.stateKeptFrom !== undefined) store.keptFrom = meta.stateKeptFrom;
     if (meta.baseHeight !== undefined) store.base = meta.baseHeight;
@@ -259,6 +260,7 @@ export class ChainStore {
     }
     this.meta.putHead(batch, head);
     this.versions.markIndexCurrent(batch);
+    this.txIndex.markBegun(batch);
     this.exportLog.putLastSeq(batch, 0);
     await batch.write({ sync: true });
     this.headCache = head;
@@ -433,9 +435,9 @@ export class ChainStore {
    * these is damaged.
    */
   private async documentOfVersion(did: string, e: DidVersionEntry): Promise<DidDocument> {
-    const loc = await this.getTxLocation(e.txHash);
-    // A tx index naming another height than the entry's: only that block's inline txs are looked at.
-    const tx = !loc ? undefined : loc.height === e.height ? await this.blocks.txBytes(loc.height, loc.index) : await this.blocks.inlineTxBytes(loc.height, loc.index);
+    const loc = await this.txIndex.find(e.txHash);
+    // The index read the tx to find it, or names where it is; one naming another height than the entry's: only that block's inline txs are looked at.
+    const tx = !loc ? undefined : (loc.tx ?? (loc.height === e.height ? await this.blocks.txBytes(loc.height, loc.index) : await this.blocks.inlineTxBytes(loc.height, loc.index)));
     const payload = tx && mapValueBytes(tx, "payload");
     const doc = payload && mapValueBytes(payload, "document");
     if (!doc) throw new Error(`store damaged: the tx of ${did} version ${e.versionId} (${Buffer.from(e.txHash).toString("hex")}) holds no document in block ${e.height}; resync this node's data dir`);

@@ -13,9 +13,10 @@
  *
  * A store of the earlier layout keys each tx by its whole hash (33-byte
  * keys, a canonical {height, index} value); those entries are read as they
- * are, in the same getMany.
+ * are, in the same getMany. A store begun with this layout (the meta
+ * "txIndex" marker) has none, and a lookup is one get.
  */
-import { txIndexKey } from "../buckets.js";
+import { metaKey, txIndexKey } from "../buckets.js";
 import { decodeCanonical } from "../codec.js";
 import type { KvBatch, KvStore } from "../db/kv.js";
 import { bytesEqual } from "../../crypto/bytes.js";
@@ -32,6 +33,14 @@ export interface TxLocation {
 export const TX_INDEX_PREFIX_BYTES = 12;
 
 const shortKey = (hash: Uint8Array) => txIndexKey(hash.subarray(0, TX_INDEX_PREFIX_BYTES));
+/** Meta marker of a store whose tx index was written in this layout from its start. */
+const LAYOUT = metaKey("txIndex");
+const SHORT_KEYS_ONLY = Uint8Array.of(2);
+
+/** A committed tx found by its hash: where it is, and its bytes when the lookup read them. */
+export interface FoundTx extends TxLocation {
+  tx?: Uint8Array;
+}
 
 export class TxIndexRepository {
   constructor(
@@ -41,6 +50,21 @@ export class TxIndexRepository {
     /** Told of an entry the store cannot read (damage), before the read fails with it. */
     private readonly damaged: (e: unknown) => void = () => {},
   ) {}
+
+  /** Whether entries of the earlier layout may exist (a store begun before it, or not marked yet). */
+  private wholeKeys = true;
+
+  /** Reads the layout marker: call once when the store opens. */
+  async load(): Promise<void> {
+    const mark = await this.kv.get(LAYOUT);
+    this.wholeKeys = !(mark && mark.length === 1 && mark[0] === SHORT_KEYS_ONLY[0]);
+  }
+
+  /** Adds the marker of a store that begins with this layout (genesis, a snapshot restore) to `batch`. */
+  markBegun(batch: KvBatch): void {
+    batch.put(LAYOUT, SHORT_KEYS_ONLY);
+    this.wholeKeys = false;
+  }
 
   private locations(raw: Uint8Array): TxLocation[] {
     try {
@@ -52,13 +76,19 @@ export class TxIndexRepository {
   }
 
   async get(hash: Uint8Array): Promise<TxLocation | undefined> {
+    const found = await this.find(hash);
+    return found && { height: found.height, index: found.index };
+  }
+
+  /** Where the tx of `hash` is, with its bytes when they were read to tell it from a tx sharing the key. */
+  async find(hash: Uint8Array): Promise<FoundTx | undefined> {
     if (hash.length !== 32) return undefined;
-    const [short, whole] = await this.kv.getMany([shortKey(hash), txIndexKey(hash)]);
+    const [short, whole] = this.wholeKeys ? await this.kv.getMany([shortKey(hash), txIndexKey(hash)]) : [await this.kv.get(shortKey(hash)), undefined];
     if (whole) return decodeCanonical(whole) as unknown as TxLocation;
     if (!short) return undefined;
     for (const loc of this.locations(short)) {
       const tx = await this.txAt(loc.height, loc.index);
-      if (tx && bytesEqual(txHash(tx), hash)) return loc;
+      if (tx && bytesEqual(txHash(tx), hash)) return { ...loc, tx };
     }
     return undefined;
   }

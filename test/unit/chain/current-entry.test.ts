@@ -11,7 +11,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { didKey, didVersionEntryKey } from "../../../src/chain/buckets.js";
+import { didKey, didVersionEntryKey, metaKey } from "../../../src/chain/buckets.js";
 import type { CheckedTx } from "../../../src/chain/execute.js";
 import type { DidVersion } from "../../../src/chain/state.js";
 import { ChainStore, type DidVersionEntry } from "../../../src/chain/store.js";
@@ -83,6 +83,8 @@ describe("chain/store: the current version's entry is read from its record", fun
   it("stores no entry for a created DID, and reads it from the record", async () => {
     await next([createTx(A), createTx(C), createTx(D), updateTx(writeParams(D, 1, 1), addService(D.doc, service(D.did, 1)))]);
     expect((await store.db.get(didKey(A.did)))![0]).to.equal(0x01);
+    // A new store marks its tx index as having 12-byte keys only.
+    expect((await store.db.get(metaKey("txIndex")))?.[0]).to.equal(2);
     expect(await stored(A.did, 1)).to.equal(false);
     expect(await stored(C.did, 1)).to.equal(false);
     // Created and updated in one block: the first version is not current, so its entry is stored.

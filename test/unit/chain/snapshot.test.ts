@@ -37,7 +37,7 @@ import type { Block, Commit } from "../../../src/chain/block.js";
 import { loggerOf } from "../../../src/log/logger.js";
 import { numberedDidRecord } from "../../helpers/state-records.js";
 import { reachableRecords } from "../../helpers/smt-records.js";
-import { Bucket } from "../../../src/chain/buckets.js";
+import { Bucket, metaKey } from "../../../src/chain/buckets.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
@@ -378,6 +378,9 @@ describe("state snapshots: chunking and verification", () => {
       try {
         expect(hex(reopened.head().stateRoot)).to.equal(hex(store.head().stateRoot));
         expect(reopened.head().height).to.equal(1);
+        // A restored store begins with the current layouts of the version and tx indexes.
+        expect(hex((await reopened.db.get(metaKey("txIndex")))!)).to.equal("02");
+        expect(hex((await reopened.db.get(metaKey("versionIndex")))!)).to.equal("02");
         // The tree's records: exactly those its root reaches, leaves inline except a chunk root that is one leaf.
         const stored = new Map<string, Uint8Array>();
         for await (const [k, v] of reopened.db.iterator({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) stored.set(hex(k.subarray(1)), v);

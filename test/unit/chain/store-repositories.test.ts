@@ -172,6 +172,18 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       const old = filled(32, 0x33);
       await write(kv, (batch) => batch.put(Uint8Array.of(Bucket.TxIndex, ...old), encodeCanonical({ height: 5, index: 3 })));
       expect(await txIndex.get(old)).to.deep.equal({ height: 5, index: 3 });
+      // The lookup that read the tx hands it on; one of the earlier layout has not read it.
+      expect(await txIndex.find(txHash(tx(0x11)))).to.deep.equal({ height: 7, index: 1, tx: tx(0x11) });
+      expect(await txIndex.find(old)).to.deep.equal({ height: 5, index: 3 });
+      // A store begun with this layout is marked: its lookups read the 12-byte key only.
+      await write(kv, (batch) => new TxIndexRepository(kv, async () => undefined).markBegun(batch));
+      const marked = new TxIndexRepository(kv, async (h, i) => txs.get(`${h}/${i}`));
+      await marked.load();
+      expect(await marked.get(old), "an entry under the whole hash is not looked for").to.equal(undefined);
+      expect(await marked.get(txHash(tx(0x11)))).to.deep.equal({ height: 7, index: 1 });
+      await write(kv, (batch) => batch.del(metaKey("txIndex")));
+      await marked.load();
+      expect(await marked.get(old)).to.deep.equal({ height: 5, index: 3 });
 
       // Locations past 2^53, cut short or huge: damage, reported and thrown.
       expect(() => encodeLocations([{ height: -1, index: 0 }])).to.throw(RangeError);
