@@ -18,6 +18,13 @@ export const LEAF_TAG = 0x00;
 export const INTERNAL_TAG = 0x01;
 /** The store's record of an internal node holding leaves inline (storedForm); never hashed. */
 const STORED_INLINE_TAG = 0x02;
+/** The store's record of an internal node holding single-child nodes below it (storedForm); never hashed. */
+const STORED_HELD_TAG = 0x03;
+/** Side codes of a 0x03 record's node body: how the side's child is written. */
+const SIDE_HASH = 0;
+const SIDE_LEAF = 1;
+const SIDE_EMPTY = 2;
+const SIDE_HELD = 3;
 export const EMPTY = new Uint8Array(HASH_BYTES);
 
 export const KIND_EMPTY = 0;
@@ -49,6 +56,13 @@ export interface TreeNode {
   leaves: Uint8Array;
   /** Leaf: it has a record of its own in the store (a root, or written before leaves were inline). */
   standalone: boolean;
+  /**
+   * Internal node: it has no record of its own, but is written inside the
+   * record of the node above it (a node with one EMPTY child, not a root).
+   */
+  held: boolean;
+  /** Internal node: its children that are held in its record (`held`), left then right; null when none is. */
+  below: readonly [TreeNode | null, TreeNode | null] | null;
 }
 
 /** A subtree: a node in hand, or a hash. A leaf is always in hand. */
@@ -79,14 +93,16 @@ export function beyondMaxDepth(hash: Uint8Array, depth: number): SmtNodeError {
   return new SmtNodeError(SmtNodeErrorCode.CORRUPT, hash, `corrupt SMT: internal node ${toHex(hash)} at depth ${depth}, beyond the 256-bit key`);
 }
 
-/** The child of internal `node` on `side` (0 = left): the leaf itself when held inline, else its hash. */
+/** The child of internal `node` on `side` (0 = left): the leaf or the held node itself when in its record, else its hash. */
 export function childOf(node: TreeNode, side: number): Ref {
+  const held = node.below?.[side];
+  if (held) return held;
   const hash = side === 0 ? node.first : node.second;
   if ((node.inline & (1 << side)) === 0) return isEmpty(hash) ? EMPTY_REF : { hash, kind: undefined };
   const at = side === 1 && (node.inline & 1) !== 0 ? 2 * HASH_BYTES : 0;
   const key = node.leaves.subarray(at, at + KEY_BYTES);
   const valueHash = node.leaves.subarray(at + KEY_BYTES, at + KEY_BYTES + HASH_BYTES);
-  return { hash, kind: KIND_LEAF, encoded: preimage(LEAF_TAG, key, valueHash), first: key, second: valueHash, inline: 0, leaves: NO_BYTES, standalone: false };
+  return { hash, kind: KIND_LEAF, encoded: preimage(LEAF_TAG, key, valueHash), first: key, second: valueHash, inline: 0, leaves: NO_BYTES, standalone: false, held: false, below: null };
 }
 
 function preimage(tag: number, first: Uint8Array, second: Uint8Array): Uint8Array {
@@ -100,11 +116,20 @@ function preimage(tag: number, first: Uint8Array, second: Uint8Array): Uint8Arra
 /** A leaf; `hash` when already known. `key` and `valueHash` are never mutated, so the node may keep them. */
 export function leafNode(key: Uint8Array, valueHash: Uint8Array, hash?: Uint8Array): TreeNode {
   const encoded = preimage(LEAF_TAG, key, valueHash);
-  return { hash: hash ?? sha256(encoded), kind: KIND_LEAF, encoded, first: key, second: valueHash, inline: 0, leaves: NO_BYTES, standalone: false };
+  return { hash: hash ?? sha256(encoded), kind: KIND_LEAF, encoded, first: key, second: valueHash, inline: 0, leaves: NO_BYTES, standalone: false, held: false, below: null };
 }
 
-/** The internal node over `l` and `r`, holding the leaves among them inline. */
-export function internalNode(l: Ref, r: Ref): TreeNode {
+/** A child its parent's record holds whole: an internal node in hand without a record of its own. */
+function isHeld(c: Ref): c is TreeNode {
+  return c.kind === KIND_INTERNAL && c.held;
+}
+
+/**
+ * The internal node over `l` and `r`, holding the leaves among them inline
+ * and the held nodes among them whole. `held`: the node itself goes into
+ * the record of its parent (a new node with an EMPTY child, not the root).
+ */
+export function internalNode(l: Ref, r: Ref, held = false): TreeNode {
   const encoded = preimage(INTERNAL_TAG, l.hash, r.hash);
   const inline = (l.kind === KIND_LEAF ? 1 : 0) | (r.kind === KIND_LEAF ? 2 : 0);
   let leaves = NO_BYTES;
@@ -127,6 +152,8 @@ export function internalNode(l: Ref, r: Ref): TreeNode {
     inline,
     leaves,
     standalone: false,
+    held,
+    below: isHeld(l) || isHeld(r) ? [isHeld(l) ? l : null, isHeld(r) ? r : null] : null,
   };
 }
 
@@ -138,8 +165,26 @@ export function internalNode(l: Ref, r: Ref): TreeNode {
  * as key(32) || valueHash(32) in place of its hash. A leaf thus has no
  * record of its own: its key, value and the parent's pointer to it are 64
  * bytes in the parent instead of a 98-byte record and a 32-byte pointer.
+ *
+ * A node with an EMPTY child (two keys sharing bits beyond their parent's)
+ * has no record of its own either, unless it is a root: it is written
+ * inside the record of the node above it, whose record is then
+ *   0x03 || body
+ *   body = codes || side 0 || side 1
+ * where bits 0-1 (2-3) of `codes` say how the left (right) child is
+ * written: 0 its hash (32), 1 a leaf as key || valueHash (64), 2 EMPTY
+ * (nothing), 3 a held node, as its own body. A tree of N random keys has
+ * about 0.44 N such nodes; each costs two bytes in its parent's record
+ * instead of a record of its own (a 33-byte key, 65 bytes, LevelDB's own
+ * overhead) and a 32-byte pointer, and a walk down to it one read less.
  */
-export function storedForm(node: Pick<TreeNode, "encoded" | "first" | "second" | "inline" | "leaves">): Uint8Array {
+export function storedForm(node: Pick<TreeNode, "encoded" | "first" | "second" | "inline" | "leaves" | "below">): Uint8Array {
+  if (node.below !== null) {
+    const out = new Uint8Array(1 + bodyBytes(node));
+    out[0] = STORED_HELD_TAG;
+    writeBody(node, out, 1);
+    return out;
+  }
   if (node.inline === 0) return node.encoded;
   const out = new Uint8Array(2 + 2 * HASH_BYTES + node.leaves.length - (node.inline === 3 ? 2 : 1) * HASH_BYTES);
   out[0] = STORED_INLINE_TAG;
@@ -157,6 +202,84 @@ export function storedForm(node: Pick<TreeNode, "encoded" | "first" | "second" |
     }
   }
   return out;
+}
+
+/** The bytes of a node's body in a 0x03 record: a code byte, then each side. */
+function bodyBytes(node: Pick<TreeNode, "first" | "second" | "inline" | "below">): number {
+  let n = 1;
+  for (const side of [0, 1]) {
+    const held = node.below?.[side];
+    if (held) n += bodyBytes(held);
+    else if ((node.inline & (1 << side)) !== 0) n += 2 * HASH_BYTES;
+    else if (!isEmpty(side === 0 ? node.first : node.second)) n += HASH_BYTES;
+  }
+  return n;
+}
+
+/** Writes a node's body at `at`; returns where it ends. */
+function writeBody(node: Pick<TreeNode, "first" | "second" | "inline" | "leaves" | "below">, out: Uint8Array, at: number): number {
+  const codeAt = at++;
+  let codes = 0;
+  let leaf = 0;
+  for (const side of [0, 1]) {
+    const held = node.below?.[side];
+    const hash = side === 0 ? node.first : node.second;
+    let code: number;
+    if (held) {
+      code = SIDE_HELD;
+      at = writeBody(held, out, at);
+    } else if ((node.inline & (1 << side)) !== 0) {
+      code = SIDE_LEAF;
+      out.set(node.leaves.subarray(leaf, leaf + 2 * HASH_BYTES), at);
+      leaf += 2 * HASH_BYTES;
+      at += 2 * HASH_BYTES;
+    } else if (isEmpty(hash)) {
+      code = SIDE_EMPTY;
+    } else {
+      code = SIDE_HASH;
+      out.set(hash, at);
+      at += HASH_BYTES;
+    }
+    codes |= code << (2 * side);
+  }
+  out[codeAt] = codes;
+  return at;
+}
+
+/**
+ * Reads a node's body at `at` (writeBody's inverse): the node, hashed, and
+ * where its body ends. A held node is at most 256 levels below its record.
+ */
+function readBody(raw: Uint8Array, at: number, level: number, held: boolean, corrupt: (why: string) => SmtNodeError): [TreeNode, number] {
+  if (level >= MAX_DEPTH) throw corrupt("held nodes nest beyond the 256-bit key");
+  if (at >= raw.length) throw corrupt(`cut short at byte ${at}`);
+  const codes = raw[at++]!;
+  if (codes > 0x0f) throw corrupt(`bad side codes 0x${codes.toString(16)}`);
+  const refs: Ref[] = [];
+  for (const side of [0, 1]) {
+    const code = (codes >> (2 * side)) & 3;
+    if (code === SIDE_HELD) {
+      const [child, end] = readBody(raw, at, level + 1, true, corrupt);
+      refs.push(child);
+      at = end;
+      continue;
+    }
+    if (code === SIDE_EMPTY) {
+      refs.push(EMPTY_REF);
+      continue;
+    }
+    const size = code === SIDE_LEAF ? 2 * HASH_BYTES : HASH_BYTES;
+    if (at + size > raw.length) throw corrupt(`cut short at byte ${raw.length}, expected ${at + size}`);
+    if (code === SIDE_LEAF) refs.push(leafNode(raw.slice(at, at + KEY_BYTES), raw.slice(at + KEY_BYTES, at + size)));
+    else {
+      const hash = raw.slice(at, at + HASH_BYTES);
+      if (isEmpty(hash)) throw corrupt("EMPTY written as a hash");
+      refs.push({ hash, kind: undefined });
+    }
+    at += size;
+  }
+  if (refs[0]!.kind === KIND_EMPTY && refs[1]!.kind === KIND_EMPTY) throw corrupt("an internal node with two EMPTY children");
+  return [internalNode(refs[0]!, refs[1]!, held), at];
 }
 
 /** A child for internalRecord: a subtree's hash, and the leaf itself when the subtree is one leaf. */
@@ -197,6 +320,8 @@ export function decodeStored(hash: Uint8Array, raw: Uint8Array): TreeNode {
       inline: 0,
       leaves: NO_BYTES,
       standalone: leaf,
+      held: false,
+      below: null,
     };
   } else if (tag === STORED_INLINE_TAG) {
     const flags = raw[1];
@@ -215,6 +340,10 @@ export function decodeStored(hash: Uint8Array, raw: Uint8Array): TreeNode {
       }
     }
     node = internalNode(refs[0]!, refs[1]!);
+  } else if (tag === STORED_HELD_TAG) {
+    const [body, end] = readBody(raw, 1, 0, false, corrupt);
+    if (end !== raw.length) throw corrupt(`${raw.length - end} bytes after the node`);
+    node = body;
   } else {
     throw corrupt(`unknown tag 0x${tag.toString(16).padStart(2, "0")}`);
   }
@@ -222,15 +351,67 @@ export function decodeStored(hash: Uint8Array, raw: Uint8Array): TreeNode {
   return node;
 }
 
-/** The most bytes a cached node takes: hash, preimage, inline flags, two inline leaves. */
+/** The most bytes a cached node with nothing held takes: hash, preimage, flags, two inline leaves. */
 const MAX_ENTRY_BYTES = HASH_BYTES + NODE_BYTES + 1 + 4 * HASH_BYTES;
 /** What a cache size of one node buys: the bytes of a node with no inline leaf. */
 const UNIT_ENTRY_BYTES = HASH_BYTES + NODE_BYTES + 1;
 
+/** A node's cache entry after its hash: preimage, flags, inline leaves, then its held nodes' entries (hashes are in the preimage). */
+function entryTailBytes(node: TreeNode): number {
+  let n = NODE_BYTES + 1 + node.leaves.length;
+  if (node.below !== null) for (const c of node.below) if (c !== null) n += entryTailBytes(c);
+  return n;
+}
+
+/** Writes `node`'s entry tail at `at`; returns where it ends. Flags: bits 0-1 inline leaves, bits 2-3 held nodes. */
+function writeEntryTail(slab: Uint8Array, at: number, node: TreeNode): number {
+  slab.set(node.encoded, at);
+  slab[at + NODE_BYTES] = node.inline | (node.below?.[0] ? 4 : 0) | (node.below?.[1] ? 8 : 0);
+  slab.set(node.leaves, at + NODE_BYTES + 1);
+  at += NODE_BYTES + 1 + node.leaves.length;
+  if (node.below !== null) for (const c of node.below) if (c !== null) at = writeEntryTail(slab, at, c);
+  return at;
+}
+
+/** The node whose entry tail is at `at` (views into `slab`), and where the tail ends. */
+function readEntryTail(slab: Uint8Array, hash: Uint8Array, at: number, held: boolean): [TreeNode, number] {
+  const encoded = slab.subarray(at, at + NODE_BYTES);
+  const flags = slab[at + NODE_BYTES]!;
+  const inline = flags & 3;
+  at += NODE_BYTES + 1;
+  const leaves = inline === 0 ? NO_BYTES : slab.subarray(at, at + (inline === 3 ? 4 : 2) * HASH_BYTES);
+  at += leaves.length;
+  let below: [TreeNode | null, TreeNode | null] | null = null;
+  if ((flags & 12) !== 0) {
+    below = [null, null];
+    for (const side of [0, 1]) {
+      if ((flags & (4 << side)) === 0) continue;
+      const [child, end] = readEntryTail(slab, encoded.subarray(1 + side * HASH_BYTES, 1 + (side + 1) * HASH_BYTES), at, true);
+      below[side] = child;
+      at = end;
+    }
+  }
+  const leaf = encoded[0] === LEAF_TAG;
+  const node: TreeNode = {
+    hash,
+    kind: leaf ? KIND_LEAF : KIND_INTERNAL,
+    encoded,
+    first: encoded.subarray(1, 1 + HASH_BYTES),
+    second: encoded.subarray(1 + HASH_BYTES),
+    inline,
+    leaves,
+    // Only leaves read by their hash are cached.
+    standalone: leaf,
+    held,
+    below,
+  };
+  return [node, at];
+}
+
 /**
  * One generation of the node cache: nodes' bytes appended to one buffer
- * (hash || preimage || inline flags || inline leaves: 98, 162 or 226 bytes)
- * and an index from a 30-bit slot of the hash to the entry's offset. A
+ * (hash || preimage || flags || inline leaves || held nodes: 98 bytes and
+ * up) and an index from a 30-bit slot of the hash to the entry's offset. A
  * buffer is never written over: a new generation gets a new one, so a node
  * handed out (views into the buffer) stays valid.
  */
@@ -258,28 +439,12 @@ class Generation {
   add(slot: number, node: TreeNode): void {
     const at = this.used;
     this.slab.set(node.hash, at);
-    this.slab.set(node.encoded, at + HASH_BYTES);
-    this.slab[at + HASH_BYTES + NODE_BYTES] = node.inline;
-    this.slab.set(node.leaves, at + UNIT_ENTRY_BYTES);
-    this.used += UNIT_ENTRY_BYTES + node.leaves.length;
+    this.used = writeEntryTail(this.slab, at + HASH_BYTES, node);
     this.index.set(slot, at);
   }
 
   node(at: number): TreeNode {
-    const encoded = this.slab.subarray(at + HASH_BYTES, at + HASH_BYTES + NODE_BYTES);
-    const inline = this.slab[at + HASH_BYTES + NODE_BYTES]!;
-    const leaf = encoded[0] === LEAF_TAG;
-    return {
-      hash: this.slab.subarray(at, at + HASH_BYTES),
-      kind: leaf ? KIND_LEAF : KIND_INTERNAL,
-      encoded,
-      first: encoded.subarray(1, 1 + HASH_BYTES),
-      second: encoded.subarray(1 + HASH_BYTES),
-      inline,
-      leaves: inline === 0 ? NO_BYTES : this.slab.subarray(at + UNIT_ENTRY_BYTES, at + UNIT_ENTRY_BYTES + (inline === 3 ? 4 : 2) * HASH_BYTES),
-      // Only leaves read by their hash are cached.
-      standalone: leaf,
-    };
+    return readEntryTail(this.slab, this.slab.subarray(at, at + HASH_BYTES), at + HASH_BYTES, false)[0];
   }
 }
 
@@ -290,7 +455,7 @@ class Generation {
  * bytes in a generation's buffer, not objects: nothing for the collector to
  * trace or the allocator to keep apart; a hit builds the node's views (a
  * few short-lived objects). The budget is in bytes: `maxSize` nodes of 98
- * bytes, fewer when they hold leaves inline. Entries are keyed by 30 bits
+ * bytes, fewer when they hold leaves or nodes. Entries are keyed by 30 bits
  * of the node hash, a small integer, so a lookup builds no hex string; the
  * full hash is compared on a hit, and two hashes that share the 30 bits
  * simply replace each other.
@@ -327,7 +492,10 @@ export class NodeCache {
   }
 
   private insert(slot: number, node: TreeNode): void {
-    if (!this.young.fits(UNIT_ENTRY_BYTES + node.leaves.length)) {
+    const bytes = HASH_BYTES + entryTailBytes(node);
+    // A node holding a long chain may not fit a small cache at all.
+    if (bytes > this.generationBytes) return;
+    if (!this.young.fits(bytes)) {
       this.old = this.young;
       this.young = new Generation(this.generationBytes);
     }

@@ -24,7 +24,10 @@
  *     nodeHash -> record. An internal node's record holds its leaf children
  *     inline (storedForm), so a leaf has no record of its own unless it is
  *     the root (a tree of one key) or was written before leaves were held
- *     inline; a record is checked against its hash when read. EMPTY is
+ *     inline. Nor has an internal node with an EMPTY child, unless it is a
+ *     root or was written before such nodes were held: the record of the
+ *     node above holds it whole. A record is checked against its hash when
+ *     read. EMPTY is
  *     never stored. The store deletes the records of trees older than the
  *     history it keeps (store.ts).
  *   - Proof: the sibling hashes on the walk from the root down to where the
@@ -188,6 +191,12 @@ export class SparseMerkleTree {
       newNodes.set(toHex(ref.hash), ref.encoded);
       this.cache.set({ ...ref, standalone: true });
     }
+    // So is a new root with an EMPTY child, made to be held by a parent it does not have.
+    if (ref.kind === KIND_INTERNAL && ref.held) {
+      const own: TreeNode = { ...ref, held: false };
+      newNodes.set(toHex(own.hash), storedForm(own));
+      this.cache.set(own);
+    }
     // A node both replaced and made again (the same content elsewhere in the walk) is not stale.
     const staleNodes = out.stale.filter((n) => !newNodes.has(toHex(n.hash)));
     return { root: ref.hash.slice(), newNodes, staleNodes };
@@ -215,7 +224,8 @@ export class SparseMerkleTree {
   async holds(root: Uint8Array, stale: Pick<StaleNode, "hash" | "path" | "depth" | "leaf">): Promise<boolean> {
     let ref: Ref = { hash: root, kind: undefined };
     for (let depth = 0; depth <= MAX_DEPTH; depth++) {
-      if (bytesEqual(ref.hash, stale.hash)) return true;
+      // Held in its parent's record, the node no longer needs a record of its own.
+      if (bytesEqual(ref.hash, stale.hash)) return !(ref.kind === KIND_INTERNAL && ref.held);
       if (isEmpty(ref.hash) || (!stale.leaf && depth >= stale.depth)) return false;
       const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
       if (node.kind === KIND_LEAF) return false;
@@ -264,7 +274,8 @@ export class SparseMerkleTree {
       mid < hi ? this.updateSubtree(right, depth + 1, entries, mid, hi, out) : right,
     ]);
     if (bytesEqual(l.hash, node.first) && bytesEqual(r.hash, node.second)) return node;
-    out.stale.push({ hash: node.hash.slice(), path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+    // A held node lives in its parent's record, which goes stale with it.
+    if (!node.held) out.stale.push({ hash: node.hash.slice(), path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
 
     // Compaction: a subtree left with one leaf is that leaf, so a lone leaf
     // next to EMPTY moves up; it keeps moving up while its sibling is EMPTY.
@@ -276,8 +287,10 @@ export class SparseMerkleTree {
       const n = isNode(other) ? other : (this.cached(other.hash, depth + 1) ?? (await this.load(other.hash, depth + 1)));
       if (n.kind === KIND_LEAF) {
         // It moves up into a parent that holds it inline: a record of its own is no longer read.
-        if (n.standalone) out.stale.push({ hash: n.hash.slice(), path: n.first.slice(), depth: depth + 1, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
-        return n;
+        if (!n.standalone) return n;
+        out.stale.push({ hash: n.hash.slice(), path: n.first.slice(), depth: depth + 1, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+        // Named stale once: up the next level too it is a leaf without a record.
+        return { ...n, standalone: false };
       }
     }
     return this.putInternal(l, r, out.nodes);
@@ -324,8 +337,13 @@ export class SparseMerkleTree {
     return this.putInternal(l, r, out);
   }
 
-  /** A new internal node over `l` and `r` (leaves inline), added to `out` and the cache. */
+  /**
+   * A new internal node over `l` and `r` (leaves inline), added to `out` and
+   * the cache; one with an EMPTY child is held, whole, by the record of the
+   * node made above it instead (or made a record at the end, as the root).
+   */
   private putInternal(l: Ref, r: Ref, out: Map<string, Uint8Array>): TreeNode {
+    if (isEmpty(l.hash) || isEmpty(r.hash)) return internalNode(l, r, true);
     const node = internalNode(l, r);
     out.set(toHex(node.hash), storedForm(node));
     this.cache.set(node);

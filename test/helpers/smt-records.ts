@@ -6,28 +6,66 @@
  *   0x02 || flags || left || right    an internal node whose children with
  *                                     flag bit 0 (left) or 1 (right) are leaves
  *                                     written inline as key || valueHash
+ *   0x03 || body                      an internal node holding nodes below it:
+ *                                     body = codes || left || right, bits 0-1
+ *                                     (2-3) of codes: 0 a hash, 1 an inline
+ *                                     leaf, 2 EMPTY (no bytes), 3 a held
+ *                                     internal node written as its own body
  */
 import { sha256 } from "../../src/crypto/hash.js";
+
+const ZERO = new Uint8Array(32);
 
 export interface RecordChild {
   hash: Uint8Array;
   /** Set for a leaf written inline. */
   leaf?: { key: Uint8Array; valueHash: Uint8Array };
+  /** Set for an internal node held in the record: its own two children. */
+  held?: [RecordChild, RecordChild];
+}
+
+const leafChild = (key: Uint8Array, valueHash: Uint8Array): RecordChild => ({ hash: sha256(Uint8Array.of(0, ...key, ...valueHash)), leaf: { key, valueHash } });
+
+/** A 0x03 body at `at`: the node's two children and where the body ends. */
+function readBody(raw: Uint8Array, at: number): [[RecordChild, RecordChild], number] {
+  const codes = raw[at++]!;
+  if (codes > 15) throw new Error(`tree record: bad side codes ${codes}`);
+  const out: RecordChild[] = [];
+  for (const side of [0, 1]) {
+    const code = (codes >> (2 * side)) & 3;
+    if (code === 0) {
+      out.push({ hash: raw.subarray(at, at + 32) });
+      at += 32;
+    } else if (code === 1) {
+      out.push(leafChild(raw.subarray(at, at + 32), raw.subarray(at + 32, at + 64)));
+      at += 64;
+    } else if (code === 2) {
+      out.push({ hash: ZERO });
+    } else {
+      const [held, end] = readBody(raw, at);
+      out.push({ hash: sha256(Uint8Array.of(1, ...held[0].hash, ...held[1].hash)), held });
+      at = end;
+    }
+  }
+  return [[out[0]!, out[1]!], at];
 }
 
 /** The two children of an internal node's record (EMPTY included); null for a leaf's record. */
 export function recordChildren(raw: Uint8Array): [RecordChild, RecordChild] | null {
   if (raw[0] === 0x00) return null;
   if (raw[0] === 0x01) return [{ hash: raw.subarray(1, 33) }, { hash: raw.subarray(33, 65) }];
+  if (raw[0] === 0x03) {
+    const [children, end] = readBody(raw, 1);
+    if (end !== raw.length) throw new Error(`tree record of ${raw.length} bytes, expected ${end}`);
+    return children;
+  }
   if (raw[0] !== 0x02) throw new Error(`not a tree record: tag ${raw[0]}`);
   const flags = raw[1]!;
   const out: RecordChild[] = [];
   let at = 2;
   for (const side of [0, 1]) {
     if ((flags >> side) & 1) {
-      const key = raw.subarray(at, at + 32);
-      const valueHash = raw.subarray(at + 32, at + 64);
-      out.push({ hash: sha256(Uint8Array.of(0, ...key, ...valueHash)), leaf: { key, valueHash } });
+      out.push(leafChild(raw.subarray(at, at + 32), raw.subarray(at + 32, at + 64)));
       at += 64;
     } else {
       out.push({ hash: raw.subarray(at, at + 32) });
@@ -45,9 +83,15 @@ export function recordPreimage(raw: Uint8Array): Uint8Array {
   return Uint8Array.of(1, ...children[0].hash, ...children[1].hash);
 }
 
-/** The children of a record that are records themselves: not EMPTY, not inline. */
+/** The children of a record that are records themselves: not EMPTY, not inline, not held (whose own such children count). */
 export function childRecordHashes(raw: Uint8Array): Uint8Array[] {
-  return (recordChildren(raw) ?? []).filter((c) => !c.leaf && !c.hash.every((b) => b === 0)).map((c) => c.hash);
+  const out: Uint8Array[] = [];
+  const visit = (c: RecordChild): void => {
+    if (c.held) c.held.forEach(visit);
+    else if (!c.leaf && !c.hash.every((b) => b === 0)) out.push(c.hash);
+  };
+  (recordChildren(raw) ?? []).forEach(visit);
+  return out;
 }
 
 /**
@@ -61,6 +105,7 @@ export async function pathRecords(
   key: Uint8Array,
 ): Promise<Array<{ hash: Uint8Array; bytes: Uint8Array }>> {
   const out: Array<{ hash: Uint8Array; bytes: Uint8Array }> = [];
+  const bit = (depth: number): number => (key[depth >> 3]! >> (7 - (depth & 7))) & 1;
   let hash = root;
   for (let depth = 0; !hash.every((b) => b === 0); depth++) {
     const bytes = await get(hash);
@@ -68,7 +113,9 @@ export async function pathRecords(
     out.push({ hash, bytes });
     const children = recordChildren(bytes);
     if (children === null) break;
-    const child = children[(key[depth >> 3]! >> (7 - (depth & 7))) & 1]!;
+    let child = children[bit(depth)]!;
+    // Nodes held in this record: the walk goes on inside it.
+    while (child.held) child = child.held[bit(++depth)]!;
     if (child.leaf) break;
     hash = child.hash;
   }
