@@ -1,6 +1,7 @@
 /**
  * Blocks: the header, evidence and last commit of each height under Block
- * (the txs array left empty), each tx under BlockTx (one get per tx), and
+ * (the txs array left empty), each tx under BlockTx (one get per tx; the
+ * commonest create in a short form, tx-store.ts), and
  * the height of each block hash under BlockByHash. A block of the earlier
  * layout holds its txs inline under Block; reads take both.
  */
@@ -8,6 +9,7 @@ import { Bucket, blockByHashKey, blockKey, blockTxKey, readU64be, u64be } from "
 import { type Block, decodeBlock, encodeBlock } from "../block.js";
 import { endOfItem, mapValueBytes } from "../codec.js";
 import type { KvBatch, KvStore } from "../db/kv.js";
+import { storedTxBytes, txFromStored } from "../tx-store.js";
 
 export class BlockRepository {
   constructor(private readonly kv: KvStore) {}
@@ -19,7 +21,7 @@ export class BlockRepository {
     const block = decodeBlock(raw);
     // A block of the earlier layout holds its txs inline; otherwise they are under BlockTx.
     if (block.txs.length > 0) return block;
-    for await (const tx of this.kv.values(this.txRange(height))) block.txs.push(tx);
+    for await (const tx of this.kv.values(this.txRange(height))) block.txs.push(txFromStored(tx));
     return block;
   }
 
@@ -36,7 +38,7 @@ export class BlockRepository {
    */
   async txBytes(height: number, index: number): Promise<Uint8Array | undefined> {
     const tx = await this.kv.get(blockTxKey(height, index));
-    return tx ?? this.inlineTxBytes(height, index);
+    return tx ? txFromStored(tx) : this.inlineTxBytes(height, index);
   }
 
   /** The encoded tx at `index` inside the block at `height` (a block of the earlier layout), or undefined. */
@@ -50,7 +52,8 @@ export class BlockRepository {
     const height = block.header.height;
     // The header, evidence and last commit in one key, each tx in its own: a version's document is then one small get.
     batch.put(blockKey(height), encodeBlock({ ...block, txs: [] }));
-    block.txs.forEach((tx, index) => batch.put(blockTxKey(height, index), tx));
+    // A did/create of a key's initial document in short form (tx-store.ts).
+    block.txs.forEach((tx, index) => batch.put(blockTxKey(height, index), storedTxBytes(tx)));
     batch.put(blockByHashKey(hash), u64be(height));
   }
 

@@ -14,6 +14,7 @@
  */
 import { LRUCache } from "lru-cache";
 import { blockTxKey, didKey, registryKey, registryPrefix } from "../buckets.js";
+import { txFromStored } from "../tx-store.js";
 import { type KvBatch, type KvStore, prefixEnd } from "../db/kv.js";
 import { type StateRecord, type StatusListRecord, decodeDidRecord, decodeStateRecord, isDidStateId } from "../state.js";
 import { damagedStoreError } from "../store-faults.js";
@@ -261,7 +262,7 @@ export class StateRecordRepository {
   }
 
   private async txOf(ref: RecordRef, fromKey: Uint8Array | undefined): Promise<Uint8Array | undefined> {
-    return fromKey ?? this.inlineTx(ref.height, ref.index);
+    return fromKey ? txFromStored(fromKey) : this.inlineTx(ref.height, ref.index);
   }
 
   /**

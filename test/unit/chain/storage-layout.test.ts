@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeBlock } from "../../../src/chain/block.js";
 import { Bucket, blockKey, blockTxKey, didKey, didVersionKey, smtNodeKey } from "../../../src/chain/buckets.js";
+import { txFromStored } from "../../../src/chain/tx-store.js";
 import { BlockErrorCode, ChainError } from "../../../src/chain/errors.js";
 import { type CheckedTx } from "../../../src/chain/execute.js";
 import { SparseMerkleTree, verifySmtProof } from "../../../src/chain/smt.js";
@@ -213,7 +214,7 @@ describe("chain/store: a DID record refers to the tx holding its document", func
     await store.db.put(didKey(A.did), bytesA);
     // C by reference with the header of the earlier layout: 0x00, then five u32be.
     const bytesC = await provenBytes(store, C.did);
-    const txC = (await store.db.get(blockTxKey(1, 2)))!;
+    const txC = txFromStored((await store.db.get(blockTxKey(1, 2)))!);
     const docC = encodeCanonical(C.doc as unknown as CanonicalValue);
     const [at, offset] = [Buffer.from(bytesC).indexOf(docC), Buffer.from(txC).indexOf(docC)];
     const fixed = new Uint8Array(21);

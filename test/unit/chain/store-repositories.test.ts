@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, encodeBlock } from "../../../src/chain/block.js";
 import { Bucket, blockKey, blockTxKey, didVersionKey, metaKey } from "../../../src/chain/buckets.js";
+import { txFromStored } from "../../../src/chain/tx-store.js";
 import type { KvStore } from "../../../src/chain/db/kv.js";
 import { LevelKv } from "../../../src/chain/db/level-kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
@@ -110,7 +111,10 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       expect(await repo.get(0)).to.equal(undefined);
       // Block 1's value holds no tx: each is its own key.
       expect(hex((await kv.get(blockKey(1)))!)).to.equal(hex(encodeBlock({ ...b1, txs: [] })));
-      expect(hex((await kv.get(blockTxKey(1, 1)))!)).to.equal(hex(txs[1]!));
+      // A create of a key's initial document is kept in short form: its key, signature and chain id.
+      const kept = (await kv.get(blockTxKey(1, 1)))!;
+      expect([kept[0], kept.length]).to.deep.equal([0x01, 129 + "sid-test".length]);
+      expect(hex(txFromStored(kept))).to.equal(hex(txs[1]!));
       expect(await repo.heightByHash(filled(32, 0xa2))).to.equal(2);
       expect(await repo.heightByHash(filled(32, 0xa3))).to.equal(3);
       expect(await repo.heightByHash(filled(32, 0xa4))).to.equal(undefined);
