@@ -143,17 +143,23 @@ export function internalNode(l: Ref, r: Ref, held = false): TreeNode {
       at += KEY_BYTES + HASH_BYTES;
     }
   }
+  const below: TreeNode["below"] = isHeld(l) || isHeld(r) ? [isHeld(l) ? l : null, isHeld(r) ? r : null] : null;
+  return nodeOf(sha256(encoded), encoded, inline, leaves, false, held, below);
+}
+
+/** A node over its preimage `encoded` (a leaf's or an internal node's, by its tag); the fields are TreeNode's. */
+function nodeOf(hash: Uint8Array, encoded: Uint8Array, inline: number, leaves: Uint8Array, standalone: boolean, held: boolean, below: TreeNode["below"]): TreeNode {
   return {
-    hash: sha256(encoded),
-    kind: KIND_INTERNAL,
+    hash,
+    kind: encoded[0] === LEAF_TAG ? KIND_LEAF : KIND_INTERNAL,
     encoded,
     first: encoded.subarray(1, 1 + HASH_BYTES),
     second: encoded.subarray(1 + HASH_BYTES),
     inline,
     leaves,
-    standalone: false,
+    standalone,
     held,
-    below: isHeld(l) || isHeld(r) ? [isHeld(l) ? l : null, isHeld(r) ? r : null] : null,
+    below,
   };
 }
 
@@ -310,19 +316,7 @@ export function decodeStored(hash: Uint8Array, raw: Uint8Array): TreeNode {
   if (tag === LEAF_TAG || tag === INTERNAL_TAG) {
     if (raw.length !== NODE_BYTES) throw corrupt(`expected ${NODE_BYTES} bytes, got ${raw.length}`);
     const encoded = new Uint8Array(raw);
-    const leaf = tag === LEAF_TAG;
-    node = {
-      hash: sha256(encoded),
-      kind: leaf ? KIND_LEAF : KIND_INTERNAL,
-      encoded,
-      first: encoded.subarray(1, 1 + HASH_BYTES),
-      second: encoded.subarray(1 + HASH_BYTES),
-      inline: 0,
-      leaves: NO_BYTES,
-      standalone: leaf,
-      held: false,
-      below: null,
-    };
+    node = nodeOf(sha256(encoded), encoded, 0, NO_BYTES, tag === LEAF_TAG, false, null);
   } else if (tag === STORED_INLINE_TAG) {
     const flags = raw[1];
     if (flags !== 1 && flags !== 2 && flags !== 3) throw corrupt(`bad inline flags ${String(flags)}`);
@@ -391,21 +385,8 @@ function readEntryTail(slab: Uint8Array, hash: Uint8Array, at: number, held: boo
       at = end;
     }
   }
-  const leaf = encoded[0] === LEAF_TAG;
-  const node: TreeNode = {
-    hash,
-    kind: leaf ? KIND_LEAF : KIND_INTERNAL,
-    encoded,
-    first: encoded.subarray(1, 1 + HASH_BYTES),
-    second: encoded.subarray(1 + HASH_BYTES),
-    inline,
-    leaves,
-    // Only leaves read by their hash are cached.
-    standalone: leaf,
-    held,
-    below,
-  };
-  return [node, at];
+  // Only leaves read by their hash are cached: a cached leaf is standalone.
+  return [nodeOf(hash, encoded, inline, leaves, encoded[0] === LEAF_TAG, held, below), at];
 }
 
 /**

@@ -3,6 +3,7 @@
  * format's formulas with node:crypto (independently of src/crypto/hash.ts),
  * the reference root, and an in-memory node store.
  */
+import fc from "fast-check";
 import { createHash } from "node:crypto";
 import { SparseMerkleTree, type SmtNodeReader, type SmtUpdate } from "../../src/chain/smt.js";
 
@@ -79,4 +80,21 @@ export function setup(cacheSize?: number): { store: MemStore; tree: SparseMerkle
     return res.root;
   };
   return { store, tree, apply };
+}
+
+/**
+ * Keys from a small space, mixed with random ones, so that many share long
+ * prefixes (deep paths, EMPTY siblings, divergence as late as bit 255):
+ * the first `top` bits and the last byte (below `low`) vary.
+ */
+export function crowdedKeyArb(top: number, low: number): fc.Arbitrary<Uint8Array> {
+  return fc.oneof(
+    fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    fc.tuple(fc.integer({ min: 0, max: (1 << top) - 1 }), fc.integer({ min: 0, max: low - 1 })).map(([a, b]) => {
+      const k = new Uint8Array(32);
+      k[0] = a << (8 - top);
+      k[31] = b;
+      return k;
+    }),
+  );
 }

@@ -53,11 +53,16 @@ export const MAX_VERSION_ID = 0xffff_ffff;
  *      (StateRecordRepository.unstoredCurrentEntries). A store of layout 1
  *      reads as it is and is marked 2 on open; a node that reads layout 1
  *      only refuses a store of layout 2 instead of missing its entries.
+ *   3: as 2. The store may also hold state tree records holding nodes
+ *      (tag 0x03, smt-node.ts) and txs in short form (tx-store.ts), which
+ *      a node that reads layout 2 would misread: it refuses the store at
+ *      open instead, as this marker is the one it checks. Stores of layout
+ *      1 and 2 read as they are and are marked 3 on open.
  */
 const VERSION_INDEX = metaKey("versionIndex");
-const VERSION_INDEX_LAYOUT = 2;
-/** A layout this one reads as it is. */
-const VERSION_INDEX_EVERY_ENTRY = 1;
+const VERSION_INDEX_LAYOUT = 3;
+/** Layouts this one reads as they are. */
+const VERSION_INDEX_READ_AS_IS = [1, 2];
 /** Versions indexed per batch when ensureIndex() builds the indexes of an older store. */
 const REINDEX_BATCH = 1_000;
 /** The value of index keys whose key says it all. */
@@ -231,7 +236,7 @@ export class DidVersionRepository {
     const mark = await this.kv.get(VERSION_INDEX);
     if (mark) {
       if (mark.length === 1 && mark[0] === VERSION_INDEX_LAYOUT) return;
-      if (mark.length === 1 && mark[0] === VERSION_INDEX_EVERY_ENTRY) {
+      if (mark.length === 1 && VERSION_INDEX_READ_AS_IS.includes(mark[0]!)) {
         const batch = this.kv.batch();
         this.markIndexCurrent(batch);
         return batch.write({ sync: true });

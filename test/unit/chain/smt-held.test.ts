@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { EMPTY_ROOT, SparseMerkleTree, verifySmtProof } from "../../../src/chain/smt.js";
-import { E, H, MemStore, hex, internalHash, keyWithPrefix, leafHash, legacyRecords, referenceRoot, setup, val } from "../../helpers/smt-fixtures.js";
+import { E, H, MemStore, crowdedKeyArb, hex, internalHash, keyWithPrefix, leafHash, legacyRecords, referenceRoot, setup, val } from "../../helpers/smt-fixtures.js";
 import { reachableRecords, recordChildren } from "../../helpers/smt-records.js";
 
 /** Whether the record's own node has an EMPTY child (what is held, not recorded, unless it is a root). */
@@ -91,15 +91,7 @@ describe("chain/smt: nodes with an EMPTY child held in the record above", () => 
   });
 
   it("over a tree stored by an earlier layout (every node a record), names exactly the records no longer reached, and keeps every tree whole", async () => {
-    const keyArb = fc.oneof(
-      fc.uint8Array({ minLength: 32, maxLength: 32 }),
-      fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 3 })).map(([p, q]) => {
-        const k = new Uint8Array(32);
-        k[0] = p << 4;
-        k[31] = q;
-        return k;
-      }),
-    );
+    const keyArb = crowdedKeyArb(4, 4);
     await fc.assert(
       fc.asyncProperty(
         fc.uniqueArray(keyArb, { minLength: 2, maxLength: 16, selector: hex }),

@@ -9,20 +9,10 @@ import {
   encodeSmtProof,
   verifySmtProof,
 } from "../../../src/chain/smt.js";
-import { E, H, MemStore, hex, internalHash, keyWithPrefix, leafHash, legacyRecords, referenceRoot, setup, val } from "../../helpers/smt-fixtures.js";
+import { E, H, MemStore, crowdedKeyArb, hex, internalHash, keyWithPrefix, leafHash, legacyRecords, referenceRoot, setup, val } from "../../helpers/smt-fixtures.js";
 import { reachableRecords, recordPreimage } from "../../helpers/smt-records.js";
 
-// Keys from a small space so that many share long prefixes (deep paths,
-// EMPTY siblings, divergence as late as bit 255), mixed with random keys.
-const keyArb = fc.oneof(
-  fc.uint8Array({ minLength: 32, maxLength: 32 }),
-  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 })).map(([a, b]) => {
-    const k = new Uint8Array(32);
-    k[0] = a << 5;
-    k[31] = b;
-    return k;
-  }),
-);
+const keyArb = crowdedKeyArb(3, 8);
 const keySetArb = fc.uniqueArray(keyArb, { maxLength: 24, selector: hex });
 
 describe("chain/smt", () => {

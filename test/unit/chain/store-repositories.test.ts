@@ -406,17 +406,19 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       await repo.ensureIndex();
       expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
       expect(await repo.at(A.did, 3000)).to.equal(2);
-      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("02");
+      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("03");
       expect((await kv.get(didVersionKey(A.did, 2)))!.length).to.be.greaterThan(0);
-      // Layout 1 (every version has its entry) is read as it is, and marked 2 from then on.
-      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(1)));
-      await repo.ensureIndex();
-      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("02");
-      expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
-      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(3)));
+      // Layouts 1 (every version has its entry) and 2 are read as they are, and marked 3 from then on.
+      for (const earlier of [1, 2]) {
+        await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(earlier)));
+        await repo.ensureIndex();
+        expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("03");
+        expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
+      }
+      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(4)));
       let err: Error | undefined;
       await repo.ensureIndex().catch((e: Error) => (err = e));
-      expect(err?.message).to.match(/layout 03.*resync/);
+      expect(err?.message).to.match(/layout 04.*resync/);
     });
 
     it("evidence: where each piece is, all of it in commit order, one validator's, after a piece", async () => {
