@@ -91,9 +91,12 @@ describe("integration: a full node block-syncs 1,000 blocks", function () {
     const progress = [...full.output().matchAll(/syncing blocks height=(\d+) target=(\d+) blocksPerSec=([\d.]+) etaSec=(\d+)/g)];
     expect(progress.length, "progress lines").to.be.at.least(2);
     for (const p of progress) {
-      expect(Number(p[2])).to.be.at.least(head);
+      expect(Number(p[2])).to.be.at.least(Number(p[1]));
       expect(Number(p[3])).to.be.greaterThan(0);
     }
+    // The target is the peer's claim: the head, unless a request timed out on a loaded machine and the claim was cut for a while (and said so).
+    expect(Math.max(...progress.map((p) => Number(p[2]))), "the head as target").to.be.at.least(head);
+    if (progress.some((p) => Number(p[2]) < head)) expect(full.output()).to.match(/its claim is cut/);
     const heights = progress.map((p) => Number(p[1]));
     expect(heights, "progress moves forward").to.deep.equal([...heights].sort((a, b) => a - b));
     expect(full.output()).to.match(/block sync caught up/);
