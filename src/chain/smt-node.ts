@@ -301,6 +301,19 @@ export function internalRecord(l: SmtChild, r: SmtChild): { hash: Uint8Array; re
   return { hash: node.hash, record: storedForm(node) };
 }
 
+/**
+ * The node over `l` and `r` as a build from sorted leaves makes it (a
+ * snapshot restore): one with an EMPTY child is held, so the node made
+ * above it writes it in its own record; any other goes to `sink` with its
+ * record. Its children in hand (leaves, held nodes) go into that record.
+ */
+export function builtNode(l: Ref, r: Ref, sink: (hash: Uint8Array, record: Uint8Array) => void): TreeNode {
+  if (isEmpty(l.hash) || isEmpty(r.hash)) return internalNode(l, r, true);
+  const node = internalNode(l, r);
+  sink(node.hash, storedForm(node));
+  return node;
+}
+
 /** The hash of a leaf and the record of its own it has when it is the root of its (sub)tree (the preimage). */
 export function leafRecord(key: Uint8Array, valueHash: Uint8Array): { hash: Uint8Array; record: Uint8Array } {
   const node = leafNode(key, valueHash);

@@ -38,7 +38,8 @@ import { bytesEqual, compareBytes, toHex } from "../crypto/bytes.js";
 import { sha256, sha256Parts } from "../crypto/hash.js";
 import { CodedError } from "../errors.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
-import { internalRecord, leafRecord, type SmtChild } from "./smt.js";
+import { internalRecord, leafRecord } from "./smt.js";
+import { EMPTY_REF, KIND_INTERNAL, type Ref, builtNode, leafNode, storedForm } from "./smt-node.js";
 import { stateKeyOf } from "./state.js";
 
 /** The format this node writes: chunk files brotli-compressed. */
@@ -154,8 +155,9 @@ export function chunkIndexOf(key: Uint8Array, bits: number): number {
  * The canonical subtree at `depth` over `leaves[lo..hi)`, sorted by key,
  * distinct, all sharing the first `depth` bits. Bottom-up in one pass; when
  * `sink` is given, every record the store keeps for it goes there: its
- * internal nodes, leaves inline (smt.ts storedForm), and the leaf itself
- * when the subtree is one leaf (the nodes above refer to it by hash).
+ * internal nodes, leaves inline and nodes with an EMPTY child held
+ * (smt-node.ts storedForm), and the leaf itself when the subtree is one
+ * leaf (the nodes above refer to it by hash).
  */
 export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: NodeSink, lo = 0, hi = leaves.length): Uint8Array {
   if (!sink) return subtreeHash(leaves, depth, lo, hi);
@@ -164,7 +166,10 @@ export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: Node
     sink(hash, record);
     return hash;
   }
-  return subtreeRecords(leaves, depth, sink, lo, hi).hash;
+  const root = subtreeNodes(leaves, depth, sink, lo, hi);
+  // A held node at the top is read by its hash (from the nodes above the chunk): it gets a record of its own.
+  if (root.kind === KIND_INTERNAL && root.held) sink(root.hash, storedForm(root));
+  return root.hash;
 }
 
 function subtreeHash(leaves: readonly Leaf[], depth: number, lo: number, hi: number): Uint8Array {
@@ -175,17 +180,13 @@ function subtreeHash(leaves: readonly Leaf[], depth: number, lo: number, hi: num
   return sha256Parts(INTERNAL_TAG, subtreeHash(leaves, depth + 1, lo, mid), subtreeHash(leaves, depth + 1, mid, hi));
 }
 
-function subtreeRecords(leaves: readonly Leaf[], depth: number, sink: NodeSink, lo: number, hi: number): SmtChild {
+/** The subtree's nodes, bottom-up, as the tree writes them (smt-node.ts builtNode): records to `sink`, nodes with an EMPTY child held by the node above. */
+function subtreeNodes(leaves: readonly Leaf[], depth: number, sink: NodeSink, lo: number, hi: number): Ref {
   const n = hi - lo;
-  if (n === 0) return { hash: EMPTY.slice() };
-  if (n === 1) {
-    const l = leaves[lo]!;
-    return { hash: sha256Parts(LEAF_TAG, l.key, l.valueHash), leaf: l };
-  }
+  if (n === 0) return EMPTY_REF;
+  if (n === 1) return leafNode(leaves[lo]!.key, leaves[lo]!.valueHash);
   const mid = splitAt(leaves, depth, lo, hi);
-  const { hash, record } = internalRecord(subtreeRecords(leaves, depth + 1, sink, lo, mid), subtreeRecords(leaves, depth + 1, sink, mid, hi));
-  sink(hash, record);
-  return { hash };
+  return builtNode(subtreeNodes(leaves, depth + 1, sink, lo, mid), subtreeNodes(leaves, depth + 1, sink, mid, hi), sink);
 }
 
 /** The first index in `leaves[lo..hi)` whose bit `depth` is 1; two or more leaves, so `depth` is below 256. */

@@ -388,6 +388,15 @@ describe("state snapshots: chunking and verification", () => {
         const leafRecords = [...stored.values()].filter((v) => v[0] === 0x00).length;
         expect(leafRecords).to.equal(manifest.chunks.filter((c) => c.leaves === 1).length);
         expect([...stored.values()].some((v) => v[0] === 0x02)).to.equal(true);
+        // Below the chunk roots, the same records as the tree the writes built: nodes with an EMPTY child held, not recorded.
+        const live = new Map<string, Uint8Array>();
+        for await (const [k, v] of store.db.iterator({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) live.set(hex(k.subarray(1)), v);
+        const liveReached = reachableRecords(live, store.head().stateRoot);
+        const top = new Set<string>(manifest.chunks.map((c) => hex(c.root)));
+        rootFromSubtrees(manifest.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), manifest.chunkBits, (h) => top.add(hex(h)));
+        const restoredOnly = [...stored.keys()].filter((h) => !liveReached.has(h));
+        expect(restoredOnly.filter((h) => !top.has(h)), "records only the restore wrote, below the chunk roots").to.deep.equal([]);
+        expect([...stored.values()].some((v) => v[0] === 0x03), "records holding nodes").to.equal(true);
         for (const rec of [records[0]!, records[250]!, records[records.length - 1]!]) {
           const id = stateIdOf(rec);
           expect(await reopened.getRecord(id)).to.deep.equal(rec);
