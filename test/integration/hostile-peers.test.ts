@@ -168,7 +168,8 @@ describe("hostile peers against a 4-validator devnet", function () {
       return out;
     });
     expect(res.sent, kind).to.be.greaterThan(0);
-    await waitFor(`${v.name} to log a penalty of the ${kind} flooder`, async () => penaltiesOf(v, ids) > 0, 5_000);
+    // Bounded, not timed: on a loaded machine the node may judge the last frames seconds after the flood.
+    await waitFor(`${v.name} to log a penalty of the ${kind} flooder`, async () => penaltiesOf(v, ids) > 0, 15_000);
     return res;
   }
 
