@@ -22,7 +22,8 @@
  * test pins it.
  */
 import { decodeCanonical, encodeCanonical, mapValueBytes, type CanonicalValue } from "./codec.js";
-import { didFromCheckedKey } from "../did/syntax.js";
+import { utf8 } from "../crypto/bytes.js";
+import { DID_PREFIX, didFromCheckedKey } from "../did/syntax.js";
 import { damagedStoreError } from "./store-faults.js";
 
 const CREATE_FOR_KEY = 0x01;
@@ -31,8 +32,6 @@ const COORD_BYTES = 32;
 const COORD_CHARS = 43;
 const SIG_BYTES = 64;
 const FIXED_BYTES = 1 + 2 * COORD_BYTES + SIG_BYTES;
-const DID_PREFIX = "did:sid:";
-const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The fixed shape: the did/create tx of `did`'s initial document for the key (x, y), as the SDK writes it. */
@@ -73,10 +72,11 @@ function skeletonFor(idChars: number, chainId: string): Skeleton {
   if (known) return known;
   // Markers no real part holds: base58 has no '~' or '!', base64url no '*', and no signature is 64 bytes of 0x00 0xff.
   const sigMark = new Uint8Array(SIG_BYTES).map((_, i) => (i % 2 === 0 ? 0x00 : 0xff));
-  const bytes = encodeCanonical(createForKeyTx(DID_PREFIX + "~".repeat(idChars), "!".repeat(COORD_CHARS), "*".repeat(COORD_CHARS), sigMark, chainId));
+  const didMark = DID_PREFIX + "~".repeat(idChars);
+  const bytes = encodeCanonical(createForKeyTx(didMark, "!".repeat(COORD_CHARS), "*".repeat(COORD_CHARS), sigMark, chainId));
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const idAt: number[] = [];
-  for (let at = buf.indexOf(DID_PREFIX + "~".repeat(idChars)); at >= 0; at = buf.indexOf(DID_PREFIX + "~".repeat(idChars), at + 1)) idAt.push(at + DID_PREFIX.length);
+  for (let at = buf.indexOf(didMark); at >= 0; at = buf.indexOf(didMark, at + 1)) idAt.push(at + DID_PREFIX.length);
   const skeleton = { bytes, idAt, xAt: buf.indexOf("!".repeat(COORD_CHARS)), yAt: buf.indexOf("*".repeat(COORD_CHARS)), sigAt: buf.indexOf(sigMark) };
   if (skeletons.size >= MAX_SKELETONS) skeletons.clear();
   skeletons.set(name, skeleton);
@@ -105,7 +105,7 @@ export function storedTxBytes(tx: Uint8Array): Uint8Array {
   const { x, y, sig, chainId } = parts;
   const again = createForKeyBytes(x, y, sig, chainId);
   if (!Buffer.from(again.buffer, again.byteOffset, again.length).equals(tx)) return tx;
-  const id = utf8.encode(chainId);
+  const id = utf8(chainId);
   const out = new Uint8Array(FIXED_BYTES + id.length);
   out[0] = CREATE_FOR_KEY;
   out.set(x, 1);
