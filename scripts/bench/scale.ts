@@ -23,7 +23,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bucket } from "../../src/chain/buckets.js";
-import { LEVEL_BLOCK_BYTES } from "../../src/chain/db/level-kv.js";
+import { LEVEL_BLOCK_BYTES, LEVEL_TABLE_FILE_BYTES } from "../../src/chain/db/level-kv.js";
 import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
@@ -62,6 +62,8 @@ export interface ScaleRow {
   externalMiB: number;
   /** du of <home>/data over DIDs. */
   diskBytesPerDid: number;
+  /** LevelDB table files in the store (`.ldb`): past about a thousand, reads reopen tables (LEVEL_TABLE_FILE_BYTES). */
+  tables: number;
   /** Merkle node cache hits / lookups during this tenth (writes and resolves). */
   smtCacheHitRate: number;
   /** Seconds spent signing this tenth's txs, before its window (not measured in writeOpsPerSec). */
@@ -179,6 +181,11 @@ function residentMiB(pid: number): { rss: number; anon: number } {
   return { rss: round(kb("VmRSS") / 1024), anon: round(kb("RssAnon") / 1024) };
 }
 
+/** LevelDB's table files in the store at `dir`. */
+function tableFiles(dir: string): number {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".ldb")).length : 0;
+}
+
 /**
  * Bytes allocated on disk under `dir` (what du reports), in bytes. The node
  * is running: a file or folder gone between listing and stat (a snapshot's
@@ -251,8 +258,8 @@ interface ClassicLevelExtras {
  * estimate, after its own compression).
  */
 async function compactWhole(path: string, tags: number[]): Promise<Map<number, number>> {
-  // The node's table block size, or the compaction would rewrite the tables in LevelDB's default.
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", blockSize: LEVEL_BLOCK_BYTES });
+  // The node's table block and file sizes, or the compaction would rewrite the tables in LevelDB's defaults.
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", blockSize: LEVEL_BLOCK_BYTES, maxFileSize: LEVEL_TABLE_FILE_BYTES });
   await db.open();
   const extras = db as unknown as ClassicLevelExtras;
   const out = new Map<number, number>();
@@ -304,6 +311,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         heapMiB: c1.heapMiB,
         externalMiB: c1.externalMiB,
         diskBytesPerDid: round(du(join(home, "data")) / dids.length),
+        tables: tableFiles(join(home, "data", "chain")),
         smtCacheHitRate: lookups > 0 ? round((c1.smtHits - c0.smtHits) / lookups, 4) : NaN,
         genSeconds: round(genSeconds),
       };
@@ -311,7 +319,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       opts.progress(
         `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms ` +
           `(ceiling ${row.ceiling.reqPerSec}/s p99 ${row.ceiling.p99Ms} ms, ratio ${row.resolveOverCeiling}), ` +
-          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk, SMT cache hits ${row.smtCacheHitRate}`,
+          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk (${row.tables} tables), SMT cache hits ${row.smtCacheHitRate}`,
       );
     }
     await node.stop();
@@ -359,8 +367,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
 
 /** The growth table for people (stderr). */
 export function scaleTable(r: ScaleResult): string {
-  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "anon", "heap", "external", "disk B/DID", "SMT hit"];
-  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.anonMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.smtCacheHitRate].map(String));
+  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "anon", "heap", "external", "disk B/DID", "tables", "SMT hit"];
+  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.anonMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.tables, x.smtCacheHitRate].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
   const out = [fmt(head), ...lines.map(fmt), "", `census per DID, ${r.dids} DIDs: ${r.census.totalBytesPerDid} key+value bytes; on disk compacted whole:`];

@@ -40,6 +40,22 @@ export const LEVEL_BLOCK_BYTES = 16 * 1024;
  */
 export const LEVEL_WRITE_BUFFER_BYTES = 32 * 1024 * 1024;
 
+/**
+ * LevelDB's table file: up to 64 MiB (its default is 2 MiB). A read opens
+ * the table that may hold its key, and LevelDB keeps about a thousand
+ * tables open (`maxOpenFiles` 1000, less ten, in 16 shards that each evict
+ * on their own). Once the tables come near that number, random keys (every
+ * Merkle node's key is a hash) keep reopening tables: reading a table's
+ * footer, index and Bloom filter again and losing its blocks from the
+ * block cache. In a LevelDB of 6 million random keys in 405 tables of
+ * 2 MiB, random `getMany` reads ran at 83-99k keys/s with all open, 21k
+ * with 440 slots and 10k with 290 (docs/storage.md, "Table files"). With
+ * 2 MiB tables a node reaches that point at 1.5-2 GB, some 3-4 million
+ * DIDs; with 64 MiB at about 50 GB.
+ * Applies to tables written from now on; compactions rewrite older ones.
+ */
+export const LEVEL_TABLE_FILE_BYTES = 64 * 1024 * 1024;
+
 export class LevelKv implements KvStore {
   private constructor(
     /** The guarded LevelDB handle, for what the KvStore interface does not carry (snapshots, clear). */
@@ -48,7 +64,7 @@ export class LevelKv implements KvStore {
 
   /** Open (creating if missing) the LevelDB at `path`; faults of its reads and writes go to `latch`. */
   static async open(path: string, latch: FaultLatch): Promise<LevelKv> {
-    const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES, blockSize: LEVEL_BLOCK_BYTES, writeBufferSize: LEVEL_WRITE_BUFFER_BYTES }), latch, path);
+    const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES, blockSize: LEVEL_BLOCK_BYTES, writeBufferSize: LEVEL_WRITE_BUFFER_BYTES, maxFileSize: LEVEL_TABLE_FILE_BYTES }), latch, path);
     await db.open();
     return new LevelKv(db);
   }

@@ -4,12 +4,12 @@
  * bound ranges, answer missing keys and apply batches alike.
  */
 import { expect } from "chai";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KvStore, prefixEnd, prefixRange } from "../../../src/chain/db/kv.js";
-import { LEVEL_WRITE_BUFFER_BYTES, LevelKv } from "../../../src/chain/db/level-kv.js";
+import { LEVEL_TABLE_FILE_BYTES, LEVEL_WRITE_BUFFER_BYTES, LevelKv } from "../../../src/chain/db/level-kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { FaultLatch } from "../../../src/chain/store-faults.js";
 import { hex } from "../../helpers/fixtures.js";
@@ -155,6 +155,34 @@ describe("chain/db: LevelDB's write buffer", () => {
       // Closing waits for LevelDB's background flushes and compactions.
       await kv.close();
       expect(readdirSync(join(dir, "db")).filter((f) => f.endsWith(".ldb"))).to.deep.equal([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("chain/db: LevelDB's table files", () => {
+  it("merges 12 MiB into one table file, not six of LevelDB's default 2 MiB", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sid-kv-tf-"));
+    try {
+      const kv = await LevelKv.open(join(dir, "db"), new FaultLatch());
+      const compact = () => (kv.level as unknown as { compactRange(start: Uint8Array, end: Uint8Array): Promise<void> }).compactRange(b(0), b(0xff));
+      // 6 MiB of incompressible values under even keys, compacted down; then 6 MiB under the odd keys between them.
+      // A table that overlaps none below is moved down whole, so only the second compaction merges, and it splits its
+      // output where a table reaches LevelDB's file size.
+      for (const parity of [0, 1]) {
+        for (let batchNo = 0; batchNo < 6; batchNo++) {
+          const batch = kv.batch();
+          for (let i = 0; i < 16; i++) batch.put(b(batchNo, 2 * i + parity), new Uint8Array(randomBytes(64 * 1024)));
+          await batch.write();
+        }
+        await compact();
+      }
+      await kv.close();
+      const tables = readdirSync(join(dir, "db")).filter((f) => f.endsWith(".ldb"));
+      expect(tables).to.have.length(1);
+      expect(statSync(join(dir, "db", tables[0]!)).size).to.be.greaterThan(12 * 1024 * 1024);
+      expect(LEVEL_TABLE_FILE_BYTES).to.be.greaterThan(12 * 1024 * 1024);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
