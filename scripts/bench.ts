@@ -37,6 +37,8 @@
  * RSS, bytes per DID on disk and by bucket, Merkle cache hit rate.
  * --section statesync [--dids N] [--interval BLOCKS] times a new node serving by state sync against full replay
  * (scripts/bench/statesync.ts).
+ * --section tables [--keys N] (3,000,000) times random LevelDB reads as the store's tables outnumber LevelDB's
+ * open-table cache, with 2 MiB tables and the node's (scripts/bench/tables.ts); no node.
  * --devnet --attack flood: the honest commit rate while one hostile peer per
  * validator floods forged txs, over the unflooded rate of the same run
  * (--creates N per phase, 4000 there; --clients N, 1024 there).
@@ -62,6 +64,7 @@ import { benchVersions } from "./bench/versions.js";
 import { benchExport } from "./bench/export.js";
 import { benchScale, scaleTable } from "./bench/scale.js";
 import { benchStateSync } from "./bench/statesync.js";
+import { benchTables } from "./bench/tables.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -78,6 +81,7 @@ const { values: args } = parseArgs({
     versions: { type: "string", default: "3000" },
     dids: { type: "string", default: "100000" },
     interval: { type: "string", default: "50" },
+    keys: { type: "string", default: "3000000" },
     attack: { type: "string" },
     "export-ops": { type: "string", default: "20000" },
     scale: { type: "string" },
@@ -195,7 +199,7 @@ function report(result: unknown): void {
   process.stderr.write(`\n${summaryTable(result)}`);
 }
 
-const SECTIONS = ["versions", "export", "statesync"] as const;
+const SECTIONS = ["versions", "export", "statesync", "tables"] as const;
 
 async function versionsSection(node: { rpcUrl: string; proc: { pid?: number | undefined } }) {
   const versions = Number(args.versions);
@@ -229,6 +233,12 @@ async function main() {
       if (!Number.isSafeInteger(interval) || interval < 1) throw new Error(`--interval must be a positive integer, got ${args.interval}`);
       progress(`state sync against replay at ${dids} DIDs, a snapshot every ${interval} blocks`);
       report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, statesync: await benchStateSync({ dids, interval, progress }) });
+      return;
+    }
+    if (args.section === "tables") {
+      // LevelDB alone, no node.
+      const keys = Number(args.keys);
+      report({ machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version }, tables: await benchTables({ keys, seconds: SECONDS, progress }) });
       return;
     }
     const home = tempHome("sid-bench-");

@@ -62,6 +62,12 @@ export interface ScaleRow {
   externalMiB: number;
   /** du of <home>/data over DIDs. */
   diskBytesPerDid: number;
+  /**
+   * Bytes the node had written to disk while this tenth's creates went in,
+   * over those creates: the log, LevelDB's flushes and compactions, and
+   * snapshots, all as the kernel counted them (write amplification).
+   */
+  writtenBytesPerCreate: number;
   /** LevelDB table files in the store (`.ldb`): past about a thousand, reads reopen tables (LEVEL_TABLE_FILE_BYTES). */
   tables: number;
   /** Merkle node cache hits / lookups during this tenth (writes and resolves). */
@@ -181,6 +187,15 @@ function residentMiB(pid: number): { rss: number; anon: number } {
   return { rss: round(kb("VmRSS") / 1024), anon: round(kb("RssAnon") / 1024) };
 }
 
+/** Bytes the process has had written to disk so far (/proc/<pid>/io write_bytes; NaN where the kernel does not count them). */
+function writtenBytes(pid: number): number {
+  try {
+    return Number(/^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 /** LevelDB's table files in the store at `dir`. */
 function tableFiles(dir: string): number {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".ldb")).length : 0;
@@ -289,7 +304,9 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       const txs = makeTxs(chainId, count);
       const genSeconds = (performance.now() - g0) / 1000;
       const c0 = await nodeCounters(node.rpcUrl);
+      const w0 = writtenBytes(node.proc.pid!);
       const seconds = await grow(node.rpcUrl, txs);
+      const written = writtenBytes(node.proc.pid!) - w0;
       for (const t of txs) dids.push(t.tx.signer);
       txs.length = 0;
       const pick = () => dids[Math.floor(Math.random() * dids.length)]!;
@@ -312,6 +329,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         externalMiB: c1.externalMiB,
         diskBytesPerDid: round(du(join(home, "data")) / dids.length),
         tables: tableFiles(join(home, "data", "chain")),
+        writtenBytesPerCreate: round(written / count),
         smtCacheHitRate: lookups > 0 ? round((c1.smtHits - c0.smtHits) / lookups, 4) : NaN,
         genSeconds: round(genSeconds),
       };
@@ -319,7 +337,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
       opts.progress(
         `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms ` +
           `(ceiling ${row.ceiling.reqPerSec}/s p99 ${row.ceiling.p99Ms} ms, ratio ${row.resolveOverCeiling}), ` +
-          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk (${row.tables} tables), SMT cache hits ${row.smtCacheHitRate}`,
+          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk (${row.tables} tables), ${row.writtenBytesPerCreate} B written per create, SMT cache hits ${row.smtCacheHitRate}`,
       );
     }
     await node.stop();
@@ -367,8 +385,8 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
 
 /** The growth table for people (stderr). */
 export function scaleTable(r: ScaleResult): string {
-  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "anon", "heap", "external", "disk B/DID", "tables", "SMT hit"];
-  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.anonMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.tables, x.smtCacheHitRate].map(String));
+  const head = ["DIDs", "height", "writes/s", "resolve/s", "p50 ms", "p99 ms", "ceiling/s", "resolve/ceiling", "RSS MiB", "anon", "heap", "external", "disk B/DID", "tables", "written B/create", "SMT hit"];
+  const lines = r.rows.map((x) => [x.dids, x.height, x.writeOpsPerSec, x.resolve.reqPerSec, x.resolve.p50Ms, x.resolve.p99Ms, x.ceiling.reqPerSec, x.resolveOverCeiling, x.rssMiB, x.anonMiB, x.heapMiB, x.externalMiB, x.diskBytesPerDid, x.tables, x.writtenBytesPerCreate, x.smtCacheHitRate].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(widths[i]!)).join("  ");
   const out = [fmt(head), ...lines.map(fmt), "", `census per DID, ${r.dids} DIDs: ${r.census.totalBytesPerDid} key+value bytes; on disk compacted whole:`];
