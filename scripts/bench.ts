@@ -169,6 +169,8 @@ function summaryRows(result: unknown): Array<[string, string, string]> {
   const walk = (section: string, path: string, v: unknown): void => {
     if (typeof v === "object" && v !== null && !Array.isArray(v)) {
       for (const [k, x] of Object.entries(v)) walk(section, path === "" ? k : `${path}.${k}`, x);
+    } else if (Array.isArray(v) && v.some((x) => typeof x === "object" && x !== null)) {
+      v.forEach((x, i) => walk(section, `${path}[${i}]`, x));
     } else {
       rows.push([section, path, Array.isArray(v) ? v.map(show).join(", ") : show(v)]);
     }
