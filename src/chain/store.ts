@@ -96,9 +96,12 @@ export interface StoreOptions {
 }
 
 /**
- * 256 MiB of decoded records: a decoded DID record with its document, and
+ * 64 MiB of decoded records: a decoded DID record with its document, and
  * the resolution result kept beside it, take about 4 KB of heap for a
- * one-key document, so about 60,000 of those; a record of a large document
+ * one-key document, so about 15,000 of those (docs/operations.md: against
+ * 256 MiB, 90-190 MiB less heap growing a node to 200,000 DIDs, and
+ * random resolves past 100,000 DIDs within the run's noise: they read
+ * LevelDB either way); a record of a large document
  * counts for its size, so many of them cannot fill the heap (a count of
  * 50,000 records could have held 50,000 documents of 16 KiB). Records
  * beyond it come from LevelDB's own block cache (LEVEL_CACHE_BYTES,
@@ -110,7 +113,7 @@ export interface StoreOptions {
  * the README's growth run); the top levels, which every walk passes, stay
  * in it.
  */
-export const defaultStoreOptions: StoreOptions = { recordCacheBytes: 256 * 1024 * 1024, smtCacheSize: 1_200_000, stateHistory: 100 };
+export const defaultStoreOptions: StoreOptions = { recordCacheBytes: 64 * 1024 * 1024, smtCacheSize: 1_200_000, stateHistory: 100 };
 
 export class ChainStore {
   readonly smt: SparseMerkleTree;
