@@ -19,15 +19,33 @@ export function removeHome(home: string): void {
   rmSync(home, { recursive: true, force: true });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * Ports are drawn from 20000-31999, below Linux's ephemeral range (32768 up):
+ * a port the kernel hands out for port 0 is an ephemeral one, and any
+ * outgoing connection (a node dialling a peer, a test's fetch) could take it
+ * as its local port between this check and the node binding it, and the
+ * node then fails to listen. Never the same port twice in one process.
+ */
+const PORT_LOW = 20_000;
+const PORT_SPAN = 12_000;
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 500; tries++) {
+    const port = PORT_LOW + Math.floor(Math.random() * PORT_SPAN);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port in ${PORT_LOW}-${PORT_LOW + PORT_SPAN - 1} after 500 tries`);
 }
 
 export interface NodeProcess {

@@ -59,7 +59,10 @@ describe("integration: sid init for each role, peers and health", function () {
     full = new DevnetNode({ name: "full", home: fHome, role: "full", rpcPort: fRpc, p2pPort: fP2p, p2pHost: "127.0.0.1" });
     await validator.start(60_000);
     await full.start(60_000);
-    await waitFor("the full node to connect and follow", async () => (await full!.rpc<{ count: number }>("net_peers")).count === 1 && (await full!.height()) >= 2, 60_000);
+    await waitFor("the full node to connect and follow", async () => (await full!.rpc<{ count: number }>("net_peers")).count === 1 && (await full!.height()) >= 2, 60_000).catch((e: Error) => {
+      // Say what the two processes said: a node that stopped after its RPC came up shows why here.
+      throw new Error(`${e.message}\nfull node (running: ${full!.running}):\n${full!.output().slice(-3000)}\nvalidator (running: ${validator!.running}):\n${validator!.output().slice(-2000)}`);
+    });
 
     const peers = await full.rpc<{ count: number; peers: { id: string; address: string; direction: string; height: number | null; score: number; connectedAt: string }[] }>("net_peers");
     expect(peers.peers).to.have.length(1);
