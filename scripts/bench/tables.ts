@@ -111,6 +111,7 @@ async function readRate(path: string, keys: number, fileBytes: number, maxOpenFi
 
 export async function benchTables(opts: TablesOptions): Promise<{ keys: number; seconds: number; rows: TablesRow[] }> {
   if (!Number.isSafeInteger(opts.keys) || opts.keys < 100_000) throw new RangeError(`--keys must be an integer of at least 100000, got ${opts.keys}`);
+  if (!(opts.seconds > 0)) throw new RangeError(`--seconds must be a positive number, got ${opts.seconds}`);
   const dir = mkdtempSync(join(tmpdir(), "sid-bench-tables-"));
   const rows: TablesRow[] = [];
   try {
@@ -121,7 +122,7 @@ export async function benchTables(opts: TablesOptions): Promise<{ keys: number; 
     opts.progress(`building ${opts.keys} keys in ${LEVEL_TABLE_FILE_BYTES / 1024 / 1024} MiB tables`);
     const largeTables = await build(large, opts.keys, LEVEL_TABLE_FILE_BYTES);
     // Slots are maxOpenFiles less ten: a little more than the 2 MiB store's tables, then a little fewer (LevelDB
-    // raises maxOpenFiles to at least 74, so with few tables the last two rows are 64 slots; tableCacheSlots says so).
+    // raises maxOpenFiles to at least 74, so a row asking for fewer gets 64 slots; tableCacheSlots says what it got).
     const runs: Array<[string, number, number, number]> = [
       [small, LEVELDB_DEFAULT_FILE_BYTES, smallTables, LEVELDB_DEFAULT_OPEN_FILES],
       [small, LEVELDB_DEFAULT_FILE_BYTES, smallTables, Math.ceil(smallTables * 1.1) + 10],
