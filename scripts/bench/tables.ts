@@ -110,7 +110,7 @@ async function readRate(path: string, keys: number, fileBytes: number, maxOpenFi
 }
 
 export async function benchTables(opts: TablesOptions): Promise<{ keys: number; seconds: number; rows: TablesRow[] }> {
-  if (!Number.isSafeInteger(opts.keys) || opts.keys < 100_000) throw new RangeError(`--keys must be an integer of at least 100000, got ${opts.keys}`);
+  if (!Number.isSafeInteger(opts.keys) || opts.keys < 1_000_000) throw new RangeError(`--keys must be an integer of at least 1000000 (fewer fit in one write buffer, flushed as one table whatever the file size), got ${opts.keys}`);
   if (!(opts.seconds > 0)) throw new RangeError(`--seconds must be a positive number, got ${opts.seconds}`);
   const dir = mkdtempSync(join(tmpdir(), "sid-bench-tables-"));
   const rows: TablesRow[] = [];
