@@ -53,9 +53,11 @@ export enum Bucket {
   /** node hash (32) -> encoded sparse Merkle tree node */
   SmtNode = 0x4e, // 'N'
   /**
-   * height (u64be) node hash (32) -> empty, or (when the node may be created again) u8 leaf, u16be depth,
-   * a key on its path (32): a Merkle node the tree at that height no longer holds, deleted with its entry
-   * once no kept height needs it (store.ts, StoreOptions.stateHistory)
+   * height (u64be) -> the Merkle nodes the tree at that height no longer holds, one record per height
+   * (repositories/smt-nodes.ts), deleted with them once no kept height needs them (store.ts,
+   * StoreOptions.stateHistory). A store of the earlier layout has one entry per node: height (u64be)
+   * node hash (32) -> empty, or (when the node may be created again) u8 leaf, u16be depth, a key on
+   * its path (32); both are read.
    */
   StaleSmtNode = 0x73, // 's'
   /** state id (utf8, "issuer:did:sid:...", "statuslist:did:sid:.../<listId>", "trustees:", "proposal:<hex>") -> encoded record */
@@ -135,6 +137,7 @@ export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersion
 export const exportKey = (seq: number) => bucketKey(Bucket.Export, u64be(seq));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
 export const staleSmtNodeKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.StaleSmtNode, u64be(height), hash);
+export const staleSmtNodesKey = (height: number) => bucketKey(Bucket.StaleSmtNode, u64be(height));
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));
 export const registryPrefix = (kind: string) => bucketKey(Bucket.Registry, utf8(`${kind}:`));
 export const validatorSetKey = (effectiveHeight: number) => bucketKey(Bucket.ValidatorSet, u64be(effectiveHeight));

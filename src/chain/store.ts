@@ -650,11 +650,13 @@ export class ChainStore {
     const oldestKept = height - this.stateHistory + 1;
     if (oldestKept < 1) return this.keptFrom;
     // Entries up to keptFrom are deleted already: seeking past them skips their tombstones.
-    for await (const entry of this.smtNodes.staleBetween(this.keptFrom + 1, oldestKept)) {
-      this.smtNodes.delStale(batch, entry);
-      // A node the new tree still holds (or one its walk cannot read yet: this block's own) stays.
-      if (entry.trail && (await this.smt.holds(root, entry.trail).catch(() => true))) continue;
-      this.smtNodes.delNode(batch, entry.hash);
+    for await (const record of this.smtNodes.staleBetween(this.keptFrom + 1, oldestKept)) {
+      this.smtNodes.delStale(batch, record);
+      for (const entry of record.entries) {
+        // A node the new tree still holds (or one its walk cannot read yet: this block's own) stays.
+        if (entry.trail && (await this.smt.holds(root, entry.trail).catch(() => true))) continue;
+        this.smtNodes.delNode(batch, entry.hash);
+      }
     }
     const keptFrom = Math.max(this.keptFrom, oldestKept);
     this.meta.putStateKeptFrom(batch, keptFrom);

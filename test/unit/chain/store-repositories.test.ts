@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, encodeBlock } from "../../../src/chain/block.js";
-import { Bucket, blockKey, blockTxKey, didVersionKey, metaKey } from "../../../src/chain/buckets.js";
+import { Bucket, blockKey, blockTxKey, didVersionKey, metaKey, staleSmtNodeKey, staleSmtNodesKey } from "../../../src/chain/buckets.js";
 import { txFromStored } from "../../../src/chain/tx-store.js";
 import type { KvStore } from "../../../src/chain/db/kv.js";
 import { LevelKv } from "../../../src/chain/db/level-kv.js";
@@ -19,7 +19,7 @@ import { DidVersionRepository } from "../../../src/chain/repositories/did-versio
 import { EvidenceRepository } from "../../../src/chain/repositories/evidence.js";
 import { ExportLogRepository } from "../../../src/chain/repositories/export-log.js";
 import { MetaRepository } from "../../../src/chain/repositories/meta.js";
-import { SmtNodeRepository } from "../../../src/chain/repositories/smt-nodes.js";
+import { SmtNodeRepository, type StaleRecord } from "../../../src/chain/repositories/smt-nodes.js";
 import { StateRecordRepository, cachedRecordSize, stateDbKey } from "../../../src/chain/repositories/state-records.js";
 import { TX_INDEX_PREFIX_BYTES, TxIndexRepository, decodeLocations, encodeLocations } from "../../../src/chain/repositories/tx-index.js";
 import { txHash } from "../../../src/chain/tx.js";
@@ -483,31 +483,87 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       expect(err?.message).to.match(/3 bytes, expected 8/);
     });
 
-    it("Merkle nodes: reads of one turn together, stale entries by height with their trails, deletes", async () => {
+    it("Merkle nodes: reads of one turn together, deletes; stale nodes in one record per height, with their trails", async () => {
       const repo = new SmtNodeRepository(kv);
       const node = (n: number) => filled(32, n);
       await write(kv, (batch) => {
         repo.putNodes(batch, [[hex(node(1)), Uint8Array.of(1)], [hex(node(2)), Uint8Array.of(2)]]);
         repo.putNode(batch, node(3), Uint8Array.of(3));
-        repo.putStale(batch, 4, [{ hash: node(1), path: node(0xaa), depth: 3, leaf: true, mayReturn: true }]);
+        repo.putStale(batch, 4, [
+          { hash: node(1), path: node(0xaa), depth: 3, leaf: true, mayReturn: true },
+          { hash: node(4), path: node(0xab), depth: 7, leaf: false, mayReturn: false },
+          { hash: node(5), path: node(0xac), depth: 300, leaf: false, mayReturn: true },
+        ]);
         repo.putStale(batch, 2, [{ hash: node(2), path: node(0xbb), depth: 1, leaf: false, mayReturn: false }]);
         repo.putStale(batch, 9, [{ hash: node(3), path: node(0xcc), depth: 0, leaf: false, mayReturn: false }]);
+        repo.putStale(batch, 3, []);
       });
       const got = await Promise.all([repo.get(node(3)), repo.get(node(9)), repo.get(node(1))]);
       expect(got.map((v) => (v ? hex(v) : null))).to.deep.equal(["03", null, "01"]);
-      const stale = await collect(repo.staleBetween(1, 4));
-      expect(stale.map((e) => [hex(e.hash), e.trail ? [e.trail.leaf, e.trail.depth, hex(e.trail.path)] : null])).to.deep.equal([
-        [hex(node(2)), null],
-        [hex(node(1)), [true, 3, hex(node(0xaa))]],
+      // One key per height with stale nodes, none for a height without.
+      const keys = await collect(kv.keys({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) }));
+      expect(keys.map((k) => hex(k))).to.deep.equal([2, 4, 9].map((h) => hex(staleSmtNodesKey(h))));
+      const records = await collect(repo.staleBetween(1, 4));
+      const show = (r: StaleRecord) => r.entries.map((e) => [hex(e.hash), e.trail ? [e.trail.leaf, e.trail.depth, hex(e.trail.path)] : null]);
+      expect(records.map(show)).to.deep.equal([
+        [[hex(node(2)), null]],
+        [
+          [hex(node(1)), [true, 3, hex(node(0xaa))]],
+          [hex(node(4)), null],
+          [hex(node(5)), [false, 300, hex(node(0xac))]],
+        ],
       ]);
       expect(await collect(repo.staleBetween(5, 8))).to.deep.equal([]);
       await write(kv, (batch) => {
-        for (const e of stale) repo.delStale(batch, e);
+        for (const r of records) repo.delStale(batch, r);
         repo.delNode(batch, node(2));
       });
       expect(await repo.get(node(2))).to.equal(undefined);
       expect(hex((await repo.get(node(1)))!)).to.equal("01");
-      expect((await collect(repo.staleBetween(0, 100))).map((e) => hex(e.hash))).to.deep.equal([hex(node(3))]);
+      expect((await collect(repo.staleBetween(0, 100))).map(show)).to.deep.equal([[[hex(node(3)), null]]]);
+    });
+
+    it("Merkle nodes: stale entries of the earlier layout (one key per node) are read and deleted beside records, in height order", async () => {
+      const repo = new SmtNodeRepository(kv);
+      const node = (n: number) => filled(32, n);
+      const trail = Uint8Array.from([1, 0, 5, ...node(0xdd)]);
+      await write(kv, (batch) => {
+        batch.put(staleSmtNodeKey(3, node(7)), new Uint8Array(0));
+        batch.put(staleSmtNodeKey(3, node(8)), trail);
+        batch.put(staleSmtNodeKey(6, node(9)), new Uint8Array(0));
+        repo.putStale(batch, 3, [{ hash: node(1), path: node(0xaa), depth: 2, leaf: false, mayReturn: false }]);
+        repo.putStale(batch, 5, [{ hash: node(2), path: node(0xbb), depth: 2, leaf: false, mayReturn: false }]);
+      });
+      const records = await collect(repo.staleBetween(3, 5));
+      expect(records.map((r) => r.entries.map((e) => [hex(e.hash), e.trail ? [e.trail.leaf, e.trail.depth, hex(e.trail.path)] : null]))).to.deep.equal([
+        [[hex(node(1)), null]],
+        [[hex(node(7)), null]],
+        [[hex(node(8)), [true, 5, hex(node(0xdd))]]],
+        [[hex(node(2)), null]],
+      ]);
+      await write(kv, (batch) => {
+        for (const r of records) repo.delStale(batch, r);
+      });
+      const left = await collect(kv.keys({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) }));
+      expect(left.map((k) => hex(k))).to.deep.equal([hex(staleSmtNodeKey(6, node(9)))]);
+    });
+
+    it("Merkle nodes: a malformed stale record is an error naming its height, not nodes misread", async () => {
+      const repo = new SmtNodeRepository(kv);
+      const cases: Array<[Uint8Array, RegExp]> = [
+        [new Uint8Array(0), /height 7 is malformed: format missing/],
+        [Uint8Array.of(2, 0, ...filled(32, 1)), /format 2, expected 1/],
+        [Uint8Array.of(1, 0, ...filled(31, 1)), /node at byte 1 cut short/],
+        [Uint8Array.of(1, 1, ...filled(32, 1), 0, 1, ...filled(31, 2)), /node at byte 1 cut short/],
+        [Uint8Array.of(1, 2, ...filled(32, 1)), /flags 2 at byte 1/],
+        [Uint8Array.of(1, 0, ...filled(32, 1), 4, ...filled(32, 1)), /flags 4 at byte 34/],
+      ];
+      for (const [value, message] of cases) {
+        await write(kv, (batch) => batch.put(staleSmtNodesKey(7), value));
+        let err: Error | undefined;
+        await collect(repo.staleBetween(7, 7)).catch((e: Error) => (err = e));
+        expect(err?.message, hex(value)).to.match(message);
+      }
     });
 
     it("meta: nothing in a new store; the head, state-kept-from, base height and genesis hash once written", async () => {
