@@ -177,7 +177,7 @@ export class ChainStore {
     this.evidence = new EvidenceRepository(kv);
     this.validatorSets = new ValidatorSetRepository(kv);
     this.exportLog = new ExportLogRepository(kv);
-    this.smtNodes = new SmtNodeRepository(kv);
+    this.smtNodes = new SmtNodeRepository(kv, (e) => this.faults.report(e, "chain store", this.path));
     this.meta = new MetaRepository(kv);
     this.smt = new SparseMerkleTree({ getNode: (hash) => this.smtNodes.get(hash) }, { cacheSize: opts.smtCacheSize });
   }

@@ -5,6 +5,7 @@
  */
 import { smtNodeKey, staleSmtNodesKey } from "../buckets.js";
 import type { KvBatch, KvStore } from "../db/kv.js";
+import { damagedStoreError } from "../store-faults.js";
 import type { StaleNode } from "../smt.js";
 
 const HASH_BYTES = 32;
@@ -67,7 +68,8 @@ function encodeStaleRecord(stale: readonly StaleNode[]): Uint8Array {
 }
 
 function decodeStaleRecord(height: number, v: Uint8Array): StaleEntry[] {
-  const bad = (why: string) => new Error(`stale-node record of height ${height} is malformed: ${why} (${v.length} bytes)`);
+  // Damage (LEVEL_CORRUPTION): the node stops with the damaged-data remedy rather than prune the wrong nodes.
+  const bad = (why: string) => damagedStoreError(`the stale-node record of height ${height} is malformed: ${why} (${v.length} bytes): the store is damaged; resync (remove data/chain and start the node again)`);
   if (v[0] !== STALE_FORMAT) throw bad(`format ${v.length === 0 ? "missing" : v[0]}, expected ${STALE_FORMAT}`);
   const view = new DataView(v.buffer, v.byteOffset, v.byteLength);
   const entries: StaleEntry[] = [];
@@ -98,7 +100,11 @@ export class SmtNodeRepository {
   /** Node reads of one turn of the event loop, read by one getMany. */
   private nodeReads: { keys: Uint8Array[]; done: Promise<Array<Uint8Array | undefined>> } | undefined;
 
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    /** Told of a stale-node record that cannot be read (damage), before the walk fails with it. */
+    private readonly damaged: (e: unknown) => void = () => {},
+  ) {}
 
   /**
    * One node by hash. The tree walks both sides of a node at once, so the
@@ -142,7 +148,14 @@ export class SmtNodeRepository {
   async *staleBetween(from: number, to: number): AsyncIterable<StaleRecord> {
     for await (const [key, value] of this.kv.entries({ gte: staleSmtNodesKey(from), lt: staleSmtNodesKey(to + 1) })) {
       if (key.length === STALE_RECORD_KEY_BYTES) {
-        yield { key, entries: decodeStaleRecord(readHeight(key), value) };
+        let entries: StaleEntry[];
+        try {
+          entries = decodeStaleRecord(readHeight(key), value);
+        } catch (e) {
+          this.damaged(e);
+          throw e;
+        }
+        yield { key, entries };
         continue;
       }
       // The earlier layout: height, then the node's hash in the key.

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Bucket, smtNodeKey } from "../../../src/chain/buckets.js";
+import { Bucket, smtNodeKey, staleSmtNodesKey } from "../../../src/chain/buckets.js";
 import { BlockErrorCode } from "../../../src/chain/errors.js";
 import { type CheckedTx } from "../../../src/chain/execute.js";
 import { SmtNodeError, SmtNodeErrorCode } from "../../../src/chain/smt.js";
@@ -231,6 +231,33 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       // The kept trees still prove.
       expect((await store.proveStateAt(3, didStateKey(A.did))).height).to.equal(3);
       expect((await store.proveDid(A.did)).height).to.equal(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a stale-node record the pruner cannot read latches LEVEL_CORRUPTION, and the commit that met it writes nothing", async () => {
+    const path = join(dir, "stale-record");
+    const store = await ChainStore.open(path, { stateHistory: 2 });
+    const seen: StorageFaultError[] = [];
+    store.faults.onFault((f) => seen.push(f));
+    try {
+      await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+      await commitNext(store, [createTx(A), ...OTHERS.map((d) => createTx(d))]);
+      const u = updateOfA(A.doc, 1);
+      await commitNext(store, [u.tx]);
+      const record = await store.db.get(staleSmtNodesKey(2));
+      expect(record, "height 2 made A's old path stale: one record").to.not.equal(undefined);
+      // Cut inside its first node: the commit of height 3 prunes height 2's stale nodes, and must not guess which.
+      await store.db.put(staleSmtNodesKey(2), record!.subarray(0, 20));
+      const err = await rejection(commitNext(store, [updateOfA(u.doc, 2).tx]));
+      expect(err.code).to.equal("LEVEL_CORRUPTION");
+      expect(err.message).to.match(/the stale-node record of height 2 is malformed: node at byte 1 cut short/);
+      expect(seen).to.have.length(1);
+      expect(store.faults.fault?.remedy).to.match(/remove data\/chain/);
+      expect(store.head().height).to.equal(2);
+      expect(await store.getBlock(3)).to.equal(undefined);
+      expect(await store.db.get(staleSmtNodesKey(2))).to.have.length(20);
     } finally {
       await store.close();
     }

@@ -548,8 +548,9 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       expect(left.map((k) => hex(k))).to.deep.equal([hex(staleSmtNodeKey(6, node(9)))]);
     });
 
-    it("Merkle nodes: a malformed stale record is an error naming its height, not nodes misread", async () => {
-      const repo = new SmtNodeRepository(kv);
+    it("Merkle nodes: a malformed stale record is damage naming its height, reported before the walk fails, not nodes misread", async () => {
+      const reported: unknown[] = [];
+      const repo = new SmtNodeRepository(kv, (e) => reported.push(e));
       const cases: Array<[Uint8Array, RegExp]> = [
         [new Uint8Array(0), /height 7 is malformed: format missing/],
         [Uint8Array.of(2, 0, ...filled(32, 1)), /format 2, expected 1/],
@@ -558,12 +559,19 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
         [Uint8Array.of(1, 2, ...filled(32, 1)), /flags 2 at byte 1/],
         [Uint8Array.of(1, 0, ...filled(32, 1), 4, ...filled(32, 1)), /flags 4 at byte 34/],
       ];
+      await write(kv, (batch) => repo.putStale(batch, 7, [{ hash: filled(32, 1), path: filled(32, 2), depth: 1, leaf: true, mayReturn: true }]));
+      expect((await collect(repo.staleBetween(7, 7)))[0]!.entries).to.have.length(1);
+      expect(reported).to.deep.equal([]);
       for (const [value, message] of cases) {
         await write(kv, (batch) => batch.put(staleSmtNodesKey(7), value));
-        let err: Error | undefined;
+        let err: (Error & { code?: string }) | undefined;
         await collect(repo.staleBetween(7, 7)).catch((e: Error) => (err = e));
         expect(err?.message, hex(value)).to.match(message);
+        expect(err?.code).to.equal("LEVEL_CORRUPTION");
+        expect(err?.message).to.match(/resync/);
+        expect(reported.at(-1)).to.equal(err);
       }
+      expect(reported).to.have.length(cases.length);
     });
 
     it("meta: nothing in a new store; the head, state-kept-from, base height and genesis hash once written", async () => {
