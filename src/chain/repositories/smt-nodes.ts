@@ -34,9 +34,9 @@ export interface StaleRecord {
  * A height's record: a format byte (1), then per node u8 flags (bit 0: a
  * trail follows, bit 1: the node is a leaf), its hash (32), and with a
  * trail u16be depth and the path key (32). One key per height instead of
- * one per node: a block of 50 creates makes some 800 nodes stale, and each
- * key written is a key deleted again K heights later, whose tombstone
- * LevelDB carries down through every level.
+ * one per node (about 15 per create at 300,000 DIDs): each key written is
+ * a key deleted again K heights later, whose tombstone LevelDB carries
+ * down through every level (docs/storage.md, "One stale record per height").
  */
 const STALE_FORMAT = 1;
 const FLAG_TRAIL = 1;
