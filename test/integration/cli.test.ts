@@ -4,8 +4,10 @@
  * resolve every version, history, deactivate, and a restart.
  */
 import { expect } from "chai";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
 describe("integration: DID lifecycle through the CLI", function () {
@@ -102,6 +104,19 @@ describe("integration: DID lifecycle through the CLI", function () {
     const v2 = await ok("did", "resolve", did, "--version-id", "2");
     expect(v2.didDocumentMetadata.versionId).to.equal("2");
     expect((await ok("did", "history", did)).versions).to.have.length(6);
+  });
+
+  it("runs as the README says, `npx sid`: the built command is executable", async () => {
+    const root = resolve(fileURLToPath(import.meta.url), "../../../..");
+    const r = await new Promise<{ code: number | null; out: string }>((done) => {
+      const p = spawn("npm", ["exec", "--offline", "--", "sid", "--version"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      p.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      p.on("close", (code) => done({ code, out }));
+    });
+    expect(r.code, r.out).to.equal(0);
+    expect(r.out.trim()).to.equal(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
   });
 
   it("answers an unknown and an invalid DID with a clear error", async () => {
