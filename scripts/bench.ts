@@ -219,6 +219,7 @@ async function main() {
   }
   if (args.scale !== undefined) {
     const result = await benchScale({ dids: Number(args.scale), seconds: Number(process.argv.includes("--seconds") ? args.seconds : "5"), progress });
+    if ("stopped" in result) throw new Error("the scale run stopped before its end");
     const text = JSON.stringify(result, null, 2) + "\n";
     process.stdout.write(text);
     if (args.out) writeFileSync(args.out, text);

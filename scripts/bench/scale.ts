@@ -14,11 +14,16 @@
  * signing is not measured. `npm run bench -- --scale N [--seconds S]
  * [--out FILE]` (scripts/bench.ts); run alone:
  *   node dist/scripts/bench/scale.js --scale N [--seconds S] [--out FILE] [--keep]
- * (`--keep` leaves the node's home in place and prints where).
+ *     [--home DIR [--stop-after MINUTES]]
+ * (`--keep` leaves the node's home in place and prints where). A long run
+ * (10,000,000 DIDs: hours) can go in pieces: with `--home DIR` the node's
+ * store and the run's progress stay in DIR; the run stops after MINUTES or
+ * at the first Ctrl-C, once its last batch is committed, and the same
+ * command goes on from there.
  */
 import autocannon from "autocannon";
 import { Level } from "level";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -39,6 +44,13 @@ export interface ScaleOptions {
   progress: (msg: string) => void;
   /** Leave the node's home (its store and snapshots) in place after the run, for a look at the store. */
   keepHome?: boolean;
+  /**
+   * The run's own home, kept: the node's store and the run's progress. A
+   * run given the home of a stopped run goes on where it stopped.
+   */
+  home?: string;
+  /** Asked before each batch of creates: true stops the run there (with `home`, to go on later). */
+  shouldStop?: () => boolean;
 }
 
 export interface ScaleRow {
@@ -74,6 +86,10 @@ export interface ScaleRow {
   smtCacheHitRate: number;
   /** Seconds spent signing this tenth's txs, before its window (not measured in writeOpsPerSec). */
   genSeconds: number;
+  /** Node runs this tenth spanned: 1, or more where the run was stopped and went on (`--home`); the rates then add the timed pieces. */
+  pieces: number;
+  /** Creates of this tenth no piece timed (a run killed before it recorded its piece): in the state, not in writeOpsPerSec. */
+  unmeasured: number;
 }
 
 export interface ScaleResult {
@@ -121,14 +137,22 @@ async function rpc(url: string, body: unknown): Promise<any> {
   return res.json();
 }
 
-/** Submit every tx (batches, mempool kept under MEMPOOL_HIGH) and wait until all are committed; returns seconds. */
-async function grow(url: string, txs: SignedTx[]): Promise<number> {
+/**
+ * Submit the txs (batches, mempool kept under MEMPOOL_HIGH) and wait until
+ * all submitted are committed. Once `shouldStop` says so no further batch
+ * goes: `committed` is how many of the first txs were submitted (and are now
+ * committed), `seconds` the time from the first submit.
+ */
+async function grow(url: string, txs: SignedTx[], shouldStop: () => boolean): Promise<{ committed: number; seconds: number }> {
   const t0 = performance.now();
+  let submitted = 0;
   for (let i = 0; i < txs.length; i += BATCH) {
+    if (shouldStop()) break;
     const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
     const res = (await rpc(url, body)) as Array<{ error?: { message: string } }>;
     const err = res.find((r) => r.error);
     if (err) throw new Error(`tx_submit failed: ${err.error!.message}`);
+    submitted = Math.min(txs.length, i + BATCH);
     for (let waited = 0; ; waited++) {
       const st = await nodeStatus(url);
       if (st.mempool.size < MEMPOOL_HIGH) break;
@@ -143,8 +167,8 @@ async function grow(url: string, txs: SignedTx[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 20));
   }
   // Drained from the pool is not yet committed: the last tx's own status says so.
-  const last = txs[txs.length - 1]!;
-  for (let waited = 0; ; waited++) {
+  const last = txs[submitted - 1];
+  for (let waited = 0; last; waited++) {
     const r = await rpc(url, { jsonrpc: "2.0", id: 1, method: "tx_get", params: { hash: last.hash } }).catch(() => undefined);
     const status = r?.result?.status;
     if (status === "committed") break;
@@ -152,7 +176,7 @@ async function grow(url: string, txs: SignedTx[]): Promise<number> {
     if (waited > 3_000) throw new Error(`tx ${last.hash} still not committed after a minute`);
     await new Promise((res) => setTimeout(res, 20));
   }
-  return (performance.now() - t0) / 1000;
+  return { committed: submitted, seconds: (performance.now() - t0) / 1000 };
 }
 
 /**
@@ -287,39 +311,157 @@ async function compactWhole(path: string, tags: number[]): Promise<Map<number, n
   return out;
 }
 
-export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
+/** Where a run stands, kept in its home (`--home`) after every tenth and when it stops, so the same command goes on from there. */
+interface ScaleProgress {
+  format: 1;
+  /** DIDs the run grows to. */
+  target: number;
+  /** The node's last export seq before the first create (the dev genesis's own registry changes): DIDs in the state = last seq - this. */
+  seqBase: number;
+  rows: ScaleRow[];
+  /** The tenth under way when the run stopped, what its pieces measured so far. */
+  partial: TenthSoFar | null;
+  /** A uniform sample of the DIDs created (reservoir), for the random resolves; `sampleSeen` DIDs were offered to it. */
+  sampleSeen: number;
+  sample: string[];
+}
+
+interface TenthSoFar {
+  /** Creates committed while timed, the seconds they took, the bytes the node wrote meanwhile. */
+  measured: number;
+  seconds: number;
+  written: number;
+  /** Creates in the state that no piece timed (a run killed before it could record its piece). */
+  unmeasured: number;
+  smtHits: number;
+  smtMisses: number;
+  genSeconds: number;
+  /** Node runs the tenth has spanned. */
+  pieces: number;
+}
+
+/** DIDs kept for random resolves: every DID up to a run of this size, a uniform sample of them beyond. */
+const SAMPLE_CAP = 1_000_000;
+const PROGRESS_FILE = "scale-progress.json";
+
+/** Offer `did` to the reservoir `p.sample` (Algorithm R): each DID seen is in the sample with the same chance. */
+function offer(p: ScaleProgress, did: string): void {
+  const seen = p.sampleSeen++;
+  if (seen < SAMPLE_CAP) p.sample.push(did);
+  else {
+    const j = Math.floor(Math.random() * (seen + 1));
+    if (j < SAMPLE_CAP) p.sample[j] = did;
+  }
+}
+
+function loadProgress(home: string, target: number): ScaleProgress | undefined {
+  const file = join(home, PROGRESS_FILE);
+  if (!existsSync(file)) return undefined;
+  const p = JSON.parse(readFileSync(file, "utf8")) as ScaleProgress;
+  if (p.format !== 1) throw new Error(`${file}: unknown format ${String(p.format)}`);
+  if (p.target !== target) throw new Error(`${file}: this home holds a run to ${p.target} DIDs, not ${target}; give that --scale, or another --home`);
+  return p;
+}
+
+function saveProgress(home: string, p: ScaleProgress): void {
+  const file = join(home, PROGRESS_FILE);
+  writeFileSync(`${file}.tmp`, JSON.stringify(p));
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The node's last export sequence number (every create is one). */
+async function lastExportSeq(url: string): Promise<number> {
+  const r = await rpc(url, { jsonrpc: "2.0", id: 1, method: "registry_export", params: { after: 0, limit: 1 } });
+  if (!r.result) throw new Error(`registry_export: ${JSON.stringify(r.error)}`);
+  return r.result.last;
+}
+
+export interface ScaleStopped {
+  stopped: true;
+  target: number;
+  /** DIDs in the state when the run stopped. */
+  dids: number;
+  rows: ScaleRow[];
+  home: string;
+}
+
+/**
+ * Grows the state tenth by tenth and measures each (see the top of this
+ * file). With `home`, the run keeps its node's home and its progress there:
+ * once `shouldStop` says so it stops at the next batch, waits for what it
+ * submitted to commit, records the tenth so far and stops the node; the
+ * same call goes on from there (a tenth that spans pieces adds their timed
+ * creates and seconds; the node restarted, its caches are cold for a while).
+ */
+export async function benchScale(opts: ScaleOptions): Promise<ScaleResult | ScaleStopped> {
   const n = opts.dids;
   if (!Number.isSafeInteger(n) || n < 10) throw new RangeError(`--scale must be an integer of at least 10, got ${n}`);
-  const home = tempHome("sid-bench-scale-");
-  const node = await startNodeProcess(home, { heartbeatMs: 1_000, ...(opts.port ? { port: opts.port } : {}), env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
-  const rows: ScaleRow[] = [];
-  const dids: string[] = [];
+  if (opts.home) mkdirSync(opts.home, { recursive: true });
+  const home = opts.home ?? tempHome("sid-bench-scale-");
+  const shouldStop = opts.shouldStop ?? (() => false);
+  let progress = opts.home ? loadProgress(home, n) : undefined;
+  if (opts.home && !progress && existsSync(join(home, "data"))) throw new Error(`${home} holds a node's store but no ${PROGRESS_FILE}: give a new or empty --home`);
+  if (progress) opts.progress(`going on from ${home}: ${progress.rows.length} tenths done`);
+  const node = await startNodeProcess(home, { heartbeatMs: 1_000, startTimeoutMs: 600_000, ownGroup: opts.home !== undefined, ...(opts.port ? { port: opts.port } : {}), env: { SID_BENCH: "1", SID_LOG_LEVEL: "warn" } });
   let stopped = false;
   try {
     const client = new SidClient(node.rpcUrl);
     const chainId = await client.chainId();
-    for (let tenth = 1; tenth <= 10; tenth++) {
-      const count = Math.floor((n * tenth) / 10) - dids.length;
+    if (!progress) {
+      progress = { format: 1, target: n, seqBase: await lastExportSeq(node.rpcUrl), rows: [], partial: null, sampleSeen: 0, sample: [] };
+      if (opts.home) saveProgress(home, progress);
+    }
+    const p = progress;
+    // Where the run stops before its end: the progress kept, the node stopped.
+    const stopHere = async (): Promise<ScaleStopped> => {
+      const dids = (p.rows.at(-1)?.dids ?? 0) + (p.partial ? p.partial.measured + p.partial.unmeasured : 0);
+      saveProgress(home, p);
+      await node.stop();
+      stopped = true;
+      return { stopped: true, target: n, dids, rows: p.rows, home };
+    };
+    for (let tenth = p.rows.length + 1; tenth <= 10; tenth++) {
+      const part: TenthSoFar = p.partial ?? { measured: 0, seconds: 0, written: 0, unmeasured: 0, smtHits: 0, smtMisses: 0, genSeconds: 0, pieces: 0 };
+      if (shouldStop()) return await stopHere();
+      part.pieces++;
+      const boundary = Math.floor((n * tenth) / 10);
+      const recorded = (p.rows.at(-1)?.dids ?? 0) + part.measured + part.unmeasured;
+      const have = (await lastExportSeq(node.rpcUrl)) - p.seqBase;
+      if (have < recorded || have > boundary) throw new Error(`the store holds ${have} DIDs, the progress file ${recorded} (tenth ${tenth} ends at ${boundary}): start the run again in a new home`);
+      part.unmeasured += have - recorded;
+      const count = boundary - have;
       const g0 = performance.now();
       const txs = makeTxs(chainId, count);
-      const genSeconds = (performance.now() - g0) / 1000;
+      part.genSeconds += (performance.now() - g0) / 1000;
       const c0 = await nodeCounters(node.rpcUrl);
       const w0 = writtenBytes(node.proc.pid!);
-      const seconds = await grow(node.rpcUrl, txs);
-      const written = writtenBytes(node.proc.pid!) - w0;
-      for (const t of txs) dids.push(t.tx.signer);
+      const grown = await grow(node.rpcUrl, txs, shouldStop);
+      part.measured += grown.committed;
+      part.seconds += grown.seconds;
+      part.written += writtenBytes(node.proc.pid!) - w0;
+      for (let i = 0; i < grown.committed; i++) offer(p, txs[i]!.tx.signer);
       txs.length = 0;
-      const pick = () => dids[Math.floor(Math.random() * dids.length)]!;
+      if (grown.committed < count) {
+        const c1 = await nodeCounters(node.rpcUrl);
+        part.smtHits += c1.smtHits - c0.smtHits;
+        part.smtMisses += c1.smtMisses - c0.smtMisses;
+        p.partial = part;
+        return await stopHere();
+      }
+      const pick = () => p.sample[Math.floor(Math.random() * p.sample.length)]!;
       const resolve = await resolveLoad(node.rpcUrl, "did_resolve", pick, opts.seconds);
       const ceiling = await resolveLoad(node.rpcUrl, "debug_fixedResolution", pick, opts.seconds);
       const c1 = await nodeCounters(node.rpcUrl);
-      const lookups = c1.smtHits - c0.smtHits + (c1.smtMisses - c0.smtMisses);
+      part.smtHits += c1.smtHits - c0.smtHits;
+      part.smtMisses += c1.smtMisses - c0.smtMisses;
+      const lookups = part.smtHits + part.smtMisses;
       const st = await nodeStatus(node.rpcUrl);
       const mem = residentMiB(node.proc.pid!);
       const row: ScaleRow = {
-        dids: dids.length,
+        dids: boundary,
         height: st.height,
-        writeOpsPerSec: round(count / seconds),
+        // NaN (null in the JSON) where no piece of the tenth was timed.
+        writeOpsPerSec: part.measured > 0 ? round(part.measured / part.seconds) : NaN,
         resolve,
         ceiling,
         resolveOverCeiling: round(resolve.reqPerSec / ceiling.reqPerSec, 3),
@@ -327,60 +469,71 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult> {
         anonMiB: mem.anon,
         heapMiB: c1.heapMiB,
         externalMiB: c1.externalMiB,
-        diskBytesPerDid: round(du(join(home, "data")) / dids.length),
+        diskBytesPerDid: round(du(join(home, "data")) / boundary),
         tables: tableFiles(join(home, "data", "chain")),
-        writtenBytesPerCreate: round(written / count),
-        smtCacheHitRate: lookups > 0 ? round((c1.smtHits - c0.smtHits) / lookups, 4) : NaN,
-        genSeconds: round(genSeconds),
+        writtenBytesPerCreate: part.measured > 0 ? round(part.written / part.measured) : NaN,
+        smtCacheHitRate: lookups > 0 ? round(part.smtHits / lookups, 4) : NaN,
+        genSeconds: round(part.genSeconds),
+        pieces: part.pieces,
+        unmeasured: part.unmeasured,
       };
-      rows.push(row);
+      p.rows.push(row);
+      p.partial = null;
+      if (opts.home) saveProgress(home, p);
       opts.progress(
         `${row.dids} DIDs h=${row.height}: ${row.writeOpsPerSec} writes/s, resolve ${row.resolve.reqPerSec}/s p50 ${row.resolve.p50Ms} ms p99 ${row.resolve.p99Ms} ms ` +
           `(ceiling ${row.ceiling.reqPerSec}/s p99 ${row.ceiling.p99Ms} ms, ratio ${row.resolveOverCeiling}), ` +
-          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk (${row.tables} tables), ${row.writtenBytesPerCreate} B written per create, SMT cache hits ${row.smtCacheHitRate}`,
+          `RSS ${row.rssMiB} MiB (anonymous ${row.anonMiB}, heap ${row.heapMiB}, external ${row.externalMiB}), ${row.diskBytesPerDid} B/DID on disk (${row.tables} tables), ${row.writtenBytesPerCreate} B written per create, SMT cache hits ${row.smtCacheHitRate}` +
+          (row.pieces > 1 ? `, over ${row.pieces} node runs` : ""),
       );
     }
     await node.stop();
     stopped = true;
-    opts.progress("census of the store");
-    const chainDir = join(home, "data", "chain");
-    const snapshotsDir = join(home, "data", "snapshots");
-    const chainBytes = du(chainDir);
-    const raw = await censusOf(chainDir);
-    const onDisk = await compactWhole(chainDir, [...raw.keys()]);
-    const disk = {
-      chainBytesPerDid: round(chainBytes / n),
-      chainCompactedBytesPerDid: round(du(chainDir) / n),
-      snapshotsBytesPerDid: existsSync(snapshotsDir) ? round(du(snapshotsDir) / n) : 0,
-    };
-    const buckets: ScaleResult["census"]["buckets"] = {};
-    let total = 0;
-    for (const [tag, e] of [...raw].sort((a, b) => b[1].bytes - a[1].bytes)) {
-      const name = Bucket[tag] ?? `0x${tag.toString(16)}`;
-      buckets[name] = { keys: e.keys, bytes: e.bytes, bytesPerDid: round(e.bytes / n), compactedBytesPerDid: round((onDisk.get(tag) ?? 0) / n) };
-      total += e.bytes;
-    }
-    const first = rows[0]!;
-    const last = rows[rows.length - 1]!;
-    return {
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-      dids: n,
-      rows,
-      census: { totalBytesPerDid: round(total / n), buckets },
-      disk,
-      ratios: {
-        lastWriteOverFirst: round(last.writeOpsPerSec / first.writeOpsPerSec, 3),
-        lastResolveOverFirst: round(last.resolve.reqPerSec / first.resolve.reqPerSec, 3),
-      },
-    };
+    return await storeResult(home, n, p.rows, opts.progress);
   } catch (e) {
     opts.progress(`failed; the node's last output:\n${node.output().slice(-4000)}`);
     throw e;
   } finally {
     if (!stopped) await node.stop();
-    if (opts.keepHome) opts.progress(`the node's home is kept: ${home}`);
+    if (opts.home) opts.progress(`the run's home: ${home}`);
+    else if (opts.keepHome) opts.progress(`the node's home is kept: ${home}`);
     else removeHome(home);
   }
+}
+
+/** After the last tenth, the node stopped: the census of its store and the run's result. */
+async function storeResult(home: string, n: number, rows: ScaleRow[], progress: (msg: string) => void): Promise<ScaleResult> {
+  progress("census of the store");
+  const chainDir = join(home, "data", "chain");
+  const snapshotsDir = join(home, "data", "snapshots");
+  const chainBytes = du(chainDir);
+  const raw = await censusOf(chainDir);
+  const onDisk = await compactWhole(chainDir, [...raw.keys()]);
+  const disk = {
+    chainBytesPerDid: round(chainBytes / n),
+    chainCompactedBytesPerDid: round(du(chainDir) / n),
+    snapshotsBytesPerDid: existsSync(snapshotsDir) ? round(du(snapshotsDir) / n) : 0,
+  };
+  const buckets: ScaleResult["census"]["buckets"] = {};
+  let total = 0;
+  for (const [tag, e] of [...raw].sort((a, b) => b[1].bytes - a[1].bytes)) {
+    const name = Bucket[tag] ?? `0x${tag.toString(16)}`;
+    buckets[name] = { keys: e.keys, bytes: e.bytes, bytesPerDid: round(e.bytes / n), compactedBytesPerDid: round((onDisk.get(tag) ?? 0) / n) };
+    total += e.bytes;
+  }
+  const first = rows[0]!;
+  const last = rows[rows.length - 1]!;
+  return {
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+    dids: n,
+    rows,
+    census: { totalBytesPerDid: round(total / n), buckets },
+    disk,
+    ratios: {
+      lastWriteOverFirst: round(last.writeOpsPerSec / first.writeOpsPerSec, 3),
+      lastResolveOverFirst: round(last.resolve.reqPerSec / first.resolve.reqPerSec, 3),
+    },
+  };
 }
 
 /** The growth table for people (stderr). */
@@ -397,16 +550,45 @@ export function scaleTable(r: ScaleResult): string {
 }
 
 runIfMain(import.meta.url, async () => {
-  const { values } = parseArgs({ options: { scale: { type: "string", default: "100000" }, seconds: { type: "string", default: "5" }, port: { type: "string" }, out: { type: "string" }, keep: { type: "boolean", default: false } } });
-  const result = await benchScale({
+  const { values } = parseArgs({
+    options: {
+      scale: { type: "string", default: "100000" },
+      seconds: { type: "string", default: "5" },
+      port: { type: "string" },
+      out: { type: "string" },
+      keep: { type: "boolean", default: false },
+      home: { type: "string" },
+      "stop-after": { type: "string" },
+    },
+  });
+  const stopAfter = values["stop-after"] === undefined ? Infinity : Number(values["stop-after"]);
+  if (!(stopAfter > 0)) throw new RangeError(`--stop-after must be a number of minutes above 0, got ${values["stop-after"]}`);
+  if (stopAfter !== Infinity && !values.home) throw new Error("--stop-after needs --home, where the run is kept to go on from");
+  const stopAt = Date.now() + stopAfter * 60_000;
+  let interrupted = false;
+  if (values.home) {
+    // The first Ctrl-C (or SIGTERM) stops at the next batch and keeps the run; a second one ends the process as usual.
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        interrupted = true;
+        process.stderr.write(`[scale] ${signal}: stopping after this batch (again to abandon)\n`);
+      });
+    }
+  }
+  const outcome = await benchScale({
     dids: Number(values.scale),
     seconds: Number(values.seconds),
     ...(values.port ? { port: Number(values.port) } : {}),
     progress: (m) => process.stderr.write(`[scale] ${m}\n`),
     keepHome: values.keep,
+    ...(values.home ? { home: values.home, shouldStop: () => interrupted || Date.now() >= stopAt } : {}),
   });
-  const text = JSON.stringify(result, null, 2) + "\n";
+  if ("stopped" in outcome) {
+    process.stderr.write(`[scale] stopped at ${outcome.dids} of ${outcome.target} DIDs (${outcome.rows.length} tenths measured); the same command goes on from there\n`);
+    return;
+  }
+  const text = JSON.stringify(outcome, null, 2) + "\n";
   process.stdout.write(text);
   if (values.out) writeFileSync(values.out, text);
-  process.stderr.write(`\n${scaleTable(result)}`);
+  process.stderr.write(`\n${scaleTable(outcome)}`);
 });

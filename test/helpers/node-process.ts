@@ -59,19 +59,31 @@ export interface NodeProcess {
   kill9(): Promise<void>;
 }
 
-export async function startNodeProcess(home: string, opts: { port?: number; heartbeatMs?: number; env?: Record<string, string> } = {}): Promise<NodeProcess> {
+/**
+ * `startTimeoutMs`: how long the node may take to answer /health (20 s; a
+ * node reopening a large store takes longer). `ownGroup`: the node runs in
+ * a process group of its own, so a Ctrl-C at the terminal reaches only this
+ * process, which stops the node when it chooses (and at its own exit).
+ */
+export async function startNodeProcess(home: string, opts: { port?: number; heartbeatMs?: number; env?: Record<string, string>; startTimeoutMs?: number; ownGroup?: boolean } = {}): Promise<NodeProcess> {
   const port = opts.port ?? (await freePort());
   // SID_NODE_FLAGS passes flags to the node's runtime (e.g. --cpu-prof for profiling a benchmark).
   const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   const args = [...flags, CLI, "start", "--dev", "--home", home, "--rpc-port", String(port)];
   if (opts.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(opts.heartbeatMs));
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env }, detached: opts.ownGroup === true });
+  if (opts.ownGroup) {
+    const killAtExit = () => proc.kill("SIGTERM");
+    process.once("exit", killAtExit);
+    proc.once("exit", () => process.off("exit", killAtExit));
+  }
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
   const rpcUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  const startTimeoutMs = opts.startTimeoutMs ?? 20_000;
+  const deadline = Date.now() + startTimeoutMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`node exited early (${proc.exitCode}):\n${out}`);
     try {
@@ -82,7 +94,7 @@ export async function startNodeProcess(home: string, opts: { port?: number; hear
     }
     if (Date.now() > deadline) {
       proc.kill("SIGKILL");
-      throw new Error(`node did not start in 20 s:\n${out}`);
+      throw new Error(`node did not start in ${startTimeoutMs / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
