@@ -17,6 +17,21 @@ function hintFor(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A reader that closes the pipe before the output ends (`sid --help | head -2`)
+ * has what it wanted: stop quietly with the status of a command that
+ * SIGPIPE ended (128 + 13), as Unix tools do, not with a stack trace. Any
+ * other write failure (a full disk under `> file`) is an error of its own.
+ */
+function onOutputError(err: NodeJS.ErrnoException): void {
+  if (err.code === "EPIPE") process.exit(141);
+  try {
+    process.stderr.write(`error: cannot write the output: ${err.message}\n`);
+  } finally {
+    process.exit(1);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await (await buildProgram(argv)).parseAsync(argv);
@@ -33,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+process.stdout.on("error", onOutputError);
+process.stderr.on("error", () => process.exit(141));
 const code = await main(process.argv);
 // Exit explicitly: idle keep-alive sockets of fetch must not hold the process,
 // but only after stdout and stderr are flushed (they may be pipes).

@@ -5,10 +5,10 @@
  */
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
+import { CLI, type NodeProcess, removeHome, runCli, startNodeProcess, tempHome } from "../helpers/node-process.js";
 
 describe("integration: DID lifecycle through the CLI", function () {
   this.timeout(300_000);
@@ -117,6 +117,34 @@ describe("integration: DID lifecycle through the CLI", function () {
     });
     expect(r.code, r.out).to.equal(0);
     expect(r.out.trim()).to.equal(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
+  });
+
+  it("stops quietly when its reader closes the pipe, and says so when the output cannot be written", async () => {
+    // The read end closed before the command writes a byte (`sid --help | head -0`): status 141, as SIGPIPE would end it, and no stack trace.
+    const piped = await new Promise<{ code: number | null; err: string }>((done) => {
+      const p = spawn(process.execPath, [CLI, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+      p.stdout.destroy();
+      let err = "";
+      p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      p.on("close", (code) => done({ code, err }));
+    });
+    expect(piped.err).to.equal("");
+    expect(piped.code).to.equal(141);
+    // A full device under the output: a one-line error, status 1.
+    const fd = openSync("/dev/full", "w");
+    try {
+      const full = await new Promise<{ code: number | null; err: string }>((done) => {
+        const p = spawn(process.execPath, [CLI, "--help"], { stdio: ["ignore", fd, "pipe"] });
+        let err = "";
+        p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+        p.on("close", (code) => done({ code, err }));
+      });
+      expect(full.err).to.match(/^error: cannot write the output: ENOSPC/);
+      expect(full.err.trim().split("\n")).to.have.length(1);
+      expect(full.code).to.equal(1);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it("answers an unknown and an invalid DID with a clear error", async () => {
