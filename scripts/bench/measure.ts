@@ -81,15 +81,22 @@ export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
 }
 
 /**
- * fetch, tried again once when the connection fails: a kept-alive socket the
- * server closed while the bench was signing the next tenth fails the first
- * request sent on it. Only for requests that are safe to repeat (reads, and
- * submits, which the mempool de-duplicates by hash).
+ * fetch, tried again (up to FETCH_TRIES in all) when the connection fails:
+ * a kept-alive socket the server closed while the bench was signing the
+ * next tenth fails the request sent on it, and after minutes of signing
+ * (a tenth of 10,000,000 DIDs) every idle socket of the pool may be such a
+ * one. Only for requests that are safe to repeat (reads, and submits, which
+ * the mempool de-duplicates by hash).
  */
 export async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch {
-    return fetch(url, init);
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      if (tries >= FETCH_TRIES) throw e;
+      await new Promise((r) => setTimeout(r, 100 * tries));
+    }
   }
 }
+
+const FETCH_TRIES = 5;
