@@ -567,9 +567,11 @@ runIfMain(import.meta.url, async () => {
   const stopAt = Date.now() + stopAfter * 60_000;
   let interrupted = false;
   if (values.home) {
-    // The first Ctrl-C (or SIGTERM) stops at the next batch and keeps the run; a second one ends the process as usual.
+    // The first Ctrl-C (or SIGTERM) stops at the next batch and keeps the run. A second one abandons it:
+    // process.exit runs the exit handlers, which stop the node (in its own process group, no signal reaches it).
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      process.once(signal, () => {
+      process.on(signal, () => {
+        if (interrupted) process.exit(signal === "SIGINT" ? 130 : 143);
         interrupted = true;
         process.stderr.write(`[scale] ${signal}: stopping after this batch (again to abandon)\n`);
       });

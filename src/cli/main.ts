@@ -49,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.stdout.on("error", onOutputError);
-process.stderr.on("error", () => process.exit(141));
+// With stderr gone there is nowhere to say more.
+process.stderr.on("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 141 : 1));
 const code = await main(process.argv);
 // Exit explicitly: idle keep-alive sockets of fetch must not hold the process,
 // but only after stdout and stderr are flushed (they may be pipes).
