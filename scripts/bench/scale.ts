@@ -357,8 +357,15 @@ function offer(p: ScaleProgress, did: string): void {
 function loadProgress(home: string, target: number): ScaleProgress | undefined {
   const file = join(home, PROGRESS_FILE);
   if (!existsSync(file)) return undefined;
-  const p = JSON.parse(readFileSync(file, "utf8")) as ScaleProgress;
-  if (p.format !== 1) throw new Error(`${file}: unknown format ${String(p.format)}`);
+  let p: ScaleProgress;
+  try {
+    p = JSON.parse(readFileSync(file, "utf8")) as ScaleProgress;
+  } catch (e) {
+    throw new Error(`${file} cannot be read (${(e as Error).message}): start the run again in a new --home`);
+  }
+  if (p?.format !== 1 || !Array.isArray(p.rows) || !Array.isArray(p.sample) || !Number.isSafeInteger(p.seqBase)) {
+    throw new Error(`${file} is not a progress file of this bench (format 1): start the run again in a new --home`);
+  }
   if (p.target !== target) throw new Error(`${file}: this home holds a run to ${p.target} DIDs, not ${target}; give that --scale, or another --home`);
   return p;
 }

@@ -6,7 +6,7 @@
  * bookkeeping across a real node restart, not the figures.
  */
 import { expect } from "chai";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchScale, type ScaleResult, type ScaleStopped } from "../../scripts/bench/scale.js";
 import { removeHome, tempHome } from "../helpers/node-process.js";
@@ -28,14 +28,22 @@ describe("scale benchmark in pieces", function () {
     expect(first.stopped).to.equal(true);
     expect(first.dids).to.equal(500);
     expect(first.rows.map((r) => r.dids)).to.deep.equal([200, 400]);
-    const kept = JSON.parse(readFileSync(join(home, "scale-progress.json"), "utf8"));
-    expect(kept.partial).to.include({ measured: 100, unmeasured: 0, pieces: 1 });
-    expect(kept.sample).to.have.length(500);
+    const saved = JSON.parse(readFileSync(join(home, "scale-progress.json"), "utf8"));
+    expect(saved.partial).to.include({ measured: 100, unmeasured: 0, pieces: 1 });
+    expect(saved.sample).to.have.length(500);
 
     // Another target in the same home is refused, the run left as it was.
     let refused: Error | undefined;
     await benchScale({ dids: 4_000, seconds: 1, home, progress: () => {} }).catch((e: Error) => (refused = e));
     expect(refused?.message).to.match(/holds a run to 2000 DIDs/);
+
+    // A damaged progress file is named, not trusted.
+    const kept = readFileSync(join(home, "scale-progress.json"), "utf8");
+    writeFileSync(join(home, "scale-progress.json"), kept.slice(0, 100));
+    let damaged: Error | undefined;
+    await benchScale({ dids: n, seconds: 1, home, progress: () => {} }).catch((e: Error) => (damaged = e));
+    expect(damaged?.message).to.match(/scale-progress\.json cannot be read/);
+    writeFileSync(join(home, "scale-progress.json"), kept);
 
     const done = (await benchScale({ dids: n, seconds: 1, home, progress: () => {} })) as ScaleResult;
     expect("stopped" in done).to.equal(false);
