@@ -50,8 +50,17 @@ export enum Bucket {
    * on: when the seek finds none, the first version's entry (DidVersionEntry) says whether it was valid.
    */
   DidVersionTime = 0x57, // 'W'
-  /** node hash (32) -> encoded sparse Merkle tree node */
+  /**
+   * node hash (32) -> encoded sparse Merkle tree node: the layout before records were keyed by height,
+   * read (and pruned) in a store that began with it; nothing new is written here
+   */
   SmtNode = 0x4e, // 'N'
+  /**
+   * height (u64be) node hash (32) -> encoded sparse Merkle tree node, with the places of the records it
+   * refers to (smt-node.ts storedForm): each record under the height whose block wrote it, so that the
+   * records of one height are neighbours, and so are the ones pruned together
+   */
+  SmtNodeAt = 0x6e, // 'n'
   /**
    * height (u64be) -> the Merkle nodes the tree at that height no longer holds, one record per height
    * (repositories/smt-nodes.ts), deleted with them once no kept height needs them (store.ts,
@@ -136,6 +145,7 @@ export const didVersionTimeKey = (did: string, time: number, versionId: number) 
 export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0));
 export const exportKey = (seq: number) => bucketKey(Bucket.Export, u64be(seq));
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
+export const smtNodeAtKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.SmtNodeAt, u64be(height), hash);
 export const staleSmtNodeKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.StaleSmtNode, u64be(height), hash);
 export const staleSmtNodesKey = (height: number) => bucketKey(Bucket.StaleSmtNode, u64be(height));
 export const registryKey = (stateId: string) => bucketKey(Bucket.Registry, utf8(stateId));

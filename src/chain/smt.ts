@@ -48,6 +48,7 @@ import {
   LEAF_TAG,
   MAX_DEPTH,
   NodeCache,
+  type NodeAt,
   type Ref,
   SmtNodeError,
   SmtNodeErrorCode,
@@ -63,7 +64,7 @@ import {
   storedForm,
 } from "./smt-node.js";
 
-export { SmtNodeError, SmtNodeErrorCode, internalRecord, leafRecord, type SmtChild } from "./smt-node.js";
+export { SmtNodeError, SmtNodeErrorCode, internalRecord, leafRecord, nodeAt, type NodeAt, type SmtChild } from "./smt-node.js";
 
 const INTERNAL_TAG_BYTES = new Uint8Array([INTERNAL_TAG]);
 const LEAF_TAG_BYTES = new Uint8Array([LEAF_TAG]);
@@ -83,8 +84,22 @@ const HEX32_RE = /^[0-9a-f]{64}$/;
  */
 export const EMPTY_ROOT: Uint8Array = new Uint8Array(HASH_BYTES);
 
+/** The store's records: the bytes of the record of `hash` at `at` (NodeAt: 0 under the hash alone, h + 1 at height h). */
 export interface SmtNodeReader {
-  getNode(hash: Uint8Array): Promise<Uint8Array | undefined>;
+  getNode(hash: Uint8Array, at: NodeAt): Promise<Uint8Array | undefined>;
+}
+
+/**
+ * Where an update's records are: `rootAt`, the place of the record of the
+ * root it starts from; `at`, the place of the records it makes. Records
+ * under their hash alone (0 and 0, the default) are shared by every tree
+ * holding the node; records keyed by height (`at` = h + 1 for the tree of
+ * height h) are each tree's own from the height that made them, and the
+ * root of every height gets a record at that height, even when unchanged.
+ */
+export interface SmtPlaces {
+  rootAt: NodeAt;
+  at: NodeAt;
 }
 
 /** value = 32-byte valueHash to set, null to delete. */
@@ -110,8 +125,15 @@ export interface StaleNode {
   path: Uint8Array;
   depth: number;
   leaf: boolean;
-  /** An update under it had mayRepeat: the same node may be created again later. */
+  /**
+   * An update under it had mayRepeat, and its record is under its hash
+   * alone: the same record may be written again later. (A record keyed by
+   * height is never written again: a node made again gets one at its new
+   * height.)
+   */
   mayReturn: boolean;
+  /** Where its record is (NodeAt). */
+  at: NodeAt;
 }
 
 export interface SmtUpdateResult {
@@ -149,6 +171,8 @@ interface UpdateOut {
   stale: StaleNode[];
   /** repeats[i] = entries before index i with mayRepeat: a range has one iff the counts differ. */
   repeats: Int32Array;
+  /** Where the new records go (NodeAt). */
+  at: NodeAt;
 }
 
 
@@ -175,41 +199,51 @@ export class SparseMerkleTree {
    * Applies a batch to the tree at `root` and returns the new root. Updates
    * are sorted by key and the tree is walked once, splitting the sorted range
    * by path bit, so every touched node is read and hashed once per batch.
-   * Within a batch the last update of a key wins.
+   * Within a batch the last update of a key wins. `places`: where the
+   * records are (SmtPlaces); the new records, all at `places.at`, are
+   * newNodes.
    */
-  async update(root: Uint8Array, updates: SmtUpdate[]): Promise<SmtUpdateResult> {
+  async update(root: Uint8Array, updates: SmtUpdate[], places: SmtPlaces = { rootAt: 0, at: 0 }): Promise<SmtUpdateResult> {
     checkBytes(root, HASH_BYTES, "root");
+    checkPlace(places?.rootAt, "rootAt");
+    checkPlace(places?.at, "at");
     const entries = normalizeUpdates(updates);
     const newNodes = new Map<string, Uint8Array>();
-    if (entries.length === 0) return { root: root.slice(), newNodes, staleNodes: [] };
+    const { at } = places;
+    // Nothing changes, and the root's record is where the new one would be.
+    if (entries.length === 0 && (at === places.rootAt || isEmpty(root))) return { root: root.slice(), newNodes, staleNodes: [] };
     const repeats = new Int32Array(entries.length + 1);
     entries.forEach((e, i) => (repeats[i + 1] = repeats[i]! + (e.mayRepeat ? 1 : 0)));
-    const out: UpdateOut = { nodes: newNodes, stale: [], repeats };
-    const ref = await this.updateSubtree({ hash: root, kind: undefined }, 0, entries, 0, entries.length, out);
+    const out: UpdateOut = { nodes: newNodes, stale: [], repeats, at };
+    const ref = await this.updateSubtree({ hash: root, kind: undefined, at: places.rootAt }, 0, entries, 0, entries.length, out);
+    let own: TreeNode | undefined;
     // A tree of one leaf: that leaf is the root, and a root is read by its hash.
-    if (ref.kind === KIND_LEAF) {
-      newNodes.set(toHex(ref.hash), ref.encoded);
-      this.cache.set({ ...ref, standalone: true });
-    }
+    if (ref.kind === KIND_LEAF) own = { ...ref, standalone: true, at };
     // So is a new root with an EMPTY child, made to be held by a parent it does not have.
-    if (ref.kind === KIND_INTERNAL && ref.held) {
-      const own: TreeNode = { ...ref, held: false };
-      newNodes.set(toHex(own.hash), storedForm(own));
+    else if (ref.kind === KIND_INTERNAL && ref.held) own = { ...ref, held: false, at };
+    // The root unchanged, its record elsewhere: the new height gets its own (the old one goes stale with its height).
+    else if (ref.kind === KIND_INTERNAL && ref.at !== at) own = { ...ref, at };
+    if (own !== undefined) {
+      newNodes.set(toHex(own.hash), own.kind === KIND_LEAF ? own.encoded : storedForm(own));
       this.cache.set(own);
     }
-    // A node both replaced and made again (the same content elsewhere in the walk) is not stale.
-    const staleNodes = out.stale.filter((n) => !newNodes.has(toHex(n.hash)));
+    if (isNode(ref) && bytesEqual(ref.hash, root) && places.rootAt !== at) {
+      out.stale.push({ hash: ref.hash.slice(), path: ref.kind === KIND_LEAF ? ref.first.slice() : new Uint8Array(KEY_BYTES), depth: 0, leaf: ref.kind === KIND_LEAF, mayReturn: false, at: places.rootAt });
+    }
+    // A record both replaced and written again (the same node elsewhere in the walk, under its hash alone) is not stale.
+    const staleNodes = out.stale.filter((n) => n.at !== at || !newNodes.has(toHex(n.hash)));
     return { root: ref.hash.slice(), newNodes, staleNodes };
   }
 
-  /** The valueHash stored under `key` in the tree at `root`, or null. */
-  async get(root: Uint8Array, key: Uint8Array): Promise<Uint8Array | null> {
+  /** The valueHash stored under `key` in the tree at `root` (its record at `rootAt`), or null. */
+  async get(root: Uint8Array, key: Uint8Array, rootAt: NodeAt = 0): Promise<Uint8Array | null> {
     checkBytes(root, HASH_BYTES, "root");
     checkBytes(key, KEY_BYTES, "key");
-    let ref: Ref = { hash: root, kind: undefined };
+    checkPlace(rootAt, "rootAt");
+    let ref: Ref = { hash: root, kind: undefined, at: rootAt };
     for (let depth = 0; ; depth++) {
       if (isEmpty(ref.hash)) return null;
-      const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
+      const node = isNode(ref) ? ref : await this.read(ref, depth);
       if (node.kind === KIND_LEAF) return bytesEqual(node.first, key) ? node.second.slice() : null;
       ref = childOf(node, pathBit(key, depth));
     }
@@ -221,28 +255,29 @@ export class SparseMerkleTree {
    * whose content fixes its depth; wherever the walk stops for a leaf, which
    * compaction moves up and new neighbours move down).
    */
-  async holds(root: Uint8Array, stale: Pick<StaleNode, "hash" | "path" | "depth" | "leaf">): Promise<boolean> {
-    let ref: Ref = { hash: root, kind: undefined };
+  async holds(root: Uint8Array, stale: Pick<StaleNode, "hash" | "path" | "depth" | "leaf">, rootAt: NodeAt = 0): Promise<boolean> {
+    let ref: Ref = { hash: root, kind: undefined, at: rootAt };
     for (let depth = 0; depth <= MAX_DEPTH; depth++) {
       // Held in its parent's record, the node no longer needs a record of its own.
       if (bytesEqual(ref.hash, stale.hash)) return !(ref.kind === KIND_INTERNAL && ref.held);
       if (isEmpty(ref.hash) || (!stale.leaf && depth >= stale.depth)) return false;
-      const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
+      const node = isNode(ref) ? ref : await this.read(ref, depth);
       if (node.kind === KIND_LEAF) return false;
       ref = childOf(node, pathBit(stale.path, depth));
     }
     return false;
   }
 
-  /** An inclusion proof when `key` is present, a non-inclusion proof otherwise. */
-  async prove(root: Uint8Array, key: Uint8Array): Promise<SmtProof> {
+  /** An inclusion proof when `key` is present, a non-inclusion proof otherwise; the root's record is at `rootAt`. */
+  async prove(root: Uint8Array, key: Uint8Array, rootAt: NodeAt = 0): Promise<SmtProof> {
     checkBytes(root, HASH_BYTES, "root");
     checkBytes(key, KEY_BYTES, "key");
+    checkPlace(rootAt, "rootAt");
     const siblings: Uint8Array[] = [];
-    let ref: Ref = { hash: root, kind: undefined };
+    let ref: Ref = { hash: root, kind: undefined, at: rootAt };
     for (let depth = 0; ; depth++) {
       if (isEmpty(ref.hash)) return { siblings, leaf: null };
-      const node = isNode(ref) ? ref : (this.cached(ref.hash, depth) ?? (await this.load(ref.hash, depth)));
+      const node = isNode(ref) ? ref : await this.read(ref, depth);
       if (node.kind === KIND_LEAF) return { siblings, leaf: { key: node.first.slice(), valueHash: node.second.slice() } };
       const bit = pathBit(key, depth);
       siblings.push((bit === 0 ? node.second : node.first).slice());
@@ -252,15 +287,15 @@ export class SparseMerkleTree {
 
   /** `entries[lo..hi)` all share the first `depth` bits: the path of the subtree `at`. */
   private async updateSubtree(at: Ref, depth: number, entries: Entry[], lo: number, hi: number, out: UpdateOut): Promise<Ref> {
-    if (isEmpty(at.hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out.nodes);
-    const node = isNode(at) ? at : (this.cached(at.hash, depth) ?? (await this.load(at.hash, depth)));
+    if (isEmpty(at.hash)) return this.build(entries.slice(lo, hi).filter((e) => e.value !== null), depth, out.nodes, out.at);
+    const node = isNode(at) ? at : await this.read(at, depth);
     if (node.kind === KIND_LEAF) {
-      const merged = this.mergeIntoLeaf(node, depth, entries, lo, hi, out.nodes);
+      const merged = this.mergeIntoLeaf(node, depth, entries, lo, hi, out.nodes, out.at);
       // An inline leaf lives in its parent's record, which goes stale with it.
       // A leaf with a record of its own is stale once replaced, or once it
       // moves down beside new leaves, where its new parent holds it inline.
       if (node.standalone && !bytesEqual(merged.hash, node.hash)) {
-        out.stale.push({ hash: node.hash.slice(), path: node.first.slice(), depth, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+        out.stale.push({ hash: node.hash.slice(), path: node.first.slice(), depth, leaf: true, mayReturn: mayReturn(out, lo, hi), at: node.at });
       }
       return merged;
     }
@@ -275,7 +310,7 @@ export class SparseMerkleTree {
     ]);
     if (bytesEqual(l.hash, node.first) && bytesEqual(r.hash, node.second)) return node;
     // A held node lives in its parent's record, which goes stale with it.
-    if (!node.held) out.stale.push({ hash: node.hash.slice(), path: entries[lo]!.key, depth, leaf: false, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+    if (!node.held) out.stale.push({ hash: node.hash.slice(), path: entries[lo]!.key, depth, leaf: false, mayReturn: mayReturn(out, lo, hi), at: node.at });
 
     // Compaction: a subtree left with one leaf is that leaf, so a lone leaf
     // next to EMPTY moves up; it keeps moving up while its sibling is EMPTY.
@@ -284,20 +319,20 @@ export class SparseMerkleTree {
     if (lEmpty && rEmpty) return EMPTY_REF;
     if (lEmpty || rEmpty) {
       const other = lEmpty ? r : l;
-      const n = isNode(other) ? other : (this.cached(other.hash, depth + 1) ?? (await this.load(other.hash, depth + 1)));
+      const n = isNode(other) ? other : await this.read(other, depth + 1);
       if (n.kind === KIND_LEAF) {
         // It moves up into a parent that holds it inline: a record of its own is no longer read.
         if (!n.standalone) return n;
-        out.stale.push({ hash: n.hash.slice(), path: n.first.slice(), depth: depth + 1, leaf: true, mayReturn: out.repeats[hi]! > out.repeats[lo]! });
+        out.stale.push({ hash: n.hash.slice(), path: n.first.slice(), depth: depth + 1, leaf: true, mayReturn: mayReturn(out, lo, hi), at: n.at });
         // Named stale once: up the next level too it is a leaf without a record.
         return { ...n, standalone: false };
       }
     }
-    return this.putInternal(l, r, out.nodes);
+    return this.putInternal(l, r, out.nodes, out.at);
   }
 
   /** The subtree is one existing leaf: rebuild it from that leaf plus the updates. */
-  private mergeIntoLeaf(leaf: TreeNode, depth: number, entries: Entry[], lo: number, hi: number, out: Map<string, Uint8Array>): Ref {
+  private mergeIntoLeaf(leaf: TreeNode, depth: number, entries: Entry[], lo: number, hi: number, out: Map<string, Uint8Array>, at: NodeAt): Ref {
     const existing: Entry = { key: leaf.first, value: leaf.second, hash: leaf.hash };
     const merged: Entry[] = [];
     let placed = false;
@@ -319,11 +354,11 @@ export class SparseMerkleTree {
     if (!placed) merged.push(existing);
     // The tree unchanged: the same leaf, still with its own record if it had one.
     if (merged.length === 1 && merged[0] === existing) return leaf;
-    return this.build(merged, depth, out);
+    return this.build(merged, depth, out, at);
   }
 
   /** Builds the canonical subtree at `depth` over sorted, distinct entries with values. */
-  private build(entries: Entry[], depth: number, out: Map<string, Uint8Array>, lo = 0, hi = entries.length): Ref {
+  private build(entries: Entry[], depth: number, out: Map<string, Uint8Array>, at: NodeAt, lo = 0, hi = entries.length): Ref {
     const n = hi - lo;
     if (n === 0) return EMPTY_REF;
     if (n === 1) {
@@ -332,19 +367,20 @@ export class SparseMerkleTree {
     }
     if (depth >= MAX_DEPTH) throw new Error("SMT invariant broken: distinct keys did not diverge within 256 bits");
     const mid = splitIndex(entries, lo, hi, depth);
-    const l = this.build(entries, depth + 1, out, lo, mid);
-    const r = this.build(entries, depth + 1, out, mid, hi);
-    return this.putInternal(l, r, out);
+    const l = this.build(entries, depth + 1, out, at, lo, mid);
+    const r = this.build(entries, depth + 1, out, at, mid, hi);
+    return this.putInternal(l, r, out, at);
   }
 
   /**
    * A new internal node over `l` and `r` (leaves inline), added to `out` and
    * the cache; one with an EMPTY child is held, whole, by the record of the
    * node made above it instead (or made a record at the end, as the root).
+   * `at`: where its record goes.
    */
-  private putInternal(l: Ref, r: Ref, out: Map<string, Uint8Array>): TreeNode {
+  private putInternal(l: Ref, r: Ref, out: Map<string, Uint8Array>, at: NodeAt): TreeNode {
     if (isEmpty(l.hash) || isEmpty(r.hash)) return internalNode(l, r, true);
-    const node = internalNode(l, r);
+    const node = internalNode(l, r, false, at);
     out.set(toHex(node.hash), storedForm(node));
     this.cache.set(node);
     return node;
@@ -355,9 +391,14 @@ export class SparseMerkleTree {
     return { hits: this.hits, misses: this.misses };
   }
 
-  /** The node `hash` at `depth` (0 = root) if cached. */
-  private cached(hash: Uint8Array, depth: number): TreeNode | undefined {
-    const node = this.cache.get(hash);
+  /** The node of `ref` at `depth` (0 = root), from the cache or else the store. */
+  private read(ref: Ref, depth: number): TreeNode | Promise<TreeNode> {
+    return this.cached(ref.hash, ref.at, depth) ?? this.load(ref.hash, ref.at, depth);
+  }
+
+  /** The node of the record of `hash` at `at`, at `depth` (0 = root), if cached. */
+  private cached(hash: Uint8Array, at: NodeAt, depth: number): TreeNode | undefined {
+    const node = this.cache.get(hash, at);
     if (node === undefined) this.misses++;
     else this.hits++;
     if (node !== undefined && node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
@@ -371,10 +412,10 @@ export class SparseMerkleTree {
    * SmtNodeError: whether that is damage (a tree the store keeps) or a tree
    * pruned on purpose is the store's call, not the tree's.
    */
-  private async load(hash: Uint8Array, depth: number): Promise<TreeNode> {
-    const raw = await this.reader.getNode(hash);
-    if (raw === undefined) throw new SmtNodeError(SmtNodeErrorCode.MISSING, hash, `missing SMT node ${toHex(hash)}`);
-    const node = decodeStored(hash, raw);
+  private async load(hash: Uint8Array, at: NodeAt, depth: number): Promise<TreeNode> {
+    const raw = await this.reader.getNode(hash, at);
+    if (raw === undefined) throw new SmtNodeError(SmtNodeErrorCode.MISSING, hash, `missing SMT node ${toHex(hash)}${at === 0 ? "" : ` (of height ${at - 1})`}`);
+    const node = decodeStored(hash, raw, at);
     if (node.kind === KIND_INTERNAL && depth >= MAX_DEPTH) throw beyondMaxDepth(hash, depth);
     this.cache.set(node);
     return node;
@@ -468,6 +509,15 @@ function normalizeUpdates(updates: SmtUpdate[]): Entry[] {
     else out.push(e);
   }
   return out;
+}
+
+/** Whether a node made stale by the update of `entries[lo..hi)` may have its record written again (StaleNode.mayReturn). */
+function mayReturn(out: UpdateOut, lo: number, hi: number): boolean {
+  return out.at === 0 && out.repeats[hi]! > out.repeats[lo]!;
+}
+
+function checkPlace(x: unknown, what: string): void {
+  if (!Number.isSafeInteger(x) || (x as number) < 0) throw new Error(`expected ${what} to be a non-negative integer (a record's place), got ${String(x)}`);
 }
 
 /** Bit `depth` of the path: MSB of byte 0 first. */

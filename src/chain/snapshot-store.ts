@@ -50,6 +50,7 @@ import {
   SnapshotError,
   SnapshotErrorCode,
 } from "./snapshot.js";
+import { nodeAt } from "./smt-node.js";
 
 export interface SnapshotOptions {
   /** Blocks between snapshots; 0 takes none. */
@@ -573,10 +574,16 @@ export class SnapshotRestorer {
       this.batchBytes += it.bytes.length + it.id.length;
       if (it.id === VALIDATORS_ID) this.validators = decodeCanonical(it.bytes) as unknown as ValidatorsRecord;
     }
-    buildSubtree(leaves, this.manifest.chunkBits, (hash, enc) => {
-      this.store.smtNodes.putNode(this.batch, hash, enc);
-      this.batchBytes += 33 + enc.length;
-    });
+    const height = this.manifest.height;
+    buildSubtree(
+      leaves,
+      this.manifest.chunkBits,
+      (hash, enc) => {
+        this.store.smtNodes.putNode(this.batch, height, hash, enc);
+        this.batchBytes += 41 + enc.length;
+      },
+      nodeAt(height),
+    );
     this.done.add(index);
     if (this.batchBytes >= RESTORE_BATCH_BYTES) await this.flush();
   }
@@ -602,8 +609,10 @@ export class SnapshotRestorer {
     if (h.height !== m.height || !bytesEqual(h.stateRoot, m.stateRoot)) throw new SnapshotError(SnapshotErrorCode.BAD_HEADER, "the block is not the snapshot's");
     const hash = headerHash(h);
     const { store, batch } = this;
-    rootFromSubtrees(m.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), m.chunkBits, (nh, enc) => store.smtNodes.putNode(batch, nh, enc));
+    rootFromSubtrees(m.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), m.chunkBits, (nh, enc) => store.smtNodes.putNode(batch, h.height, nh, enc), nodeAt(h.height));
     store.meta.putGenesisHash(batch, genesisHash);
+    // Every tree this store holds is keyed by height, from the snapshot's on.
+    store.meta.putSmtKeyedFrom(batch, h.height);
     // The base block is kept whole, its txs inline.
     store.blocks.putWhole(batch, block, hash);
     store.commits.put(batch, h.height, commit);

@@ -39,7 +39,7 @@ import { sha256, sha256Parts } from "../crypto/hash.js";
 import { CodedError } from "../errors.js";
 import { type CanonicalValue, decodeCanonical, encodeCanonical } from "./codec.js";
 import { internalRecord, leafRecord } from "./smt.js";
-import { EMPTY_REF, KIND_INTERNAL, type Ref, builtNode, leafNode, storedForm } from "./smt-node.js";
+import { EMPTY_REF, KIND_INTERNAL, type NodeAt, type Ref, builtNode, leafNode, storedForm } from "./smt-node.js";
 import { stateKeyOf } from "./state.js";
 
 /** The format this node writes: chunk files brotli-compressed. */
@@ -157,18 +157,19 @@ export function chunkIndexOf(key: Uint8Array, bits: number): number {
  * `sink` is given, every record the store keeps for it goes there: its
  * internal nodes, leaves inline and nodes with an EMPTY child held
  * (smt-node.ts storedForm), and the leaf itself when the subtree is one
- * leaf (the nodes above refer to it by hash).
+ * leaf (the nodes above refer to it by hash), all records at `at`
+ * (smt-node.ts NodeAt).
  */
-export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: NodeSink, lo = 0, hi = leaves.length): Uint8Array {
-  if (!sink) return subtreeHash(leaves, depth, lo, hi);
-  if (hi - lo === 1) {
-    const { hash, record } = leafRecord(leaves[lo]!.key, leaves[lo]!.valueHash);
+export function buildSubtree(leaves: readonly Leaf[], depth: number, sink?: NodeSink, at: NodeAt = 0): Uint8Array {
+  if (!sink) return subtreeHash(leaves, depth, 0, leaves.length);
+  if (leaves.length === 1) {
+    const { hash, record } = leafRecord(leaves[0]!.key, leaves[0]!.valueHash);
     sink(hash, record);
     return hash;
   }
-  const root = subtreeNodes(leaves, depth, sink, lo, hi);
+  const root = subtreeNodes(leaves, depth, sink, at, 0, leaves.length);
   // A held node at the top is read by its hash (from the nodes above the chunk): it gets a record of its own.
-  if (root.kind === KIND_INTERNAL && root.held) sink(root.hash, storedForm(root));
+  if (root.kind === KIND_INTERNAL && root.held) sink(root.hash, storedForm({ ...root, at }));
   return root.hash;
 }
 
@@ -181,12 +182,12 @@ function subtreeHash(leaves: readonly Leaf[], depth: number, lo: number, hi: num
 }
 
 /** The subtree's nodes, bottom-up, as the tree writes them (smt-node.ts builtNode): records to `sink`, nodes with an EMPTY child held by the node above. */
-function subtreeNodes(leaves: readonly Leaf[], depth: number, sink: NodeSink, lo: number, hi: number): Ref {
+function subtreeNodes(leaves: readonly Leaf[], depth: number, sink: NodeSink, at: NodeAt, lo: number, hi: number): Ref {
   const n = hi - lo;
   if (n === 0) return EMPTY_REF;
   if (n === 1) return leafNode(leaves[lo]!.key, leaves[lo]!.valueHash);
   const mid = splitAt(leaves, depth, lo, hi);
-  return builtNode(subtreeNodes(leaves, depth + 1, sink, lo, mid), subtreeNodes(leaves, depth + 1, sink, mid, hi), sink);
+  return builtNode(subtreeNodes(leaves, depth + 1, sink, at, lo, mid), subtreeNodes(leaves, depth + 1, sink, at, mid, hi), sink, at);
 }
 
 /** The first index in `leaves[lo..hi)` whose bit `depth` is 1; two or more leaves, so `depth` is below 256. */
@@ -206,7 +207,7 @@ function splitAt(leaves: readonly Leaf[], depth: number, lo: number, hi: number)
  * The tree root from the 2^bits subtree roots at depth `bits` and their leaf
  * counts (the compaction rule: a subtree with one leaf is that leaf).
  */
-export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, sink?: NodeSink): Uint8Array {
+export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, sink?: NodeSink, at: NodeAt = 0): Uint8Array {
   if (subtrees.length !== 1 << bits) throw new Error(`expected ${1 << bits} subtrees, got ${subtrees.length}`);
   let level: SubtreeRef[] = subtrees.map((s) => ({ hash: s.hash, leaves: s.leaves }));
   for (let d = bits; d > 0; d--) {
@@ -219,7 +220,7 @@ export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, 
       else if (leaves === 1) up[i] = { hash: l.leaves === 1 ? l.hash : r.hash, leaves };
       else {
         // Children by hash: a chunk root that is one leaf has a record of its own (buildSubtree).
-        const { hash, record } = internalRecord({ hash: l.hash }, { hash: r.hash });
+        const { hash, record } = internalRecord({ hash: l.hash }, { hash: r.hash }, at);
         sink?.(hash, record);
         up[i] = { hash, leaves };
       }
@@ -271,9 +272,9 @@ export async function chunkData(manifest: Pick<SnapshotManifest, "format">, inde
 }
 
 /** verifyChunk over a chunk file as served: its data first (chunkData), then the same checks. */
-export async function verifyChunkFile(manifest: SnapshotManifest, index: number, file: Uint8Array, sink?: NodeSink): Promise<{ items: SnapshotItem[]; leaves: Leaf[] }> {
+export async function verifyChunkFile(manifest: SnapshotManifest, index: number, file: Uint8Array): Promise<{ items: SnapshotItem[]; leaves: Leaf[] }> {
   if (!manifest.chunks[index]) throw badChunk(index, `no such chunk (the manifest has ${manifest.chunks.length})`);
-  return verifyChunk(manifest, index, await chunkData(manifest, index, file), sink);
+  return verifyChunk(manifest, index, await chunkData(manifest, index, file));
 }
 
 function badChunk(index: number, why: string): SnapshotError {
@@ -286,13 +287,13 @@ function badManifest(why: string): SnapshotError {
 
 /**
  * Checks the data (canonical CBOR, decompressed) of chunk `index` of
- * `manifest` and returns its items and leaves (in
- * tree-key order), with the tree nodes it rebuilds given to `sink`. Throws
+ * `manifest` and returns its items and leaves (in tree-key order), from
+ * which SnapshotRestorer writes the chunk's records and tree nodes. Throws
  * SNAPSHOT_BAD_CHUNK for anything that does not rebuild the manifest's
  * subtree root: a changed, missing or extra record, a record outside the
  * chunk's prefix, items out of order or repeated.
  */
-export function verifyChunk(manifest: SnapshotManifest, index: number, bytes: Uint8Array, sink?: NodeSink): { items: SnapshotItem[]; leaves: Leaf[] } {
+export function verifyChunk(manifest: SnapshotManifest, index: number, bytes: Uint8Array): { items: SnapshotItem[]; leaves: Leaf[] } {
   const entry = manifest.chunks[index];
   if (!entry) throw badChunk(index, `no such chunk (the manifest has ${manifest.chunks.length})`);
   if (!(bytes instanceof Uint8Array)) throw badChunk(index, "expected bytes");
@@ -322,10 +323,8 @@ export function verifyChunk(manifest: SnapshotManifest, index: number, bytes: Ui
     items.push({ id, bytes: recBytes });
     leaves.push(leaf);
   }
-  // Build without writing first: a chunk that fails leaves nothing behind in the sink.
   const root = buildSubtree(leaves, manifest.chunkBits);
   if (!bytesEqual(root, entry.root)) throw badChunk(index, `its records rebuild subtree root ${toHex(root)}, the manifest says ${toHex(entry.root)}`);
-  if (sink) buildSubtree(leaves, manifest.chunkBits, sink);
   return { items, leaves };
 }
 

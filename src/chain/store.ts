@@ -14,7 +14,7 @@ import { proposerPrioritiesKey } from "./buckets.js";
 import type { ExportEntry } from "./export-log.js";
 import { VALIDATORS_ID, type ValidatorEntry, type ValidatorsRecord } from "./validators.js";
 import type { Block, BlockHeader, Commit } from "./block.js";
-import { SparseMerkleTree, EMPTY_ROOT, SmtNodeError, type StaleNode } from "./smt.js";
+import { SparseMerkleTree, EMPTY_ROOT, SmtNodeError, nodeAt, type NodeAt, type SmtPlaces, type StaleNode } from "./smt.js";
 import { bytesEqual, toHex } from "../crypto/bytes.js";
 import { FaultLatch, damagedStoreError } from "./store-faults.js";
 import { sha256 } from "../crypto/hash.js";
@@ -131,6 +131,8 @@ export class ChainStore {
   private readonly stateHistory: number;
   /** The lowest height whose state tree is whole. */
   private keptFrom = 0;
+  /** The first height whose tree's root has a record keyed by height (meta smtKeyedFrom). */
+  private smtKeyedFrom = 0;
   /**
    * The kept floor of the commit being written: its deletes may show to
    * reads before the write settles, so a walk of a tree below it that
@@ -179,7 +181,7 @@ export class ChainStore {
     this.exportLog = new ExportLogRepository(kv);
     this.smtNodes = new SmtNodeRepository(kv, (e) => this.faults.report(e, "chain store", this.path));
     this.meta = new MetaRepository(kv);
-    this.smt = new SparseMerkleTree({ getNode: (hash) => this.smtNodes.get(hash) }, { cacheSize: opts.smtCacheSize });
+    this.smt = new SparseMerkleTree({ getNode: (hash, at) => this.smtNodes.get(hash, at) }, { cacheSize: opts.smtCacheSize });
   }
 
   /**
@@ -211,6 +213,7 @@ export class ChainStore {
     if (meta.baseHeight !== undefined) store.base = meta.baseHeight;
     if (meta.head) {
       try {
+        store.smtKeyedFrom = await store.meta.smtKeyedFromOf(meta);
         await store.versions.ensureIndex();
         await store.checkExportLog();
       } catch (e) {
@@ -250,12 +253,14 @@ export class ChainStore {
   /** Record genesis: height 0, with the records genesis names (trustees, issuers) as its state. */
   async initGenesis(genesisHash: Uint8Array, genesisTime: number, records: readonly StateRecord[] = []): Promise<void> {
     const writes = new Map(records.map((r) => [stateIdOf(r), r]));
-    const { root, nodes, encoded } = await this.computeStateRootFrom(EMPTY_ROOT, writes);
+    const { root, nodes, encoded } = await this.computeStateRootFrom(EMPTY_ROOT, writes, undefined, { rootAt: 0, at: nodeAt(0) });
     const head: ChainHead = { height: 0, hash: genesisHash, time: genesisTime, stateRoot: root };
     const batch = this.kv.batch();
     this.meta.putGenesisHash(batch, genesisHash);
+    this.meta.putSmtKeyedFrom(batch, 0);
+    this.smtKeyedFrom = 0;
     this.records.putEncoded(batch, encoded);
-    this.smtNodes.putNodes(batch, nodes);
+    this.smtNodes.putNodes(batch, 0, nodes);
     const vals = writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined;
     if (vals) {
       this.validatorSets.put(batch, 1, vals.current);
@@ -515,7 +520,7 @@ export class ChainStore {
       if (head.height === 0) throw new ChainError(BlockErrorCode.NOT_FOUND, "no block committed yet; state proofs start at height 1");
       let found: [{ header: BlockHeader; commit: Commit }, SmtProof, Uint8Array | undefined];
       try {
-        found = await Promise.all([this.anchorAt(head.height), this.walkTree(head.height, () => this.smt.prove(head.stateRoot, stateKey)), loadValue()]);
+        found = await Promise.all([this.anchorAt(head.height), this.walkTree(head.height, () => this.smt.prove(head.stateRoot, stateKey, this.treeRootAt(head.height))), loadValue()]);
       } catch (e) {
         // Blocks landed during the walk and pruned the tree it read: prove from the new head.
         if (e instanceof SmtNodeError) continue;
@@ -570,13 +575,20 @@ export class ChainStore {
     documents?: ReadonlyMap<DidDocument, Uint8Array>,
   ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
     const head = this.head();
-    return this.walkTree(head.height, () => this.computeStateRootFrom(head.stateRoot, writes, documents));
+    return this.walkTree(head.height, () => this.computeStateRootFrom(head.stateRoot, writes, documents, { rootAt: this.treeRootAt(head.height), at: nodeAt(head.height + 1) }));
   }
 
+  /** Where the record of the root of `height`'s tree is: under that height, or under its hash alone in a store that began before. */
+  treeRootAt(height: number): NodeAt {
+    return height >= this.smtKeyedFrom ? nodeAt(height) : 0;
+  }
+
+  /** The root of the next height from `from` after `writes`; the new records (`nodes`) are at `places.at`. */
   private async computeStateRootFrom(
     from: Uint8Array,
     writes: Map<string, StateRecord>,
-    documents?: ReadonlyMap<DidDocument, Uint8Array>,
+    documents: ReadonlyMap<DidDocument, Uint8Array> | undefined,
+    places: SmtPlaces,
   ): Promise<{ root: Uint8Array; nodes: Map<string, Uint8Array>; encoded: Map<string, Uint8Array> }> {
     const encoded = new Map<string, Uint8Array>();
     const updates = [...writes].map(([id, r]) => {
@@ -586,7 +598,7 @@ export class ChainStore {
       // A DID record never repeats (every write moves its nonce or version on); other records may.
       return { key: stateKeyOf(id), value: sha256(bytes), mayRepeat: !isDidStateId(id) };
     });
-    const { root, newNodes, staleNodes } = await this.smt.update(from, updates);
+    const { root, newNodes, staleNodes } = await this.smt.update(from, updates, places);
     this.pendingStale.set(`${toHex(from)}:${toHex(root)}`, staleNodes);
     return { root, nodes: newNodes, encoded };
   }
@@ -619,7 +631,7 @@ export class ChainStore {
     // A changed validator record schedules sets; index each by the height it starts at (rewriting one already indexed is a no-op).
     this.validatorSets.putScheduled(batch, b.writes.get(VALIDATORS_ID) as ValidatorsRecord | undefined);
     this.evidence.putBlock(batch, h.height, b.evidence ?? []);
-    this.smtNodes.putNodes(batch, b.smtNodes);
+    this.smtNodes.putNodes(batch, h.height, b.smtNodes);
     const head: ChainHead = { height: h.height, hash: b.blockHash, time: h.time, stateRoot: h.stateRoot };
     this.meta.putHead(batch, head);
     // The consensus's own data (sign state, proposer priorities), made durable with the block.
@@ -639,25 +651,17 @@ export class ChainStore {
   }
 
   /**
-   * Adds to `batch` the deletion of every Merkle node no kept tree needs
-   * once `height` commits with `root`: the nodes that went stale at or
-   * before height - K + 1 (the trees that held them are older than the
-   * oldest kept, height - K + 1), with their index entries. A node that may
-   * have been created again since (flagged in its entry) is kept if the new
-   * tree holds it. Returns the lowest height whose tree stays whole.
+   * Adds to `batch` the deletion of every Merkle record no kept tree needs
+   * once `height` commits with `root`: those that went stale at or before
+   * the oldest kept height, height - K + 1 (SmtNodeRepository.pruneInto).
+   * Returns the lowest height whose tree stays whole.
    */
   private async pruneInto(batch: KvBatch, height: number, root: Uint8Array): Promise<number> {
     const oldestKept = height - this.stateHistory + 1;
     if (oldestKept < 1) return this.keptFrom;
     // Entries up to keptFrom are deleted already: seeking past them skips their tombstones.
-    for await (const record of this.smtNodes.staleBetween(this.keptFrom + 1, oldestKept)) {
-      this.smtNodes.delStale(batch, record);
-      for (const entry of record.entries) {
-        // A node the new tree still holds (or one its walk cannot read yet: this block's own) stays.
-        if (entry.trail && (await this.smt.holds(root, entry.trail).catch(() => true))) continue;
-        this.smtNodes.delNode(batch, entry.hash);
-      }
-    }
+    // A node the new tree still holds (or one its walk cannot read yet: this block's own) stays.
+    await this.smtNodes.pruneInto(batch, this.keptFrom + 1, oldestKept, (trail) => this.smt.holds(root, trail, nodeAt(height)).catch(() => true));
     const keptFrom = Math.max(this.keptFrom, oldestKept);
     this.meta.putStateKeptFrom(batch, keptFrom);
     return keptFrom;
@@ -714,7 +718,7 @@ export class ChainStore {
     const block = await this.getBlock(height);
     if (!block) throw new ChainError(BlockErrorCode.NOT_FOUND, `no block at height ${height}`);
     try {
-      return { height, header: block.header, proof: await this.walkTree(height, () => this.smt.prove(block.header.stateRoot, stateKey)) };
+      return { height, header: block.header, proof: await this.walkTree(height, () => this.smt.prove(block.header.stateRoot, stateKey, this.treeRootAt(height))) };
     } catch (e) {
       // A commit that landed meanwhile may have pruned the tree under the walk (walkTree latched nothing then).
       if (e instanceof SmtNodeError && height < this.keptFloor()) throw pruned();

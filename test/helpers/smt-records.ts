@@ -11,6 +11,10 @@
  *                                     (2-3) of codes: 0 a hash, 1 an inline
  *                                     leaf, 2 EMPTY (no bytes), 3 a held
  *                                     internal node written as its own body
+ * A record keyed by height (under SmtNodeAt) ends with the places of the
+ * children it refers to by hash, LEB128 varints (height + 1; 0 for a record
+ * under its hash alone) in the order their hashes appear; a record under
+ * its hash alone (SmtNode) has none.
  */
 import { sha256 } from "../../src/crypto/hash.js";
 
@@ -18,6 +22,8 @@ const ZERO = new Uint8Array(32);
 
 export interface RecordChild {
   hash: Uint8Array;
+  /** For a child referred to by hash in a record keyed by height: where its record is (height + 1, or 0). */
+  at?: number;
   /** Set for a leaf written inline. */
   leaf?: { key: Uint8Array; valueHash: Uint8Array };
   /** Set for an internal node held in the record: its own two children. */
@@ -50,13 +56,50 @@ function readBody(raw: Uint8Array, at: number): [[RecordChild, RecordChild], num
   return [[out[0]!, out[1]!], at];
 }
 
-/** The two children of an internal node's record (EMPTY included); null for a leaf's record. */
-export function recordChildren(raw: Uint8Array): [RecordChild, RecordChild] | null {
-  if (raw[0] === 0x00) return null;
-  if (raw[0] === 0x01) return [{ hash: raw.subarray(1, 33) }, { hash: raw.subarray(33, 65) }];
+/** Reads the places after a record's node (ending at `end`) into its children referred to by hash, in order. */
+function readPlaces(raw: Uint8Array, end: number, children: RecordChild[], keyed: boolean): void {
+  const byHash: RecordChild[] = [];
+  const visit = (c: RecordChild): void => {
+    if (c.held) c.held.forEach(visit);
+    else if (!c.leaf && !c.hash.every((b) => b === 0)) byHash.push(c);
+  };
+  children.forEach(visit);
+  let at = end;
+  for (const c of byHash) {
+    if (!keyed) {
+      c.at = 0;
+      continue;
+    }
+    let n = 0;
+    for (let scale = 1; ; scale *= 128) {
+      if (at >= raw.length) throw new Error("tree record: places cut short");
+      const b = raw[at++]!;
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+    }
+    c.at = n;
+  }
+  if (at !== raw.length) throw new Error(`tree record of ${raw.length} bytes, expected ${at}`);
+}
+
+/**
+ * The two children of an internal node's record (EMPTY included); null for
+ * a leaf's record. `keyed`: the record is keyed by height, and ends with
+ * the places of its children.
+ */
+export function recordChildren(raw: Uint8Array, keyed = false): [RecordChild, RecordChild] | null {
+  if (raw[0] === 0x00) {
+    if (raw.length !== 65) throw new Error(`leaf record of ${raw.length} bytes`);
+    return null;
+  }
+  if (raw[0] === 0x01) {
+    const children: [RecordChild, RecordChild] = [{ hash: raw.subarray(1, 33) }, { hash: raw.subarray(33, 65) }];
+    readPlaces(raw, 65, children, keyed);
+    return children;
+  }
   if (raw[0] === 0x03) {
     const [children, end] = readBody(raw, 1);
-    if (end !== raw.length) throw new Error(`tree record of ${raw.length} bytes, expected ${end}`);
+    readPlaces(raw, end, children, keyed);
     return children;
   }
   if (raw[0] !== 0x02) throw new Error(`not a tree record: tag ${raw[0]}`);
@@ -72,67 +115,97 @@ export function recordChildren(raw: Uint8Array): [RecordChild, RecordChild] | nu
       at += 32;
     }
   }
-  if (at !== raw.length) throw new Error(`tree record of ${raw.length} bytes, expected ${at}`);
+  readPlaces(raw, at, out, keyed);
   return [out[0]!, out[1]!];
 }
 
+/** A record keyed by height without the places after its node: the record of the same node under its hash alone. */
+export function withoutPlaces(raw: Uint8Array): Uint8Array {
+  if (raw[0] === 0x00 || raw[0] === 0x01) return raw.subarray(0, 65);
+  if (raw[0] === 0x03) return raw.subarray(0, readBody(raw, 1)[1]);
+  const flags = raw[1]!;
+  return raw.subarray(0, 2 + (flags === 3 ? 128 : 96));
+}
+
 /** The node's hash preimage (what its hash is the sha256 of). */
-export function recordPreimage(raw: Uint8Array): Uint8Array {
-  const children = recordChildren(raw);
+export function recordPreimage(raw: Uint8Array, keyed = false): Uint8Array {
+  const children = recordChildren(raw, keyed);
   if (children === null) return raw;
   return Uint8Array.of(1, ...children[0].hash, ...children[1].hash);
 }
 
 /** The children of a record that are records themselves: not EMPTY, not inline, not held (whose own such children count). */
-export function childRecordHashes(raw: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
+export function childRecordHashes(raw: Uint8Array, keyed = false): Uint8Array[] {
+  return childRecords(raw, keyed).map((c) => c.hash);
+}
+
+/** childRecordHashes with where each record is (height + 1, or 0 under its hash alone). */
+export function childRecords(raw: Uint8Array, keyed = false): Array<{ hash: Uint8Array; at: number }> {
+  const out: Array<{ hash: Uint8Array; at: number }> = [];
   const visit = (c: RecordChild): void => {
     if (c.held) c.held.forEach(visit);
-    else if (!c.leaf && !c.hash.every((b) => b === 0)) out.push(c.hash);
+    else if (!c.leaf && !c.hash.every((b) => b === 0)) out.push({ hash: c.hash, at: c.at ?? 0 });
   };
-  (recordChildren(raw) ?? []).forEach(visit);
+  (recordChildren(raw, keyed) ?? []).forEach(visit);
   return out;
 }
 
+/** How a record is named in a map of records: its hex hash, after "<at>:" for one keyed by height. */
+export function recordId(hash: Uint8Array, at = 0): string {
+  const h = Buffer.from(hash).toString("hex");
+  return at === 0 ? h : `${at}:${h}`;
+}
+
 /**
- * The records on the walk from `root` down the path of `key`, root first:
- * the last one holds the leaf (inline, or as the leaf's own record) or ends
- * the walk at EMPTY. `get` reads a record by hash.
+ * The records on the walk from `root` (its record at `rootAt`) down the
+ * path of `key`, root first: the last one holds the leaf (inline, or as the
+ * leaf's own record) or ends the walk at EMPTY. `get` reads the record of a
+ * hash at a place (height + 1, or 0 under the hash alone).
  */
 export async function pathRecords(
-  get: (hash: Uint8Array) => Promise<Uint8Array | undefined>,
+  get: (hash: Uint8Array, at: number) => Promise<Uint8Array | undefined>,
   root: Uint8Array,
   key: Uint8Array,
-): Promise<Array<{ hash: Uint8Array; bytes: Uint8Array }>> {
-  const out: Array<{ hash: Uint8Array; bytes: Uint8Array }> = [];
+  rootAt = 0,
+): Promise<Array<{ hash: Uint8Array; at: number; bytes: Uint8Array }>> {
+  const out: Array<{ hash: Uint8Array; at: number; bytes: Uint8Array }> = [];
   const bit = (depth: number): number => (key[depth >> 3]! >> (7 - (depth & 7))) & 1;
   let hash = root;
+  let at = rootAt;
   for (let depth = 0; !hash.every((b) => b === 0); depth++) {
-    const bytes = await get(hash);
-    if (!bytes) throw new Error(`fixture: node ${Buffer.from(hash).toString("hex")} is not in the store`);
-    out.push({ hash, bytes });
-    const children = recordChildren(bytes);
+    const bytes = await get(hash, at);
+    if (!bytes) throw new Error(`fixture: node ${recordId(hash, at)} is not in the store`);
+    out.push({ hash, at, bytes });
+    const children = recordChildren(bytes, at !== 0);
     if (children === null) break;
     let child = children[bit(depth)]!;
     // Nodes held in this record: the walk goes on inside it.
     while (child.held) child = child.held[bit(++depth)]!;
     if (child.leaf) break;
     hash = child.hash;
+    at = child.at ?? 0;
   }
   return out;
 }
 
-/** The hex hashes of every record the tree at `root` reaches in `records` (hex hash -> record). */
-export function reachableRecords(records: ReadonlyMap<string, Uint8Array>, root: Uint8Array): Set<string> {
+/** The ids (recordId) of every record the tree at `root` (its record at `rootAt`) reaches in `records` (recordId -> record). */
+export function reachableRecords(records: ReadonlyMap<string, Uint8Array>, root: Uint8Array, rootAt = 0): Set<string> {
   const out = new Set<string>();
-  const walk = (h: Uint8Array): void => {
-    const id = Buffer.from(h).toString("hex");
+  const walk = (h: Uint8Array, at: number): void => {
+    const id = recordId(h, at);
     if (h.every((b) => b === 0) || out.has(id)) return;
     out.add(id);
     const record = records.get(id);
     if (!record) throw new Error(`fixture: record ${id} is not in the store`);
-    for (const c of childRecordHashes(record)) walk(c);
+    for (const c of childRecords(record, at !== 0)) walk(c.hash, c.at);
   };
-  walk(root);
+  walk(root, rootAt);
   return out;
+}
+
+/** Every record of a store's tree buckets by recordId: SmtNode (under the hash alone) and SmtNodeAt (height + 1). */
+export function storedRecordId(key: Uint8Array, smtNodeBucket: number): string {
+  if (key[0] === smtNodeBucket) return recordId(key.subarray(1));
+  const height = Number(Buffer.from(key.subarray(1, 9)).readBigUInt64BE(0));
+  return recordId(key.subarray(9), height + 1);
 }

@@ -6,7 +6,7 @@
  * line naming the damage and the remedy.
  */
 import { expect } from "chai";
-import { smtNodeKey } from "../../src/chain/buckets.js";
+import { smtNodeAtKey } from "../../src/chain/buckets.js";
 import { didStateKey } from "../../src/chain/state.js";
 import { ChainStore } from "../../src/chain/store.js";
 import type { StorageFaultError } from "../../src/chain/store-faults.js";
@@ -21,9 +21,10 @@ import { pathRecords } from "../helpers/smt-records.js";
 const quiet = createLogger(() => {});
 const start = async (home: string) => SidNode.start({ home, dev: true, rpc: { port: await freePort() }, heartbeatMs: 60_000, mempool: {} }, quiet);
 
-/** The hash of the record holding the leaf of `key` in the tree at `root` (its parent's, the leaf inline), walking the store's records. */
-async function leafOf(store: ChainStore, root: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
-  return (await pathRecords((h) => store.db.get(smtNodeKey(h)), root, key)).at(-1)!.hash;
+/** The record holding the leaf of `key` in the head's tree (its parent's, the leaf inline), walking the store's records; `at` is its height + 1. */
+async function leafOf(store: ChainStore, key: Uint8Array): Promise<{ hash: Uint8Array; at: number }> {
+  const head = store.head();
+  return (await pathRecords((h, at) => store.db.get(smtNodeAtKey(at - 1, h)), head.stateRoot, key, store.treeRootAt(head.height))).at(-1)!;
 }
 
 describe("integration: a Merkle node missing from the head tree stops the node", function () {
@@ -38,8 +39,8 @@ describe("integration: a Merkle node missing from the head tree stops the node",
     await node.stop();
 
     const store = await ChainStore.open(homePaths(home).chainDb);
-    const leaf = await leafOf(store, store.head().stateRoot, didStateKey(did));
-    await store.db.del(smtNodeKey(leaf));
+    const leaf = await leafOf(store, didStateKey(did));
+    await store.db.del(smtNodeAtKey(leaf.at - 1, leaf.hash));
     await store.close();
 
     node = await start(home);
@@ -57,7 +58,7 @@ describe("integration: a Merkle node missing from the head tree stops the node",
       expect(faults.length).to.equal(1);
       expect(faults[0]!.causeCode).to.equal("LEVEL_CORRUPTION");
       expect(faults[0]!.path).to.equal(homePaths(home).chainDb);
-      expect(faults[0]!.message).to.match(new RegExp(`state tree of height \\d+: missing SMT node ${Buffer.from(leaf).toString("hex")}`));
+      expect(faults[0]!.message).to.match(new RegExp(`state tree of height \\d+: missing SMT node ${Buffer.from(leaf.hash).toString("hex")}`));
       expect(node.fault).to.equal(faults[0]);
 
       const health = await fetch(`${node.rpcUrl}/health`);
@@ -92,8 +93,8 @@ describe("integration: sid start on a store missing a Merkle node of its head tr
     }
     const store = await ChainStore.open(homePaths(home).chainDb);
     const height = store.head().height;
-    const leaf = await leafOf(store, store.head().stateRoot, didStateKey(did));
-    await store.db.del(smtNodeKey(leaf));
+    const leaf = await leafOf(store, didStateKey(did));
+    await store.db.del(smtNodeAtKey(leaf.at - 1, leaf.hash));
     await store.close();
 
     node = await startNodeProcess(home, { port, heartbeatMs: 60_000 });
@@ -106,7 +107,7 @@ describe("integration: sid start on a store missing a Merkle node of its head tr
       const errors = node.output().split("\n").filter((l) => l.startsWith("error: "));
       expect(errors.length, node.output()).to.equal(1);
       expect(errors[0]).to.equal(
-        `error: storage fault: chain store ${homePaths(home).chainDb}: LEVEL_CORRUPTION: state tree of height ${height}: missing SMT node ${Buffer.from(leaf).toString("hex")}; the data is damaged: restore it from a backup, or remove data/chain and let the node sync again (keep data/priv_validator_state.json)`,
+        `error: storage fault: chain store ${homePaths(home).chainDb}: LEVEL_CORRUPTION: state tree of height ${height}: missing SMT node ${Buffer.from(leaf.hash).toString("hex")} (of height ${leaf.at - 1}); the data is damaged: restore it from a backup, or remove data/chain and let the node sync again (keep data/priv_validator_state.json)`,
       );
     } finally {
       await node.kill9();

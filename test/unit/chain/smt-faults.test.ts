@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Bucket, smtNodeKey, staleSmtNodesKey } from "../../../src/chain/buckets.js";
+import { Bucket, smtNodeAtKey, staleSmtNodesKey } from "../../../src/chain/buckets.js";
 import { BlockErrorCode } from "../../../src/chain/errors.js";
 import { type CheckedTx } from "../../../src/chain/execute.js";
 import { SmtNodeError, SmtNodeErrorCode } from "../../../src/chain/smt.js";
@@ -31,8 +31,12 @@ async function commitNext(store: ChainStore, txs: CheckedTx[]): Promise<void> {
   await commitTxsAsNextBlock(store, txs, { sigs: [] });
 }
 
-/** The records on the walk from `root` down the path of `key`, root first; the last holds the leaf. */
-const pathNodes = (store: ChainStore, root: Uint8Array, key: Uint8Array) => pathRecords((h) => store.db.get(smtNodeKey(h)), root, key);
+/** The key of the record of `hash` at `at` (height + 1): this store began keyed by height. */
+const nodeKey = (n: { hash: Uint8Array; at: number }) => smtNodeAtKey(n.at - 1, n.hash);
+
+/** The records on the walk from the root of `height` down the path of `key`, root first; the last holds the leaf. */
+const pathNodes = async (store: ChainStore, height: number, key: Uint8Array) =>
+  pathRecords((hash, at) => store.db.get(nodeKey({ hash, at })), (await store.getBlock(height))!.header.stateRoot, key, store.treeRootAt(height));
 
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
   return p.then(
@@ -56,13 +60,13 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A store at `name` with A and twelve others at height 1; returns the nodes on A's path in the head tree. */
-  async function storeWithA(name: string): Promise<{ path: string; nodes: Array<{ hash: Uint8Array; bytes: Uint8Array }> }> {
+  async function storeWithA(name: string): Promise<{ path: string; nodes: Array<{ hash: Uint8Array; at: number; bytes: Uint8Array }> }> {
     const path = join(dir, name);
     const store = await ChainStore.open(path);
     try {
       await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
       await commitNext(store, [createTx(A), ...OTHERS.map((d) => createTx(d))]);
-      const nodes = await pathNodes(store, store.head().stateRoot, didStateKey(A.did));
+      const nodes = await pathNodes(store, store.head().height, didStateKey(A.did));
       expect(nodes.length, "A's path: the root and at least one node under it").to.be.at.least(2);
       return { path, nodes };
     } finally {
@@ -89,17 +93,17 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
   }
 
   for (const [kind, damage, why] of [
-    ["deleted", (store: ChainStore, n: { hash: Uint8Array }) => store.db.del(smtNodeKey(n.hash)), /state tree of height 1: missing SMT node/],
+    ["deleted", (store: ChainStore, n: { hash: Uint8Array; at: number }) => store.db.del(nodeKey(n)), /state tree of height 1: missing SMT node [0-9a-f]{64} \(of height 1\)/],
     [
       "overwritten with bytes of another hash",
-      (store: ChainStore, n: { hash: Uint8Array; bytes: Uint8Array }) => {
+      (store: ChainStore, n: { hash: Uint8Array; at: number; bytes: Uint8Array }) => {
         const other = new Uint8Array(n.bytes);
         other[40] = other[40]! ^ 0xff;
-        return store.db.put(smtNodeKey(n.hash), other);
+        return store.db.put(nodeKey(n), other);
       },
       /state tree of height 1: corrupt SMT node [0-9a-f]{64}: content does not match its hash/,
     ],
-    ["cut short", (store: ChainStore, n: { hash: Uint8Array; bytes: Uint8Array }) => store.db.put(smtNodeKey(n.hash), n.bytes.subarray(0, 40)), /corrupt SMT node [0-9a-f]{64}: expected 65 bytes, got 40/],
+    ["cut short", (store: ChainStore, n: { hash: Uint8Array; at: number; bytes: Uint8Array }) => store.db.put(nodeKey(n), n.bytes.subarray(0, 40)), /corrupt SMT node [0-9a-f]{64}: (expected \d+ bytes, got 40|cut short)/],
   ] as const) {
     it(`a node of the head tree ${kind}: a proof read latches LEVEL_CORRUPTION, and so does the next block's root`, async () => {
       const { path, nodes } = await storeWithA(`proof-${kind.split(" ")[0]}`);
@@ -159,10 +163,10 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
     try {
       expect(store.stateKeptFrom()).to.equal(1);
       // The record holding A's leaf at height 1, replaced at height 2: only the tree of height 1 holds it, and that tree is kept.
-      const nodes = await pathNodes(store, (await store.getBlock(1))!.header.stateRoot, didStateKey(A.did));
+      const nodes = await pathNodes(store, 1, didStateKey(A.did));
       const leaf = nodes[nodes.length - 1]!;
       expect(leaf.bytes[0], "an internal node's record with A's leaf inline").to.equal(0x02);
-      await store.db.del(smtNodeKey(leaf.hash));
+      await store.db.del(nodeKey(leaf));
       // The head's tree does not hold it.
       await store.proveDid(A.did);
       expect(store.faults.fault).to.equal(undefined);
@@ -204,7 +208,7 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       const released = new Promise<void>((r) => (release = r));
       let gated = true;
       kv.getMany = async (keys) => {
-        if (gated && keys.some((k) => k[0] === Bucket.SmtNode)) {
+        if (gated && keys.some((k) => k[0] === Bucket.SmtNodeAt)) {
           gated = false;
           entered();
           await released;
@@ -215,14 +219,14 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       await walkWaiting;
       await commitNext(store, [updateOfA(doc, 3).tx]);
       expect(store.stateKeptFrom()).to.equal(3);
-      expect(await store.db.get(smtNodeKey((await store.getBlock(2))!.header.stateRoot)), "root of height 2 pruned").to.equal(undefined);
+      expect(await store.db.get(smtNodeAtKey(2, (await store.getBlock(2))!.header.stateRoot)), "root of height 2 pruned").to.equal(undefined);
       release();
       const raced = await racing;
       expect(raced.code).to.equal(BlockErrorCode.STATE_PRUNED);
       expect(raced.message).to.match(/the state tree of height 2 is pruned: this node keeps heights 3 to 4/);
 
       // The walk of a pruned root itself is the tree's typed error, which is not a storage fault.
-      const direct = await rejection(store.smt.prove((await store.getBlock(1))!.header.stateRoot, didStateKey(A.did)));
+      const direct = await rejection(store.smt.prove((await store.getBlock(1))!.header.stateRoot, didStateKey(A.did), store.treeRootAt(1)));
       expect(direct).to.be.instanceOf(SmtNodeError);
       expect(direct.code).to.equal(SmtNodeErrorCode.MISSING);
 

@@ -36,7 +36,7 @@ import { type StateRecord, stateIdOf, stateKeyOf } from "../../../src/chain/stat
 import type { Block, Commit } from "../../../src/chain/block.js";
 import { loggerOf } from "../../../src/log/logger.js";
 import { numberedDidRecord } from "../../helpers/state-records.js";
-import { reachableRecords } from "../../helpers/smt-records.js";
+import { reachableRecords, storedRecordId } from "../../helpers/smt-records.js";
 import { Bucket, metaKey } from "../../../src/chain/buckets.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -381,26 +381,30 @@ describe("state snapshots: chunking and verification", () => {
         // A restored store begins with the current layouts of the version and tx indexes.
         expect(hex((await reopened.db.get(metaKey("txIndex")))!)).to.equal("02");
         expect(hex((await reopened.db.get(metaKey("versionIndex")))!)).to.equal("03");
-        // The tree's records: exactly those its root reaches, leaves inline except a chunk root that is one leaf.
+        // The tree's records: exactly those its root reaches, all at the snapshot's height, leaves inline except a chunk root that is one leaf.
         const stored = new Map<string, Uint8Array>();
-        for await (const [k, v] of reopened.db.iterator({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) stored.set(hex(k.subarray(1)), v);
-        expect([...stored.keys()].sort()).to.deep.equal([...reachableRecords(stored, reopened.head().stateRoot)].sort());
+        for await (const [k, v] of reopened.db.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) stored.set(storedRecordId(k, Bucket.SmtNode), v);
+        const legacy: Uint8Array[] = [];
+        for await (const k of reopened.db.keys({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) legacy.push(k);
+        expect(legacy, "none under a hash alone").to.deep.equal([]);
+        expect([...stored.keys()].every((id) => id.startsWith("2:")), "records of height 1").to.equal(true);
+        expect([...stored.keys()].sort()).to.deep.equal([...reachableRecords(stored, reopened.head().stateRoot, reopened.treeRootAt(1))].sort());
         const leafRecords = [...stored.values()].filter((v) => v[0] === 0x00).length;
         expect(leafRecords).to.equal(manifest.chunks.filter((c) => c.leaves === 1).length);
         expect([...stored.values()].some((v) => v[0] === 0x02)).to.equal(true);
         // Below the chunk roots, the same records as the tree the writes built: nodes with an EMPTY child held, not recorded.
         const live = new Map<string, Uint8Array>();
-        for await (const [k, v] of store.db.iterator({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) live.set(hex(k.subarray(1)), v);
-        const liveReached = reachableRecords(live, store.head().stateRoot);
+        for await (const [k, v] of store.db.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) live.set(storedRecordId(k, Bucket.SmtNode), v);
+        const liveReached = new Set([...reachableRecords(live, store.head().stateRoot, store.treeRootAt(store.head().height))].map((id) => id.split(":")[1]!));
         const top = new Set<string>(manifest.chunks.map((c) => hex(c.root)));
         rootFromSubtrees(manifest.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), manifest.chunkBits, (h) => top.add(hex(h)));
-        const restoredOnly = [...stored.keys()].filter((h) => !liveReached.has(h));
+        const restoredOnly = [...stored.keys()].map((id) => id.split(":")[1]!).filter((h) => !liveReached.has(h));
         expect(restoredOnly.filter((h) => !top.has(h)), "records only the restore wrote, below the chunk roots").to.deep.equal([]);
         expect([...stored.values()].some((v) => v[0] === 0x03), "records holding nodes").to.equal(true);
         for (const rec of [records[0]!, records[250]!, records[records.length - 1]!]) {
           const id = stateIdOf(rec);
           expect(await reopened.getRecord(id)).to.deep.equal(rec);
-          const p = await reopened.smt.prove(reopened.head().stateRoot, stateKeyOf(id));
+          const p = await reopened.smt.prove(reopened.head().stateRoot, stateKeyOf(id), reopened.treeRootAt(1));
           expect(p.leaf && hex(p.leaf.key)).to.equal(hex(stateKeyOf(id)));
         }
         // A later write on the restored tree gives the same root as on the original.

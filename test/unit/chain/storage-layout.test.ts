@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeBlock } from "../../../src/chain/block.js";
-import { Bucket, blockKey, blockTxKey, didKey, didVersionKey, smtNodeKey } from "../../../src/chain/buckets.js";
+import { Bucket, blockKey, blockTxKey, didKey, didVersionKey, metaKey, readU64be, smtNodeAtKey, smtNodeKey } from "../../../src/chain/buckets.js";
 import { txFromStored } from "../../../src/chain/tx-store.js";
 import { BlockErrorCode, ChainError } from "../../../src/chain/errors.js";
 import { type CheckedTx } from "../../../src/chain/execute.js";
@@ -20,7 +20,7 @@ import { sha256 } from "../../../src/crypto/hash.js";
 import { addService } from "../../../src/did/document-edit.js";
 import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
-import { childRecordHashes, pathRecords, reachableRecords, recordChildren } from "../../helpers/smt-records.js";
+import { childRecords, pathRecords, reachableRecords, recordChildren, recordId, storedRecordId, withoutPlaces } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
 import { storedRecordBytes } from "../../../src/chain/repositories/state-records.js";
 import { type CanonicalValue, encodeCanonical } from "../../../src/chain/codec.js";
@@ -36,26 +36,32 @@ async function commitNext(store: ChainStore, txs: CheckedTx[]): Promise<DidVersi
   return (await commitTxsAsNextBlock(store, txs, { sigs: [] })).effects.versions;
 }
 
-/** The hash of every record reachable from `root`, read from the store (throws on a missing record). */
-async function reachable(store: ChainStore, root: Uint8Array, into: Set<string>): Promise<void> {
-  const walk = async (hash: Uint8Array): Promise<void> => {
-    if (hash.every((b) => b === 0) || into.has(hex(hash))) return;
-    const raw = await store.db.get(smtNodeKey(hash));
-    if (!raw) throw new Error(`missing node ${hex(hash)}`);
-    into.add(hex(hash));
-    for (const child of childRecordHashes(raw)) await walk(child);
+/** The store key of the record of `hash` at `at` (height + 1; 0 under the hash alone). */
+const nodeKey = (hash: Uint8Array, at: number) => (at === 0 ? smtNodeKey(hash) : smtNodeAtKey(at - 1, hash));
+
+/** The id (recordId) of every record the tree of `height` reaches, read from the store (throws on a missing record). */
+async function reachable(store: ChainStore, height: number, into: Set<string>): Promise<void> {
+  const walk = async (hash: Uint8Array, at: number): Promise<void> => {
+    if (hash.every((b) => b === 0) || into.has(recordId(hash, at))) return;
+    const raw = await store.db.get(nodeKey(hash, at));
+    if (!raw) throw new Error(`missing node ${recordId(hash, at)}`);
+    into.add(recordId(hash, at));
+    for (const child of childRecords(raw, at !== 0)) await walk(child.hash, child.at);
   };
-  await walk(root);
+  await walk((await store.getBlock(height))!.header.stateRoot, store.treeRootAt(height));
 }
 
-/** The hash of the record holding `key`'s leaf in the tree at `root`: the deepest record on its path. */
-async function recordHoldingLeaf(store: ChainStore, root: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
-  return (await pathRecords((h) => store.db.get(smtNodeKey(h)), root, key)).at(-1)!.hash;
+/** The record holding `key`'s leaf in the tree of `height`: the deepest record on its path. */
+async function recordHoldingLeaf(store: ChainStore, height: number, key: Uint8Array): Promise<{ hash: Uint8Array; at: number }> {
+  return (await pathRecords((h, at) => store.db.get(nodeKey(h, at)), (await store.getBlock(height))!.header.stateRoot, key, store.treeRootAt(height))).at(-1)!;
 }
 
+/** The id (recordId) of every record of the tree's buckets in the store. */
 async function storedNodes(store: ChainStore): Promise<Set<string>> {
   const out = new Set<string>();
-  for await (const key of store.db.keys({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) out.add(hex(key.subarray(1)));
+  for (const bucket of [Bucket.SmtNode, Bucket.SmtNodeAt]) {
+    for await (const key of store.db.keys({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1) })) out.add(storedRecordId(key, Bucket.SmtNode));
+  }
   return out;
 }
 
@@ -256,8 +262,9 @@ describe("chain/store: pruning the state tree", function () {
     const others = Array.from({ length: 20 }, (_, i) => testDid(fixedKey(40 + i)));
     await commitNext(store, [createTx(A), ...others.map((d) => createTx(d))]);
     // The record holding A's leaf at height 1 (its parent's, the leaf inline), which the update at height 2 replaces.
-    const leafAt1 = await recordHoldingLeaf(store, (await store.getBlock(1))!.header.stateRoot, didStateKey(A.did));
-    expect((await store.db.get(smtNodeKey(leafAt1)))?.[0]).to.equal(0x02);
+    const leafAt1 = await recordHoldingLeaf(store, 1, didStateKey(A.did));
+    expect(leafAt1.at, "written by the block of height 1").to.equal(2);
+    expect((await store.db.get(nodeKey(leafAt1.hash, leafAt1.at)))?.[0]).to.equal(0x02);
 
     let doc = A.doc;
     for (let v = 1; v <= 8; v++) {
@@ -265,11 +272,12 @@ describe("chain/store: pruning the state tree", function () {
       await commitNext(store, [updateTx(writeParams(A, v, v), doc), createTx(testDid(fixedKey(80 + v)))]);
       const h = store.head().height;
       // Stale at height 2, needed by the tree of height 1: kept while height 1 is among the last K.
-      expect((await store.db.get(smtNodeKey(leafAt1))) !== undefined, `A's first leaf's record at head ${h}`).to.equal(h - K + 1 <= 1);
-      // The store holds exactly the nodes the kept trees reach.
+      expect((await store.db.get(nodeKey(leafAt1.hash, leafAt1.at))) !== undefined, `A's first leaf's record at head ${h}`).to.equal(h - K + 1 <= 1);
+      // The store holds exactly the records the kept trees reach, each under the height that wrote it.
       const kept = new Set<string>();
-      for (let k = Math.max(1, h - K + 1); k <= h; k++) await reachable(store, (await store.getBlock(k))!.header.stateRoot, kept);
+      for (let k = Math.max(1, h - K + 1); k <= h; k++) await reachable(store, k, kept);
       expect([...(await storedNodes(store))].sort(), `nodes at head ${h}`).to.deep.equal([...kept].sort());
+      expect([...kept].every((id) => Number(id.split(":")[0]) >= 2), "every record keyed by the height that wrote it (1 or later)").to.equal(true);
     }
 
     const head = store.head();
@@ -296,6 +304,72 @@ describe("chain/store: pruning the state tree", function () {
       expect(store.stateKeptFrom()).to.equal(head.height - K + 1);
       const again = await store.proveStateAt(head.height - K - 1, didStateKey(A.did)).catch((e: unknown) => e);
       expect((again as ChainError).code).to.equal(BlockErrorCode.STATE_PRUNED);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a store whose records are under their hashes alone (the earlier layout) reads on, writes new records by height, and prunes both", async () => {
+    const K = 3;
+    const path = join(dir, "earlier-layout");
+    let store = await ChainStore.open(path, { stateHistory: K });
+    const others = Array.from({ length: 20 }, (_, i) => testDid(fixedKey(140 + i)));
+    let doc = A.doc;
+    const update = async (v: number) => {
+      doc = addService(doc, { id: `${A.did}#s${v}`, type: "LinkedDomains", serviceEndpoint: `https://v${v}.example` });
+      await commitNext(store, [updateTx(writeParams(A, v, v), doc), createTx(testDid(fixedKey(180 + v)))]);
+    };
+    try {
+      await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+      await commitNext(store, [createTx(A), ...others.map((d) => createTx(d))]);
+      for (let v = 1; v <= 3; v++) await update(v);
+      // Back to the earlier layout, as a store written before this one would hold it: every record under its
+      // hash alone without places, the stale records in format 1 (a flags byte and the hash per record), no
+      // first keyed height. (Every block here changes the tree, so no two heights share a record there.)
+      const db = store.db;
+      for await (const [k, v] of db.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) {
+        await db.put(smtNodeKey(k.subarray(9)), withoutPlaces(v));
+        await db.del(k);
+      }
+      for await (const [k, v] of db.iterator({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) })) {
+        expect(v[0]).to.equal(2);
+        const out = [1];
+        for (let at = 1; at < v.length; at += 33) {
+          while (v[at]! >= 0x80) at++;
+          out.push(0, ...v.subarray(at + 1, at + 33));
+        }
+        await db.put(k, Uint8Array.from(out));
+      }
+      await db.del(metaKey("smtKeyedFrom"));
+    } finally {
+      await store.close();
+    }
+
+    store = await ChainStore.open(path, { stateHistory: K, smtCacheSize: 0 });
+    try {
+      const head = store.head().height;
+      expect(head).to.equal(4);
+      // The trees so far are under hashes alone; the next height's is the first keyed by height.
+      expect(readU64be((await store.db.get(metaKey("smtKeyedFrom")))!)).to.equal(head + 1);
+      expect([store.treeRootAt(head), store.treeRootAt(head + 1)]).to.deep.equal([0, head + 2]);
+      for (let h = head - K + 1; h <= head; h++) {
+        const p = await store.proveStateAt(h, didStateKey(A.did));
+        expect(verifySmtProof(p.header.stateRoot, didStateKey(A.did), p.proof.leaf!.valueHash, p.proof), `height ${h}`).to.equal(true);
+      }
+      for (let v = 4; v <= 9; v++) {
+        await update(v);
+        const h = store.head().height;
+        const kept = new Set<string>();
+        for (let k = h - K + 1; k <= h; k++) await reachable(store, k, kept);
+        expect([...(await storedNodes(store))].sort(), `records at head ${h}`).to.deep.equal([...kept].sort());
+        const legacy = [...kept].filter((id) => !id.includes(":"));
+        // Subtrees no block has touched since stay in their old records, under new records by height.
+        expect(legacy.length, `records under a hash alone at head ${h}`).to.be.above(0);
+        if (h - K + 1 > head) expect(store.treeRootAt(h - K + 1), "the oldest kept root is keyed").to.equal(h - K + 2);
+      }
+      expect(await store.proveStateAt(head, didStateKey(A.did)).catch((e: ChainError) => e.code)).to.equal(BlockErrorCode.STATE_PRUNED);
+      const now = await store.proveDid(A.did);
+      expect(verifySmtProof(store.head().stateRoot, didStateKey(A.did), sha256(now.valueBytes!), now.proof)).to.equal(true);
     } finally {
       await store.close();
     }

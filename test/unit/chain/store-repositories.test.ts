@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Block, type BlockHeader, type Commit, ZERO_HASH, encodeBlock } from "../../../src/chain/block.js";
-import { Bucket, blockKey, blockTxKey, didVersionKey, metaKey, staleSmtNodeKey, staleSmtNodesKey } from "../../../src/chain/buckets.js";
+import { Bucket, blockKey, blockTxKey, didVersionKey, metaKey, smtNodeAtKey, smtNodeKey, staleSmtNodeKey, staleSmtNodesKey } from "../../../src/chain/buckets.js";
 import { txFromStored } from "../../../src/chain/tx-store.js";
 import type { KvStore } from "../../../src/chain/db/kv.js";
 import { LevelKv } from "../../../src/chain/db/level-kv.js";
@@ -483,63 +483,79 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       expect(err?.message).to.match(/3 bytes, expected 8/);
     });
 
-    it("Merkle nodes: reads of one turn together, deletes; stale nodes in one record per height, with their trails", async () => {
+    it("Merkle nodes: records under (height, hash), read in one turn together, deleted; stale records in one record per height with their places", async () => {
       const repo = new SmtNodeRepository(kv);
       const node = (n: number) => filled(32, n);
+      const stale = (hash: Uint8Array, at: number) => ({ hash, path: filled(32, 0xaa), depth: 3, leaf: false, mayReturn: false, at });
       await write(kv, (batch) => {
-        repo.putNodes(batch, [[hex(node(1)), Uint8Array.of(1)], [hex(node(2)), Uint8Array.of(2)]]);
-        repo.putNode(batch, node(3), Uint8Array.of(3));
-        repo.putStale(batch, 4, [
-          { hash: node(1), path: node(0xaa), depth: 3, leaf: true, mayReturn: true },
-          { hash: node(4), path: node(0xab), depth: 7, leaf: false, mayReturn: false },
-          { hash: node(5), path: node(0xac), depth: 300, leaf: false, mayReturn: true },
-        ]);
-        repo.putStale(batch, 2, [{ hash: node(2), path: node(0xbb), depth: 1, leaf: false, mayReturn: false }]);
-        repo.putStale(batch, 9, [{ hash: node(3), path: node(0xcc), depth: 0, leaf: false, mayReturn: false }]);
+        repo.putNodes(batch, 5, [[hex(node(1)), Uint8Array.of(1)], [hex(node(2)), Uint8Array.of(2)]]);
+        repo.putNode(batch, 300, node(3), Uint8Array.of(3));
+        repo.putStale(batch, 400, [stale(node(1), 6), stale(node(4), 1), stale(node(3), 301)]);
+        repo.putStale(batch, 2, [stale(node(2), 2)]);
+        repo.putStale(batch, 500, [stale(node(5), 501)]);
         repo.putStale(batch, 3, []);
       });
-      const got = await Promise.all([repo.get(node(3)), repo.get(node(9)), repo.get(node(1))]);
-      expect(got.map((v) => (v ? hex(v) : null))).to.deep.equal(["03", null, "01"]);
-      // One key per height with stale nodes, none for a height without.
+      // A record is found only at its own height; the place is the height + 1.
+      const got = await Promise.all([repo.get(node(3), 301), repo.get(node(9), 6), repo.get(node(1), 6), repo.get(node(1), 7), repo.get(node(1), 0)]);
+      expect(got.map((v) => (v ? hex(v) : null))).to.deep.equal(["03", null, "01", null, null]);
+      const nodeKeys = await collect(kv.keys({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) }));
+      expect(nodeKeys.map((k) => hex(k))).to.deep.equal([hex(smtNodeAtKey(5, node(1))), hex(smtNodeAtKey(5, node(2))), hex(smtNodeAtKey(300, node(3)))]);
+      // One key per height with stale records, none for a height without.
       const keys = await collect(kv.keys({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) }));
-      expect(keys.map((k) => hex(k))).to.deep.equal([2, 4, 9].map((h) => hex(staleSmtNodesKey(h))));
-      const records = await collect(repo.staleBetween(1, 4));
-      const show = (r: StaleRecord) => r.entries.map((e) => [hex(e.hash), e.trail ? [e.trail.leaf, e.trail.depth, hex(e.trail.path)] : null]);
+      expect(keys.map((k) => hex(k))).to.deep.equal([2, 400, 500].map((h) => hex(staleSmtNodesKey(h))));
+      const records = await collect(repo.staleBetween(1, 400));
+      const show = (r: StaleRecord) => r.entries.map((e) => [hex(e.hash), e.at, e.trail ?? null]);
       expect(records.map(show)).to.deep.equal([
-        [[hex(node(2)), null]],
+        [[hex(node(2)), 2, null]],
         [
-          [hex(node(1)), [true, 3, hex(node(0xaa))]],
-          [hex(node(4)), null],
-          [hex(node(5)), [false, 300, hex(node(0xac))]],
+          [hex(node(1)), 6, null],
+          [hex(node(4)), 1, null],
+          [hex(node(3)), 301, null],
         ],
       ]);
-      expect(await collect(repo.staleBetween(5, 8))).to.deep.equal([]);
+      expect(await collect(repo.staleBetween(401, 499))).to.deep.equal([]);
       await write(kv, (batch) => {
         for (const r of records) repo.delStale(batch, r);
-        repo.delNode(batch, node(2));
+        repo.delNode(batch, node(2), 6);
       });
-      expect(await repo.get(node(2))).to.equal(undefined);
-      expect(hex((await repo.get(node(1)))!)).to.equal("01");
-      expect((await collect(repo.staleBetween(0, 100))).map(show)).to.deep.equal([[[hex(node(3)), null]]]);
+      expect(await repo.get(node(2), 6)).to.equal(undefined);
+      expect(hex((await repo.get(node(1), 6))!)).to.equal("01");
+      expect((await collect(repo.staleBetween(0, 1000))).map(show)).to.deep.equal([[[hex(node(5)), 501, null]]]);
+      // Records under their hash alone (the earlier layout) are read and deleted at place 0.
+      await write(kv, (batch) => batch.put(smtNodeKey(node(7)), Uint8Array.of(7)));
+      expect(hex((await repo.get(node(7), 0))!)).to.equal("07");
+      expect(await repo.get(node(7), 1)).to.equal(undefined);
+      await write(kv, (batch) => repo.delNode(batch, node(7), 0));
+      expect(await repo.get(node(7), 0)).to.equal(undefined);
+      // A record under its hash alone goes stale at place 0; this store writes no stale record that may be written again.
+      await write(kv, (batch) => repo.putStale(batch, 9, [stale(node(7), 0)]));
+      expect((await collect(repo.staleBetween(9, 9))).map(show)).to.deep.equal([[[hex(node(7)), 0, null]]]);
+      expect(() => repo.putStale(kv.batch(), 9, [{ ...stale(node(1), 3), mayReturn: true }])).to.throw(RangeError, /not written by this store/);
     });
 
-    it("Merkle nodes: stale entries of the earlier layout (one key per node) are read and deleted beside records, in height order", async () => {
+    it("Merkle nodes: stale records of the earlier layouts (format 1 with trails; one key per node) are read at place 0 and deleted beside records, in height order", async () => {
       const repo = new SmtNodeRepository(kv);
       const node = (n: number) => filled(32, n);
       const trail = Uint8Array.from([1, 0, 5, ...node(0xdd)]);
+      // Format 1: flags, hash, and with a trail u16be depth and the path.
+      const format1 = Uint8Array.from([1, 3, ...node(1), 0, 3, ...node(0xaa), 0, ...node(4), 1, ...node(5), 1, 44, ...node(0xac)]);
       await write(kv, (batch) => {
         batch.put(staleSmtNodeKey(3, node(7)), new Uint8Array(0));
         batch.put(staleSmtNodeKey(3, node(8)), trail);
         batch.put(staleSmtNodeKey(6, node(9)), new Uint8Array(0));
-        repo.putStale(batch, 3, [{ hash: node(1), path: node(0xaa), depth: 2, leaf: false, mayReturn: false }]);
-        repo.putStale(batch, 5, [{ hash: node(2), path: node(0xbb), depth: 2, leaf: false, mayReturn: false }]);
+        batch.put(staleSmtNodesKey(3), format1);
+        repo.putStale(batch, 5, [{ hash: node(2), path: node(0xbb), depth: 2, leaf: false, mayReturn: false, at: 4 }]);
       });
       const records = await collect(repo.staleBetween(3, 5));
-      expect(records.map((r) => r.entries.map((e) => [hex(e.hash), e.trail ? [e.trail.leaf, e.trail.depth, hex(e.trail.path)] : null]))).to.deep.equal([
-        [[hex(node(1)), null]],
-        [[hex(node(7)), null]],
-        [[hex(node(8)), [true, 5, hex(node(0xdd))]]],
-        [[hex(node(2)), null]],
+      expect(records.map((r) => r.entries.map((e) => [hex(e.hash), e.at, e.trail ? [e.trail.leaf, e.trail.depth, hex(e.trail.path)] : null]))).to.deep.equal([
+        [
+          [hex(node(1)), 0, [true, 3, hex(node(0xaa))]],
+          [hex(node(4)), 0, null],
+          [hex(node(5)), 0, [false, 300, hex(node(0xac))]],
+        ],
+        [[hex(node(7)), 0, null]],
+        [[hex(node(8)), 0, [true, 5, hex(node(0xdd))]]],
+        [[hex(node(2)), 4, null]],
       ]);
       await write(kv, (batch) => {
         for (const r of records) repo.delStale(batch, r);
@@ -553,13 +569,16 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       const repo = new SmtNodeRepository(kv, (e) => reported.push(e));
       const cases: Array<[Uint8Array, RegExp]> = [
         [new Uint8Array(0), /height 7 is malformed: format missing/],
-        [Uint8Array.of(2, 0, ...filled(32, 1)), /format 2, expected 1/],
+        [Uint8Array.of(3, 0, ...filled(32, 1)), /format 3, expected 2/],
         [Uint8Array.of(1, 0, ...filled(31, 1)), /node at byte 1 cut short/],
         [Uint8Array.of(1, 1, ...filled(32, 1), 0, 1, ...filled(31, 2)), /node at byte 1 cut short/],
         [Uint8Array.of(1, 2, ...filled(32, 1)), /flags 2 at byte 1/],
         [Uint8Array.of(1, 0, ...filled(32, 1), 4, ...filled(32, 1)), /flags 4 at byte 34/],
+        [Uint8Array.of(2, 3, ...filled(31, 1)), /node at byte 1 cut short/],
+        [Uint8Array.of(2, 3, ...filled(32, 1), 0x80), /the place at byte 34: varint cut short/],
+        [Uint8Array.of(2, 9, ...filled(32, 1)), /place 9 at byte 1/],
       ];
-      await write(kv, (batch) => repo.putStale(batch, 7, [{ hash: filled(32, 1), path: filled(32, 2), depth: 1, leaf: true, mayReturn: true }]));
+      await write(kv, (batch) => repo.putStale(batch, 7, [{ hash: filled(32, 1), path: filled(32, 2), depth: 1, leaf: true, mayReturn: false, at: 8 }]));
       expect((await collect(repo.staleBetween(7, 7)))[0]!.entries).to.have.length(1);
       expect(reported).to.deep.equal([]);
       for (const [value, message] of cases) {
@@ -574,18 +593,19 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       expect(reported).to.have.length(cases.length);
     });
 
-    it("meta: nothing in a new store; the head, state-kept-from, base height and genesis hash once written", async () => {
+    it("meta: nothing in a new store; the head, state-kept-from, base height, first keyed height and genesis hash once written", async () => {
       const repo = new MetaRepository(kv);
-      expect(await repo.load()).to.deep.equal({ head: undefined, stateKeptFrom: undefined, baseHeight: undefined });
+      expect(await repo.load()).to.deep.equal({ head: undefined, stateKeptFrom: undefined, baseHeight: undefined, smtKeyedFrom: undefined });
       expect(await repo.genesisHash()).to.equal(undefined);
       const head = { height: 9, hash: filled(32, 9), time: 1234, stateRoot: filled(32, 0x99) };
       await write(kv, (batch) => {
         repo.putHead(batch, head);
         repo.putStateKeptFrom(batch, 3);
         repo.putBaseHeight(batch, 2 ** 40);
+        repo.putSmtKeyedFrom(batch, 5);
         repo.putGenesisHash(batch, filled(32, 0x47));
       });
-      expect(await repo.load()).to.deep.equal({ head, stateKeptFrom: 3, baseHeight: 2 ** 40 });
+      expect(await repo.load()).to.deep.equal({ head, stateKeptFrom: 3, baseHeight: 2 ** 40, smtKeyedFrom: 5 });
       expect(hex((await repo.genesisHash())!)).to.equal(hex(filled(32, 0x47)));
     });
   });

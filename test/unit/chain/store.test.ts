@@ -121,11 +121,11 @@ describe("chain/store (LevelDB)", () => {
       expect(await s.getTxLocation(new Uint8Array(32)), label).to.equal(undefined);
 
       // The tree nodes are stored: the record hash is provable under the head's root.
-      const leaf = await s.smt.get(s.head().stateRoot, didStateKey(A.did));
+      const leaf = await s.smt.get(s.head().stateRoot, didStateKey(A.did), s.treeRootAt(s.head().height));
       expect(hex(leaf!), label).to.equal(hex(didRecordHash(encodeDidRecord(recordA))));
-      expect(await s.smt.get(s.head().stateRoot, didStateKey(C.did)), label).to.equal(null);
+      expect(await s.smt.get(s.head().stateRoot, didStateKey(C.did), s.treeRootAt(s.head().height)), label).to.equal(null);
       // And the old root of block 1 stays readable.
-      const oldLeaf = await s.smt.get(b1.block.header.stateRoot, didStateKey(A.did));
+      const oldLeaf = await s.smt.get(b1.block.header.stateRoot, didStateKey(A.did), s.treeRootAt(1));
       expect(hex(oldLeaf!), label).not.to.equal(hex(leaf!));
     }
 
