@@ -20,8 +20,10 @@
  *     the set of (key, valueHash) pairs, never on insertion order or
  *     batching, and the depth never exceeds 256 (two distinct keys diverge
  *     by bit 255 at the latest).
- *   - Storage (not part of the format: nothing hashes it): content-addressed,
- *     nodeHash -> record. An internal node's record holds its leaf children
+ *   - Storage (not part of the format: nothing hashes it): a record per
+ *     node under (the height whose block wrote it, nodeHash), ending with
+ *     where the records of the children it refers to by hash are (SmtPlaces;
+ *     under nodeHash alone in a store that began before). An internal node's record holds its leaf children
  *     inline (storedForm), so a leaf has no record of its own unless it is
  *     the root (a tree of one key) or was written before leaves were held
  *     inline. Nor has an internal node with an EMPTY child, unless it is a

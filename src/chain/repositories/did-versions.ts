@@ -58,11 +58,15 @@ export const MAX_VERSION_ID = 0xffff_ffff;
  *      a node that reads layout 2 would misread: it refuses the store at
  *      open instead, as this marker is the one it checks. Stores of layout
  *      1 and 2 read as they are and are marked 3 on open.
+ *   4: as 3. The store may also hold state tree records keyed by height
+ *      (SmtNodeAt), which a node that reads layout 3 would not find: it
+ *      refuses the store instead. Stores of layouts 1 to 3 read as they
+ *      are and are marked 4 on open.
  */
 const VERSION_INDEX = metaKey("versionIndex");
-const VERSION_INDEX_LAYOUT = 3;
+const VERSION_INDEX_LAYOUT = 4;
 /** Layouts this one reads as they are. */
-const VERSION_INDEX_READ_AS_IS = [1, 2];
+const VERSION_INDEX_READ_AS_IS = [1, 2, 3];
 /** Versions indexed per batch when ensureIndex() builds the indexes of an older store. */
 const REINDEX_BATCH = 1_000;
 /** The value of index keys whose key says it all. */

@@ -406,19 +406,19 @@ function repositoryChecks(name: string, open: () => Promise<{ kv: KvStore; done:
       await repo.ensureIndex();
       expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
       expect(await repo.at(A.did, 3000)).to.equal(2);
-      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("03");
+      expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("04");
       expect((await kv.get(didVersionKey(A.did, 2)))!.length).to.be.greaterThan(0);
-      // Layouts 1 (every version has its entry) and 2 are read as they are, and marked 3 from then on.
-      for (const earlier of [1, 2]) {
+      // Layouts 1 (every version has its entry), 2 and 3 are read as they are, and marked 4 from then on.
+      for (const earlier of [1, 2, 3]) {
         await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(earlier)));
         await repo.ensureIndex();
-        expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("03");
+        expect(hex((await kv.get(metaKey("versionIndex")))!)).to.equal("04");
         expect((await indexKeys()).map(hex)).to.deep.equal(written.map(hex));
       }
-      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(4)));
+      await write(kv, (batch) => batch.put(metaKey("versionIndex"), Uint8Array.of(5)));
       let err: Error | undefined;
       await repo.ensureIndex().catch((e: Error) => (err = e));
-      expect(err?.message).to.match(/layout 04.*resync/);
+      expect(err?.message).to.match(/layout 05.*resync/);
     });
 
     it("evidence: where each piece is, all of it in commit order, one validator's, after a piece", async () => {

@@ -297,7 +297,7 @@ describe("chain/store: a store written before the version indexes", function () 
       expect(await store.didVersionPage(A.did, { after: 1000, limit: 50, maxBytes: 1 << 20 })).to.deep.equal(before.page);
       expect(await Promise.all(history.filter((_, i) => i % 97 === 0).map((v) => store.didVersionAt(A.did, v.time + 1)))).to.deep.equal(before.at);
       expect(await store.getDidVersionEntry(A.did, 1_100)).to.deep.equal(entryOf(history[1_099]!));
-      expect(hex((await store.db.get(metaKey("versionIndex")))!)).to.equal("03");
+      expect(hex((await store.db.get(metaKey("versionIndex")))!)).to.equal("04");
     } finally {
       await store.close();
     }
@@ -307,13 +307,13 @@ describe("chain/store: a store written before the version indexes", function () 
     const path = join(dir, "db-future");
     let store = await ChainStore.open(path);
     await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
-    await store.db.put(metaKey("versionIndex"), Uint8Array.of(4));
+    await store.db.put(metaKey("versionIndex"), Uint8Array.of(5));
     await store.close();
     let thrown: Error | undefined;
     await ChainStore.open(path).then(
       (s) => s.close(),
       (e: Error) => (thrown = e),
     );
-    expect(thrown?.message).to.match(/layout 04.*layout 3.*resync/);
+    expect(thrown?.message).to.match(/layout 05.*layout 4.*resync/);
   });
 });
