@@ -68,14 +68,16 @@ describe("chain/smt: records keyed by height", () => {
   const a = keyWithPrefix("00", 0x11);
   const b = keyWithPrefix("01", 0x22);
   const c = keyWithPrefix("1", 0x33);
+  /** Height 0 of the chains below: a and b under one node on the left, c on the right. */
+  const abc: SmtUpdate[] = [
+    { key: a, value: val(1) },
+    { key: b, value: val(2) },
+    { key: c, value: val(3) },
+  ];
 
   it("writes each record under its height with its children's places, and gives every height's root a record of its own", async () => {
     const chain = new Chain(0);
-    const first = await chain.next([
-      { key: a, value: val(1) },
-      { key: b, value: val(2) },
-      { key: c, value: val(3) },
-    ]);
+    const first = await chain.next(abc);
     // Height 0: the root (a's and b's parent by hash, c inline) and a's and b's parent.
     expect(first.newIds.every((id) => id.startsWith("1:"))).to.equal(true);
     const root0 = chain.store.records.get(`1:${hex(chain.roots[0]!)}`)!;
@@ -108,11 +110,7 @@ describe("chain/smt: records keyed by height", () => {
 
   it("a node made again gets a record at its new height; the old one stays stale", async () => {
     const chain = new Chain(1000);
-    await chain.next([
-      { key: a, value: val(1) },
-      { key: b, value: val(2) },
-      { key: c, value: val(3) },
-    ]);
+    await chain.next(abc);
     const leftHash = recordChildren(chain.store.records.get(`1:${hex(chain.roots[0]!)}`)!, true)![0].hash;
     // Changing b replaces a's and b's parent; changing it back makes the same node again, at height 2.
     const changed = await chain.next([{ key: b, value: val(9), mayRepeat: true }]);
@@ -129,11 +127,7 @@ describe("chain/smt: records keyed by height", () => {
 
   it("the cache tells apart two records of one node: a walk follows the places of the record it asked for", async () => {
     const chain = new Chain(1000);
-    await chain.next([
-      { key: a, value: val(1) },
-      { key: b, value: val(2) },
-      { key: c, value: val(3) },
-    ]);
+    await chain.next(abc);
     await chain.next([{ key: a, value: val(5) }]);
     await chain.next([{ key: a, value: val(1) }]);
     // Height 0's and height 2's roots are one node in two records, whose left children are at heights 0 and 2.
