@@ -220,9 +220,9 @@ function writtenBytes(pid: number): number {
   }
 }
 
-/** LevelDB's table files in the store at `dir`. */
+/** LevelDB's table files in the store at `dir`, the tree store's with them (each LevelDB keeps its own tables open). */
 function tableFiles(dir: string): number {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".ldb")).length : 0;
+  return storePaths(dir).reduce((n, p) => n + readdirSync(p).filter((f) => f.endsWith(".ldb")).length, 0);
 }
 
 /**
@@ -268,21 +268,28 @@ async function nodeCounters(url: string): Promise<NodeCounters> {
 
 /** Key+value bytes per bucket of the LevelDB at `path` (the node stopped). */
 export async function censusOf(path: string): Promise<Map<number, { keys: number; bytes: number }>> {
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
-  await db.open();
   const out = new Map<number, { keys: number; bytes: number }>();
-  try {
-    for await (const [k, v] of db.iterator()) {
-      const tag = k[0]!;
-      let e = out.get(tag);
-      if (!e) out.set(tag, (e = { keys: 0, bytes: 0 }));
-      e.keys++;
-      e.bytes += k.length + v.length;
+  for (const at of storePaths(path)) {
+    const db = new Level<Uint8Array, Uint8Array>(at, { keyEncoding: "view", valueEncoding: "view" });
+    await db.open();
+    try {
+      for await (const [k, v] of db.iterator()) {
+        const tag = k[0]!;
+        let e = out.get(tag);
+        if (!e) out.set(tag, (e = { keys: 0, bytes: 0 }));
+        e.keys++;
+        e.bytes += k.length + v.length;
+      }
+    } finally {
+      await db.close();
     }
-  } finally {
-    await db.close();
   }
   return out;
+}
+
+/** The LevelDBs of a chain store: the main one at `path` and the tree store in it (src/chain/db/level-kv.ts), where there is one. */
+function storePaths(path: string): string[] {
+  return [path, join(path, "tree")].filter((p) => existsSync(p));
 }
 
 /** What `level` (classic-level in Node) does that its typings leave out. */
@@ -297,16 +304,18 @@ interface ClassicLevelExtras {
  * estimate, after its own compression).
  */
 async function compactWhole(path: string, tags: number[]): Promise<Map<number, number>> {
-  // The node's table block and file sizes, or the compaction would rewrite the tables in LevelDB's defaults.
-  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", blockSize: LEVEL_BLOCK_BYTES, maxFileSize: LEVEL_TABLE_FILE_BYTES });
-  await db.open();
-  const extras = db as unknown as ClassicLevelExtras;
   const out = new Map<number, number>();
-  try {
-    await extras.compactRange(Uint8Array.of(0), Uint8Array.of(0xff));
-    for (const tag of tags) out.set(tag, await extras.approximateSize(Uint8Array.of(tag), Uint8Array.of(tag + 1)));
-  } finally {
-    await db.close();
+  for (const at of storePaths(path)) {
+    // The node's table block and file sizes, or the compaction would rewrite the tables in LevelDB's defaults.
+    const db = new Level<Uint8Array, Uint8Array>(at, { keyEncoding: "view", valueEncoding: "view", blockSize: LEVEL_BLOCK_BYTES, maxFileSize: LEVEL_TABLE_FILE_BYTES });
+    await db.open();
+    const extras = db as unknown as ClassicLevelExtras;
+    try {
+      await extras.compactRange(Uint8Array.of(0), Uint8Array.of(0xff));
+      for (const tag of tags) out.set(tag, (out.get(tag) ?? 0) + (await extras.approximateSize(Uint8Array.of(tag), Uint8Array.of(tag + 1))));
+    } finally {
+      await db.close();
+    }
   }
   return out;
 }

@@ -144,6 +144,16 @@ export const didVersionTimeKey = (did: string, time: number, versionId: number) 
   bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0), u64be(time), u32be(versionId));
 export const didVersionTimePrefix = (did: string) => bucketKey(Bucket.DidVersionTime, utf8(did), Uint8Array.of(0));
 export const exportKey = (seq: number) => bucketKey(Bucket.Export, u64be(seq));
+/** The buckets of the tree store (db/level-kv.ts): the tree's records keyed by height and the stale-record index. */
+export const TREE_BUCKETS: readonly number[] = [Bucket.SmtNodeAt, Bucket.StaleSmtNode];
+export const isTreeKey = (key: Uint8Array): boolean => key[0] === Bucket.SmtNodeAt || key[0] === Bucket.StaleSmtNode;
+/**
+ * The lowest height whose state tree is whole (u64be), in the tree store
+ * beside the prunes that move it: the stale-record bucket's tag alone,
+ * before every height's record. (Meta "stateKeptFrom" in a store written
+ * before the tree store.)
+ */
+export const stateKeptFromKey = () => Uint8Array.of(Bucket.StaleSmtNode);
 export const smtNodeKey = (hash: Uint8Array) => bucketKey(Bucket.SmtNode, hash);
 export const smtNodeAtKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.SmtNodeAt, u64be(height), hash);
 export const staleSmtNodeKey = (height: number, hash: Uint8Array) => bucketKey(Bucket.StaleSmtNode, u64be(height), hash);

@@ -185,8 +185,8 @@ export class ChainStore {
   }
 
   /**
-   * The LevelDB handle of a store opened from a path, for what the
-   * key-value interface does not carry (snapshots, clear, tests' raw access).
+   * The main LevelDB of a store opened from a path (the tree's records have
+   * one of their own: db/level-kv.ts), for snapshots and compaction.
    */
   get db(): LevelDb {
     if (this.kv instanceof LevelKv) return this.kv.level;

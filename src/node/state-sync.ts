@@ -9,6 +9,7 @@
 import type { Genesis } from "../chain/genesis.js";
 import { SnapshotRestorer } from "../chain/snapshot-store.js";
 import type { ChainStore } from "../chain/store.js";
+import { LevelKv } from "../chain/db/level-kv.js";
 import { type LightBlockSource, LightClient, ValidatorSetTracker } from "../client/trust.js";
 import { intSettingFault } from "../check/faults.js";
 import { SnapshotError, SnapshotErrorCode } from "../chain/snapshot.js";
@@ -161,7 +162,8 @@ async function restore(
   let restorer: SnapshotRestorer | undefined;
   const { maxLightBlocks, client: syncOpts } = resolveStateSyncConfig(cfg.stateSync);
   // A store without a head holds no chain: whatever an interrupted state sync left in it goes, so no stale record outlives the new root.
-  await store.db.clear();
+  if (!(store.kv instanceof LevelKv)) throw new Error("state sync restores into a chain store on LevelDB");
+  await store.kv.clear();
   slog.info("state sync: looking for snapshots", { peers: peers.join(",") });
   const r = await stateSyncFromPeers(
     { ...cfg.p2p, persistentPeers: peers },

@@ -17,6 +17,7 @@ import { SidNode } from "../../src/node/node.js";
 import { createLogger } from "../../src/log/logger.js";
 import { freePort, removeHome, startNodeProcess, tempHome } from "../helpers/node-process.js";
 import { pathRecords } from "../helpers/smt-records.js";
+import { rawKv } from "../helpers/store-raw.js";
 
 const quiet = createLogger(() => {});
 const start = async (home: string) => SidNode.start({ home, dev: true, rpc: { port: await freePort() }, heartbeatMs: 60_000, mempool: {} }, quiet);
@@ -24,7 +25,7 @@ const start = async (home: string) => SidNode.start({ home, dev: true, rpc: { po
 /** The record holding the leaf of `key` in the head's tree (its parent's, the leaf inline), walking the store's records; `at` is its height + 1. */
 async function leafOf(store: ChainStore, key: Uint8Array): Promise<{ hash: Uint8Array; at: number }> {
   const head = store.head();
-  return (await pathRecords((h, at) => store.db.get(smtNodeAtKey(at - 1, h)), head.stateRoot, key, store.treeRootAt(head.height))).at(-1)!;
+  return (await pathRecords((h, at) => rawKv(store).get(smtNodeAtKey(at - 1, h)), head.stateRoot, key, store.treeRootAt(head.height))).at(-1)!;
 }
 
 describe("integration: a Merkle node missing from the head tree stops the node", function () {
@@ -40,7 +41,7 @@ describe("integration: a Merkle node missing from the head tree stops the node",
 
     const store = await ChainStore.open(homePaths(home).chainDb);
     const leaf = await leafOf(store, didStateKey(did));
-    await store.db.del(smtNodeAtKey(leaf.at - 1, leaf.hash));
+    await rawKv(store).del(smtNodeAtKey(leaf.at - 1, leaf.hash));
     await store.close();
 
     node = await start(home);
@@ -94,7 +95,7 @@ describe("integration: sid start on a store missing a Merkle node of its head tr
     const store = await ChainStore.open(homePaths(home).chainDb);
     const height = store.head().height;
     const leaf = await leafOf(store, didStateKey(did));
-    await store.db.del(smtNodeAtKey(leaf.at - 1, leaf.hash));
+    await rawKv(store).del(smtNodeAtKey(leaf.at - 1, leaf.hash));
     await store.close();
 
     node = await startNodeProcess(home, { port, heartbeatMs: 60_000 });

@@ -4,6 +4,9 @@
  * through guardLevel, so a storage fault is reported to the latch.
  */
 import { Level } from "level";
+import { join } from "node:path";
+import { compareBytes } from "../../crypto/bytes.js";
+import { TREE_BUCKETS, isTreeKey } from "../buckets.js";
 import { type FaultLatch, guardLevel } from "../store-faults.js";
 import type { KvBatch, KvRange, KvStore } from "./kv.js";
 
@@ -57,54 +60,171 @@ export const LEVEL_WRITE_BUFFER_BYTES = 32 * 1024 * 1024;
  */
 export const LEVEL_TABLE_FILE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Which of the two LevelDBs a key is in: the state tree's records and the
+ * stale-record index (buckets `n` and `s`; `isTreeKey`, buckets.ts) in the
+ * tree store, everything else in the main one. Keyed by height, the tree's
+ * records are written in key order and most are deleted again K heights
+ * later; in the main store their tables would span the key range of the
+ * random keys around them (DIDs, tx hashes), and every compaction of them
+ * would rewrite a share of every level below (docs/storage.md, "The tree
+ * store").
+ */
+const TREE_DIR = "tree";
+
 export class LevelKv implements KvStore {
   private constructor(
-    /** The guarded LevelDB handle, for what the KvStore interface does not carry (snapshots, clear). */
+    /** The guarded main LevelDB handle, for what the KvStore interface does not carry (snapshots, clear). */
     readonly level: LevelDb,
+    /** The guarded LevelDB of the tree's records (`<path>/tree`). */
+    readonly tree: LevelDb,
   ) {}
 
-  /** Open (creating if missing) the LevelDB at `path`; faults of its reads and writes go to `latch`. */
+  /**
+   * Open (creating if missing) the LevelDB at `path` and the tree store in
+   * it; faults of their reads and writes go to `latch`. Tree keys a store
+   * written before the tree store holds in the main one are moved there.
+   */
   static async open(path: string, latch: FaultLatch): Promise<LevelKv> {
-    const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES, blockSize: LEVEL_BLOCK_BYTES, writeBufferSize: LEVEL_WRITE_BUFFER_BYTES, maxFileSize: LEVEL_TABLE_FILE_BYTES }), latch, path);
+    const options = { keyEncoding: "view", valueEncoding: "view", cacheSize: LEVEL_CACHE_BYTES, blockSize: LEVEL_BLOCK_BYTES, writeBufferSize: LEVEL_WRITE_BUFFER_BYTES, maxFileSize: LEVEL_TABLE_FILE_BYTES } as const;
+    const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, options), latch, path);
     await db.open();
-    return new LevelKv(db);
+    const treePath = join(path, TREE_DIR);
+    const tree: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(treePath, options), latch, treePath);
+    try {
+      await tree.open();
+      const kv = new LevelKv(db, tree);
+      await kv.moveTreeKeys();
+      return kv;
+    } catch (e) {
+      await Promise.allSettled([tree.close(), db.close()]);
+      throw e;
+    }
+  }
+
+  /** Moves the tree keys the main store holds (a store written before the tree store) into the tree store, a batch at a time. */
+  private async moveTreeKeys(): Promise<void> {
+    for (const bucket of TREE_BUCKETS) {
+      for (;;) {
+        const found: Array<[Uint8Array, Uint8Array]> = [];
+        for await (const e of this.level.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), limit: MOVE_BATCH })) found.push(e);
+        if (found.length === 0) break;
+        // Into the tree store first: a crash between the two writes leaves a copy, not a loss.
+        await this.tree.batch(found.map(([key, value]) => ({ type: "put" as const, key, value })), { sync: true });
+        await this.level.batch(found.map(([key]) => ({ type: "del" as const, key })), { sync: true });
+      }
+    }
+  }
+
+  private of(key: Uint8Array): LevelDb {
+    return isTreeKey(key) ? this.tree : this.level;
   }
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.level.get(key);
+    return this.of(key).get(key);
   }
 
-  getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
-    return this.level.getMany(keys as Uint8Array[]);
+  async getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    const inTree = keys.map(isTreeKey);
+    const treeKeys = keys.filter((_, i) => inTree[i]) as Uint8Array[];
+    if (treeKeys.length === 0) return this.level.getMany(keys as Uint8Array[]);
+    if (treeKeys.length === keys.length) return this.tree.getMany(treeKeys);
+    const [t, m] = await Promise.all([this.tree.getMany(treeKeys), this.level.getMany(keys.filter((_, i) => !inTree[i]) as Uint8Array[])]);
+    let ti = 0;
+    let mi = 0;
+    return inTree.map((x) => (x ? t[ti++] : m[mi++]));
   }
 
   entries(range: KvRange): AsyncIterable<[Uint8Array, Uint8Array]> {
-    return this.level.iterator(range);
+    const where = storesOf(range);
+    if (where === "tree") return this.tree.iterator(range);
+    if (where === "main") return this.level.iterator(range);
+    return merged(this.level.iterator(range), this.tree.iterator(range), range);
   }
 
   keys(range: KvRange): AsyncIterable<Uint8Array> {
-    return this.level.keys(range);
+    const where = storesOf(range);
+    if (where !== "both") return (where === "tree" ? this.tree : this.level).keys(range);
+    return project(this.entries(range), ([key]) => key);
   }
 
   values(range: KvRange): AsyncIterable<Uint8Array> {
-    return this.level.values(range);
+    const where = storesOf(range);
+    if (where !== "both") return (where === "tree" ? this.tree : this.level).values(range);
+    return project(this.entries(range), ([, value]) => value);
   }
 
   batch(): KvBatch {
     // A chained batch hands each put straight to LevelDB's WriteBatch: several times
     // cheaper than an array of operations for the thousands of puts a full block makes.
-    const chained = this.level.batch();
+    const main = this.level.batch();
+    const tree = this.tree.batch();
     return {
-      put: (key, value) => void chained.put(key, value),
-      del: (key) => void chained.del(key),
+      put: (key, value) => void (isTreeKey(key) ? tree : main).put(key, value),
+      del: (key) => void (isTreeKey(key) ? tree : main).del(key),
       get length() {
-        return chained.length;
+        return main.length + tree.length;
       },
-      write: (opts) => chained.write(opts?.sync ? { sync: true } : {}),
+      // The tree store first: a crash between the two writes leaves the tree's records of a block
+      // not committed (written again, the same, when it is) and its prunes done, never a committed
+      // block without its records. The kept floor is a tree key (meta.ts), so it moves with the prunes.
+      write: async (opts) => {
+        const o = opts?.sync ? { sync: true } : {};
+        if (tree.length > 0) await tree.write(o);
+        else await tree.close();
+        if (main.length > 0) await main.write(o);
+        else await main.close();
+      },
     };
   }
 
-  close(): Promise<void> {
-    return this.level.close();
+  /** Deletes every key of both stores. */
+  async clear(): Promise<void> {
+    await this.tree.clear();
+    await this.level.clear();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.tree.close(), this.level.close()]);
+  }
+}
+
+/** Keys moved per batch from the main store into the tree store on open. */
+const MOVE_BATCH = 10_000;
+
+/** Whether a range holds keys of the main store only, the tree store only, or both. */
+function storesOf(range: KvRange): "main" | "tree" | "both" {
+  const low = range.gte ?? range.gt;
+  const high = range.lt ?? range.lte;
+  if (low === undefined || high === undefined || low.length === 0 || high.length === 0) return "both";
+  const [a, b] = [low[0]!, high[0]!];
+  // One bucket (or the bound just past it): its store.
+  if (a === b || (range.lt !== undefined && b === a + 1 && high.length === 1)) return isTreeKey(low) ? "tree" : "main";
+  return "both";
+}
+
+async function* project<T>(entries: AsyncIterable<[Uint8Array, Uint8Array]>, f: (e: [Uint8Array, Uint8Array]) => T): AsyncIterable<T> {
+  for await (const e of entries) yield f(e);
+}
+
+/** Two key-ordered streams as one, in the range's order, at most its limit. */
+async function* merged(a: AsyncIterable<[Uint8Array, Uint8Array]>, b: AsyncIterable<[Uint8Array, Uint8Array]>, range: KvRange): AsyncIterable<[Uint8Array, Uint8Array]> {
+  const ia = a[Symbol.asyncIterator]();
+  const ib = b[Symbol.asyncIterator]();
+  const sign = range.reverse ? -1 : 1;
+  const limit = range.limit === undefined || range.limit < 0 ? Infinity : range.limit;
+  let [na, nb] = await Promise.all([ia.next(), ib.next()]);
+  try {
+    for (let n = 0; n < limit && !(na.done && nb.done); n++) {
+      if (nb.done || (!na.done && sign * compareBytes(na.value[0], nb.value[0]) < 0)) {
+        yield na.value;
+        na = await ia.next();
+      } else {
+        yield nb.value;
+        nb = await ib.next();
+      }
+    }
+  } finally {
+    await Promise.all([ia.return?.(), ib.return?.()]);
   }
 }

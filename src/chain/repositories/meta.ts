@@ -3,7 +3,7 @@
  * the base height of a store restored from a snapshot, and the lowest
  * height whose state tree is whole.
  */
-import { metaKey, readU64be, u64be } from "../buckets.js";
+import { metaKey, readU64be, stateKeptFromKey, u64be } from "../buckets.js";
 import { decodeCanonical, encodeCanonical } from "../codec.js";
 import type { KvBatch, KvStore } from "../db/kv.js";
 
@@ -16,7 +16,7 @@ export interface ChainHead {
 
 const HEAD = metaKey("head");
 const GENESIS_HASH = metaKey("genesisHash");
-/** u64be: the lowest height whose state tree is whole (older ones are pruned). */
+/** u64be: the lowest height whose state tree is whole (older ones are pruned), in a store written before the tree store (buckets.ts stateKeptFromKey). */
 const STATE_KEPT_FROM = metaKey("stateKeptFrom");
 /** u64be: the first height whose block the store holds, on a node restored from a snapshot (absent: 1). */
 const BASE_HEIGHT = metaKey("baseHeight");
@@ -41,7 +41,8 @@ export class MetaRepository {
 
   /** The head, state-kept-from, base height and the first height keyed by height, in one read. */
   async load(): Promise<StoredMeta> {
-    const [head, keptFrom, base, keyedFrom] = await this.kv.getMany([HEAD, STATE_KEPT_FROM, BASE_HEIGHT, SMT_KEYED_FROM]);
+    const [head, keptFromMeta, base, keyedFrom, keptFromTree] = await this.kv.getMany([HEAD, STATE_KEPT_FROM, BASE_HEIGHT, SMT_KEYED_FROM, stateKeptFromKey()]);
+    const keptFrom = keptFromTree ?? keptFromMeta;
     return {
       head: head ? (decodeCanonical(head) as unknown as ChainHead) : undefined,
       stateKeptFrom: keptFrom ? readU64be(keptFrom) : undefined,
@@ -63,7 +64,7 @@ export class MetaRepository {
   }
 
   putStateKeptFrom(batch: KvBatch, height: number): void {
-    batch.put(STATE_KEPT_FROM, u64be(height));
+    batch.put(stateKeptFromKey(), u64be(height));
   }
 
   putBaseHeight(batch: KvBatch, height: number): void {

@@ -21,6 +21,7 @@ import { addService } from "../../../src/did/document-edit.js";
 import { createTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 import { pathRecords } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
+import { rawKv } from "../../helpers/store-raw.js";
 
 const A = testDid(fixedKey(21));
 const OTHERS = Array.from({ length: 12 }, (_, i) => testDid(fixedKey(60 + i)));
@@ -36,7 +37,7 @@ const nodeKey = (n: { hash: Uint8Array; at: number }) => smtNodeAtKey(n.at - 1, 
 
 /** The records on the walk from the root of `height` down the path of `key`, root first; the last holds the leaf. */
 const pathNodes = async (store: ChainStore, height: number, key: Uint8Array) =>
-  pathRecords((hash, at) => store.db.get(nodeKey({ hash, at })), (await store.getBlock(height))!.header.stateRoot, key, store.treeRootAt(height));
+  pathRecords((hash, at) => rawKv(store).get(nodeKey({ hash, at })), (await store.getBlock(height))!.header.stateRoot, key, store.treeRootAt(height));
 
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
   return p.then(
@@ -93,17 +94,17 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
   }
 
   for (const [kind, damage, why] of [
-    ["deleted", (store: ChainStore, n: { hash: Uint8Array; at: number }) => store.db.del(nodeKey(n)), /state tree of height 1: missing SMT node [0-9a-f]{64} \(of height 1\)/],
+    ["deleted", (store: ChainStore, n: { hash: Uint8Array; at: number }) => rawKv(store).del(nodeKey(n)), /state tree of height 1: missing SMT node [0-9a-f]{64} \(of height 1\)/],
     [
       "overwritten with bytes of another hash",
       (store: ChainStore, n: { hash: Uint8Array; at: number; bytes: Uint8Array }) => {
         const other = new Uint8Array(n.bytes);
         other[40] = other[40]! ^ 0xff;
-        return store.db.put(nodeKey(n), other);
+        return rawKv(store).put(nodeKey(n), other);
       },
       /state tree of height 1: corrupt SMT node [0-9a-f]{64}: content does not match its hash/,
     ],
-    ["cut short", (store: ChainStore, n: { hash: Uint8Array; at: number; bytes: Uint8Array }) => store.db.put(nodeKey(n), n.bytes.subarray(0, 40)), /corrupt SMT node [0-9a-f]{64}: (expected \d+ bytes, got 40|cut short)/],
+    ["cut short", (store: ChainStore, n: { hash: Uint8Array; at: number; bytes: Uint8Array }) => rawKv(store).put(nodeKey(n), n.bytes.subarray(0, 40)), /corrupt SMT node [0-9a-f]{64}: (expected \d+ bytes, got 40|cut short)/],
   ] as const) {
     it(`a node of the head tree ${kind}: a proof read latches LEVEL_CORRUPTION, and so does the next block's root`, async () => {
       const { path, nodes } = await storeWithA(`proof-${kind.split(" ")[0]}`);
@@ -166,7 +167,7 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       const nodes = await pathNodes(store, 1, didStateKey(A.did));
       const leaf = nodes[nodes.length - 1]!;
       expect(leaf.bytes[0], "an internal node's record with A's leaf inline").to.equal(0x02);
-      await store.db.del(nodeKey(leaf));
+      await rawKv(store).del(nodeKey(leaf));
       // The head's tree does not hold it.
       await store.proveDid(A.did);
       expect(store.faults.fault).to.equal(undefined);
@@ -219,7 +220,7 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       await walkWaiting;
       await commitNext(store, [updateOfA(doc, 3).tx]);
       expect(store.stateKeptFrom()).to.equal(3);
-      expect(await store.db.get(smtNodeAtKey(2, (await store.getBlock(2))!.header.stateRoot)), "root of height 2 pruned").to.equal(undefined);
+      expect(await rawKv(store).get(smtNodeAtKey(2, (await store.getBlock(2))!.header.stateRoot)), "root of height 2 pruned").to.equal(undefined);
       release();
       const raced = await racing;
       expect(raced.code).to.equal(BlockErrorCode.STATE_PRUNED);
@@ -250,10 +251,10 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       await commitNext(store, [createTx(A), ...OTHERS.map((d) => createTx(d))]);
       const u = updateOfA(A.doc, 1);
       await commitNext(store, [u.tx]);
-      const record = await store.db.get(staleSmtNodesKey(2));
+      const record = await rawKv(store).get(staleSmtNodesKey(2));
       expect(record, "height 2 made A's old path stale: one record").to.not.equal(undefined);
       // Cut inside its first node: the commit of height 3 prunes height 2's stale nodes, and must not guess which.
-      await store.db.put(staleSmtNodesKey(2), record!.subarray(0, 20));
+      await rawKv(store).put(staleSmtNodesKey(2), record!.subarray(0, 20));
       const err = await rejection(commitNext(store, [updateOfA(u.doc, 2).tx]));
       expect(err.code).to.equal("LEVEL_CORRUPTION");
       expect(err.message).to.match(/the stale-node record of height 2 is malformed: node at byte 1 cut short/);
@@ -261,7 +262,7 @@ describe("chain/store: a Merkle node missing or wrong is a latched storage fault
       expect(store.faults.fault?.remedy).to.match(/remove data\/chain/);
       expect(store.head().height).to.equal(2);
       expect(await store.getBlock(3)).to.equal(undefined);
-      expect(await store.db.get(staleSmtNodesKey(2))).to.have.length(20);
+      expect(await rawKv(store).get(staleSmtNodesKey(2))).to.have.length(20);
     } finally {
       await store.close();
     }

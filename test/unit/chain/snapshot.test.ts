@@ -38,6 +38,7 @@ import { loggerOf } from "../../../src/log/logger.js";
 import { numberedDidRecord } from "../../helpers/state-records.js";
 import { reachableRecords, storedRecordId } from "../../helpers/smt-records.js";
 import { Bucket, metaKey } from "../../../src/chain/buckets.js";
+import { rawKv } from "../../helpers/store-raw.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const H = (s: string) => new Uint8Array(createHash("sha256").update(s).digest());
@@ -383,9 +384,9 @@ describe("state snapshots: chunking and verification", () => {
         expect(hex((await reopened.db.get(metaKey("versionIndex")))!)).to.equal("04");
         // The tree's records: exactly those its root reaches, all at the snapshot's height, leaves inline except a chunk root that is one leaf.
         const stored = new Map<string, Uint8Array>();
-        for await (const [k, v] of reopened.db.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) stored.set(storedRecordId(k, Bucket.SmtNode), v);
+        for await (const [k, v] of rawKv(reopened).iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) stored.set(storedRecordId(k, Bucket.SmtNode), v);
         const legacy: Uint8Array[] = [];
-        for await (const k of reopened.db.keys({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) legacy.push(k);
+        for await (const k of rawKv(reopened).keys({ gte: Uint8Array.of(Bucket.SmtNode), lt: Uint8Array.of(Bucket.SmtNode + 1) })) legacy.push(k);
         expect(legacy, "none under a hash alone").to.deep.equal([]);
         expect([...stored.keys()].every((id) => id.startsWith("2:")), "records of height 1").to.equal(true);
         expect([...stored.keys()].sort()).to.deep.equal([...reachableRecords(stored, reopened.head().stateRoot, reopened.treeRootAt(1))].sort());
@@ -394,7 +395,7 @@ describe("state snapshots: chunking and verification", () => {
         expect([...stored.values()].some((v) => v[0] === 0x02)).to.equal(true);
         // Below the chunk roots, the same records as the tree the writes built: nodes with an EMPTY child held, not recorded.
         const live = new Map<string, Uint8Array>();
-        for await (const [k, v] of store.db.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) live.set(storedRecordId(k, Bucket.SmtNode), v);
+        for await (const [k, v] of rawKv(store).iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) live.set(storedRecordId(k, Bucket.SmtNode), v);
         const liveReached = new Set([...reachableRecords(live, store.head().stateRoot, store.treeRootAt(store.head().height))].map((id) => id.split(":")[1]!));
         const top = new Set<string>(manifest.chunks.map((c) => hex(c.root)));
         rootFromSubtrees(manifest.chunks.map((c) => ({ hash: c.root, leaves: c.leaves })), manifest.chunkBits, (h) => top.add(hex(h)));

@@ -22,6 +22,14 @@ import { createResolveDid } from "../../../src/rpc/resolve.js";
 import { createTx, deactivateTx, fixedKey, hex, testDid, updateTx, writeParams } from "../../helpers/fixtures.js";
 import { childRecords, pathRecords, reachableRecords, recordChildren, recordId, storedRecordId, withoutPlaces } from "../../helpers/smt-records.js";
 import { commitTxsAsNextBlock } from "../../helpers/store-blocks.js";
+import { rawKv } from "../../helpers/store-raw.js";
+import { LevelKv } from "../../../src/chain/db/level-kv.js";
+
+async function collectKeys(keys: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const k of keys) out.push(k);
+  return out;
+}
 import { storedRecordBytes } from "../../../src/chain/repositories/state-records.js";
 import { type CanonicalValue, encodeCanonical } from "../../../src/chain/codec.js";
 
@@ -43,7 +51,7 @@ const nodeKey = (hash: Uint8Array, at: number) => (at === 0 ? smtNodeKey(hash) :
 async function reachable(store: ChainStore, height: number, into: Set<string>): Promise<void> {
   const walk = async (hash: Uint8Array, at: number): Promise<void> => {
     if (hash.every((b) => b === 0) || into.has(recordId(hash, at))) return;
-    const raw = await store.db.get(nodeKey(hash, at));
+    const raw = await rawKv(store).get(nodeKey(hash, at));
     if (!raw) throw new Error(`missing node ${recordId(hash, at)}`);
     into.add(recordId(hash, at));
     for (const child of childRecords(raw, at !== 0)) await walk(child.hash, child.at);
@@ -53,14 +61,14 @@ async function reachable(store: ChainStore, height: number, into: Set<string>): 
 
 /** The record holding `key`'s leaf in the tree of `height`: the deepest record on its path. */
 async function recordHoldingLeaf(store: ChainStore, height: number, key: Uint8Array): Promise<{ hash: Uint8Array; at: number }> {
-  return (await pathRecords((h, at) => store.db.get(nodeKey(h, at)), (await store.getBlock(height))!.header.stateRoot, key, store.treeRootAt(height))).at(-1)!;
+  return (await pathRecords((h, at) => rawKv(store).get(nodeKey(h, at)), (await store.getBlock(height))!.header.stateRoot, key, store.treeRootAt(height))).at(-1)!;
 }
 
 /** The id (recordId) of every record of the tree's buckets in the store. */
 async function storedNodes(store: ChainStore): Promise<Set<string>> {
   const out = new Set<string>();
   for (const bucket of [Bucket.SmtNode, Bucket.SmtNodeAt]) {
-    for await (const key of store.db.keys({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1) })) out.add(storedRecordId(key, Bucket.SmtNode));
+    for await (const key of rawKv(store).keys({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1) })) out.add(storedRecordId(key, Bucket.SmtNode));
   }
   return out;
 }
@@ -264,7 +272,7 @@ describe("chain/store: pruning the state tree", function () {
     // The record holding A's leaf at height 1 (its parent's, the leaf inline), which the update at height 2 replaces.
     const leafAt1 = await recordHoldingLeaf(store, 1, didStateKey(A.did));
     expect(leafAt1.at, "written by the block of height 1").to.equal(2);
-    expect((await store.db.get(nodeKey(leafAt1.hash, leafAt1.at)))?.[0]).to.equal(0x02);
+    expect((await rawKv(store).get(nodeKey(leafAt1.hash, leafAt1.at)))?.[0]).to.equal(0x02);
 
     let doc = A.doc;
     for (let v = 1; v <= 8; v++) {
@@ -272,7 +280,7 @@ describe("chain/store: pruning the state tree", function () {
       await commitNext(store, [updateTx(writeParams(A, v, v), doc), createTx(testDid(fixedKey(80 + v)))]);
       const h = store.head().height;
       // Stale at height 2, needed by the tree of height 1: kept while height 1 is among the last K.
-      expect((await store.db.get(nodeKey(leafAt1.hash, leafAt1.at))) !== undefined, `A's first leaf's record at head ${h}`).to.equal(h - K + 1 <= 1);
+      expect((await rawKv(store).get(nodeKey(leafAt1.hash, leafAt1.at))) !== undefined, `A's first leaf's record at head ${h}`).to.equal(h - K + 1 <= 1);
       // The store holds exactly the records the kept trees reach, each under the height that wrote it.
       const kept = new Set<string>();
       for (let k = Math.max(1, h - K + 1); k <= h; k++) await reachable(store, k, kept);
@@ -323,24 +331,31 @@ describe("chain/store: pruning the state tree", function () {
       await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
       await commitNext(store, [createTx(A), ...others.map((d) => createTx(d))]);
       for (let v = 1; v <= 3; v++) await update(v);
-      // Back to the earlier layout, as a store written before this one would hold it: every record under its
-      // hash alone without places, the stale records in format 1 (a flags byte and the hash per record), no
-      // first keyed height. (Every block here changes the tree, so no two heights share a record there.)
-      const db = store.db;
-      for await (const [k, v] of db.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) {
-        await db.put(smtNodeKey(k.subarray(9)), withoutPlaces(v));
-        await db.del(k);
+      // Back to the earlier layout, as a store written before this one would hold it: one LevelDB (no tree
+      // store), every record under its hash alone without places, the stale records in format 1 (a flags
+      // byte and the hash per record), the kept floor in meta, no first keyed height. (Every block here
+      // changes the tree, so no two heights share a record there.)
+      const main = store.db;
+      const raw = rawKv(store);
+      for await (const [k, v] of raw.iterator({ gte: Uint8Array.of(Bucket.SmtNodeAt), lt: Uint8Array.of(Bucket.SmtNodeAt + 1) })) {
+        await main.put(smtNodeKey(k.subarray(9)), withoutPlaces(v));
+        await raw.del(k);
       }
-      for await (const [k, v] of db.iterator({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) })) {
+      for await (const [k, v] of raw.iterator({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) })) {
+        await raw.del(k);
+        if (k.length === 1) {
+          await main.put(metaKey("stateKeptFrom"), v);
+          continue;
+        }
         expect(v[0]).to.equal(2);
         const out = [1];
         for (let at = 1; at < v.length; at += 33) {
           while (v[at]! >= 0x80) at++;
           out.push(0, ...v.subarray(at + 1, at + 33));
         }
-        await db.put(k, Uint8Array.from(out));
+        await main.put(k, Uint8Array.from(out));
       }
-      await db.del(metaKey("smtKeyedFrom"));
+      await main.del(metaKey("smtKeyedFrom"));
     } finally {
       await store.close();
     }
@@ -349,8 +364,12 @@ describe("chain/store: pruning the state tree", function () {
     try {
       const head = store.head().height;
       expect(head).to.equal(4);
+      // The stale records moved into the tree store on open.
+      expect((await collectKeys(store.db.keys({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) }))).length).to.equal(0);
+      expect((await collectKeys(rawKv(store).keys({ gte: Uint8Array.of(Bucket.StaleSmtNode), lt: Uint8Array.of(Bucket.StaleSmtNode + 1) }))).length).to.be.above(0);
+      expect(store.stateKeptFrom(), "the kept floor, read from meta").to.equal(head - K + 1);
       // The trees so far are under hashes alone; the next height's is the first keyed by height.
-      expect(readU64be((await store.db.get(metaKey("smtKeyedFrom")))!)).to.equal(head + 1);
+      expect(readU64be((await rawKv(store).get(metaKey("smtKeyedFrom")))!)).to.equal(head + 1);
       expect([store.treeRootAt(head), store.treeRootAt(head + 1)]).to.deep.equal([0, head + 2]);
       for (let h = head - K + 1; h <= head; h++) {
         const p = await store.proveStateAt(h, didStateKey(A.did));
@@ -370,6 +389,54 @@ describe("chain/store: pruning the state tree", function () {
       expect(await store.proveStateAt(head, didStateKey(A.did)).catch((e: ChainError) => e.code)).to.equal(BlockErrorCode.STATE_PRUNED);
       const now = await store.proveDid(A.did);
       expect(verifySmtProof(store.head().stateRoot, didStateKey(A.did), sha256(now.valueBytes!), now.proof)).to.equal(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a commit cut between the tree store's write and the main store's leaves every kept tree whole, and the block commits again", async () => {
+    const K = 3;
+    const path = join(dir, "cut");
+    let store = await ChainStore.open(path, { stateHistory: K });
+    let doc = A.doc;
+    const nextUpdate = (v: number) => {
+      doc = addService(doc, { id: `${A.did}#s${v}`, type: "LinkedDomains", serviceEndpoint: `https://v${v}.example` });
+      return [updateTx(writeParams(A, v, v), doc), createTx(testDid(fixedKey(200 + v)))];
+    };
+    let pending: CheckedTx[];
+    try {
+      await store.initGenesis(GENESIS_HASH, GENESIS_TIME);
+      await commitNext(store, [createTx(A), ...Array.from({ length: 12 }, (_, i) => createTx(testDid(fixedKey(220 + i))))]);
+      for (let v = 1; v <= 4; v++) await commitNext(store, nextUpdate(v));
+      expect(store.head().height).to.equal(5);
+      // The main store's write of the next commit fails after the tree store's went through (a power cut between them).
+      const kv = store.kv as LevelKv;
+      const chained = kv.level.batch.bind(kv.level);
+      (kv.level as { batch: unknown }).batch = () => {
+        const c = chained();
+        return { put: (k: Uint8Array, v: Uint8Array) => c.put(k, v), del: (k: Uint8Array) => c.del(k), get length() { return c.length; }, close: () => c.close(), write: async () => { await c.close(); throw new Error("power cut"); } };
+      };
+      pending = nextUpdate(5);
+      const err = await commitNext(store, pending).catch((e: Error) => e);
+      expect(String(err)).to.match(/power cut/);
+    } finally {
+      await store.close();
+    }
+    store = await ChainStore.open(path, { stateHistory: K, smtCacheSize: 0 });
+    try {
+      expect(store.head().height).to.equal(5);
+      // The prunes of height 6 went through with the tree store's write, and the kept floor with them.
+      expect(store.stateKeptFrom()).to.equal(6 - K + 1);
+      for (let h = store.stateKeptFrom(); h <= 5; h++) {
+        const p = await store.proveStateAt(h, didStateKey(A.did));
+        expect(verifySmtProof(p.header.stateRoot, didStateKey(A.did), p.proof.leaf!.valueHash, p.proof), `height ${h}`).to.equal(true);
+      }
+      expect(store.faults.fault).to.equal(undefined);
+      // The block commits again, and the store holds exactly what the kept trees reach.
+      await commitNext(store, pending!);
+      const kept = new Set<string>();
+      for (let k = store.stateKeptFrom(); k <= 6; k++) await reachable(store, k, kept);
+      expect([...(await storedNodes(store))].sort()).to.deep.equal([...kept].sort());
     } finally {
       await store.close();
     }

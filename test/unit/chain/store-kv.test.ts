@@ -204,3 +204,84 @@ describe("chain/db: in memory, closed", () => {
     }
   });
 });
+
+describe("chain/db: LevelDB with the tree store beside the main one", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "sid-kv-tree-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Keys of the tree's buckets ('n', 's') among main keys on both sides of them, and a key of each bucket's tag alone. */
+  const mixed = [b(0x4d, 1), b(0x62, 9), b(0x6d, 0xff), b(0x6e), b(0x6e, 0, 1), b(0x6e, 0, 2), b(0x6f), b(0x72, 5), b(0x73), b(0x73, 0, 0, 3), b(0x74), b(0x75, 1)];
+
+  it("keeps tree keys in the tree store and answers every read as one store in key order would", async () => {
+    const kv = await LevelKv.open(join(dir, "db"), new FaultLatch());
+    const mem = new MemoryKv();
+    try {
+      for (const store of [kv, mem]) {
+        const batch = store.batch();
+        for (const k of [...mixed].reverse()) batch.put(k, Uint8Array.of(k.length, k[0]!));
+        batch.del(b(0x6e, 0, 2));
+        batch.del(b(0x62, 9));
+        await batch.write({ sync: true });
+      }
+      // Where each key is.
+      expect(hex((await kv.tree.get(b(0x6e, 0, 1)))!)).to.equal("036e");
+      expect(await kv.level.get(b(0x6e, 0, 1))).to.equal(undefined);
+      expect(hex((await kv.tree.get(b(0x73)))!)).to.equal("0173");
+      expect(hex((await kv.level.get(b(0x6f)))!)).to.equal("016f");
+      expect(await kv.tree.get(b(0x6f))).to.equal(undefined);
+      // Every read as the in-memory store gives it.
+      const ranges: Array<Parameters<KvStore["keys"]>[0]> = [
+        {},
+        { reverse: true },
+        { limit: 4 },
+        { reverse: true, limit: 5 },
+        { gte: b(0x6d), lt: b(0x74) },
+        { gt: b(0x6e), lte: b(0x73), reverse: true },
+        { gte: b(0x6e), lt: b(0x6f) },
+        { gte: b(0x73, 0), lt: b(0x73, 1) },
+        { gte: b(0x62), lt: b(0x63) },
+        { gte: b(0x6e, 0, 1), limit: 3 },
+      ];
+      for (const r of ranges) {
+        const label = JSON.stringify(r);
+        expect((await collect(kv.entries(r))).map(([k, v]) => hex(k) + hex(v)), label).to.deep.equal((await collect(mem.entries(r))).map(([k, v]) => hex(k) + hex(v)));
+        expect(await keysHex(kv, r), label).to.deep.equal(await keysHex(mem, r));
+        expect((await collect(kv.values(r))).map(hex), label).to.deep.equal((await collect(mem.values(r))).map(hex));
+      }
+      const asked = [b(0x73, 0, 0, 3), b(0x4d, 1), b(0x6e, 0, 2), b(0x6f), b(0x6e, 0, 1), b(0x99)];
+      const show = (vs: Array<Uint8Array | undefined>) => vs.map((v) => (v ? hex(v) : null));
+      expect(show(await kv.getMany(asked))).to.deep.equal(show(await mem.getMany(asked)));
+      expect(show(await kv.getMany(asked.filter((k) => k[0] === 0x6e)))).to.deep.equal([null, "036e"]);
+    } finally {
+      await kv.close();
+      await mem.close();
+    }
+  });
+
+  it("moves the tree keys a store written before the tree store holds in the main one into it on open, and clear() empties both", async () => {
+    const path = join(dir, "db");
+    // A store written before: one LevelDB, tree keys in it.
+    const { Level } = await import("level");
+    const old = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+    await old.open();
+    await old.batch([...mixed.map((k) => ({ type: "put" as const, key: k, value: Uint8Array.of(k[0]!) }))]);
+    await old.close();
+    let kv = await LevelKv.open(path, new FaultLatch());
+    try {
+      expect((await collect(kv.level.keys({}))).map(hex)).to.deep.equal(mixed.filter((k) => k[0] !== 0x6e && k[0] !== 0x73).map(hex));
+      expect((await collect(kv.tree.keys({}))).map(hex)).to.deep.equal(mixed.filter((k) => k[0] === 0x6e || k[0] === 0x73).map(hex));
+      expect(await keysHex(kv, {})).to.deep.equal(mixed.map(hex));
+    } finally {
+      await kv.close();
+    }
+    kv = await LevelKv.open(path, new FaultLatch());
+    try {
+      expect(await keysHex(kv, {}), "the same after a second open").to.deep.equal(mixed.map(hex));
+      await kv.clear();
+      expect(await keysHex(kv, {})).to.deep.equal([]);
+    } finally {
+      await kv.close();
+    }
+  });
+});
