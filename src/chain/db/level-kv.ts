@@ -170,8 +170,13 @@ export class LevelKv implements KvStore {
       // block without its records. The kept floor is a tree key (meta.ts), so it moves with the prunes.
       write: async (opts) => {
         const o = opts?.sync ? { sync: true } : {};
-        if (tree.length > 0) await tree.write(o);
-        else await tree.close();
+        try {
+          if (tree.length > 0) await tree.write(o);
+          else await tree.close();
+        } catch (e) {
+          await main.close();
+          throw e;
+        }
         if (main.length > 0) await main.write(o);
         else await main.close();
       },
