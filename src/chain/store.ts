@@ -595,8 +595,8 @@ export class ChainStore {
       const doc = "kind" in r ? undefined : documents?.get(r.document);
       const bytes = doc ? encodeDidRecord(r as DidRecord, doc) : encodeStateRecord(r);
       encoded.set(id, bytes);
-      // A DID record never repeats (every write moves its nonce or version on); other records may.
-      return { key: stateKeyOf(id), value: sha256(bytes), mayRepeat: !isDidStateId(id) };
+      // No mayRepeat: a record coming back to an earlier encoding gets new records at this height (smt.ts SmtPlaces).
+      return { key: stateKeyOf(id), value: sha256(bytes) };
     });
     const { root, newNodes, staleNodes } = await this.smt.update(from, updates, places);
     this.pendingStale.set(`${toHex(from)}:${toHex(root)}`, staleNodes);
