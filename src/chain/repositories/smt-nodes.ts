@@ -5,7 +5,7 @@
  * each height's tree no longer holds, so trees older than the kept history
  * can be pruned.
  */
-import { smtNodeAtKey, smtNodeKey, staleSmtNodesKey } from "../buckets.js";
+import { readU64be, smtNodeAtKey, smtNodeKey, staleSmtNodesKey } from "../buckets.js";
 import type { KvBatch, KvStore } from "../db/kv.js";
 import { damagedStoreError } from "../store-faults.js";
 import type { NodeAt, StaleNode } from "../smt.js";
@@ -16,7 +16,7 @@ const HASH_BYTES = 32;
 const STALE_RECORD_KEY_BYTES = 9;
 
 function readHeight(key: Uint8Array): number {
-  return Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0));
+  return readU64be(key, 1);
 }
 
 /** The key of the record of `hash` at `at` (NodeAt). */

@@ -1,0 +1,55 @@
+/**
+ * The 8-byte big-endian numbers in the store's keys: the same bytes as the
+ * 64-bit integer LevelDB orders them by, read back to the same number, and
+ * a value a number cannot hold exactly refused rather than written wrong.
+ */
+import { expect } from "chai";
+import { readU64be, u64be } from "../../../src/chain/buckets.js";
+import { hex } from "../../helpers/fixtures.js";
+
+/** The reference encoding: the integer as an unsigned 64-bit BigInt. */
+function reference(n: number): string {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return hex(b);
+}
+
+describe("chain/buckets: u64be", () => {
+  const edges = [0, 1, 255, 256, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, 2 ** 52, Number.MAX_SAFE_INTEGER];
+
+  it("writes the bytes of the unsigned 64-bit integer, and reads them back", () => {
+    const random = Array.from({ length: 2000 }, (_, i) => Math.floor(Math.random() * 2 ** (1 + (i % 53))));
+    for (const n of [...edges, ...random]) {
+      const b = u64be(n);
+      expect(hex(b), String(n)).to.equal(reference(n));
+      expect(readU64be(b), String(n)).to.equal(n);
+    }
+  });
+
+  it("orders bytewise as the numbers do", () => {
+    const sorted = edges.map((n) => hex(u64be(n)));
+    expect([...sorted].sort()).to.deep.equal(sorted);
+  });
+
+  it("reads at an offset, in a view of a larger buffer", () => {
+    const n = 2 ** 45 + 987654321;
+    const buf = new Uint8Array(32);
+    buf.set(u64be(n), 13);
+    expect(readU64be(buf.subarray(12), 1)).to.equal(n);
+    expect(readU64be(buf, 13)).to.equal(n);
+  });
+
+  it("refuses what a number cannot hold exactly: negatives, fractions, past 2^53, NaN", () => {
+    for (const bad of [-1, 0.5, 2 ** 53, Number.MAX_SAFE_INTEGER + 2, NaN, Infinity]) {
+      expect(() => u64be(bad), String(bad)).to.throw(RangeError, /non-negative safe integer/);
+    }
+  });
+
+  it("reads a value past 2^53 as the nearest number, as a BigInt converted would", () => {
+    for (const big of [2n ** 53n + 1n, 2n ** 63n + 2n ** 11n + 1n, 2n ** 64n - 1n]) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, big);
+      expect(readU64be(b)).to.equal(Number(big));
+    }
+  });
+});
