@@ -4,7 +4,9 @@
  *   - write ops/s over the last tenth (submit to committed, mempool drained),
  *   - `did_resolve` p50/p99 and req/s on random existing DIDs, 64 connections,
  *     and against it the same load on `debug_fixedResolution` (the same
- *     answer shape, no state read): the ceiling of this machine then,
+ *     answer shape, no state read): the ceiling of this machine then;
+ *     the load runs in a process of its own (resolve-load.ts), so the
+ *     bench's own garbage collection is not in the latencies,
  *   - node RSS, bytes on disk per DID (du of the data dir),
  *   - the Merkle node cache hit rate over the tenth (node metrics counters).
  * After the last tenth the node is stopped and its LevelDB is read once: a
@@ -21,9 +23,8 @@
  * at the first Ctrl-C, once its last batch is committed, and the same
  * command goes on from there.
  */
-import autocannon from "autocannon";
 import { Level } from "level";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,6 +34,7 @@ import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js
 import { randomKeyPair } from "../../src/crypto/hd.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
 import { fetchAgain, round, runIfMain } from "./measure.js";
+import { resolveLoadApart } from "./resolve-load.js";
 
 export interface ScaleOptions {
   /** DIDs to grow to. */
@@ -177,31 +179,6 @@ async function grow(url: string, txs: SignedTx[], shouldStop: () => boolean): Pr
     await new Promise((res) => setTimeout(res, 20));
   }
   return { committed: submitted, seconds: (performance.now() - t0) / 1000 };
-}
-
-/**
- * `method` at 64 connections for `seconds`, each request's DID from
- * `pick`: `did_resolve`, or `debug_fixedResolution` (the node's bench
- * method, SID_BENCH=1: the same parameters and answer shape, one fixed
- * document, no state read), the ceiling resolves are measured against.
- */
-async function resolveLoad(url: string, method: "did_resolve" | "debug_fixedResolution", pick: () => string, seconds: number) {
-  const result = await autocannon({
-    url,
-    connections: 64,
-    duration: seconds,
-    requests: [
-      {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { did: pick() } }) }),
-      },
-    ],
-  });
-  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`${method}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
-  }
-  return { reqPerSec: round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
 
 /** The node's resident memory, MiB: all of it, and its anonymous part (what the process itself allocated, not file pages it maps). */
@@ -352,6 +329,8 @@ interface TenthSoFar {
 /** DIDs kept for random resolves: every DID up to a run of this size, a uniform sample of them beyond. */
 const SAMPLE_CAP = 1_000_000;
 const PROGRESS_FILE = "scale-progress.json";
+/** The DIDs a tenth's resolve loads draw from, written for the load process while it runs. */
+const SAMPLE_FILE = "resolve-sample.json";
 
 /** Offer `did` to the reservoir `p.sample` (Algorithm R): each DID seen is in the sample with the same chance. */
 function offer(p: ScaleProgress, did: string): void {
@@ -464,9 +443,12 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult | Scal
         p.partial = part;
         return await stopHere();
       }
-      const pick = () => p.sample[Math.floor(Math.random() * p.sample.length)]!;
-      const resolve = await resolveLoad(node.rpcUrl, "did_resolve", pick, opts.seconds);
-      const ceiling = await resolveLoad(node.rpcUrl, "debug_fixedResolution", pick, opts.seconds);
+      // The loads run in a process of their own, the DIDs they resolve handed over in a file (resolve-load.ts).
+      const sampleFile = join(home, SAMPLE_FILE);
+      writeFileSync(sampleFile, JSON.stringify(p.sample));
+      const resolve = await resolveLoadApart(node.rpcUrl, "did_resolve", opts.seconds, sampleFile);
+      const ceiling = await resolveLoadApart(node.rpcUrl, "debug_fixedResolution", opts.seconds, sampleFile);
+      rmSync(sampleFile, { force: true });
       const c1 = await nodeCounters(node.rpcUrl);
       part.smtHits += c1.smtHits - c0.smtHits;
       part.smtMisses += c1.smtMisses - c0.smtMisses;
