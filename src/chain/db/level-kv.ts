@@ -45,6 +45,22 @@ export const LEVEL_BLOCK_BYTES = 16 * 1024;
 export const LEVEL_WRITE_BUFFER_BYTES = 32 * 1024 * 1024;
 
 /**
+ * The tree store's write buffer: 128 MiB. Its records are keyed by height,
+ * so a block's new records land in key order after the others; but the
+ * deletes of records gone stale fall all over the older heights (a node
+ * below depth 10 or so outlives the 100 kept heights), so every flushed
+ * table spans the store and is merged with the tables below it that it
+ * overlaps, each time the same number of them whatever the table holds.
+ * A larger buffer puts more blocks into each such merge. Grown from
+ * 3,000,000 to 3,400,000 DIDs on copies of one store (200,000 creates a
+ * run, 2026-12-06), the node wrote 68.2 and 69.8 KB to disk per create
+ * with 32 MiB, 45.3 with 64 MiB and 26.6 and 28.1 with 128 MiB, at the
+ * same rate (1,097-1,158 creates/s). Memory: up to two (one being
+ * flushed), filled as written; a restart replays up to one from its log.
+ */
+export const LEVEL_TREE_WRITE_BUFFER_BYTES = 128 * 1024 * 1024;
+
+/**
  * LevelDB's table file: up to 64 MiB (its default is 2 MiB). A read opens
  * the table that may hold its key, and LevelDB keeps about a thousand
  * tables open (`maxOpenFiles` 1000, less ten, in 16 shards that each evict
@@ -90,7 +106,7 @@ export class LevelKv implements KvStore {
     const db: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(path, options), latch, path);
     await db.open();
     const treePath = join(path, TREE_DIR);
-    const tree: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(treePath, options), latch, treePath);
+    const tree: LevelDb = guardLevel(new Level<Uint8Array, Uint8Array>(treePath, { ...options, writeBufferSize: LEVEL_TREE_WRITE_BUFFER_BYTES }), latch, treePath);
     try {
       await tree.open();
       const kv = new LevelKv(db, tree);

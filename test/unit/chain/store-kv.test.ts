@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KvStore, prefixEnd, prefixRange } from "../../../src/chain/db/kv.js";
-import { LEVEL_TABLE_FILE_BYTES, LEVEL_WRITE_BUFFER_BYTES, LevelKv } from "../../../src/chain/db/level-kv.js";
+import { LEVEL_TABLE_FILE_BYTES, LEVEL_TREE_WRITE_BUFFER_BYTES, LEVEL_WRITE_BUFFER_BYTES, LevelKv } from "../../../src/chain/db/level-kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { FaultLatch } from "../../../src/chain/store-faults.js";
 import { hex } from "../../helpers/fixtures.js";
@@ -155,6 +155,28 @@ describe("chain/db: LevelDB's write buffer", () => {
       // Closing waits for LevelDB's background flushes and compactions.
       await kv.close();
       expect(readdirSync(join(dir, "db")).filter((f) => f.endsWith(".ldb"))).to.deep.equal([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("chain/db: the tree store's write buffer", () => {
+  it("holds more than the main store's buffer of tree records in memory and the log: no table is written until it fills", async () => {
+    expect(LEVEL_TREE_WRITE_BUFFER_BYTES).to.be.greaterThan(LEVEL_WRITE_BUFFER_BYTES + 8 * 1024 * 1024);
+    const dir = mkdtempSync(join(tmpdir(), "sid-kv-twb-"));
+    try {
+      const kv = await LevelKv.open(join(dir, "db"), new FaultLatch());
+      // The main store's buffer and 8 MiB more of incompressible tree records (bucket n), a MiB a batch.
+      const batches = LEVEL_WRITE_BUFFER_BYTES / (1024 * 1024) + 8;
+      for (let batchNo = 0; batchNo < batches; batchNo++) {
+        const batch = kv.batch();
+        for (let i = 0; i < 16; i++) batch.put(b(0x6e, batchNo, i), new Uint8Array(randomBytes(64 * 1024)));
+        await batch.write();
+      }
+      await kv.close();
+      expect(readdirSync(join(dir, "db", "tree")).filter((f) => f.endsWith(".ldb"))).to.deep.equal([]);
+      expect(readdirSync(join(dir, "db")).filter((f) => f.endsWith(".ldb")), "nothing went to the main store").to.deep.equal([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
