@@ -12,9 +12,10 @@
  * After the last tenth the node is stopped and its LevelDB is read once: a
  * census of key+value bytes per bucket, per DID.
  *
- * Every tenth's signed creates are generated before its window opens, so
- * signing is not measured. `npm run bench -- --scale N [--seconds S]
- * [--out FILE]` (scripts/bench.ts); run alone:
+ * Every tenth's signed creates are generated before its window opens, on
+ * every core (sign-creates.ts), so signing is not measured. `npm run
+ * bench -- --scale N [--seconds S] [--out FILE]` (scripts/bench.ts); run
+ * alone:
  *   node dist/scripts/bench/scale.js --scale N [--seconds S] [--out FILE] [--keep]
  *     [--home DIR [--stop-after MINUTES]]
  * (`--keep` leaves the node's home in place and prints where). A long run
@@ -30,11 +31,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bucket } from "../../src/chain/buckets.js";
 import { LEVEL_BLOCK_BYTES, LEVEL_TABLE_FILE_BYTES } from "../../src/chain/db/level-kv.js";
-import { SidClient, createDidTx, type SignedTx } from "../../src/client/index.js";
-import { randomKeyPair } from "../../src/crypto/hd.js";
+import { SidClient } from "../../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
 import { fetchAgain, round, runIfMain } from "./measure.js";
 import { resolveLoadApart } from "./resolve-load.js";
+import { type SignedCreate, signCreates } from "./sign-creates.js";
 
 export interface ScaleOptions {
   /** DIDs to grow to. */
@@ -122,12 +123,6 @@ export interface ScaleResult {
 const BATCH = 100;
 const MEMPOOL_HIGH = 8_000;
 
-function makeTxs(chainId: string, n: number): SignedTx[] {
-  const out: SignedTx[] = [];
-  for (let i = 0; i < n; i++) out.push(createDidTx(chainId, randomKeyPair()));
-  return out;
-}
-
 async function nodeStatus(url: string): Promise<{ height: number; mempool: { size: number } }> {
   const r = await rpc(url, { jsonrpc: "2.0", id: 1, method: "node_status", params: {} });
   if (!r.result) throw new Error(`node_status: ${JSON.stringify(r.error)}`);
@@ -145,7 +140,7 @@ async function rpc(url: string, body: unknown): Promise<any> {
  * goes: `committed` is how many of the first txs were submitted (and are now
  * committed), `seconds` the time from the first submit.
  */
-async function grow(url: string, txs: SignedTx[], shouldStop: () => boolean): Promise<{ committed: number; seconds: number }> {
+async function grow(url: string, txs: SignedCreate[], shouldStop: () => boolean): Promise<{ committed: number; seconds: number }> {
   const t0 = performance.now();
   let submitted = 0;
   for (let i = 0; i < txs.length; i += BATCH) {
@@ -426,7 +421,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult | Scal
       part.unmeasured += have - recorded;
       const count = boundary - have;
       const g0 = performance.now();
-      const txs = makeTxs(chainId, count);
+      const txs = await signCreates(chainId, count);
       part.genSeconds += (performance.now() - g0) / 1000;
       const c0 = await nodeCounters(node.rpcUrl);
       const w0 = writtenBytes(node.proc.pid!);
@@ -434,7 +429,7 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult | Scal
       part.measured += grown.committed;
       part.seconds += grown.seconds;
       part.written += writtenBytes(node.proc.pid!) - w0;
-      for (let i = 0; i < grown.committed; i++) offer(p, txs[i]!.tx.signer);
+      for (let i = 0; i < grown.committed; i++) offer(p, txs[i]!.did);
       txs.length = 0;
       if (grown.committed < count) {
         const c1 = await nodeCounters(node.rpcUrl);
