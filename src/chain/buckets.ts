@@ -104,15 +104,17 @@ export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
 }
 
 const TWO_32 = 2 ** 32;
+const TWO_64 = 2 ** 64;
 
 /**
  * `n` as 8 big-endian bytes. Built from two 32-bit halves, not a BigInt:
  * every key of a height (blocks, a record's tx, the tree's records) is made
  * here, and a BigInt per key was 2.7% of a node's main thread at 1,000,000
- * DIDs. Only safe integers fit a number exactly; anything else is refused.
+ * DIDs. Any integer from 0 to 2^64 - 1 a number holds is written exactly
+ * (a cursor of MAX_SAFE_INTEGER + 1 included); anything else is refused.
  */
 export function u64be(n: number): Uint8Array {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`u64be: expected a non-negative safe integer, got ${String(n)}`);
+  if (!Number.isInteger(n) || n < 0 || n >= TWO_64) throw new RangeError(`u64be: expected an integer from 0 to 2^64 - 1, got ${String(n)}`);
   const b = new Uint8Array(8);
   const v = new DataView(b.buffer);
   v.setUint32(0, Math.floor(n / TWO_32));

@@ -15,7 +15,7 @@ function reference(n: number): string {
 }
 
 describe("chain/buckets: u64be", () => {
-  const edges = [0, 1, 255, 256, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, 2 ** 52, Number.MAX_SAFE_INTEGER];
+  const edges = [0, 1, 255, 256, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, 2 ** 52, Number.MAX_SAFE_INTEGER, 2 ** 53, 2 ** 53 + 2, 2 ** 63, 2 ** 64 - 2 ** 11];
 
   it("writes the bytes of the unsigned 64-bit integer, and reads them back", () => {
     const random = Array.from({ length: 2000 }, (_, i) => Math.floor(Math.random() * 2 ** (1 + (i % 53))));
@@ -39,9 +39,10 @@ describe("chain/buckets: u64be", () => {
     expect(readU64be(buf, 13)).to.equal(n);
   });
 
-  it("refuses what a number cannot hold exactly: negatives, fractions, past 2^53, NaN", () => {
-    for (const bad of [-1, 0.5, 2 ** 53, Number.MAX_SAFE_INTEGER + 2, NaN, Infinity]) {
-      expect(() => u64be(bad), String(bad)).to.throw(RangeError, /non-negative safe integer/);
+  it("writes every integer a number holds up to 2^64 - 1 (a cursor of MAX_SAFE_INTEGER + 1 too), and refuses the rest", () => {
+    expect(hex(u64be(Number.MAX_SAFE_INTEGER + 1))).to.equal("0020000000000000");
+    for (const bad of [-1, -0.5, 0.5, 2 ** 64, NaN, Infinity, -Infinity]) {
+      expect(() => u64be(bad), String(bad)).to.throw(RangeError, /integer from 0 to 2\^64 - 1/);
     }
   });
 
