@@ -121,10 +121,15 @@ export class LevelKv implements KvStore {
   /** Moves the tree keys the main store holds (a store written before the tree store) into the tree store, a batch at a time. */
   private async moveTreeKeys(): Promise<void> {
     for (const bucket of TREE_BUCKETS) {
+      // Each batch goes on after the last key moved: a seek from the bucket's start would step over
+      // the tombstones of every batch before it, quadratic in a store of millions of tree records.
+      let after: Uint8Array | undefined;
       for (;;) {
         const found: Array<[Uint8Array, Uint8Array]> = [];
-        for await (const e of this.level.iterator({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1), limit: MOVE_BATCH })) found.push(e);
+        const from = after ? { gt: after } : { gte: Uint8Array.of(bucket) };
+        for await (const e of this.level.iterator({ ...from, lt: Uint8Array.of(bucket + 1), limit: MOVE_BATCH })) found.push(e);
         if (found.length === 0) break;
+        after = found[found.length - 1]![0];
         // Into the tree store first: a crash between the two writes leaves a copy, not a loss.
         await this.tree.batch(found.map(([key, value]) => ({ type: "put" as const, key, value })), { sync: true });
         await this.level.batch(found.map(([key]) => ({ type: "del" as const, key })), { sync: true });
@@ -211,7 +216,7 @@ export class LevelKv implements KvStore {
 }
 
 /** Keys moved per batch from the main store into the tree store on open. */
-const MOVE_BATCH = 10_000;
+export const MOVE_BATCH = 10_000;
 
 /** Whether a range holds keys of the main store only, the tree store only, or both. */
 function storesOf(range: KvRange): "main" | "tree" | "both" {

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KvStore, prefixEnd, prefixRange } from "../../../src/chain/db/kv.js";
-import { LEVEL_TABLE_FILE_BYTES, LEVEL_TREE_WRITE_BUFFER_BYTES, LEVEL_WRITE_BUFFER_BYTES, LevelKv } from "../../../src/chain/db/level-kv.js";
+import { LEVEL_TABLE_FILE_BYTES, LEVEL_TREE_WRITE_BUFFER_BYTES, LEVEL_WRITE_BUFFER_BYTES, LevelKv, MOVE_BATCH } from "../../../src/chain/db/level-kv.js";
 import { MemoryKv } from "../../../src/chain/db/memory-kv.js";
 import { FaultLatch } from "../../../src/chain/store-faults.js";
 import { hex } from "../../helpers/fixtures.js";
@@ -302,6 +302,34 @@ describe("chain/db: LevelDB with the tree store beside the main one", () => {
       expect(await keysHex(kv, {}), "the same after a second open").to.deep.equal(mixed.map(hex));
       await kv.clear();
       expect(await keysHex(kv, {})).to.deep.equal([]);
+    } finally {
+      await kv.close();
+    }
+  });
+
+  it("moves tree keys of more than one batch, each key once, in both tree buckets", async () => {
+    const path = join(dir, "db");
+    const { Level } = await import("level");
+    const old = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
+    await old.open();
+    const n = MOVE_BATCH * 2 + 7;
+    const key = (tag: number, i: number) => b(tag, i >>> 16, (i >>> 8) & 0xff, i & 0xff);
+    for (const tag of [0x6e, 0x73]) {
+      for (let i = 0; i < n; i += 5_000) {
+        await old.batch(Array.from({ length: Math.min(5_000, n - i) }, (_, j) => ({ type: "put" as const, key: key(tag, i + j), value: b(tag, j & 0xff) })));
+      }
+    }
+    await old.put(b(0x64, 1), b(1));
+    await old.close();
+    const kv = await LevelKv.open(path, new FaultLatch());
+    try {
+      expect(await collect(kv.level.keys({})), "the main store keeps only its own").to.have.length(1);
+      for (const tag of [0x6e, 0x73]) {
+        const moved = await collect(kv.tree.keys({ gte: b(tag), lt: b(tag + 1) }));
+        expect(moved.length, `bucket 0x${tag.toString(16)}`).to.equal(n);
+        expect(hex(moved[0]!)).to.equal(hex(key(tag, 0)));
+        expect(hex(moved[n - 1]!)).to.equal(hex(key(tag, n - 1)));
+      }
     } finally {
       await kv.close();
     }
