@@ -34,7 +34,7 @@ import { LEVEL_BLOCK_BYTES, LEVEL_TABLE_FILE_BYTES } from "../../src/chain/db/le
 import { SidClient } from "../../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
 import { fetchAgain, round, runIfMain } from "./measure.js";
-import { resolveLoadApart } from "./resolve-load.js";
+import { type ResolveLoadResult, resolveLoadApart } from "./resolve-load.js";
 import { type SignedCreate, signCreates } from "./sign-creates.js";
 
 export interface ScaleOptions {
@@ -441,9 +441,14 @@ export async function benchScale(opts: ScaleOptions): Promise<ScaleResult | Scal
       // The loads run in a process of their own, the DIDs they resolve handed over in a file (resolve-load.ts).
       const sampleFile = join(home, SAMPLE_FILE);
       writeFileSync(sampleFile, JSON.stringify(p.sample));
-      const resolve = await resolveLoadApart(node.rpcUrl, "did_resolve", opts.seconds, sampleFile);
-      const ceiling = await resolveLoadApart(node.rpcUrl, "debug_fixedResolution", opts.seconds, sampleFile);
-      rmSync(sampleFile, { force: true });
+      let resolve: ResolveLoadResult;
+      let ceiling: ResolveLoadResult;
+      try {
+        resolve = await resolveLoadApart(node.rpcUrl, "did_resolve", opts.seconds, sampleFile);
+        ceiling = await resolveLoadApart(node.rpcUrl, "debug_fixedResolution", opts.seconds, sampleFile);
+      } finally {
+        rmSync(sampleFile, { force: true });
+      }
       const c1 = await nodeCounters(node.rpcUrl);
       part.smtHits += c1.smtHits - c0.smtHits;
       part.smtMisses += c1.smtMisses - c0.smtMisses;
