@@ -2,7 +2,7 @@
  * Every LevelDB key prefix of the node, in one place. Keys are bytes: a
  * one-byte bucket tag followed by the bucket's key.
  */
-import { utf8 } from "../crypto/bytes.js";
+import { allocBytes, utf8 } from "../crypto/bytes.js";
 
 export enum Bucket {
   /**
@@ -93,7 +93,7 @@ export enum Bucket {
 export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
   let len = 1;
   for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
+  const out = allocBytes(len);
   out[0] = bucket;
   let off = 1;
   for (const p of parts) {
@@ -112,29 +112,48 @@ const TWO_64 = 2 ** 64;
  * here, and a BigInt per key was 2.7% of a node's main thread at 1,000,000
  * DIDs. Any integer from 0 to 2^64 - 1 a number holds is written exactly
  * (a cursor of MAX_SAFE_INTEGER + 1 included); anything else is refused.
+ * Written byte by byte: a DataView would need the array's `.buffer`, which
+ * moves a small array out of the JS heap (a malloc, freed by the GC).
  */
 export function u64be(n: number): Uint8Array {
   if (!Number.isInteger(n) || n < 0 || n >= TWO_64) throw new RangeError(`u64be: expected an integer from 0 to 2^64 - 1, got ${String(n)}`);
   const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, Math.floor(n / TWO_32));
-  v.setUint32(4, n >>> 0);
+  putU32(b, 0, Math.floor(n / TWO_32));
+  putU32(b, 4, n >>> 0);
   return b;
+}
+
+/** Writes the 32-bit `n` big-endian at `at` (a Uint8Array keeps the low 8 bits of each value). */
+function putU32(b: Uint8Array, at: number, n: number): void {
+  b[at] = n >>> 24;
+  b[at + 1] = n >>> 16;
+  b[at + 2] = n >>> 8;
+  b[at + 3] = n;
+}
+
+/** The 32-bit number at `at`, big-endian (the caller checks the length). */
+function getU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function needBytes(b: Uint8Array, offset: number, n: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + n > b.length) throw new RangeError(`expected ${n} bytes at offset ${offset} of ${b.length}`);
 }
 
 /** The number in the first 8 bytes of `b` (big-endian); values past 2^53 come back rounded, as a number holds them. */
 export function readU64be(b: Uint8Array, offset = 0): number {
-  const v = new DataView(b.buffer, b.byteOffset + offset, 8);
-  return v.getUint32(0) * TWO_32 + v.getUint32(4);
+  needBytes(b, offset, 8);
+  return getU32(b, offset) * TWO_32 + getU32(b, offset + 4);
 }
 
 export function readU32be(b: Uint8Array, offset = 0): number {
-  return new DataView(b.buffer, b.byteOffset + offset, 4).getUint32(0);
+  needBytes(b, offset, 4);
+  return getU32(b, offset);
 }
 
 export function u32be(n: number): Uint8Array {
   const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
+  putU32(b, 0, n);
   return b;
 }
 

@@ -3,7 +3,7 @@
  * store keeps them, and the cache of them. Hashes and proofs are smt.ts's
  * format; the records here are storage, which nothing hashes.
  */
-import { bytesEqual, toHex } from "../crypto/bytes.js";
+import { allocBytes, bytesEqual, toHex } from "../crypto/bytes.js";
 import { sha256 } from "../crypto/hash.js";
 import { CodedError } from "../errors.js";
 import { VarintError, VarintReader, encodeVarints } from "./varint.js";
@@ -125,7 +125,7 @@ export function childOf(node: TreeNode, side: number): Ref {
 }
 
 function preimage(tag: number, first: Uint8Array, second: Uint8Array): Uint8Array {
-  const encoded = new Uint8Array(NODE_BYTES);
+  const encoded = allocBytes(NODE_BYTES);
   encoded[0] = tag;
   encoded.set(first, 1);
   encoded.set(second, 1 + HASH_BYTES);
@@ -159,7 +159,7 @@ export function internalNode(l: Ref, r: Ref, held = false, at: NodeAt = 0): Tree
   const inline = (l.kind === KIND_LEAF ? 1 : 0) | (r.kind === KIND_LEAF ? 2 : 0);
   let leaves = NO_BYTES;
   if (inline !== 0) {
-    leaves = new Uint8Array((inline === 3 ? 2 : 1) * 2 * HASH_BYTES);
+    leaves = allocBytes((inline === 3 ? 2 : 1) * 2 * HASH_BYTES);
     let at = 0;
     for (const c of [l, r]) {
       if (c.kind !== KIND_LEAF) continue;
@@ -236,7 +236,7 @@ export function storedForm(node: Pick<TreeNode, "encoded" | "first" | "second" |
   const inner = innerForm(node);
   if (node.at === 0 || ats.length === 0) return inner;
   const tail = encodeVarints(ats);
-  const out = new Uint8Array(inner.length + tail.length);
+  const out = allocBytes(inner.length + tail.length);
   out.set(inner);
   out.set(tail, inner.length);
   return out;
@@ -254,13 +254,13 @@ function pointerAts(node: Pick<TreeNode, "first" | "second" | "inline" | "below"
 /** The record without the places of its children (storedForm). */
 function innerForm(node: Pick<TreeNode, "encoded" | "first" | "second" | "inline" | "leaves" | "below">): Uint8Array {
   if (node.below !== null) {
-    const out = new Uint8Array(1 + bodyBytes(node));
+    const out = allocBytes(1 + bodyBytes(node));
     out[0] = STORED_HELD_TAG;
     writeBody(node, out, 1);
     return out;
   }
   if (node.inline === 0) return node.encoded;
-  const out = new Uint8Array(2 + 2 * HASH_BYTES + node.leaves.length - (node.inline === 3 ? 2 : 1) * HASH_BYTES);
+  const out = allocBytes(2 + 2 * HASH_BYTES + node.leaves.length - (node.inline === 3 ? 2 : 1) * HASH_BYTES);
   out[0] = STORED_INLINE_TAG;
   out[1] = node.inline;
   let at = 2;

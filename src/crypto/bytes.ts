@@ -42,6 +42,38 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
+/** Bytes of one shared pool (allocBytes). */
+const POOL_BYTES = 16 * 1024;
+/** The largest request allocBytes carves from the pool. */
+const POOLED_MAX = 1024;
+let pool: Uint8Array<ArrayBuffer> = new Uint8Array(POOL_BYTES);
+let poolUsed = 0;
+
+/**
+ * `n` zero bytes, as `new Uint8Array(n)` gives, carved from a shared
+ * 16 KiB buffer when `n` is at most 1 KiB (at an offset that is a multiple
+ * of 8). An ArrayBuffer of its own costs two mallocs (its bytes and V8's
+ * record of them) and a free after a collection, and an array of up to 64
+ * bytes that V8 keeps in its own heap gets them all the same the first
+ * time LevelDB, hashing or `.buffer` reads it; in a node at millions of
+ * DIDs, whose C heap holds caches and memtables, glibc's allocator took
+ * about a third of the main thread, most of it for such small arrays. A
+ * view keeps its whole pool alive: for bytes that do not outlive their use
+ * (store keys, a Merkle node's preimage and record), never for what a
+ * cache keeps.
+ */
+export function allocBytes(n: number): Uint8Array<ArrayBuffer> {
+  // Anything else (large, negative, fractional) is new Uint8Array's to give or refuse.
+  if (!(Number.isInteger(n) && n >= 0 && n <= POOLED_MAX)) return new Uint8Array(n);
+  if (poolUsed + n > POOL_BYTES) {
+    pool = new Uint8Array(POOL_BYTES);
+    poolUsed = 0;
+  }
+  const out = pool.subarray(poolUsed, poolUsed + n);
+  poolUsed += (n + 7) & ~7;
+  return out;
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let total = 0;
   for (const p of parts) total += p.length;

@@ -4,7 +4,7 @@
  * a value a number cannot hold exactly refused rather than written wrong.
  */
 import { expect } from "chai";
-import { readU64be, u64be } from "../../../src/chain/buckets.js";
+import { readU32be, readU64be, u32be, u64be } from "../../../src/chain/buckets.js";
 import { hex } from "../../helpers/fixtures.js";
 
 /** The reference encoding: the integer as an unsigned 64-bit BigInt. */
@@ -51,6 +51,26 @@ describe("chain/buckets: u64be", () => {
       const b = new Uint8Array(8);
       new DataView(b.buffer).setBigUint64(0, big);
       expect(readU64be(b)).to.equal(Number(big));
+    }
+  });
+
+  it("refuses to read past the end of the bytes", () => {
+    expect(() => readU64be(new Uint8Array(7))).to.throw(RangeError);
+    expect(() => readU64be(new Uint8Array(16), 9)).to.throw(RangeError);
+    expect(() => readU32be(new Uint8Array(3))).to.throw(RangeError);
+    expect(readU64be(new Uint8Array(16), 8)).to.equal(0);
+  });
+});
+
+describe("chain/buckets: u32be", () => {
+  it("writes the bytes of the unsigned 32-bit integer, and reads them back (at an offset too)", () => {
+    for (const n of [0, 1, 255, 256, 65535, 2 ** 24 + 7, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1]) {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, n);
+      expect(hex(u32be(n)), String(n)).to.equal(hex(b));
+      const at = new Uint8Array(9);
+      at.set(u32be(n), 5);
+      expect(readU32be(at, 5), String(n)).to.equal(n);
     }
   });
 });

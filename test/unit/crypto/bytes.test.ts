@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import fc from "fast-check";
-import { bytesEqual, compareBytes, concatBytes, fromHex, toHex, utf8 } from "../../../src/crypto/bytes.js";
+import { allocBytes, bytesEqual, compareBytes, concatBytes, fromHex, toHex, utf8 } from "../../../src/crypto/bytes.js";
 import { CryptoError, CryptoErrorCode } from "../../../src/crypto/errors.js";
 
 function badEncoding(fn: () => unknown, message: RegExp): void {
@@ -82,5 +82,31 @@ describe("crypto/bytes", () => {
 
   it("utf8 encodes text as UTF-8", () => {
     expect(Array.from(utf8("é€"))).to.deep.equal([0xc3, 0xa9, 0xe2, 0x82, 0xac]);
+  });
+
+  describe("allocBytes", () => {
+    it("gives zero bytes of the length asked for, none of them shared with another call", () => {
+      const got: Uint8Array[] = [];
+      // Enough to cross several pools, with sizes that are not multiples of 8.
+      for (let i = 0; i < 3000; i++) {
+        const n = [0, 1, 7, 8, 9, 41, 65, 130, 1024][i % 9]!;
+        const b = allocBytes(n);
+        expect(b.length).to.equal(n);
+        expect(b.every((x) => x === 0), `call ${i}`).to.equal(true);
+        expect(b.byteOffset % 8).to.equal(0);
+        b.fill(0xff);
+        got.push(b);
+      }
+      // Filling each left every other one as filled: no two overlap (a later call's zeros would have been overwritten, or it would have cleared an earlier one).
+      for (const b of got) expect(b.every((x) => x === 0xff)).to.equal(true);
+    });
+
+    it("gives larger requests a buffer of their own, and refuses what new Uint8Array refuses", () => {
+      const big = allocBytes(1025);
+      expect(big.byteOffset).to.equal(0);
+      expect(big.buffer.byteLength).to.equal(1025);
+      for (const bad of [-1, 2 ** 53]) expect(() => allocBytes(bad), String(bad)).to.throw(RangeError);
+      expect(allocBytes(1.5).length).to.equal(new Uint8Array(1.5).length);
+    });
   });
 });
