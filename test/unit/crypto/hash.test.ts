@@ -32,4 +32,13 @@ describe("crypto/hash", () => {
       }),
     );
   });
+
+  it("sha256Parts agrees with the reference past the length it joins parts up to", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 300, maxLength: 700 }), { minLength: 1, maxLength: 4 }), (parts) => {
+        expect(toHex(sha256Parts(...parts))).to.equal(toHex(sha256Reference(concatBytes(...parts))));
+      }),
+      { numRuns: 50 },
+    );
+  });
 });
