@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /** Entry point of the `sid` command. */
 import { CommanderError } from "commander";
 import { describeError, exitCodeOf } from "./errors.js";

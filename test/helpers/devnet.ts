@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type NetworkNodeHome, initNetworkHomes } from "../../src/node/network-homes.js";
+import { NODE_RUNTIME_FLAGS } from "../../src/cli/runtime-flags.js";
 import { CLI, freePort } from "./node-process.js";
 
 /** Short timeouts: a test devnet decides a height in well under a second. */
@@ -85,7 +86,7 @@ export class DevnetNode {
     if (this.running) return;
     // SID_NODE_FLAGS passes flags to each node's runtime (e.g. --cpu-prof to profile the devnet benchmark).
     const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-    const proc = spawn(process.execPath, [...flags, CLI, "start", "--home", this.home, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
+    const proc = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, ...flags, CLI, "start", "--home", this.home, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
     this.proc = proc;
     this.exited = new Promise((r) => proc.once("exit", (code) => r(code)));
     const onData = (d: Buffer) => {

@@ -19,6 +19,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { request } from "node:http";
 import type { NetworkNodeHome } from "../../src/node/network-homes.js";
+import { NODE_RUNTIME_FLAGS } from "../../src/cli/runtime-flags.js";
 import { type RpcNode, sleep } from "./devnet.js";
 import { CLI } from "./node-process.js";
 
@@ -254,7 +255,7 @@ export class NetnsNode implements RpcNode {
   async start(timeoutMs = 30_000): Promise<void> {
     this.relay = spawn("ip", ["netns", "exec", this.ns, process.execPath, "-e", RELAY_SCRIPT, this.rpcSocket, String(this.info.rpcPort)], { stdio: ["ignore", "ignore", "pipe"] });
     this.relay.stderr!.on("data", (d: Buffer) => this.append(`[relay] ${d.toString()}`));
-    const proc = spawn("ip", ["netns", "exec", this.ns, process.execPath, CLI, "start", "--home", this.info.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    const proc = spawn("ip", ["netns", "exec", this.ns, process.execPath, ...NODE_RUNTIME_FLAGS, CLI, "start", "--home", this.info.home], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
     this.proc = proc;
     proc.stdout!.on("data", (d: Buffer) => this.append(d.toString()));
     proc.stderr!.on("data", (d: Buffer) => this.append(d.toString()));

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NODE_RUNTIME_FLAGS } from "../../src/cli/runtime-flags.js";
 
 export const CLI = resolve(fileURLToPath(import.meta.url), "../../../src/cli/main.js");
 
@@ -69,7 +70,7 @@ export async function startNodeProcess(home: string, opts: { port?: number; hear
   const port = opts.port ?? (await freePort());
   // SID_NODE_FLAGS passes flags to the node's runtime (e.g. --cpu-prof for profiling a benchmark).
   const flags = (process.env.SID_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-  const args = [...flags, CLI, "start", "--dev", "--home", home, "--rpc-port", String(port)];
+  const args = [...NODE_RUNTIME_FLAGS, ...flags, CLI, "start", "--dev", "--home", home, "--rpc-port", String(port)];
   if (opts.heartbeatMs !== undefined) args.push("--heartbeat-ms", String(opts.heartbeatMs));
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env }, detached: opts.ownGroup === true });
   if (opts.ownGroup) {
