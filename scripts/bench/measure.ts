@@ -100,3 +100,20 @@ export async function fetchAgain(url: string, init?: RequestInit): Promise<Respo
 }
 
 const FETCH_TRIES = 5;
+
+/** What tx_submit answers for a tx it already has: not a failure when a batch was sent again. */
+const RESUBMITTED = new Set(["TX_DUPLICATE", "TX_ALREADY_COMMITTED"]);
+
+/**
+ * Submits signed txs (base64) in one JSON-RPC batch. A batch fetchAgain
+ * sent again (the first request received, its answer lost with the
+ * connection) finds its txs in the mempool or committed: those count as
+ * submitted; any other error is thrown.
+ */
+export async function submitTxs(url: string, txs: readonly string[]): Promise<void> {
+  const body = txs.map((tx, id) => ({ jsonrpc: "2.0", id, method: "tx_submit", params: { tx } }));
+  const res = (await (await fetchAgain(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Array<{ error?: { message: string; data?: { reason?: string } } }>;
+  const err = res.find((r) => r.error && !RESUBMITTED.has(r.error.data?.reason ?? ""));
+  if (err) throw new Error(`tx_submit failed: ${err.error!.message}`);
+}
+

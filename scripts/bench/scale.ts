@@ -33,7 +33,7 @@ import { Bucket } from "../../src/chain/buckets.js";
 import { LEVEL_BLOCK_BYTES, LEVEL_TABLE_FILE_BYTES } from "../../src/chain/db/level-kv.js";
 import { SidClient } from "../../src/client/index.js";
 import { removeHome, startNodeProcess, tempHome } from "../../test/helpers/node-process.js";
-import { fetchAgain, round, runIfMain } from "./measure.js";
+import { fetchAgain, round, runIfMain, submitTxs } from "./measure.js";
 import { type ResolveLoadResult, resolveLoadApart } from "./resolve-load.js";
 import { type SignedCreate, signCreates } from "./sign-creates.js";
 
@@ -145,10 +145,7 @@ async function grow(url: string, txs: SignedCreate[], shouldStop: () => boolean)
   let submitted = 0;
   for (let i = 0; i < txs.length; i += BATCH) {
     if (shouldStop()) break;
-    const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
-    const res = (await rpc(url, body)) as Array<{ error?: { message: string } }>;
-    const err = res.find((r) => r.error);
-    if (err) throw new Error(`tx_submit failed: ${err.error!.message}`);
+    await submitTxs(url, txs.slice(i, i + BATCH).map((t) => t.base64));
     submitted = Math.min(txs.length, i + BATCH);
     for (let waited = 0; ; waited++) {
       const st = await nodeStatus(url);

@@ -22,7 +22,7 @@ import { initNetworkHomes } from "../../src/node/network-homes.js";
 import { SnapshotDir } from "../../src/chain/snapshot-store.js";
 import { DevnetNode, FAST_CONSENSUS } from "../../test/helpers/devnet.js";
 import { freePort } from "../../test/helpers/node-process.js";
-import { fetchAgain, round } from "./measure.js";
+import { fetchAgain, round, submitTxs } from "./measure.js";
 
 export interface StateSyncBenchOptions {
   dids: number;
@@ -59,10 +59,7 @@ async function fill(url: string, txs: SignedTx[], progress: (m: string) => void)
   };
   const BATCH = 100;
   for (let i = 0; i < txs.length; i += BATCH) {
-    const body = txs.slice(i, i + BATCH).map((t, j) => ({ jsonrpc: "2.0", id: j, method: "tx_submit", params: { tx: t.base64 } }));
-    const res = (await (await fetchAgain(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Array<{ error?: { message: string } }>;
-    const err = res.find((r) => r.error);
-    if (err) throw new Error(`fill failed: ${err.error!.message}`);
+    await submitTxs(url, txs.slice(i, i + BATCH).map((t) => t.base64));
     while ((await mempoolSize()) >= 5_000) await sleep(20);
     if ((i / BATCH) % 100 === 0) progress(`filled ${Math.min(i + BATCH, txs.length)} / ${txs.length}`);
   }
