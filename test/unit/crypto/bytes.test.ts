@@ -97,7 +97,7 @@ describe("crypto/bytes", () => {
         b.fill(0xff);
         got.push(b);
       }
-      // Filling each left every other one as filled: no two overlap (a later call's zeros would have been overwritten, or it would have cleared an earlier one).
+      // Each came back all zeros though every earlier one had been filled: none overlaps an earlier one. And all are still filled.
       for (const b of got) expect(b.every((x) => x === 0xff)).to.equal(true);
     });
 
