@@ -19,7 +19,7 @@
 import { existsSync, readFileSync, readdirSync, statfsSync } from "node:fs";
 import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { Bucket, proposerPrioritiesKey } from "./buckets.js";
+import { Bucket, proposerPrioritiesKey, u32be } from "./buckets.js";
 import { type Block, type Commit, headerHash } from "./block.js";
 import type { KvBatch } from "./db/kv.js";
 import { decodeCanonical } from "./codec.js";
@@ -193,12 +193,6 @@ async function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uin
   }
 }
 
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
-  return b;
-}
-
 /** Records grouped by chunk while a snapshot is cut, spilling to files past `spillBytes` (`full`: spill() is due). */
 class ChunkSpill {
   private readonly mem: Uint8Array[][];
@@ -219,7 +213,7 @@ class ChunkSpill {
     const idBytes = Buffer.from(id, "utf8");
     const key = stateKeyOf(id);
     const i = chunkIndexOf(key, this.bits);
-    const rec = Buffer.concat([u32(idBytes.length), idBytes, u32(bytes.length), bytes]);
+    const rec = Buffer.concat([u32be(idBytes.length), idBytes, u32be(bytes.length), bytes]);
     this.mem[i]!.push(rec);
     this.memBytes += rec.length;
     this.total += bytes.length;

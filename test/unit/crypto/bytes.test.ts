@@ -101,6 +101,17 @@ describe("crypto/bytes", () => {
       for (const b of got) expect(b.every((x) => x === 0xff)).to.equal(true);
     });
 
+    it("carves small requests from one shared buffer", () => {
+      const a = allocBytes(65);
+      const b = allocBytes(65);
+      // b starts a new pool only when a filled the last one.
+      if (b.byteOffset !== 0) {
+        expect(b.buffer).to.equal(a.buffer);
+        expect(b.byteOffset).to.equal(a.byteOffset + 72);
+      }
+      expect(a.buffer.byteLength).to.equal(16 * 1024);
+    });
+
     it("gives larger requests a buffer of their own, and refuses what new Uint8Array refuses", () => {
       const big = allocBytes(1025);
       expect(big.byteOffset).to.equal(0);
