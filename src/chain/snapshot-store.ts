@@ -193,13 +193,25 @@ async function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uin
   }
 }
 
-/** Records grouped by chunk while a snapshot is cut, spilling to files past `spillBytes` (`full`: spill() is due). */
-class ChunkSpill {
+/** log2 of the spill files: each holds the records of 2^(bits - SPILL_FILE_BITS) consecutive groups. */
+const SPILL_FILE_BITS = 8;
+
+/**
+ * Records grouped by chunk while a snapshot is cut, spilling to files past
+ * `spillBytes` (`full`: spill() is due). A spill appends to one file per
+ * run of consecutive groups (SPILL_FILE_BITS: 256 writes a round, not one
+ * per group), each group's records as a section (group, bytes, records);
+ * the first take() of a group of a file reads it back and deletes it, so
+ * the disk holds at most the spilled records not yet cut into chunks.
+ */
+export class ChunkSpill {
   private readonly mem: Uint8Array[][];
   private memBytes = 0;
   /** Bytes of all records added. */
   total = 0;
+  /** Files written and not yet read back, by file index. */
   private readonly spilled = new Set<number>();
+  private readonly fileShift: number;
 
   constructor(
     private readonly bits: number,
@@ -207,6 +219,7 @@ class ChunkSpill {
     private readonly spillBytes = SPILL_BYTES,
   ) {
     this.mem = Array.from({ length: 1 << bits }, () => []);
+    this.fileShift = Math.max(0, bits - SPILL_FILE_BITS);
   }
 
   add(id: string, bytes: Uint8Array): void {
@@ -223,28 +236,56 @@ class ChunkSpill {
     return this.memBytes > this.spillBytes;
   }
 
-  /** Append the records held in memory to their groups' files; `roomFor` is asked first for their bytes. */
+  /** Files spilled to and not yet read back (for tests). */
+  get files(): number {
+    return this.spilled.size;
+  }
+
+  private fileOf(f: number): string {
+    return join(this.dir, `spill-${f}`);
+  }
+
+  /** Append the records held in memory to their files; `roomFor` is asked first for their bytes. */
   async spill(roomFor: (bytes: number) => void): Promise<void> {
-    roomFor(this.memBytes);
-    for (let i = 0; i < this.mem.length; i++) {
-      const recs = this.mem[i]!;
-      if (recs.length === 0) continue;
-      this.mem[i] = [];
-      await writeAt(join(this.dir, `spill-${i}`), Buffer.concat(recs), appendFile);
-      this.spilled.add(i);
+    roomFor(this.memBytes + 8 * this.mem.length);
+    const per = 1 << this.fileShift;
+    for (let f = 0; f < this.mem.length / per; f++) {
+      const parts: Uint8Array[] = [];
+      for (let i = f * per; i < (f + 1) * per; i++) {
+        const recs = this.mem[i]!;
+        if (recs.length === 0) continue;
+        this.mem[i] = [];
+        parts.push(u32be(i), u32be(recs.reduce((n, r) => n + r.length, 0)), ...recs);
+      }
+      if (parts.length === 0) continue;
+      await writeAt(this.fileOf(f), Buffer.concat(parts), appendFile);
+      this.spilled.add(f);
     }
     this.memBytes = 0;
   }
 
-  /** The records of chunk `i`, sorted by tree key. */
-  async take(i: number): Promise<SnapshotItem[]> {
-    const parts: Uint8Array[] = [];
-    if (this.spilled.has(i)) {
-      const p = join(this.dir, `spill-${i}`);
-      parts.push(await readFile(p));
-      await rm(p);
+  /** Read file `f` back into its groups' records in memory, and delete it. */
+  private async load(f: number): Promise<void> {
+    const p = this.fileOf(f);
+    const buf = await readFile(p);
+    let off = 0;
+    while (off < buf.length) {
+      if (off + 8 > buf.length) throw new Error(`${p}: a section is cut short at byte ${off}`);
+      const i = buf.readUInt32BE(off);
+      const len = buf.readUInt32BE(off + 4);
+      if (i >>> this.fileShift !== f || off + 8 + len > buf.length) throw new Error(`${p}: bad section at byte ${off}`);
+      this.mem[i]!.push(buf.subarray(off + 8, off + 8 + len));
+      off += 8 + len;
     }
-    parts.push(...this.mem[i]!);
+    this.spilled.delete(f);
+    await rm(p);
+  }
+
+  /** The records of group `i`, sorted by tree key. */
+  async take(i: number): Promise<SnapshotItem[]> {
+    const f = i >>> this.fileShift;
+    if (this.spilled.has(f)) await this.load(f);
+    const parts = this.mem[i]!;
     this.mem[i] = [];
     const items: Array<SnapshotItem & { key: Uint8Array }> = [];
     for (const part of parts) {
