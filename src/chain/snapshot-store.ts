@@ -193,6 +193,9 @@ async function writeAt(path: string, data: Uint8Array, write: (p: string, d: Uin
   }
 }
 
+/** A record with its tree key (stateKeyOf(id)), as the spill gives it back. */
+type KeyedItem = SnapshotItem & { key: Uint8Array };
+
 /** log2 of the spill files: each holds the records of 2^(bits - SPILL_FILE_BITS) consecutive groups. */
 const SPILL_FILE_BITS = 8;
 
@@ -226,7 +229,8 @@ export class ChunkSpill {
     const idBytes = Buffer.from(id, "utf8");
     const key = stateKeyOf(id);
     const i = chunkIndexOf(key, this.bits);
-    const rec = Buffer.concat([u32be(idBytes.length), idBytes, u32be(bytes.length), bytes]);
+    // The tree key goes with the record, so neither the chunk's sort nor its leaves hash the id again.
+    const rec = Buffer.concat([u32be(idBytes.length), idBytes, key, u32be(bytes.length), bytes]);
     this.mem[i]!.push(rec);
     this.memBytes += rec.length;
     this.total += bytes.length;
@@ -281,13 +285,13 @@ export class ChunkSpill {
     await rm(p);
   }
 
-  /** The records of group `i`, sorted by tree key. */
-  async take(i: number): Promise<SnapshotItem[]> {
+  /** The records of group `i` with their tree keys, sorted by key. */
+  async take(i: number): Promise<KeyedItem[]> {
     const f = i >>> this.fileShift;
     if (this.spilled.has(f)) await this.load(f);
     const parts = this.mem[i]!;
     this.mem[i] = [];
-    const items: Array<SnapshotItem & { key: Uint8Array }> = [];
+    const items: KeyedItem[] = [];
     for (const part of parts) {
       const buf = Buffer.from(part.buffer, part.byteOffset, part.length);
       let off = 0;
@@ -295,14 +299,16 @@ export class ChunkSpill {
         const idLen = buf.readUInt32BE(off);
         const id = buf.toString("utf8", off + 4, off + 4 + idLen);
         off += 4 + idLen;
+        const key = new Uint8Array(buf.subarray(off, off + 32));
+        off += 32;
         const len = buf.readUInt32BE(off);
         const bytes = new Uint8Array(buf.subarray(off + 4, off + 4 + len));
         off += 4 + len;
-        items.push({ id, bytes, key: stateKeyOf(id) });
+        items.push({ id, bytes, key });
       }
     }
     items.sort((a, b) => compareBytes(a.key, b.key));
-    return items.map(({ id, bytes }) => ({ id, bytes }));
+    return items;
   }
 }
 
@@ -356,7 +362,7 @@ export async function writeSnapshot(
     const chunks: ChunkEntry[] = [];
     let dataBytes = 0;
     for (let i = 0; i < 1 << chunkBits; i++) {
-      const items: SnapshotItem[] = [];
+      const items: KeyedItem[] = [];
       for (let j = i * per; j < (i + 1) * per; j++) items.push(...(await spill.take(j)));
       if (items.length === 0) {
         chunks.push({ root: new Uint8Array(32), leaves: 0, bytes: 0, hash: new Uint8Array(32) });

@@ -231,8 +231,9 @@ export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, 
 }
 
 /** The leaf of a record as the state tree holds it. */
-export function leafOf(item: SnapshotItem): Leaf {
-  return { key: stateKeyOf(item.id), valueHash: sha256(item.bytes) };
+/** The leaf of a record; `key`, where given, is taken as its tree key (a writer's own, already computed from the id). */
+export function leafOf(item: SnapshotItem & { key?: Uint8Array }): Leaf {
+  return { key: item.key ?? stateKeyOf(item.id), valueHash: sha256(item.bytes) };
 }
 
 export function encodeChunk(index: number, items: readonly SnapshotItem[]): Uint8Array {

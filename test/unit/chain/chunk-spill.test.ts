@@ -38,7 +38,7 @@ describe("ChunkSpill (records grouped by chunk while a snapshot is cut)", () => 
   }
   const expected = (i: number) => byGroup.get(i) ?? [];
 
-  it("gives every group its records, sorted by tree key, across spill rounds and from memory, in any order of groups; its files go as they are read", async () => {
+  it("gives every group its records with their tree keys, sorted by key, across spill rounds and from memory, in any order of groups; its files go as they are read", async () => {
     const spill = new ChunkSpill(BITS, dir, 8 * 1024);
     const rounds = await fill(spill);
     expect(rounds).to.be.greaterThan(5);
@@ -50,6 +50,7 @@ describe("ChunkSpill (records grouped by chunk while a snapshot is cut)", () => 
     for (let i = (1 << BITS) - 1; i >= 0; i--) {
       const got = await spill.take(i);
       expect(show(got), `group ${i}`).to.deep.equal(show(expected(i)));
+      for (const r of got) expect(toHex(r.key), r.id).to.equal(toHex(stateKeyOf(r.id)));
       seen += got.length;
     }
     expect(seen).to.equal(records.length);
