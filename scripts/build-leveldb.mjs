@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * Builds classic-level's LevelDB from its bundled source with one change:
+ * no compactions triggered by reads ("seek compactions"). Run by `npm ci`
+ * and `npm install` (postinstall); `node scripts/build-leveldb.mjs` runs it
+ * again.
+ *
+ * LevelDB 1.20 gives every table a budget of reads that look into it
+ * without finding their key (one per 16 KiB of the table, at least 100)
+ * and, when it is spent, merges the table into the level below. Under the
+ * node's random reads (Merkle nodes, DID records, the checks of a create)
+ * a new table spends it within seconds, so tables are pushed to the
+ * deepest level almost as soon as they are written, each merge rewriting
+ * hundreds of megabytes there for a few megabytes of new records
+ * (docs/storage.md, "Compactions triggered by reads"). Later engines of
+ * the same design dropped the rule; here the budget is set out of reach.
+ *
+ * The binary is built into node_modules/classic-level/build/Release, which
+ * classic-level loads before its prebuilt one. Building needs python3,
+ * make and a C++ compiler (node-gyp, with npm); where it fails the
+ * prebuilt binary stays in use, the reason is printed, and the install
+ * does not fail: the node works either way, and says at start which it
+ * runs (docs/operations.md, "LevelDB as built for the node").
+ * SID_LEVELDB_PREBUILT=1 skips the build.
+ */
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** Written next to the binary once built from the changed source: its sha256, so a changed source builds again. */
+const MARKER = "sid-no-seek-compaction";
+const ORIGINAL = "      f->allowed_seeks = (f->file_size / 16384);\n      if (f->allowed_seeks < 100) f->allowed_seeks = 100;\n";
+const CHANGED = "      // sid: no compaction triggered by reads (scripts/build-leveldb.mjs).\n      f->allowed_seeks = 1 << 30;\n";
+
+function warn(msg) {
+  process.stderr.write(`[build-leveldb] ${msg}\n[build-leveldb] the prebuilt LevelDB stays in use: it works, with compactions triggered by reads (docs/operations.md)\n`);
+}
+
+function main() {
+  if (process.env.SID_LEVELDB_PREBUILT === "1") {
+    process.stderr.write("[build-leveldb] SID_LEVELDB_PREBUILT=1: keeping the prebuilt LevelDB\n");
+    return;
+  }
+  let dir;
+  try {
+    dir = dirname(createRequire(join(root, "package.json")).resolve("classic-level/package.json"));
+  } catch (e) {
+    return warn(`classic-level is not installed (${e.message})`);
+  }
+  const source = join(dir, "deps/leveldb/leveldb-1.20/db/version_set.cc");
+  if (!existsSync(source)) return warn(`${source} is not there: not the classic-level this script knows`);
+  let text = readFileSync(source, "utf8");
+  if (!text.includes(CHANGED)) {
+    if (!text.includes(ORIGINAL)) return warn(`${source} does not hold the lines this script changes: not the LevelDB it knows`);
+    text = text.replace(ORIGINAL, CHANGED);
+    writeFileSync(source, text);
+  }
+  const release = join(dir, "build", "Release");
+  const marker = join(release, MARKER);
+  const digest = createHash("sha256").update(text).digest("hex");
+  if (existsSync(join(release, "classic_level.node")) && existsSync(marker) && readFileSync(marker, "utf8").trim() === digest) {
+    process.stderr.write("[build-leveldb] LevelDB without seek compactions: already built\n");
+    return;
+  }
+  const npmDir = process.env.npm_execpath ? dirname(dirname(process.env.npm_execpath)) : undefined;
+  const gyp = [process.env.npm_config_node_gyp, npmDir && join(npmDir, "node_modules/node-gyp/bin/node-gyp.js")].find((p) => p && existsSync(p));
+  if (!gyp) return warn("node-gyp was not found (run it through npm: `npm run build:leveldb`)");
+  process.stderr.write("[build-leveldb] building LevelDB without seek compactions (about a minute)\n");
+  const r = spawnSync(process.execPath, [gyp, "rebuild", "--jobs", "max"], { cwd: dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) {
+    // Nothing half built is loaded in place of the prebuilt binary.
+    rmSync(join(dir, "build"), { recursive: true, force: true });
+    const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n");
+    return warn(`node-gyp failed (${r.error?.message ?? `exit ${r.status}`}):\n${out}`);
+  }
+  writeFileSync(marker, `${digest}\n`);
+  process.stderr.write("[build-leveldb] built\n");
+}
+
+main();
