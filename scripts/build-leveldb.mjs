@@ -66,11 +66,16 @@ function main() {
     process.stderr.write("[build-leveldb] LevelDB without seek compactions: already built\n");
     return;
   }
-  const npmDir = process.env.npm_execpath ? dirname(dirname(process.env.npm_execpath)) : undefined;
-  const gyp = [process.env.npm_config_node_gyp, npmDir && join(npmDir, "node_modules/node-gyp/bin/node-gyp.js")].find((p) => p && existsSync(p));
+  // node-gyp as npm names it to install scripts, else the one in the npm of this node's installation.
+  const prefix = dirname(dirname(process.execPath));
+  const npmDir = process.env.npm_execpath ? dirname(dirname(process.env.npm_execpath)) : join(prefix, "lib/node_modules/npm");
+  const gyp = [process.env.npm_config_node_gyp, join(npmDir, "node_modules/node-gyp/bin/node-gyp.js")].find((p) => p && existsSync(p));
   if (!gyp) return warn("node-gyp was not found (run it through npm: `npm run build:leveldb`)");
   process.stderr.write("[build-leveldb] building LevelDB without seek compactions (about a minute)\n");
-  const r = spawnSync(process.execPath, [gyp, "rebuild", "--jobs", "max"], { cwd: dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const args = [gyp, "rebuild", "--jobs", "max"];
+  // Node's headers where this node is installed, unless npm names them (node-gyp would otherwise download them).
+  if (!process.env.npm_config_nodedir && existsSync(join(prefix, "include/node/node_api.h"))) args.push(`--nodedir=${prefix}`);
+  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
     // Nothing half built is loaded in place of the prebuilt binary.
     rmSync(join(dir, "build"), { recursive: true, force: true });
