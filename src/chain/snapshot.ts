@@ -230,8 +230,7 @@ export function rootFromSubtrees(subtrees: readonly SubtreeRef[], bits: number, 
   return level[0]!.hash.slice();
 }
 
-/** The leaf of a record as the state tree holds it. */
-/** The leaf of a record; `key`, where given, is taken as its tree key (a writer's own, already computed from the id). */
+/** The leaf of a record as the state tree holds it; `key`, where given, is taken as its tree key (a writer's own, computed from the id already). */
 export function leafOf(item: SnapshotItem & { key?: Uint8Array }): Leaf {
   return { key: item.key ?? stateKeyOf(item.id), valueHash: sha256(item.bytes) };
 }
