@@ -752,7 +752,7 @@ describe("did/document", () => {
                 else parent[m.key] = m.value;
                 break;
               case "swapString":
-                if (typeof parent[key] === "string") parent[key] = (parent[key] as string).slice(1) + String(m.value).slice(0, 2);
+                if (typeof parent[key] === "string") parent[key] = (parent[key] as string).slice(1) + (typeof m.value === "string" ? m.value : JSON.stringify(m.value)).slice(0, 2);
                 break;
               case "copyFrom":
                 parent[key] = clone(all[m.from % all.length]!.parent[all[m.from % all.length]!.key]);
