@@ -1,14 +1,15 @@
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Level } from "level";
-import { levelDbBuild } from "../../../src/chain/db/level-build.js";
+import { BUILD_MARKER, levelDbBuild, levelDbBuildIn } from "../../../src/chain/db/level-build.js";
 
 /**
  * The LevelDB the node runs is the one `npm ci` builds (scripts/build-leveldb.mjs):
- * a table that reads pass through without a hit stays where it is. With the
- * prebuilt binary these tests fail (the second checked against it).
+ * tables are read without being mapped into the process, and a table that
+ * reads pass through without a hit stays where it is. With the prebuilt
+ * binary these tests fail (checked against it).
  */
 describe("LevelDB as built for the node", () => {
   let dir: string;
@@ -17,11 +18,50 @@ describe("LevelDB as built for the node", () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("is the binary built without compactions triggered by reads", () => {
+  it("is the binary built with the node's changes", () => {
     const b = levelDbBuild();
     const why = "npm ci builds it (scripts/build-leveldb.mjs; its output says why it did not)";
     expect(b.binary, why).to.match(/build\/Release\/classic_level\.node$/);
-    expect(b.seekCompactions, why).to.equal(false);
+    expect(b.missing, why).to.deep.equal([]);
+  });
+
+  it("names the changes a binary lacks from the marker beside it", () => {
+    const release = join(dir, "build", "Release");
+    const digest = "ab".repeat(32);
+    const mark = (name: string, text: string) => writeFileSync(join(release, name), text);
+    expect(levelDbBuildIn(dir)).to.deep.equal({ binary: join(dir, "prebuilds"), missing: ["no-seek-compaction", "no-mmap-reads"] });
+    mkdirSync(release, { recursive: true });
+    writeFileSync(join(release, "classic_level.node"), "");
+    const binary = join(release, "classic_level.node");
+    expect(levelDbBuildIn(dir)).to.deep.equal({ binary, missing: ["no-seek-compaction", "no-mmap-reads"] });
+    mark("sid-no-seek-compaction", `${digest}\n`);
+    expect(levelDbBuildIn(dir).missing, "the first script's marker").to.deep.equal(["no-mmap-reads"]);
+    mark(BUILD_MARKER, `${digest}\nno-mmap-reads\n`);
+    expect(levelDbBuildIn(dir).missing).to.deep.equal(["no-seek-compaction"]);
+    mark(BUILD_MARKER, `${digest}\nno-seek-compaction\nno-mmap-reads\n`);
+    expect(levelDbBuildIn(dir).missing).to.deep.equal([]);
+    mark(BUILD_MARKER, "not a digest\nno-seek-compaction\nno-mmap-reads\n");
+    expect(levelDbBuildIn(dir).missing, "a marker without its sha256").to.deep.equal(["no-mmap-reads"]);
+  });
+
+  it("reads tables without mapping them into the process", async function () {
+    if (!existsSync("/proc/self/maps")) this.skip();
+    this.timeout(20_000);
+    const db = new Level<string, string>(dir, { writeBufferSize: 64 * 1024 });
+    await db.open();
+    const raw = db as unknown as { compactRange(start: string, end: string): Promise<void> };
+    const v = "x".repeat(100);
+    try {
+      for (let i = 0; i < 3000; i++) await db.put(`k${i}`, v);
+      await raw.compactRange("k", "l");
+      for (let i = 0; i < 3000; i += 7) expect(await db.get(`k${i}`)).to.equal(v);
+      const tables = readdirSync(dir).filter((f) => f.endsWith(".ldb"));
+      expect(tables, "the writes made tables").to.not.be.empty;
+      const mapped = readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(dir));
+      expect(mapped, "table files mapped into the process").to.deep.equal([]);
+    } finally {
+      await db.close();
+    }
   });
 
   it("leaves a table where it is however many reads pass through it to the level below", async function () {
